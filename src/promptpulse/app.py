@@ -1,0 +1,80 @@
+"""create_app(settings, ...) -> the ASGI app. The CLI and tests build it; nothing is global."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+
+from fastapi import FastAPI
+
+from promptpulse import __version__
+from promptpulse.config import Settings
+from promptpulse.ingest.writer import Writer
+from promptpulse.meta import MetaDB
+from promptpulse.meta.prices import OverrideCache
+from promptpulse.observability import ServerMetrics
+from promptpulse.store.duckdb import DuckDBStore
+from promptpulse.tasks import DaemonTask
+from promptpulse.web import problems
+from promptpulse.web.api import health, ingest, metrics, prices
+from promptpulse.web.context import AppContext
+
+log = logging.getLogger("promptpulse")
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def create_app(
+    settings: Settings,
+    clock: Callable[[], datetime] = utc_now,
+    extra_tasks: Sequence[Callable[[AppContext], DaemonTask]] = (),
+) -> FastAPI:
+    """The whole server on one data directory. Opening the store happens at start-up."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        store = DuckDBStore(
+            settings.duckdb_path, settings.duckdb_memory_limit, settings.duckdb_threads,
+            settings.query_timeout_s,
+        )
+        meta = MetaDB(settings.metadata_db_url)
+        server_metrics = ServerMetrics()
+        writer = Writer(
+            store,
+            queue_events=settings.writer_queue_events,
+            group_events=settings.writer_group_events,
+            on_commit=server_metrics.on_commit,
+        )
+        writer.start()
+        server_metrics.watch_queue(lambda: writer.pending_events)
+        ctx = AppContext(settings, store, meta, writer, OverrideCache(meta), clock, server_metrics)
+        app.state.ctx = ctx
+        app.state.key_cache = {}
+        tasks = [make(ctx) for make in extra_tasks]
+        for task in tasks:
+            task.start()
+        log.info("PromptPulse %s serving data from %s", __version__, settings.data_dir)
+        try:
+            yield
+        finally:
+            for task in tasks:
+                await task.stop()
+            writer.stop()
+            store.close()
+            meta.close()
+
+    app = FastAPI(
+        title="PromptPulse",
+        version=__version__,
+        description="Analytics and performance tracking for LLM prompts in production.",
+        lifespan=lifespan,
+    )
+    problems.install(app)
+    for router in (health.router, ingest.router, metrics.router, prices.router):
+        app.include_router(router)
+    return app

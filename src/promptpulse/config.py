@@ -1,0 +1,41 @@
+"""Every setting, defined once. Env vars are `PROMPTPULSE_<NAME>`; CLI flags override them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PROMPTPULSE_", extra="ignore")
+
+    data_dir: Path = Field(Path("./promptpulse-data"), description="Where the DuckDB file lives.")
+    host: str = Field("127.0.0.1", description="Address the server listens on.")
+    port: int = Field(8000, description="Port the server listens on.")
+    metadata_url: str | None = Field(
+        None,
+        description="SQLAlchemy URL of the metadata database (keys, prices). "
+        "Default: a SQLite file in the data directory.",
+    )
+    duckdb_memory_limit: str = Field("1GB", description="DuckDB memory_limit.")
+    duckdb_threads: int | None = Field(None, description="DuckDB threads (default: all cores).")
+    max_batch_events: int = Field(10_000, description="Most events in one ingest request.")
+    max_body_bytes: int = Field(10 * 1024 * 1024, description="Largest decompressed request body.")
+    writer_queue_events: int = Field(
+        200_000, description="Events waiting for the writer before ingest answers 429."
+    )
+    writer_group_events: int = Field(
+        50_000, description="Most events the writer commits in one transaction."
+    )
+    query_timeout_s: float = Field(30.0, description="A metric query is interrupted after this.")
+    log_level: str = Field("info", description="Log level of the server.")
+
+    @property
+    def duckdb_path(self) -> Path:
+        return self.data_dir / "events.duckdb"
+
+    @property
+    def metadata_db_url(self) -> str:
+        return self.metadata_url or f"sqlite:///{(self.data_dir / 'metadata.sqlite').resolve()}"

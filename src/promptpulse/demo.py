@@ -1,0 +1,172 @@
+"""Realistic synthetic traffic for `promptpulse demo`: a dozen prompts with versions, several
+models and providers, every error type, users with tiers, daily seasonality and two incidents."""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+
+from promptpulse.ingest.schema import ERROR_TYPES
+
+
+@dataclass(frozen=True)
+class DemoPrompt:
+    id: str
+    versions: tuple[str, ...]
+    models: tuple[str, ...]
+    share: float
+    output_tokens: int
+    streams: bool
+
+
+# (model, provider, base latency ms, ms per output token)
+MODELS: dict[str, tuple[str, float, float]] = {
+    "gpt-4o-mini": ("openai", 250, 9),
+    "gpt-4o": ("openai", 450, 18),
+    "o3-mini": ("openai", 1500, 12),
+    "claude-sonnet-4-5": ("anthropic", 600, 20),
+    "claude-3-5-haiku": ("anthropic", 300, 10),
+    "gemini-2.0-flash": ("google", 200, 7),
+    "llama-3.1-70b-selfhosted": ("vllm", 350, 14),
+}
+
+PROMPTS: tuple[DemoPrompt, ...] = (
+    DemoPrompt("support-answer", ("v1", "v2", "v3"), ("gpt-4o-mini", "claude-sonnet-4-5"), 0.22,
+               220, True),
+    DemoPrompt("ticket-triage", ("v1", "v2"), ("gpt-4o-mini",), 0.14, 30, False),
+    DemoPrompt("summarize-thread", ("v1", "v2"), ("claude-3-5-haiku", "gpt-4o-mini"), 0.10, 160,
+               True),
+    DemoPrompt("rag-answer", ("v4", "v5"), ("gpt-4o", "claude-sonnet-4-5"), 0.10, 300, True),
+    DemoPrompt("sql-generator", ("v1",), ("o3-mini",), 0.05, 120, False),
+    DemoPrompt("product-description", ("v2", "v3"), ("gemini-2.0-flash",), 0.07, 180, False),
+    DemoPrompt("email-reply", ("v1", "v2"), ("gpt-4o-mini",), 0.08, 200, True),
+    DemoPrompt("code-review", ("v1",), ("claude-sonnet-4-5",), 0.04, 400, True),
+    DemoPrompt("translate", ("v1", "v2"), ("gemini-2.0-flash", "gpt-4o-mini"), 0.06, 150, False),
+    DemoPrompt("classify-intent", ("v3",), ("llama-3.1-70b-selfhosted",), 0.07, 8, False),
+    DemoPrompt("extract-entities", ("v1", "v2"), ("gpt-4o-mini",), 0.04, 60, False),
+    DemoPrompt("title-generator", ("v1",), ("claude-3-5-haiku",), 0.03, 15, False),
+)
+
+ERROR_WEIGHTS = {"timeout": 0.25, "rate_limit": 0.3, "validation": 0.08, "content_filter": 0.07,
+                 "llm_error": 0.12, "network": 0.08, "system": 0.05, "other": 0.05}
+ERROR_MESSAGES = {
+    "timeout": "Request timed out after 30s",
+    "rate_limit": "429 Too Many Requests: rate limit reached for requests",
+    "validation": "Output failed JSON schema validation",
+    "content_filter": "The response was filtered due to the prompt triggering content policy",
+    "llm_error": "500 The server had an error while processing your request",
+    "network": "Connection reset by peer",
+    "system": "Worker crashed: out of memory",
+    "other": "Unexpected error",
+}
+ERROR_HTTP = {"timeout": 408, "rate_limit": 429, "content_filter": 400, "llm_error": 500,
+              "validation": None, "network": None, "system": None, "other": None}
+TIERS = ("free", "pro", "enterprise")
+assert set(ERROR_WEIGHTS) == set(ERROR_TYPES)
+
+
+def rate_per_minute(t: datetime, base_rpm: float) -> float:
+    """Calls per minute: a daytime hump, quieter weekends."""
+    hour = t.hour + t.minute / 60
+    daily = 0.35 + 0.65 * math.exp(-((hour - 14.5) ** 2) / 18)
+    weekend = 0.6 if t.weekday() >= 5 else 1.0
+    return base_rpm * daily * weekend
+
+
+class DemoTraffic:
+    def __init__(self, seed: int = 7, base_rpm: float = 20.0, users: int = 400) -> None:
+        self.rng = np.random.default_rng(seed)
+        self.base_rpm = base_rpm
+        self.users = [f"user-{i:04d}" for i in range(users)]
+        self.user_tier = {u: TIERS[int(i % 10 >= 6) + int(i % 10 == 9)] for i, u in
+                          enumerate(self.users)}
+        shares = np.array([p.share for p in PROMPTS])
+        self.prompt_p = shares / shares.sum()
+
+    def minutes(self, start: datetime, end: datetime) -> Iterator[list[dict[str, Any]]]:
+        """Events minute by minute over [start, end)."""
+        t = start.replace(second=0, microsecond=0)
+        while t < end:
+            count = int(self.rng.poisson(rate_per_minute(t, self.base_rpm)))
+            yield [self.event(t + timedelta(seconds=float(self.rng.uniform(0, 60))), start, end)
+                   for _ in range(count)]
+            t += timedelta(minutes=1)
+
+    def between(self, start: datetime, end: datetime, per_second: float) -> list[dict[str, Any]]:
+        """A live trickle: Poisson arrivals at `per_second` over [start, end)."""
+        seconds = (end - start).total_seconds()
+        count = int(self.rng.poisson(max(seconds, 0) * per_second))
+        offsets = sorted(self.rng.uniform(0, seconds, count))
+        return [self.event(start + timedelta(seconds=float(o)), start - timedelta(days=7), end)
+                for o in offsets]
+
+    def event(self, ts: datetime, start: datetime, end: datetime) -> dict[str, Any]:
+        rng = self.rng
+        prompt = PROMPTS[int(rng.choice(len(PROMPTS), p=self.prompt_p))]
+        progress = (ts - start) / max(end - start, timedelta(seconds=1))
+        # Newer versions roll out over the week: the last one takes over in the second half.
+        newest_share = min(1.0, max(0.0, (progress - 0.3) * 2))
+        version = (prompt.versions[-1] if rng.random() < newest_share or len(prompt.versions) == 1
+                   else prompt.versions[int(rng.integers(0, len(prompt.versions) - 1))])
+        model = prompt.models[int(rng.random() < 0.3) if len(prompt.models) > 1 else 0]
+        provider, base_ms, per_token = MODELS[model]
+        user = self.users[int(rng.zipf(1.6)) % len(self.users)]
+        input_tokens = int(rng.lognormal(math.log(900), 0.6))
+        output_tokens = max(1, int(rng.lognormal(math.log(prompt.output_tokens), 0.45)))
+        if prompt.id == "support-answer" and version == "v3":
+            output_tokens = int(output_tokens * 1.4)  # the v3 prompt is chattier
+        cached = int(input_tokens * rng.uniform(0.2, 0.8)) if rng.random() < 0.35 else 0
+        reasoning = int(output_tokens * 0.6) if model == "o3-mini" else 0
+        latency = (base_ms + per_token * output_tokens) * float(rng.lognormal(0, 0.25))
+        # Incident 1: a provider slowdown, 2 days ago, 13:00-15:00 UTC.
+        day_ago = (end - ts).total_seconds() / 86400
+        if provider == "anthropic" and 1.9 < day_ago < 2.0:
+            latency *= 2.5
+        error_p = 0.025 + (0.25 if model == "gpt-4o-mini" and 4.02 < day_ago < 4.06 else 0)
+        status, error_type = "success", None
+        if rng.random() < error_p:
+            status = "error"
+            error_type = ("rate_limit" if error_p > 0.2 and rng.random() < 0.8 else
+                          str(rng.choice(list(ERROR_WEIGHTS), p=list(ERROR_WEIGHTS.values()))))
+            if error_type == "timeout":
+                latency = 30_000.0
+            output_tokens, reasoning = 0, 0
+        ttft = latency * float(rng.uniform(0.12, 0.3)) if prompt.streams and status == "success" \
+            else None
+        event: dict[str, Any] = {
+            "id": uuid.UUID(int=int(rng.integers(0, 2**63)) << 64 | int(rng.integers(0, 2**63)),
+                            version=4).hex,
+            "timestamp": ts.astimezone(UTC).isoformat(),
+            "prompt_id": prompt.id,
+            "prompt_version": version,
+            "model": model,
+            "provider": provider,
+            "environment": "production" if rng.random() < 0.9 else "staging",
+            "feature": prompt.id.split("-")[0],
+            "user_id": user,
+            "session_id": f"s-{user}-{int(ts.timestamp() // 1800)}",
+            "tags": ["streaming"] if prompt.streams else [],
+            "metadata": {"tier": self.user_tier[user], "region": str(rng.choice(["eu", "us"]))},
+            "status": status,
+            "latency_ms": round(latency, 2),
+            "input_tokens": input_tokens,
+            "output_tokens": output_tokens,
+            "cached_tokens": cached,
+            "reasoning_tokens": reasoning,
+            "cache_hit": bool(rng.random() < 0.05),
+            "retries": int(rng.random() < 0.03),
+        }
+        if ttft is not None:
+            event["ttft_ms"] = round(ttft, 2)
+        if error_type:
+            event["error_type"] = error_type
+            event["error_message"] = ERROR_MESSAGES[error_type]
+            if ERROR_HTTP[error_type]:
+                event["http_status"] = ERROR_HTTP[error_type]
+        return event

@@ -1,0 +1,74 @@
+"""Domain errors. The web layer maps each to an RFC 9457 problem (see web/problems.py)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class FieldError:
+    field: str
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"field": self.field, "message": self.message}
+
+
+@dataclass
+class PromptPulseError(Exception):
+    detail: str
+    errors: list[FieldError] = field(default_factory=list)
+
+    status = 500
+    title = "Internal error"
+
+    def __str__(self) -> str:
+        return self.detail
+
+
+class Invalid(PromptPulseError):
+    status = 422
+    title = "Invalid request"
+
+
+class BadRequest(PromptPulseError):
+    status = 400
+    title = "Bad request"
+
+
+class TooLarge(PromptPulseError):
+    status = 413
+    title = "Request too large"
+
+
+class Unauthorized(PromptPulseError):
+    status = 401
+    title = "Unauthorized"
+
+
+class Forbidden(PromptPulseError):
+    status = 403
+    title = "Forbidden"
+
+
+class NotFound(PromptPulseError):
+    status = 404
+    title = "Not found"
+
+
+@dataclass
+class Overloaded(PromptPulseError):
+    retry_after_s: int = 1
+
+    status = 429
+    title = "Too many requests"
+
+
+class StoreUnavailable(PromptPulseError):
+    status = 503
+    title = "Store unavailable"
+
+
+def invalid(field_name: str, message: str) -> Invalid:
+    """An Invalid naming one field, the common case."""
+    return Invalid(f"{field_name}: {message}", [FieldError(field_name, message)])

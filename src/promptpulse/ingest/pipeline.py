@@ -1,0 +1,238 @@
+"""From request bytes to validated, priced columns ready for the writer.
+
+The fast path validates the whole batch in one pass of pydantic-core; only when some items fail
+are the items validated one by one, so that each error names its index and field and the good
+items are still stored.
+"""
+
+from __future__ import annotations
+
+import gzip
+import uuid
+import zlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any
+
+import orjson
+import pyarrow as pa
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from promptpulse.errors import BadRequest, FieldError, Invalid, TooLarge
+from promptpulse.ingest.pricing import OverrideLookup, price_call
+from promptpulse.ingest.schema import (
+    CallEvent,
+    EventBatch,
+    Score,
+    ScoreBatch,
+    cross_field_errors,
+    score_errors,
+)
+from promptpulse.store.duckdb import EVENT_SCHEMA, SCORE_SCHEMA
+
+
+@dataclass
+class Rejected:
+    index: int
+    id: str | None
+    errors: list[FieldError]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"index": self.index, "id": self.id, "errors": [e.as_dict() for e in self.errors]}
+
+
+@dataclass
+class Prepared:
+    """The valid part of a batch as an Arrow table, and what was rejected."""
+
+    table: pa.Table
+    rejected: list[Rejected] = field(default_factory=list)
+
+    @property
+    def count(self) -> int:
+        return self.table.num_rows
+
+
+def decode_body(body: bytes, content_encoding: str | None, limit: int) -> bytes:
+    """Undo gzip/deflate with a cap on the decompressed size (a zip bomb is a 413, not an OOM)."""
+    encoding = (content_encoding or "identity").strip().lower()
+    if encoding in ("identity", ""):
+        if len(body) > limit:
+            raise TooLarge(f"body is larger than {limit} bytes")
+        return body
+    if encoding not in ("gzip", "x-gzip", "deflate"):
+        raise BadRequest(
+            f"unsupported Content-Encoding '{encoding}'",
+            [FieldError("Content-Encoding", "use gzip, deflate or none")],
+        )
+    wbits = 16 + zlib.MAX_WBITS if encoding != "deflate" else zlib.MAX_WBITS
+    inflater = zlib.decompressobj(wbits)
+    try:
+        out = inflater.decompress(body, limit + 1)
+    except (zlib.error, gzip.BadGzipFile) as exc:
+        raise BadRequest(f"body is not valid {encoding}: {exc}") from exc
+    if len(out) > limit:
+        raise TooLarge(f"decompressed body is larger than {limit} bytes")
+    return out
+
+
+@lru_cache(maxsize=8)
+def _adapter(model: type[BaseModel]) -> TypeAdapter[Any]:
+    return TypeAdapter(model)
+
+
+def _location(loc: Sequence[int | str]) -> str:
+    return ".".join(str(part) for part in loc) or "body"
+
+
+def _validate_items(
+    body: bytes, batch_model: type[BaseModel], key: str, item_model: type[BaseModel]
+) -> tuple[list[tuple[int, Any]], list[Rejected]]:
+    """All items valid in one Rust pass; else item by item, collecting each item's errors."""
+    try:
+        return list(enumerate(getattr(batch_model.model_validate_json(body), key))), []
+    except ValidationError as exc:
+        item_errors = [e for e in exc.errors() if len(e["loc"]) >= 2 and e["loc"][0] == key]
+        if len(item_errors) != len(exc.errors()):
+            raise _top_level_error(exc, body, key) from None
+    raw_items = orjson.loads(body)[key]
+    adapter = _adapter(item_model)
+    good: list[tuple[int, Any]] = []
+    rejected: list[Rejected] = []
+    for index, raw in enumerate(raw_items):
+        try:
+            good.append((index, adapter.validate_python(raw)))
+        except ValidationError as exc:
+            errors = [FieldError(_location(e["loc"]), e["msg"]) for e in exc.errors()]
+            item_id = raw.get("id") if isinstance(raw, dict) else None
+            rejected.append(Rejected(index, item_id if isinstance(item_id, str) else None, errors))
+    return good, rejected
+
+
+def _top_level_error(exc: ValidationError, body: bytes, key: str) -> Exception:
+    try:
+        parsed = orjson.loads(body)
+    except orjson.JSONDecodeError as err:
+        return BadRequest(f"body is not valid JSON: {err}")
+    if not isinstance(parsed, dict) or not isinstance(parsed.get(key), list):
+        return Invalid(
+            f"body must be an object with a '{key}' list",
+            [FieldError(key, f"required: a list of {key}")],
+        )
+    errors = [FieldError(_location(e["loc"]), e["msg"]) for e in exc.errors()]
+    return Invalid("; ".join(f"{e.field}: {e.message}" for e in errors), errors)
+
+
+def _new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def prepare_events(
+    body: bytes,
+    *,
+    key_project: str | None,
+    overrides: OverrideLookup,
+    now: datetime,
+    max_events: int,
+) -> Prepared:
+    """Validate, default, price and columnise a `{"events": [...]}` body."""
+    indexed, rejected = _validate_items(body, EventBatch, "events", CallEvent)
+    if len(indexed) + len(rejected) > max_events:
+        raise TooLarge(f"a batch holds at most {max_events} events; send several")
+    columns: dict[str, list[Any]] = {name: [] for name in EVENT_SCHEMA.names}
+    received = now.astimezone(UTC).replace(tzinfo=None)
+    for index, event in indexed:
+        errors = cross_field_errors(event, now)
+        project = event.project or key_project
+        if project is None:
+            errors.append(FieldError("project", "required with an admin key"))
+        elif key_project is not None and project != key_project:
+            errors.append(FieldError("project", f"this key may write only project '{key_project}'"))
+        if errors:
+            rejected.append(Rejected(index, event.id, errors))
+            continue
+        _append_event(columns, event, project, received, overrides)  # type: ignore[arg-type]
+    rejected.sort(key=lambda r: r.index)
+    return Prepared(pa.table(columns, schema=EVENT_SCHEMA), rejected)
+
+
+def _append_event(
+    columns: dict[str, list[Any]],
+    e: CallEvent,
+    project: str,
+    received: datetime,
+    overrides: OverrideLookup,
+) -> None:
+    timestamp = e.timestamp.astimezone(UTC).replace(tzinfo=None)
+    provider, cost = e.provider, e.cost_usd
+    if cost is None or provider is None:
+        provider, computed = price_call(
+            overrides, project, provider, e.model, timestamp,
+            e.input_tokens, e.cached_tokens, e.output_tokens,
+        )
+        cost = computed if cost is None else cost
+    status = e.status
+    columns["project"].append(project)
+    columns["id"].append(e.id or _new_id())
+    columns["timestamp"].append(timestamp)
+    columns["prompt_id"].append(e.prompt_id)
+    columns["prompt_version"].append(e.prompt_version)
+    columns["model"].append(e.model)
+    columns["provider"].append(provider.lower() if provider else None)
+    columns["environment"].append(e.environment)
+    columns["feature"].append(e.feature)
+    columns["user_id"].append(e.user_id)
+    columns["session_id"].append(e.session_id)
+    columns["service"].append(e.service)
+    columns["tags"].append(e.tags)
+    columns["metadata"].append(orjson.dumps(e.metadata).decode() if e.metadata else None)
+    columns["status"].append(status)
+    columns["error_type"].append((e.error_type or "other") if status == "error" else None)
+    columns["error_message"].append(e.error_message)
+    columns["http_status"].append(e.http_status)
+    columns["latency_ms"].append(e.latency_ms)
+    columns["ttft_ms"].append(e.ttft_ms)
+    columns["queue_ms"].append(e.queue_ms)
+    columns["input_tokens"].append(e.input_tokens)
+    columns["output_tokens"].append(e.output_tokens)
+    columns["cached_tokens"].append(e.cached_tokens)
+    columns["reasoning_tokens"].append(e.reasoning_tokens)
+    columns["cost_usd"].append(cost)
+    columns["cache_hit"].append(e.cache_hit)
+    columns["retries"].append(e.retries)
+    columns["received_at"].append(received)
+
+
+def prepare_scores(body: bytes, *, key_project: str | None, now: datetime, max_items: int) -> Prepared:
+    indexed, rejected = _validate_items(body, ScoreBatch, "scores", Score)
+    if len(indexed) + len(rejected) > max_items:
+        raise TooLarge(f"a batch holds at most {max_items} scores; send several")
+    columns: dict[str, list[Any]] = {name: [] for name in SCORE_SCHEMA.names}
+    received = now.astimezone(UTC).replace(tzinfo=None)
+    for index, score in indexed:
+        errors = score_errors(score, now)
+        project = score.project or key_project
+        if project is None:
+            errors.append(FieldError("project", "required with an admin key"))
+        elif key_project is not None and project != key_project:
+            errors.append(FieldError("project", f"this key may write only project '{key_project}'"))
+        if errors:
+            rejected.append(Rejected(index, score.id, errors))
+            continue
+        columns["project"].append(project)
+        columns["id"].append(score.id or _new_id())
+        columns["event_id"].append(score.event_id)
+        columns["name"].append(score.name)
+        columns["value"].append(score.value)
+        columns["comment"].append(score.comment)
+        columns["source"].append(score.source)
+        ts = score.timestamp.astimezone(UTC).replace(tzinfo=None) if score.timestamp else received
+        columns["timestamp"].append(ts)
+        columns["received_at"].append(received)
+    rejected.sort(key=lambda r: r.index)
+    return Prepared(pa.table(columns, schema=SCORE_SCHEMA), rejected)
+
+
+Clock = Callable[[], datetime]

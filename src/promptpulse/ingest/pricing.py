@@ -1,0 +1,140 @@
+"""Cost of a call from its tokens: per-project overrides first, then the `genai-prices` data.
+
+`genai-prices` takes about 120 µs a call, too slow for 50,000 events a second. Most model prices
+are linear in the token counts, so we ask it once per (provider, model, day) for the coefficients
+and apply them; tiered prices (which depend on the prompt's size) are computed per call, memoised.
+No price known means no cost: None, never a guess.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+import logging
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from decimal import Decimal
+from functools import lru_cache
+
+from genai_prices import Usage, calc_price
+from genai_prices.types import ModelPrice, TieredPrices
+
+MTOK = 1_000_000
+log = logging.getLogger("promptpulse.pricing")
+
+
+@dataclass(frozen=True)
+class PriceOverride:
+    """A project's own price for a model, in USD per million tokens."""
+
+    model: str
+    input_per_mtok: float
+    output_per_mtok: float
+    cached_input_per_mtok: float | None = None  # None: cached tokens cost the input price
+
+    def cost(self, input_tokens: int, cached_tokens: int, output_tokens: int) -> float:
+        cached_price = (
+            self.input_per_mtok if self.cached_input_per_mtok is None else self.cached_input_per_mtok
+        )
+        return (
+            (input_tokens - cached_tokens) * self.input_per_mtok
+            + cached_tokens * cached_price
+            + output_tokens * self.output_per_mtok
+        ) / MTOK
+
+
+@dataclass(frozen=True)
+class _Linear:
+    base: float
+    per_input: float
+    per_cached_delta: float
+    per_output: float
+
+    def cost(self, input_tokens: int, cached_tokens: int, output_tokens: int) -> float:
+        return (
+            self.base
+            + input_tokens * self.per_input
+            + cached_tokens * self.per_cached_delta
+            + output_tokens * self.per_output
+        )
+
+
+class _Tiered:
+    """Prices with tiers (by prompt size): computed by genai-prices per call, memoised."""
+
+    def __init__(self, model_price: ModelPrice) -> None:
+        self.model_price = model_price
+        self._memo: dict[tuple[int, int, int], float] = {}
+
+    def cost(self, input_tokens: int, cached_tokens: int, output_tokens: int) -> float:
+        key = (input_tokens, cached_tokens, output_tokens)
+        found = self._memo.get(key)
+        if found is None:
+            if len(self._memo) > 65_536:
+                self._memo.clear()
+            found = float(_total(self.model_price, *key))
+            self._memo[key] = found
+        return found
+
+
+@dataclass(frozen=True)
+class Resolved:
+    provider: str | None
+    formula: _Linear | _Tiered | None
+
+
+def _total(mp: ModelPrice, input_tokens: int, cached: int, output: int) -> Decimal:
+    usage = Usage(input_tokens=input_tokens, cache_read_tokens=cached, output_tokens=output)
+    return mp.calc_price(usage)["total_price"]
+
+
+@lru_cache(maxsize=16_384)
+def resolve(provider: str | None, model: str, day: date) -> Resolved:
+    """The provider genai-prices knows for this model, and how to price its calls on that day."""
+    try:
+        found = calc_price(
+            Usage(input_tokens=0, output_tokens=0),
+            model_ref=model,
+            provider_id=provider,
+            genai_request_timestamp=datetime.combine(day, time(12)),
+        )
+    except (LookupError, ValueError):
+        return Resolved(provider, None)
+    mp = found.model_price
+    if any(isinstance(v, TieredPrices) for v in vars(mp).values()):
+        return Resolved(provider or found.provider.id, _Tiered(mp))
+    base = _total(mp, 0, 0, 0)
+    with_input = _total(mp, MTOK, 0, 0)
+    linear = _Linear(
+        base=float(base),
+        per_input=float(with_input - base) / MTOK,
+        per_cached_delta=float(_total(mp, MTOK, MTOK, 0) - with_input) / MTOK,
+        per_output=float(_total(mp, 0, 0, MTOK) - base) / MTOK,
+    )
+    return Resolved(provider or found.provider.id, linear)
+
+
+OverrideLookup = Callable[[str, str], PriceOverride | None]
+
+
+def price_call(
+    overrides: OverrideLookup,
+    project: str,
+    provider: str | None,
+    model: str,
+    timestamp: datetime,
+    input_tokens: int,
+    cached_tokens: int,
+    output_tokens: int,
+) -> tuple[str | None, float | None]:
+    """(provider, cost_usd) for one call; cost None when nobody knows the price."""
+    override = overrides(project, model)
+    resolved = resolve(provider.lower() if provider else None, model, timestamp.date())
+    if override is not None:
+        return resolved.provider, override.cost(input_tokens, cached_tokens, output_tokens)
+    if resolved.formula is None:
+        return resolved.provider, None
+    try:
+        return resolved.provider, resolved.formula.cost(input_tokens, cached_tokens, output_tokens)
+    except Exception:  # a price-data quirk must never cost the user the call itself
+        log.warning("could not price %s/%s; stored as unpriced", provider, model, exc_info=True)
+        return resolved.provider, None

@@ -1,0 +1,118 @@
+"""The call record and the score, as the API accepts them (DESIGN.md, "The call record").
+
+Pydantic does the per-field work in Rust; rules that span fields live in `cross_field_errors`
+so that each error can name the field it is about.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal
+
+import orjson
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+
+from promptpulse.errors import FieldError
+
+ErrorType = Literal[
+    "timeout", "rate_limit", "validation", "content_filter", "llm_error", "network", "system", "other"
+]
+ERROR_TYPES: tuple[str, ...] = ErrorType.__args__  # type: ignore[attr-defined]
+ScoreSource = Literal["user", "eval", "human"]
+
+MAX_METADATA_BYTES = 16 * 1024
+MAX_ERROR_MESSAGE = 2048
+MAX_FUTURE = timedelta(hours=24)
+
+Str64 = Annotated[str, Field(max_length=64)]
+Str100 = Annotated[str, Field(max_length=100)]
+Str128 = Annotated[str, Field(min_length=1, max_length=128)]
+Str200 = Annotated[str, Field(max_length=200)]
+NonNegFloat = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+NonNegInt = Annotated[int, Field(ge=0, le=2**62)]
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True, allow_inf_nan=False)
+
+
+class CallEvent(_Record):
+    """One LLM call. Unknown fields are ignored."""
+
+    id: Str128 | None = None
+    timestamp: AwareDatetime
+    project: Str100 | None = None
+    prompt_id: Str200 | None = None
+    prompt_version: Str64 | None = None
+    model: Annotated[str, Field(min_length=1, max_length=200)]
+    provider: Str64 | None = None
+    environment: Str200 | None = None
+    feature: Str200 | None = None
+    user_id: Str200 | None = None
+    session_id: Str200 | None = None
+    service: Str200 | None = None
+    tags: Annotated[list[Str200], Field(max_length=32)] = Field(default_factory=list)
+    metadata: dict[str, Any] | None = None
+    status: Literal["success", "error"] = "success"
+    error_type: ErrorType | None = None
+    error_message: str | None = None
+    http_status: Annotated[int, Field(ge=100, le=599)] | None = None
+    latency_ms: NonNegFloat
+    ttft_ms: NonNegFloat | None = None
+    queue_ms: NonNegFloat | None = None
+    input_tokens: NonNegInt = 0
+    output_tokens: NonNegInt = 0
+    cached_tokens: NonNegInt = 0
+    reasoning_tokens: NonNegInt = 0
+    cost_usd: NonNegFloat | None = None
+    cache_hit: bool = False
+    retries: Annotated[int, Field(ge=0, le=1000)] = 0
+
+    @field_validator("error_message")
+    @classmethod
+    def _truncate_message(cls, value: str | None) -> str | None:
+        # A long stack trace must not cost the user the whole record: keep the first 2 KiB.
+        return value[:MAX_ERROR_MESSAGE] if value is not None else None
+
+
+class EventBatch(_Record):
+    events: list[CallEvent]
+
+
+class Score(_Record):
+    """Feedback or an evaluation of one call; thumbs up/down is 1/0."""
+
+    id: Str128 | None = None
+    event_id: Str128
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    value: Annotated[float, Field(allow_inf_nan=False)]
+    comment: Annotated[str, Field(max_length=MAX_ERROR_MESSAGE)] | None = None
+    source: ScoreSource | None = None
+    timestamp: AwareDatetime | None = None
+    project: Str100 | None = None
+
+
+class ScoreBatch(_Record):
+    scores: list[Score]
+
+
+def cross_field_errors(event: CallEvent, now: datetime) -> list[FieldError]:
+    """Rules that involve more than one field, or the clock."""
+    errors: list[FieldError] = []
+    if event.timestamp.astimezone(UTC) > now + MAX_FUTURE:
+        errors.append(FieldError("timestamp", "is more than 24 hours in the future"))
+    if event.cached_tokens > event.input_tokens:
+        errors.append(FieldError("cached_tokens", "must not exceed input_tokens"))
+    if event.reasoning_tokens > event.output_tokens:
+        errors.append(FieldError("reasoning_tokens", "must not exceed output_tokens"))
+    if event.error_type is not None and event.status != "error":
+        errors.append(FieldError("error_type", "is allowed only with status=error"))
+    if event.metadata and len(orjson.dumps(event.metadata)) > MAX_METADATA_BYTES:
+        errors.append(FieldError("metadata", "is larger than 16 KiB once encoded as JSON"))
+    return errors
+
+
+def score_errors(score: Score, now: datetime) -> list[FieldError]:
+    if score.timestamp is not None and score.timestamp.astimezone(UTC) > now + MAX_FUTURE:
+        return [FieldError("timestamp", "is more than 24 hours in the future")]
+    return []

@@ -1,0 +1,260 @@
+"""The single writer: one thread, one transaction per group of requests, dedupe by (project, id).
+
+Requests hand their prepared batch to `submit` and await the result; the writer drains whatever
+is queued (up to `group_events`), writes it in one transaction, commits, then answers every request
+in the group. A 2xx is sent only after the commit, so an acknowledged event survives a crash.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from promptpulse.errors import Overloaded, StoreUnavailable
+from promptpulse.ingest.dedupe import SeenKeys
+from promptpulse.store.base import Store, StoreWriter
+
+log = logging.getLogger("promptpulse.writer")
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    accepted: int
+    duplicates: int
+
+
+@dataclass
+class _Job:
+    kind: str  # "events" | "scores"
+    table: pa.Table
+    done: Callable[[WriteResult | BaseException], None]
+    enqueued: float = field(default_factory=time.perf_counter)
+
+
+@dataclass
+class WriterStats:
+    """Read by the /metrics endpoint."""
+
+    events_written: int = 0
+    duplicates: int = 0
+    commits: int = 0
+    last_commit_s: float = 0.0
+    commit_seconds: list[float] = field(default_factory=list)
+
+
+_STOP = object()
+
+
+class Writer:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        queue_events: int = 200_000,
+        group_events: int = 50_000,
+        on_commit: Callable[[float, int], None] | None = None,
+    ) -> None:
+        self._store = store
+        self._limit = queue_events
+        self._group = group_events
+        self._queue: queue.Queue[_Job | object] = queue.Queue()
+        self._pending = 0
+        self._pending_lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._seen = SeenKeys()
+        self._on_commit = on_commit
+        self.stats = WriterStats()
+
+    @property
+    def pending_events(self) -> int:
+        return self._pending
+
+    def start(self) -> None:
+        self._seen = SeenKeys(self._store.all_key_hashes())
+        self._thread = threading.Thread(target=self._run, name="promptpulse-writer", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._queue.put(_STOP)
+            self._thread.join()
+            self._thread = None
+
+    async def write(self, kind: str, table: pa.Table) -> WriteResult:
+        """Queue a batch and wait until it is committed. Raises Overloaded when the queue is full."""
+        if table.num_rows == 0:
+            return WriteResult(0, 0)
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[WriteResult] = loop.create_future()
+
+        def done(result: WriteResult | BaseException) -> None:
+            loop.call_soon_threadsafe(_settle, future, result)
+
+        self._enqueue(_Job(kind, table, done))
+        return await future
+
+    def write_sync(self, kind: str, table: pa.Table) -> WriteResult:
+        """The same for callers without an event loop (demo seeding, CLI, tests)."""
+        box: list[WriteResult | BaseException] = []
+        ready = threading.Event()
+
+        def done(result: WriteResult | BaseException) -> None:
+            box.append(result)
+            ready.set()
+
+        if table.num_rows == 0:
+            return WriteResult(0, 0)
+        self._enqueue(_Job(kind, table, done), block=True)
+        ready.wait()
+        if isinstance(box[0], BaseException):
+            raise box[0]
+        return box[0]
+
+    def _enqueue(self, job: _Job, block: bool = False) -> None:
+        if self._thread is None:
+            raise StoreUnavailable("the writer is not running")
+        rows = job.table.num_rows
+        while True:
+            with self._pending_lock:
+                if self._pending == 0 or self._pending + rows <= self._limit:
+                    self._pending += rows
+                    break
+            if not block:
+                # Roughly how long the backlog takes to drain at the last commit's pace.
+                raise Overloaded("the writer is behind; retry later", retry_after_s=1)
+            time.sleep(0.01)
+        self._queue.put(job)
+
+    def _run(self) -> None:
+        writer = self._store.writer()
+        while True:
+            first = self._queue.get()
+            if first is _STOP:
+                return
+            jobs = [first]
+            rows = first.table.num_rows  # type: ignore[union-attr]
+            stop = False
+            while rows < self._group:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is _STOP:
+                    stop = True
+                    break
+                jobs.append(more)
+                rows += more.table.num_rows  # type: ignore[union-attr]
+            self._commit_group(writer, jobs)  # type: ignore[arg-type]
+            if stop:
+                return
+
+    def _commit_group(self, writer: StoreWriter, jobs: list[_Job]) -> None:
+        started = time.perf_counter()
+        results: list[WriteResult | BaseException]
+        new_hashes = np.empty(0, dtype=np.uint64)
+        try:
+            writer.begin()
+            results, new_hashes = self._write_jobs(writer, jobs)
+            writer.commit()
+        except Exception as exc:  # the whole group fails together; nothing is half-written
+            log.exception("write failed; %d requests get 503", len(jobs))
+            try:
+                writer.rollback()
+            except Exception:
+                log.exception("rollback failed")
+            failure = StoreUnavailable(f"the store could not write: {exc}")
+            results = [failure] * len(jobs)
+        else:
+            self._seen.add(new_hashes)
+        elapsed = time.perf_counter() - started
+        rows = sum(j.table.num_rows for j in jobs)
+        with self._pending_lock:
+            self._pending -= rows
+        self.stats.commits += 1
+        self.stats.last_commit_s = elapsed
+        if self._on_commit:
+            self._on_commit(elapsed, rows)
+        for job, result in zip(jobs, results, strict=True):
+            if isinstance(result, WriteResult):
+                self.stats.events_written += result.accepted if job.kind == "events" else 0
+                self.stats.duplicates += result.duplicates
+            job.done(result)
+
+    def _write_jobs(
+        self, writer: StoreWriter, jobs: list[_Job]
+    ) -> tuple[list[WriteResult | BaseException], np.ndarray]:
+        results: list[WriteResult | BaseException] = [WriteResult(0, 0)] * len(jobs)
+        event_jobs = [i for i, j in enumerate(jobs) if j.kind == "events"]
+        hashes = np.empty(0, dtype=np.uint64)
+        if event_jobs:
+            table = pa.concat_tables([jobs[i].table for i in event_jobs])
+            keep, hashes = self._new_rows(writer, table)
+            writer.insert_events(table.filter(pa.array(keep)))
+            offset = 0
+            for i in event_jobs:
+                n = jobs[i].table.num_rows
+                accepted = int(keep[offset:offset + n].sum())
+                results[i] = WriteResult(accepted, n - accepted)
+                offset += n
+            hashes = hashes[keep]
+        for i, job in enumerate(jobs):
+            if job.kind == "scores":
+                deduped = _first_of_each_key(job.table)
+                accepted = writer.insert_scores(deduped)
+                results[i] = WriteResult(accepted, job.table.num_rows - accepted)
+        return results, hashes
+
+    def _new_rows(self, writer: StoreWriter, table: pa.Table) -> tuple[np.ndarray, np.ndarray]:
+        """Mask of rows to store: not already stored, and the first of their key in this group."""
+        hashes = writer.key_hashes(table)
+        keep = np.ones(len(hashes), dtype=bool)
+        # Repeats inside the group: same hash twice; confirm on the real key.
+        _, counts = np.unique(hashes, return_counts=True)
+        if (counts > 1).any():
+            projects = table.column("project").to_pylist()
+            ids = table.column("id").to_pylist()
+            seen: set[tuple[str, str]] = set()
+            for i in range(len(hashes)):
+                key = (projects[i], ids[i])
+                if key in seen:
+                    keep[i] = False
+                seen.add(key)
+        candidates = np.flatnonzero(self._seen.maybe_seen(hashes) & keep)
+        if len(candidates):
+            projects = pc.take(table.column("project"), pa.array(candidates)).to_pylist()
+            ids = pc.take(table.column("id"), pa.array(candidates)).to_pylist()
+            stored = writer.existing_keys(list(zip(projects, ids, strict=True)))
+            for row, key in zip(candidates, zip(projects, ids, strict=True), strict=True):
+                if key in stored:
+                    keep[row] = False
+        return keep, hashes
+
+
+def _first_of_each_key(table: pa.Table) -> pa.Table:
+    seen: set[tuple[str, str]] = set()
+    keep = []
+    for project, ident in zip(
+        table.column("project").to_pylist(), table.column("id").to_pylist(), strict=True
+    ):
+        key = (project, ident)
+        keep.append(key not in seen)
+        seen.add(key)
+    return table.filter(pa.array(keep, type=pa.bool_()))
+
+
+def _settle(future: asyncio.Future[WriteResult], result: WriteResult | BaseException) -> None:
+    if future.cancelled():
+        return
+    if isinstance(result, BaseException):
+        future.set_exception(result)
+    else:
+        future.set_result(result)

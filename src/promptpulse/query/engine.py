@@ -1,0 +1,211 @@
+"""Overview, time series and breakdown: catalog metrics over a scope, shaped for the API.
+
+Everything here goes through the store's `aggregate`; no SQL is written here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from promptpulse.query.catalog import CATALOG, Kind, Metric
+from promptpulse.query.spec import Dimension, Scope, Sort
+from promptpulse.store.base import Row, Store
+
+OVERVIEW_METRICS: tuple[Metric, ...] = tuple(
+    m for m in CATALOG.values() if m.kind is not Kind.PEAK_MINUTE
+)
+
+
+def _sql_metrics(metrics: Sequence[Metric]) -> list[Metric]:
+    """What the store computes: everything but derived metrics, plus requests they need."""
+    wanted = [m for m in metrics if m.kind in (Kind.AGGREGATE, Kind.QUANTILE)]
+    if any(m.kind is Kind.PER_MINUTE for m in metrics) and CATALOG["requests"] not in wanted:
+        wanted.append(CATALOG["requests"])
+    return wanted
+
+
+def _minutes(start: datetime, end: datetime) -> float:
+    return (end - start).total_seconds() / 60
+
+
+def overview(store: Store, scope: Scope, compare_previous: bool = False) -> dict[str, Any]:
+    flat = flat_overview(store, scope)
+    result = shape_overview(scope, flat, store)
+    if compare_previous:
+        previous = scope.previous()
+        result["previous"] = shape_overview(previous, flat_overview(store, previous), store)
+    return result
+
+
+def flat_overview(store: Store, scope: Scope) -> dict[str, Any]:
+    """Every catalog metric over the scope, by catalog name."""
+    row = store.aggregate(scope, _sql_metrics(OVERVIEW_METRICS))[0]
+    row["rpm"] = row["requests"] / scope.minutes
+    peak = store.peak_per_minute(scope)
+    row["rpm_peak"] = int(peak[0]["peak"] or 0) if peak else 0
+    return row
+
+
+def shape_overview(scope: Scope, m: dict[str, Any], store: Store) -> dict[str, Any]:
+    errors_by_type = {
+        r["g0"]: r["requests"]
+        for r in store.aggregate(
+            scope.with_filter("status", ["error"]), [CATALOG["requests"]],
+            [Dimension("error_type")],
+        )
+    } if m["errors"] else {}
+    return {
+        "from": _iso(scope.start),
+        "to": _iso(scope.end),
+        "requests": m["requests"],
+        "successes": m["successes"] or 0,
+        "errors": m["errors"] or 0,
+        "success_rate": m["success_rate"],
+        "error_rate": m["error_rate"],
+        "errors_by_type": dict(sorted(errors_by_type.items(), key=lambda kv: -kv[1])),
+        "latency_ms": {
+            "p50": m["latency_p50_ms"], "p75": m["latency_p75_ms"], "p90": m["latency_p90_ms"],
+            "p95": m["latency_p95_ms"], "p99": m["latency_p99_ms"],
+            "max": m["latency_max_ms"], "mean": m["latency_mean_ms"],
+        },
+        "ttft_ms": {"p50": m["ttft_p50_ms"], "p95": m["ttft_p95_ms"], "p99": m["ttft_p99_ms"]},
+        "tokens": {
+            "input": m["input_tokens"], "output": m["output_tokens"],
+            "cached": m["cached_tokens"], "reasoning": m["reasoning_tokens"],
+            "total": m["tokens"], "per_request": m["tokens_per_request"],
+        },
+        "cost_usd": {
+            "total": m["cost_usd"], "per_request": m["cost_per_request_usd"],
+            "unpriced_requests": m["unpriced_requests"] or 0,
+        },
+        "cache_hit_rate": m["cache_hit_rate"],
+        "rpm": {"mean": m["rpm"], "peak": m["rpm_peak"]},
+        "active_users": m["active_users"],
+        "scores": store.score_summary(scope),
+    }
+
+
+def bucket_starts(start: datetime, end: datetime, interval: str) -> list[datetime]:
+    """UTC-aligned bucket starts covering [start, end): weeks start on Monday (ISO)."""
+    first = _truncate(start, interval)
+    out = []
+    t = first
+    while t < end:
+        out.append(t)
+        t = _next_bucket(t, interval)
+    return out
+
+
+def _truncate(t: datetime, interval: str) -> datetime:
+    t = t.astimezone(UTC)
+    if interval == "minute":
+        return t.replace(second=0, microsecond=0)
+    if interval == "hour":
+        return t.replace(minute=0, second=0, microsecond=0)
+    day = t.replace(hour=0, minute=0, second=0, microsecond=0)
+    if interval == "day":
+        return day
+    if interval == "week":
+        return day - timedelta(days=day.weekday())
+    return day.replace(day=1)
+
+
+def _next_bucket(t: datetime, interval: str) -> datetime:
+    if interval == "month":
+        return t.replace(year=t.year + (t.month == 12), month=t.month % 12 + 1)
+    step = {"minute": timedelta(minutes=1), "hour": timedelta(hours=1),
+            "day": timedelta(days=1), "week": timedelta(weeks=1)}[interval]
+    return t + step
+
+
+def timeseries(
+    store: Store,
+    scope: Scope,
+    interval: str,
+    metrics: Sequence[Metric],
+    group_by: Dimension | None = None,
+) -> dict[str, Any]:
+    groups = [group_by] if group_by else []
+    rows = store.aggregate(scope, _sql_metrics(metrics), groups, interval)
+    peaks: dict[tuple[Any, ...], Any] = {}
+    if any(m.kind is Kind.PEAK_MINUTE for m in metrics):
+        for r in store.peak_per_minute(scope, groups, interval):
+            peaks[(r["t"], r.get("g0"))] = r["peak"]
+    starts = bucket_starts(scope.start, scope.end, interval)
+    by_group: dict[Any, dict[datetime, Row]] = {}
+    for r in rows:
+        by_group.setdefault(r.get("g0"), {})[r["t"].replace(tzinfo=UTC)] = r
+    if not by_group and group_by is None:
+        by_group[None] = {}
+    series = []
+    for group, points_by_t in sorted(by_group.items(), key=lambda kv: (kv[0] is None, str(kv[0]))):
+        points = []
+        for t in starts:
+            r = points_by_t.get(t)
+            point: dict[str, Any] = {"t": _iso(t)}
+            for m in metrics:
+                point[m.name] = _point_value(m, r, t, scope, interval, peaks.get((t.replace(
+                    tzinfo=None), group)))
+            points.append(point)
+        series.append({"group": group, "points": points})
+    return {"interval": interval, "group_by": group_by.name if group_by else None,
+            "series": series}
+
+
+_ZERO_WHEN_EMPTY = {"requests", "successes", "errors", "input_tokens", "output_tokens",
+                    "cached_tokens", "reasoning_tokens", "tokens", "cost_usd",
+                    "unpriced_requests", "active_users"}
+
+
+def _point_value(
+    m: Metric, r: Row | None, t: datetime, scope: Scope, interval: str, peak: Any
+) -> Any:
+    if m.kind is Kind.PER_MINUTE:
+        covered = _minutes(max(t, scope.start), min(_next_bucket(t, interval), scope.end))
+        return (r["requests"] if r else 0) / covered
+    if m.kind is Kind.PEAK_MINUTE:
+        return int(peak or 0)
+    if r is None:
+        return 0 if m.name in _ZERO_WHEN_EMPTY else None
+    return r[m.name]
+
+
+def breakdown(
+    store: Store,
+    scope: Scope,
+    by: Dimension,
+    metrics: Sequence[Metric],
+    sort: Sort,
+    limit: int,
+) -> dict[str, Any]:
+    wanted = list(metrics)
+    if CATALOG[sort.metric] not in wanted:
+        wanted.append(CATALOG[sort.metric])
+    rows = store.aggregate(scope, _sql_metrics(wanted), [by])
+    peaks = {}
+    if any(m.kind is Kind.PEAK_MINUTE for m in wanted):
+        peaks = {r["g0"]: r["peak"] for r in store.peak_per_minute(scope, [by])}
+    out = []
+    for r in rows:
+        row: dict[str, Any] = {by.name: r["g0"]}
+        for m in wanted:
+            if m.kind is Kind.PER_MINUTE:
+                row[m.name] = r["requests"] / scope.minutes
+            elif m.kind is Kind.PEAK_MINUTE:
+                row[m.name] = int(peaks.get(r["g0"]) or 0)
+            else:
+                row[m.name] = r[m.name]
+        out.append(row)
+    # Nulls sort last whichever the order; ties break on the dimension value for stable pages.
+    out.sort(key=lambda row: str(row[by.name]))
+    present = [row for row in out if row[sort.metric] is not None]
+    missing = [row for row in out if row[sort.metric] is None]
+    present.sort(key=lambda row: row[sort.metric], reverse=sort.descending)
+    return {"by": by.name, "sort": sort.metric, "order": "desc" if sort.descending else "asc",
+            "rows": (present + missing)[:limit]}
+
+
+def _iso(t: datetime) -> str:
+    return t.astimezone(UTC).isoformat().replace("+00:00", "Z")

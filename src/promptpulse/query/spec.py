@@ -1,0 +1,241 @@
+"""What a metric query asks for: a half-open UTC range, filters, an interval, a grouping.
+
+`parse_*` turn an HTTP query string (a multi-dict) into these values, naming the parameter in
+every error, so routes stay thin and the rules are tested without a server.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+from promptpulse.errors import FieldError, Invalid
+from promptpulse.query.catalog import CATALOG, Metric
+
+COLUMN_DIMENSIONS: tuple[str, ...] = (
+    "project", "prompt_id", "prompt_version", "model", "provider", "environment",
+    "feature", "user_id", "session_id", "service", "status", "error_type",
+)  # fmt: skip
+FILTERS: tuple[str, ...] = (*COLUMN_DIMENSIONS, "tag")
+INTERVALS: dict[str, timedelta | None] = {
+    "minute": timedelta(minutes=1),
+    "hour": timedelta(hours=1),
+    "day": timedelta(days=1),
+    "week": timedelta(weeks=1),
+    "month": None,  # calendar months differ in length
+}
+METADATA_PREFIX = "metadata."
+_METADATA_KEY = re.compile(r"^[A-Za-z0-9_\-.:/ ]{1,100}$")
+DEFAULT_RANGE = timedelta(hours=24)
+MAX_SERIES_POINTS = 10_000
+
+
+class MultiDict(Protocol):
+    def getlist(self, key: str) -> list[str]: ...
+    def keys(self) -> Iterable[str]: ...
+
+
+@dataclass(frozen=True)
+class Dimension:
+    """A column of the call record, or `metadata.<key>`."""
+
+    name: str
+
+    @property
+    def metadata_key(self) -> str | None:
+        return self.name[len(METADATA_PREFIX):] if self.is_metadata else None
+
+    @property
+    def is_metadata(self) -> bool:
+        return self.name.startswith(METADATA_PREFIX)
+
+
+@dataclass(frozen=True)
+class Filter:
+    dimension: str  # a column dimension, "tag" or "metadata.<key>"
+    values: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Range and filters: which events a query reads."""
+
+    start: datetime  # inclusive, UTC
+    end: datetime  # exclusive, UTC
+    filters: tuple[Filter, ...] = ()
+
+    @property
+    def minutes(self) -> float:
+        return (self.end - self.start).total_seconds() / 60
+
+    def previous(self) -> Scope:
+        """The period of the same length just before this one."""
+        length = self.end - self.start
+        return Scope(self.start - length, self.start, self.filters)
+
+    def with_filter(self, dimension: str, values: Iterable[str]) -> Scope:
+        kept = tuple(f for f in self.filters if f.dimension != dimension)
+        return Scope(self.start, self.end, (*kept, Filter(dimension, tuple(values))))
+
+    def filter_values(self, dimension: str) -> tuple[str, ...] | None:
+        for f in self.filters:
+            if f.dimension == dimension:
+                return f.values
+        return None
+
+
+@dataclass(frozen=True)
+class Sort:
+    metric: str
+    descending: bool = True
+
+
+@dataclass
+class Errors:
+    items: list[FieldError] = field(default_factory=list)
+
+    def add(self, name: str, message: str) -> None:
+        self.items.append(FieldError(name, message))
+
+    def raise_if_any(self) -> None:
+        if self.items:
+            detail = "; ".join(f"{e.field}: {e.message}" for e in self.items)
+            raise Invalid(detail, self.items)
+
+
+def parse_time(value: str, name: str) -> datetime:
+    """RFC 3339 with an offset (or Z), or a bare date taken as UTC midnight."""
+    text = value.strip()
+    try:
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+            return datetime.fromisoformat(text).replace(tzinfo=UTC)
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise Invalid(
+            f"{name}: not an RFC 3339 time",
+            [FieldError(name, f"'{value}' is not an RFC 3339 time such as 2026-01-31T00:00:00Z")],
+        ) from None
+    if parsed.tzinfo is None:
+        raise Invalid(
+            f"{name}: needs a time-zone offset",
+            [FieldError(name, f"'{value}' has no offset; add Z or +HH:MM")],
+        )
+    return parsed.astimezone(UTC)
+
+
+def is_dimension(name: str) -> bool:
+    if name.startswith(METADATA_PREFIX):
+        return bool(_METADATA_KEY.match(name[len(METADATA_PREFIX):]))
+    return name in COLUMN_DIMENSIONS
+
+
+def parse_scope(params: MultiDict, now: datetime, errors: Errors) -> Scope:
+    start = end = None
+    for name in ("from", "to"):
+        raw = _single(params, name, errors)
+        if raw is None:
+            continue
+        try:
+            parsed = parse_time(raw, name)
+        except Invalid as exc:
+            errors.items.extend(exc.errors)
+            continue
+        if name == "from":
+            start = parsed
+        else:
+            end = parsed
+    end = end or now
+    start = start or end - DEFAULT_RANGE
+    if start >= end:
+        errors.add("from", "must be earlier than to")
+    filters: list[Filter] = []
+    for key in params.keys():
+        if key in FILTERS or key.startswith(METADATA_PREFIX):
+            if key != "tag" and not is_dimension(key):
+                errors.add(key, "metadata keys may use letters, digits and _-.:/ (1-100 chars)")
+                continue
+            values = tuple(v for v in params.getlist(key) if v != "")
+            if not values:
+                errors.add(key, "needs a value")
+                continue
+            if key not in {f.dimension for f in filters}:
+                filters.append(Filter(key, values))
+    return Scope(start, end, tuple(filters))
+
+
+def parse_metrics(raw: str | None, name: str, errors: Errors, default: list[str]) -> list[Metric]:
+    names = [n.strip() for n in (raw or "").split(",") if n.strip()] or default
+    unknown = [n for n in names if n not in CATALOG]
+    if unknown:
+        errors.add(name, f"unknown metric {', '.join(unknown)}; see /v1/metrics/catalog")
+        return []
+    return [CATALOG[n] for n in dict.fromkeys(names)]
+
+
+def parse_dimension(raw: str | None, name: str, errors: Errors, required: bool) -> Dimension | None:
+    if raw is None or raw == "":
+        if required:
+            errors.add(name, "is required: one of " + ", ".join(COLUMN_DIMENSIONS) + ", metadata.<key>")
+        return None
+    if not is_dimension(raw):
+        errors.add(name, f"'{raw}' is not a dimension: one of "
+                   + ", ".join(COLUMN_DIMENSIONS) + ", metadata.<key>")
+        return None
+    return Dimension(raw)
+
+
+def parse_interval(raw: str | None, scope: Scope, errors: Errors) -> str:
+    if raw is None or raw == "":
+        span = scope.end - scope.start
+        return "minute" if span <= timedelta(hours=2) else "hour" if span <= timedelta(days=7) else "day"
+    if raw not in INTERVALS:
+        errors.add("interval", f"'{raw}' is not one of {', '.join(INTERVALS)}")
+        return "hour"
+    step = INTERVALS[raw]
+    if step is not None and (scope.end - scope.start) / step > MAX_SERIES_POINTS:
+        errors.add("interval", f"gives more than {MAX_SERIES_POINTS} points; choose a wider one")
+    return raw
+
+
+def parse_int(params: MultiDict, name: str, errors: Errors, default: int, lo: int, hi: int) -> int:
+    raw = _single(params, name, errors)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        errors.add(name, f"'{raw}' is not an integer")
+        return default
+    if not lo <= value <= hi:
+        errors.add(name, f"must be between {lo} and {hi}")
+    return value
+
+
+def parse_choice(
+    params: MultiDict, name: str, errors: Errors, choices: tuple[str, ...], default: str | None
+) -> str | None:
+    raw = _single(params, name, errors)
+    if raw is None:
+        return default
+    if raw not in choices:
+        errors.add(name, f"'{raw}' is not one of {', '.join(choices)}")
+        return default
+    return raw
+
+
+def _single(params: MultiDict, name: str, errors: Errors) -> str | None:
+    values = params.getlist(name)
+    if len(values) > 1:
+        errors.add(name, "may be given only once")
+    return values[0] if values and values[0] != "" else None
+
+
+def single(params: MultiDict, name: str, errors: Errors) -> str | None:
+    return _single(params, name, errors)
+
+
+def as_mapping(params: MultiDict) -> Mapping[str, list[str]]:
+    return {k: params.getlist(k) for k in params.keys()}

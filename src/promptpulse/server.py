@@ -1,0 +1,36 @@
+"""Run the app under uvicorn: one process, one event loop (DuckDB admits one process)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+
+import uvicorn
+
+from promptpulse.app import create_app
+from promptpulse.config import Settings
+from promptpulse.tasks import DaemonTask
+from promptpulse.web.context import AppContext
+
+
+def run(
+    settings: Settings,
+    extra_tasks: Sequence[Callable[[AppContext], DaemonTask]] = (),
+    on_started: Callable[[], None] | None = None,
+) -> None:
+    logging.basicConfig(level=settings.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app = create_app(settings, extra_tasks=extra_tasks)
+    config = uvicorn.Config(app, host=settings.host, port=settings.port,
+                            log_level=settings.log_level.lower(), access_log=False,
+                            timeout_graceful_shutdown=10)
+    server = uvicorn.Server(config)
+    if on_started is not None:
+        original = server.startup
+
+        async def startup(sockets=None):  # type: ignore[no-untyped-def]
+            await original(sockets)
+            on_started()
+
+        server.startup = startup  # type: ignore[method-assign]
+    server.run()

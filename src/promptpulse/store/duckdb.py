@@ -1,0 +1,356 @@
+"""DuckDB, the embedded event store: schema, migrations and all DuckDB-dialect SQL.
+
+One process owns the file. The writer thread has its own cursor and commits in groups; each query
+runs on a fresh cursor with a time limit, so readers never wait for the writer.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from promptpulse.errors import StoreUnavailable
+from promptpulse.query.catalog import Kind, Metric
+from promptpulse.query.spec import COLUMN_DIMENSIONS, Dimension, Scope
+from promptpulse.store.base import Row
+
+EVENT_SCHEMA = pa.schema(
+    [
+        ("project", pa.string()),
+        ("id", pa.string()),
+        ("timestamp", pa.timestamp("us")),
+        ("prompt_id", pa.string()),
+        ("prompt_version", pa.string()),
+        ("model", pa.string()),
+        ("provider", pa.string()),
+        ("environment", pa.string()),
+        ("feature", pa.string()),
+        ("user_id", pa.string()),
+        ("session_id", pa.string()),
+        ("service", pa.string()),
+        ("tags", pa.list_(pa.string())),
+        ("metadata", pa.string()),
+        ("status", pa.string()),
+        ("error_type", pa.string()),
+        ("error_message", pa.string()),
+        ("http_status", pa.int16()),
+        ("latency_ms", pa.float64()),
+        ("ttft_ms", pa.float64()),
+        ("queue_ms", pa.float64()),
+        ("input_tokens", pa.int64()),
+        ("output_tokens", pa.int64()),
+        ("cached_tokens", pa.int64()),
+        ("reasoning_tokens", pa.int64()),
+        ("cost_usd", pa.float64()),
+        ("cache_hit", pa.bool_()),
+        ("retries", pa.int32()),
+        ("received_at", pa.timestamp("us")),
+    ]
+)
+
+SCORE_SCHEMA = pa.schema(
+    [
+        ("project", pa.string()),
+        ("id", pa.string()),
+        ("event_id", pa.string()),
+        ("name", pa.string()),
+        ("value", pa.float64()),
+        ("comment", pa.string()),
+        ("source", pa.string()),
+        ("timestamp", pa.timestamp("us")),
+        ("received_at", pa.timestamp("us")),
+    ]
+)
+
+# Numbered, applied in order at start-up; never edit one that has shipped, add the next.
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE events (
+        project VARCHAR NOT NULL, id VARCHAR NOT NULL, timestamp TIMESTAMP NOT NULL,
+        prompt_id VARCHAR, prompt_version VARCHAR, model VARCHAR NOT NULL, provider VARCHAR,
+        environment VARCHAR, feature VARCHAR, user_id VARCHAR, session_id VARCHAR,
+        service VARCHAR, tags VARCHAR[], metadata JSON, status VARCHAR NOT NULL, error_type VARCHAR,
+        error_message VARCHAR, http_status SMALLINT, latency_ms DOUBLE NOT NULL, ttft_ms DOUBLE,
+        queue_ms DOUBLE, input_tokens BIGINT NOT NULL, output_tokens BIGINT NOT NULL,
+        cached_tokens BIGINT NOT NULL, reasoning_tokens BIGINT NOT NULL, cost_usd DOUBLE,
+        cache_hit BOOLEAN NOT NULL, retries INTEGER NOT NULL, received_at TIMESTAMP NOT NULL
+    );
+    CREATE TABLE scores (
+        project VARCHAR NOT NULL, id VARCHAR NOT NULL, event_id VARCHAR NOT NULL,
+        name VARCHAR NOT NULL, value DOUBLE NOT NULL, comment VARCHAR, source VARCHAR,
+        timestamp TIMESTAMP, received_at TIMESTAMP NOT NULL
+    );
+    """,
+)
+
+
+def _utc_naive(t: datetime) -> datetime:
+    """DuckDB's TIMESTAMP holds UTC without an offset."""
+    return t.astimezone(UTC).replace(tzinfo=None) if t.tzinfo else t
+
+
+def _dimension_sql(dimension: Dimension, alias: str = "") -> str:
+    p = f"{alias}." if alias else ""
+    if dimension.is_metadata:
+        # The key is restricted to [A-Za-z0-9_-.:/ ] by the spec parser, so inlining is safe.
+        return f"json_extract_string({p}metadata, '$.\"{dimension.metadata_key}\"')"
+    if dimension.name not in COLUMN_DIMENSIONS:
+        raise ValueError(f"not a dimension: {dimension.name}")
+    return p + dimension.name
+
+
+def where_clause(scope: Scope, alias: str = "") -> tuple[str, list[Any]]:
+    """SQL condition and parameters for a scope: half-open range, then the filters."""
+    p = f"{alias}." if alias else ""
+    parts = [f"{p}timestamp >= ?", f"{p}timestamp < ?"]
+    params: list[Any] = [_utc_naive(scope.start), _utc_naive(scope.end)]
+    for f in scope.filters:
+        marks = ", ".join("?" for _ in f.values)
+        if f.dimension == "tag":
+            parts.append(f"list_has_any({p}tags, [{marks}]::VARCHAR[])")
+        else:
+            parts.append(f"{_dimension_sql(Dimension(f.dimension), alias)} IN ({marks})")
+        params.extend(f.values)
+    return " AND ".join(parts), params
+
+
+def _group_keys(group_by: Sequence[Dimension], interval: str | None) -> list[tuple[str, str]]:
+    keys: list[tuple[str, str]] = []
+    if interval:
+        keys.append(("t", f"date_trunc('{interval}', timestamp)"))
+    keys.extend((f"g{i}", _dimension_sql(d)) for i, d in enumerate(group_by))
+    return keys
+
+
+def _py(value: Any) -> Any:
+    """DuckDB HUGEINT sums arrive as int already; decimals and numpy scalars do not."""
+    if value is None or isinstance(value, (int, float, str, bool, datetime)):
+        return value
+    return float(value)
+
+
+class DuckDBWriter:
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self._con = con
+
+    def begin(self) -> None:
+        self._con.execute("BEGIN TRANSACTION")
+
+    def commit(self) -> None:
+        self._con.execute("COMMIT")
+
+    def rollback(self) -> None:
+        self._con.execute("ROLLBACK")
+
+    def key_hashes(self, events: pa.Table) -> np.ndarray:
+        self._con.register("incoming_keys", events.select(["project", "id"]))
+        try:
+            result = self._con.execute("SELECT hash(project, id) AS h FROM incoming_keys")
+            return np.asarray(result.fetchnumpy()["h"], dtype=np.uint64)
+        finally:
+            self._con.unregister("incoming_keys")
+
+    def existing_keys(self, keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+        if not keys:
+            return set()
+        wanted = pa.table({"project": [k[0] for k in keys], "id": [k[1] for k in keys]})
+        self._con.register("wanted_keys", wanted)
+        try:
+            rows = self._con.execute(
+                "SELECT e.project, e.id FROM events e SEMI JOIN wanted_keys w "
+                "ON e.project = w.project AND e.id = w.id"
+            ).fetchall()
+        finally:
+            self._con.unregister("wanted_keys")
+        return {(r[0], r[1]) for r in rows}
+
+    def insert_events(self, events: pa.Table) -> None:
+        self._con.register("incoming_events", events)
+        try:
+            self._con.execute("INSERT INTO events BY NAME SELECT * FROM incoming_events")
+        finally:
+            self._con.unregister("incoming_events")
+
+    def insert_scores(self, scores: pa.Table) -> int:
+        self._con.register("incoming_scores", scores)
+        try:
+            before = self._con.execute("SELECT count(*) FROM scores").fetchone()[0]  # type: ignore[index]
+            self._con.execute(
+                "INSERT INTO scores BY NAME SELECT * FROM incoming_scores i "
+                "WHERE NOT EXISTS (SELECT 1 FROM scores s WHERE s.project = i.project "
+                "AND s.id = i.id)"
+            )
+            after = self._con.execute("SELECT count(*) FROM scores").fetchone()[0]  # type: ignore[index]
+        finally:
+            self._con.unregister("incoming_scores")
+        return int(after - before)
+
+
+class DuckDBStore:
+    def __init__(
+        self, path: Path, memory_limit: str = "1GB", threads: int | None = None,
+        query_timeout_s: float = 30.0,
+    ) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        config: dict[str, Any] = {"memory_limit": memory_limit}
+        if threads:
+            config["threads"] = threads
+        try:
+            self._con = duckdb.connect(str(path), config=config)
+        except duckdb.IOException as exc:
+            raise StoreUnavailable(f"cannot open {path}: {exc}") from exc
+        self._timeout = query_timeout_s
+        self._lock = threading.Lock()
+        self._migrate()
+
+    def _migrate(self) -> None:
+        con = self._con
+        con.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+        row = con.execute("SELECT max(version) FROM schema_version").fetchone()
+        current = row[0] if row and row[0] is not None else 0
+        for number, sql in enumerate(MIGRATIONS, start=1):
+            if number > current:
+                con.execute("BEGIN TRANSACTION")
+                con.execute(sql)
+                con.execute("INSERT INTO schema_version VALUES (?)", [number])
+                con.execute("COMMIT")
+
+    @contextmanager
+    def _cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A fresh cursor that is interrupted when the query time limit passes."""
+        with self._lock:
+            cur = self._con.cursor()
+        timer = threading.Timer(self._timeout, cur.interrupt)
+        timer.start()
+        try:
+            yield cur
+        except duckdb.InterruptException as exc:
+            raise StoreUnavailable(f"query took longer than {self._timeout:g} s") from exc
+        finally:
+            timer.cancel()
+            cur.close()
+
+    def writer(self) -> DuckDBWriter:
+        with self._lock:
+            return DuckDBWriter(self._con.cursor())
+
+    def all_key_hashes(self) -> np.ndarray:
+        with self._cursor() as cur:
+            result = cur.execute("SELECT hash(project, id) AS h FROM events").fetchnumpy()
+        return np.asarray(result["h"], dtype=np.uint64)
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Run one read-only statement; for tests, tools and the query layer's own helpers."""
+        with self._cursor() as cur:
+            return cur.execute(sql, list(params)).fetchall()
+
+    def aggregate(
+        self,
+        scope: Scope,
+        metrics: Sequence[Metric],
+        group_by: Sequence[Dimension] = (),
+        interval: str | None = None,
+    ) -> list[Row]:
+        keys = _group_keys(group_by, interval)
+        select = [f"{expr} AS {alias}" for alias, expr in keys]
+        plain = [m for m in metrics if m.kind is Kind.AGGREGATE]
+        select += [f"{m.sql} AS \"{m.name}\"" for m in plain]
+        quantiles: dict[str, list[Metric]] = {}
+        for m in metrics:
+            if m.kind is Kind.QUANTILE:
+                quantiles.setdefault(m.column, []).append(m)
+        for column, ms in quantiles.items():
+            qs = ", ".join(repr(m.q) for m in ms)
+            select.append(f"quantile_cont({column}, [{qs}]) AS \"q_{column}\"")
+        where, params = where_clause(scope)
+        sql = f"SELECT {', '.join(select) or 'count(*)'} FROM events WHERE {where}"
+        if keys:
+            sql += " GROUP BY " + ", ".join(alias for alias, _ in keys)
+        with self._cursor() as cur:
+            cur.execute(sql, params)
+            names = [d[0] for d in cur.description]
+            raw = cur.fetchall()
+        rows: list[Row] = []
+        for values in raw:
+            record = dict(zip(names, values, strict=True))
+            row: Row = {alias: record[alias] for alias, _ in keys}
+            for m in plain:
+                row[m.name] = _py(record[m.name])
+            for column, ms in quantiles.items():
+                found = record[f"q_{column}"]
+                for i, m in enumerate(ms):
+                    row[m.name] = None if found is None else _py(found[i])
+            rows.append(row)
+        return rows
+
+    def peak_per_minute(
+        self, scope: Scope, group_by: Sequence[Dimension] = (), interval: str | None = None
+    ) -> list[Row]:
+        keys = _group_keys(group_by, interval)
+        inner = ", ".join([*(f"{expr} AS {alias}" for alias, expr in keys),
+                           "date_trunc('minute', timestamp) AS m"])
+        outer_keys = ", ".join(alias for alias, _ in keys)
+        where, params = where_clause(scope)
+        sql = (
+            f"SELECT {outer_keys + ', ' if keys else ''}max(c) AS peak FROM ("
+            f"SELECT {inner}, count(*) AS c FROM events WHERE {where} GROUP BY ALL)"
+            + (f" GROUP BY {outer_keys}" if keys else "")
+        )
+        with self._cursor() as cur:
+            cur.execute(sql, params)
+            names = [d[0] for d in cur.description]
+            return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+    def calls(
+        self, scope: Scope, columns: Sequence[str], limit: int, newest_first: bool = True
+    ) -> list[Row]:
+        """Raw calls in scope (the record's own fields), newest first: for lists and drill-downs."""
+        unknown = set(columns) - set(EVENT_SCHEMA.names)
+        if unknown:
+            raise ValueError(f"not a call field: {sorted(unknown)}")
+        where, params = where_clause(scope)
+        order = "DESC" if newest_first else "ASC"
+        sql = (f"SELECT {', '.join(columns)} FROM events WHERE {where} "
+               f"ORDER BY timestamp {order} LIMIT {int(limit)}")
+        with self._cursor() as cur:
+            cur.execute(sql, params)
+            names = [d[0] for d in cur.description]
+            return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+    def values(self, scope: Scope, column: str, where_not_null: bool = True) -> np.ndarray:
+        """One numeric column of every call in scope, for statistics that need the raw sample
+        (Mann-Whitney, bootstrap). Callers bound the scope; this is not for dashboards."""
+        if column not in EVENT_SCHEMA.names:
+            raise ValueError(f"not a call field: {column}")
+        where, params = where_clause(scope)
+        if where_not_null:
+            where += f" AND {column} IS NOT NULL"
+        with self._cursor() as cur:
+            result = cur.execute(f"SELECT {column} AS v FROM events WHERE {where}", params)
+            return np.asarray(result.fetchnumpy()["v"], dtype=np.float64)
+
+    def score_summary(self, scope: Scope) -> dict[str, dict[str, float | int]]:
+        where, params = where_clause(scope, alias="e")
+        sql = (
+            "SELECT s.name, count(*), avg(s.value) FROM scores s JOIN events e "
+            f"ON e.project = s.project AND e.id = s.event_id WHERE {where} GROUP BY s.name "
+            "ORDER BY s.name"
+        )
+        with self._cursor() as cur:
+            rows = cur.execute(sql, params).fetchall()
+        return {name: {"count": int(n), "mean": float(mean)} for name, n, mean in rows}
+
+    def ping(self) -> None:
+        with self._cursor() as cur:
+            cur.execute("SELECT 1").fetchall()
+
+    def close(self) -> None:
+        self._con.close()

@@ -1,0 +1,115 @@
+"""POST /v1/events and /v1/scores: decode, validate, hand to the writer, answer after commit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Depends, Request
+from starlette.responses import Response
+
+from promptpulse.errors import FieldError, Invalid, TooLarge
+from promptpulse.ingest.pipeline import Prepared, decode_body, prepare_events, prepare_scores
+from promptpulse.meta import ApiKey, Scope
+from promptpulse.web.auth import require
+from promptpulse.web.context import AppContext, context
+from promptpulse.web.problems import problem
+
+router = APIRouter(tags=["ingest"])
+
+_EXAMPLE = {
+    "events": [
+        {
+            "id": "call-123",
+            "timestamp": "2026-01-31T12:00:00Z",
+            "prompt_id": "support-answer",
+            "prompt_version": "v3",
+            "model": "gpt-4o-mini",
+            "latency_ms": 812.5,
+            "ttft_ms": 230.0,
+            "input_tokens": 1200,
+            "output_tokens": 180,
+            "status": "success",
+        }
+    ]
+}
+
+
+async def read_body(request: Request, ctx: AppContext) -> bytes:
+    """The decompressed body, refusing anything over the limit before reading it all."""
+    limit = ctx.settings.max_body_bytes
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise TooLarge(f"body is larger than {limit} bytes")
+    content_type = request.headers.get("content-type", "application/json").split(";")[0].strip()
+    if content_type not in ("application/json", ""):
+        raise Invalid(
+            f"unsupported Content-Type '{content_type}'",
+            [FieldError("Content-Type", "send application/json")],
+        )
+    chunks = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise TooLarge(f"body is larger than {limit} bytes")
+        chunks.append(chunk)
+    return decode_body(b"".join(chunks), request.headers.get("content-encoding"), limit)
+
+
+async def _store(request: Request, ctx: AppContext, kind: str, prepared: Prepared) -> Response:
+    result = await ctx.writer.write(kind, prepared.table)
+    ctx.metrics.ingested.labels(kind, "accepted").inc(result.accepted)
+    ctx.metrics.ingested.labels(kind, "duplicate").inc(result.duplicates)
+    ctx.metrics.ingested.labels(kind, "rejected").inc(len(prepared.rejected))
+    body: dict[str, Any] = {
+        "accepted": result.accepted,
+        "duplicates": result.duplicates,
+        "rejected": [r.as_dict() for r in prepared.rejected],
+    }
+    if prepared.rejected and prepared.count == 0:
+        return problem(
+            422, "Invalid request", f"all {len(prepared.rejected)} items were rejected",
+            **body,
+        )
+    status = 207 if prepared.rejected else 200
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
+
+
+@router.post(
+    "/v1/events",
+    summary="Ingest a batch of LLM calls",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"example": _EXAMPLE}},
+        }
+    },
+    responses={
+        200: {"description": "All valid: `{accepted, duplicates, rejected: []}`"},
+        207: {"description": "Some items rejected (each with index, id, errors); the rest stored"},
+        413: {"description": "More than 10,000 events or 10 MiB"},
+        429: {"description": "The writer is behind; retry after `Retry-After` seconds"},
+    },
+)
+async def post_events(request: Request, key: ApiKey = Depends(require(Scope.INGEST))) -> Response:
+    ctx = context(request)
+    body = await read_body(request, ctx)
+    prepared = prepare_events(
+        body,
+        key_project=key.project,
+        overrides=ctx.prices.lookup,
+        now=ctx.clock(),
+        max_events=ctx.settings.max_batch_events,
+    )
+    return await _store(request, ctx, "events", prepared)
+
+
+@router.post("/v1/scores", summary="Ingest feedback and evaluation scores")
+async def post_scores(request: Request, key: ApiKey = Depends(require(Scope.INGEST))) -> Response:
+    ctx = context(request)
+    body = await read_body(request, ctx)
+    prepared = prepare_scores(
+        body, key_project=key.project, now=ctx.clock(), max_items=ctx.settings.max_batch_events
+    )
+    return await _store(request, ctx, "scores", prepared)

@@ -1,0 +1,56 @@
+"""Every error leaves as an RFC 9457 problem (`application/problem+json`), mapped in one place."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from promptpulse.errors import FieldError, Overloaded, PromptPulseError
+
+log = logging.getLogger("promptpulse.web")
+PROBLEM = "application/problem+json"
+
+
+def problem(
+    status: int, title: str, detail: str, errors: list[FieldError] | None = None,
+    headers: dict[str, str] | None = None, **extra: Any,
+) -> Response:
+    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status,
+                            "detail": detail}
+    if errors:
+        body["errors"] = [e.as_dict() for e in errors]
+    body.update(extra)
+    return Response(orjson.dumps(body), status_code=status, media_type=PROBLEM, headers=headers)
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(PromptPulseError)
+    async def domain_error(_: Request, exc: PromptPulseError) -> Response:
+        headers = {"Retry-After": str(exc.retry_after_s)} if isinstance(exc, Overloaded) else None
+        if exc.status == 401:
+            headers = {"WWW-Authenticate": "Bearer"}
+        return problem(exc.status, exc.title, exc.detail, exc.errors, headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def request_invalid(_: Request, exc: RequestValidationError) -> Response:
+        errors = [
+            FieldError(".".join(str(p) for p in e["loc"][1:]) or str(e["loc"][0]), e["msg"])
+            for e in exc.errors()
+        ]
+        detail = "; ".join(f"{e.field}: {e.message}" for e in errors)
+        return problem(422, "Invalid request", detail, errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> Response:
+        return problem(exc.status_code, str(exc.detail), str(exc.detail), headers=exc.headers)
+
+    @app.exception_handler(Exception)
+    async def unexpected(_: Request, exc: Exception) -> Response:
+        log.exception("unhandled error")
+        return problem(500, "Internal error", "an unexpected error happened; see the server log")
