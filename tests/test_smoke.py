@@ -11,8 +11,14 @@ def test_ingest_then_overview(live: LiveServer, project: str) -> None:
     key = live.key(project)
     t0 = datetime(2026, 1, 5, 12, tzinfo=UTC)
     events = [
-        {"id": f"e{i}", "timestamp": iso(t0 + timedelta(seconds=i)), "model": "gpt-4o-mini",
-         "latency_ms": 100 + i, "input_tokens": 10, "output_tokens": 5}
+        {
+            "id": f"e{i}",
+            "timestamp": iso(t0 + timedelta(seconds=i)),
+            "model": "gpt-4o-mini",
+            "latency_ms": 100 + i,
+            "input_tokens": 10,
+            "output_tokens": 5,
+        }
         for i in range(10)
     ]
     with live.client(key) as c:
@@ -21,8 +27,9 @@ def test_ingest_then_overview(live: LiveServer, project: str) -> None:
         assert r.json() == {"accepted": 10, "duplicates": 0, "rejected": []}
         again = c.post("/v1/events", json={"events": events})
         assert again.json() == {"accepted": 0, "duplicates": 10, "rejected": []}
-        o = c.get("/v1/metrics/overview",
-                  params={"from": iso(t0), "to": iso(t0 + timedelta(hours=1))}).json()
+        o = c.get(
+            "/v1/metrics/overview", params={"from": iso(t0), "to": iso(t0 + timedelta(hours=1))}
+        ).json()
     assert o["requests"] == 10
     assert o["latency_ms"]["max"] == 109
     assert o["tokens"]["total"] == 150

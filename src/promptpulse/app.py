@@ -18,7 +18,7 @@ from promptpulse.observability import ServerMetrics
 from promptpulse.store.duckdb import DuckDBStore
 from promptpulse.tasks import DaemonTask
 from promptpulse.web import problems
-from promptpulse.web.api import health, ingest, metrics, prices
+from promptpulse.web.api import forecast, health, ingest, metrics, prices
 from promptpulse.web.context import AppContext
 
 log = logging.getLogger("promptpulse")
@@ -75,6 +75,8 @@ def create_app(
         lifespan=lifespan,
     )
     problems.install(app)
-    for router in (health.router, ingest.router, metrics.router, prices.router):
+    for router in (
+        health.router, ingest.router, metrics.router, prices.router, forecast.router,
+    ):
         app.include_router(router)
     return app

@@ -202,7 +202,7 @@ class Writer:
             offset = 0
             for i in event_jobs:
                 n = jobs[i].table.num_rows
-                accepted = int(keep[offset:offset + n].sum())
+                accepted = int(keep[offset : offset + n].sum())
                 results[i] = WriteResult(accepted, n - accepted)
                 offset += n
             hashes = hashes[keep]

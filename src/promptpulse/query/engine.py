@@ -49,13 +49,18 @@ def flat_overview(store: Store, scope: Scope) -> dict[str, Any]:
 
 
 def shape_overview(scope: Scope, m: dict[str, Any], store: Store) -> dict[str, Any]:
-    errors_by_type = {
-        r["g0"]: r["requests"]
-        for r in store.aggregate(
-            scope.with_filter("status", ["error"]), [CATALOG["requests"]],
-            [Dimension("error_type")],
-        )
-    } if m["errors"] else {}
+    errors_by_type = (
+        {
+            r["g0"]: r["requests"]
+            for r in store.aggregate(
+                scope.with_filter("status", ["error"]),
+                [CATALOG["requests"]],
+                [Dimension("error_type")],
+            )
+        }
+        if m["errors"]
+        else {}
+    )
     return {
         "from": _iso(scope.start),
         "to": _iso(scope.end),
@@ -66,18 +71,26 @@ def shape_overview(scope: Scope, m: dict[str, Any], store: Store) -> dict[str, A
         "error_rate": m["error_rate"],
         "errors_by_type": dict(sorted(errors_by_type.items(), key=lambda kv: -kv[1])),
         "latency_ms": {
-            "p50": m["latency_p50_ms"], "p75": m["latency_p75_ms"], "p90": m["latency_p90_ms"],
-            "p95": m["latency_p95_ms"], "p99": m["latency_p99_ms"],
-            "max": m["latency_max_ms"], "mean": m["latency_mean_ms"],
+            "p50": m["latency_p50_ms"],
+            "p75": m["latency_p75_ms"],
+            "p90": m["latency_p90_ms"],
+            "p95": m["latency_p95_ms"],
+            "p99": m["latency_p99_ms"],
+            "max": m["latency_max_ms"],
+            "mean": m["latency_mean_ms"],
         },
         "ttft_ms": {"p50": m["ttft_p50_ms"], "p95": m["ttft_p95_ms"], "p99": m["ttft_p99_ms"]},
         "tokens": {
-            "input": m["input_tokens"], "output": m["output_tokens"],
-            "cached": m["cached_tokens"], "reasoning": m["reasoning_tokens"],
-            "total": m["tokens"], "per_request": m["tokens_per_request"],
+            "input": m["input_tokens"],
+            "output": m["output_tokens"],
+            "cached": m["cached_tokens"],
+            "reasoning": m["reasoning_tokens"],
+            "total": m["tokens"],
+            "per_request": m["tokens_per_request"],
         },
         "cost_usd": {
-            "total": m["cost_usd"], "per_request": m["cost_per_request_usd"],
+            "total": m["cost_usd"],
+            "per_request": m["cost_per_request_usd"],
             "unpriced_requests": m["unpriced_requests"] or 0,
         },
         "cache_hit_rate": m["cache_hit_rate"],
@@ -115,8 +128,12 @@ def _truncate(t: datetime, interval: str) -> datetime:
 def _next_bucket(t: datetime, interval: str) -> datetime:
     if interval == "month":
         return t.replace(year=t.year + (t.month == 12), month=t.month % 12 + 1)
-    step = {"minute": timedelta(minutes=1), "hour": timedelta(hours=1),
-            "day": timedelta(days=1), "week": timedelta(weeks=1)}[interval]
+    step = {
+        "minute": timedelta(minutes=1),
+        "hour": timedelta(hours=1),
+        "day": timedelta(days=1),
+        "week": timedelta(weeks=1),
+    }[interval]
     return t + step
 
 
@@ -146,17 +163,27 @@ def timeseries(
             r = points_by_t.get(t)
             point: dict[str, Any] = {"t": _iso(t)}
             for m in metrics:
-                point[m.name] = _point_value(m, r, t, scope, interval, peaks.get((t.replace(
-                    tzinfo=None), group)))
+                point[m.name] = _point_value(
+                    m, r, t, scope, interval, peaks.get((t.replace(tzinfo=None), group))
+                )
             points.append(point)
         series.append({"group": group, "points": points})
-    return {"interval": interval, "group_by": group_by.name if group_by else None,
-            "series": series}
+    return {"interval": interval, "group_by": group_by.name if group_by else None, "series": series}
 
 
-_ZERO_WHEN_EMPTY = {"requests", "successes", "errors", "input_tokens", "output_tokens",
-                    "cached_tokens", "reasoning_tokens", "tokens", "cost_usd",
-                    "unpriced_requests", "active_users"}
+_ZERO_WHEN_EMPTY = {
+    "requests",
+    "successes",
+    "errors",
+    "input_tokens",
+    "output_tokens",
+    "cached_tokens",
+    "reasoning_tokens",
+    "tokens",
+    "cost_usd",
+    "unpriced_requests",
+    "active_users",
+}
 
 
 def _point_value(
@@ -203,8 +230,12 @@ def breakdown(
     present = [row for row in out if row[sort.metric] is not None]
     missing = [row for row in out if row[sort.metric] is None]
     present.sort(key=lambda row: row[sort.metric], reverse=sort.descending)
-    return {"by": by.name, "sort": sort.metric, "order": "desc" if sort.descending else "asc",
-            "rows": (present + missing)[:limit]}
+    return {
+        "by": by.name,
+        "sort": sort.metric,
+        "order": "desc" if sort.descending else "asc",
+        "rows": (present + missing)[:limit],
+    }
 
 
 def _iso(t: datetime) -> str:

@@ -46,7 +46,7 @@ class Dimension:
 
     @property
     def metadata_key(self) -> str | None:
-        return self.name[len(METADATA_PREFIX):] if self.is_metadata else None
+        return self.name[len(METADATA_PREFIX) :] if self.is_metadata else None
 
     @property
     def is_metadata(self) -> bool:
@@ -128,7 +128,7 @@ def parse_time(value: str, name: str) -> datetime:
 
 def is_dimension(name: str) -> bool:
     if name.startswith(METADATA_PREFIX):
-        return bool(_METADATA_KEY.match(name[len(METADATA_PREFIX):]))
+        return bool(_METADATA_KEY.match(name[len(METADATA_PREFIX) :]))
     return name in COLUMN_DIMENSIONS
 
 
@@ -178,11 +178,17 @@ def parse_metrics(raw: str | None, name: str, errors: Errors, default: list[str]
 def parse_dimension(raw: str | None, name: str, errors: Errors, required: bool) -> Dimension | None:
     if raw is None or raw == "":
         if required:
-            errors.add(name, "is required: one of " + ", ".join(COLUMN_DIMENSIONS) + ", metadata.<key>")
+            errors.add(
+                name, "is required: one of " + ", ".join(COLUMN_DIMENSIONS) + ", metadata.<key>"
+            )
         return None
     if not is_dimension(raw):
-        errors.add(name, f"'{raw}' is not a dimension: one of "
-                   + ", ".join(COLUMN_DIMENSIONS) + ", metadata.<key>")
+        errors.add(
+            name,
+            f"'{raw}' is not a dimension: one of "
+            + ", ".join(COLUMN_DIMENSIONS)
+            + ", metadata.<key>",
+        )
         return None
     return Dimension(raw)
 
@@ -190,7 +196,13 @@ def parse_dimension(raw: str | None, name: str, errors: Errors, required: bool) 
 def parse_interval(raw: str | None, scope: Scope, errors: Errors) -> str:
     if raw is None or raw == "":
         span = scope.end - scope.start
-        return "minute" if span <= timedelta(hours=2) else "hour" if span <= timedelta(days=7) else "day"
+        return (
+            "minute"
+            if span <= timedelta(hours=2)
+            else "hour"
+            if span <= timedelta(days=7)
+            else "day"
+        )
     if raw not in INTERVALS:
         errors.add("interval", f"'{raw}' is not one of {', '.join(INTERVALS)}")
         return "hour"

@@ -196,7 +196,10 @@ class DuckDBWriter:
 
 class DuckDBStore:
     def __init__(
-        self, path: Path, memory_limit: str = "1GB", threads: int | None = None,
+        self,
+        path: Path,
+        memory_limit: str = "1GB",
+        threads: int | None = None,
         query_timeout_s: float = 30.0,
     ) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -262,14 +265,14 @@ class DuckDBStore:
         keys = _group_keys(group_by, interval)
         select = [f"{expr} AS {alias}" for alias, expr in keys]
         plain = [m for m in metrics if m.kind is Kind.AGGREGATE]
-        select += [f"{m.sql} AS \"{m.name}\"" for m in plain]
+        select += [f'{m.sql} AS "{m.name}"' for m in plain]
         quantiles: dict[str, list[Metric]] = {}
         for m in metrics:
             if m.kind is Kind.QUANTILE:
                 quantiles.setdefault(m.column, []).append(m)
         for column, ms in quantiles.items():
             qs = ", ".join(repr(m.q) for m in ms)
-            select.append(f"quantile_cont({column}, [{qs}]) AS \"q_{column}\"")
+            select.append(f'quantile_cont({column}, [{qs}]) AS "q_{column}"')
         where, params = where_clause(scope)
         sql = f"SELECT {', '.join(select) or 'count(*)'} FROM events WHERE {where}"
         if keys:
@@ -295,8 +298,12 @@ class DuckDBStore:
         self, scope: Scope, group_by: Sequence[Dimension] = (), interval: str | None = None
     ) -> list[Row]:
         keys = _group_keys(group_by, interval)
-        inner = ", ".join([*(f"{expr} AS {alias}" for alias, expr in keys),
-                           "date_trunc('minute', timestamp) AS m"])
+        inner = ", ".join(
+            [
+                *(f"{expr} AS {alias}" for alias, expr in keys),
+                "date_trunc('minute', timestamp) AS m",
+            ]
+        )
         outer_keys = ", ".join(alias for alias, _ in keys)
         where, params = where_clause(scope)
         sql = (
@@ -318,8 +325,10 @@ class DuckDBStore:
             raise ValueError(f"not a call field: {sorted(unknown)}")
         where, params = where_clause(scope)
         order = "DESC" if newest_first else "ASC"
-        sql = (f"SELECT {', '.join(columns)} FROM events WHERE {where} "
-               f"ORDER BY timestamp {order} LIMIT {int(limit)}")
+        sql = (
+            f"SELECT {', '.join(columns)} FROM events WHERE {where} "
+            f"ORDER BY timestamp {order} LIMIT {int(limit)}"
+        )
         with self._cursor() as cur:
             cur.execute(sql, params)
             names = [d[0] for d in cur.description]
