@@ -363,3 +363,17 @@ class DuckDBStore:
 
     def close(self) -> None:
         self._con.close()
+
+    def columns(self, scope: Scope, columns: Sequence[str]) -> dict[str, np.ndarray]:
+        """Numeric columns of every call in scope, row-aligned, NULL as NaN: for statistics that
+        need per-call values of more than one column (tokens = input + output). Callers bound the
+        scope; this is not for dashboards."""
+        unknown = set(columns) - set(EVENT_SCHEMA.names)
+        if unknown or not columns:
+            raise ValueError(f"not a call field: {sorted(unknown)}")
+        where, params = where_clause(scope)
+        select = ", ".join(f"CAST({c} AS DOUBLE) AS {c}" for c in columns)
+        with self._cursor() as cur:
+            result = cur.execute(f"SELECT {select} FROM events WHERE {where}", params).fetchnumpy()
+        return {c: np.ma.filled(np.ma.asarray(result[c], dtype=np.float64), np.nan)
+                for c in columns}
