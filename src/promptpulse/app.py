@@ -19,6 +19,7 @@ from promptpulse.store.duckdb import DuckDBStore
 from promptpulse.tasks import DaemonTask
 from promptpulse.web import problems
 from promptpulse.web.api import forecast, health, ingest, metrics, prices
+from promptpulse.web.api import compare as compare_api
 from promptpulse.web.context import AppContext
 
 log = logging.getLogger("promptpulse")
@@ -77,6 +78,7 @@ def create_app(
     problems.install(app)
     for router in (
         health.router, ingest.router, metrics.router, prices.router, forecast.router,
+        compare_api.router,
     ):
         app.include_router(router)
     return app

@@ -1,0 +1,285 @@
+"""Compare variants side by side: per-variant figures, each variant against the first (control)
+with a confidence interval and a p-value, Holm-adjusted when there are more than two variants.
+
+Rates use the two-proportion z-test (Fisher's exact test at small counts) with Newcombe's interval;
+the median uses Mann–Whitney U with a bootstrap interval; other percentiles a bootstrap; means
+(tokens and cost per request) Welch's t-test. Figures come from the store's `aggregate` with the
+catalog's metrics; raw samples from `values` / `columns`. No SQL here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from promptpulse.errors import FieldError, Invalid
+from promptpulse.experiments import stats
+from promptpulse.query.catalog import CATALOG, Kind, Metric
+from promptpulse.query.spec import Dimension, Scope
+from promptpulse.store.base import Store
+
+ROW_METRICS: tuple[str, ...] = (
+    "requests", "success_rate", "latency_p50_ms", "latency_p95_ms", "ttft_p95_ms",
+    "tokens_per_request", "cost_per_request_usd",
+)  # fmt: skip
+COMPARED_BY_DEFAULT: tuple[str, ...] = ROW_METRICS[1:]
+DEFAULT_PRIMARY = "success_rate"
+DEFAULT_GUARDRAILS: tuple[str, ...] = ("latency_p95_ms", "cost_per_request_usd")
+
+# rate metric -> the count metric of its numerator
+RATES: dict[str, str] = {"success_rate": "successes", "error_rate": "errors"}
+# mean metric -> the per-call columns whose sum is averaged (NULL counts as 0, as in the catalog)
+MEANS: dict[str, tuple[str, ...]] = {
+    "latency_mean_ms": ("latency_ms",),
+    "tokens_per_request": ("input_tokens", "output_tokens"),
+    "cost_per_request_usd": ("cost_usd",),
+}
+COMPARABLE: tuple[str, ...] = (
+    *RATES, *MEANS, *(m.name for m in CATALOG.values() if m.kind is Kind.QUANTILE),
+)
+MAX_VARIANTS = 20
+
+
+@dataclass(frozen=True)
+class Comparison:
+    metric: str
+    variant: str
+    difference: float | None
+    ci_low: float | None
+    ci_high: float | None
+    p_value: float | None
+    p_value_adjusted: float | None
+    test: str
+    significant: bool
+    se: float | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out.pop("se")
+        return out
+
+
+def higher_is_better(metric: str, primary: str, direction: str | None) -> bool | None:
+    if metric == primary and direction is not None:
+        return direction == "higher"
+    return CATALOG[metric].higher_is_better
+
+
+def check_metrics(
+    primary: str, guardrails: Sequence[str], direction: str | None, errors: list[FieldError]
+) -> None:
+    """Primary and guardrails must be metrics a test exists for, with a known direction."""
+    for name, field in [(primary, "primary"), *((g, "guardrails") for g in guardrails)]:
+        if name not in CATALOG:
+            errors.append(FieldError(field, f"unknown metric {name}; see /v1/metrics/catalog"))
+        elif name not in COMPARABLE:
+            errors.append(FieldError(field, f"{name} cannot be tested; one of "
+                                     + ", ".join(COMPARABLE)))
+        elif higher_is_better(name, primary, direction) is None:
+            errors.append(FieldError(field, f"{name} has no better direction; give "
+                                     "direction=higher or direction=lower"))
+
+
+def compare(
+    store: Store,
+    scope: Scope,
+    by: Dimension,
+    values: Sequence[str],
+    primary: str = DEFAULT_PRIMARY,
+    guardrails: Sequence[str] = DEFAULT_GUARDRAILS,
+    alpha: float = 0.05,
+    direction: str | None = None,
+    names: Sequence[str] | None = None,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Every variant (a value of `by`) against the first. `names` relabels the variants in the
+    response (experiments name theirs); `direction` overrides the primary metric's."""
+    errors: list[FieldError] = []
+    if len(values) < 2:
+        errors.append(FieldError("values", "give at least two values; the first is the control"))
+    if len(set(values)) != len(values):
+        errors.append(FieldError("values", "each value may appear only once"))
+    if len(values) > MAX_VARIANTS:
+        errors.append(FieldError("values", f"at most {MAX_VARIANTS} values"))
+    check_metrics(primary, guardrails, direction, errors)
+    if errors:
+        raise Invalid("; ".join(f"{e.field}: {e.message}" for e in errors), errors)
+    labels = list(names) if names is not None else list(values)
+    compared = list(dict.fromkeys([*COMPARED_BY_DEFAULT, primary, *guardrails]))
+    shown = list(dict.fromkeys([*ROW_METRICS, *compared]))
+    wanted = [CATALOG[n] for n in dict.fromkeys([*shown, "successes", "errors"])]
+    rows = {r["g0"]: r for r in store.aggregate(scope.with_filter(by.name, values), wanted, [by])}
+    scopes = [scope.with_filter(by.name, [v]) for v in values]
+
+    variants = []
+    for value, label, sub in zip(values, labels, scopes, strict=True):
+        row = rows.get(value)
+        figures: dict[str, Any] = {"value": label}
+        for name in shown:
+            figures[name] = _figure(CATALOG[name], row)
+        figures["scores"] = store.score_summary(sub) if figures["requests"] else {}
+        variants.append(figures)
+
+    samples = _Samples(store, scopes)
+    comparisons: list[Comparison] = []
+    for name in compared:
+        results = [
+            _test(name, rows.get(values[0]), rows.get(v), samples, 0, i, alpha, seed)
+            for i, v in enumerate(values) if i > 0
+        ]
+        adjusted = (stats.holm([r.p_value for r in results]) if len(results) > 1
+                    else [r.p_value for r in results])
+        for label, r, p_adj in zip(labels[1:], results, adjusted, strict=True):
+            comparisons.append(Comparison(
+                name, label, r.difference, r.ci_low, r.ci_high, r.p_value, p_adj, r.test,
+                p_adj is not None and p_adj < alpha, r.se,
+            ))
+    return shape(by.name, labels, variants, comparisons, primary, guardrails, direction)
+
+
+def shape(
+    by: str, labels: Sequence[str], variants: list[dict[str, Any]], comparisons: list[Comparison],
+    primary: str, guardrails: Sequence[str], direction: str | None,
+) -> dict[str, Any]:
+    best = {
+        name: _best(name, labels, variants, comparisons, higher_is_better(name, primary, direction))
+        for name in dict.fromkeys(c.metric for c in comparisons)
+    }
+    winner, verdict = decide(labels, comparisons, primary, guardrails, direction, variants)
+    return {
+        "by": by,
+        "control": labels[0],
+        "primary": primary,
+        "guardrails": list(guardrails),
+        "variants": variants,
+        "comparisons": [c.as_dict() for c in comparisons],
+        "best": best,
+        "winner": winner,
+        "verdict": verdict,
+    }
+
+
+def _figure(metric: Metric, row: dict[str, Any] | None) -> Any:
+    if row is None:
+        return 0 if metric.name == "requests" else None
+    return row[metric.name]
+
+
+class _Samples:
+    """Raw per-call values of each variant, read once per column set and kept."""
+
+    def __init__(self, store: Store, scopes: Sequence[Scope]) -> None:
+        self._store = store
+        self._scopes = scopes
+        self._cache: dict[tuple[int, tuple[str, ...]], np.ndarray] = {}
+
+    def get(self, i: int, columns: tuple[str, ...], nan_as_zero: bool) -> np.ndarray:
+        key = (i, columns)
+        if key not in self._cache:
+            if len(columns) == 1 and not nan_as_zero:
+                self._cache[key] = self._store.values(self._scopes[i], columns[0])
+            else:
+                cols = self._store.columns(self._scopes[i], list(columns))
+                self._cache[key] = np.nansum(np.vstack([cols[c] for c in columns]), axis=0) \
+                    if len(cols[columns[0]]) else np.empty(0)
+        return self._cache[key]
+
+
+def _test(
+    name: str, control: dict[str, Any] | None, variant: dict[str, Any] | None, samples: _Samples,
+    i_control: int, i_variant: int, alpha: float, seed: int,
+) -> stats.TestResult:
+    if not control or not variant or not control["requests"] or not variant["requests"]:
+        return stats.EMPTY
+    metric = CATALOG[name]
+    if name in RATES:
+        count = RATES[name]
+        return stats.compare_proportions(int(control[count] or 0), int(control["requests"]),
+                                         int(variant[count] or 0), int(variant["requests"]), alpha)
+    if name in MEANS:
+        columns = MEANS[name]
+        a = samples.get(i_control, columns, True)
+        b = samples.get(i_variant, columns, True)
+        return stats.welch_ttest(a, b, alpha)
+    a = samples.get(i_control, (metric.column,), False)
+    b = samples.get(i_variant, (metric.column,), False)
+    if metric.q == 0.5:
+        return stats.median_difference(a, b, alpha, seed)
+    return stats.bootstrap_quantile_difference(a, b, metric.q, alpha, seed=seed)
+
+
+def _better(c: Comparison, up: bool) -> bool:
+    return c.significant and c.difference is not None and (c.difference > 0) == up \
+        and c.difference != 0
+
+
+def _worse(c: Comparison, up: bool) -> bool:
+    return c.significant and c.difference is not None and (c.difference < 0) == up \
+        and c.difference != 0
+
+
+def _best(
+    name: str, labels: Sequence[str], variants: list[dict[str, Any]],
+    comparisons: list[Comparison], up: bool | None,
+) -> str | None:
+    """The best variant of a row, only when that is significant: a variant significantly better
+    than the control (the best such), or the control when every variant is significantly worse."""
+    if up is None:
+        return None
+    rows = {c.variant: c for c in comparisons if c.metric == name}
+    better = [v for v in labels[1:] if _better(rows[v], up)]
+    if better:
+        sign = 1 if up else -1
+        return max(better, key=lambda v: sign * (rows[v].difference or 0.0))
+    if all(_worse(rows[v], up) for v in labels[1:]):
+        return labels[0]
+    return None
+
+
+def decide(
+    labels: Sequence[str], comparisons: list[Comparison], primary: str,
+    guardrails: Sequence[str], direction: str | None, variants: list[dict[str, Any]],
+) -> tuple[str | None, str]:
+    """The winner (or None) and a sentence saying why."""
+    by_key = {(c.metric, c.variant): c for c in comparisons}
+    up = bool(higher_is_better(primary, primary, direction))
+    if any(v["requests"] == 0 for v in variants):
+        empty = [v["value"] for v in variants if v["requests"] == 0]
+        return None, f"no calls for {', '.join(map(str, empty))} in this range: nothing to compare"
+    candidates, breached = [], {}
+    for v in labels[1:]:
+        if not _better(by_key[(primary, v)], up):
+            continue
+        bad = [g for g in guardrails if g != primary and
+               _worse(by_key[(g, v)], bool(higher_is_better(g, primary, direction)))]
+        if bad:
+            breached[v] = bad
+        else:
+            candidates.append(v)
+    if candidates:
+        sign = 1 if up else -1
+        win = max(candidates, key=lambda v: sign * (by_key[(primary, v)].difference or 0.0))
+        c = by_key[(primary, win)]
+        return win, (f"{win} wins: {primary} {_signed(c.difference)} against {labels[0]} "
+                     f"(95% CI {_num(c.ci_low)} to {_num(c.ci_high)}, p = {_num(c.p_value_adjusted)})"
+                     ", and no guardrail is significantly worse")
+    if breached:
+        v, bad = next(iter(breached.items()))
+        return None, (f"{v} is better on {primary} but significantly worse on {', '.join(bad)}: "
+                      "no winner")
+    worse = [v for v in labels[1:] if _worse(by_key[(primary, v)], up)]
+    if worse and len(worse) == len(labels) - 1:
+        return None, f"every variant is significantly worse than {labels[0]} on {primary}"
+    return None, (f"no variant is significantly better than {labels[0]} on {primary}"
+                  + (f" ({', '.join(worse)} significantly worse)" if worse else ""))
+
+
+def _num(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.4g}"
+
+
+def _signed(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:+.4g}"
