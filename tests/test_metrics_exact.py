@@ -45,7 +45,7 @@ ERROR_TYPES = [
     "system",
     "other",
 ]
-OFFSETS = [timezone.utc, timezone(timedelta(hours=5, minutes=30)), timezone(timedelta(hours=-8))]
+OFFSETS = [UTC, timezone(timedelta(hours=5, minutes=30)), timezone(timedelta(hours=-8))]
 ALL_METRICS = [
     "requests",
     "successes",
@@ -618,10 +618,7 @@ def test_one_event(live: LiveServer, project: str) -> None:
     }
     assert got["ttft_ms"] == {"p50": 7, "p95": 7, "p99": 7}
     assert got["rpm"] == {"mean": 0.1, "peak": 1}
-    assert (
-        got["cost_usd"] == {"total": 0, "per_request": None, "unpriced_requests": 1}
-        or got["cost_usd"]["unpriced_requests"] == 1
-    )
+    assert got["cost_usd"]["total"] == 0 and got["cost_usd"]["unpriced_requests"] == 1
     assert got["active_users"] == 1
 
 
@@ -758,6 +755,9 @@ def expected_points(
     sel: list[dict], start: datetime, end: datetime, interval: str, metrics: list[str]
 ) -> list[dict]:
     points = []
+    by_bucket: dict[np.datetime64, list[dict]] = {}
+    for e in sel:
+        by_bucket.setdefault(trunc(e["ts"], interval), []).append(e)
     for t in buckets(start, end, interval):
         b_start = to_dt(t)
         if interval == "month":  # month lengths differ: numpy's calendar
@@ -765,7 +765,7 @@ def expected_points(
         else:
             step = {"minute": 60, "hour": 3600, "day": 86400, "week": 7 * 86400}[interval]
             b_next = b_start + timedelta(seconds=step)
-        inside = [e for e in sel if trunc(e["ts"], interval) == t]
+        inside = by_bucket.get(t, [])
         covered = (min(b_next, end) - max(b_start, start)).total_seconds() / 60
         m = expected_metrics(inside, covered, {})
         point = {"t": iso(b_start), **{name: m[name] for name in metrics}}
