@@ -53,3 +53,24 @@ def confidence_sequence(d: Any, se: Any, tau: Any, alpha: float) -> tuple[np.nda
         half = np.sqrt(v * (v + t2) / t2 * (2 * np.log(1 / alpha) + np.log((v + t2) / v)))
     half = np.where(v > 0, half, 0.0)
     return d - half, d + half
+
+
+MIN_CALLS_PER_ARM = 100  # before this, the normal approximation is not trusted: p stays 1
+
+
+def proportion_looks(
+    x_a: Any, n_a: Any, x_b: Any, n_b: Any, tau: Any
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Cumulative counts at each look (last axis) -> (difference, its standard error, the
+    running always-valid p-value). The p-value uses the pooled variance (the variance under
+    the null hypothesis of no difference), which keeps it honest while counts are small."""
+    x_a, n_a, x_b, n_b = (np.asarray(v, dtype=float) for v in (x_a, n_a, x_b, n_b))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p_a, p_b = x_a / n_a, x_b / n_b
+        d = p_b - p_a
+        se = np.sqrt(p_a * (1 - p_a) / n_a + p_b * (1 - p_b) / n_b)
+        pooled = (x_a + x_b) / (n_a + n_b)
+        se0 = np.sqrt(pooled * (1 - pooled) * (1 / n_a + 1 / n_b))
+    enough = (n_a >= MIN_CALLS_PER_ARM) & (n_b >= MIN_CALLS_PER_ARM)
+    p = np.where(enough, always_valid_p(np.nan_to_num(d), np.nan_to_num(se0), tau), 1.0)
+    return d, se, running_p(p)
