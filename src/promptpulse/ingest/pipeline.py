@@ -18,6 +18,7 @@ from typing import Any
 
 import orjson
 import pyarrow as pa
+import pydantic_core
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from promptpulse.errors import BadRequest, FieldError, Invalid, TooLarge
@@ -75,6 +76,8 @@ def decode_body(body: bytes, content_encoding: str | None, limit: int) -> bytes:
         raise BadRequest(f"body is not valid {encoding}: {exc}") from exc
     if len(out) > limit:
         raise TooLarge(f"decompressed body is larger than {limit} bytes")
+    if not inflater.eof:  # cut short: zlib does not raise, it just stops
+        raise BadRequest(f"body is not valid {encoding}: the stream is truncated")
     return out
 
 
@@ -97,7 +100,9 @@ def _validate_items(
         item_errors = [e for e in exc.errors() if len(e["loc"]) >= 2 and e["loc"][0] == key]
         if len(item_errors) != len(exc.errors()):
             raise _top_level_error(exc, body, key) from None
-    raw_items = orjson.loads(body)[key]
+    # pydantic-core's parser, like the fast path's: it reads NaN/Infinity (then rejected per
+    # field as not finite) where orjson would raise and turn one bad number into a 500.
+    raw_items = pydantic_core.from_json(body)[key]
     adapter = _adapter(item_model)
     good: list[tuple[int, Any]] = []
     rejected: list[Rejected] = []

@@ -68,11 +68,23 @@ class CallEvent(_Record):
     cache_hit: bool = False
     retries: Annotated[int, Field(ge=0, le=1000)] = 0
 
+    @field_validator("timestamp", mode="before")
+    @classmethod
+    def _rfc3339_only(cls, value: Any) -> Any:
+        return _not_a_number_time(value)
+
     @field_validator("error_message")
     @classmethod
     def _truncate_message(cls, value: str | None) -> str | None:
         # A long stack trace must not cost the user the whole record: keep the first 2 KiB.
         return value[:MAX_ERROR_MESSAGE] if value is not None else None
+
+
+def _not_a_number_time(value: Any) -> Any:
+    # pydantic would read a bare number as Unix seconds; the contract asks for RFC 3339.
+    if isinstance(value, int | float):
+        raise ValueError("must be an RFC 3339 time with an offset, e.g. 2026-01-31T12:00:00Z")
+    return value
 
 
 class EventBatch(_Record):
@@ -90,6 +102,11 @@ class Score(_Record):
     source: ScoreSource | None = None
     timestamp: AwareDatetime | None = None
     project: Str100 | None = None
+
+    @field_validator("timestamp", mode="before")
+    @classmethod
+    def _rfc3339_only(cls, value: Any) -> Any:
+        return _not_a_number_time(value)
 
 
 class ScoreBatch(_Record):
