@@ -17,9 +17,12 @@ from promptpulse.meta.prices import OverrideCache
 from promptpulse.observability import ServerMetrics
 from promptpulse.store.duckdb import DuckDBStore
 from promptpulse.tasks import DaemonTask
-from promptpulse.web import problems
-from promptpulse.web.api import forecast, health, ingest, metrics, prices
+from promptpulse.web import dashboard, problems
+from promptpulse.web.api import calls, forecast, health, ingest, metrics, otlp, prices
 from promptpulse.web.api import compare as compare_api
+from promptpulse.web.api import alerts as alerts_api
+from promptpulse.web.api import budgets as budgets_api
+from promptpulse.web.api import slos as slos_api
 from promptpulse.web.context import AppContext
 
 log = logging.getLogger("promptpulse")
@@ -56,7 +59,10 @@ def create_app(
         ctx = AppContext(settings, store, meta, writer, OverrideCache(meta), clock, server_metrics)
         app.state.ctx = ctx
         app.state.key_cache = {}
-        tasks = [make(ctx) for make in extra_tasks]
+        from promptpulse.alerts import AlertService
+
+        app.state.alerts = AlertService(meta.engine, store, clock, settings)
+        tasks = [app.state.alerts.daemon(), *(make(ctx) for make in extra_tasks)]
         for task in tasks:
             task.start()
         log.info("PromptPulse %s serving data from %s", __version__, settings.data_dir)
@@ -78,7 +84,10 @@ def create_app(
     problems.install(app)
     for router in (
         health.router, ingest.router, metrics.router, prices.router, forecast.router,
+        otlp.router,
+        calls.router, dashboard.router,
         compare_api.router,
+        alerts_api.router, budgets_api.router, slos_api.router,
     ):
         app.include_router(router)
     return app

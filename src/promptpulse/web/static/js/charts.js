@@ -1,0 +1,132 @@
+// ECharts (vendored, window.echarts) with two themes, chart cards with CSV and PNG export.
+import { h, icon } from "./ui.js";
+
+export const PALETTE = ["#6366f1", "#10b981", "#f59e0b", "#ef4444", "#06b6d4", "#a855f7", "#ec4899", "#84cc16", "#f97316", "#64748b"];
+export const ERROR_COLORS = {
+  rate_limit: "#f59e0b", timeout: "#ef4444", llm_error: "#a855f7", validation: "#06b6d4",
+  network: "#64748b", content_filter: "#ec4899", system: "#f97316", other: "#94a3b8",
+};
+
+function theme(dark) {
+  const text = dark ? "#9aa4b6" : "#5d6679";
+  const line = dark ? "#252d3a" : "#e9ecf2";
+  const axis = { axisLine: { lineStyle: { color: line } }, axisTick: { show: false },
+    axisLabel: { color: text, fontSize: 11 }, splitLine: { lineStyle: { color: line } } };
+  return {
+    color: PALETTE,
+    backgroundColor: "transparent",
+    textStyle: { fontFamily: "Inter, Segoe UI, system-ui, sans-serif", color: text },
+    legend: { textStyle: { color: text, fontSize: 11.5 }, icon: "roundRect", itemWidth: 10, itemHeight: 10 },
+    tooltip: { backgroundColor: dark ? "#1a212c" : "#ffffff", borderColor: dark ? "#323c4c" : "#e4e7ee",
+      textStyle: { color: dark ? "#e6eaf2" : "#141a26", fontSize: 12 }, extraCssText: "box-shadow:0 4px 16px rgba(0,0,0,.12);border-radius:8px;" },
+    categoryAxis: axis, valueAxis: { ...axis, axisLine: { show: false } }, timeAxis: axis,
+    line: { symbol: "none", smooth: 0.2, lineStyle: { width: 2 } },
+  };
+}
+
+let registered = false;
+function ensureThemes() {
+  if (registered) return;
+  window.echarts.registerTheme("pp-light", theme(false));
+  window.echarts.registerTheme("pp-dark", theme(true));
+  registered = true;
+}
+
+export function isDark() { return document.documentElement.dataset.theme === "dark"; }
+
+const live = new Set();
+const observer = new ResizeObserver((entries) => {
+  for (const e of entries) {
+    const chart = window.echarts.getInstanceByDom(e.target);
+    if (chart && e.contentRect.width > 0) chart.resize();
+  }
+});
+
+export function init(el) {
+  ensureThemes();
+  const chart = window.echarts.init(el, isDark() ? "pp-dark" : "pp-light", { renderer: "canvas" });
+  live.add(chart);
+  observer.observe(el);
+  return chart;
+}
+
+export function disposeAll() {
+  for (const chart of live) {
+    observer.unobserve(chart.getDom());
+    chart.dispose();
+  }
+  live.clear();
+}
+
+/** Defaults every chart shares: no animation (live refreshes must not flicker), tight grid. */
+export function base(extra = {}) {
+  return {
+    animation: false,
+    grid: { left: 8, right: 12, top: 34, bottom: 4, containLabel: true },
+    tooltip: { trigger: "axis", confine: true },
+    legend: { top: 0, left: 0, type: "scroll" },
+    ...extra,
+  };
+}
+
+function download(name, href) {
+  const a = h("a", { href, download: name });
+  document.body.append(a);
+  a.click();
+  a.remove();
+}
+
+function csvCell(v) {
+  if (v === null || v === undefined) return "";
+  const s = String(v);
+  return /[",\n\r]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
+}
+
+export function toCsv(columns, rows) {
+  return [columns.map(csvCell).join(","), ...rows.map((r) => columns.map((c) => csvCell(r[c])).join(","))].join("\r\n") + "\r\n";
+}
+
+/**
+ * A card holding one chart, with CSV and PNG export of exactly what it shows.
+ * `card.set(option, {columns, rows})` draws it and keeps the table behind it for CSV.
+ */
+export function chartCard({ id, title, sub = "", size = "", extraTools = [] }) {
+  const el = h("div", { class: `chart ${size}`, "data-chart": id, role: "img", "aria-label": title });
+  let chart = null;
+  let table = { columns: [], rows: [] };
+  const subEl = h("span", { class: "sub" }, sub);
+  const csv = h("button", { class: "btn ghost small", title: "Download CSV", "data-export": "csv",
+    onclick: () => download(`${id}.csv`, URL.createObjectURL(new Blob([toCsv(table.columns, table.rows)], { type: "text/csv" }))) },
+  icon("download"), "CSV");
+  const png = h("button", { class: "btn ghost small", title: "Download PNG", "data-export": "png",
+    onclick: () => chart && download(`${id}.png`, chart.getDataURL({ type: "png", pixelRatio: 2,
+      backgroundColor: getComputedStyle(document.body).getPropertyValue("--panel").trim() || "#fff" })) },
+  icon("image"), "PNG");
+  const card = h("section", { class: "card", "data-card": id },
+    h("div", { class: "card-head" }, h("h2", {}, title), subEl, h("div", { class: "tools" }, ...extraTools, csv, png)),
+    h("div", { class: "card-body" }, el));
+  return {
+    card, el,
+    sub(text) { subEl.textContent = text; },
+    set(option, data) {
+      if (!chart) chart = init(el);
+      chart.setOption(option, { notMerge: true, lazyUpdate: false });
+      if (data) table = data;
+      el.dataset.drawn = "1";
+    },
+    get chart() { return chart; },
+  };
+}
+
+/** A small line with no axes for KPI cards and table rows. */
+export function sparkOption(values, color = PALETTE[0]) {
+  return {
+    animation: false,
+    grid: { left: 0, right: 0, top: 4, bottom: 0 },
+    xAxis: { type: "category", show: false, boundaryGap: false, data: values.map((_, i) => i) },
+    yAxis: { type: "value", show: false, scale: true },
+    series: [{ type: "line", data: values, symbol: "none", smooth: 0.3, lineStyle: { width: 1.6, color },
+      areaStyle: { color: new window.echarts.graphic.LinearGradient(0, 0, 0, 1,
+        [{ offset: 0, color: `${color}55` }, { offset: 1, color: `${color}00` }]) } }],
+  };
+}

@@ -1,0 +1,288 @@
+// The dashboard shell: sign-in, navigation, global controls (range, filters, live, theme),
+// and the refresh loop. Pages (pages/*.js) build their cards once and fill them on each refresh.
+import { Api, ApiError, forgetKey, saveKey, savedKey } from "./api.js";
+import { disposeAll } from "./charts.js";
+import * as fmt from "./fmt.js";
+import * as state from "./state.js";
+import { h, icon } from "./ui.js";
+import overview from "./pages/overview.js";
+import prompts from "./pages/prompts.js";
+import prompt from "./pages/prompt.js";
+import compare from "./pages/compare.js";
+import cost from "./pages/cost.js";
+import errors from "./pages/errors.js";
+
+const LIVE_MS = 2000;
+const NAV = [
+  { path: "/", label: "Overview", icon: "overview", page: overview },
+  { path: "/prompts", label: "Prompts", icon: "prompts", page: prompts },
+  { path: "/compare", label: "Compare", icon: "compare", page: compare },
+  { path: "/cost", label: "Cost", icon: "cost", page: cost },
+  { path: "/errors", label: "Errors", icon: "errors", page: errors },
+];
+
+const root = document.getElementById("app");
+const ctx = { api: null, catalog: {}, range: null, filters: null };
+let view = null;
+let viewKey = "";
+let inflight = null;
+let again = false;
+let timer = null;
+let updates = 0;
+let els = {};
+
+function route() {
+  const path = window.location.pathname.replace(/\/+$/, "") || "/";
+  if (path.startsWith("/prompts/")) {
+    return { nav: "/prompts", page: prompt, args: { promptId: decodeURIComponent(path.slice("/prompts/".length)) } };
+  }
+  const item = NAV.find((n) => n.path === path) || NAV[0];
+  return { nav: item.path, page: item.page, args: {} };
+}
+
+// ---------- sign-in ----------
+function signIn(message = "") {
+  stopLive();
+  disposeAll();
+  view = null;
+  viewKey = "";
+  document.body.dataset.state = "signin";
+  const input = h("input", { type: "password", name: "api_key", autocomplete: "off", placeholder: "pp_…", required: true, "aria-label": "API key" });
+  const error = h("div", { class: "error-text", role: "alert" }, message);
+  const button = h("button", { class: "btn primary", type: "submit" }, "Sign in");
+  const form = h("form", { class: "signin-form", "data-form": "signin" },
+    h("div", { class: "brand" }, h("img", { src: "/static/favicon.svg", alt: "" }), "PromptPulse"),
+    h("h1", {}, "Sign in to your dashboard"),
+    h("p", {}, "Paste an API key with the read scope. It stays in this browser tab's session and is sent only to this server."),
+    input, error, button,
+    h("p", { class: "muted", style: "font-size:12px" }, "No key yet? ", h("code", {}, "promptpulse keys create --project NAME --scopes read")));
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    button.disabled = true;
+    error.textContent = "";
+    const key = input.value.trim();
+    try {
+      const api = new Api(key);
+      await api.get("/v1/metrics/catalog");
+      saveKey(key);
+      await start(api);
+    } catch (err) {
+      error.textContent = err instanceof ApiError && err.status === 401 ? "That key is unknown or revoked."
+        : err instanceof ApiError && err.status === 403 ? "That key lacks the read scope." : err.message;
+      button.disabled = false;
+    }
+  });
+  root.replaceChildren(h("div", { class: "signin" }, form));
+  input.focus();
+}
+
+// ---------- shell ----------
+function shell() {
+  const nav = h("nav", { class: "nav", "aria-label": "Pages" }, NAV.map((n) =>
+    h("a", { href: n.path, "data-nav": n.path }, icon(n.icon), h("span", {}, n.label))));
+  nav.addEventListener("click", (e) => {
+    const a = e.target.closest("a[data-nav]");
+    if (!a || e.metaKey || e.ctrlKey || e.shiftKey) return;
+    e.preventDefault();
+    go(a.getAttribute("data-nav"));
+  });
+  const themeBtn = h("button", { class: "btn ghost", "data-action": "theme", title: "Toggle dark mode", onclick: toggleTheme });
+  const signOut = h("button", { class: "btn ghost", "data-action": "signout", onclick: () => { forgetKey(); signIn(); } }, icon("logout"), "Sign out");
+  const sidebar = h("aside", { class: "sidebar" },
+    h("a", { class: "brand", href: "/", onclick: (e) => { e.preventDefault(); go("/"); } }, h("img", { src: "/static/favicon.svg", alt: "" }), h("span", {}, "PromptPulse")),
+    nav,
+    h("div", { class: "sidebar-foot" }, signOut, h("span", {}, "All times UTC"), h("a", { href: "/docs" }, "API docs")));
+  const title = h("h1", { "data-title": "" });
+  const presets = h("div", { class: "seg", role: "group", "aria-label": "Time range" },
+    state.PRESETS.map((p) => h("button", { "data-range": p.id, title: p.title, onclick: () => state.update({ range: p.id, from: null, to: null }) }, p.label)),
+    h("button", { "data-range": "custom", onclick: () => { els.custom.hidden = !els.custom.hidden; } }, "Custom"));
+  const fromIn = h("input", { type: "datetime-local", name: "from", "aria-label": "From (UTC)" });
+  const toIn = h("input", { type: "datetime-local", name: "to", "aria-label": "To (UTC)" });
+  const custom = h("form", { class: "custom-range", hidden: true, "data-form": "custom-range" }, fromIn, h("span", { class: "muted" }, "→"), toIn,
+    h("button", { class: "btn small primary", type: "submit" }, "Apply"));
+  custom.addEventListener("submit", (e) => {
+    e.preventDefault();
+    if (!fromIn.value || !toIn.value) return;
+    state.update({ range: null, from: `${fromIn.value}:00Z`, to: `${toIn.value}:00Z` });
+  });
+  const liveBtn = h("button", { class: "btn live-toggle", "data-action": "live", "aria-pressed": "false", title: `Refresh every ${LIVE_MS / 1000} s`,
+    onclick: () => state.update({ live: state.params().get("live") === "1" ? null : "1" }, { replace: true }) },
+  h("span", { class: "live-dot" }), "Live");
+  const topbar = h("header", { class: "topbar" }, title, presets, custom, h("div", { class: "spacer" }),
+    h("span", { class: "range-label", "data-range-label": "" }), liveBtn, themeBtn);
+  const filterbar = h("div", { class: "filterbar", "data-filters": "" });
+  const banner = h("div", { class: "banner", role: "alert", hidden: true });
+  const content = h("div", { class: "content" });
+  const main = h("main", { class: "main" }, topbar, filterbar, h("div", { class: "content", style: "padding-bottom:0" }, banner), content);
+  root.replaceChildren(sidebar, main);
+  els = { nav, title, presets, custom, fromIn, toIn, liveBtn, themeBtn, filterbar, banner, content, main, rangeLabel: topbar.querySelector("[data-range-label]") };
+  banner.parentElement.hidden = true;
+}
+
+function toggleTheme() {
+  const dark = document.documentElement.dataset.theme !== "dark";
+  document.documentElement.dataset.theme = dark ? "dark" : "light";
+  try { localStorage.setItem("pp-theme", dark ? "dark" : "light"); } catch { /* private mode */ }
+  viewKey = "";
+  render();
+}
+
+function paintControls(r) {
+  const range = state.resolveRange();
+  for (const b of els.presets.querySelectorAll("button")) b.setAttribute("aria-pressed", String(b.dataset.range === range.preset));
+  if (range.preset === "custom") els.custom.hidden = false;
+  els.fromIn.value = fmt.localInput(range.from);
+  els.toIn.value = fmt.localInput(range.to);
+  const isLive = state.params().get("live") === "1";
+  els.liveBtn.setAttribute("aria-pressed", String(isLive));
+  els.themeBtn.replaceChildren(icon(document.documentElement.dataset.theme === "dark" ? "sun" : "moon"));
+  for (const a of els.nav.querySelectorAll("a")) {
+    a.classList.toggle("active", a.dataset.nav === r.nav);
+    a.href = state.carry(a.dataset.nav);
+  }
+  paintFilters();
+}
+
+function paintFilters() {
+  const bar = els.filterbar;
+  const active = state.filters();
+  const chips = [];
+  for (const [name, values] of active) {
+    for (const v of values) {
+      chips.push(h("span", { class: "chip", "data-filter": name, "data-filter-value": v },
+        `${state.FILTER_LABELS[name] || name}: `, h("b", {}, v),
+        h("button", { title: "Remove filter", "aria-label": `Remove ${name} ${v}`, onclick: () => {
+          state.update({ [name]: values.filter((x) => x !== v) });
+        } }, "×")));
+    }
+  }
+  const dim = h("select", { name: "filter-dim", "aria-label": "Filter by" },
+    h("option", { value: "" }, "Add filter…"),
+    state.FILTER_DIMS.map((d) => h("option", { value: d }, state.FILTER_LABELS[d])));
+  const value = h("select", { name: "filter-value", "aria-label": "Filter value", hidden: true });
+  dim.addEventListener("change", async () => {
+    value.hidden = true;
+    if (!dim.value) return;
+    value.replaceChildren(h("option", { value: "" }, "loading…"));
+    value.hidden = false;
+    try {
+      const q = state.scopeParams(ctx.range || state.resolveRange(), { by: dim.value, metrics: "requests", sort: "requests", limit: 200 });
+      q.delete(dim.value);
+      const data = await ctx.api.get("/v1/metrics/breakdown", q);
+      const taken = active.get(dim.value) || [];
+      const options = data.rows.filter((r) => r[dim.value] !== null && !taken.includes(r[dim.value]));
+      value.replaceChildren(h("option", { value: "" }, options.length ? `Choose ${state.FILTER_LABELS[dim.value].toLowerCase()}…` : "no values in range"),
+        options.map((r) => h("option", { value: r[dim.value] }, `${r[dim.value]} (${fmt.count(r.requests)})`)));
+    } catch (err) {
+      showError(err);
+    }
+  });
+  value.addEventListener("change", () => {
+    if (!value.value) return;
+    state.update({ [dim.value]: [...(active.get(dim.value) || []), value.value] });
+  });
+  const clear = active.size ? h("button", { class: "btn ghost small", "data-action": "clear-filters", onclick: () => {
+    const changes = {};
+    for (const name of active.keys()) changes[name] = null;
+    state.update(changes);
+  } }, "Clear all") : null;
+  bar.replaceChildren(...[h("span", { class: "muted", style: "font-size:12.5px" }, "Filters"), ...chips, dim, value, clear].filter(Boolean));
+}
+
+function showError(err) {
+  if (err instanceof ApiError && err.status === 401) {
+    forgetKey();
+    signIn("Your key is no longer valid; sign in again.");
+    return;
+  }
+  els.banner.textContent = `Could not load: ${err.message}`;
+  els.banner.hidden = false;
+  els.banner.parentElement.hidden = false;
+}
+
+function clearError() {
+  if (!els.banner) return;
+  els.banner.hidden = true;
+  els.banner.parentElement.hidden = true;
+}
+
+// ---------- render and refresh ----------
+export function go(path) {
+  window.history.pushState(null, "", state.carry(path));
+  window.dispatchEvent(new Event("pp:navigate"));
+}
+
+async function render() {
+  if (!ctx.api) return;
+  const r = route();
+  const key = `${window.location.pathname}?${window.location.search}`;
+  if (key !== viewKey) {
+    disposeAll();
+    els.content.replaceChildren();
+    ctx.range = state.resolveRange();
+    view = r.page.mount(els.content, ctx, { ...r.args, go });
+    els.title.textContent = view.title || "";
+    document.title = `${view.title || "Dashboard"} · PromptPulse`;
+    viewKey = key;
+  }
+  paintControls(r);
+  syncLive();
+  await refresh();
+}
+
+async function refresh() {
+  if (!view) return;
+  if (inflight) { again = true; return inflight; }
+  const current = view;
+  ctx.range = state.resolveRange();
+  ctx.filters = state.filters();
+  els.main.dataset.from = ctx.range.from;
+  els.main.dataset.to = ctx.range.to;
+  els.rangeLabel.textContent = fmt.rangeText(ctx.range.from, ctx.range.to);
+  document.body.dataset.state = "loading";
+  inflight = (async () => {
+    try {
+      await current.update(ctx);
+      if (current === view) clearError();
+    } catch (err) {
+      if (current === view) showError(err);
+    }
+  })();
+  await inflight;
+  inflight = null;
+  if (current !== view) return;
+  await new Promise((ok) => requestAnimationFrame(() => requestAnimationFrame(ok)));
+  updates += 1;
+  document.body.dataset.updates = String(updates);
+  document.body.dataset.state = "ready";
+  if (again) { again = false; refresh(); }
+}
+
+function syncLive() {
+  const on = state.params().get("live") === "1";
+  if (on && !timer) timer = setInterval(() => { if (!inflight && !document.hidden) refresh(); }, LIVE_MS);
+  if (!on) stopLive();
+}
+function stopLive() { if (timer) clearInterval(timer); timer = null; }
+
+async function start(api) {
+  ctx.api = api;
+  const catalog = await api.get("/v1/metrics/catalog");
+  ctx.catalog = Object.fromEntries(catalog.metrics.map((m) => [m.name, m]));
+  state.setApiFilters(catalog.filters);
+  shell();
+  await render();
+}
+
+window.addEventListener("popstate", () => render());
+window.addEventListener("pp:navigate", () => render());
+
+const key = savedKey();
+if (key) {
+  start(new Api(key)).catch((err) => {
+    if (err instanceof ApiError && (err.status === 401 || err.status === 403)) { forgetKey(); signIn("Your key is no longer valid; sign in again."); }
+    else signIn(err.message);
+  });
+} else {
+  signIn();
+}

@@ -1,0 +1,122 @@
+// Tiny DOM helpers: h() builds elements (text is always text, never HTML), icons, KPI cards, tables.
+import * as fmt from "./fmt.js";
+
+export function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === null || v === undefined || v === false) continue;
+    if (k.startsWith("on") && typeof v === "function") el.addEventListener(k.slice(2), v);
+    else if (k === "class") el.className = v;
+    else el.setAttribute(k, v === true ? "" : v);
+  }
+  for (const c of children.flat()) {
+    if (c === null || c === undefined || c === false) continue;
+    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return el;
+}
+
+const PATHS = {
+  overview: "M3 12h4l3-8 4 16 3-8h4",
+  prompts: "M4 6h16M4 12h16M4 18h10",
+  compare: "M8 4v16M16 4v16M4 8h8M12 16h8",
+  cost: "M12 3v18M16.5 7.5c0-1.7-2-3-4.5-3s-4.5 1.3-4.5 3 2 2.6 4.5 3 4.5 1.3 4.5 3-2 3-4.5 3-4.5-1.3-4.5-3",
+  errors: "M12 8v5M12 16.5v.5M10.3 3.9 2.4 17.6A2 2 0 0 0 4.1 20.6h15.8a2 2 0 0 0 1.7-3L13.7 3.9a2 2 0 0 0-3.4 0z",
+  download: "M12 4v11m0 0-4-4m4 4 4-4M5 20h14",
+  image: "M4 5h16v14H4zM4 16l5-5 4 4 3-3 4 4",
+  moon: "M20 14.5A8 8 0 0 1 9.5 4 8 8 0 1 0 20 14.5z",
+  sun: "M12 4V2m0 20v-2m8-8h2M2 12h2m13.7-5.7 1.4-1.4M4.9 19.1l1.4-1.4m0-11.4L4.9 4.9m14.2 14.2-1.4-1.4M12 8a4 4 0 1 0 0 8 4 4 0 0 0 0-8z",
+  plus: "M12 5v14M5 12h14",
+  logout: "M15 4h4v16h-4M10 8l-4 4 4 4M6 12h10",
+};
+
+export function icon(name) {
+  const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+  svg.setAttribute("viewBox", "0 0 24 24");
+  svg.setAttribute("fill", "none");
+  svg.setAttribute("stroke", "currentColor");
+  svg.setAttribute("stroke-width", "1.9");
+  svg.setAttribute("stroke-linecap", "round");
+  svg.setAttribute("stroke-linejoin", "round");
+  svg.setAttribute("aria-hidden", "true");
+  const path = document.createElementNS("http://www.w3.org/2000/svg", "path");
+  path.setAttribute("d", PATHS[name] || "");
+  svg.append(path);
+  return svg;
+}
+
+/**
+ * A KPI card. `data-metric` is the catalog name and `data-value` the API's raw number, so
+ * scripts read exactly what the API said; the text is only its formatted form.
+ */
+export function kpiCard(metric, label, { spark = false, hint = "" } = {}) {
+  const value = h("div", { class: "value num" }, fmt.DASH);
+  const delta = h("div", { class: "delta flat" });
+  const hintEl = h("div", { class: "hint" }, hint);
+  const sparkEl = spark ? h("div", { class: "spark" }) : null;
+  const card = h("section", { class: "card kpi", "data-metric": metric, "data-value": "" },
+    h("div", { class: "label" }, label), value, delta, hintEl, sparkEl);
+  return {
+    card, sparkEl,
+    set(raw, text, { previous = undefined, higherIsBetter = null, hint: hintText = null } = {}) {
+      card.dataset.value = raw === null || raw === undefined ? "" : String(raw);
+      value.textContent = text;
+      if (hintText !== null) hintEl.textContent = hintText;
+      delta.textContent = "";
+      if (previous === undefined) return;
+      const c = fmt.change(raw, previous);
+      if (c === null) { delta.className = "delta flat"; delta.append(h("span", { class: "vs" }, "no previous data")); return; }
+      const arrow = c > 0 ? "▲" : c < 0 ? "▼" : "■";
+      const good = higherIsBetter === null || c === 0 ? "flat" : (c > 0) === higherIsBetter ? "good" : "bad";
+      delta.className = `delta ${good}`;
+      delta.dataset.change = String(c);
+      delta.append(`${arrow} ${Math.abs(c * 100).toFixed(Math.abs(c) < 0.1 ? 1 : 0)}%`, h("span", { class: "vs" }, "vs previous"));
+    },
+  };
+}
+
+/**
+ * A sortable table. columns: [{key, label, format(row), value(row), align, sortable}].
+ * Sorting orders the API's rows; it never changes a figure.
+ */
+export function dataTable({ id, columns, rows, sort = null, onSort = null, empty = "No data in this range" }) {
+  const thead = h("thead", {}, h("tr", {}, columns.map((c) => {
+    const sorted = sort && sort.key === c.key ? (sort.desc ? "descending" : "ascending") : null;
+    return h("th", {
+      class: `${c.align === "right" ? "r" : ""} ${c.sortable === false ? "" : "sortable"}`,
+      "aria-sort": sorted, "data-key": c.key, scope: "col",
+      onclick: c.sortable === false || !onSort ? null : () => onSort(c.key),
+    }, c.label);
+  })));
+  const tbody = h("tbody", {});
+  if (!rows.length) tbody.append(h("tr", {}, h("td", { colspan: columns.length, class: "empty" }, empty)));
+  for (const row of rows) {
+    tbody.append(h("tr", {}, columns.map((c) => {
+      const content = c.render ? c.render(row) : c.format ? c.format(row) : row[c.key];
+      return h("td", { class: `${c.align === "right" ? "r num" : ""} ${c.cls ? c.cls(row) : ""}`, "data-key": c.key }, content);
+    })));
+  }
+  return h("div", { class: "table-wrap" }, h("table", { class: "data", "data-table": id }, thead, tbody));
+}
+
+export function sortRows(rows, key, desc) {
+  const dir = desc ? -1 : 1;
+  return [...rows].sort((a, b) => {
+    const x = a[key];
+    const y = b[key];
+    if (x === null || x === undefined) return 1;
+    if (y === null || y === undefined) return -1;
+    if (typeof x === "string" || typeof y === "string") return String(x).localeCompare(String(y)) * dir;
+    return (x - y) * dir;
+  });
+}
+
+export function card(title, body, { sub = "", id = null, cls = "" } = {}) {
+  return h("section", { class: `card ${cls}`, "data-card": id },
+    h("div", { class: "card-head" }, h("h2", {}, title), sub ? h("span", { class: "sub" }, sub) : null),
+    h("div", { class: "card-body" }, body));
+}
+
+export function label(value) {
+  return value === null || value === undefined || value === "" ? "(none)" : String(value);
+}
