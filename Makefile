@@ -18,6 +18,7 @@ demo: install
 	$(VENV)/bin/promptpulse demo
 
 test: install
+	scripts/ensure-chromium
 	$(PY) -m pytest -n 2 -q
 
 lint: install
