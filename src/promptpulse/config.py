@@ -31,6 +31,21 @@ class Settings(BaseSettings):
     )
     query_timeout_s: float = Field(30.0, description="A metric query is interrupted after this.")
     log_level: str = Field("info", description="Log level of the server.")
+    alerts_interval_s: float = Field(
+        30.0, description="Seconds between alert evaluation rounds (0: only on demand)."
+    )
+    alerts_max_attempts: int = Field(5, description="Tries per alert notification.")
+    alerts_retry_base_s: float = Field(
+        2.0, description="First retry delay of a failed notification; doubles each try."
+    )
+    smtp_url: str | None = Field(
+        None, description="SMTP server for email alerts: smtp://[user:pass@]host[:port], "
+        "smtps://... (TLS) or smtp+starttls://...",
+    )
+    smtp_from: str = Field("promptpulse@localhost", description="Sender of alert emails.")
+    public_url: str | None = Field(
+        None, description="Base URL for links in notifications (default http://host:port)."
+    )
 
     @property
     def duckdb_path(self) -> Path:

@@ -1,0 +1,264 @@
+"""Notification payloads per channel (pure), and the senders that post them.
+
+- webhook: our JSON (see docs/alerting.md, "Webhook payload"), optionally HMAC-signed.
+- slack: an incoming-webhook message: `text` (the notification fallback) plus Block Kit
+  `blocks` (header, section with mrkdwn fields, context).
+- pagerduty: Events API v2 (`POST https://events.pagerduty.com/v2/enqueue`): `trigger` with
+  routing_key, dedup_key and payload{summary ≤ 1024, source, severity, timestamp, component,
+  group, class, custom_details}, links; `acknowledge` and `resolve` with the same dedup_key.
+- email: SMTP, multipart/alternative with a plain-text and an HTML part.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import html
+import smtplib
+import ssl
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import httpx
+import orjson
+
+from promptpulse.alerts.rules import PRIORITY, ChannelSpec
+
+PAGERDUTY_URL = "https://events.pagerduty.com/v2/enqueue"
+PD_SEVERITY = {"critical": "critical", "warning": "warning", "info": "info"}
+EMOJI = {
+    "critical": ":red_circle:",
+    "warning": ":large_orange_circle:",
+    "info": ":information_source:",
+}
+
+
+@dataclass(frozen=True)
+class Notification:
+    """One thing to tell people about one alert (or a test)."""
+
+    event: str  # firing | reminder | acknowledged | resolved | test
+    alert_id: str
+    alert_type: str
+    severity: str
+    name: str
+    source: str
+    source_id: str
+    project: str | None
+    metric: str
+    value: float | None
+    threshold: float | None
+    reason: str
+    timestamp: str
+    scope: dict[str, Any] = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)
+    baseline: dict[str, Any] | None = None
+    started_at: str | None = None
+    fired_at: str | None = None
+    resolved_at: str | None = None
+    acknowledged_by: str | None = None
+    note: str | None = None
+    links: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def prompt_id(self) -> str | None:
+        for where in (self.scope.get("group") or {}, self.scope.get("filters") or {}):
+            v = where.get("prompt_id")
+            if v:
+                return v if isinstance(v, str) else ",".join(v)
+        return None
+
+    @property
+    def title(self) -> str:
+        word = {"firing": "FIRING", "reminder": "STILL FIRING", "resolved": "RESOLVED",
+                "acknowledged": "ACKNOWLEDGED", "test": "TEST"}[self.event]  # fmt: skip
+        return f"[{word}] [{PRIORITY.get(self.severity, '')} {self.severity}] {self.name}"
+
+
+def webhook_payload(n: Notification) -> dict[str, Any]:
+    return {
+        "version": 1,
+        "event": n.event,
+        "status": "resolved" if n.event == "resolved" else n.event,
+        "alert_id": n.alert_id,
+        "alert_type": n.alert_type,
+        "severity": n.severity,
+        "priority": PRIORITY.get(n.severity),
+        "name": n.name,
+        "source": n.source,
+        "rule_id": n.source_id,
+        "project": n.project,
+        "prompt_id": n.prompt_id,
+        "metric": n.metric,
+        "value": n.value,
+        "threshold": n.threshold,
+        "baseline": n.baseline,
+        "reason": n.reason,
+        "scope": n.scope,
+        "labels": n.labels,
+        "timestamp": n.timestamp,
+        "started_at": n.started_at,
+        "fired_at": n.fired_at,
+        "resolved_at": n.resolved_at,
+        "acknowledged_by": n.acknowledged_by,
+        "note": n.note,
+        "links": n.links,
+    }
+
+
+def _num(v: float | None) -> str:
+    return "—" if v is None else f"{v:.4g}"
+
+
+def slack_payload(n: Notification) -> dict[str, Any]:
+    fallback = f"{n.title}: {n.reason}"
+    fields = [
+        {"type": "mrkdwn", "text": f"*Metric*\n{_slack_escape(n.metric)}"},
+        {"type": "mrkdwn", "text": f"*Value*\n{_num(n.value)}"},
+        {"type": "mrkdwn", "text": f"*Threshold*\n{_num(n.threshold)}"},
+        {"type": "mrkdwn", "text": f"*Severity*\n{n.severity} ({PRIORITY.get(n.severity)})"},
+    ]
+    if n.project:
+        fields.append({"type": "mrkdwn", "text": f"*Project*\n{_slack_escape(n.project)}"})
+    if n.prompt_id:
+        fields.append({"type": "mrkdwn", "text": f"*Prompt*\n{_slack_escape(n.prompt_id)}"})
+    links = " · ".join(f"<{url}|{name}>" for name, url in n.links.items())
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": n.title[:150], "emoji": True}},
+        {"type": "section",
+         "text": {"type": "mrkdwn",
+                  "text": f"{EMOJI.get(n.severity, '')} {_slack_escape(n.reason)}"[:3000]},
+         "fields": fields[:10]},
+    ]  # fmt: skip
+    context = [{"type": "mrkdwn", "text": f"PromptPulse · {n.alert_type} · {n.timestamp}"}]
+    if links:
+        context.append({"type": "mrkdwn", "text": links[:3000]})
+    blocks.append({"type": "context", "elements": context})
+    return {"text": fallback[:3000], "blocks": blocks}
+
+
+def _slack_escape(s: str) -> str:
+    return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def pagerduty_payload(n: Notification, routing_key: str) -> dict[str, Any]:
+    dedup = f"promptpulse/{n.alert_id}"
+    if n.event in ("resolved", "acknowledged"):
+        action = "resolve" if n.event == "resolved" else "acknowledge"
+        return {"routing_key": routing_key, "event_action": action, "dedup_key": dedup}
+    body: dict[str, Any] = {
+        "routing_key": routing_key,
+        "event_action": "trigger",
+        "dedup_key": dedup,
+        "payload": {
+            "summary": f"{n.name}: {n.reason}"[:1024],
+            "source": f"promptpulse/{n.project or 'all'}",
+            "severity": PD_SEVERITY.get(n.severity, "warning"),
+            "timestamp": n.timestamp,
+            "component": n.prompt_id or n.metric,
+            "group": n.project or "promptpulse",
+            "class": n.alert_type,
+            "custom_details": {
+                "metric": n.metric, "value": n.value, "threshold": n.threshold,
+                "baseline": n.baseline, "scope": n.scope, "labels": n.labels,
+                "event": n.event, "rule_id": n.source_id,
+            },
+        },
+        "client": "PromptPulse",
+    }  # fmt: skip
+    if n.links.get("alert"):
+        body["client_url"] = n.links["alert"]
+    body["links"] = [{"href": url, "text": name} for name, url in n.links.items()]
+    return body
+
+
+def email_message(n: Notification, sender: str, to: list[str]) -> EmailMessage:
+    msg = EmailMessage()
+    msg["Subject"] = n.title
+    msg["From"] = sender
+    msg["To"] = ", ".join(to)
+    rows = [
+        ("Reason", n.reason), ("Metric", n.metric), ("Value", _num(n.value)),
+        ("Threshold", _num(n.threshold)), ("Severity", f"{n.severity} ({PRIORITY.get(n.severity)})"),
+        ("Project", n.project or "all"), ("Prompt", n.prompt_id or "—"),
+        ("Started", n.started_at or "—"), ("Time", n.timestamp),
+    ]  # fmt: skip
+    text = "\n".join([n.title, "", *(f"{k}: {v}" for k, v in rows), "",
+                      *(f"{k}: {v}" for k, v in n.links.items())])  # fmt: skip
+    cells = "".join(
+        f"<tr><th align='left'>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>"
+        for k, v in rows
+    )
+    links = "".join(
+        f"<li><a href='{html.escape(url)}'>{html.escape(name)}</a></li>"
+        for name, url in n.links.items()
+    )
+    body = (f"<html><body><h2>{html.escape(n.title)}</h2><table>{cells}</table>"
+            f"<ul>{links}</ul><p>Sent by PromptPulse.</p></body></html>")  # fmt: skip
+    msg.set_content(text)
+    msg.add_alternative(body, subtype="html")
+    return msg
+
+
+class PermanentFailure(Exception):
+    """Retrying will not help (a 4xx other than 408/429, a bad address)."""
+
+
+@dataclass(frozen=True)
+class SendResult:
+    status: int | None
+
+
+async def send(channel: ChannelSpec, n: Notification, http: httpx.AsyncClient,
+               smtp_url: str | None, smtp_from: str) -> SendResult:  # fmt: skip
+    """One attempt. Raises on failure; PermanentFailure when a retry cannot help."""
+    if channel.type == "email":
+        import asyncio
+
+        if not smtp_url:
+            raise PermanentFailure("no SMTP server configured (PROMPTPULSE_SMTP_URL)")
+        msg = email_message(n, smtp_from, channel.to or [])
+        await asyncio.to_thread(_smtp_send, smtp_url, msg)
+        return SendResult(250)
+    headers = {"Content-Type": "application/json", "User-Agent": "PromptPulse-Alerts/1"}
+    if channel.type == "webhook":
+        body = orjson.dumps(webhook_payload(n))
+        if channel.secret:
+            sig = hmac.new(channel.secret.encode(), body, hashlib.sha256).hexdigest()
+            headers["X-PromptPulse-Signature"] = f"sha256={sig}"
+        headers.update(channel.headers or {})
+        url = channel.url or ""
+    elif channel.type == "slack":
+        body, url = orjson.dumps(slack_payload(n)), channel.url or ""
+    else:
+        body = orjson.dumps(pagerduty_payload(n, channel.routing_key or ""))
+        url = channel.url or PAGERDUTY_URL
+    response = await http.post(url, content=body, headers=headers)
+    if response.is_success:
+        return SendResult(response.status_code)
+    message = f"HTTP {response.status_code}: {response.text[:200]}"
+    if 400 <= response.status_code < 500 and response.status_code not in (408, 429):
+        raise PermanentFailure(message)
+    raise RuntimeError(message)
+
+
+def _smtp_send(url: str, msg: EmailMessage) -> None:
+    """smtp://[user:pass@]host[:port], smtps:// (TLS), smtp+starttls://."""
+    u = urlsplit(url)
+    host = u.hostname or "localhost"
+    if u.scheme == "smtps":
+        client: smtplib.SMTP = smtplib.SMTP_SSL(host, u.port or 465, timeout=30,
+                                                context=ssl.create_default_context())  # fmt: skip
+    else:
+        client = smtplib.SMTP(host, u.port or 25, timeout=30)
+    with client:
+        if u.scheme == "smtp+starttls":
+            client.starttls(context=ssl.create_default_context())
+        if u.username:
+            client.login(unquote(u.username), unquote(u.password or ""))
+        try:
+            client.send_message(msg)
+        except smtplib.SMTPRecipientsRefused as exc:
+            raise PermanentFailure(f"recipients refused: {exc.recipients}") from exc

@@ -1,0 +1,110 @@
+"""Sending notifications: one asyncio task per delivery, retries with exponential backoff, and
+a delivery log row updated after every attempt. Backoff runs on the wall clock (it is about the
+network), not on the evaluator's injected clock."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime
+
+import httpx
+import sqlalchemy as sa
+
+from promptpulse.alerts import tables as t
+from promptpulse.alerts.channels import Notification, PermanentFailure, send
+from promptpulse.alerts.repo import new_id
+from promptpulse.alerts.rules import ChannelSpec
+
+log = logging.getLogger("promptpulse.alerts.delivery")
+MAX_BACKOFF_S = 300.0
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        engine: sa.Engine,
+        max_attempts: int = 5,
+        retry_base_s: float = 2.0,
+        smtp_url: str | None = None,
+        smtp_from: str = "promptpulse@localhost",
+    ) -> None:
+        self.engine = engine
+        self.max_attempts = max(1, max_attempts)
+        self.retry_base_s = retry_base_s
+        self.smtp_url = smtp_url
+        self.smtp_from = smtp_from
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._http: httpx.AsyncClient | None = None
+
+    def _client(self) -> httpx.AsyncClient:
+        if self._http is None:
+            self._http = httpx.AsyncClient(timeout=10, follow_redirects=False)
+        return self._http
+
+    def submit(self, channel: ChannelSpec, n: Notification, project: str | None) -> str:
+        """Log the delivery as pending and start sending it; returns the delivery id."""
+        did = new_id("dlv")
+        with self.engine.begin() as conn:
+            conn.execute(t.deliveries.insert().values(
+                id=did, alert_id=None if n.event == "test" else n.alert_id, project=project,
+                channel=channel.type, target=channel.target()[:300], event=n.event,
+                status="pending", attempts=0, created_at=t.naive(datetime.now(UTC)),
+            ))  # fmt: skip
+        task = asyncio.create_task(self._deliver(did, channel, n), name=f"deliver {did}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return did
+
+    async def send_now(self, channel: ChannelSpec, n: Notification, project: str | None) -> dict:
+        """A test send: one delivery, awaited, its log row returned."""
+        did = self.submit(channel, n, project)
+        await asyncio.gather(*[x for x in self._tasks if x.get_name() == f"deliver {did}"])
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(t.deliveries).where(t.deliveries.c.id == did)).one()
+        return {"id": did, "status": row.status, "attempts": row.attempts,
+                "last_error": row.last_error, "response_status": row.response_status}  # fmt: skip
+
+    async def _deliver(self, did: str, channel: ChannelSpec, n: Notification) -> None:
+        for attempt in range(1, self.max_attempts + 1):
+            status, error, code = "pending", None, None
+            try:
+                result = await send(channel, n, self._client(), self.smtp_url, self.smtp_from)
+                status, code = "sent", result.status
+            except PermanentFailure as exc:
+                status, error = "failed", str(exc)
+            except Exception as exc:  # network, 5xx, 429: worth another try
+                error = f"{type(exc).__name__}: {exc}"[:1000]
+                if attempt == self.max_attempts:
+                    status = "failed"
+            self._record(did, attempt, status, error, code)
+            if status != "pending":
+                if status == "failed":
+                    log.warning("delivery %s to %s failed: %s", did, channel.type, error)
+                return
+            await asyncio.sleep(min(self.retry_base_s * 2 ** (attempt - 1), MAX_BACKOFF_S))
+
+    def _record(self, did: str, attempt: int, status: str, error: str | None,
+                code: int | None) -> None:  # fmt: skip
+        with self.engine.begin() as conn:
+            conn.execute(t.deliveries.update().where(t.deliveries.c.id == did).values(
+                status=status, attempts=attempt, last_error=error, response_status=code,
+                sent_at=t.naive(datetime.now(UTC)) if status == "sent" else None,
+            ))  # fmt: skip
+
+    async def drain(self, timeout_s: float = 5.0) -> None:
+        """Wait a little for deliveries in flight, then cancel the rest (at shutdown)."""
+        pending = list(self._tasks)
+        if pending:
+            _, still = await asyncio.wait(pending, timeout=timeout_s)
+            for task in still:
+                task.cancel()
+            if still:
+                await asyncio.gather(*still, return_exceptions=True)
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._tasks)

@@ -1,0 +1,385 @@
+"""The evaluator: one round = judge every enabled rule, budget and SLO, advance their alerts,
+queue notifications. Runs as one background task in the server, or on demand
+(`POST /v1/alerts/evaluate`), always at the injected clock's time."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from starlette.concurrency import run_in_threadpool
+
+from promptpulse.alerts import repo
+from promptpulse.alerts import tables as t
+from promptpulse.alerts.anomaly import shifted_windows
+from promptpulse.alerts.channels import Notification
+from promptpulse.alerts.delivery import Dispatcher
+from promptpulse.alerts.evaluate import Observation, Verdict, judge
+from promptpulse.alerts.fetch import Fetcher, target_of, value_of
+from promptpulse.alerts.rules import SCORE_PREFIX, ChannelSpec, RuleIn
+from promptpulse.alerts.state import OpenAlert, Subject, advance, can_acknowledge, can_resolve
+from promptpulse.errors import Invalid
+from promptpulse.tasks import DaemonTask
+
+log = logging.getLogger("promptpulse.alerts")
+BASELINE_STEP = timedelta(minutes=5)  # past windows are anchored to 5-minute marks (cacheable)
+
+
+@dataclass
+class Outbox:
+    items: list[tuple[ChannelSpec, Notification, str | None]] = field(default_factory=list)
+
+
+@dataclass
+class Judged:
+    subject: Subject
+    verdict: Verdict
+
+
+def _iso(x: datetime | None) -> str | None:
+    return t.iso(x)
+
+
+def alert_type_of(rule: RuleIn) -> str:
+    if rule.operator == "anomaly":
+        return "anomaly"
+    if rule.operator in ("increase", "decrease"):
+        return "change"
+    return "threshold"
+
+
+def judge_rules(
+    records: list[repo.RuleRecord],
+    fetcher: Fetcher,
+    now: datetime,
+    open_keys: set[tuple[str, str, str]],
+) -> tuple[list[Judged], list[dict[str, str]]]:
+    """Plan every rule's queries, run them together, judge each rule and scope."""
+    plans = []
+    step = BASELINE_STEP.total_seconds()
+    anchor = datetime.fromtimestamp(now.timestamp() // step * step, tz=UTC)
+    for rec in records:
+        rule = rec.rule
+        metric = rule.metric or ""
+        target = target_of(rule)
+        window = rule.window_td
+        current = fetcher.want(target, now - window, now, metric)
+        past = []
+        if rule.operator == "anomaly":
+            for s, e in shifted_windows(anchor - window, anchor, rule.baseline_weeks):
+                past.append(fetcher.want(target, s, e, metric, cacheable=True))
+        elif rule.operator in ("increase", "decrease"):
+            shift = window if rule.baseline == "previous" else timedelta(weeks=1)
+            past.append(fetcher.want(target, now - window - shift, now - shift, metric))
+        plans.append((rec, target, current, past))
+    fetcher.run()
+    judged: list[Judged] = []
+    errors: list[dict[str, str]] = []
+    for rec, target, current, past in plans:
+        rule = rec.rule
+        metric = rule.metric or ""
+        bad = fetcher.error(current) or next((fetcher.error(k) for k in past if fetcher.error(k)),
+                                             None)  # fmt: skip
+        if bad:
+            errors.append({"rule_id": rec.id, "error": bad})
+            continue
+        rows = fetcher.rows(current)
+        past_rows = [fetcher.rows(k) for k in past]
+        if target.grouped:
+            groups = {g for g in rows if target.values is None or g in target.values}
+            groups |= {_group_from_key(k[2]) for k in open_keys if k[:2] == ("rule", rec.id)}
+        else:
+            groups = {next(iter(target.values)) if target.values else None}
+        for g in sorted(groups, key=lambda x: (x is None, str(x))):
+            value, requests = value_of(metric, rows.get(g), rule.window_td)
+            past_values = tuple(_past(metric, pr.get(g), rule) for pr in past_rows)
+            verdict = judge(rule, Observation(value, requests, past_values))
+            judged.append(Judged(_subject(rec, target, g), verdict))
+    return judged, errors
+
+
+def _past(metric: str, row: dict[str, Any] | None, rule: RuleIn) -> float | None:
+    """A past window's value; an empty past window is missing history, not a zero."""
+    if row is None:
+        return None
+    value, requests = value_of(metric, row, rule.window_td)
+    if not metric.startswith(SCORE_PREFIX) and requests == 0:
+        return None
+    return value
+
+
+def _group_from_key(scope_key: str) -> str | None:
+    return None if scope_key == "\x00" else scope_key
+
+
+def _subject(rec: repo.RuleRecord, target: Any, group: str | None) -> Subject:
+    rule = rec.rule
+    scope: dict[str, Any] = {"filters": rule.filters}
+    scope_key = ""
+    name = rule.name
+    if target.grouped:
+        scope_key = "\x00" if group is None else str(group)
+        scope["group"] = {rule.group_by: group}
+        name = f"{rule.name} ({rule.group_by}={group})"
+    return Subject(
+        source="rule", source_id=rec.id, scope_key=scope_key, name=name,
+        severity=rule.severity, alert_type=alert_type_of(rule), metric=rule.metric or "",
+        for_=rule.for_td, renotify=rule.renotify_td, project=rule.project, scope=scope,
+        channels=tuple(rule.channels), labels=tuple(sorted(rule.labels.items())),
+        runbook_url=rule.runbook_url,
+    )  # fmt: skip
+
+
+class AlertService:
+    """Owns the alerting tables, the evaluator and the dispatcher of one server."""
+
+    def __init__(
+        self,
+        engine: sa.Engine,
+        store: Any,
+        clock: Callable[[], datetime],
+        settings: Any,
+    ) -> None:
+        from promptpulse.budgets import service as budgets
+        from promptpulse.slos import service as slos
+
+        self.engine = engine
+        self.store = store
+        self.clock = clock
+        self.settings = settings
+        t.metadata.create_all(engine)
+        budgets.create_tables(engine)
+        slos.create_tables(engine)
+        self._budgets = budgets
+        self._slos = slos
+        self.dispatcher = Dispatcher(
+            engine,
+            max_attempts=settings.alerts_max_attempts,
+            retry_base_s=settings.alerts_retry_base_s,
+            smtp_url=settings.smtp_url,
+            smtp_from=settings.smtp_from,
+        )
+        self._lock = threading.Lock()
+        self._cache: dict[Any, Any] = {}
+        self.last_round: dict[str, Any] | None = None
+
+    @property
+    def base_url(self) -> str:
+        url = self.settings.public_url or f"http://{self.settings.host}:{self.settings.port}"
+        return str(url).rstrip("/")
+
+    # ------------------------------------------------------------ a round
+
+    def evaluate_round(self, now: datetime | None = None) -> tuple[dict[str, Any], Outbox]:
+        with self._lock:
+            return self._round(now or self.clock())
+
+    def _round(self, now: datetime) -> tuple[dict[str, Any], Outbox]:
+        started = time.perf_counter()
+        records = repo.list_rules(self.engine, enabled_only=True)
+        opened = repo.open_alerts(self.engine)
+        fetcher = Fetcher(self.store, self._cache)
+        judged, errors = judge_rules(records, fetcher, now, set(opened))
+        live_sources = {("rule", r.id) for r in records}
+        for module, source in ((self._budgets, "budget"), (self._slos, "slo")):
+            try:
+                items, ids = module.evaluate(self.engine, self.store, now)
+                judged.extend(Judged(s, v) for s, v in items)
+                live_sources |= {(source, i) for i in ids}
+            except Exception as exc:
+                log.exception("%s evaluation failed", source)
+                errors.append({"source": source, "error": f"{type(exc).__name__}: {exc}"})
+                live_sources |= {k[:2] for k in opened if k[0] == source}
+        errored = {e.get("rule_id") for e in errors}
+        live_sources |= {("rule", i) for i in errored if i}
+        outbox = Outbox()
+        changes = self._apply(judged, opened, live_sources, now, outbox)
+        result = {
+            "evaluated_at": _iso(now),
+            "rules": len(records),
+            "subjects": len(judged),
+            "queries": fetcher.queries,
+            "changes": changes,
+            "notifications": len(outbox.items),
+            "errors": errors,
+            "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+        }
+        self.last_round = result
+        return result, outbox
+
+    def _apply(self, judged: list[Judged], opened: dict[tuple[str, str, str], OpenAlert],
+               live: set[tuple[str, str]], now: datetime, outbox: Outbox
+               ) -> list[dict[str, Any]]:  # fmt: skip
+        silences = [s for s in repo.list_silences(self.engine) if s.active(now)]
+        changes: list[dict[str, Any]] = []
+        left = dict(opened)
+        with self.engine.begin() as conn:
+            for j in judged:
+                s, v = j.subject, j.verdict
+                alert = left.pop(s.key, None)
+                silenced = any(x.matches(s) for x in silences)
+                step = advance(alert, v.breached, now, s.for_, s.renotify, silenced)
+                if step.state is None:
+                    continue
+                if alert is None:
+                    aid = repo.open_alert(conn, s, now, step.state, v.value, v.threshold, v.reason)
+                    started_at, fired_at = now, now if step.state == "firing" else None
+                else:
+                    aid, started_at, fired_at = alert.id, alert.started_at, alert.fired_at
+                    values: dict[str, Any] = {
+                        "state": step.state, "value": v.value, "threshold": v.threshold,
+                        "reason": v.reason, "evaluated_at": now,
+                    }  # fmt: skip
+                    if step.event == "firing":
+                        values["fired_at"] = fired_at = now
+                    if step.state == "resolved":
+                        values["resolved_at"] = now
+                        values["resolved_by"] = "auto"
+                    repo.update_alert(conn, aid, **values)
+                repo.add_event(conn, aid, now, step.event or "value", v.value, v.threshold,
+                               v.reason if step.event else None)  # fmt: skip
+                if step.notify:
+                    repo.update_alert(conn, aid, notified_at=now)
+                    note = self._notification(s, aid, step.notify, v, now, started_at, fired_at)
+                    outbox.items.extend((ch, note, s.project) for ch in s.channels)
+                if step.event or step.notify:
+                    changes.append({
+                        "alert_id": aid, "name": s.name, "source": s.source,
+                        "source_id": s.source_id, "scope": s.scope,
+                        "from": alert.state if alert else None, "to": step.state,
+                        "event": step.event, "notify": step.notify, "silenced": silenced,
+                        "value": v.value, "threshold": v.threshold, "reason": v.reason,
+                    })  # fmt: skip
+            # Open alerts whose rule, budget or SLO is gone or disabled: resolve quietly.
+            for key, alert in left.items():
+                if key[:2] in live:
+                    continue
+                repo.update_alert(conn, alert.id, state="resolved", resolved_at=now,
+                                  resolved_by="source removed", evaluated_at=now)  # fmt: skip
+                repo.add_event(conn, alert.id, now, "resolved", note="rule removed or disabled")
+                changes.append({"alert_id": alert.id, "source": key[0], "source_id": key[1],
+                                "from": alert.state, "to": "resolved", "event": "resolved",
+                                "notify": None})  # fmt: skip
+        return changes
+
+    def _notification(self, s: Subject, aid: str, event: str, v: Verdict | None,
+                      now: datetime, started_at: datetime | None, fired_at: datetime | None,
+                      acknowledged_by: str | None = None, note: str | None = None
+                      ) -> Notification:  # fmt: skip
+        links = {"alert": f"{self.base_url}/v1/alerts/{aid}",
+                 "dashboard": f"{self.base_url}/"}  # fmt: skip
+        if s.source == "rule":
+            links["rule"] = f"{self.base_url}/v1/alerts/rules/{s.source_id}"
+        if s.runbook_url:
+            links["runbook"] = s.runbook_url
+        return Notification(
+            event=event, alert_id=aid, alert_type=s.alert_type, severity=s.severity, name=s.name,
+            source=s.source, source_id=s.source_id, project=s.project, metric=s.metric,
+            value=v.value if v else None, threshold=v.threshold if v else None,
+            reason=(v.reason if v else note) or "", timestamp=_iso(now) or "",
+            scope=s.scope, labels=dict(s.labels), baseline=(v.baseline or None) if v else None,
+            started_at=_iso(started_at), fired_at=_iso(fired_at),
+            resolved_at=_iso(now) if event == "resolved" else None,
+            acknowledged_by=acknowledged_by, note=note, links=links,
+        )  # fmt: skip
+
+    async def run_round(self) -> dict[str, Any]:
+        result, outbox = await run_in_threadpool(self.evaluate_round)
+        result["deliveries"] = [self.dispatcher.submit(ch, n, p) for ch, n, p in outbox.items]
+        return result
+
+    # ------------------------------------------------------------ by hand
+
+    def _subject_of(self, row: Any) -> Subject:
+        """Rebuild enough of a subject from an alert row to notify its channels."""
+        channels: tuple[ChannelSpec, ...] = ()
+        runbook = None
+        import orjson
+
+        if row.source == "rule":
+            try:
+                rec = repo.get_rule(self.engine, row.source_id)
+                channels, runbook = tuple(rec.rule.channels), rec.rule.runbook_url
+            except Exception:
+                pass
+        elif row.source == "budget":
+            channels = self._budgets.channels_for(self.engine, row.source_id)
+        elif row.source == "slo":
+            channels = self._slos.channels_for(self.engine, row.source_id)
+        return Subject(
+            source=row.source, source_id=row.source_id, scope_key=row.scope_key, name=row.name,
+            severity=row.severity, alert_type=row.alert_type, metric=row.metric,
+            for_=timedelta(0), renotify=timedelta(0), project=row.project,
+            scope=orjson.loads(row.scope), channels=channels,
+            labels=tuple(sorted(orjson.loads(row.labels).items())), runbook_url=runbook,
+        )  # fmt: skip
+
+    def change_by_hand(self, alert_id: str, action: str, actor: str, note: str | None,
+                       project: str | None) -> tuple[dict[str, Any], Outbox]:  # fmt: skip
+        now = self.clock()
+        outbox = Outbox()
+        with self._lock, self.engine.begin() as conn:
+            row = repo.get_alert_row(conn, alert_id, project)
+            if action == "acknowledge":
+                if not can_acknowledge(row.state):
+                    raise Invalid(f"alert {alert_id} is {row.state}; only a firing alert can be "
+                                  "acknowledged")  # fmt: skip
+                repo.update_alert(conn, alert_id, state="acknowledged", acknowledged_at=now,
+                                  acknowledged_by=actor, ack_note=note)  # fmt: skip
+                event = "acknowledged"
+            else:
+                if not can_resolve(row.state):
+                    raise Invalid(f"alert {alert_id} is already resolved")
+                repo.update_alert(conn, alert_id, state="resolved", resolved_at=now,
+                                  resolved_by=actor)  # fmt: skip
+                event = "resolved"
+            repo.add_event(conn, alert_id, now, event, row.value, row.threshold, note, actor)
+            if row.notified_at is not None:
+                s = self._subject_of(row)
+                n = self._notification(s, alert_id, event, None, now, t.aware(row.started_at),
+                                       t.aware(row.fired_at), actor, note)  # fmt: skip
+                n = _with_value(n, row.value, row.threshold, row.reason)
+                outbox.items.extend((ch, n, s.project) for ch in s.channels)
+            fresh = repo.get_alert_row(conn, alert_id, project)
+        return repo.alert_public(fresh), outbox
+
+    async def by_hand(self, alert_id: str, action: str, actor: str, note: str | None,
+                      project: str | None) -> dict[str, Any]:  # fmt: skip
+        result, outbox = await run_in_threadpool(
+            self.change_by_hand, alert_id, action, actor, note, project
+        )
+        for ch, n, p in outbox.items:
+            self.dispatcher.submit(ch, n, p)
+        return result
+
+    # ------------------------------------------------------------ lifecycle
+
+    def daemon(self) -> DaemonTask:
+        service = self
+
+        class _Evaluator(DaemonTask):
+            async def stop(self) -> None:
+                await super().stop()
+                await service.dispatcher.drain()
+
+            def start(self) -> None:
+                if self.interval_s > 0:
+                    super().start()
+
+        async def once() -> None:
+            await service.run_round()
+
+        return _Evaluator("alerts", self.settings.alerts_interval_s, once)
+
+
+def _with_value(n: Notification, value: float | None, threshold: float | None,
+                reason: str | None) -> Notification:  # fmt: skip
+    from dataclasses import replace
+
+    return replace(n, value=value, threshold=threshold, reason=n.note or reason or "")

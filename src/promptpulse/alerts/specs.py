@@ -1,0 +1,103 @@
+"""CRUD for objects kept as a validated JSON spec (budgets, SLOs): one table shape, one code."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+import sqlalchemy as sa
+from pydantic import BaseModel
+
+from promptpulse.alerts import tables as t
+from promptpulse.alerts.repo import new_id
+from promptpulse.errors import NotFound, invalid
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def spec_table(name: str, metadata: sa.MetaData) -> sa.Table:
+    return sa.Table(
+        name,
+        metadata,
+        sa.Column("id", sa.String(32), primary_key=True),
+        sa.Column("project", sa.String(100), nullable=True),
+        sa.Column("name", sa.String(200), nullable=False),
+        sa.Column("spec", sa.Text, nullable=False),
+        sa.Column("created_at", sa.DateTime, nullable=False),
+        sa.Column("updated_at", sa.DateTime, nullable=False),
+    )
+
+
+@dataclass(frozen=True)
+class Record(Generic[M]):
+    id: str
+    spec: M
+    created_at: datetime
+    updated_at: datetime
+
+    def public(self) -> dict[str, Any]:
+        shown = getattr(self.spec, "public", None)
+        body = shown() if callable(shown) else self.spec.model_dump(by_alias=True)
+        return {"id": self.id, **body, "created_at": t.iso(self.created_at),
+                "updated_at": t.iso(self.updated_at)}  # fmt: skip
+
+
+class SpecRepo(Generic[M]):
+    def __init__(self, table: sa.Table, model: type[M], prefix: str, what: str) -> None:
+        self.table, self.model, self.prefix, self.what = table, model, prefix, what
+
+    def _from(self, row: Any) -> Record[M]:
+        return Record(row.id, self.model.model_validate_json(row.spec), t.aware(row.created_at),
+                      t.aware(row.updated_at))  # type: ignore[arg-type]  # fmt: skip
+
+    def list(self, engine: sa.Engine, project: str | None = None) -> list[Record[M]]:
+        q = sa.select(self.table).order_by(self.table.c.project, self.table.c.name)
+        if project is not None:
+            q = q.where(self.table.c.project == project)
+        with engine.connect() as conn:
+            return [self._from(r) for r in conn.execute(q)]
+
+    def get(self, engine: sa.Engine, oid: str, project: str | None = None) -> Record[M]:
+        with engine.connect() as conn:
+            row = conn.execute(sa.select(self.table).where(self.table.c.id == oid)).first()
+        if row is None or (project is not None and row.project != project):
+            raise NotFound(f"no {self.what} {oid}")
+        return self._from(row)
+
+    def _clash(self, engine: sa.Engine, spec: M, oid: str | None) -> None:
+        project = getattr(spec, "project", None)
+        for rec in self.list(engine, project):
+            if (
+                rec.spec.name == spec.name
+                and rec.id != oid
+                and getattr(rec.spec, "project", None) == project
+            ):  # type: ignore[attr-defined]  # noqa: E501
+                raise invalid("name", f"a {self.what} named '{spec.name}' already exists")  # type: ignore[attr-defined]
+
+    def create(self, engine: sa.Engine, spec: M, now: datetime) -> Record[M]:
+        self._clash(engine, spec, None)
+        oid = new_id(self.prefix)
+        with engine.begin() as conn:
+            conn.execute(self.table.insert().values(
+                id=oid, project=getattr(spec, "project", None), name=spec.name,  # type: ignore[attr-defined]
+                spec=spec.model_dump_json(by_alias=True), created_at=t.naive(now),
+                updated_at=t.naive(now),
+            ))  # fmt: skip
+        return Record(oid, spec, now, now)
+
+    def update(self, engine: sa.Engine, oid: str, spec: M, now: datetime,
+               project: str | None = None) -> Record[M]:  # fmt: skip
+        old = self.get(engine, oid, project)
+        self._clash(engine, spec, oid)
+        with engine.begin() as conn:
+            conn.execute(self.table.update().where(self.table.c.id == oid).values(
+                project=getattr(spec, "project", None), name=spec.name,  # type: ignore[attr-defined]
+                spec=spec.model_dump_json(by_alias=True), updated_at=t.naive(now),
+            ))  # fmt: skip
+        return Record(oid, spec, old.created_at, now)
+
+    def delete(self, engine: sa.Engine, oid: str, project: str | None = None) -> None:
+        self.get(engine, oid, project)
+        with engine.begin() as conn:
+            conn.execute(self.table.delete().where(self.table.c.id == oid))

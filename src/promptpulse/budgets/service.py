@@ -1,0 +1,162 @@
+"""Budgets: model, status (spend to date and projection) and the alerts they raise."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+import sqlalchemy as sa
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from promptpulse.alerts.evaluate import Verdict
+from promptpulse.alerts.rules import ChannelSpec, check_filters, filter_lists
+from promptpulse.alerts.specs import Record, SpecRepo, spec_table
+from promptpulse.alerts.state import Subject
+from promptpulse.forecast import period_bounds, project_period
+from promptpulse.query.catalog import CATALOG
+from promptpulse.query.spec import Filter
+from promptpulse.store.base import Store
+
+metadata = sa.MetaData()
+budgets = spec_table("budgets", metadata)
+
+
+class BudgetIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(..., min_length=1, max_length=200)
+    amount: float = Field(..., gt=0, allow_inf_nan=False, description="USD (or the metric's unit)")
+    metric: str = Field("cost_usd", description="An additive metric: cost_usd, tokens, requests")
+    period: Literal["month", "week", "day", "custom"] = "month"
+    starts_at: datetime | None = Field(None, description="custom period start (RFC 3339)")
+    ends_at: datetime | None = Field(None, description="custom period end, exclusive")
+    filters: dict[str, list[str]] = Field(default_factory=dict)
+    thresholds: list[float] = Field(default_factory=lambda: [0.5, 0.8, 1.0])
+    alert_on_forecast: bool = Field(True, description="Alert when the projection overruns")
+    channels: list[ChannelSpec] = Field(default_factory=list)
+    labels: dict[str, str] = Field(default_factory=dict)
+    enabled: bool = True
+
+    @field_validator("filters", mode="before")
+    @classmethod
+    def _lists(cls, v: Any) -> Any:
+        return filter_lists(v)
+
+    @model_validator(mode="after")
+    def _check(self) -> BudgetIn:
+        m = CATALOG.get(self.metric)
+        if m is None or not m.additive:
+            names = ", ".join(x.name for x in CATALOG.values() if x.additive)
+            raise ValueError(f"metric: must be an additive metric: {names}")
+        if self.period == "custom":
+            if self.starts_at is None or self.ends_at is None:
+                raise ValueError("a custom period needs starts_at and ends_at")
+            if self.starts_at.tzinfo is None or self.ends_at.tzinfo is None:
+                raise ValueError("starts_at and ends_at need a time-zone offset")
+            if self.ends_at <= self.starts_at:
+                raise ValueError("ends_at must be after starts_at")
+        if not self.thresholds or any(not 0 < x <= 10 for x in self.thresholds):
+            raise ValueError("thresholds: fractions of the amount, such as 0.5, 0.8, 1.0")
+        self.thresholds = sorted(set(self.thresholds))
+        check_filters(self.filters)
+        return self
+
+    @property
+    def project(self) -> str | None:
+        v = self.filters.get("project")
+        return v[0] if v and len(v) == 1 else None
+
+    def bounds(self, now: datetime) -> tuple[datetime, datetime]:
+        if self.period == "custom":
+            assert self.starts_at is not None and self.ends_at is not None
+            return self.starts_at, self.ends_at
+        return period_bounds(self.period, now)
+
+    def public(self) -> dict[str, Any]:
+        out = self.model_dump(exclude={"channels"})
+        out["channels"] = [c.masked() for c in self.channels]
+        return out
+
+
+repo: SpecRepo[BudgetIn] = SpecRepo(budgets, BudgetIn, "bdg", "budget")
+
+
+def create_tables(engine: sa.Engine) -> None:
+    metadata.create_all(engine)
+
+
+def _filters(b: BudgetIn) -> tuple[Filter, ...]:
+    return tuple(Filter(d, tuple(v)) for d, v in sorted(b.filters.items()))
+
+
+def budget_status(store: Store, b: BudgetIn, now: datetime) -> dict[str, Any]:
+    start, end = b.bounds(now)
+    f = project_period(store, _filters(b), CATALOG[b.metric], start, end, now)
+    return {
+        "period_start": f.period_start,
+        "period_end": f.period_end,
+        "amount": b.amount,
+        "spent": f.to_date,
+        "spent_ratio": f.to_date / b.amount,
+        "remaining": b.amount - f.to_date,
+        "projected": f.projected,
+        "projected_low": f.low,
+        "projected_high": f.high,
+        "projected_ratio": f.projected / b.amount,
+        "run_rate_per_day": f.run_rate_per_day,
+        "will_overrun": f.projected > b.amount,
+        "forecast_method": f.method,
+        "daily": f.daily,
+    }
+
+
+def evaluate(engine: sa.Engine, store: Store, now: datetime
+             ) -> tuple[list[tuple[Subject, Verdict]], list[str]]:  # fmt: skip
+    out: list[tuple[Subject, Verdict]] = []
+    ids = []
+    for rec in repo.list(engine):
+        b = rec.spec
+        if not b.enabled:
+            continue
+        ids.append(rec.id)
+        status = budget_status(store, b, now)
+        spent, ratio = status["spent"], status["spent_ratio"]
+        for th in b.thresholds:
+            hit = ratio >= th
+            severity = "critical" if th >= 1 else "warning" if th >= 0.8 else "info"
+            reason = (f"{b.name}: {ratio:.0%} of {b.amount:g} spent ({spent:.4g})" if hit
+                      else f"{b.name}: {ratio:.0%} spent, under {th:.0%}")  # fmt: skip
+            out.append((
+                _subject(rec, f"spent>={th:.0%}", severity, "budget", f"{b.name}: {th:.0%} spent"),
+                Verdict(hit, spent, th * b.amount, 0, reason, {"amount": b.amount}),
+            ))  # fmt: skip
+        if b.alert_on_forecast:
+            proj = status["projected"]
+            hit = proj > b.amount and spent < b.amount
+            reason = (f"{b.name}: projected {proj:.4g} by {status['period_end']} "
+                      f"({proj / b.amount:.0%} of {b.amount:g}; 95 % interval "
+                      f"{status['projected_low']:.4g}-{status['projected_high']:.4g})")  # fmt: skip
+            out.append((
+                _subject(rec, "forecast", "warning", "budget_forecast",
+                         f"{b.name}: projected to overrun"),
+                Verdict(hit, proj, b.amount, 0, reason,
+                        {"low": status["projected_low"], "high": status["projected_high"]}),
+            ))  # fmt: skip
+    return out, ids
+
+
+def _subject(rec: Record[BudgetIn], key: str, severity: str, kind: str, name: str) -> Subject:
+    b = rec.spec
+    return Subject(
+        source="budget", source_id=rec.id, scope_key=key, name=name, severity=severity,
+        alert_type=kind, metric=b.metric, for_=timedelta(0), renotify=timedelta(0),
+        project=b.project, scope={"filters": b.filters, "budget": b.name, "threshold": key},
+        channels=tuple(b.channels), labels=tuple(sorted(b.labels.items())),
+    )  # fmt: skip
+
+
+def channels_for(engine: sa.Engine, budget_id: str) -> tuple[ChannelSpec, ...]:
+    try:
+        return tuple(repo.get(engine, budget_id).spec.channels)
+    except Exception:
+        return ()

@@ -1,0 +1,246 @@
+"""SLOs: model, status, history and multi-window multi-burn-rate alerts.
+
+Burn rate over a window = (bad calls / calls) / (1 - objective): 1 spends exactly the error
+budget over the SLO window. Alerts follow the Google SRE workbook (chapter "Alerting on SLOs"):
+page when 14.4x over 1 h and 5 m (2 % of a 30-day budget in an hour), page when 6x over 6 h and
+30 m (5 % in six hours), ticket when 1x over 3 d and 6 h (10 % in three days). The short window
+makes the alert resolve soon after the burn stops.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+import sqlalchemy as sa
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from promptpulse.alerts.evaluate import Verdict
+from promptpulse.alerts.rules import (
+    ChannelSpec,
+    check_filters,
+    filter_lists,
+    format_duration,
+    parse_duration,
+)
+from promptpulse.alerts.specs import Record, SpecRepo, spec_table
+from promptpulse.alerts.state import Subject
+from promptpulse.query.catalog import CATALOG, Kind, Metric
+from promptpulse.query.engine import bucket_starts
+from promptpulse.query.spec import Filter, Scope
+from promptpulse.store.base import Store
+
+metadata = sa.MetaData()
+slos = spec_table("slos", metadata)
+
+
+class BurnAlert(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    long: str
+    short: str
+    burn_rate: float = Field(..., gt=0)
+    severity: Literal["info", "warning", "critical"] = "critical"
+
+
+DEFAULT_BURN_ALERTS = [
+    BurnAlert(long="1h", short="5m", burn_rate=14.4, severity="critical"),
+    BurnAlert(long="6h", short="30m", burn_rate=6, severity="critical"),
+    BurnAlert(long="3d", short="6h", burn_rate=1, severity="warning"),
+]
+
+
+class SloIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(..., min_length=1, max_length=200)
+    sli: Literal["success_rate", "latency"] = "success_rate"
+    latency_threshold_ms: float | None = Field(None, gt=0, allow_inf_nan=False)
+    objective: float = Field(..., gt=0, lt=1, description="e.g. 0.995")
+    window: str = Field("30d", description="Rolling window")
+    filters: dict[str, list[str]] = Field(default_factory=dict)
+    burn_alerts: list[BurnAlert] = Field(default_factory=lambda: list(DEFAULT_BURN_ALERTS))
+    min_requests: int = Field(10, ge=0, description="Calls needed in the long window to alert")
+    channels: list[ChannelSpec] = Field(default_factory=list)
+    labels: dict[str, str] = Field(default_factory=dict)
+    enabled: bool = True
+
+    @field_validator("filters", mode="before")
+    @classmethod
+    def _lists(cls, v: Any) -> Any:
+        return filter_lists(v)
+
+    @model_validator(mode="after")
+    def _check(self) -> SloIn:
+        if self.sli == "latency" and self.latency_threshold_ms is None:
+            raise ValueError("a latency SLI needs latency_threshold_ms")
+        w = parse_duration(self.window, "window")
+        if not timedelta(hours=1) <= w <= timedelta(days=90):
+            raise ValueError("window: between 1h and 90d")
+        for a in self.burn_alerts:
+            if parse_duration(a.short, "short") >= parse_duration(a.long, "long"):
+                raise ValueError("burn_alerts: short must be shorter than long")
+        check_filters(self.filters)
+        return self
+
+    @property
+    def project(self) -> str | None:
+        v = self.filters.get("project")
+        return v[0] if v and len(v) == 1 else None
+
+    def public(self) -> dict[str, Any]:
+        out = self.model_dump(exclude={"channels"})
+        out["channels"] = [c.masked() for c in self.channels]
+        return out
+
+
+repo: SpecRepo[SloIn] = SpecRepo(slos, SloIn, "slo", "SLO")
+
+
+def create_tables(engine: sa.Engine) -> None:
+    metadata.create_all(engine)
+
+
+def good_metric(slo: SloIn) -> Metric:
+    """Calls that meet the objective. Success: the catalog's `successes`. Latency: calls at or
+    under the bound, a parametric count the catalog does not have (the bound is a float)."""
+    if slo.sli == "success_rate":
+        return CATALOG["successes"]
+    bound = float(slo.latency_threshold_ms or 0)
+    return Metric(
+        "slo_good", "count", f"calls with latency_ms <= {bound:g}", Kind.AGGREGATE,
+        sql=f"sum(CASE WHEN latency_ms <= {bound!r} THEN 1 ELSE 0 END)", additive=True,
+    )  # fmt: skip
+
+
+def _filters(slo: SloIn) -> tuple[Filter, ...]:
+    return tuple(Filter(d, tuple(v)) for d, v in sorted(slo.filters.items()))
+
+
+def _counts(store: Store, slo: SloIn, start: datetime, end: datetime) -> tuple[int, int]:
+    good = good_metric(slo)
+    row = store.aggregate(Scope(start, end, _filters(slo)), [CATALOG["requests"], good])[0]
+    total = int(row["requests"] or 0)
+    return total, total - int(row[good.name] or 0)
+
+
+def burn_rate(total: int, bad: int, objective: float) -> float | None:
+    return None if total == 0 else (bad / total) / (1 - objective)
+
+
+def slo_status(store: Store, slo: SloIn, now: datetime) -> dict[str, Any]:
+    window = parse_duration(slo.window)
+    total, bad = _counts(store, slo, now - window, now)
+    allowed = (1 - slo.objective) * total
+    windows = sorted({parse_duration(w) for a in slo.burn_alerts for w in (a.long, a.short)})
+    rates = {}
+    counts = {}
+    for w in windows:
+        n, b = _counts(store, slo, now - w, now)
+        counts[w] = (n, b)
+        rates[format_duration(w)] = burn_rate(n, b, slo.objective)
+    alerts = []
+    for a in slo.burn_alerts:
+        lw, sw = parse_duration(a.long), parse_duration(a.short)
+        lr, sr = rates[format_duration(lw)], rates[format_duration(sw)]
+        firing = (lr is not None and sr is not None and lr >= a.burn_rate and sr >= a.burn_rate
+                  and counts[lw][0] >= slo.min_requests)  # fmt: skip
+        alerts.append({**a.model_dump(), "long_rate": lr, "short_rate": sr, "firing": firing})
+    return {
+        "sli": None if total == 0 else 1 - bad / total,
+        "objective": slo.objective,
+        "window": slo.window,
+        "requests": total,
+        "bad": bad,
+        "error_budget": allowed,
+        "error_budget_remaining": None if total == 0 else 1 - bad / allowed,
+        "burn_rate": burn_rate(total, bad, slo.objective),
+        "burn_rates": rates,
+        "burn_alerts": alerts,
+        "evaluated_at": now.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+    }
+
+
+def slo_history(store: Store, slo: SloIn, start: datetime, end: datetime, interval: str
+                ) -> list[dict[str, Any]]:  # fmt: skip
+    """Per bucket: calls, bad calls, SLI, burn rate, and the error budget left at the bucket's
+    end over the rolling window before it."""
+    window = parse_duration(slo.window)
+    good = good_metric(slo)
+    first = start - window
+    rows = store.aggregate(Scope(first, end, _filters(slo)), [CATALOG["requests"], good],
+                           interval=interval)  # fmt: skip
+    by_t = {r["t"].replace(tzinfo=UTC): (int(r["requests"] or 0),
+                                         int(r["requests"] or 0) - int(r[good.name] or 0))
+            for r in rows}  # fmt: skip
+    buckets = bucket_starts(first, end, interval)
+    out = []
+    run_total = run_bad = 0
+    tail = 0
+    for i, b in enumerate(buckets):
+        n, bad = by_t.get(b, (0, 0))
+        run_total += n
+        run_bad += bad
+        b_end = buckets[i + 1] if i + 1 < len(buckets) else end
+        while buckets[tail] < b_end - window:  # drop buckets that left the rolling window
+            tn, tb = by_t.get(buckets[tail], (0, 0))
+            run_total -= tn
+            run_bad -= tb
+            tail += 1
+        if b < start:
+            continue
+        allowed = (1 - slo.objective) * run_total
+        out.append({
+            "t": b.isoformat().replace("+00:00", "Z"), "requests": n, "bad": bad,
+            "sli": None if n == 0 else 1 - bad / n,
+            "burn_rate": burn_rate(n, bad, slo.objective),
+            "error_budget_remaining": None if run_total == 0 else 1 - run_bad / allowed,
+        })  # fmt: skip
+    return out
+
+
+def evaluate(engine: sa.Engine, store: Store, now: datetime
+             ) -> tuple[list[tuple[Subject, Verdict]], list[str]]:  # fmt: skip
+    out: list[tuple[Subject, Verdict]] = []
+    ids = []
+    for rec in repo.list(engine):
+        slo = rec.spec
+        if not slo.enabled:
+            continue
+        ids.append(rec.id)
+        status = slo_status(store, slo, now)
+        for a in status["burn_alerts"]:
+            lr, sr = a["long_rate"], a["short_rate"]
+            reason = (f"{slo.name}: error budget burning {_x(lr)} over {a['long']} and "
+                      f"{_x(sr)} over {a['short']} (alert at {a['burn_rate']:g}x)")  # fmt: skip
+            out.append((
+                _subject(rec, a),
+                Verdict(a["firing"], lr, a["burn_rate"], status["requests"], reason,
+                        {"short_rate": sr, "error_budget_remaining":
+                         status["error_budget_remaining"]}),
+            ))  # fmt: skip
+    return out, ids
+
+
+def _x(v: float | None) -> str:
+    return "n/a" if v is None else f"{v:.3g}x"
+
+
+def _subject(rec: Record[SloIn], a: dict[str, Any]) -> Subject:
+    slo = rec.spec
+    key = f"burn {a['long']}/{a['short']}"
+    return Subject(
+        source="slo", source_id=rec.id, scope_key=key,
+        name=f"{slo.name}: burn rate {a['burn_rate']:g}x over {a['long']}/{a['short']}",
+        severity=a["severity"], alert_type="slo_burn", metric=f"slo.{slo.sli}",
+        for_=timedelta(0), renotify=timedelta(hours=4), project=slo.project,
+        scope={"filters": slo.filters, "slo": slo.name, "windows": key},
+        channels=tuple(slo.channels), labels=tuple(sorted(slo.labels.items())),
+    )  # fmt: skip
+
+
+def channels_for(engine: sa.Engine, slo_id: str) -> tuple[ChannelSpec, ...]:
+    try:
+        return tuple(repo.get(engine, slo_id).spec.channels)
+    except Exception:
+        return ()

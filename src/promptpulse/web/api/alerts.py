@@ -1,0 +1,271 @@
+"""/v1/alerts: rules, alerts (list, acknowledge, resolve), evaluate now, silences, channel tests,
+the delivery log. Thin: parse, check the key's project, delegate to promptpulse.alerts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Body, Depends, Query, Request
+from pydantic import BaseModel, Field, ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from promptpulse.alerts import TEMPLATES, AlertService, ChannelSpec, RuleIn
+from promptpulse.alerts import repo as alerts_repo
+from promptpulse.alerts.channels import Notification
+from promptpulse.alerts.rules import PRIORITY, SEVERITIES
+from promptpulse.alerts.state import STATES
+from promptpulse.errors import FieldError, Forbidden, Invalid, invalid
+from promptpulse.meta import ApiKey, Scope
+from promptpulse.web.context import context
+from promptpulse.web.auth import require
+
+router = APIRouter(prefix="/v1/alerts", tags=["alerts"])
+
+
+def service(request: Request) -> AlertService:
+    return request.app.state.alerts  # type: ignore[no-any-return]
+
+
+def validation_error(exc: ValidationError, prefix: str = "") -> Invalid:
+    errors = [
+        FieldError(prefix + (".".join(str(p) for p in e["loc"]) or "body"),
+                   e["msg"].removeprefix("Value error, "))
+        for e in exc.errors()
+    ]  # fmt: skip
+    return Invalid("; ".join(f"{e.field}: {e.message}" for e in errors), errors)
+
+
+def scoped_filters(key: ApiKey, body: dict[str, Any]) -> dict[str, Any]:
+    """A project key's objects always carry its project filter; another project is forbidden."""
+    if key.project is None:
+        return body
+    filters = dict(body.get("filters") or {})
+    asked = filters.get("project")
+    asked_list = [asked] if isinstance(asked, str) else list(asked or [])
+    if asked_list and set(asked_list) != {key.project}:
+        raise Forbidden(f"this key may manage only project '{key.project}'")
+    filters["project"] = [key.project]
+    return {**body, "filters": filters}
+
+
+def parse_rule(key: ApiKey, body: dict[str, Any]) -> RuleIn:
+    if not isinstance(body, dict):
+        raise invalid("body", "send a JSON object")
+    try:
+        return RuleIn.model_validate(scoped_filters(key, body))
+    except ValidationError as exc:
+        raise validation_error(exc) from None
+
+
+@router.get("/templates", summary="Built-in rule templates (anomaly and threshold)")
+async def templates(_: ApiKey = Depends(require(Scope.READ))) -> dict[str, Any]:
+    return {"templates": [{"name": n, **t} for n, t in TEMPLATES.items()]}
+
+
+@router.get("/rules", summary="Alert rules (secrets masked)")
+async def list_rules(request: Request, key: ApiKey = Depends(require(Scope.READ))
+                     ) -> dict[str, Any]:  # fmt: skip
+    recs = await run_in_threadpool(alerts_repo.list_rules, service(request).engine, key.project)
+    return {"rules": [r.public() for r in recs]}
+
+
+@router.post("/rules", status_code=201, summary="Create a rule")
+async def create_rule(request: Request, body: dict[str, Any] = Body(...),
+                      key: ApiKey = Depends(require(Scope.ADMIN))) -> dict[str, Any]:  # fmt: skip
+    rule = parse_rule(key, body)
+    rec = await run_in_threadpool(alerts_repo.create_rule, service(request).engine, rule,
+                                  context(request).clock())  # fmt: skip
+    return rec.public()
+
+
+@router.get("/rules/{rule_id}", summary="One rule")
+async def get_rule(request: Request, rule_id: str, key: ApiKey = Depends(require(Scope.READ))
+                   ) -> dict[str, Any]:  # fmt: skip
+    rec = await run_in_threadpool(alerts_repo.get_rule, service(request).engine, rule_id,
+                                  key.project)  # fmt: skip
+    return rec.public()
+
+
+@router.put("/rules/{rule_id}", summary="Replace a rule (masked secrets keep their value)")
+async def put_rule(request: Request, rule_id: str, body: dict[str, Any] = Body(...),
+                   key: ApiKey = Depends(require(Scope.ADMIN))) -> dict[str, Any]:  # fmt: skip
+    rule = parse_rule(key, body)
+    rec = await run_in_threadpool(alerts_repo.update_rule, service(request).engine, rule_id, rule,
+                                  context(request).clock(), key.project)  # fmt: skip
+    return rec.public()
+
+
+@router.patch("/rules/{rule_id}", summary="Change some fields of a rule (e.g. enabled)")
+async def patch_rule(request: Request, rule_id: str, body: dict[str, Any] = Body(...),
+                     key: ApiKey = Depends(require(Scope.ADMIN))) -> dict[str, Any]:  # fmt: skip
+    engine = service(request).engine
+    old = await run_in_threadpool(alerts_repo.get_rule, engine, rule_id, key.project)
+    merged = {**old.rule.model_dump(by_alias=True, exclude={"template"}), **body}
+    rule = parse_rule(key, merged)
+    rec = await run_in_threadpool(alerts_repo.update_rule, engine, rule_id, rule,
+                                  context(request).clock(), key.project)  # fmt: skip
+    return rec.public()
+
+
+@router.delete("/rules/{rule_id}", status_code=204, summary="Delete a rule")
+async def delete_rule(request: Request, rule_id: str,
+                      key: ApiKey = Depends(require(Scope.ADMIN))) -> None:  # fmt: skip
+    await run_in_threadpool(alerts_repo.delete_rule, service(request).engine, rule_id,
+                            key.project)  # fmt: skip
+
+
+@router.post("/evaluate", summary="Run an evaluation round now; returns what changed")
+async def evaluate(request: Request, key: ApiKey = Depends(require(Scope.ADMIN))
+                   ) -> dict[str, Any]:  # fmt: skip
+    if key.project is not None:
+        raise Forbidden("evaluating every rule needs an admin key for all projects")
+    return await service(request).run_round()
+
+
+class SilenceIn(BaseModel):
+    matchers: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Any of rule_id, source_id, severity, name, labels{}, scope{} (all must match)",
+    )
+    starts_at: datetime | None = Field(None, description="Default: now (a maintenance window "
+                                       "can start later)")  # fmt: skip
+    ends_at: datetime
+    comment: str | None = None
+
+
+@router.get("/silences", summary="Silences and maintenance windows")
+async def list_silences(request: Request, key: ApiKey = Depends(require(Scope.READ))
+                        ) -> dict[str, Any]:  # fmt: skip
+    now = context(request).clock()
+    items = await run_in_threadpool(alerts_repo.list_silences, service(request).engine,
+                                    key.project)  # fmt: skip
+    return {"silences": [s.public(now) for s in items]}
+
+
+@router.post("/silences", status_code=201, summary="Silence matching alerts for a while")
+async def create_silence(request: Request, body: SilenceIn,
+                         key: ApiKey = Depends(require(Scope.ADMIN))) -> dict[str, Any]:  # fmt: skip
+    now = context(request).clock()
+    allowed = {"rule_id", "source_id", "severity", "name", "labels", "scope"}
+    unknown = set(body.matchers) - allowed
+    if unknown:
+        raise invalid("matchers", f"unknown {', '.join(sorted(unknown))}; use {sorted(allowed)}")
+    if body.ends_at.tzinfo is None or (body.starts_at and body.starts_at.tzinfo is None):
+        raise invalid("ends_at", "needs a time-zone offset")
+    s = await run_in_threadpool(
+        alerts_repo.create_silence, service(request).engine, key.project, body.matchers,
+        body.starts_at or now, body.ends_at, body.comment, key.name or key.id, now,
+    )  # fmt: skip
+    return s.public(now)
+
+
+@router.delete("/silences/{silence_id}", status_code=204, summary="End a silence")
+async def delete_silence(request: Request, silence_id: str,
+                         key: ApiKey = Depends(require(Scope.ADMIN))) -> None:  # fmt: skip
+    await run_in_threadpool(alerts_repo.delete_silence, service(request).engine, silence_id,
+                            key.project)  # fmt: skip
+
+
+@router.post("/channels/test", summary="Send a test notification to a channel")
+async def test_channel(request: Request, body: dict[str, Any] = Body(...),
+                       key: ApiKey = Depends(require(Scope.ADMIN))) -> dict[str, Any]:  # fmt: skip
+    """Body: a channel object, or {"rule_id": ..., "index": 0} to test a stored rule's channel
+    (its secrets stay on the server)."""
+    svc = service(request)
+    if "rule_id" in body:
+        rec = await run_in_threadpool(alerts_repo.get_rule, svc.engine, str(body["rule_id"]),
+                                      key.project)  # fmt: skip
+        index = int(body.get("index", 0))
+        if not 0 <= index < len(rec.rule.channels):
+            raise invalid("index", f"the rule has {len(rec.rule.channels)} channel(s)")
+        channel = rec.rule.channels[index]
+    else:
+        try:
+            channel = ChannelSpec.model_validate(body)
+        except ValidationError as exc:
+            raise validation_error(exc) from None
+    now = context(request).clock()
+    note = Notification(
+        event="test", alert_id="test", alert_type="test", severity="info",
+        name="PromptPulse test notification", source="test", source_id="test",
+        project=key.project, metric="requests", value=None, threshold=None,
+        reason="This is a test: the channel works.", timestamp=alerts_tables_iso(now),
+        links={"dashboard": svc.base_url + "/"},
+    )  # fmt: skip
+    return await svc.dispatcher.send_now(channel, note, key.project)
+
+
+def alerts_tables_iso(now: datetime) -> str:
+    from promptpulse.alerts.tables import iso
+
+    return iso(now) or ""
+
+
+@router.get("/deliveries", summary="The delivery log (newest first)")
+async def deliveries(request: Request, alert_id: str | None = Query(None),
+                     limit: int = Query(100, ge=1, le=1000),
+                     key: ApiKey = Depends(require(Scope.READ))) -> dict[str, Any]:  # fmt: skip
+    rows = await run_in_threadpool(alerts_repo.list_deliveries, service(request).engine,
+                                   key.project, alert_id, limit)  # fmt: skip
+    return {"deliveries": rows}
+
+
+@router.get("", summary="Alerts, newest first: ?state=firing&severity=critical")
+async def list_alerts(
+    request: Request,
+    state: list[str] = Query([], description=f"Any of {', '.join(STATES)}, or open"),
+    severity: list[str] = Query([], description="info, warning, critical (or P1-P3)"),
+    rule_id: str | None = Query(None, description="Alerts of one rule, budget or SLO"),
+    limit: int = Query(100, ge=1, le=1000),
+    key: ApiKey = Depends(require(Scope.READ)),
+) -> dict[str, Any]:
+    states = [s for x in state for s in x.split(",") if s]
+    if "open" in states:
+        states = [s for s in states if s != "open"] + ["pending", "firing", "acknowledged"]
+    bad = [s for s in states if s not in STATES]
+    if bad:
+        raise invalid("state", f"'{bad[0]}' is not one of {', '.join(STATES)}, open")
+    by_p = {v: k for k, v in PRIORITY.items()}
+    sevs = [by_p.get(s.upper(), s) for x in severity for s in x.split(",") if s]
+    if any(s not in SEVERITIES for s in sevs):
+        raise invalid("severity", "info, warning, critical (or P1, P2, P3)")
+    rows = await run_in_threadpool(alerts_repo.list_alerts, service(request).engine, key.project,
+                                   states, sevs, rule_id, limit)  # fmt: skip
+    return {"alerts": rows}
+
+
+@router.get("/{alert_id}", summary="One alert with its full history")
+async def get_alert(request: Request, alert_id: str, key: ApiKey = Depends(require(Scope.READ))
+                    ) -> dict[str, Any]:  # fmt: skip
+    engine = service(request).engine
+
+    def load() -> dict[str, Any]:
+        with engine.connect() as conn:
+            row = alerts_repo.get_alert_row(conn, alert_id, key.project)
+        out = alerts_repo.alert_public(row)
+        out["history"] = alerts_repo.alert_history(engine, alert_id)
+        return out
+
+    return await run_in_threadpool(load)
+
+
+class NoteIn(BaseModel):
+    note: str | None = Field(None, max_length=2000)
+    by: str | None = Field(None, max_length=200, description="Who (default: the key's name)")
+
+
+@router.post("/{alert_id}/acknowledge", summary="Acknowledge a firing alert (stops reminders)")
+async def acknowledge(request: Request, alert_id: str, body: NoteIn | None = None,
+                      key: ApiKey = Depends(require(Scope.ADMIN))) -> dict[str, Any]:  # fmt: skip
+    body = body or NoteIn()
+    actor = body.by or key.name or f"key {key.id}"
+    return await service(request).by_hand(alert_id, "acknowledge", actor, body.note, key.project)
+
+
+@router.post("/{alert_id}/resolve", summary="Resolve an alert by hand")
+async def resolve(request: Request, alert_id: str, body: NoteIn | None = None,
+                  key: ApiKey = Depends(require(Scope.ADMIN))) -> dict[str, Any]:  # fmt: skip
+    body = body or NoteIn()
+    actor = body.by or key.name or f"key {key.id}"
+    return await service(request).by_hand(alert_id, "resolve", actor, body.note, key.project)
