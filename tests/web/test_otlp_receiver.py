@@ -595,3 +595,59 @@ def test_openinference_instrumentation_streaming_ttft_and_cache(
     assert rows[0]["ttft_ms"] == pytest.approx((first_token.timestamp - spans[0].start_time) / 1e6)
     assert rows[0]["ttft_ms"] <= rows[0]["latency_ms"]
     assert rows[1]["ttft_ms"] is None
+
+
+# --- the docs' snippet, run as written ---------------------------------------------------------
+
+
+def test_docs_snippet_with_env_configuration(live: LiveServer, project: str) -> None:
+    import os
+    import re
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    doc = (Path(__file__).parents[2] / "docs" / "otlp.md").read_text()
+    snippet = re.search(r"```python\n(.*?)```", doc, re.S).group(1)  # type: ignore[union-attr]
+    key = live.key(project)
+    env = {
+        **os.environ,
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": f"{live.url}/v1/traces",
+        "OTEL_EXPORTER_OTLP_HEADERS": f"Authorization=Bearer%20{key}",
+        "OTEL_SERVICE_NAME": "docs-snippet",
+        "OTEL_EXPORTER_OTLP_COMPRESSION": "gzip",
+    }
+    started = datetime.now(UTC)
+    done = subprocess.run(
+        [sys.executable, "-c", snippet], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == "", done.stderr  # the exporter logs any failure to stderr
+    t0 = started.replace(second=0, microsecond=0) - timedelta(minutes=1)
+    rows = stored_calls(
+        live,
+        project,
+        t0,
+        [
+            "model",
+            "provider",
+            "prompt_id",
+            "prompt_version",
+            "input_tokens",
+            "output_tokens",
+            "service",
+            "environment",
+        ],
+    )
+    assert rows == [
+        {
+            "model": "gpt-4o-mini",
+            "provider": "openai",
+            "prompt_id": "support-answer",
+            "prompt_version": "v3",
+            "input_tokens": 1200,
+            "output_tokens": 180,
+            "service": "docs-snippet",
+            "environment": "prod",
+        }
+    ]
