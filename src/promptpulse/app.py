@@ -20,6 +20,7 @@ from promptpulse.tasks import DaemonTask
 from promptpulse.web import dashboard, problems
 from promptpulse.web.api import calls, forecast, health, ingest, metrics, otlp, prices
 from promptpulse.web.api import compare as compare_api
+from promptpulse.web.api import experiments as experiments_api
 from promptpulse.web.api import alerts as alerts_api
 from promptpulse.web.api import budgets as budgets_api
 from promptpulse.web.api import slos as slos_api
@@ -86,7 +87,7 @@ def create_app(
         health.router, ingest.router, metrics.router, prices.router, forecast.router,
         otlp.router,
         calls.router, dashboard.router,
-        compare_api.router,
+        compare_api.router, experiments_api.router,
         alerts_api.router, budgets_api.router, slos_api.router,
     ):
         app.include_router(router)

@@ -97,6 +97,23 @@ def compare(
 ) -> dict[str, Any]:
     """Every variant (a value of `by`) against the first. `names` relabels the variants in the
     response (experiments name theirs); `direction` overrides the primary metric's."""
+    return compare_detailed(store, scope, by, values, primary, guardrails, alpha, direction,
+                            names, seed)[0]
+
+
+def compare_detailed(
+    store: Store,
+    scope: Scope,
+    by: Dimension,
+    values: Sequence[str],
+    primary: str = DEFAULT_PRIMARY,
+    guardrails: Sequence[str] = DEFAULT_GUARDRAILS,
+    alpha: float = 0.05,
+    direction: str | None = None,
+    names: Sequence[str] | None = None,
+    seed: int = 0,
+) -> tuple[dict[str, Any], list[Comparison]]:
+    """`compare` and its comparisons with their standard errors (for the sequential test)."""
     errors: list[FieldError] = []
     if len(values) < 2:
         errors.append(FieldError("values", "give at least two values; the first is the control"))
@@ -137,7 +154,8 @@ def compare(
                 name, label, r.difference, r.ci_low, r.ci_high, r.p_value, p_adj, r.test,
                 p_adj is not None and p_adj < alpha, r.se,
             ))
-    return shape(by.name, labels, variants, comparisons, primary, guardrails, direction)
+    return shape(by.name, labels, variants, comparisons, primary, guardrails, direction), \
+        comparisons
 
 
 def shape(

@@ -1,0 +1,239 @@
+"""An experiment's results: the comparison, the sample-ratio check, the sequential decision,
+the plan (calls needed, days to go) and the daily cohorts."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+
+from promptpulse.experiments import power, sequential, stats
+from promptpulse.experiments.compare import (
+    RATES,
+    Comparison,
+    compare_detailed,
+    higher_is_better,
+)
+from promptpulse.experiments.repo import Experiment, exposure_counts
+from promptpulse.meta import MetaDB
+from promptpulse.query.catalog import CATALOG
+from promptpulse.query.engine import bucket_starts
+from promptpulse.query.spec import Dimension, Scope
+from promptpulse.store.base import Store
+
+SRM_ALPHA = 0.001  # a sample-ratio mismatch this unlikely by chance means broken assignment
+GUARDRAIL_TAU = 0.10  # mixture scale for guardrails: a 10 % change of the control's value
+
+
+def experiment_scope(exp: Experiment, now: datetime) -> Scope:
+    end = min(exp.end, now) if exp.end else now
+    start = min(exp.start, end - timedelta(seconds=1))
+    return Scope(start, end).with_filter("project", [exp.project])
+
+
+def results(store: Store, meta: MetaDB, exp: Experiment, now: datetime) -> dict[str, Any]:
+    scope = experiment_scope(exp, now)
+    dim = Dimension(exp.dimension)
+    values = [v.value for v in exp.variants]
+    names = [v.name for v in exp.variants]
+    base, found = compare_detailed(store, scope, dim, values, exp.primary_metric,
+                                   exp.guardrails, exp.alpha, exp.direction, names)
+    comparisons = {(c.metric, c.variant): c for c in found}
+    srm = sample_ratio(meta, exp, base)
+    seq = sequential_results(store, scope, dim, values, names, exp, base, comparisons)
+    days = max((scope.end - scope.start).total_seconds() / 86400, 1 / 24)
+    out = {
+        "experiment": exp.as_dict(),
+        "from": _iso(scope.start), "to": _iso(scope.end),
+        **base,
+        "srm": srm,
+        "sequential": seq,
+        "decision": seq["decision"],
+        "plan": plan_for(exp, base, comparisons, days),
+        "daily": daily(store, scope, dim, values, names, exp.primary_metric),
+    }
+    if srm["mismatch"]:
+        out["verdict"] = "SAMPLE RATIO MISMATCH: " + srm["message"] + " " + base["verdict"]
+    return out
+
+
+def sample_ratio(meta: MetaDB, exp: Experiment, base: dict[str, Any]) -> dict[str, Any]:
+    """Chi-square of observed units (exposures, or calls when none were recorded) against the
+    intended split."""
+    exposed = exposure_counts(meta, exp)
+    source = "exposures" if exposed else "calls"
+    observed = ([exposed.get(v.name, 0) for v in exp.variants] if exposed
+                else [int(v["requests"] or 0) for v in base["variants"]])
+    weights = [v.weight for v in exp.variants]
+    if sum(observed) == 0:
+        return {"source": source, "observed": observed, "expected": [0.0] * len(observed),
+                "chi2": None, "p_value": None, "mismatch": False, "message": "no data yet"}
+    chi = stats.chi_square_goodness_of_fit(observed, weights)
+    mismatch = chi.p_value < SRM_ALPHA
+    message = (f"the split of {source} ({', '.join(map(str, observed))}) is far from the intended "
+               f"({', '.join(f'{e:.0f}' for e in chi.expected)}), p = {chi.p_value:.2g}: "
+               "assignment or logging is broken; do not trust these results."
+               if mismatch else f"the split of {source} matches the intended one "
+               f"(p = {chi.p_value:.2g})")
+    return {"source": source, "observed": observed, "expected": chi.expected,
+            "chi2": chi.statistic, "p_value": chi.p_value, "mismatch": mismatch,
+            "message": message}
+
+
+def _tau(exp: Experiment, metric: str, control_value: float | None) -> float:
+    if metric == exp.primary_metric and exp.mde:
+        return exp.mde
+    if metric in RATES:
+        return 0.01
+    return max(abs(control_value or 0.0) * GUARDRAIL_TAU, 1e-12)
+
+
+def sequential_results(
+    store: Store, scope: Scope, dim: Dimension, values: list[str], names: list[str],
+    exp: Experiment, base: dict[str, Any], comparisons: dict[tuple[str, str], Comparison],
+) -> dict[str, Any]:
+    """Always-valid p-values and confidence sequences (mSPRT) and the decision they allow."""
+    control = base["variants"][0]
+    rows: list[dict[str, Any]] = []
+    for metric in dict.fromkeys([exp.primary_metric, *exp.guardrails]):
+        tau = _tau(exp, metric, control.get(metric))
+        running = _daily_running_p(store, scope, dim, values, metric, tau)
+        for i, name in enumerate(names[1:], start=1):
+            c = comparisons[(metric, name)]
+            if c.difference is None or c.se is None:
+                rows.append({"metric": metric, "variant": name, "difference": None,
+                             "cs_low": None, "cs_high": None, "p_value": None})
+                continue
+            low, high = sequential.confidence_sequence(c.difference, c.se, tau, exp.alpha)
+            p = float(sequential.always_valid_p(c.difference, c.se, tau))
+            if running is not None:
+                p = min(p, running[i - 1]) if running[i - 1] is not None else p
+            rows.append({"metric": metric, "variant": name, "difference": c.difference,
+                         "cs_low": float(low), "cs_high": float(high), "p_value": p})
+    # Holm across the variants of each metric
+    for metric in dict.fromkeys(r["metric"] for r in rows):
+        group = [r for r in rows if r["metric"] == metric]
+        adjusted = stats.holm([r["p_value"] for r in group])
+        for r, p in zip(group, adjusted, strict=True):
+            r["p_value_adjusted"] = p
+            r["significant"] = p is not None and p <= exp.alpha
+    return {"method": "msprt", "alpha": exp.alpha, "tests": rows,
+            "decision": _decide(exp, names, rows)}
+
+
+def _daily_running_p(
+    store: Store, scope: Scope, dim: Dimension, values: list[str], metric: str, tau: float
+) -> list[float | None] | None:
+    """For rates: the running minimum of the always-valid p over daily looks."""
+    if metric not in RATES:
+        return None
+    count = RATES[metric]
+    rows = store.aggregate(scope.with_filter(dim.name, values),
+                           [CATALOG["requests"], CATALOG[count]], [dim], "day")
+    starts = [t.replace(tzinfo=None) for t in bucket_starts(scope.start, scope.end, "day")]
+    index = {t: i for i, t in enumerate(starts)}
+    n = np.zeros((len(values), len(starts)))
+    x = np.zeros((len(values), len(starts)))
+    position = {v: i for i, v in enumerate(values)}
+    for r in rows:
+        t = r["t"].replace(tzinfo=None)
+        if r["g0"] in position and t in index:
+            n[position[r["g0"]], index[t]] = r["requests"] or 0
+            x[position[r["g0"]], index[t]] = r[count] or 0
+    n, x = np.cumsum(n, axis=1), np.cumsum(x, axis=1)
+    out: list[float | None] = []
+    for i in range(1, len(values)):
+        _, _, p = sequential.proportion_looks(x[0], n[0], x[i], n[i], tau)
+        out.append(float(p[-1]) if len(p) else None)
+    return out
+
+
+def _decide(exp: Experiment, names: list[str], rows: list[dict[str, Any]]) -> str:
+    def up(metric: str) -> bool:
+        return bool(higher_is_better(metric, exp.primary_metric, exp.direction))
+
+    def better(r: dict[str, Any]) -> bool:
+        return r["significant"] and (r["difference"] > 0) == up(r["metric"])
+
+    def worse(r: dict[str, Any]) -> bool:
+        return r["significant"] and (r["difference"] < 0) == up(r["metric"])
+
+    primary = [r for r in rows if r["metric"] == exp.primary_metric]
+    rails = [r for r in rows if r["metric"] != exp.primary_metric]
+    if any(worse(r) for r in rails if r["difference"] is not None):
+        return "stop: guardrail breached"
+    winners = [r for r in primary if r["difference"] is not None and better(r)]
+    if winners:
+        sign = 1 if up(exp.primary_metric) else -1
+        return f"stop: {max(winners, key=lambda r: sign * r['difference'])['variant']} wins"
+    if primary and all(r["difference"] is not None and worse(r) for r in primary):
+        return f"stop: {names[0]} wins"
+    if exp.mde and primary and all(
+        r["cs_low"] is not None and -exp.mde < r["cs_low"] and r["cs_high"] < exp.mde
+        for r in primary
+    ):
+        return "stop: no meaningful difference"
+    return "keep running"
+
+
+def plan_for(
+    exp: Experiment, base: dict[str, Any], comparisons: dict[tuple[str, str], Comparison],
+    days: float,
+) -> dict[str, Any]:
+    """Calls needed per variant for the primary metric at the experiment's mde, alpha and power,
+    and from the traffic so far, the days still to go."""
+    control = base["variants"][0]
+    out: dict[str, Any] = {"per_variant": None, "days_to_go": None, "calls_per_day": None,
+                           "note": None}
+    if not exp.mde:
+        out["note"] = "set the experiment's mde (minimum detectable effect) to plan"
+        return out
+    metric = exp.primary_metric
+    try:
+        if metric in RATES:
+            baseline = control.get(metric)
+            if baseline is None or not 0 < baseline < 1:
+                out["note"] = "no usable baseline rate yet"
+                return out
+            plan = power.sample_size_proportions(baseline, exp.mde, exp.alpha, exp.power)
+        else:
+            first = comparisons.get((metric, base["variants"][1]["value"]))
+            n0 = control["requests"] or 0
+            if first is None or first.se is None or not n0:
+                out["note"] = "no usable spread of the metric yet"
+                return out
+            sd = first.se * np.sqrt(n0 / 2)  # se² ≈ 2 sd² / n with equal groups
+            plan = power.sample_size_means(float(sd), exp.mde, exp.alpha, exp.power)
+    except Exception as exc:  # an effect too small to plan for, a zero spread
+        out["note"] = str(exc)
+        return out
+    smallest = min(int(v["requests"] or 0) for v in base["variants"])
+    weights = [v.weight for v in exp.variants]
+    share = min(weights) / sum(weights)
+    total = sum(int(v["requests"] or 0) for v in base["variants"])
+    per_day = total * share / days
+    out.update(per_variant=plan.per_variant, calls_so_far=smallest,
+               calls_per_day=per_day,
+               days_to_go=max(0.0, (plan.per_variant - smallest) / per_day) if per_day else None)
+    return out
+
+
+def daily(
+    store: Store, scope: Scope, dim: Dimension, values: list[str], names: list[str], metric: str
+) -> list[dict[str, Any]]:
+    """Per UTC day and variant: calls and the primary metric."""
+    wanted = [CATALOG["requests"], CATALOG[metric]]
+    rows = store.aggregate(scope.with_filter(dim.name, values), wanted, [dim], "day")
+    label = dict(zip(values, names, strict=True))
+    out = [{"t": _iso(r["t"]), "variant": label.get(r["g0"], r["g0"]), "requests": r["requests"],
+            metric: r[metric]} for r in rows if r["g0"] in label]
+    out.sort(key=lambda r: (r["t"], names.index(r["variant"])))
+    return out
+
+
+def _iso(t: datetime) -> str:
+    from datetime import UTC
+
+    t = t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
+    return t.isoformat().replace("+00:00", "Z")
