@@ -3,7 +3,7 @@
 Anthropic's `usage.input_tokens` excludes cache reads and writes; the fake reports
 `input_tokens = usage.input_tokens - usage.cached_tokens` and `cache_read_input_tokens =
 usage.cached_tokens`, so that PromptPulse's input (cache included) equals `fake.usage.input_tokens`.
-Anthropic has no separate reasoning count; the fake's `reasoning_tokens` is not reported.
+`reasoning_tokens` is reported as `output_tokens_details.thinking_tokens`.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ def _usage(fake: FakeServer, output: int | None = None) -> dict[str, Any]:
         "output_tokens": u.output_tokens if output is None else output,
         "cache_read_input_tokens": u.cached_tokens,
         "cache_creation_input_tokens": 0,
+        "output_tokens_details": {"thinking_tokens": u.reasoning_tokens if output is None else 0},
     }
 
 
@@ -92,14 +93,19 @@ def _stream(fake: FakeServer, mid: str, model: str) -> Iterator[bytes]:
     yield event("ping", {"type": "ping"})
     for word in REPLY_WORDS:
         delta = {"type": "text_delta", "text": word}
-        yield event("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": delta})
+        yield event(
+            "content_block_delta", {"type": "content_block_delta", "index": 0, "delta": delta}
+        )
     yield event("content_block_stop", {"type": "content_block_stop", "index": 0})
     yield event(
         "message_delta",
         {
             "type": "message_delta",
             "delta": {"stop_reason": "end_turn", "stop_sequence": None},
-            "usage": {"output_tokens": fake.usage.output_tokens},
+            "usage": {
+                "output_tokens": fake.usage.output_tokens,
+                "output_tokens_details": {"thinking_tokens": fake.usage.reasoning_tokens},
+            },
         },
     )
     yield event("message_stop", {"type": "message_stop"})

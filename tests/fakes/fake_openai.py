@@ -87,7 +87,9 @@ def _stream(
             body["usage"] = usage
         return b"data: " + json.dumps(body).encode() + b"\n\n"
 
-    yield chunk([{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}])
+    yield chunk(
+        [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]
+    )
     for word in REPLY_WORDS:
         yield chunk([{"index": 0, "delta": {"content": word}, "finish_reason": None}])
     yield chunk([{"index": 0, "delta": {}, "finish_reason": "stop"}])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 from collections.abc import Callable, Iterator
@@ -12,7 +13,10 @@ from typing import Any
 
 @dataclass
 class FakeUsage:
-    """Token counts the fake reports, in PromptPulse's terms (cached ⊆ input, reasoning ⊆ output)."""
+    """Token counts the fake reports, in PromptPulse's terms.
+
+    cached ⊆ input, reasoning ⊆ output.
+    """
 
     input_tokens: int = 21
     output_tokens: int = 7
@@ -106,7 +110,7 @@ def _make_handler(fake: FakeServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: Any) -> None:
             pass
 
         def do_POST(self) -> None:
@@ -123,10 +127,9 @@ def _make_handler(fake: FakeServer) -> type[BaseHTTPRequestHandler]:
             fake.sleep(fake.delay_s)
             if payload.get("model") == "fake-slow":
                 fake.sleep(fake.slow_s)
-            try:
+            # the client may have given up (a timeout test); nothing to do then
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                 self._send(fake._route(fake, self.path, payload))
-            except (BrokenPipeError, ConnectionResetError):
-                pass  # the client gave up (a timeout test); nothing to do
 
         def _send(self, reply: Reply) -> None:
             self.send_response(reply.status)
