@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from promptpulse.cli_experiments import experiments_app
 from promptpulse.config import Settings
 from promptpulse.errors import PromptPulseError
 
@@ -19,6 +20,7 @@ prices_app = typer.Typer(help="Per-project price overrides (USD per million toke
                          no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 app.add_typer(prices_app, name="prices")
+app.add_typer(experiments_app, name="experiments")
 console = Console()
 err = Console(stderr=True)
 
