@@ -11,15 +11,21 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-experiments_app = typer.Typer(help="A/B experiments: create, list, results, plan.",
-                              no_args_is_help=True)
+experiments_app = typer.Typer(
+    help="A/B experiments: create, list, results, plan.", no_args_is_help=True
+)
 console = Console()
 err = Console(stderr=True)
 
-Url = Annotated[str, typer.Option(envvar="PROMPTPULSE_URL", help="Server URL "
-                                  "(env PROMPTPULSE_URL)")]
-Key = Annotated[str, typer.Option("--api-key", envvar="PROMPTPULSE_API_KEY",
-                                  help="API key (env PROMPTPULSE_API_KEY)")]
+Url = Annotated[
+    str, typer.Option(envvar="PROMPTPULSE_URL", help="Server URL (env PROMPTPULSE_URL)")
+]
+Key = Annotated[
+    str,
+    typer.Option(
+        "--api-key", envvar="PROMPTPULSE_API_KEY", help="API key (env PROMPTPULSE_API_KEY)"
+    ),
+]
 Json = Annotated[bool, typer.Option("--json", help="Print the raw JSON")]
 DEFAULT_URL = "http://127.0.0.1:8000"
 
@@ -27,8 +33,9 @@ DEFAULT_URL = "http://127.0.0.1:8000"
 def _call(url: str, api_key: str, method: str, path: str, **kwargs: Any) -> Any:
     if not api_key:
         raise typer.BadParameter("give --api-key or set PROMPTPULSE_API_KEY")
-    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {api_key}"},
-                      timeout=120) as client:
+    with httpx.Client(
+        base_url=url, headers={"Authorization": f"Bearer {api_key}"}, timeout=120
+    ) as client:
         try:
             r = client.request(method, path, **kwargs)
         except httpx.HTTPError as exc:
@@ -66,28 +73,46 @@ def list_cmd(url: Url = DEFAULT_URL, api_key: Key = "", as_json: Json = False) -
         return _dump(data)
     table = Table("id", "key", "name", "variants", "primary", "status", "start")
     for e in data["experiments"]:
-        table.add_row(e["id"], e["key"], e["name"], ", ".join(v["name"] for v in e["variants"]),
-                      e["primary_metric"], e["status"], e["start"])
+        table.add_row(
+            e["id"],
+            e["key"],
+            e["name"],
+            ", ".join(v["name"] for v in e["variants"]),
+            e["primary_metric"],
+            e["status"],
+            e["start"],
+        )
     console.print(table)
 
 
 @experiments_app.command("create")
 def create_cmd(
     name: Annotated[str, typer.Option(help="What it tests")],
-    variant: Annotated[list[str], typer.Option(
-        help="NAME:DIMENSION=VALUE[:WEIGHT], repeat; the first is the control "
-             "(e.g. --variant control:prompt_version=v1:50)")],
-    key_: Annotated[str | None, typer.Option("--key", help="Assignment key (default: from "
-                                             "the name)")] = None,
+    variant: Annotated[
+        list[str],
+        typer.Option(
+            help="NAME:DIMENSION=VALUE[:WEIGHT], repeat; the first is the control "
+            "(e.g. --variant control:prompt_version=v1:50)"
+        ),
+    ],
+    key_: Annotated[
+        str | None, typer.Option("--key", help="Assignment key (default: from the name)")
+    ] = None,
     hypothesis: Annotated[str | None, typer.Option()] = None,
     primary: Annotated[str, typer.Option(help="Primary metric")] = "success_rate",
-    guardrail: Annotated[list[str] | None, typer.Option(help="Guardrail metric, repeat "
-                                                        "(default latency_p95_ms, cost_per_request_usd)")] = None,
+    guardrail: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Guardrail metric, repeat (default latency_p95_ms, cost_per_request_usd)"
+        ),
+    ] = None,
     mde: Annotated[float | None, typer.Option(help="Minimum detectable effect, absolute")] = None,
     alpha: Annotated[float, typer.Option()] = 0.05,
     power: Annotated[float, typer.Option()] = 0.8,
     project: Annotated[str | None, typer.Option(help="Needed with an admin key")] = None,
-    url: Url = DEFAULT_URL, api_key: Key = "", as_json: Json = False,
+    url: Url = DEFAULT_URL,
+    api_key: Key = "",
+    as_json: Json = False,
 ) -> None:
     """Create an experiment (needs a key with the admin scope)."""
     variants = []
@@ -100,60 +125,94 @@ def create_cmd(
         except ValueError:
             raise typer.BadParameter(f"--variant '{v}': the weight must be a number") from None
         variants.append({"name": parts[0], "filter": parts[1], "weight": weight})
-    body: dict[str, Any] = {"name": name, "key": key_, "hypothesis": hypothesis,
-                            "variants": variants, "primary_metric": primary, "mde": mde,
-                            "alpha": alpha, "power": power}
+    body: dict[str, Any] = {
+        "name": name,
+        "key": key_,
+        "hypothesis": hypothesis,
+        "variants": variants,
+        "primary_metric": primary,
+        "mde": mde,
+        "alpha": alpha,
+        "power": power,
+    }
     if guardrail is not None:
         body["guardrails"] = guardrail
-    data = _call(url, api_key, "POST", "/v1/experiments", json=body,
-                 params={"project": project} if project else None)
+    data = _call(
+        url,
+        api_key,
+        "POST",
+        "/v1/experiments",
+        json=body,
+        params={"project": project} if project else None,
+    )
     if as_json:
         return _dump(data)
     console.print(f"created experiment {data['id']} (key {data['key']})")
 
 
 @experiments_app.command("show")
-def show_cmd(ref: Annotated[str, typer.Argument(help="Experiment id or key")],
-             url: Url = DEFAULT_URL, api_key: Key = "") -> None:
+def show_cmd(
+    ref: Annotated[str, typer.Argument(help="Experiment id or key")],
+    url: Url = DEFAULT_URL,
+    api_key: Key = "",
+) -> None:
     """One experiment's settings, as JSON."""
     _dump(_call(url, api_key, "GET", f"/v1/experiments/{ref}"))
 
 
 @experiments_app.command("results")
-def results_cmd(ref: Annotated[str, typer.Argument(help="Experiment id or key")],
-                url: Url = DEFAULT_URL, api_key: Key = "", as_json: Json = False) -> None:
+def results_cmd(
+    ref: Annotated[str, typer.Argument(help="Experiment id or key")],
+    url: Url = DEFAULT_URL,
+    api_key: Key = "",
+    as_json: Json = False,
+) -> None:
     """Comparison, sample-ratio check, sequential decision and plan."""
     data = _call(url, api_key, "GET", f"/v1/experiments/{ref}/results")
     if as_json:
         return _dump(data)
     table = Table("metric", "variant", "difference", "95% CI", "p (adj.)", "test", "sig.")
     for c in data["comparisons"]:
-        table.add_row(c["metric"], c["variant"], _fmt(c["difference"]),
-                      f"{_fmt(c['ci_low'])} … {_fmt(c['ci_high'])}", _fmt(c["p_value_adjusted"]),
-                      c["test"], "yes" if c["significant"] else "")
+        table.add_row(
+            c["metric"],
+            c["variant"],
+            _fmt(c["difference"]),
+            f"{_fmt(c['ci_low'])} … {_fmt(c['ci_high'])}",
+            _fmt(c["p_value_adjusted"]),
+            c["test"],
+            "yes" if c["significant"] else "",
+        )
     console.print(table)
     srm = data["srm"]
     style = "bold red" if srm["mismatch"] else "green"
     console.print(f"[{style}]sample ratio: {srm['message']}[/{style}]")
     plan = data["plan"]
     if plan.get("per_variant"):
-        console.print(f"plan: {plan['per_variant']} calls per variant, "
-                      f"{_fmt(plan.get('days_to_go'))} days to go")
+        console.print(
+            f"plan: {plan['per_variant']} calls per variant, "
+            f"{_fmt(plan.get('days_to_go'))} days to go"
+        )
     console.print(f"verdict: {data['verdict']}")
     console.print(f"[bold]decision: {data['decision']}[/bold]")
 
 
 @experiments_app.command("stop")
-def stop_cmd(ref: Annotated[str, typer.Argument(help="Experiment id or key")],
-             url: Url = DEFAULT_URL, api_key: Key = "") -> None:
+def stop_cmd(
+    ref: Annotated[str, typer.Argument(help="Experiment id or key")],
+    url: Url = DEFAULT_URL,
+    api_key: Key = "",
+) -> None:
     """Mark an experiment stopped (its results stay)."""
     data = _call(url, api_key, "PATCH", f"/v1/experiments/{ref}", json={"status": "stopped"})
     console.print(f"stopped {data['id']} ({data['key']})")
 
 
 @experiments_app.command("delete")
-def delete_cmd(ref: Annotated[str, typer.Argument(help="Experiment id or key")],
-               url: Url = DEFAULT_URL, api_key: Key = "") -> None:
+def delete_cmd(
+    ref: Annotated[str, typer.Argument(help="Experiment id or key")],
+    url: Url = DEFAULT_URL,
+    api_key: Key = "",
+) -> None:
     """Delete an experiment and its exposures."""
     _call(url, api_key, "DELETE", f"/v1/experiments/{ref}")
     console.print(f"deleted {ref}")
@@ -173,9 +232,13 @@ def plan_cmd(
 
     if (baseline is None) == (sd is None):
         raise typer.BadParameter("give --baseline (a rate) or --sd (a mean's spread)")
-    plan = (pw.sample_size_proportions(baseline, mde, alpha, power) if baseline is not None
-            else pw.sample_size_means(sd or 0.0, mde, alpha, power))
+    plan = (
+        pw.sample_size_proportions(baseline, mde, alpha, power)
+        if baseline is not None
+        else pw.sample_size_means(sd or 0.0, mde, alpha, power)
+    )
     console.print(f"{plan.per_variant} calls per variant ({2 * plan.per_variant} for two)")
     if daily_calls:
-        console.print(f"about {2 * plan.per_variant / daily_calls:.1f} days at {daily_calls:g} "
-                      "calls per day")
+        console.print(
+            f"about {2 * plan.per_variant / daily_calls:.1f} days at {daily_calls:g} calls per day"
+        )

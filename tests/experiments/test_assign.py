@@ -23,13 +23,22 @@ SPLITS: list[object] = [
     {"A": 1 / 3, "B": 1 / 3, "C": 1 / 3},
 ]
 UNITS = [f"user-{i}" for i in range(3000)] + [
-    "", "ünïcödé-🙂", "with:colon", "a" * 500, "42", "日本語のユーザー", " spaced ",
+    "",
+    "ünïcödé-🙂",
+    "with:colon",
+    "a" * 500,
+    "42",
+    "日本語のユーザー",
+    " spaced ",
 ]
 
 
 def _python(experiment: str, split: object) -> list[str]:
-    pairs = split if isinstance(split, dict) else [tuple(p) if isinstance(p, list) else p
-                                                   for p in split]  # type: ignore[attr-defined]
+    pairs = (
+        split
+        if isinstance(split, dict)
+        else [tuple(p) if isinstance(p, list) else p for p in split]
+    )  # type: ignore[attr-defined]
     return [assign(experiment, u, pairs) for u in UNITS]  # type: ignore[arg-type]
 
 
@@ -49,8 +58,14 @@ def test_python_and_js_agree() -> None:
     )
     experiments = ["checkout-prompt-v3", "exp:ü", ""]
     payload = json.dumps({"experiments": experiments, "splits": SPLITS, "units": UNITS})
-    done = subprocess.run(["node", "--input-type=module", "-e", script], input=payload,
-                          capture_output=True, text=True, timeout=60, check=True)
+    done = subprocess.run(
+        ["node", "--input-type=module", "-e", script],
+        input=payload,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     js = json.loads(done.stdout)
     assert js["buckets"] == [bucket(experiments[0], u) for u in UNITS]  # bit-identical floats
     python = [_python(e, s) for e in experiments for s in SPLITS]

@@ -14,17 +14,40 @@ from tests.conftest import LiveServer, iso
 def test_create_list_results_stop_delete(live: LiveServer) -> None:
     key = live.key("cli-exp", "ingest,read,admin")
     t0 = datetime(2026, 3, 2, tzinfo=UTC)
-    events = [{"id": f"{v}-{i}", "timestamp": iso(t0 + timedelta(minutes=i)), "model": "m",
-               "prompt_version": v, "latency_ms": 100 + i % 9,
-               "status": "error" if i % 10 == 0 else "success"}
-              for v in ("a", "b") for i in range(300)]
+    events = [
+        {
+            "id": f"{v}-{i}",
+            "timestamp": iso(t0 + timedelta(minutes=i)),
+            "model": "m",
+            "prompt_version": v,
+            "latency_ms": 100 + i % 9,
+            "status": "error" if i % 10 == 0 else "success",
+        }
+        for v in ("a", "b")
+        for i in range(300)
+    ]
     with live.client(key) as c:
         assert c.post("/v1/events", json={"events": events}).status_code == 200
     env = {"PROMPTPULSE_URL": live.url, "PROMPTPULSE_API_KEY": key, "COLUMNS": "200"}
     runner = CliRunner()
-    made = runner.invoke(app, ["experiments", "create", "--name", "CLI test", "--key", "cli-1",
-                               "--variant", "a:prompt_version=a:50",
-                               "--variant", "b:prompt_version=b:50", "--mde", "0.05"], env=env)
+    made = runner.invoke(
+        app,
+        [
+            "experiments",
+            "create",
+            "--name",
+            "CLI test",
+            "--key",
+            "cli-1",
+            "--variant",
+            "a:prompt_version=a:50",
+            "--variant",
+            "b:prompt_version=b:50",
+            "--mde",
+            "0.05",
+        ],
+        env=env,
+    )
     assert made.exit_code == 0, made.output
     assert "cli-1" in made.output
     listed = runner.invoke(app, ["experiments", "list"], env=env)
@@ -34,8 +57,7 @@ def test_create_list_results_stop_delete(live: LiveServer) -> None:
     assert "decision: keep running" in res.output and "success_rate" in res.output
     stopped = runner.invoke(app, ["experiments", "stop", "cli-1"], env=env)
     assert stopped.exit_code == 0 and "stopped" in stopped.output
-    bad = runner.invoke(app, ["experiments", "create", "--name", "x", "--variant", "nope"],
-                        env=env)
+    bad = runner.invoke(app, ["experiments", "create", "--name", "x", "--variant", "nope"], env=env)
     assert bad.exit_code != 0
     assert runner.invoke(app, ["experiments", "delete", "cli-1"], env=env).exit_code == 0
     gone = runner.invoke(app, ["experiments", "show", "cli-1"], env=env)

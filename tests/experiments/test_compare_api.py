@@ -15,16 +15,25 @@ T0 = datetime(2026, 1, 5, tzinfo=UTC)
 RANGE = {"from": iso(T0), "to": iso(T0 + timedelta(days=1))}
 
 
-def _events(version: str, n: int, success: float, latency: float, cost: float,
-            rng: np.random.Generator) -> list[dict[str, Any]]:
+def _events(
+    version: str, n: int, success: float, latency: float, cost: float, rng: np.random.Generator
+) -> list[dict[str, Any]]:
     ok = rng.random(n) < success
     lat = rng.lognormal(np.log(latency), 0.4, n)
     return [
-        {"id": f"{version}-{i}", "timestamp": iso(T0 + timedelta(seconds=int(i * 17 % 86000))),
-         "model": "gpt-4o-mini", "prompt_id": "support", "prompt_version": version,
-         "status": "success" if ok[i] else "error", "latency_ms": float(lat[i]),
-         "ttft_ms": float(lat[i]) / 4, "input_tokens": int(100 + i % 50), "output_tokens": 20,
-         "cost_usd": cost * (1 + (i % 7) / 10)}
+        {
+            "id": f"{version}-{i}",
+            "timestamp": iso(T0 + timedelta(seconds=int(i * 17 % 86000))),
+            "model": "gpt-4o-mini",
+            "prompt_id": "support",
+            "prompt_version": version,
+            "status": "success" if ok[i] else "error",
+            "latency_ms": float(lat[i]),
+            "ttft_ms": float(lat[i]) / 4,
+            "input_tokens": int(100 + i % 50),
+            "output_tokens": 20,
+            "cost_usd": cost * (1 + (i % 7) / 10),
+        }
         for i in range(n)
     ]
 
@@ -34,12 +43,14 @@ def seeded(live: LiveServer) -> tuple[str, str]:
     project = "cmp-seeded"
     key = live.key(project)
     rng = np.random.default_rng(7)
-    events = (_events("v1", 1500, 0.90, 800, 0.002, rng)
-              + _events("v2", 1500, 0.95, 800, 0.002, rng)  # better, same latency and cost
-              + _events("v3", 1500, 0.96, 1600, 0.002, rng))  # better but twice as slow
+    events = (
+        _events("v1", 1500, 0.90, 800, 0.002, rng)
+        + _events("v2", 1500, 0.95, 800, 0.002, rng)  # better, same latency and cost
+        + _events("v3", 1500, 0.96, 1600, 0.002, rng)
+    )  # better but twice as slow
     with live.client(key) as c:
         for i in range(0, len(events), 2000):
-            r = c.post("/v1/events", json={"events": events[i:i + 2000]})
+            r = c.post("/v1/events", json={"events": events[i : i + 2000]})
             assert r.status_code == 200, r.text
     return project, key
 
@@ -54,13 +65,21 @@ def test_shape_and_winner(live: LiveServer, seeded: tuple[str, str]) -> None:
     assert [v["value"] for v in body["variants"]] == ["v1", "v2", "v3"]
     for v in body["variants"]:
         assert v["requests"] == 1500
-        assert set(v) >= {"success_rate", "latency_p50_ms", "latency_p95_ms", "ttft_p95_ms",
-                          "tokens_per_request", "cost_per_request_usd", "scores"}
+        assert set(v) >= {
+            "success_rate",
+            "latency_p50_ms",
+            "latency_p95_ms",
+            "ttft_p95_ms",
+            "tokens_per_request",
+            "cost_per_request_usd",
+            "scores",
+        }
     rows = {(c["metric"], c["variant"]): c for c in body["comparisons"]}
     sr = rows[("success_rate", "v2")]
     assert sr["test"] == "two_proportion_z" and sr["significant"]
-    assert sr["difference"] == pytest.approx(body["variants"][1]["success_rate"]
-                                             - body["variants"][0]["success_rate"])
+    assert sr["difference"] == pytest.approx(
+        body["variants"][1]["success_rate"] - body["variants"][0]["success_rate"]
+    )
     assert sr["ci_low"] < sr["difference"] < sr["ci_high"]
     # Holm over two variants: the adjusted p is never below the raw one
     assert sr["p_value_adjusted"] >= sr["p_value"]
@@ -80,10 +99,14 @@ def test_welch_matches_scipy_on_served_data(live: LiveServer, seeded: tuple[str,
     a = _events("v1", 1500, 0.90, 800, 0.002, rng)
     b = _events("v2", 1500, 0.95, 800, 0.002, rng)
     with live.client(key) as c:
-        body = c.get("/v1/compare", params={**RANGE, "by": "prompt_version", "values": "v1,v2",
-                                            "guardrails": "none"}).json()
-    tok = [(e["input_tokens"] + e["output_tokens"]) for e in a], \
-        [(e["input_tokens"] + e["output_tokens"]) for e in b]
+        body = c.get(
+            "/v1/compare",
+            params={**RANGE, "by": "prompt_version", "values": "v1,v2", "guardrails": "none"},
+        ).json()
+    tok = (
+        [(e["input_tokens"] + e["output_tokens"]) for e in a],
+        [(e["input_tokens"] + e["output_tokens"]) for e in b],
+    )
     ref = sps.ttest_ind(tok[1], tok[0], equal_var=False)
     row = next(c for c in body["comparisons"] if c["metric"] == "tokens_per_request")
     assert row["p_value"] == pytest.approx(ref.pvalue, rel=1e-6)
@@ -94,8 +117,10 @@ def test_welch_matches_scipy_on_served_data(live: LiveServer, seeded: tuple[str,
 def test_no_winner_without_significance(live: LiveServer, seeded: tuple[str, str]) -> None:
     _, key = seeded
     with live.client(key) as c:
-        body = c.get("/v1/compare", params={**RANGE, "by": "prompt_version", "values": "v2,v3",
-                                            "guardrails": "none"}).json()
+        body = c.get(
+            "/v1/compare",
+            params={**RANGE, "by": "prompt_version", "values": "v2,v3", "guardrails": "none"},
+        ).json()
     assert body["winner"] is None
     assert body["best"]["success_rate"] is None
     assert "no variant is significantly better" in body["verdict"]
@@ -104,12 +129,15 @@ def test_no_winner_without_significance(live: LiveServer, seeded: tuple[str, str
 def test_missing_variant_and_errors(live: LiveServer, seeded: tuple[str, str]) -> None:
     _, key = seeded
     with live.client(key) as c:
-        empty = c.get("/v1/compare", params={**RANGE, "by": "prompt_version",
-                                             "values": "v1,nope"}).json()
+        empty = c.get(
+            "/v1/compare", params={**RANGE, "by": "prompt_version", "values": "v1,nope"}
+        ).json()
         assert empty["variants"][1]["requests"] == 0 and empty["winner"] is None
         assert all(x["p_value"] is None for x in empty["comparisons"])
-        bad = c.get("/v1/compare", params={"by": "colour", "values": "v1", "primary": "requests",
-                                           "alpha": "x"})
+        bad = c.get(
+            "/v1/compare",
+            params={"by": "colour", "values": "v1", "primary": "requests", "alpha": "x"},
+        )
         assert bad.status_code == 422
         assert bad.headers["content-type"].startswith("application/problem+json")
         fields = {e["field"] for e in bad.json()["errors"]}
@@ -121,9 +149,12 @@ def test_missing_variant_and_errors(live: LiveServer, seeded: tuple[str, str]) -
 def test_project_key_cannot_read_other_project(live: LiveServer, seeded: tuple[str, str]) -> None:
     other = live.key("cmp-other")
     with live.client(other) as c:
-        body = c.get("/v1/compare", params={**RANGE, "by": "prompt_version",
-                                            "values": "v1,v2"}).json()
+        body = c.get(
+            "/v1/compare", params={**RANGE, "by": "prompt_version", "values": "v1,v2"}
+        ).json()
         assert [v["requests"] for v in body["variants"]] == [0, 0]
-        r = c.get("/v1/compare", params={**RANGE, "by": "prompt_version", "values": "v1,v2",
-                                         "project": "cmp-seeded"})
+        r = c.get(
+            "/v1/compare",
+            params={**RANGE, "by": "prompt_version", "values": "v1,v2", "project": "cmp-seeded"},
+        )
         assert r.status_code == 403

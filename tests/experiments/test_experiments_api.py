@@ -18,19 +18,26 @@ T0 = datetime(2026, 2, 2, tzinfo=UTC)
 DAYS = 7
 
 
-def _seed(c: httpx.Client, version: str, per_day: int, success: float, latency: float,
-          seed: int) -> None:
+def _seed(
+    c: httpx.Client, version: str, per_day: int, success: float, latency: float, seed: int
+) -> None:
     rng = np.random.default_rng(seed)
     events: list[dict[str, Any]] = []
     for day in range(DAYS):
         ok = rng.random(per_day) < success
         lat = rng.lognormal(np.log(latency), 0.3, per_day)
         events += [
-            {"id": f"{version}-{day}-{i}",
-             "timestamp": iso(T0 + timedelta(days=day, seconds=int(i * 86000 / per_day))),
-             "model": "gpt-4o-mini", "prompt_version": version,
-             "status": "success" if ok[i] else "error", "latency_ms": float(lat[i]),
-             "input_tokens": 100, "output_tokens": 20, "cost_usd": 0.001}
+            {
+                "id": f"{version}-{day}-{i}",
+                "timestamp": iso(T0 + timedelta(days=day, seconds=int(i * 86000 / per_day))),
+                "model": "gpt-4o-mini",
+                "prompt_version": version,
+                "status": "success" if ok[i] else "error",
+                "latency_ms": float(lat[i]),
+                "input_tokens": 100,
+                "output_tokens": 20,
+                "cost_usd": 0.001,
+            }
             for i in range(per_day)
         ]
     r = c.post("/v1/events", json={"events": events})
@@ -48,9 +55,16 @@ def admin(live: LiveServer) -> Iterator[httpx.Client]:
 
 
 def _create(c: httpx.Client, key: str, variants: list[str], **extra: Any) -> dict[str, Any]:
-    body = {"name": f"Test {key}", "key": key, "hypothesis": "v2 fails less",
-            "variants": [{"filter": f"prompt_version={v}", "weight": 50} for v in variants],
-            "mde": 0.02, "start": iso(T0), "end": iso(T0 + timedelta(days=DAYS)), **extra}
+    body = {
+        "name": f"Test {key}",
+        "key": key,
+        "hypothesis": "v2 fails less",
+        "variants": [{"filter": f"prompt_version={v}", "weight": 50} for v in variants],
+        "mde": 0.02,
+        "start": iso(T0),
+        "end": iso(T0 + timedelta(days=DAYS)),
+        **extra,
+    }
     r = c.post("/v1/experiments", json=body)
     assert r.status_code == 201, r.text
     return r.json()  # type: ignore[no-any-return]
@@ -63,8 +77,14 @@ def test_crud(admin: httpx.Client, live: LiveServer) -> None:
     assert admin.get(f"/v1/experiments/{exp['id']}").json() == exp
     assert admin.get("/v1/experiments/crud").json()["id"] == exp["id"]
     assert exp["id"] in [e["id"] for e in admin.get("/v1/experiments").json()["experiments"]]
-    again = admin.post("/v1/experiments", json={
-        "name": "x", "key": "crud", "variants": [{"filter": "model=a"}, {"filter": "model=b"}]})
+    again = admin.post(
+        "/v1/experiments",
+        json={
+            "name": "x",
+            "key": "crud",
+            "variants": [{"filter": "model=a"}, {"filter": "model=b"}],
+        },
+    )
     assert again.status_code == 422 and again.json()["errors"][0]["field"] == "key"
     patched = admin.patch(f"/v1/experiments/{exp['id']}", json={"status": "stopped", "mde": 0.03})
     assert patched.json()["status"] == "stopped" and patched.json()["mde"] == 0.03
@@ -74,25 +94,42 @@ def test_crud(admin: httpx.Client, live: LiveServer) -> None:
     with live.client(live.key("exp-elsewhere", "ingest,read")) as other:
         assert other.get(f"/v1/experiments/{exp['id']}").status_code == 404
         assert other.post("/v1/experiments", json={}).status_code in (403, 422)
-        r = other.post("/v1/experiments", json={
-            "name": "x", "variants": [{"filter": "model=a"}, {"filter": "model=b"}]})
+        r = other.post(
+            "/v1/experiments",
+            json={"name": "x", "variants": [{"filter": "model=a"}, {"filter": "model=b"}]},
+        )
         assert r.status_code == 403
     assert admin.delete(f"/v1/experiments/{exp['id']}").status_code == 204
     assert admin.get(f"/v1/experiments/{exp['id']}").status_code == 404
 
 
 def test_invalid_experiments_name_their_fields(admin: httpx.Client) -> None:
-    r = admin.post("/v1/experiments", json={
-        "name": "bad", "variants": [{"filter": "prompt_version=v1"}, {"filter": "model=m"}],
-        "primary_metric": "requests", "alpha": 2})
+    r = admin.post(
+        "/v1/experiments",
+        json={
+            "name": "bad",
+            "variants": [{"filter": "prompt_version=v1"}, {"filter": "model=m"}],
+            "primary_metric": "requests",
+            "alpha": 2,
+        },
+    )
     assert r.status_code == 422
     assert {e["field"] for e in r.json()["errors"]} == {"variants"}
-    r = admin.post("/v1/experiments", json={
-        "name": "bad", "variants": [{"filter": "prompt_version=v1"}, {"filter": "nonsense"}]})
+    r = admin.post(
+        "/v1/experiments",
+        json={"name": "bad", "variants": [{"filter": "prompt_version=v1"}, {"filter": "nonsense"}]},
+    )
     assert {e["field"] for e in r.json()["errors"]} == {"variants.1.filter"}
-    r = admin.post("/v1/experiments", json={
-        "name": "bad", "variants": [{"filter": "model=a"}, {"filter": "model=b"}],
-        "primary_metric": "requests", "guardrails": ["nope"], "alpha": 2})
+    r = admin.post(
+        "/v1/experiments",
+        json={
+            "name": "bad",
+            "variants": [{"filter": "model=a"}, {"filter": "model=b"}],
+            "primary_metric": "requests",
+            "guardrails": ["nope"],
+            "alpha": 2,
+        },
+    )
     assert {e["field"] for e in r.json()["errors"]} == {"primary", "guardrails", "alpha"}
 
 
@@ -144,16 +181,22 @@ def test_exposures_are_sticky_and_srm_is_flagged(admin: httpx.Client) -> None:
     bad = admin.post(url, json={"exposures": [{"unit_id": "u-3", "variant": "v9"}]})
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "exposures.0.variant"
     # a broken assignment: 1,000 units in the control and 800 in the treatment
-    admin.post(url, json={"exposures": [{"unit_id": f"a{i}", "variant": "v1"} for i in range(1000)]
-               + [{"unit_id": f"b{i}", "variant": "v2"} for i in range(800)]})
+    admin.post(
+        url,
+        json={
+            "exposures": [{"unit_id": f"a{i}", "variant": "v1"} for i in range(1000)]
+            + [{"unit_id": f"b{i}", "variant": "v2"} for i in range(800)]
+        },
+    )
     res = admin.get(f"/v1/experiments/{exp['id']}/results").json()
     assert res["srm"]["source"] == "exposures" and res["srm"]["mismatch"]
     assert res["verdict"].startswith("SAMPLE RATIO MISMATCH")
 
 
 def test_plan_endpoint(admin: httpx.Client) -> None:
-    r = admin.get("/v1/experiments/plan", params={"baseline": 0.95, "mde": 0.01,
-                                                  "daily_calls": 1000})
+    r = admin.get(
+        "/v1/experiments/plan", params={"baseline": 0.95, "mde": 0.01, "daily_calls": 1000}
+    )
     assert r.status_code == 200, r.text
     body = r.json()
     expected = power.sample_size_proportions(0.95, 0.01, 0.05, 0.8)

@@ -16,8 +16,9 @@ BASELINE = 0.90
 MDE = 0.02
 
 
-def _daily_counts(rng: np.random.Generator, p_a: float, p_b: float, per_day: int
-                  ) -> tuple[np.ndarray, ...]:
+def _daily_counts(
+    rng: np.random.Generator, p_a: float, p_b: float, per_day: int
+) -> tuple[np.ndarray, ...]:
     n_a = rng.poisson(per_day, (EXPERIMENTS, DAYS))
     n_b = rng.poisson(per_day, (EXPERIMENTS, DAYS))
     x_a, x_b = rng.binomial(n_a, p_a), rng.binomial(n_b, p_b)
@@ -32,8 +33,14 @@ def test_aa_peeked_daily_keeps_false_positives_at_alpha() -> None:
     print(f"\nA/A: {EXPERIMENTS} experiments x {DAYS} daily looks, mSPRT rejection rate {rate:.3f}")
     assert rate <= ALPHA + 2 * np.sqrt(ALPHA * (1 - ALPHA) / EXPERIMENTS)  # ≤ ~6.9 %
     # the same data peeked at daily with the fixed-horizon z-test: the problem the mSPRT solves
-    z_p = 2 * sps.norm.sf(np.abs((x_b / n_b - x_a / n_a) / np.sqrt(
-        (x_a + x_b) / (n_a + n_b) * (1 - (x_a + x_b) / (n_a + n_b)) * (1 / n_a + 1 / n_b))))
+    z_p = 2 * sps.norm.sf(
+        np.abs(
+            (x_b / n_b - x_a / n_a)
+            / np.sqrt(
+                (x_a + x_b) / (n_a + n_b) * (1 - (x_a + x_b) / (n_a + n_b)) * (1 / n_a + 1 / n_b)
+            )
+        )
+    )
     naive = float(np.mean((z_p <= ALPHA).any(axis=1)))
     print(f"A/A: naive daily z-test peeking rejection rate {naive:.3f}")
     assert naive > 2 * ALPHA
@@ -45,11 +52,17 @@ def test_ab_detected_at_planned_power() -> None:
     n = plan.per_variant
     x_a = rng.binomial(n, BASELINE, EXPERIMENTS)
     x_b = rng.binomial(n, plan.target, EXPERIMENTS)
-    p = np.array([stats.compare_proportions(int(a), n, int(b), n).p_value
-                  for a, b in zip(x_a, x_b, strict=True)])
+    p = np.array(
+        [
+            stats.compare_proportions(int(a), n, int(b), n).p_value
+            for a, b in zip(x_a, x_b, strict=True)
+        ]
+    )
     detected = float(np.mean(p < ALPHA))
-    print(f"\nA/B: planned {n} per variant for {BASELINE}->{plan.target}, fixed-horizon "
-          f"detection {detected:.3f} (planned 0.80)")
+    print(
+        f"\nA/B: planned {n} per variant for {BASELINE}->{plan.target}, fixed-horizon "
+        f"detection {detected:.3f} (planned 0.80)"
+    )
     assert abs(detected - 0.8) < 3 * np.sqrt(0.8 * 0.2 / EXPERIMENTS)  # within ±5.4 points
 
 
@@ -60,8 +73,10 @@ def test_ab_sequential_eventually_stops_for_the_effect() -> None:
     x_a, n_a, x_b, n_b = _daily_counts(rng, BASELINE, plan.target, per_day)
     d, _, p = sequential.proportion_looks(x_a, n_a, x_b, n_b, MDE)
     at_plan, at_end = float(np.mean(p[:, 13] <= ALPHA)), float(np.mean(p[:, -1] <= ALPHA))
-    print(f"\nA/B sequential: stopped for B by the planned size {at_plan:.3f}, "
-          f"by twice it {at_end:.3f}")
+    print(
+        f"\nA/B sequential: stopped for B by the planned size {at_plan:.3f}, "
+        f"by twice it {at_end:.3f}"
+    )
     assert at_end >= 0.8
     effect = np.sign(plan.target - BASELINE)  # the plan takes the harder way, here down to 0.88
     assert np.all(np.sign(d[p[:, -1] <= ALPHA, -1]) == effect)  # every stop in the true direction

@@ -24,7 +24,8 @@ SEEDS = range(12)
 def test_two_proportion_z_against_statsmodels(seed: int) -> None:
     rng = np.random.default_rng(seed)
     n_a, n_b = rng.integers(200, 5000, 2)
-    x_a, x_b = rng.binomial(n_a, rng.uniform(0.05, 0.95)), rng.binomial(n_b, rng.uniform(0.05, 0.95))
+    x_a = rng.binomial(n_a, rng.uniform(0.05, 0.95))
+    x_b = rng.binomial(n_b, rng.uniform(0.05, 0.95))
     z, p = stats.two_proportion_ztest(int(x_a), int(n_a), int(x_b), int(n_b))
     ref_z, ref_p = proportions_ztest([x_b, x_a], [n_b, n_a])
     assert z == pytest.approx(ref_z, rel=1e-9)
@@ -37,7 +38,8 @@ def test_newcombe_and_wilson_against_statsmodels(seed: int) -> None:
     n_a, n_b = (int(v) for v in rng.integers(5, 3000, 2))
     x_a, x_b = int(rng.integers(0, n_a + 1)), int(rng.integers(0, n_b + 1))
     assert stats.wilson_interval(x_a, n_a) == pytest.approx(
-        proportion_confint(x_a, n_a, method="wilson"), rel=1e-9, abs=1e-12)
+        proportion_confint(x_a, n_a, method="wilson"), rel=1e-9, abs=1e-12
+    )
     low, high = stats.newcombe_interval(x_a, n_a, x_b, n_b)
     ref = confint_proportions_2indep(x_b, n_b, x_a, n_a, method="newcomb", compare="diff")
     assert (low, high) == pytest.approx(ref, rel=1e-9, abs=1e-12)
@@ -103,10 +105,16 @@ def test_chi_square_against_scipy(seed: int) -> None:
     assert r.p_value == pytest.approx(ref.pvalue, rel=1e-9, abs=1e-300)
 
 
-@pytest.mark.parametrize(("baseline", "mde", "alpha", "pw", "ratio"), [
-    (0.95, 0.01, 0.05, 0.8, 1.0), (0.5, 0.05, 0.05, 0.9, 1.0), (0.1, 0.02, 0.01, 0.8, 2.0),
-    (0.02, 0.005, 0.1, 0.7, 1.0), (0.97, 0.02, 0.05, 0.8, 0.5),
-])
+@pytest.mark.parametrize(
+    ("baseline", "mde", "alpha", "pw", "ratio"),
+    [
+        (0.95, 0.01, 0.05, 0.8, 1.0),
+        (0.5, 0.05, 0.05, 0.9, 1.0),
+        (0.1, 0.02, 0.01, 0.8, 2.0),
+        (0.02, 0.005, 0.1, 0.7, 1.0),
+        (0.97, 0.02, 0.05, 0.8, 0.5),
+    ],
+)
 def test_proportion_sample_size_against_statsmodels(
     baseline: float, mde: float, alpha: float, pw: float, ratio: float
 ) -> None:
@@ -121,10 +129,18 @@ def test_proportion_sample_size_against_statsmodels(
         assert abs(proportion_effectsize(other, baseline)) >= abs(h) - 1e-12
 
 
-@pytest.mark.parametrize(("sd", "mde", "alpha", "pw"), [
-    (300.0, 50.0, 0.05, 0.8), (1.0, 0.2, 0.01, 0.9), (0.004, 0.001, 0.05, 0.8), (10, 30, 0.05, 0.8),
-])
-def test_mean_sample_size_against_statsmodels(sd: float, mde: float, alpha: float, pw: float) -> None:
+@pytest.mark.parametrize(
+    ("sd", "mde", "alpha", "pw"),
+    [
+        (300.0, 50.0, 0.05, 0.8),
+        (1.0, 0.2, 0.01, 0.9),
+        (0.004, 0.001, 0.05, 0.8),
+        (10, 30, 0.05, 0.8),
+    ],
+)
+def test_mean_sample_size_against_statsmodels(
+    sd: float, mde: float, alpha: float, pw: float
+) -> None:
     plan = power.sample_size_means(sd, mde, alpha, pw)
     ref = TTestIndPower().solve_power(effect_size=mde / sd, alpha=alpha, power=pw)
     assert plan.exact == pytest.approx(ref, rel=1e-4)
@@ -145,9 +161,14 @@ def test_bootstrap_interval_against_scipy(q: float, seed: int) -> None:
     b = rng.lognormal(6.1, 0.6, 700)
     ours = stats.bootstrap_quantile_difference(a, b, q, resamples=4000, seed=seed)
     ref = sps.bootstrap(
-        (b, a), lambda x, y, axis: np.percentile(x, q * 100, axis=axis)
-        - np.percentile(y, q * 100, axis=axis),
-        n_resamples=4000, method="percentile", vectorized=True, paired=False,
+        (b, a),
+        lambda x, y, axis: (
+            np.percentile(x, q * 100, axis=axis) - np.percentile(y, q * 100, axis=axis)
+        ),
+        n_resamples=4000,
+        method="percentile",
+        vectorized=True,
+        paired=False,
         random_state=np.random.default_rng(seed + 50),
     ).confidence_interval
     width = ref.high - ref.low
@@ -165,10 +186,13 @@ def test_large_sample_bootstrap_matches_resampling(q: float) -> None:
     b = rng.lognormal(6.02, 0.6, 20_000)
     fast = stats.bootstrap_quantile_difference(a, b, q, resamples=2000, seed=1)
     gen = np.random.default_rng(2)
-    reps = np.array([
-        np.percentile(b[gen.integers(0, len(b), len(b))], q * 100)
-        - np.percentile(a[gen.integers(0, len(a), len(a))], q * 100) for _ in range(400)
-    ])
+    reps = np.array(
+        [
+            np.percentile(b[gen.integers(0, len(b), len(b))], q * 100)
+            - np.percentile(a[gen.integers(0, len(a), len(a))], q * 100)
+            for _ in range(400)
+        ]
+    )
     low, high = np.percentile(reps, [2.5, 97.5])
     width = high - low
     assert abs(fast.ci_low - low) < 0.15 * width

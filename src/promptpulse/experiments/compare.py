@@ -38,7 +38,9 @@ MEANS: dict[str, tuple[str, ...]] = {
     "cost_per_request_usd": ("cost_usd",),
 }
 COMPARABLE: tuple[str, ...] = (
-    *RATES, *MEANS, *(m.name for m in CATALOG.values() if m.kind is Kind.QUANTILE),
+    *RATES,
+    *MEANS,
+    *(m.name for m in CATALOG.values() if m.kind is Kind.QUANTILE),
 )
 MAX_VARIANTS = 20
 
@@ -76,11 +78,16 @@ def check_metrics(
         if name not in CATALOG:
             errors.append(FieldError(field, f"unknown metric {name}; see /v1/metrics/catalog"))
         elif name not in COMPARABLE:
-            errors.append(FieldError(field, f"{name} cannot be tested; one of "
-                                     + ", ".join(COMPARABLE)))
+            errors.append(
+                FieldError(field, f"{name} cannot be tested; one of " + ", ".join(COMPARABLE))
+            )
         elif higher_is_better(name, primary, direction) is None:
-            errors.append(FieldError(field, f"{name} has no better direction; give "
-                                     "direction=higher or direction=lower"))
+            errors.append(
+                FieldError(
+                    field,
+                    f"{name} has no better direction; give direction=higher or direction=lower",
+                )
+            )
 
 
 def compare(
@@ -97,8 +104,9 @@ def compare(
 ) -> dict[str, Any]:
     """Every variant (a value of `by`) against the first. `names` relabels the variants in the
     response (experiments name theirs); `direction` overrides the primary metric's."""
-    return compare_detailed(store, scope, by, values, primary, guardrails, alpha, direction,
-                            names, seed)[0]
+    return compare_detailed(
+        store, scope, by, values, primary, guardrails, alpha, direction, names, seed
+    )[0]
 
 
 def compare_detailed(
@@ -145,22 +153,42 @@ def compare_detailed(
     for name in compared:
         results = [
             _test(name, rows.get(values[0]), rows.get(v), samples, 0, i, alpha, seed)
-            for i, v in enumerate(values) if i > 0
+            for i, v in enumerate(values)
+            if i > 0
         ]
-        adjusted = (stats.holm([r.p_value for r in results]) if len(results) > 1
-                    else [r.p_value for r in results])
+        adjusted = (
+            stats.holm([r.p_value for r in results])
+            if len(results) > 1
+            else [r.p_value for r in results]
+        )
         for label, r, p_adj in zip(labels[1:], results, adjusted, strict=True):
-            comparisons.append(Comparison(
-                name, label, r.difference, r.ci_low, r.ci_high, r.p_value, p_adj, r.test,
-                p_adj is not None and p_adj < alpha, r.se,
-            ))
-    return shape(by.name, labels, variants, comparisons, primary, guardrails, direction), \
-        comparisons
+            comparisons.append(
+                Comparison(
+                    name,
+                    label,
+                    r.difference,
+                    r.ci_low,
+                    r.ci_high,
+                    r.p_value,
+                    p_adj,
+                    r.test,
+                    p_adj is not None and p_adj < alpha,
+                    r.se,
+                )
+            )
+    return shape(
+        by.name, labels, variants, comparisons, primary, guardrails, direction
+    ), comparisons
 
 
 def shape(
-    by: str, labels: Sequence[str], variants: list[dict[str, Any]], comparisons: list[Comparison],
-    primary: str, guardrails: Sequence[str], direction: str | None,
+    by: str,
+    labels: Sequence[str],
+    variants: list[dict[str, Any]],
+    comparisons: list[Comparison],
+    primary: str,
+    guardrails: Sequence[str],
+    direction: str | None,
 ) -> dict[str, Any]:
     best = {
         name: _best(name, labels, variants, comparisons, higher_is_better(name, primary, direction))
@@ -201,22 +229,36 @@ class _Samples:
                 self._cache[key] = self._store.values(self._scopes[i], columns[0])
             else:
                 cols = self._store.columns(self._scopes[i], list(columns))
-                self._cache[key] = np.nansum(np.vstack([cols[c] for c in columns]), axis=0) \
-                    if len(cols[columns[0]]) else np.empty(0)
+                self._cache[key] = (
+                    np.nansum(np.vstack([cols[c] for c in columns]), axis=0)
+                    if len(cols[columns[0]])
+                    else np.empty(0)
+                )
         return self._cache[key]
 
 
 def _test(
-    name: str, control: dict[str, Any] | None, variant: dict[str, Any] | None, samples: _Samples,
-    i_control: int, i_variant: int, alpha: float, seed: int,
+    name: str,
+    control: dict[str, Any] | None,
+    variant: dict[str, Any] | None,
+    samples: _Samples,
+    i_control: int,
+    i_variant: int,
+    alpha: float,
+    seed: int,
 ) -> stats.TestResult:
     if not control or not variant or not control["requests"] or not variant["requests"]:
         return stats.EMPTY
     metric = CATALOG[name]
     if name in RATES:
         count = RATES[name]
-        return stats.compare_proportions(int(control[count] or 0), int(control["requests"]),
-                                         int(variant[count] or 0), int(variant["requests"]), alpha)
+        return stats.compare_proportions(
+            int(control[count] or 0),
+            int(control["requests"]),
+            int(variant[count] or 0),
+            int(variant["requests"]),
+            alpha,
+        )
     if name in MEANS:
         columns = MEANS[name]
         a = samples.get(i_control, columns, True)
@@ -230,18 +272,29 @@ def _test(
 
 
 def _better(c: Comparison, up: bool) -> bool:
-    return c.significant and c.difference is not None and (c.difference > 0) == up \
+    return (
+        c.significant
+        and c.difference is not None
+        and (c.difference > 0) == up
         and c.difference != 0
+    )
 
 
 def _worse(c: Comparison, up: bool) -> bool:
-    return c.significant and c.difference is not None and (c.difference < 0) == up \
+    return (
+        c.significant
+        and c.difference is not None
+        and (c.difference < 0) == up
         and c.difference != 0
+    )
 
 
 def _best(
-    name: str, labels: Sequence[str], variants: list[dict[str, Any]],
-    comparisons: list[Comparison], up: bool | None,
+    name: str,
+    labels: Sequence[str],
+    variants: list[dict[str, Any]],
+    comparisons: list[Comparison],
+    up: bool | None,
 ) -> str | None:
     """The best variant of a row, only when that is significant: a variant significantly better
     than the control (the best such), or the control when every variant is significantly worse."""
@@ -258,8 +311,12 @@ def _best(
 
 
 def decide(
-    labels: Sequence[str], comparisons: list[Comparison], primary: str,
-    guardrails: Sequence[str], direction: str | None, variants: list[dict[str, Any]],
+    labels: Sequence[str],
+    comparisons: list[Comparison],
+    primary: str,
+    guardrails: Sequence[str],
+    direction: str | None,
+    variants: list[dict[str, Any]],
 ) -> tuple[str | None, str]:
     """The winner (or None) and a sentence saying why."""
     by_key = {(c.metric, c.variant): c for c in comparisons}
@@ -271,8 +328,12 @@ def decide(
     for v in labels[1:]:
         if not _better(by_key[(primary, v)], up):
             continue
-        bad = [g for g in guardrails if g != primary and
-               _worse(by_key[(g, v)], bool(higher_is_better(g, primary, direction)))]
+        bad = [
+            g
+            for g in guardrails
+            if g != primary
+            and _worse(by_key[(g, v)], bool(higher_is_better(g, primary, direction)))
+        ]
         if bad:
             breached[v] = bad
         else:
@@ -281,18 +342,24 @@ def decide(
         sign = 1 if up else -1
         win = max(candidates, key=lambda v: sign * (by_key[(primary, v)].difference or 0.0))
         c = by_key[(primary, win)]
-        return win, (f"{win} wins: {primary} {_signed(c.difference)} against {labels[0]} "
-                     f"(95% CI {_num(c.ci_low)} to {_num(c.ci_high)}, p = {_num(c.p_value_adjusted)})"
-                     ", and no guardrail is significantly worse")
+        return win, (
+            f"{win} wins: {primary} {_signed(c.difference)} against {labels[0]} "
+            f"(CI {_num(c.ci_low)} to {_num(c.ci_high)}, "
+            f"p = {_num(c.p_value_adjusted)})"
+            ", and no guardrail is significantly worse"
+        )
     if breached:
         v, bad = next(iter(breached.items()))
-        return None, (f"{v} is better on {primary} but significantly worse on {', '.join(bad)}: "
-                      "no winner")
+        return None, (
+            f"{v} is better on {primary} but significantly worse on {', '.join(bad)}: no winner"
+        )
     worse = [v for v in labels[1:] if _worse(by_key[(primary, v)], up)]
     if worse and len(worse) == len(labels) - 1:
         return None, f"every variant is significantly worse than {labels[0]} on {primary}"
-    return None, (f"no variant is significantly better than {labels[0]} on {primary}"
-                  + (f" ({', '.join(worse)} significantly worse)" if worse else ""))
+    return None, (
+        f"no variant is significantly better than {labels[0]} on {primary}"
+        + (f" ({', '.join(worse)} significantly worse)" if worse else "")
+    )
 
 
 def _num(x: float | None) -> str:

@@ -62,8 +62,10 @@ def _solve(power_of: object, target: float, low: float) -> float:
     while f(high) < target:  # type: ignore[operator]
         high *= 2
         if high > 1e12:
-            raise Invalid("the effect is too small to detect with any sample size", [
-                FieldError("mde", "too small to detect")])
+            raise Invalid(
+                "the effect is too small to detect with any sample size",
+                [FieldError("mde", "too small to detect")],
+            )
     return float(optimize.brentq(lambda n: f(n) - target, low, high, xtol=1e-9))  # type: ignore[operator]
 
 
@@ -85,8 +87,10 @@ def sample_size_proportions(
         raise Invalid("; ".join(f"{e.field}: {e.message}" for e in errors), errors)
     targets = [t for t in (baseline + mde, baseline - mde) if 0 < t < 1]
     if not targets:
-        raise Invalid("mde: moves the rate out of (0, 1)",
-                      [FieldError("mde", "baseline ± mde must stay between 0 and 1")])
+        raise Invalid(
+            "mde: moves the rate out of (0, 1)",
+            [FieldError("mde", "baseline ± mde must stay between 0 and 1")],
+        )
     target = min(targets, key=lambda t: abs(cohens_h(baseline, t)))
     h = cohens_h(baseline, target)
     n = _solve(lambda n: normal_power(h, n, alpha, ratio), power, 1e-6)
@@ -99,8 +103,10 @@ def sample_size_means(
     """Calls per variant to detect an absolute change `mde` of a mean with standard deviation sd."""
     _check(alpha, power)
     if not sd > 0 or not mde > 0:
-        raise Invalid("sd and mde must be positive", [
-            FieldError("sd" if not sd > 0 else "mde", "must be positive")])
+        raise Invalid(
+            "sd and mde must be positive",
+            [FieldError("sd" if not sd > 0 else "mde", "must be positive")],
+        )
     d = mde / sd
     n = _solve(lambda n: t_power(d, n, alpha, ratio), power, 2.0 + 1e-9)
     return Plan(math.ceil(n - 1e-9), n, d)

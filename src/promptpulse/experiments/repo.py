@@ -98,15 +98,26 @@ class Experiment:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "id": self.id, "project": self.project, "key": self.key, "name": self.name,
-            "hypothesis": self.hypothesis, "dimension": self.dimension,
-            "variants": [{"name": v.name, "filter": f"{self.dimension}={v.value}",
-                          "weight": v.weight} for v in self.variants],
+            "id": self.id,
+            "project": self.project,
+            "key": self.key,
+            "name": self.name,
+            "hypothesis": self.hypothesis,
+            "dimension": self.dimension,
+            "variants": [
+                {"name": v.name, "filter": f"{self.dimension}={v.value}", "weight": v.weight}
+                for v in self.variants
+            ],
             "control": self.variants[0].name,
-            "primary_metric": self.primary_metric, "direction": self.direction,
-            "guardrails": list(self.guardrails), "mde": self.mde, "alpha": self.alpha,
-            "power": self.power, "start": _iso(self.start),
-            "end": _iso(self.end) if self.end else None, "status": self.status,
+            "primary_metric": self.primary_metric,
+            "direction": self.direction,
+            "guardrails": list(self.guardrails),
+            "mde": self.mde,
+            "alpha": self.alpha,
+            "power": self.power,
+            "start": _iso(self.start),
+            "end": _iso(self.end) if self.end else None,
+            "status": self.status,
             "created_at": _iso(self.created_at),
         }
 
@@ -132,8 +143,9 @@ def validate(exp: Experiment) -> Experiment:
     """Every rule an experiment must keep, named by field."""
     errors: list[FieldError] = []
     if not KEY_PATTERN.match(exp.key):
-        errors.append(FieldError("key", "1-100 letters, digits and _.:- starting with a letter "
-                                 "or digit"))
+        errors.append(
+            FieldError("key", "1-100 letters, digits and _.:- starting with a letter or digit")
+        )
     if not exp.name.strip() or len(exp.name) > 200:
         errors.append(FieldError("name", "must be 1 to 200 characters"))
     if len(exp.variants) < 2:
@@ -148,8 +160,12 @@ def validate(exp: Experiment) -> Experiment:
         errors.append(FieldError("variants", "weights must be positive and finite"))
     if exp.direction not in (None, "higher", "lower"):
         errors.append(FieldError("direction", "higher or lower"))
-    check_metrics(exp.primary_metric, exp.guardrails,
-                  exp.direction if exp.direction in ("higher", "lower") else None, errors)
+    check_metrics(
+        exp.primary_metric,
+        exp.guardrails,
+        exp.direction if exp.direction in ("higher", "lower") else None,
+        errors,
+    )
     if exp.mde is not None and not exp.mde > 0:
         errors.append(FieldError("mde", "must be positive, in the primary metric's unit"))
     if not 0 < exp.alpha < 0.5:
@@ -173,25 +189,44 @@ def _ensure(meta: MetaDB) -> None:
 
 def _from_row(r: Any) -> Experiment:
     return Experiment(
-        id=r.id, project=r.project, key=r.key, name=r.name, hypothesis=r.hypothesis,
+        id=r.id,
+        project=r.project,
+        key=r.key,
+        name=r.name,
+        hypothesis=r.hypothesis,
         dimension=r.dimension,
-        variants=tuple(Variant(v["name"], v["value"], float(v["weight"]))
-                       for v in json.loads(r.variants)),
-        primary_metric=r.primary_metric, direction=r.direction,
-        guardrails=tuple(json.loads(r.guardrails)), mde=r.mde, alpha=r.alpha, power=r.power,
-        start=_utc(r.start), end=_utc(r.end) if r.end else None, status=r.status,
+        variants=tuple(
+            Variant(v["name"], v["value"], float(v["weight"])) for v in json.loads(r.variants)
+        ),
+        primary_metric=r.primary_metric,
+        direction=r.direction,
+        guardrails=tuple(json.loads(r.guardrails)),
+        mde=r.mde,
+        alpha=r.alpha,
+        power=r.power,
+        start=_utc(r.start),
+        end=_utc(r.end) if r.end else None,
+        status=r.status,
         created_at=_utc(r.created_at),
     )
 
 
 def _values(exp: Experiment) -> dict[str, Any]:
     return {
-        "project": exp.project, "key": exp.key, "name": exp.name, "hypothesis": exp.hypothesis,
+        "project": exp.project,
+        "key": exp.key,
+        "name": exp.name,
+        "hypothesis": exp.hypothesis,
         "dimension": exp.dimension,
         "variants": json.dumps([asdict(v) for v in exp.variants]),
-        "primary_metric": exp.primary_metric, "direction": exp.direction,
-        "guardrails": json.dumps(list(exp.guardrails)), "mde": exp.mde, "alpha": exp.alpha,
-        "power": exp.power, "start": _utc(exp.start), "end": _utc(exp.end) if exp.end else None,
+        "primary_metric": exp.primary_metric,
+        "direction": exp.direction,
+        "guardrails": json.dumps(list(exp.guardrails)),
+        "mde": exp.mde,
+        "alpha": exp.alpha,
+        "power": exp.power,
+        "start": _utc(exp.start),
+        "end": _utc(exp.end) if exp.end else None,
         "status": exp.status,
     }
 
@@ -200,13 +235,19 @@ def create(meta: MetaDB, exp: Experiment) -> Experiment:
     _ensure(meta)
     exp = validate(replace(exp, id=exp.id or secrets.token_hex(8)))
     with meta.engine.begin() as conn:
-        taken = conn.execute(sa.select(experiments.c.id).where(
-            experiments.c.project == exp.project, experiments.c.key == exp.key)).first()
+        taken = conn.execute(
+            sa.select(experiments.c.id).where(
+                experiments.c.project == exp.project, experiments.c.key == exp.key
+            )
+        ).first()
         if taken:
-            raise Invalid(f"key: '{exp.key}' is taken in project {exp.project}",
-                          [FieldError("key", f"'{exp.key}' is already an experiment here")])
-        conn.execute(experiments.insert().values(
-            id=exp.id, created_at=_utc(exp.created_at), **_values(exp)))
+            raise Invalid(
+                f"key: '{exp.key}' is taken in project {exp.project}",
+                [FieldError("key", f"'{exp.key}' is already an experiment here")],
+            )
+        conn.execute(
+            experiments.insert().values(id=exp.id, created_at=_utc(exp.created_at), **_values(exp))
+        )
     return exp
 
 
@@ -214,8 +255,9 @@ def get(meta: MetaDB, ref: str, project: str | None) -> Experiment:
     """By id, or by key within `project` (None: any project, for admin keys)."""
     _ensure(meta)
     with meta.engine.connect() as conn:
-        rows = conn.execute(sa.select(experiments).where(
-            sa.or_(experiments.c.id == ref, experiments.c.key == ref))).fetchall()
+        rows = conn.execute(
+            sa.select(experiments).where(sa.or_(experiments.c.id == ref, experiments.c.key == ref))
+        ).fetchall()
     found = [r for r in rows if project is None or r.project == project]
     by_id = [r for r in found if r.id == ref]
     if by_id:
@@ -223,8 +265,10 @@ def get(meta: MetaDB, ref: str, project: str | None) -> Experiment:
     if len(found) == 1:
         return _from_row(found[0])
     if len(found) > 1:
-        raise Invalid(f"'{ref}' is an experiment key in several projects; use its id",
-                      [FieldError("id", "ambiguous key: use the experiment's id")])
+        raise Invalid(
+            f"'{ref}' is an experiment key in several projects; use its id",
+            [FieldError("id", "ambiguous key: use the experiment's id")],
+        )
     raise NotFound(f"no experiment '{ref}'")
 
 
@@ -242,8 +286,10 @@ def update(meta: MetaDB, exp: Experiment, changes: dict[str, Any]) -> Experiment
     them would reshuffle units already assigned)."""
     fixed = {"key", "variants", "dimension", "id", "project"} & set(changes)
     if fixed:
-        raise Invalid(f"{', '.join(sorted(fixed))} cannot change; create a new experiment",
-                      [FieldError(f, "cannot change once created") for f in sorted(fixed)])
+        raise Invalid(
+            f"{', '.join(sorted(fixed))} cannot change; create a new experiment",
+            [FieldError(f, "cannot change once created") for f in sorted(fixed)],
+        )
     if "guardrails" in changes:
         changes["guardrails"] = tuple(changes["guardrails"])
     new = validate(replace(exp, **changes))
@@ -271,23 +317,38 @@ def record_exposures(
     """Store first exposures; a unit already exposed keeps its first variant."""
     _ensure(meta)
     names = {v.name for v in exp.variants}
-    errors = [FieldError(f"exposures.{i}.variant", f"'{e.variant}' is not a variant of "
-                         f"{exp.key}") for i, e in enumerate(items)
-              if e.variant is not None and e.variant not in names]
-    errors += [FieldError(f"exposures.{i}.unit_id", "must be 1 to 200 characters")
-               for i, e in enumerate(items) if not 0 < len(e.unit_id) <= 200]
+    errors = [
+        FieldError(f"exposures.{i}.variant", f"'{e.variant}' is not a variant of {exp.key}")
+        for i, e in enumerate(items)
+        if e.variant is not None and e.variant not in names
+    ]
+    errors += [
+        FieldError(f"exposures.{i}.unit_id", "must be 1 to 200 characters")
+        for i, e in enumerate(items)
+        if not 0 < len(e.unit_id) <= 200
+    ]
     if errors:
         raise Invalid("; ".join(f"{e.field}: {e.message}" for e in errors), errors)
     rows: dict[str, dict[str, Any]] = {}
     for e in items:
-        rows.setdefault(e.unit_id, {
-            "experiment_id": exp.id, "unit_id": e.unit_id,
-            "variant": e.variant or exp.assign(e.unit_id),
-            "first_seen": _utc(e.timestamp or now),
-        })
+        rows.setdefault(
+            e.unit_id,
+            {
+                "experiment_id": exp.id,
+                "unit_id": e.unit_id,
+                "variant": e.variant or exp.assign(e.unit_id),
+                "first_seen": _utc(e.timestamp or now),
+            },
+        )
     with meta.engine.begin() as conn:
-        existing = {r[0] for r in conn.execute(sa.select(exposures.c.unit_id).where(
-            exposures.c.experiment_id == exp.id, exposures.c.unit_id.in_(list(rows))))}
+        existing = {
+            r[0]
+            for r in conn.execute(
+                sa.select(exposures.c.unit_id).where(
+                    exposures.c.experiment_id == exp.id, exposures.c.unit_id.in_(list(rows))
+                )
+            )
+        }
         fresh = [r for u, r in rows.items() if u not in existing]
     try:
         if fresh:
@@ -309,6 +370,9 @@ def record_exposures(
 def exposure_counts(meta: MetaDB, exp: Experiment) -> dict[str, int]:
     _ensure(meta)
     with meta.engine.connect() as conn:
-        rows = conn.execute(sa.select(exposures.c.variant, sa.func.count()).where(
-            exposures.c.experiment_id == exp.id).group_by(exposures.c.variant)).fetchall()
+        rows = conn.execute(
+            sa.select(exposures.c.variant, sa.func.count())
+            .where(exposures.c.experiment_id == exp.id)
+            .group_by(exposures.c.variant)
+        ).fetchall()
     return {r[0]: int(r[1]) for r in rows}

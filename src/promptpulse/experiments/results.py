@@ -37,15 +37,25 @@ def results(store: Store, meta: MetaDB, exp: Experiment, now: datetime) -> dict[
     dim = Dimension(exp.dimension)
     values = [v.value for v in exp.variants]
     names = [v.name for v in exp.variants]
-    base, found = compare_detailed(store, scope, dim, values, exp.primary_metric,
-                                   exp.guardrails, exp.alpha, exp.direction, names)
+    base, found = compare_detailed(
+        store,
+        scope,
+        dim,
+        values,
+        exp.primary_metric,
+        exp.guardrails,
+        exp.alpha,
+        exp.direction,
+        names,
+    )
     comparisons = {(c.metric, c.variant): c for c in found}
     srm = sample_ratio(meta, exp, base)
     seq = sequential_results(store, scope, dim, values, names, exp, base, comparisons)
     days = max((scope.end - scope.start).total_seconds() / 86400, 1 / 24)
     out = {
         "experiment": exp.as_dict(),
-        "from": _iso(scope.start), "to": _iso(scope.end),
+        "from": _iso(scope.start),
+        "to": _iso(scope.end),
         **base,
         "srm": srm,
         "sequential": seq,
@@ -63,22 +73,40 @@ def sample_ratio(meta: MetaDB, exp: Experiment, base: dict[str, Any]) -> dict[st
     intended split."""
     exposed = exposure_counts(meta, exp)
     source = "exposures" if exposed else "calls"
-    observed = ([exposed.get(v.name, 0) for v in exp.variants] if exposed
-                else [int(v["requests"] or 0) for v in base["variants"]])
+    observed = (
+        [exposed.get(v.name, 0) for v in exp.variants]
+        if exposed
+        else [int(v["requests"] or 0) for v in base["variants"]]
+    )
     weights = [v.weight for v in exp.variants]
     if sum(observed) == 0:
-        return {"source": source, "observed": observed, "expected": [0.0] * len(observed),
-                "chi2": None, "p_value": None, "mismatch": False, "message": "no data yet"}
+        return {
+            "source": source,
+            "observed": observed,
+            "expected": [0.0] * len(observed),
+            "chi2": None,
+            "p_value": None,
+            "mismatch": False,
+            "message": "no data yet",
+        }
     chi = stats.chi_square_goodness_of_fit(observed, weights)
     mismatch = chi.p_value < SRM_ALPHA
-    message = (f"the split of {source} ({', '.join(map(str, observed))}) is far from the intended "
-               f"({', '.join(f'{e:.0f}' for e in chi.expected)}), p = {chi.p_value:.2g}: "
-               "assignment or logging is broken; do not trust these results."
-               if mismatch else f"the split of {source} matches the intended one "
-               f"(p = {chi.p_value:.2g})")
-    return {"source": source, "observed": observed, "expected": chi.expected,
-            "chi2": chi.statistic, "p_value": chi.p_value, "mismatch": mismatch,
-            "message": message}
+    message = (
+        f"the split of {source} ({', '.join(map(str, observed))}) is far from the intended "
+        f"({', '.join(f'{e:.0f}' for e in chi.expected)}), p = {chi.p_value:.2g}: "
+        "assignment or logging is broken; do not trust these results."
+        if mismatch
+        else f"the split of {source} matches the intended one (p = {chi.p_value:.2g})"
+    )
+    return {
+        "source": source,
+        "observed": observed,
+        "expected": chi.expected,
+        "chi2": chi.statistic,
+        "p_value": chi.p_value,
+        "mismatch": mismatch,
+        "message": message,
+    }
 
 
 def _tau(exp: Experiment, metric: str, control_value: float | None) -> float:
@@ -90,8 +118,14 @@ def _tau(exp: Experiment, metric: str, control_value: float | None) -> float:
 
 
 def sequential_results(
-    store: Store, scope: Scope, dim: Dimension, values: list[str], names: list[str],
-    exp: Experiment, base: dict[str, Any], comparisons: dict[tuple[str, str], Comparison],
+    store: Store,
+    scope: Scope,
+    dim: Dimension,
+    values: list[str],
+    names: list[str],
+    exp: Experiment,
+    base: dict[str, Any],
+    comparisons: dict[tuple[str, str], Comparison],
 ) -> dict[str, Any]:
     """Always-valid p-values and confidence sequences (mSPRT) and the decision they allow."""
     control = base["variants"][0]
@@ -102,15 +136,38 @@ def sequential_results(
         for i, name in enumerate(names[1:], start=1):
             c = comparisons[(metric, name)]
             if c.difference is None or c.se is None:
-                rows.append({"metric": metric, "variant": name, "difference": None,
-                             "cs_low": None, "cs_high": None, "p_value": None})
+                rows.append(
+                    {
+                        "metric": metric,
+                        "variant": name,
+                        "difference": None,
+                        "cs_low": None,
+                        "cs_high": None,
+                        "p_value": None,
+                    }
+                )
                 continue
             low, high = sequential.confidence_sequence(c.difference, c.se, tau, exp.alpha)
-            p = float(sequential.always_valid_p(c.difference, c.se, tau))
-            if running is not None:
-                p = min(p, running[i - 1]) if running[i - 1] is not None else p
-            rows.append({"metric": metric, "variant": name, "difference": c.difference,
-                         "cs_low": float(low), "cs_high": float(high), "p_value": p})
+            p: float | None
+            if running is not None:  # rates: running minimum over daily looks, pooled variance
+                p = running[i - 1]
+            elif (
+                min(control["requests"], base["variants"][i]["requests"])
+                < sequential.MIN_CALLS_PER_ARM
+            ):
+                p = 1.0
+            else:
+                p = float(sequential.always_valid_p(c.difference, c.se, tau))
+            rows.append(
+                {
+                    "metric": metric,
+                    "variant": name,
+                    "difference": c.difference,
+                    "cs_low": float(low),
+                    "cs_high": float(high),
+                    "p_value": p,
+                }
+            )
     # Holm across the variants of each metric
     for metric in dict.fromkeys(r["metric"] for r in rows):
         group = [r for r in rows if r["metric"] == metric]
@@ -118,8 +175,12 @@ def sequential_results(
         for r, p in zip(group, adjusted, strict=True):
             r["p_value_adjusted"] = p
             r["significant"] = p is not None and p <= exp.alpha
-    return {"method": "msprt", "alpha": exp.alpha, "tests": rows,
-            "decision": _decide(exp, names, rows)}
+    return {
+        "method": "msprt",
+        "alpha": exp.alpha,
+        "tests": rows,
+        "decision": _decide(exp, names, rows),
+    }
 
 
 def _daily_running_p(
@@ -129,8 +190,9 @@ def _daily_running_p(
     if metric not in RATES:
         return None
     count = RATES[metric]
-    rows = store.aggregate(scope.with_filter(dim.name, values),
-                           [CATALOG["requests"], CATALOG[count]], [dim], "day")
+    rows = store.aggregate(
+        scope.with_filter(dim.name, values), [CATALOG["requests"], CATALOG[count]], [dim], "day"
+    )
     starts = [t.replace(tzinfo=None) for t in bucket_starts(scope.start, scope.end, "day")]
     index = {t: i for i, t in enumerate(starts)}
     n = np.zeros((len(values), len(starts)))
@@ -169,23 +231,33 @@ def _decide(exp: Experiment, names: list[str], rows: list[dict[str, Any]]) -> st
         return f"stop: {max(winners, key=lambda r: sign * r['difference'])['variant']} wins"
     if primary and all(r["difference"] is not None and worse(r) for r in primary):
         return f"stop: {names[0]} wins"
-    if exp.mde and primary and all(
-        r["cs_low"] is not None and -exp.mde < r["cs_low"] and r["cs_high"] < exp.mde
-        for r in primary
+    if (
+        exp.mde
+        and primary
+        and all(
+            r["cs_low"] is not None and -exp.mde < r["cs_low"] and r["cs_high"] < exp.mde
+            for r in primary
+        )
     ):
         return "stop: no meaningful difference"
     return "keep running"
 
 
 def plan_for(
-    exp: Experiment, base: dict[str, Any], comparisons: dict[tuple[str, str], Comparison],
+    exp: Experiment,
+    base: dict[str, Any],
+    comparisons: dict[tuple[str, str], Comparison],
     days: float,
 ) -> dict[str, Any]:
     """Calls needed per variant for the primary metric at the experiment's mde, alpha and power,
     and from the traffic so far, the days still to go."""
     control = base["variants"][0]
-    out: dict[str, Any] = {"per_variant": None, "days_to_go": None, "calls_per_day": None,
-                           "note": None}
+    out: dict[str, Any] = {
+        "per_variant": None,
+        "days_to_go": None,
+        "calls_per_day": None,
+        "note": None,
+    }
     if not exp.mde:
         out["note"] = "set the experiment's mde (minimum detectable effect) to plan"
         return out
@@ -213,9 +285,12 @@ def plan_for(
     share = min(weights) / sum(weights)
     total = sum(int(v["requests"] or 0) for v in base["variants"])
     per_day = total * share / days
-    out.update(per_variant=plan.per_variant, calls_so_far=smallest,
-               calls_per_day=per_day,
-               days_to_go=max(0.0, (plan.per_variant - smallest) / per_day) if per_day else None)
+    out.update(
+        per_variant=plan.per_variant,
+        calls_so_far=smallest,
+        calls_per_day=per_day,
+        days_to_go=max(0.0, (plan.per_variant - smallest) / per_day) if per_day else None,
+    )
     return out
 
 
@@ -226,8 +301,16 @@ def daily(
     wanted = [CATALOG["requests"], CATALOG[metric]]
     rows = store.aggregate(scope.with_filter(dim.name, values), wanted, [dim], "day")
     label = dict(zip(values, names, strict=True))
-    out = [{"t": _iso(r["t"]), "variant": label.get(r["g0"], r["g0"]), "requests": r["requests"],
-            metric: r[metric]} for r in rows if r["g0"] in label]
+    out = [
+        {
+            "t": _iso(r["t"]),
+            "variant": label.get(r["g0"], r["g0"]),
+            "requests": r["requests"],
+            metric: r[metric],
+        }
+        for r in rows
+        if r["g0"] in label
+    ]
     out.sort(key=lambda r: (r["t"], names.index(r["variant"])))
     return out
 

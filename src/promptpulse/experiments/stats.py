@@ -39,6 +39,7 @@ def _z(alpha: float) -> float:
 
 # --- rates ---------------------------------------------------------------------------------------
 
+
 def wilson_interval(x: int, n: int, alpha: float = 0.05) -> tuple[float, float]:
     """Wilson score interval of one proportion x/n."""
     z = _z(alpha)
@@ -52,13 +53,16 @@ def wilson_interval(x: int, n: int, alpha: float = 0.05) -> tuple[float, float]:
 def newcombe_interval(
     x_a: int, n_a: int, x_b: int, n_b: int, alpha: float = 0.05
 ) -> tuple[float, float]:
-    """Newcombe's hybrid score interval of p_b - p_a (method 10): good at small counts and at 0/1."""
+    """Newcombe's hybrid score interval of p_b - p_a (method 10): good at small counts and
+    at rates of 0 or 1."""
     p_a, p_b = x_a / n_a, x_b / n_b
     l_a, u_a = wilson_interval(x_a, n_a, alpha)
     l_b, u_b = wilson_interval(x_b, n_b, alpha)
     d = p_b - p_a
-    return (d - math.sqrt((p_b - l_b) ** 2 + (u_a - p_a) ** 2),
-            d + math.sqrt((u_b - p_b) ** 2 + (p_a - l_a) ** 2))
+    return (
+        d - math.sqrt((p_b - l_b) ** 2 + (u_a - p_a) ** 2),
+        d + math.sqrt((u_b - p_b) ** 2 + (p_a - l_a) ** 2),
+    )
 
 
 def two_proportion_ztest(x_a: int, n_a: int, x_b: int, n_b: int) -> tuple[float, float]:
@@ -85,9 +89,7 @@ def fisher_exact(x_a: int, n_a: int, x_b: int, n_b: int) -> float:
     return float(min(1.0, pmf[pmf <= observed * (1 + 1e-7)].sum()))
 
 
-def compare_proportions(
-    x_a: int, n_a: int, x_b: int, n_b: int, alpha: float = 0.05
-) -> TestResult:
+def compare_proportions(x_a: int, n_a: int, x_b: int, n_b: int, alpha: float = 0.05) -> TestResult:
     """p_b - p_a with Newcombe's interval; the z-test, or Fisher's exact test when an expected
     cell count is under 5."""
     if n_a == 0 or n_b == 0:
@@ -98,12 +100,14 @@ def compare_proportions(
     p_a, p_b = x_a / n_a, x_b / n_b
     se = math.sqrt(p_a * (1 - p_a) / n_a + p_b * (1 - p_b) / n_b)
     if min(expected) < FISHER_MIN_EXPECTED:
-        return TestResult("fisher_exact", p_b - p_a, low, high, fisher_exact(x_a, n_a, x_b, n_b), se)
+        p = fisher_exact(x_a, n_a, x_b, n_b)
+        return TestResult("fisher_exact", p_b - p_a, low, high, p, se)
     _, p = two_proportion_ztest(x_a, n_a, x_b, n_b)
     return TestResult("two_proportion_z", p_b - p_a, low, high, p, se)
 
 
 # --- continuous ----------------------------------------------------------------------------------
+
 
 def welch_ttest(a: np.ndarray, b: np.ndarray, alpha: float = 0.05) -> TestResult:
     """Welch's t-test of mean(b) - mean(a), with the Welch–Satterthwaite degrees of freedom."""
@@ -170,8 +174,12 @@ def bootstrap_quantile(
 
 
 def bootstrap_quantile_difference(
-    a: np.ndarray, b: np.ndarray, q: float, alpha: float = 0.05,
-    resamples: int = BOOTSTRAP_RESAMPLES, seed: int = 0,
+    a: np.ndarray,
+    b: np.ndarray,
+    q: float,
+    alpha: float = 0.05,
+    resamples: int = BOOTSTRAP_RESAMPLES,
+    seed: int = 0,
 ) -> TestResult:
     """Percentile-bootstrap interval of quantile_q(b) - quantile_q(a), resampling each group on its
     own; the p-value is the bootstrap's two-sided tail: 2 · min(P(d* ≤ 0), P(d* ≥ 0))."""
@@ -184,7 +192,8 @@ def bootstrap_quantile_difference(
     below = (np.count_nonzero(reps <= 0) + 1) / (resamples + 1)
     above = (np.count_nonzero(reps >= 0) + 1) / (resamples + 1)
     p = min(1.0, 2 * min(below, above))
-    return TestResult("bootstrap", d, float(low), float(high), float(p), float(np.std(reps, ddof=1)))
+    se = float(np.std(reps, ddof=1))
+    return TestResult("bootstrap", d, float(low), float(high), float(p), se)
 
 
 def median_difference(
@@ -199,6 +208,7 @@ def median_difference(
 
 
 # --- families and balance ------------------------------------------------------------------------
+
 
 def holm(p_values: Sequence[float | None]) -> list[float | None]:
     """Holm's step-down adjustment (controls the family-wise error rate); None stays None."""

@@ -9,7 +9,14 @@ from starlette.concurrency import run_in_threadpool
 
 from promptpulse.experiments.compare import DEFAULT_GUARDRAILS, DEFAULT_PRIMARY, compare
 from promptpulse.meta import ApiKey, Scope
-from promptpulse.query.spec import Errors, MultiDict, parse_choice, parse_dimension, parse_scope, single
+from promptpulse.query.spec import (
+    Errors,
+    MultiDict,
+    parse_choice,
+    parse_dimension,
+    parse_scope,
+    single,
+)
 from promptpulse.web.auth import require, restrict_to_key
 from promptpulse.web.context import context
 
@@ -53,13 +60,20 @@ async def get_compare(
     request: Request,
     by: str = Query(..., description="A dimension, or metadata.<key>"),
     values: str = Query(..., description="Comma list of values; the first is the control"),
-    primary: str | None = Query(None, description=f"Metric deciding the winner "
-                                f"(default {DEFAULT_PRIMARY})"),
-    guardrails: str | None = Query(None, description="Comma list of metrics that must not get "
-                                   f"significantly worse (default {','.join(DEFAULT_GUARDRAILS)};"
-                                   " `none` for none)"),
-    direction: str | None = Query(None, description="higher or lower: which way the primary "
-                                  "metric is better (default: the catalog's)"),
+    primary: str | None = Query(
+        None, description=f"Metric deciding the winner (default {DEFAULT_PRIMARY})"
+    ),
+    guardrails: str | None = Query(
+        None,
+        description="Comma list of metrics that must not get "
+        f"significantly worse (default {','.join(DEFAULT_GUARDRAILS)};"
+        " `none` for none)",
+    ),
+    direction: str | None = Query(
+        None,
+        description="higher or lower: which way the primary "
+        "metric is better (default: the catalog's)",
+    ),
     alpha: str | None = Query(None, description="Significance level (default 0.05)"),
     from_: str | None = Query(None, alias="from", description="RFC 3339 start (default to − 24 h)"),
     to: str | None = Query(None, description="RFC 3339 end, exclusive (default now)"),
@@ -80,5 +94,13 @@ async def get_compare(
     assert dim is not None
     scope = restrict_to_key(key, scope)
     return await run_in_threadpool(
-        compare, ctx.store, scope, dim, chosen, main, rails, level, way,
+        compare,
+        ctx.store,
+        scope,
+        dim,
+        chosen,
+        main,
+        rails,
+        level,
+        way,
     )

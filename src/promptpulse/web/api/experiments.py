@@ -25,21 +25,28 @@ MAX_EXPOSURES = 10_000
 class VariantIn(BaseModel):
     name: str | None = Field(None, max_length=100, description="Default: the filter's value")
     filter: str = Field(..., description="dimension=value, e.g. prompt_version=v2")
-    weight: float = Field(1.0, gt=0, allow_inf_nan=False, description="Share of traffic "
-                          "(any positive scale)")
+    weight: float = Field(
+        1.0, gt=0, allow_inf_nan=False, description="Share of traffic (any positive scale)"
+    )
 
 
 class ExperimentIn(BaseModel):
     name: str = Field(..., min_length=1, max_length=200)
-    key: str | None = Field(None, description="Stable id hashed for assignment (default: "
-                            "from the name); unique in the project")
+    key: str | None = Field(
+        None,
+        description="Stable id hashed for assignment (default: "
+        "from the name); unique in the project",
+    )
     hypothesis: str | None = None
     variants: list[VariantIn] = Field(..., min_length=2, description="The first is the control")
     primary_metric: str = DEFAULT_PRIMARY
     direction: str | None = Field(None, description="higher or lower (default: the catalog's)")
     guardrails: list[str] = Field(default_factory=lambda: list(DEFAULT_GUARDRAILS))
-    mde: float | None = Field(None, description="Minimum detectable effect, absolute, in the "
-                              "primary metric's unit (0.01 = one point of a rate)")
+    mde: float | None = Field(
+        None,
+        description="Minimum detectable effect, absolute, in the "
+        "primary metric's unit (0.01 = one point of a rate)",
+    )
     alpha: float = 0.05
     power: float = 0.8
     start: datetime | None = Field(None, description="Default: now")
@@ -94,11 +101,22 @@ def _build(body: ExperimentIn, project: str, now: datetime) -> repo.Experiment:
     if errors:
         raise Invalid("; ".join(f"{e.field}: {e.message}" for e in errors), errors)
     return repo.Experiment(
-        id="", project=project, key=body.key or _slug(body.name), name=body.name,
-        hypothesis=body.hypothesis, dimension=dims.pop(), variants=tuple(variants),
-        primary_metric=body.primary_metric, direction=body.direction,
-        guardrails=tuple(body.guardrails), mde=body.mde, alpha=body.alpha, power=body.power,
-        start=body.start or now, end=body.end, created_at=now,
+        id="",
+        project=project,
+        key=body.key or _slug(body.name),
+        name=body.name,
+        hypothesis=body.hypothesis,
+        dimension=dims.pop(),
+        variants=tuple(variants),
+        primary_metric=body.primary_metric,
+        direction=body.direction,
+        guardrails=tuple(body.guardrails),
+        mde=body.mde,
+        alpha=body.alpha,
+        power=body.power,
+        start=body.start or now,
+        end=body.end,
+        created_at=now,
     )
 
 
@@ -156,17 +174,26 @@ async def plan(
         test = "t"
     total = p.per_variant * (1 + size_ratio * (arms - 1))
     return {
-        "per_variant": p.per_variant, "control": p.per_variant,
-        "treatment": int(-(-p.per_variant * size_ratio // 1)), "total": int(-(-total // 1)),
-        "effect_size": p.effect_size, "target": p.target, "baseline": base, "sd": spread,
-        "mde": effect, "alpha": level, "power": target_power, "test": test,
+        "per_variant": p.per_variant,
+        "control": p.per_variant,
+        "treatment": int(-(-p.per_variant * size_ratio // 1)),
+        "total": int(-(-total // 1)),
+        "effect_size": p.effect_size,
+        "target": p.target,
+        "baseline": base,
+        "sd": spread,
+        "mde": effect,
+        "alpha": level,
+        "power": target_power,
+        "test": test,
         "days": (total / per_day) if per_day else None,
     }
 
 
 @router.post("", status_code=201, summary="Create an experiment")
 async def create(
-    request: Request, body: ExperimentIn,
+    request: Request,
+    body: ExperimentIn,
     project: str | None = Query(None, description="Required with an admin key"),
     key: ApiKey = Depends(require(Scope.ADMIN)),
 ) -> dict[str, Any]:
@@ -231,7 +258,8 @@ async def post_exposures(
 
 @router.get("/{ref}/assign", summary="The variant of a unit (pure; records nothing)")
 async def get_assign(
-    request: Request, ref: str,
+    request: Request,
+    ref: str,
     unit_id: str = Query(..., min_length=1, max_length=200),
     key: ApiKey = Depends(require(Scope.READ)),
 ) -> dict[str, Any]:
