@@ -8,6 +8,7 @@ and are cached for a year; the app's own files are revalidated with their ETag).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from fastapi import APIRouter, Request
@@ -71,7 +72,8 @@ def static_file(relative: str) -> Path:
 @router.api_route("/static/{relative:path}", methods=["GET", "HEAD"])
 async def static(relative: str, request: Request) -> Response:
     target = static_file(relative)
-    response = FileResponse(target, media_type=MEDIA_TYPES.get(target.suffix))
+    response = FileResponse(target, media_type=MEDIA_TYPES.get(target.suffix),
+                            stat_result=os.stat(target))  # headers (ETag) now, not at send
     immutable = relative.startswith("vendor/")
     response.headers["Cache-Control"] = (
         "public, max-age=31536000, immutable" if immutable else "no-cache"

@@ -172,7 +172,7 @@ function paintFilters() {
       const taken = active.get(dim.value) || [];
       const options = data.rows.filter((r) => r[dim.value] !== null && !taken.includes(r[dim.value]));
       value.replaceChildren(h("option", { value: "" }, options.length ? `Choose ${state.FILTER_LABELS[dim.value].toLowerCase()}…` : "no values in range"),
-        options.map((r) => h("option", { value: r[dim.value] }, `${r[dim.value]} (${fmt.count(r.requests)})`)));
+        ...options.map((r) => h("option", { value: r[dim.value] }, `${r[dim.value]} (${fmt.count(r.requests)})`)));
     } catch (err) {
       showError(err);
     }

@@ -65,7 +65,7 @@ export default {
         if (!chosen.length && items.length) state.update({ cmp: items, cmp_by: by }, { replace: true, silent: true });
         pickers.forEach((s, i) => {
           const values = [...new Set([...(items[i] ? [items[i]] : []), ...available])];
-          s.replaceChildren(h("option", { value: "" }, "—"), values.map((v) => h("option", { value: v, selected: v === items[i] }, v)));
+          s.replaceChildren(h("option", { value: "" }, "—"), ...values.map((v) => h("option", { value: v, selected: v === items[i] }, v)));
         });
         if (!items.length) { table.replaceChildren(h("div", { class: "empty" }, "Nothing to compare in this range")); return; }
         const metrics = ROWS.map((x) => x.metric).join(",");
