@@ -1,21 +1,53 @@
-"""Every metric, defined once: name, unit, description and how it aggregates.
+"""Every metric, defined once: name, unit, description and how it is computed.
 
 The API, the dashboard, alerts, budgets, experiments, exports and reports all read this catalog.
-`sql` is an aggregate over the `events` table in a portable subset of SQL (plain CASE, no FILTER
-clause); quantiles are declared by column and fraction and compiled by each store's dialect.
+A metric is built from *base aggregates* (`Agg`: count, count where, sum, max, distinct count);
+several metrics share them (success_rate and successes both use "count where success"), so each
+store computes every base aggregate once per query, in its own dialect, and the catalog derives
+the metric values from them here, in one place. Percentiles are declared by column and fraction;
+each store computes them exactly (numpy's linear interpolation).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 
 class Kind(StrEnum):
-    AGGREGATE = "aggregate"  # a plain SQL aggregate
+    AGGREGATE = "aggregate"  # derived from base aggregates
     QUANTILE = "quantile"  # exact percentile with linear interpolation (numpy's default)
     PER_MINUTE = "per_minute"  # requests / minutes of the window (derived after the query)
     PEAK_MINUTE = "peak_minute"  # most requests in one UTC-aligned minute (needs a sub-query)
+
+
+class Op(StrEnum):
+    COUNT = "count"  # rows
+    COUNT_IF = "count_if"  # rows where a condition holds
+    COUNT_VALUES = "count_values"  # rows where a column is not null
+    SUM = "sum"
+    MAX = "max"
+    DISTINCT = "distinct"  # distinct non-null values of a column
+
+
+# Conditions by name, so no store has to parse SQL; each store maps a name to its own dialect.
+CONDITIONS: dict[str, str] = {
+    "success": "status = 'success'",
+    "error": "status = 'error'",
+    "unpriced": "cost_usd IS NULL",
+    "cache_hit": "cache_hit",
+}
+
+
+@dataclass(frozen=True)
+class Agg:
+    op: Op
+    arg: str = ""  # a column, or a condition name for COUNT_IF
+
+
+COUNT = Agg(Op.COUNT)
 
 
 @dataclass(frozen=True)
@@ -24,11 +56,27 @@ class Metric:
     unit: str
     description: str
     kind: Kind = Kind.AGGREGATE
-    sql: str = ""
+    parts: tuple[Agg, ...] = ()  # numerator: the sum of these base aggregates
+    per: Agg | None = None  # denominator (a ratio); None when the value is the numerator
+    zero_when_empty: bool = False  # sums and counts of nothing are 0; means and maxima are null
     column: str = ""  # for quantiles
     q: float = 0.0  # for quantiles
     higher_is_better: bool | None = None
     additive: bool = False  # sums over disjoint ranges add up (counts, tokens, cost): forecastable
+
+    def value(self, base: Mapping[Agg, Any]) -> Any:
+        """The metric from the base aggregates of one group."""
+        parts = [base[a] for a in self.parts]
+        if any(p is None for p in parts):
+            numerator = 0 if self.zero_when_empty and self.per is None else None
+        else:
+            numerator = sum(parts)
+        if self.per is None:
+            return numerator
+        denominator = base[self.per]
+        if numerator is None or not denominator:
+            return None
+        return numerator / denominator
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -41,8 +89,33 @@ class Metric:
         }
 
 
-_IS_SUCCESS = "CASE WHEN status = 'success' THEN 1 ELSE 0 END"
-_IS_ERROR = "CASE WHEN status = 'error' THEN 1 ELSE 0 END"
+def _count(name: str, description: str, agg: Agg, **kw: Any) -> Metric:
+    return Metric(
+        name, "count", description, parts=(agg,), zero_when_empty=True, additive=True, **kw
+    )
+
+
+def _sum(name: str, unit: str, description: str, *columns: str, **kw: Any) -> Metric:
+    return Metric(
+        name,
+        unit,
+        description,
+        parts=tuple(Agg(Op.SUM, c) for c in columns),
+        zero_when_empty=True,
+        additive=True,
+        **kw,
+    )
+
+
+def _rate(name: str, description: str, condition: str, higher_is_better: bool | None) -> Metric:
+    return Metric(
+        name,
+        "ratio",
+        description,
+        parts=(Agg(Op.COUNT_IF, condition),),
+        per=COUNT,
+        higher_is_better=higher_is_better,
+    )
 
 
 def _quantile(prefix: str, column: str, q: float, label: str) -> Metric:
@@ -58,112 +131,41 @@ def _quantile(prefix: str, column: str, q: float, label: str) -> Metric:
 
 
 METRICS: tuple[Metric, ...] = (
-    Metric("requests", "count", "Calls in range", sql="count(*)", additive=True),
-    Metric(
-        "successes", "count", "Calls with status=success", sql=f"sum({_IS_SUCCESS})", additive=True
-    ),
-    Metric(
-        "errors",
-        "count",
-        "Calls with status=error",
-        sql=f"sum({_IS_ERROR})",
-        higher_is_better=False,
-        additive=True,
-    ),
-    Metric(
-        "success_rate",
-        "ratio",
-        "successes / requests",
-        sql=f"sum({_IS_SUCCESS}) / nullif(count(*), 0)",
-        higher_is_better=True,
-    ),
-    Metric(
-        "error_rate",
-        "ratio",
-        "errors / requests",
-        sql=f"sum({_IS_ERROR}) / nullif(count(*), 0)",
-        higher_is_better=False,
-    ),
+    _count("requests", "Calls in range", COUNT),
+    _count("successes", "Calls with status=success", Agg(Op.COUNT_IF, "success")),
+    _count("errors", "Calls with status=error", Agg(Op.COUNT_IF, "error"),
+           higher_is_better=False),
+    _rate("success_rate", "successes / requests", "success", True),
+    _rate("error_rate", "errors / requests", "error", False),
     *(_quantile("latency", "latency_ms", q, "latency") for q in (0.5, 0.75, 0.9, 0.95, 0.99)),
-    Metric("latency_max_ms", "ms", "Slowest call", sql="max(latency_ms)", higher_is_better=False),
-    Metric("latency_mean_ms", "ms", "Mean latency", sql="avg(latency_ms)", higher_is_better=False),
-    *(
-        _quantile("ttft", "ttft_ms", q, "time to first token (calls that have it)")
-        for q in (0.5, 0.95, 0.99)
-    ),
-    Metric(
-        "input_tokens",
-        "tokens",
-        "Input tokens (cached included)",
-        sql="coalesce(sum(input_tokens), 0)",
-        additive=True,
-    ),
-    Metric(
-        "output_tokens",
-        "tokens",
-        "Output tokens (reasoning included)",
-        sql="coalesce(sum(output_tokens), 0)",
-        additive=True,
-    ),
-    Metric(
-        "cached_tokens",
-        "tokens",
-        "Input tokens read from the provider's cache",
-        sql="coalesce(sum(cached_tokens), 0)",
-        additive=True,
-    ),
-    Metric(
-        "reasoning_tokens",
-        "tokens",
-        "Output tokens spent on reasoning",
-        sql="coalesce(sum(reasoning_tokens), 0)",
-        additive=True,
-    ),
-    Metric(
-        "tokens",
-        "tokens",
-        "Input + output tokens",
-        sql="coalesce(sum(input_tokens + output_tokens), 0)",
-        additive=True,
-    ),
-    Metric(
-        "tokens_per_request",
-        "tokens",
-        "tokens / requests",
-        sql="sum(input_tokens + output_tokens) / nullif(count(*), 0)",
-    ),
-    Metric(
-        "cost_usd",
-        "usd",
-        "Cost of the priced calls",
-        sql="coalesce(sum(cost_usd), 0)",
-        higher_is_better=False,
-        additive=True,
-    ),
-    Metric(
-        "cost_per_request_usd",
-        "usd",
-        "cost_usd / requests",
-        sql="sum(cost_usd) / nullif(count(*), 0)",
-        higher_is_better=False,
-    ),
-    Metric(
-        "unpriced_requests",
-        "count",
-        "Calls with no known price (cost null)",
-        sql="sum(CASE WHEN cost_usd IS NULL THEN 1 ELSE 0 END)",
-        additive=True,
-    ),
-    Metric(
-        "cache_hit_rate",
-        "ratio",
-        "Calls served from the app's own cache / requests",
-        sql="sum(CASE WHEN cache_hit THEN 1 ELSE 0 END) / nullif(count(*), 0)",
-    ),
-    Metric("active_users", "count", "Distinct non-null user_id", sql="count(DISTINCT user_id)"),
-    Metric("rpm", "requests/min", "requests / minutes in the window", Kind.PER_MINUTE),
-    Metric("rpm_peak", "requests/min", "Most requests in one UTC-aligned minute", Kind.PEAK_MINUTE),
-)
+    Metric("latency_max_ms", "ms", "Slowest call", parts=(Agg(Op.MAX, "latency_ms"),),
+           higher_is_better=False),
+    Metric("latency_mean_ms", "ms", "Mean latency", parts=(Agg(Op.SUM, "latency_ms"),),
+           per=COUNT, higher_is_better=False),
+    *(_quantile("ttft", "ttft_ms", q, "time to first token (calls that have it)")
+      for q in (0.5, 0.95, 0.99)),
+    _sum("input_tokens", "tokens", "Input tokens (cached included)", "input_tokens"),
+    _sum("output_tokens", "tokens", "Output tokens (reasoning included)", "output_tokens"),
+    _sum("cached_tokens", "tokens", "Input tokens read from the provider's cache",
+         "cached_tokens"),
+    _sum("reasoning_tokens", "tokens", "Output tokens spent on reasoning", "reasoning_tokens"),
+    _sum("tokens", "tokens", "Input + output tokens", "input_tokens", "output_tokens"),
+    Metric("tokens_per_request", "tokens", "tokens / requests",
+           parts=(Agg(Op.SUM, "input_tokens"), Agg(Op.SUM, "output_tokens")), per=COUNT),
+    _sum("cost_usd", "usd", "Cost of the priced calls", "cost_usd", higher_is_better=False),
+    Metric("cost_per_request_usd", "usd", "cost_usd / requests (null when nothing is priced)",
+           parts=(Agg(Op.SUM, "cost_usd"),), per=COUNT, higher_is_better=False),
+    _count("unpriced_requests", "Calls with no known price (cost null)",
+           Agg(Op.COUNT_IF, "unpriced")),
+    _rate("cache_hit_rate", "Calls served from the app's own cache / requests", "cache_hit",
+          None),
+    Metric("active_users", "count", "Distinct non-null user_id",
+           parts=(Agg(Op.DISTINCT, "user_id"),), zero_when_empty=True),
+    Metric("rpm", "requests/min", "requests / minutes in the window", Kind.PER_MINUTE,
+           parts=(COUNT,)),
+    Metric("rpm_peak", "requests/min", "Most requests in one UTC-aligned minute",
+           Kind.PEAK_MINUTE),
+)  # fmt: skip
 
 CATALOG: dict[str, Metric] = {m.name: m for m in METRICS}
 
@@ -171,3 +173,12 @@ CATALOG: dict[str, Metric] = {m.name: m for m in METRICS}
 def get(name: str) -> Metric:
     """The metric of that name; KeyError when there is none."""
     return CATALOG[name]
+
+
+def base_aggregates(metrics: tuple[Metric, ...] | list[Metric]) -> list[Agg]:
+    """Every base aggregate the metrics need, each once, in a stable order."""
+    seen: dict[Agg, None] = {}
+    for m in metrics:
+        for a in (*m.parts, *((m.per,) if m.per else ())):
+            seen.setdefault(a, None)
+    return list(seen)

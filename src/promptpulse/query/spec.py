@@ -152,7 +152,7 @@ def parse_scope(params: MultiDict, now: datetime, errors: Errors) -> Scope:
     if start >= end:
         errors.add("from", "must be earlier than to")
     filters: list[Filter] = []
-    for key in params.keys():
+    for key in params.keys():  # noqa: SIM118 (a multi-dict, not a dict)
         if key in FILTERS or key.startswith(METADATA_PREFIX):
             if key != "tag" and not is_dimension(key):
                 errors.add(key, "metadata keys may use letters, digits and _-.:/ (1-100 chars)")
@@ -250,4 +250,4 @@ def single(params: MultiDict, name: str, errors: Errors) -> str | None:
 
 
 def as_mapping(params: MultiDict) -> Mapping[str, list[str]]:
-    return {k: params.getlist(k) for k in params.keys()}
+    return {k: params.getlist(k) for k in params.keys()}  # noqa: SIM118

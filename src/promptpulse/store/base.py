@@ -16,7 +16,7 @@ Row = dict[str, Any]
 
 
 class StoreWriter(Protocol):
-    """What the single writer thread uses; everything between begin and commit is one transaction."""
+    """What the single writer thread uses; from begin to commit is one transaction."""
 
     def begin(self) -> None: ...
     def commit(self) -> None: ...

