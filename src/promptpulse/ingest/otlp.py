@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -27,50 +26,47 @@ import orjson
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 from promptpulse.errors import BadRequest
+from promptpulse.ingest.otlp_attributes import (
+    CACHE_READ_TOKENS,
+    CACHE_WRITE_TOKENS,
+    ENVIRONMENT,
+    FEATURE,
+    FIRST_TOKEN_EVENTS,
+    HTTP_STATUS,
+    INPUT_TOKENS,
+    INVOCATION_PARAMETERS,
+    LEGACY_REQUEST_TYPES,
+    LLM_OPERATIONS,
+    MAX_TOKENS,
+    OPENINFERENCE_KINDS,
+    OUTPUT_TOKENS,
+    PROJECT,
+    PROMPT_ID,
+    PROMPT_VERSION,
+    PROVIDER,
+    PROVIDER_URL,
+    REASONING_TOKENS,
+    REQUEST_MODEL,
+    RESPONSE_MODEL,
+    SERVICE,
+    SESSION,
+    STREAM,
+    TTFT_SECONDS,
+    USER,
+    Attributes,
+    attributes,
+    count,
+    flag,
+    scalar_of,
+    seconds,
+    text,
+)
 
 Encoding = Literal["protobuf", "json"]
 
-# --- which span is an LLM call ------------------------------------------------------
-LLM_OPERATIONS = frozenset({"chat", "text_completion", "generate_content", "embeddings"})
-LEGACY_REQUEST_TYPES = {"chat": "chat", "completion": "text_completion", "embedding": "embeddings"}
-OPENINFERENCE_KINDS = {"LLM": "chat", "EMBEDDING": "embeddings"}
-
-# --- attribute names, first present wins --------------------------------------------
-PROVIDER = ("gen_ai.provider.name", "gen_ai.system", "llm.provider", "llm.system")
-PROVIDER_URL = ("server.address", "gen_ai.openai.api_base")
-REQUEST_MODEL = ("gen_ai.request.model", "llm.request.model")
-RESPONSE_MODEL = ("gen_ai.response.model", "llm.response.model", "llm.model_name")
-INVOCATION_PARAMETERS = "llm.invocation_parameters"
-INPUT_TOKENS = ("gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens",
-                "llm.token_count.prompt", "llm.usage.prompt_tokens")  # fmt: skip
-OUTPUT_TOKENS = ("gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens",
-                 "llm.token_count.completion", "llm.usage.completion_tokens")  # fmt: skip
-CACHE_READ_TOKENS = ("gen_ai.usage.cache_read.input_tokens",
-                     "gen_ai.usage.cache_read_input_tokens",
-                     "llm.token_count.prompt_details.cache_read")  # fmt: skip
-CACHE_WRITE_TOKENS = ("gen_ai.usage.cache_write.input_tokens",
-                      "gen_ai.usage.cache_creation.input_tokens",
-                      "gen_ai.usage.cache_creation_input_tokens",
-                      "llm.token_count.prompt_details.cache_write")  # fmt: skip
-REASONING_TOKENS = ("gen_ai.usage.reasoning.output_tokens", "gen_ai.usage.reasoning_tokens",
-                    "llm.usage.reasoning_tokens",
-                    "llm.token_count.completion_details.reasoning")  # fmt: skip
-TTFT_SECONDS = ("gen_ai.response.time_to_first_chunk",)
-FIRST_TOKEN_EVENTS = frozenset({"First Token Stream Event", "gen_ai.content.first_chunk"})
-SESSION = ("gen_ai.conversation.id", "session.id")
-USER = ("user.id", "gen_ai.user", "llm.user", "enduser.id")
-STREAM = ("gen_ai.request.stream", "gen_ai.is_streaming", "llm.is_streaming")
-HTTP_STATUS = ("http.response.status_code", "http.status_code")
-ENVIRONMENT = ("deployment.environment.name", "deployment.environment")
-PROMPT_ID = ("promptpulse.prompt.id",)
-PROMPT_VERSION = ("promptpulse.prompt.version",)
-FEATURE = ("promptpulse.feature",)
-PROJECT = "promptpulse.project"
-SERVICE = "service.name"
 
 # Field limits of the call record (ingest/schema.py): longer strings are cut, not rejected.
 _LIMITS = {"model": 200, "provider": 64, "prompt_id": 200, "prompt_version": 64,
@@ -78,7 +74,6 @@ _LIMITS = {"model": 200, "provider": 64, "prompt_id": 200, "prompt_version": 64,
            "service": 200, "project": 100}  # fmt: skip
 _MAX_ERROR_MESSAGE = 2048
 _MAX_INVOCATION_PARAMETERS = 64 * 1024
-_MAX_TOKENS = 2**62
 
 
 @dataclass(frozen=True)
@@ -179,98 +174,6 @@ def _convert_ids(holder: dict[str, Any]) -> None:
         if len(raw) != size:
             raise ValueError(f"{key} must be {size * 2} hex digits")
         holder[key] = base64.b64encode(raw).decode("ascii")
-
-
-# --- attribute access ---------------------------------------------------------------
-
-Attributes = Mapping[str, AnyValue]
-
-
-def attributes(pairs: Iterable[KeyValue]) -> dict[str, AnyValue]:
-    """Name -> value; the first occurrence of a repeated key wins. Values are read lazily."""
-    found: dict[str, AnyValue] = {}
-    for pair in pairs:
-        found.setdefault(pair.key, pair.value)
-    return found
-
-
-def _scalar(value: AnyValue) -> str | bool | int | float | None:
-    kind = value.WhichOneof("value")
-    if kind in ("string_value", "bool_value", "int_value", "double_value"):
-        return getattr(value, kind)  # type: ignore[no-any-return]
-    return None  # arrays, maps, bytes and empty values are not what we look for
-
-
-def text(attrs: Attributes, names: Iterable[str], limit: int = 200) -> str | None:
-    """The first named attribute that is a non-empty scalar, as text cut to `limit` chars."""
-    for name in names:
-        value = attrs.get(name)
-        if value is None:
-            continue
-        scalar = _scalar(value)
-        if scalar is None or isinstance(scalar, bool):
-            continue
-        if isinstance(scalar, float):
-            if not math.isfinite(scalar):
-                continue
-            scalar = int(scalar) if scalar.is_integer() else scalar
-        result = str(scalar).strip()
-        if result:
-            return result[:limit]
-    return None
-
-
-def count(attrs: Attributes, names: Iterable[str]) -> int | None:
-    """The first named attribute holding a whole number ≥ 0 (int, integral double, or digits)."""
-    for name in names:
-        value = attrs.get(name)
-        if value is None:
-            continue
-        number = _whole(_scalar(value))
-        if number is not None:
-            return number
-    return None
-
-
-def _whole(scalar: object) -> int | None:
-    if isinstance(scalar, bool):
-        return None
-    if isinstance(scalar, int):
-        return scalar if 0 <= scalar <= _MAX_TOKENS else None
-    if isinstance(scalar, float):
-        ok = math.isfinite(scalar) and scalar.is_integer() and 0 <= scalar <= _MAX_TOKENS
-        return int(scalar) if ok else None
-    if isinstance(scalar, str):
-        stripped = scalar.strip()
-        if stripped.isdigit() and len(stripped) <= 19:
-            return _whole(int(stripped))
-    return None
-
-
-def seconds(attrs: Attributes, names: Iterable[str]) -> float | None:
-    for name in names:
-        value = attrs.get(name)
-        scalar = _scalar(value) if value is not None else None
-        if isinstance(scalar, bool) or scalar is None:
-            continue
-        try:
-            number = float(scalar)
-        except ValueError:
-            continue
-        if math.isfinite(number) and number >= 0:
-            return number
-    return None
-
-
-def flag(attrs: Attributes, names: Iterable[str]) -> bool | None:
-    for name in names:
-        value = attrs.get(name)
-        scalar = _scalar(value) if value is not None else None
-        if isinstance(scalar, bool):
-            return scalar
-        if isinstance(scalar, str) and scalar.lower() in ("true", "false"):
-            return scalar.lower() == "true"
-    return None
 
 
 # --- what kind of span --------------------------------------------------------------
@@ -411,7 +314,7 @@ def _model(attrs: Attributes) -> str | None:
 def _invocation_model(attrs: Attributes) -> str | None:
     """OpenInference puts the requested model inside a JSON string of the call's parameters."""
     value = attrs.get(INVOCATION_PARAMETERS)
-    raw = _scalar(value) if value is not None else None
+    raw = scalar_of(value) if value is not None else None
     if not isinstance(raw, str) or len(raw) > _MAX_INVOCATION_PARAMETERS or '"model"' not in raw:
         return None
     try:
@@ -478,8 +381,8 @@ def _tokens(record: dict[str, Any], attrs: Attributes) -> int | None:
         input_tokens += cache_read + (cache_write or 0)
     if reasoning > output_tokens:
         output_tokens += reasoning
-    record["input_tokens"] = min(input_tokens, _MAX_TOKENS)
-    record["output_tokens"] = min(output_tokens, _MAX_TOKENS)
+    record["input_tokens"] = min(input_tokens, MAX_TOKENS)
+    record["output_tokens"] = min(output_tokens, MAX_TOKENS)
     record["cached_tokens"] = cache_read
     record["reasoning_tokens"] = reasoning
     return cache_write
