@@ -146,8 +146,8 @@ def prepare_events(
     indexed, rejected = _validate_items(body, EventBatch, "events", CallEvent)
     if len(indexed) + len(rejected) > max_events:
         raise TooLarge(f"a batch holds at most {max_events} events; send several")
-    columns: dict[str, list[Any]] = {name: [] for name in EVENT_SCHEMA.names}
-    received = now.astimezone(UTC).replace(tzinfo=None)
+    valid: list[CallEvent] = []
+    projects: list[str] = []
     for index, event in indexed:
         errors = cross_field_errors(event, now)
         project = event.project or key_project
@@ -158,59 +158,68 @@ def prepare_events(
         if errors:
             rejected.append(Rejected(index, event.id, errors))
             continue
-        _append_event(columns, event, project, received, overrides)  # type: ignore[arg-type]
+        valid.append(event)
+        projects.append(project)  # type: ignore[arg-type]
     rejected.sort(key=lambda r: r.index)
-    return Prepared(pa.table(columns, schema=EVENT_SCHEMA), rejected)
+    return Prepared(_columns(valid, projects, now, overrides), rejected)
 
 
-def _append_event(
-    columns: dict[str, list[Any]],
-    e: CallEvent,
-    project: str,
-    received: datetime,
-    overrides: OverrideLookup,
-) -> None:
-    timestamp = e.timestamp.astimezone(UTC).replace(tzinfo=None)
-    provider, cost = e.provider, e.cost_usd
-    if cost is None or provider is None:
-        provider, computed = price_call(
-            overrides, project, provider, e.model, timestamp,
-            e.input_tokens, e.cached_tokens, e.output_tokens,
-        )
-        cost = computed if cost is None else cost
-    status = e.status
-    columns["project"].append(project)
-    columns["id"].append(e.id or _new_id())
-    columns["timestamp"].append(timestamp)
-    columns["prompt_id"].append(e.prompt_id)
-    columns["prompt_version"].append(e.prompt_version)
-    columns["model"].append(e.model)
-    columns["provider"].append(provider.lower() if provider else None)
-    columns["environment"].append(e.environment)
-    columns["feature"].append(e.feature)
-    columns["user_id"].append(e.user_id)
-    columns["session_id"].append(e.session_id)
-    columns["service"].append(e.service)
-    columns["tags"].append(e.tags)
-    columns["metadata"].append(orjson.dumps(e.metadata).decode() if e.metadata else None)
-    columns["status"].append(status)
-    columns["error_type"].append((e.error_type or "other") if status == "error" else None)
-    columns["error_message"].append(e.error_message)
-    columns["http_status"].append(e.http_status)
-    columns["latency_ms"].append(e.latency_ms)
-    columns["ttft_ms"].append(e.ttft_ms)
-    columns["queue_ms"].append(e.queue_ms)
-    columns["input_tokens"].append(e.input_tokens)
-    columns["output_tokens"].append(e.output_tokens)
-    columns["cached_tokens"].append(e.cached_tokens)
-    columns["reasoning_tokens"].append(e.reasoning_tokens)
-    columns["cost_usd"].append(cost)
-    columns["cache_hit"].append(e.cache_hit)
-    columns["retries"].append(e.retries)
-    columns["received_at"].append(received)
+def _columns(
+    events: list[CallEvent], projects: list[str], now: datetime, overrides: OverrideLookup
+) -> pa.Table:
+    """Column by column (list comprehensions, Arrow converts time zones in C): this is the
+    ingest hot path, about a third of its time per call."""
+    utc = pa.timestamp("us", tz="UTC")
+    timestamps = pa.array([e.timestamp for e in events], type=utc)
+    providers: list[str | None] = [e.provider for e in events]
+    costs: list[float | None] = [e.cost_usd for e in events]
+    days = timestamps.cast(pa.timestamp("us")).to_pylist() if events else []
+    for i, e in enumerate(events):
+        if costs[i] is None or providers[i] is None:
+            provider, computed = price_call(
+                overrides, projects[i], providers[i], e.model, days[i],
+                e.input_tokens, e.cached_tokens, e.output_tokens,
+            )  # fmt: skip
+            providers[i] = provider
+            costs[i] = computed if costs[i] is None else costs[i]
+    received = now.astimezone(UTC).replace(tzinfo=None)
+    columns: dict[str, Any] = {
+        "project": projects,
+        "id": [e.id or _new_id() for e in events],
+        "timestamp": timestamps.cast(pa.timestamp("us")),
+        "prompt_id": [e.prompt_id for e in events],
+        "prompt_version": [e.prompt_version for e in events],
+        "model": [e.model for e in events],
+        "provider": [p.lower() if p else None for p in providers],
+        "environment": [e.environment for e in events],
+        "feature": [e.feature for e in events],
+        "user_id": [e.user_id for e in events],
+        "session_id": [e.session_id for e in events],
+        "service": [e.service for e in events],
+        "tags": [e.tags for e in events],
+        "metadata": [orjson.dumps(e.metadata).decode() if e.metadata else None for e in events],
+        "status": [e.status for e in events],
+        "error_type": [(e.error_type or "other") if e.status == "error" else None for e in events],
+        "error_message": [e.error_message for e in events],
+        "http_status": [e.http_status for e in events],
+        "latency_ms": [e.latency_ms for e in events],
+        "ttft_ms": [e.ttft_ms for e in events],
+        "queue_ms": [e.queue_ms for e in events],
+        "input_tokens": [e.input_tokens for e in events],
+        "output_tokens": [e.output_tokens for e in events],
+        "cached_tokens": [e.cached_tokens for e in events],
+        "reasoning_tokens": [e.reasoning_tokens for e in events],
+        "cost_usd": costs,
+        "cache_hit": [e.cache_hit for e in events],
+        "retries": [e.retries for e in events],
+        "received_at": [received] * len(events),
+    }
+    return pa.table(columns, schema=EVENT_SCHEMA)
 
 
-def prepare_scores(body: bytes, *, key_project: str | None, now: datetime, max_items: int) -> Prepared:
+def prepare_scores(
+    body: bytes, *, key_project: str | None, now: datetime, max_items: int
+) -> Prepared:
     indexed, rejected = _validate_items(body, ScoreBatch, "scores", Score)
     if len(indexed) + len(rejected) > max_items:
         raise TooLarge(f"a batch holds at most {max_items} scores; send several")

@@ -212,6 +212,13 @@ def _group_keys(group_by: Sequence[Dimension], interval: str | None) -> list[tup
     return keys
 
 
+def _floats(column: Any) -> np.ndarray:
+    """A fetched column as float64 with NULL as NaN (DuckDB hands back a masked array)."""
+    if isinstance(column, np.ma.MaskedArray):
+        return column.astype(np.float64).filled(np.nan)
+    return np.asarray(column, dtype=np.float64)
+
+
 def _records(cur: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> list[Row]:
     cur.execute(sql, params)
     names = [d[0] for d in cur.description]
@@ -469,7 +476,7 @@ class DuckDBStore:
             where += f" AND {column} IS NOT NULL"
         with self._cursor() as cur:
             result = cur.execute(f"SELECT {column} AS v FROM events WHERE {where}", params)
-            return np.asarray(result.fetchnumpy()["v"], dtype=np.float64)
+            return _floats(result.fetchnumpy()["v"])
 
     def score_summary(self, scope: Scope) -> dict[str, dict[str, float | int]]:
         where, params = where_clause(scope, alias="e")
