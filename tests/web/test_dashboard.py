@@ -335,7 +335,7 @@ def test_every_page_draws_without_errors_light_dark_desktop_phone(browser, live,
     for theme in ("light", "dark"):
         for device, viewport in devices.items():
             t = Tab(browser, live.url, world["key"], viewport=viewport, color_scheme=theme,
-                    is_mobile=device == "phone", device_scale_factor=2 if device == "phone" else 1)
+                    is_mobile=device == "phone")
             try:
                 for name, path in PAGES.items():
                     page = t.open(path + ("&" if "?" in path else "?") + "range=24h")

@@ -96,7 +96,7 @@ export default {
             yAxis: { type: "category", inverse: true, data: rows.map((row) => label(row[b.by])), axisLabel: { width: 120, overflow: "truncate" } },
             xAxis: { type: "value", axisLabel: { formatter: fmt.axis("usd") } },
             series: [{ name: "Cost", type: "bar", barMaxWidth: 14, color: PALETTE[i % PALETTE.length], itemStyle: { borderRadius: [0, 3, 3, 0] },
-              label: { show: true, position: "right", formatter: (p) => fmt.usd(p.value), fontSize: 11 }, data: rows.map((row) => row.cost_usd) }] }),
+              label: { show: true, position: "right", formatter: (p) => fmt.usd(p.value), fontSize: 11, color: "inherit", textBorderWidth: 0 }, data: rows.map((row) => row.cost_usd) }] }),
           { columns: [b.by, "cost_usd", "requests", "cost_per_request_usd"], rows });
         });
       },

@@ -30,7 +30,7 @@ export default {
       tokens: chartCard({ id: "tokens", title: "Tokens", sub: "input vs output" }),
       cost: chartCard({ id: "cost", title: "Cost over time" }),
       models: chartCard({ id: "models", title: "Model usage", sub: "share of requests" }),
-      dist: chartCard({ id: "latency-distribution", title: "Latency distribution", sub: "percentiles" }),
+      dist: chartCard({ id: "latency-distribution", title: "Latency percentiles", sub: "over the range" }),
     };
     const projected = h("div", { class: "hint", "data-forecast": "cost_usd", "data-value": "" });
     c.cost.card.querySelector(".card-head").after(h("div", { style: "padding:0 14px" }, projected));
@@ -116,10 +116,10 @@ export default {
             data: models.rows.map((row) => ({ name: label(row.model), value: row.requests })) }] },
         { columns: ["model", "requests", "cost_usd"], rows: models.rows });
         const ladder = [["p50", o.latency_ms.p50], ["p75", o.latency_ms.p75], ["p90", o.latency_ms.p90], ["p95", o.latency_ms.p95], ["p99", o.latency_ms.p99], ["max", o.latency_ms.max]];
-        c.dist.set(base({ tooltip: axisTooltip("ms"), legend: { show: false }, grid: { left: 8, right: 16, top: 10, bottom: 4, containLabel: true },
+        c.dist.set(base({ tooltip: axisTooltip("ms"), legend: { show: false }, grid: { left: 8, right: 56, top: 10, bottom: 4, containLabel: true },
           yAxis: { type: "category", data: ladder.map((l) => l[0]), inverse: true }, xAxis: { type: "value", axisLabel: { formatter: fmt.axis("ms") } },
           series: [{ name: "Latency", type: "bar", barMaxWidth: 16, itemStyle: { borderRadius: [0, 3, 3, 0] },
-            label: { show: true, position: "right", formatter: (p) => fmt.ms(p.value), fontSize: 11 },
+            label: { show: true, position: "right", formatter: (p) => fmt.ms(p.value), fontSize: 11, color: "inherit", textBorderWidth: 0 },
             data: ladder.map((l, i) => ({ value: l[1], itemStyle: { color: ["#a5b4fc", "#818cf8", "#6366f1", "#4f46e5", "#4338ca", "#312e81"][i] } })) }] }),
         { columns: ["percentile", "latency_ms"], rows: ladder.map(([p, v]) => ({ percentile: p, latency_ms: v })) });
         issueList(issuesErr, worstErr.rows, "error_rate", (v) => fmt.pct(v), go);

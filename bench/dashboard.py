@@ -1,0 +1,171 @@
+"""Dashboard figures in a real Chromium: time until the Overview is fully drawn, and the time
+from an ingest call returning to the new call being visible in Live mode.
+
+    .venv/bin/python bench/dashboard.py --events 1000000        # seeds its own data directory
+    .venv/bin/python bench/dashboard.py --events 10000000 --days 30 --range 7d
+
+Seeding writes synthetic calls straight into a fresh DuckDB file (time-ordered, like real
+traffic), then a real `promptpulse serve` subprocess serves it. Targets (issue 7): Overview drawn
+<= 1.5 s with 10M events stored; ingest to visible in Live mode <= 1 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import httpx
+
+CLI = str(Path(sys.executable).parent / "promptpulse")
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        "--no-first-run"]
+CHUNK = 1_000_000
+SEED_SQL = """
+INSERT INTO events (project, id, timestamp, prompt_id, prompt_version, model, provider,
+    environment, user_id, status, error_type, error_message, latency_ms, ttft_ms, input_tokens,
+    output_tokens, cached_tokens, reasoning_tokens, cost_usd, cache_hit, retries, received_at)
+SELECT 'bench', 'b' || i, ts, 'prompt-' || (i % 24), 'v' || (i % 3 + 1),
+    ['gpt-4o-mini', 'gpt-4o', 'claude-sonnet-4-5', 'gemini-2.0-flash'][i % 4 + 1],
+    ['openai', 'openai', 'anthropic', 'google'][i % 4 + 1],
+    CASE WHEN i % 10 = 0 THEN 'staging' ELSE 'production' END,
+    'user-' || (h % 3000),
+    CASE WHEN h % 40 = 0 THEN 'error' ELSE 'success' END,
+    CASE WHEN h % 40 = 0 THEN ['timeout', 'rate_limit', 'llm_error'][h % 3 + 1] END,
+    CASE WHEN h % 40 = 0 THEN 'synthetic failure' END,
+    200 + (h % 6000) * 1.0, 50 + (h % 1500) * 1.0, 300 + h % 1500, 50 + h % 400, 0, 0,
+    (300 + h % 1500 + 4 * (50 + h % 400)) * 1e-6, false, 0, ts
+FROM (SELECT i, CAST(hash(i) % 1000003 AS BIGINT) AS h, ?::TIMESTAMP + to_microseconds(CAST(i * ? AS BIGINT)) AS ts
+      FROM range(?, ?) t(i))
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def seed(data_dir: Path, events: int, days: int) -> float:
+    """Create the schema through the store (migrations), then bulk-insert synthetic calls."""
+    from promptpulse.store.duckdb import DuckDBStore
+
+    path = data_dir / "events.duckdb"
+    DuckDBStore(path).close()
+    started = time.perf_counter()
+    end = datetime.now(UTC).replace(tzinfo=None)
+    start = end - timedelta(days=days)
+    step_us = days * 86_400e6 / max(events, 1)
+    con = duckdb.connect(str(path))
+    for lo in range(0, events, CHUNK):
+        con.execute(SEED_SQL, [start, step_us, lo, min(lo + CHUNK, events)])
+    con.execute("CHECKPOINT")
+    con.close()
+    return time.perf_counter() - started
+
+
+def serve(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    proc = subprocess.Popen([CLI, "serve", "--data-dir", str(data_dir), "--port", str(port),
+                             "--log-level", "warning"])
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url + "/readyz", timeout=2).status_code == 200:
+                return proc, url
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    proc.terminate()
+    raise RuntimeError("server did not start")
+
+
+def make_key(data_dir: Path) -> str:
+    out = subprocess.run([CLI, "keys", "create", "--project", "bench", "--scopes", "ingest,read",
+                          "--data-dir", str(data_dir)], check=True, capture_output=True, text=True)
+    return out.stdout.strip().splitlines()[-1]
+
+
+def summary(name: str, values: list[float], target: float) -> None:
+    values = sorted(values)
+    p95 = values[min(len(values) - 1, round(0.95 * (len(values) - 1)))]
+    print(f"{name:<34} median {statistics.median(values):6.3f} s   p95 {p95:6.3f} s   "
+          f"max {values[-1]:6.3f} s   (n={len(values)}, target <= {target} s)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument("--events", type=int, default=1_000_000, help="calls to store")
+    parser.add_argument("--days", type=int, default=7, help="days the calls span, ending now")
+    parser.add_argument("--range", default="7d", help="Overview range preset: 1h, 24h, 7d, 30d")
+    parser.add_argument("--runs", type=int, default=5, help="Overview loads to time")
+    parser.add_argument("--live-runs", type=int, default=10, help="Live ingests to time")
+    parser.add_argument("--data-dir", type=Path, help="reuse a seeded directory (kept)")
+    args = parser.parse_args()
+
+    from playwright.sync_api import sync_playwright
+
+    keep = args.data_dir is not None
+    data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="pp-bench-dash-"))
+    if not (data_dir / "events.duckdb").exists():
+        took = seed(data_dir, args.events, args.days)
+        print(f"seeded {args.events:,} calls over {args.days} days in {took:.1f} s")
+    key = make_key(data_dir)
+    proc, url = serve(data_dir)
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            context = browser.new_context(viewport={"width": 1440, "height": 900})
+            context.add_init_script(f"sessionStorage.setItem('pp-key', {key!r})")
+            page = context.new_page()
+            page.goto(f"{url}/?range={args.range}")  # warm-up: caches, DuckDB buffers
+            page.wait_for_selector("body[data-state=ready]", timeout=120_000)
+            drawn = []
+            for _ in range(args.runs):
+                started = time.perf_counter()
+                page.goto(f"{url}/?range={args.range}")
+                page.wait_for_selector("body[data-state=ready]", timeout=120_000)
+                drawn.append(time.perf_counter() - started)
+            summary(f"Overview fully drawn ({args.range})", drawn, 1.5)
+
+            page.goto(f"{url}/?range=1h&live=1")
+            page.wait_for_selector("body[data-state=ready]", timeout=120_000)
+            visible = []
+            with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}) as c:
+                for i in range(args.live_runs):
+                    before = page.get_attribute("[data-metric=requests]", "data-value")
+                    r = c.post("/v1/events", json={"events": [{
+                        "id": f"live-{i}-{time.time_ns()}", "timestamp": datetime.now(UTC).isoformat(),
+                        "model": "gpt-4o-mini", "latency_ms": 100, "prompt_id": "live"}]})
+                    r.raise_for_status()
+                    started = time.perf_counter()
+                    page.wait_for_function(
+                        "b => document.querySelector('[data-metric=requests]').dataset.value !== b",
+                        arg=before, timeout=30_000, polling="raf")
+                    visible.append(time.perf_counter() - started)
+                    time.sleep(0.37)  # land at different points of the polling cycle
+            summary("Live: ingest to visible", visible, 1.0)
+            browser.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
+        if not keep:
+            shutil.rmtree(data_dir, ignore_errors=True)
+        print(f"events stored: {args.events:,}; data dir {'kept at ' + str(data_dir) if keep else 'removed'}")
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONWARNINGS", "ignore")
+    main()
