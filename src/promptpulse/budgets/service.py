@@ -92,19 +92,20 @@ def _filters(b: BudgetIn) -> tuple[Filter, ...]:
 def budget_status(store: Store, b: BudgetIn, now: datetime) -> dict[str, Any]:
     start, end = b.bounds(now)
     f = project_period(store, _filters(b), CATALOG[b.metric], start, end, now)
+    projected, low, high = float(f.projected), float(f.low), float(f.high)
     return {
         "period_start": f.period_start,
         "period_end": f.period_end,
         "amount": b.amount,
-        "spent": f.to_date,
-        "spent_ratio": f.to_date / b.amount,
-        "remaining": b.amount - f.to_date,
-        "projected": f.projected,
-        "projected_low": f.low,
-        "projected_high": f.high,
-        "projected_ratio": f.projected / b.amount,
-        "run_rate_per_day": f.run_rate_per_day,
-        "will_overrun": f.projected > b.amount,
+        "spent": float(f.to_date),
+        "spent_ratio": float(f.to_date) / b.amount,
+        "remaining": b.amount - float(f.to_date),
+        "projected": projected,
+        "projected_low": low,
+        "projected_high": high,
+        "projected_ratio": projected / b.amount,
+        "run_rate_per_day": float(f.run_rate_per_day),
+        "will_overrun": projected > b.amount,
         "forecast_method": f.method,
         "daily": f.daily,
     }
