@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from promptpulse.cli_alerts import alerts_app
 from promptpulse.cli_experiments import experiments_app
 from promptpulse.config import Settings
 from promptpulse.errors import PromptPulseError
@@ -21,6 +22,7 @@ prices_app = typer.Typer(help="Per-project price overrides (USD per million toke
 app.add_typer(keys_app, name="keys")
 app.add_typer(prices_app, name="prices")
 app.add_typer(experiments_app, name="experiments")
+app.add_typer(alerts_app, name="alerts")
 console = Console()
 err = Console(stderr=True)
 
