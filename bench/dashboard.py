@@ -28,9 +28,15 @@ import httpx
 
 CLI = str(Path(sys.executable).parent / "promptpulse")
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        "--no-first-run"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 CHUNK = 1_000_000
 SEED_SQL = """
 INSERT INTO events (project, id, timestamp, prompt_id, prompt_version, model, provider,
@@ -77,8 +83,9 @@ def seed(data_dir: Path, events: int, days: int) -> float:
 
 def serve(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
-    proc = subprocess.Popen([CLI, "serve", "--data-dir", str(data_dir), "--port", str(port),
-                             "--log-level", "warning"])
+    proc = subprocess.Popen(
+        [CLI, "serve", "--data-dir", str(data_dir), "--port", str(port), "--log-level", "warning"]
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -93,20 +100,38 @@ def serve(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
 
 
 def make_key(data_dir: Path) -> str:
-    out = subprocess.run([CLI, "keys", "create", "--project", "bench", "--scopes", "ingest,read",
-                          "--data-dir", str(data_dir)], check=True, capture_output=True, text=True)
+    out = subprocess.run(
+        [
+            CLI,
+            "keys",
+            "create",
+            "--project",
+            "bench",
+            "--scopes",
+            "ingest,read",
+            "--data-dir",
+            str(data_dir),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     return out.stdout.strip().splitlines()[-1]
 
 
 def summary(name: str, values: list[float], target: float) -> None:
     values = sorted(values)
     p95 = values[min(len(values) - 1, round(0.95 * (len(values) - 1)))]
-    print(f"{name:<34} median {statistics.median(values):6.3f} s   p95 {p95:6.3f} s   "
-          f"max {values[-1]:6.3f} s   (n={len(values)}, target <= {target} s)")
+    print(
+        f"{name:<34} median {statistics.median(values):6.3f} s   p95 {p95:6.3f} s   "
+        f"max {values[-1]:6.3f} s   (n={len(values)}, target <= {target} s)"
+    )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
     parser.add_argument("--events", type=int, default=1_000_000, help="calls to store")
     parser.add_argument("--days", type=int, default=7, help="days the calls span, ending now")
     parser.add_argument("--range", default="7d", help="Overview range preset: 1h, 24h, 7d, 30d")
@@ -146,14 +171,28 @@ def main() -> None:
             with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}) as c:
                 for i in range(args.live_runs):
                     before = page.get_attribute("[data-metric=requests]", "data-value")
-                    r = c.post("/v1/events", json={"events": [{
-                        "id": f"live-{i}-{time.time_ns()}", "timestamp": datetime.now(UTC).isoformat(),
-                        "model": "gpt-4o-mini", "latency_ms": 100, "prompt_id": "live"}]})
+                    r = c.post(
+                        "/v1/events",
+                        json={
+                            "events": [
+                                {
+                                    "id": f"live-{i}-{time.time_ns()}",
+                                    "timestamp": datetime.now(UTC).isoformat(),
+                                    "model": "gpt-4o-mini",
+                                    "latency_ms": 100,
+                                    "prompt_id": "live",
+                                }
+                            ]
+                        },
+                    )
                     r.raise_for_status()
                     started = time.perf_counter()
                     page.wait_for_function(
                         "b => document.querySelector('[data-metric=requests]').dataset.value !== b",
-                        arg=before, timeout=30_000, polling="raf")
+                        arg=before,
+                        timeout=30_000,
+                        polling="raf",
+                    )
                     visible.append(time.perf_counter() - started)
                     time.sleep(0.37)  # land at different points of the polling cycle
             summary("Live: ingest to visible", visible, 1.0)
@@ -163,7 +202,9 @@ def main() -> None:
         proc.wait(timeout=60)
         if not keep:
             shutil.rmtree(data_dir, ignore_errors=True)
-        print(f"events stored: {args.events:,}; data dir {'kept at ' + str(data_dir) if keep else 'removed'}")
+        print(
+            f"events stored: {args.events:,}; data dir {'kept at ' + str(data_dir) if keep else 'removed'}"
+        )
 
 
 if __name__ == "__main__":

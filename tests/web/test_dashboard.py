@@ -20,12 +20,24 @@ from tests.conftest import iso
 playwright_api = pytest.importorskip("playwright.sync_api")
 
 CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        "--no-first-run"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "dashboard"
-PAGES = {"overview": "/", "prompts": "/prompts", "prompt": "/prompts/beta", "compare": "/compare",
-         "cost": "/cost", "errors": "/errors"}
+PAGES = {
+    "overview": "/",
+    "prompts": "/prompts",
+    "prompt": "/prompts/beta",
+    "compare": "/compare",
+    "cost": "/cost",
+    "errors": "/errors",
+}
 OVERVIEW_KPIS = {
     "requests": lambda o: o["requests"],
     "success_rate": lambda o: o["success_rate"],
@@ -49,20 +61,72 @@ def _calls(now: datetime) -> list[dict[str, Any]]:
 
     def add(n: int, minutes_ago: float, **f: Any) -> None:
         for i in range(n):
-            out.append({"id": f"e{len(out)}", "timestamp": iso(now - timedelta(minutes=minutes_ago + i)),
-                        "user_id": f"u{i % 4}", "input_tokens": 100 + i, "output_tokens": 20 + i, **f})
+            out.append(
+                {
+                    "id": f"e{len(out)}",
+                    "timestamp": iso(now - timedelta(minutes=minutes_ago + i)),
+                    "user_id": f"u{i % 4}",
+                    "input_tokens": 100 + i,
+                    "output_tokens": 20 + i,
+                    **f,
+                }
+            )
 
-    add(30, 2, prompt_id="alpha", prompt_version="v1", model="m-fast", latency_ms=120, cost_usd=0.001)
-    add(20, 3, prompt_id="alpha", prompt_version="v2", model="m-fast", latency_ms=150, cost_usd=0.001)
+    add(
+        30,
+        2,
+        prompt_id="alpha",
+        prompt_version="v1",
+        model="m-fast",
+        latency_ms=120,
+        cost_usd=0.001,
+    )
+    add(
+        20,
+        3,
+        prompt_id="alpha",
+        prompt_version="v2",
+        model="m-fast",
+        latency_ms=150,
+        cost_usd=0.001,
+    )
     add(25, 4, prompt_id="beta", prompt_version="v1", model="m-slow", latency_ms=900, cost_usd=0.02)
     add(8, 5, prompt_id="gamma", prompt_version="v1", model="m-mid", latency_ms=400, cost_usd=0.005)
-    add(2, 6, prompt_id="gamma", prompt_version="v1", model="m-mid", latency_ms=30000,
-        cost_usd=0.005, status="error", error_type="timeout", error_message="upstream timed out",
-        http_status=504)
-    add(3, 7, prompt_id="alpha", prompt_version="v2", model="m-fast", latency_ms=80, cost_usd=0.001,
-        status="error", error_type="rate_limit", error_message="429 slow down", http_status=429)
-    add(10, 180, prompt_id="alpha", prompt_version="v1", model="m-fast", latency_ms=110,
-        cost_usd=0.001)  # older than an hour: 1h and 24h differ
+    add(
+        2,
+        6,
+        prompt_id="gamma",
+        prompt_version="v1",
+        model="m-mid",
+        latency_ms=30000,
+        cost_usd=0.005,
+        status="error",
+        error_type="timeout",
+        error_message="upstream timed out",
+        http_status=504,
+    )
+    add(
+        3,
+        7,
+        prompt_id="alpha",
+        prompt_version="v2",
+        model="m-fast",
+        latency_ms=80,
+        cost_usd=0.001,
+        status="error",
+        error_type="rate_limit",
+        error_message="429 slow down",
+        http_status=429,
+    )
+    add(
+        10,
+        180,
+        prompt_id="alpha",
+        prompt_version="v1",
+        model="m-fast",
+        latency_ms=110,
+        cost_usd=0.001,
+    )  # older than an hour: 1h and 24h differ
     return out
 
 
@@ -112,11 +176,16 @@ class Tab:
     def wait_update(self, after: int) -> None:
         self.page.wait_for_function(
             "n => document.body.dataset.state === 'ready' && +document.body.dataset.updates > n",
-            arg=after, timeout=30_000)
+            arg=after,
+            timeout=30_000,
+        )
 
     def kpis(self) -> dict[str, str]:
-        return dict(self.page.eval_on_selector_all(
-            "[data-metric]", "els => els.map(e => [e.dataset.metric, e.dataset.value])"))
+        return dict(
+            self.page.eval_on_selector_all(
+                "[data-metric]", "els => els.map(e => [e.dataset.metric, e.dataset.value])"
+            )
+        )
 
     def query(self) -> dict[str, list[str]]:
         return parse_qs(urlparse(self.page.url).query)
@@ -191,8 +260,10 @@ def test_kpis_are_the_apis_figures_for_the_same_range(tab, live, world) -> None:
 
 def test_range_and_filter_change_url_cards_and_charts(tab, live, world) -> None:  # type: ignore[no-untyped-def]
     page = tab.open("/?range=24h")
-    volume = "echarts.getInstanceByDom(document.querySelector('[data-chart=requests]'))" \
-             ".getOption().series[0].data"
+    volume = (
+        "echarts.getInstanceByDom(document.querySelector('[data-chart=requests]'))"
+        ".getOption().series[0].data"
+    )
     before_cards, before_chart = tab.kpis(), page.evaluate(volume)
     n = tab.updates()
     page.click("[data-range='1h']")
@@ -215,8 +286,11 @@ def test_range_and_filter_change_url_cards_and_charts(tab, live, world) -> None:
     filtered = tab.kpis()
     assert float(filtered["requests"]) == 25
     assert sum(page.evaluate(volume)) == 25
-    resolved = {"from": main.get_attribute("data-from"), "to": main.get_attribute("data-to"),
-                "prompt_id": "beta"}
+    resolved = {
+        "from": main.get_attribute("data-from"),
+        "to": main.get_attribute("data-to"),
+        "prompt_id": "beta",
+    }
     _check_overview_kpis(tab, live, world["key"], resolved)
     # the URL alone reproduces the view
     link = page.url
@@ -239,9 +313,19 @@ def test_live_mode_shows_a_new_call_within_5_seconds(browser, live) -> None:  # 
         assert t.query()["live"] == ["1"]
         t.page.wait_for_selector("[data-metric=requests][data-value='0']")
         with live.client(key) as c:
-            r = c.post("/v1/events", json={"events": [{
-                "timestamp": iso(datetime.now(UTC) - timedelta(seconds=1)), "model": "m-live",
-                "latency_ms": 42, "prompt_id": "live-one"}]})
+            r = c.post(
+                "/v1/events",
+                json={
+                    "events": [
+                        {
+                            "timestamp": iso(datetime.now(UTC) - timedelta(seconds=1)),
+                            "model": "m-live",
+                            "latency_ms": 42,
+                            "prompt_id": "live-one",
+                        }
+                    ]
+                },
+            )
             assert r.status_code == 200
         # seen within 5 s of the ingest call returning
         t.page.wait_for_selector("[data-metric=requests][data-value='1']", timeout=5_000)
@@ -253,15 +337,22 @@ def test_live_mode_shows_a_new_call_within_5_seconds(browser, live) -> None:  # 
 def test_compare_marks_the_best_of_each_row(tab, live, world) -> None:  # type: ignore[no-untyped-def]
     page = tab.open("/compare?range=24h&cmp_by=model&cmp=m-slow&cmp=m-fast&cmp=m-mid")
     main = page.locator("main")
-    params = {"from": main.get_attribute("data-from"), "to": main.get_attribute("data-to"),
-              "by": "model", "model": ["m-slow", "m-fast", "m-mid"], "limit": 3,
-              "metrics": "requests,success_rate,latency_p95_ms,tokens_per_request,"
-                         "cost_per_request_usd"}
+    params = {
+        "from": main.get_attribute("data-from"),
+        "to": main.get_attribute("data-to"),
+        "by": "model",
+        "model": ["m-slow", "m-fast", "m-mid"],
+        "limit": 3,
+        "metrics": "requests,success_rate,latency_p95_ms,tokens_per_request,cost_per_request_usd",
+    }
     with live.client(world["key"]) as c:
         rows = {r["model"]: r for r in c.get("/v1/metrics/breakdown", params=params).json()["rows"]}
-    marked = dict(page.eval_on_selector_all(
-        "table[data-table=compare] td[data-best]",
-        "els => els.map(e => [e.closest('tr').dataset.metric, e.dataset.item])"))
+    marked = dict(
+        page.eval_on_selector_all(
+            "table[data-table=compare] td[data-best]",
+            "els => els.map(e => [e.closest('tr').dataset.metric, e.dataset.item])",
+        )
+    )
     for metric in params["metrics"].split(","):
         better = world["catalog"][metric]["higher_is_better"]
         if better is None:
@@ -273,8 +364,9 @@ def test_compare_marks_the_best_of_each_row(tab, live, world) -> None:  # type: 
     assert marked["success_rate"] == "m-slow"
     assert marked["latency_p95_ms"] == "m-fast"
     assert marked["cost_per_request_usd"] == "m-fast"
-    shown = page.eval_on_selector_all("table[data-table=compare] thead th[data-item]",
-                                      "els => els.map(e => e.dataset.item)")
+    shown = page.eval_on_selector_all(
+        "table[data-table=compare] thead th[data-item]", "els => els.map(e => e.dataset.item)"
+    )
     assert shown == ["m-slow", "m-fast", "m-mid"]
     drawn = dict(page.evaluate(DRAWN))
     assert all(v > 0 for v in drawn.values()), drawn
@@ -283,12 +375,17 @@ def test_compare_marks_the_best_of_each_row(tab, live, world) -> None:  # type: 
 
 def test_errors_page_lists_failing_calls_with_messages(tab, world) -> None:  # type: ignore[no-untyped-def]
     page = tab.open("/errors?range=24h")
-    messages = page.eval_on_selector_all("table[data-table=recent-errors] td[data-key=error_message]",
-                                         "els => els.map(e => e.textContent)")
+    messages = page.eval_on_selector_all(
+        "table[data-table=recent-errors] td[data-key=error_message]",
+        "els => els.map(e => e.textContent)",
+    )
     assert sorted(messages) == ["429 slow down"] * 3 + ["upstream timed out"] * 2
-    cells = dict(page.eval_on_selector_all(
-        "table[data-table=prompt-error-matrix] tbody tr",
-        "rows => rows.map(r => [r.cells[0].textContent, r.cells[1].textContent])"))
+    cells = dict(
+        page.eval_on_selector_all(
+            "table[data-table=prompt-error-matrix] tbody tr",
+            "rows => rows.map(r => [r.cells[0].textContent, r.cells[1].textContent])",
+        )
+    )
     assert cells == {"alpha": "3", "gamma": "2"}
     assert tab.errors == []
 
@@ -314,7 +411,9 @@ def test_prompts_table_sorts_searches_and_opens_a_prompt(tab) -> None:  # type: 
     first = page.eval_on_selector_all("table[data-table=prompts] a[data-prompt]", names)
     assert first == ["alpha", "beta", "gamma"]  # by requests, most first
     page.click("table[data-table=prompts] th[data-key=latency_p95_ms]")
-    assert page.eval_on_selector_all("table[data-table=prompts] a[data-prompt]", names)[0] == "gamma"
+    assert (
+        page.eval_on_selector_all("table[data-table=prompts] a[data-prompt]", names)[0] == "gamma"
+    )
     page.fill("input[name=q]", "et")
     assert page.eval_on_selector_all("table[data-table=prompts] a[data-prompt]", names) == ["beta"]
     n = tab.updates()
@@ -322,7 +421,9 @@ def test_prompts_table_sorts_searches_and_opens_a_prompt(tab) -> None:  # type: 
     tab.wait_update(n)
     assert urlparse(page.url).path == "/prompts/beta"
     assert page.locator("[data-metric=requests]").get_attribute("data-value") == "25"
-    versions = page.eval_on_selector_all("table[data-table=versions] tbody tr td:first-child", names)
+    versions = page.eval_on_selector_all(
+        "table[data-table=versions] tbody tr td:first-child", names
+    )
     assert versions == ["v1"]
     assert tab.errors == []
 
@@ -334,8 +435,14 @@ def test_every_page_draws_without_errors_light_dark_desktop_phone(browser, live,
     devices = {"desktop": {"width": 1440, "height": 900}, "phone": {"width": 390, "height": 844}}
     for theme in ("light", "dark"):
         for device, viewport in devices.items():
-            t = Tab(browser, live.url, world["key"], viewport=viewport, color_scheme=theme,
-                    is_mobile=device == "phone")
+            t = Tab(
+                browser,
+                live.url,
+                world["key"],
+                viewport=viewport,
+                color_scheme=theme,
+                is_mobile=device == "phone",
+            )
             try:
                 for name, path in PAGES.items():
                     page = t.open(path + ("&" if "?" in path else "?") + "range=24h")
@@ -344,8 +451,13 @@ def test_every_page_draws_without_errors_light_dark_desktop_phone(browser, live,
                     assert drawn or name == "prompts", name
                     assert all(v > 0 for v in drawn.values()), (name, drawn)
                     if device == "phone":  # nothing wider than the screen
-                        assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"] + 1, name
-                    page.screenshot(path=str(ARTIFACTS / f"{name}-{theme}-{device}.png"), full_page=True)
+                        assert (
+                            page.evaluate("document.documentElement.scrollWidth")
+                            <= viewport["width"] + 1
+                        ), name
+                    page.screenshot(
+                        path=str(ARTIFACTS / f"{name}-{theme}-{device}.png"), full_page=True
+                    )
                 assert t.errors == [], (theme, device, t.errors)
             finally:
                 t.close()

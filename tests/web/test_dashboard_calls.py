@@ -72,7 +72,7 @@ def test_calls_filter_errors_and_limit(live, seeded) -> None:  # type: ignore[no
 
 
 def test_calls_stay_in_the_keys_project(live, seeded) -> None:  # type: ignore[no-untyped-def]
-    key, other, now = seeded
+    _, other, _ = seeded
     with live.client(other) as c:
         mine = c.get("/v1/calls").json()["calls"]
         forbidden = c.get("/v1/calls", params={"project": "calls-a"})

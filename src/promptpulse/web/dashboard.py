@@ -72,8 +72,9 @@ def static_file(relative: str) -> Path:
 @router.api_route("/static/{relative:path}", methods=["GET", "HEAD"])
 async def static(relative: str, request: Request) -> Response:
     target = static_file(relative)
-    response = FileResponse(target, media_type=MEDIA_TYPES.get(target.suffix),
-                            stat_result=os.stat(target))  # headers (ETag) now, not at send
+    response = FileResponse(
+        target, media_type=MEDIA_TYPES.get(target.suffix), stat_result=os.stat(target)
+    )  # headers (ETag) now, not at send
     immutable = relative.startswith("vendor/")
     response.headers["Cache-Control"] = (
         "public, max-age=31536000, immutable" if immutable else "no-cache"
@@ -81,12 +82,17 @@ async def static(relative: str, request: Request) -> Response:
     response.headers["X-Content-Type-Options"] = "nosniff"
     etag = response.headers.get("etag")
     if etag and request.headers.get("if-none-match") == etag:
-        return Response(status_code=304, headers={
-            "ETag": etag, "Cache-Control": response.headers["Cache-Control"]})
+        return Response(
+            status_code=304,
+            headers={"ETag": etag, "Cache-Control": response.headers["Cache-Control"]},
+        )
     return response
 
 
 @router.get("/favicon.ico")
 async def favicon() -> Response:
-    return FileResponse(STATIC / "favicon.svg", media_type=MEDIA_TYPES[".svg"],
-                        headers={"Cache-Control": "public, max-age=86400"})
+    return FileResponse(
+        STATIC / "favicon.svg",
+        media_type=MEDIA_TYPES[".svg"],
+        headers={"Cache-Control": "public, max-age=86400"},
+    )
