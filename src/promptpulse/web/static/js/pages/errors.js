@@ -46,8 +46,8 @@ export default {
         const series = grouped(byType, "requests");
         chart.set(base({ tooltip: { trigger: "axis", confine: true },
           xAxis: { type: "category", data: x },
-          yAxis: [{ type: "value", name: "errors", axisLabel: { formatter: fmt.axis("count") } },
-            { type: "value", name: "rate", position: "right", splitLine: { show: false }, axisLabel: { formatter: fmt.axis("ratio") } }],
+          yAxis: [{ type: "value", axisLabel: { formatter: fmt.axis("count") } },
+            { type: "value", position: "right", splitLine: { show: false }, axisLabel: { formatter: fmt.axis("ratio") } }],
           series: [
             ...series.map((s) => ({ name: s.name, type: "bar", stack: "e", barMaxWidth: 14, color: ERROR_COLORS[s.group],
               tooltip: { valueFormatter: (v) => fmt.count(v) }, data: s.values })),
