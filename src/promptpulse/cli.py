@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 from typing import Annotated, Any
 
+import httpx
 import typer
 from rich.console import Console
 
@@ -167,4 +168,12 @@ def main() -> None:
         err.print(f"[red]error:[/red] {exc.detail}")
         for e in exc.errors:
             err.print(f"  {e.field}: {e.message}")
+        sys.exit(2)
+    except httpx.TransportError as exc:  # `ingest`/`query` with no server there
+        try:
+            where = str(exc.request.url.copy_with(query=None))
+        except RuntimeError:
+            where = "the server"
+        err.print(f"[red]error:[/red] cannot reach {where} ({exc}); is `promptpulse serve` "
+                  "running, and is PROMPTPULSE_URL right?")
         sys.exit(2)
