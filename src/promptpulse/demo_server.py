@@ -9,7 +9,7 @@ import orjson
 from rich.console import Console
 
 from promptpulse.config import Settings
-from promptpulse.demo import DemoTraffic
+from promptpulse.demo import DemoTraffic, rate_per_minute
 from promptpulse.ingest.pipeline import prepare_events
 from promptpulse.ingest.pricing import PriceOverride
 from promptpulse.ingest.writer import Writer
@@ -56,28 +56,38 @@ def seed(settings: Settings, days: int, rpm: float, console: Console) -> int:
         store.close()
 
 
-def _write(writer: Writer, events: list[dict[str, object]], prices: OverrideCache,
-           now: datetime) -> int:
+def _write(
+    writer: Writer, events: list[dict[str, object]], prices: OverrideCache, now: datetime
+) -> int:
     if not events:
         return 0
-    prepared = prepare_events(orjson.dumps({"events": events}), key_project=PROJECT,
-                              overrides=prices.lookup, now=now, max_events=len(events))
+    prepared = prepare_events(
+        orjson.dumps({"events": events}),
+        key_project=PROJECT,
+        overrides=prices.lookup,
+        now=now,
+        max_events=len(events),
+    )
     return writer.write_sync("events", prepared.table).accepted
 
 
-def trickle_task(ctx: AppContext) -> DaemonTask:
-    """A few live calls every second, through the same path as the API."""
+def trickle_task(ctx: AppContext, rpm: float = 20.0) -> DaemonTask:
+    """Live calls at the seeded traffic's own rate, through the same path as the API."""
     traffic = DemoTraffic(seed=int(datetime.now(UTC).timestamp()))
     last = [ctx.clock()]
 
     async def once() -> None:
         now = ctx.clock()
-        events = traffic.between(last[0], now, per_second=2.0)
+        events = traffic.between(last[0], now, per_second=rate_per_minute(now, rpm) / 60)
         last[0] = now
         if events:
-            prepared = prepare_events(orjson.dumps({"events": events}), key_project=PROJECT,
-                                      overrides=ctx.prices.lookup, now=now,
-                                      max_events=len(events))
+            prepared = prepare_events(
+                orjson.dumps({"events": events}),
+                key_project=PROJECT,
+                overrides=ctx.prices.lookup,
+                now=now,
+                max_events=len(events),
+            )
             await ctx.writer.write("events", prepared.table)
 
     return DaemonTask("demo-trickle", 1.0, once)
@@ -101,4 +111,5 @@ def run_demo(settings: Settings, days: int, rpm: float, trickle: bool, console: 
         console.print(secret, soft_wrap=True)
 
     asyncio.set_event_loop_policy(None)
-    run(settings, [trickle_task] if trickle else [], on_started=started)
+    tasks = [lambda ctx: trickle_task(ctx, rpm)] if trickle else []
+    run(settings, tasks, on_started=started)
