@@ -1,0 +1,176 @@
+// Run by tests/sdk/test_js_client.py against a real PromptPulse server and the fake OpenAI server:
+//   PROMPTPULSE_URL, PROMPTPULSE_API_KEY (scopes ingest,read), FAKE_OPENAI_URL
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { createServer } from "node:http";
+import { gunzipSync } from "node:zlib";
+import { fileURLToPath } from "node:url";
+import OpenAI from "openai";
+import { PromptPulse, wrapOpenAI, classify, parseRetryAfter } from "../index.js";
+
+const URL_ = process.env.PROMPTPULSE_URL;
+const KEY = process.env.PROMPTPULSE_API_KEY;
+const FAKE = process.env.FAKE_OPENAI_URL;
+const MESSAGES = [{ role: "user", content: "Say hello" }];
+const REPLY = "Hello from the fake model.";
+const quiet = { warn() {} };
+
+async function overview(filters) {
+  const now = Date.now();
+  const params = new URLSearchParams({
+    from: new Date(now - 3600_000).toISOString(), to: new Date(now + 3600_000).toISOString(), ...filters,
+  });
+  const res = await fetch(`${URL_}/v1/metrics/overview?${params}`, { headers: { authorization: `Bearer ${KEY}` } });
+  assert.equal(res.status, 200);
+  return res.json();
+}
+
+function client(options = {}) {
+  return new PromptPulse({ flushInterval: 20, logger: quiet, ...options });
+}
+
+function openai(timeout = 30_000) {
+  return new OpenAI({ baseURL: `${FAKE}/v1`, apiKey: "test", maxRetries: 0, timeout });
+}
+
+test("batches land, each once", async () => {
+  const pp = client({ batchSize: 50 });
+  for (let i = 0; i < 120; i++) pp.record({ model: "gpt-4o-mini", latencyMs: i, promptId: "js-batch", inputTokens: 10 });
+  assert.equal(await pp.flush(30_000), true);
+  assert.deepEqual([pp.stats.accepted, pp.stats.duplicates, pp.stats.dropped], [120, 0, 0]);
+  const o = await overview({ prompt_id: "js-batch" });
+  assert.equal(o.requests, 120);
+  assert.equal(o.tokens.input, 1200);
+  await pp.shutdown();
+});
+
+test("wrapOpenAI: a JSON answer is recorded with model and tokens", async () => {
+  const pp = client();
+  const ai = wrapOpenAI(openai(), { promptId: "js-wrap", promptVersion: "v1", promptpulse: pp });
+  const res = await ai.chat.completions.create({
+    model: "gpt-4o-mini", messages: MESSAGES, promptpulse: { user_id: "u-js", id: "js-call-1" },
+  });
+  assert.equal(res.choices[0].message.content, REPLY);
+  assert.equal(await pp.flush(30_000), true);
+  assert.equal(pp.stats.accepted, 1);
+  const o = await overview({ prompt_id: "js-wrap", model: "gpt-4o-mini-2024-07-18", user_id: "u-js" });
+  assert.equal(o.requests, 1);
+  assert.equal(o.tokens.input, 21);
+  assert.equal(o.tokens.cached, 16);
+  assert.equal(o.ttft_ms.p50, null);
+  await pp.shutdown();
+});
+
+test("wrapOpenAI: a stream reaches the caller unchanged, with TTFT and usage recorded", async () => {
+  const pp = client();
+  const ai = wrapOpenAI(openai(), { promptId: "js-stream", promptpulse: pp });
+  const stream = await ai.chat.completions.create({ model: "gpt-4o-mini", messages: MESSAGES, stream: true });
+  const chunks = [];
+  for await (const chunk of stream) chunks.push(chunk);
+  assert.equal(chunks.map((c) => c.choices[0]?.delta?.content ?? "").join(""), REPLY);
+  assert.ok(chunks.every((c) => c.choices.length === 1), "the added usage chunk is hidden");
+  assert.equal(await pp.flush(30_000), true);
+  const o = await overview({ prompt_id: "js-stream" });
+  assert.equal(o.requests, 1);
+  assert.equal(o.tokens.output, 7);
+  assert.ok(o.ttft_ms.p50 > 0 && o.ttft_ms.p50 <= o.latency_ms.max);
+  await pp.shutdown();
+});
+
+test("wrapOpenAI: 429 and timeout are recorded, then thrown unchanged", async () => {
+  const pp = client();
+  const ai = wrapOpenAI(openai(300), { promptId: "js-errors", promptpulse: pp });
+  await assert.rejects(ai.chat.completions.create({ model: "fake-429", messages: MESSAGES }), OpenAI.RateLimitError);
+  await assert.rejects(
+    ai.chat.completions.create({ model: "fake-slow", messages: MESSAGES, stream: true }),
+    OpenAI.APIConnectionTimeoutError,
+  );
+  assert.equal(await pp.flush(30_000), true);
+  const o = await overview({ prompt_id: "js-errors" });
+  assert.equal(o.errors, 2);
+  assert.deepEqual(o.errors_by_type, { rate_limit: 1, timeout: 1 });
+  await pp.shutdown();
+});
+
+test("track times a function and records its error", async () => {
+  const pp = client();
+  const out = await pp.track({ promptId: "js-track", model: "m" }, async (call) => {
+    call.firstToken();
+    call.set({ outputTokens: 3 });
+    return "ok";
+  });
+  assert.equal(out, "ok");
+  assert.throws(() => pp.track({ promptId: "js-track", model: "m" }, () => { throw new RangeError("bad"); }), RangeError);
+  assert.equal(await pp.flush(30_000), true);
+  const o = await overview({ prompt_id: "js-track" });
+  assert.deepEqual([o.requests, o.errors, o.tokens.output], [2, 1, 3]);
+  await pp.shutdown();
+});
+
+function scripted(statuses) {
+  const bodies = [];
+  const server = createServer((req, res) => {
+    const parts = [];
+    req.on("data", (d) => parts.push(d));
+    req.on("end", () => {
+      let raw = Buffer.concat(parts);
+      if (req.headers["content-encoding"] === "gzip") raw = gunzipSync(raw);
+      const body = JSON.parse(raw);
+      bodies.push(body);
+      const [status, headers] = statuses.shift() ?? [200, {}];
+      res.writeHead(status, { "content-type": "application/json", ...headers });
+      res.end(JSON.stringify({ accepted: (body.events ?? body.scores).length, duplicates: 0, rejected: [] }));
+    });
+  });
+  return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve({ server, bodies })));
+}
+
+test("retries honour Retry-After and resend the same ids; 401 is not retried", async (t) => {
+  const { server, bodies } = await scripted([[429, { "retry-after": "0" }], [503, { "retry-after": "0" }], [502, {}], [401, {}]]);
+  const url = `http://127.0.0.1:${server.address().port}`;
+  const pp = client({ url, apiKey: "k", backoffBase: 1 });
+  t.after(() => server.close());
+  pp.record({ model: "m", latencyMs: 1 });
+  pp.record({ model: "m", latencyMs: 2 });
+  assert.equal(await pp.flush(10_000), true);
+  assert.deepEqual([pp.stats.retries, pp.stats.failed, pp.stats.accepted], [3, 2, 0]);
+  const ids = bodies.map((b) => b.events.map((e) => e.id).join());
+  assert.equal(new Set(ids).size, 1, "every attempt carried the same ids");
+  pp.record({ model: "m", latencyMs: 3 });
+  assert.equal(await pp.flush(10_000), true);
+  assert.equal(pp.stats.accepted, 1);
+  await pp.shutdown();
+});
+
+test("a full queue drops, counts and warns; no key records nothing", async () => {
+  const warnings = [];
+  const pp = new PromptPulse({ url: "http://127.0.0.1:9", apiKey: "k", maxQueue: 5, flushInterval: 60_000, logger: { warn: (m) => warnings.push(m) } });
+  for (let i = 0; i < 8; i++) pp.record({ model: "m", latencyMs: i });
+  assert.equal(pp.stats.dropped, 3);
+  assert.ok(warnings.some((w) => String(w).includes("queue is full")));
+  await pp.shutdown(50);
+  assert.equal(pp.stats.failed, 5);
+  const off = new PromptPulse({ apiKey: "", url: URL_, logger: quiet });
+  assert.equal(off.enabled, false);
+  assert.ok(off.record({ model: "m", latencyMs: 1 }));
+  assert.equal(await off.flush(10), true);
+});
+
+test("beforeExit flushes a script that just ends", () => {
+  const script = `
+    import { PromptPulse } from ${JSON.stringify(fileURLToPath(new URL("../index.js", import.meta.url)))};
+    const pp = new PromptPulse({ flushInterval: 60000 });
+    for (let i = 0; i < 4; i++) pp.record({ model: "exit", latencyMs: i, promptId: "js-exit" });
+  `;
+  const out = spawnSync(process.execPath, ["--input-type=module", "-e", script], { env: process.env, timeout: 30_000 });
+  assert.equal(out.status, 0, String(out.stderr));
+  return overview({ prompt_id: "js-exit" }).then((o) => assert.equal(o.requests, 4));
+});
+
+test("helpers", () => {
+  assert.equal(parseRetryAfter("2"), 2000);
+  assert.equal(parseRetryAfter("nonsense"), null);
+  assert.deepEqual(classify(Object.assign(new Error("x"), { status: 429 })), ["rate_limit", 429]);
+  assert.deepEqual(classify(new TypeError("x")), ["other", null]);
+});
