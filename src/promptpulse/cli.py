@@ -1,4 +1,4 @@
-"""The `promptpulse` command. Thin: parse, build, run; domain errors become messages and exit codes."""
+"""The `promptpulse` command. Thin: parse, build, run; domain errors become clear messages."""
 
 from __future__ import annotations
 
