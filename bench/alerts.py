@@ -22,12 +22,12 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.query import END, seed  # noqa: E402
-from promptpulse.alerts import AlertService, RuleIn  # noqa: E402
-from promptpulse.alerts import repo as alerts_repo  # noqa: E402
-from promptpulse.config import Settings  # noqa: E402
-from promptpulse.meta import MetaDB  # noqa: E402
-from promptpulse.store.duckdb import DuckDBStore  # noqa: E402
+from bench.query import END, seed
+from promptpulse.alerts import AlertService, RuleIn
+from promptpulse.alerts import repo as alerts_repo
+from promptpulse.config import Settings
+from promptpulse.meta import MetaDB
+from promptpulse.store.duckdb import DuckDBStore
 
 KINDS: list[dict[str, Any]] = [
     {"metric": "error_rate", "operator": ">", "threshold": 0.05},
@@ -54,10 +54,14 @@ def cost(events: int, rules: int, data_dir: Path) -> None:
     if not alerts_repo.list_rules(meta.engine):
         for i in range(rules):
             kind = KINDS[i % len(KINDS)]
-            rule = RuleIn.model_validate({
-                "name": f"rule {i}", "window": WINDOWS[(i // len(KINDS)) % len(WINDOWS)],
-                "filters": {"project": "bench", "prompt_id": f"prompt-{i % 40}"}, **kind,
-            })  # fmt: skip
+            rule = RuleIn.model_validate(
+                {
+                    "name": f"rule {i}",
+                    "window": WINDOWS[(i // len(KINDS)) % len(WINDOWS)],
+                    "filters": {"project": "bench", "prompt_id": f"prompt-{i % 40}"},
+                    **kind,
+                }
+            )
             alerts_repo.create_rule(meta.engine, rule, now)
     n = len(alerts_repo.list_rules(meta.engine))
     rounds = []
@@ -66,12 +70,16 @@ def cost(events: int, rules: int, data_dir: Path) -> None:
         result, _ = svc.evaluate_round(clock[0])
         took = time.perf_counter() - started
         rounds.append(took)
-        print(f"round ({label}): {n} rules, {result['subjects']} subjects, "
-              f"{result['queries']} queries, {took:.2f} s = {took / n * 1000:.2f} ms/rule, "
-              f"{len(result['changes'])} changes, {len(result['errors'])} errors")  # fmt: skip
+        print(
+            f"round ({label}): {n} rules, {result['subjects']} subjects, "
+            f"{result['queries']} queries, {took:.2f} s = {took / n * 1000:.2f} ms/rule, "
+            f"{len(result['changes'])} changes, {len(result['errors'])} errors"
+        )
         clock[0] += timedelta(seconds=30)
-    print(f"evaluation round of {n} rules over {events:,} events: cold {rounds[0]:.2f} s, "
-          f"warm {min(rounds[1:]):.2f} s (target ≤ 5 s)")  # fmt: skip
+    print(
+        f"evaluation round of {n} rules over {events:,} events: cold {rounds[0]:.2f} s, "
+        f"warm {min(rounds[1:]):.2f} s (target ≤ 5 s)"
+    )
     store.close()
     meta.close()
 
@@ -109,15 +117,26 @@ def delays() -> None:
                             fired = now
                         if c["source_id"] == rid and c["to"] == "resolved" and fired:
                             resolved = now
-                print(f"{template:16s} incident {minutes:3d} min: detected after "
-                      f"{_m(fired, start)}, resolved {_m(resolved, end)} after recovery "
-                      f"(evaluation every {step.total_seconds():g} s)")  # fmt: skip
+                print(
+                    f"{template:16s} incident {minutes:3d} min: detected after "
+                    f"{_m(fired, start)}, resolved {_m(resolved, end)} after recovery "
+                    f"(evaluation every {step.total_seconds():g} s)"
+                )
             week = inc.NOW0 + timedelta(days=7)
-            srv.ingest(traffic("quiet", week - timedelta(weeks=4), week + timedelta(weeks=1), 3,
-                               99))  # fmt: skip
-            ids = {inc._rule(srv, name, "quiet") for name in (
-                "traffic_spike", "traffic_drop", "latency_spike", "error_rate_high",
-                "cost_anomaly", "success_rate_low")}  # fmt: skip
+            srv.ingest(
+                traffic("quiet", week - timedelta(weeks=4), week + timedelta(weeks=1), 3, 99)
+            )
+            ids = {
+                inc._rule(srv, name, "quiet")
+                for name in (
+                    "traffic_spike",
+                    "traffic_drop",
+                    "latency_spike",
+                    "error_rate_high",
+                    "cost_anomaly",
+                    "success_rate_low",
+                )
+            }
             srv.clock.set(week)
             quiet_step = timedelta(minutes=2)
             firing = pending = rounds = 0
@@ -132,9 +151,11 @@ def delays() -> None:
                     if c["source_id"] in ids:
                         firing += c["to"] == "firing"
                         pending += c["to"] == "pending"
-            print(f"quiet week, 6 template rules, {rounds} rounds every "
-                  f"{quiet_step.total_seconds() / 60:g} min: {firing} false alarms/week "
-                  f"({pending} pending that never fired); {took / rounds * 1000:.1f} ms/round")
+            print(
+                f"quiet week, 6 template rules, {rounds} rounds every "
+                f"{quiet_step.total_seconds() / 60:g} min: {firing} false alarms/week "
+                f"({pending} pending that never fired); {took / rounds * 1000:.1f} ms/round"
+            )
         finally:
             stop_server(server, thread)
 

@@ -46,6 +46,7 @@ class Received:
     path: str
     headers: dict[str, str]
     body: Any
+    raw: bytes = b""
 
 
 @dataclass
@@ -73,7 +74,7 @@ def receiver() -> Iterator[Receiver]:
     box: dict[str, Receiver] = {}
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             r = box["r"]
             raw = self.rfile.read(int(self.headers.get("content-length") or 0))
             with r.cond:
@@ -82,7 +83,7 @@ def receiver() -> Iterator[Receiver]:
                     code = 503
                 else:
                     code = r.status
-                    r.items.append(Received(self.path, dict(self.headers), json.loads(raw)))
+                    r.items.append(Received(self.path, dict(self.headers), json.loads(raw), raw))
                     r.cond.notify_all()
             self.send_response(code)
             self.end_headers()
@@ -121,7 +122,7 @@ def smtp() -> Iterator[Mailbox]:
     box = Mailbox(free_port())
 
     class Handler:
-        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
             with box.cond:
                 box.messages.append(message_from_bytes(envelope.content))
                 box.cond.notify_all()
@@ -166,8 +167,7 @@ class AlertServer:
         return changes
 
 
-def make_alert_server(tmp: Path, start: datetime, **settings: Any
-                      ) -> tuple[Any, Any, AlertServer]:  # fmt: skip
+def make_alert_server(tmp: Path, start: datetime, **settings: Any) -> tuple[Any, Any, AlertServer]:
     clock = SimClock(start)
     server, thread, live = start_server(
         tmp, clock=clock, alerts_interval_s=0, alerts_retry_base_s=0.05, **settings
@@ -178,13 +178,28 @@ def make_alert_server(tmp: Path, start: datetime, **settings: Any
     return server, thread, AlertServer(live, clock, admin, key, project)
 
 
-def event(t: datetime, i: int | str, latency: float = 200.0, status: str = "success",
-          prompt: str = "support", cost: float = 0.001, **extra: Any) -> dict[str, Any]:  # fmt: skip
+def event(
+    t: datetime,
+    i: int | str,
+    latency: float = 200.0,
+    status: str = "success",
+    prompt: str = "support",
+    cost: float = 0.001,
+    **extra: Any,
+) -> dict[str, Any]:
     return {
-        "id": f"e-{i}", "timestamp": iso(t), "model": "gpt-4o-mini", "prompt_id": prompt,
-        "latency_ms": latency, "status": status, "input_tokens": 100, "output_tokens": 20,
-        "cost_usd": cost, **({"error_type": "timeout"} if status == "error" else {}), **extra,
-    }  # fmt: skip
+        "id": f"e-{i}",
+        "timestamp": iso(t),
+        "model": "gpt-4o-mini",
+        "prompt_id": prompt,
+        "latency_ms": latency,
+        "status": status,
+        "input_tokens": 100,
+        "output_tokens": 20,
+        "cost_usd": cost,
+        **({"error_type": "timeout"} if status == "error" else {}),
+        **extra,
+    }
 
 
 __all__ = ["T0", "AlertServer", "SimClock", "event", "make_alert_server", "stop_server"]

@@ -20,14 +20,25 @@ def seasonal(t: datetime) -> float:
     return 1 + 0.5 * math.sin(2 * math.pi * (t.hour + t.minute / 60 - 6) / 24)
 
 
-def traffic(prompt: str, start: datetime, end: datetime, per_min: float, seed: int,
-            latency_ms: float = 800, error_rate: float = 0.005, cost: float = 0.002,
-            shape: Shape | None = None, project: str | None = None) -> list[dict[str, Any]]:  # fmt: skip
+def traffic(
+    prompt: str,
+    start: datetime,
+    end: datetime,
+    per_min: float,
+    seed: int,
+    latency_ms: float = 800,
+    error_rate: float = 0.005,
+    cost: float = 0.002,
+    shape: Shape | None = None,
+    project: str | None = None,
+) -> list[dict[str, Any]]:
     rng = np.random.default_rng(seed)
     minutes = int((end - start).total_seconds() // 60)
     times = [start + timedelta(minutes=m) for m in range(minutes)]
     over = [shape(t) if shape else {} for t in times]
-    rate = np.array([per_min * seasonal(t) * o.get("traffic", 1.0) for t, o in zip(times, over)])
+    rate = np.array(
+        [per_min * seasonal(t) * o.get("traffic", 1.0) for t, o in zip(times, over, strict=True)]
+    )
     counts = rng.poisson(rate)
     idx = np.repeat(np.arange(minutes), counts)
     n = len(idx)
@@ -42,11 +53,16 @@ def traffic(prompt: str, start: datetime, end: datetime, per_min: float, seed: i
     for k in range(n):
         ts = datetime.fromtimestamp(base + idx[k] * 60 + secs[k], tz=start.tzinfo)
         ev: dict[str, Any] = {
-            "id": f"{prompt}-{seed}-{k}", "timestamp": iso(ts), "model": "gpt-4o-mini",
-            "prompt_id": prompt, "status": "error" if failed[k] else "success",
-            "latency_ms": float(lat[k]), "input_tokens": 300, "output_tokens": 80,
+            "id": f"{prompt}-{seed}-{k}",
+            "timestamp": iso(ts),
+            "model": "gpt-4o-mini",
+            "prompt_id": prompt,
+            "status": "error" if failed[k] else "success",
+            "latency_ms": float(lat[k]),
+            "input_tokens": 300,
+            "output_tokens": 80,
             "cost_usd": float(cost * cost_f[k]),
-        }  # fmt: skip
+        }
         if failed[k]:
             ev["error_type"] = "timeout"
         if project:

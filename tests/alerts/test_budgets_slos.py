@@ -31,8 +31,9 @@ def _round(srv: AlertServer) -> list[dict[str, Any]]:
 def test_budget_slow_overrun(srv: AlertServer) -> None:
     # $10 a day, every day of May (31 days): $310 against a $250 budget.
     with srv.client(srv.key) as c:
-        r = c.post("/v1/budgets", json={"name": "may", "amount": 250,
-                                        "filters": {"prompt_id": "budget"}})  # fmt: skip
+        r = c.post(
+            "/v1/budgets", json={"name": "may", "amount": 250, "filters": {"prompt_id": "budget"}}
+        )
         assert r.status_code == 201, r.text
         bid = r.json()["id"]
     fired: dict[str, datetime] = {}
@@ -41,8 +42,14 @@ def test_budget_slow_overrun(srv: AlertServer) -> None:
     while day < datetime(2026, 6, 3, tzinfo=UTC):
         if day.month == 5:
             srv.clock.set(day)
-            srv.ingest([event(day + timedelta(hours=h), f"b-{day.day}-{h}", prompt="budget",
-                              cost=10 / 24) for h in range(24)])  # fmt: skip
+            srv.ingest(
+                [
+                    event(
+                        day + timedelta(hours=h), f"b-{day.day}-{h}", prompt="budget", cost=10 / 24
+                    )
+                    for h in range(24)
+                ]
+            )
         srv.clock.set(day + timedelta(hours=23, minutes=59))
         for ch in _round(srv):
             if ch["source_id"] == bid:
@@ -64,30 +71,43 @@ def test_budget_slow_overrun(srv: AlertServer) -> None:
     assert status["spent"] == 0 and status["period_start"].startswith("2026-06-01")
 
 
-def _slo_traffic(srv: AlertServer, prompt: str, start: datetime, minutes: int, err: float,
-                 tag: str) -> None:  # fmt: skip
+def _slo_traffic(
+    srv: AlertServer, prompt: str, start: datetime, minutes: int, err: float, tag: str
+) -> None:
     """20 calls a minute with a share `err` failing."""
-    evs = [event(start + timedelta(minutes=m, seconds=3 * k), f"{tag}-{m}-{k}", prompt=prompt,
-                 status="error" if err and (m * 20 + k) % round(1 / err) == 0 else "success")
-           for m in range(minutes) for k in range(20)]  # fmt: skip
+    evs = [
+        event(
+            start + timedelta(minutes=m, seconds=3 * k),
+            f"{tag}-{m}-{k}",
+            prompt=prompt,
+            status="error" if err and (m * 20 + k) % round(1 / err) == 0 else "success",
+        )
+        for m in range(minutes)
+        for k in range(20)
+    ]
     srv.ingest(evs)
 
 
 def _slo(srv: AlertServer, prompt: str) -> str:
     with srv.client(srv.key) as c:
-        r = c.post("/v1/slos", json={"name": prompt, "objective": 0.999,
-                                     "filters": {"prompt_id": prompt}})  # fmt: skip
+        r = c.post(
+            "/v1/slos", json={"name": prompt, "objective": 0.999, "filters": {"prompt_id": prompt}}
+        )
         assert r.status_code == 201, r.text
         return str(r.json()["id"])
 
 
-def _watch(srv: AlertServer, sid: str, until: datetime, step: timedelta
-           ) -> list[tuple[datetime, str, str]]:  # fmt: skip
+def _watch(
+    srv: AlertServer, sid: str, until: datetime, step: timedelta
+) -> list[tuple[datetime, str, str]]:
     seen = []
     while srv.clock() < until:
         srv.clock.advance(seconds=step.total_seconds())
-        seen += [(srv.clock(), c["scope"]["windows"], c["to"])
-                 for c in _round(srv) if c["source_id"] == sid]  # fmt: skip
+        seen += [
+            (srv.clock(), c["scope"]["windows"], c["to"])
+            for c in _round(srv)
+            if c["source_id"] == sid
+        ]
     return seen
 
 
@@ -108,7 +128,8 @@ def test_slo_fast_burn_pages_and_resolves(srv: AlertServer) -> None:
         assert st["error_budget_remaining"] < 0  # 100 bad calls against ~11 allowed
         hist = c.get(f"/v1/slos/{sid}/history", params={"interval": "hour"}).json()["points"]
         assert hist[-1]["error_budget_remaining"] == pytest.approx(
-            st["error_budget_remaining"], abs=0.2)
+            st["error_budget_remaining"], abs=0.2
+        )
 
 
 def test_slo_slow_burn_opens_a_ticket_not_a_page(srv: AlertServer) -> None:
@@ -122,3 +143,42 @@ def test_slo_slow_burn_opens_a_ticket_not_a_page(srv: AlertServer) -> None:
     slow = [(t, s) for t, w, s in seen if w == "burn 3d/6h"]
     assert slow and slow[0][1] == "firing", seen
     assert not [s for t, w, s in seen if w != "burn 3d/6h"], seen
+
+
+def test_latency_slo_status(srv: AlertServer) -> None:
+    t = datetime(2026, 7, 10, tzinfo=UTC)
+    srv.clock.set(t)
+    srv.ingest(
+        [
+            event(
+                t - timedelta(minutes=30) + timedelta(seconds=i),
+                f"lat-slo-{i}",
+                prompt="lat-slo",
+                latency=100 if i % 10 else 5000,
+            )
+            for i in range(100)
+        ]
+    )
+    with srv.client(srv.key) as c:
+        r = c.post(
+            "/v1/slos",
+            json={
+                "name": "fast enough",
+                "sli": "latency",
+                "latency_threshold_ms": 2000,
+                "objective": 0.95,
+                "filters": {"prompt_id": "lat-slo"},
+            },
+        )
+        assert r.status_code == 201, r.text
+        st = r.json()["status"]
+        assert (st["requests"], st["bad"]) == (100, 10)
+        assert st["sli"] == pytest.approx(0.9) and st["burn_rate"] == pytest.approx(2.0)
+        assert st["error_budget_remaining"] == pytest.approx(-1.0)
+        hist = c.get(
+            f"/v1/slos/{r.json()['id']}/history",
+            params={"interval": "day", "from": "2026-07-08", "to": "2026-07-10"},
+        ).json()
+        assert [p["bad"] for p in hist["points"]] == [0, 10]
+        bad = c.post("/v1/slos", json={"name": "x", "sli": "latency", "objective": 0.9})
+        assert bad.status_code == 422 and "latency_threshold_ms" in bad.text

@@ -45,11 +45,20 @@ def _rule(srv: AlertServer, **body: Any) -> dict[str, Any]:
 
 def test_webhook_fire_remind_ack_resolve(srv: AlertServer, receiver: Receiver) -> None:
     start = srv.clock()
-    rule = _rule(srv, name="errors-webhook", metric="error_rate", operator=">", threshold=0.2,
-                 window="5m", min_requests=10, severity="critical", renotify="10m",
-                 filters={"prompt_id": "support"}, runbook_url="https://wiki.example.com/rb",
-                 channels=[{"type": "webhook", "url": receiver.url + "/hook",
-                            "secret": "s3cret"}])  # fmt: skip
+    rule = _rule(
+        srv,
+        name="errors-webhook",
+        metric="error_rate",
+        operator=">",
+        threshold=0.2,
+        window="5m",
+        min_requests=10,
+        severity="critical",
+        renotify="10m",
+        filters={"prompt_id": "support"},
+        runbook_url="https://wiki.example.com/rb",
+        channels=[{"type": "webhook", "url": receiver.url + "/hook", "secret": "s3cret"}],
+    )
     assert rule["channels"][0]["url"].endswith("********"), "secrets are write-only"
     assert rule["channels"][0]["secret"] == "********"
     _errors(srv, start, 10, 0.5, "a")
@@ -67,7 +76,6 @@ def test_webhook_fire_remind_ack_resolve(srv: AlertServer, receiver: Receiver) -
     assert body["links"]["alert"].startswith("https://pp.example.com/v1/alerts/alert_")
     import hashlib
     import hmac
-    import json
 
     sig = got[0].headers["X-PromptPulse-Signature"]
     assert sig.startswith("sha256=")
@@ -98,8 +106,9 @@ def test_webhook_fire_remind_ack_resolve(srv: AlertServer, receiver: Receiver) -
     assert [c["to"] for c in out["changes"] if c["source_id"] == rule["id"]] == ["resolved"]
     got = receiver.wait_for(4)
     assert got[3].body["event"] == "resolved" and got[3].body["resolved_at"]
-    raw = json.dumps(got[3].body)  # the signature covers the exact body sent; recompute on ours
-    assert hmac.new(b"s3cret", raw.encode(), hashlib.sha256).hexdigest() != ""
+    for g in got:  # every post is signed over its exact body
+        want = hmac.new(b"s3cret", g.raw, hashlib.sha256).hexdigest()
+        assert g.headers["X-PromptPulse-Signature"] == f"sha256={want}"
     with srv.client(srv.key) as c:
         one = c.get(f"/v1/alerts/{ids[0]}").json()
         kinds = [h["kind"] for h in one["history"]]
@@ -110,20 +119,39 @@ def test_webhook_fire_remind_ack_resolve(srv: AlertServer, receiver: Receiver) -
         assert all(d["status"] == "sent" and "s3cret" not in str(d) for d in log)
 
 
-def test_slack_pagerduty_email_and_retries(srv: AlertServer, receiver: Receiver,
-                                           smtp: Mailbox) -> None:  # fmt: skip
+def test_slack_pagerduty_email_and_retries(
+    srv: AlertServer, receiver: Receiver, smtp: Mailbox
+) -> None:
     start = srv.clock()
     receiver.fail_next = 2  # the first two posts get 503: retried with backoff
-    rule = _rule(srv, name="errors-all-channels", metric="error_rate", operator=">=",
-                 threshold=0.3, window="5m", filters={"prompt_id": "billing"},
-                 severity="P1", channels=[
-                     {"type": "slack", "url": receiver.url + "/slack"},
-                     {"type": "pagerduty", "routing_key": "R0UT1NGKEY0123456789012345678901",
-                      "url": receiver.url + "/pd"},
-                     {"type": "email", "to": "oncall@example.com"},
-                 ])  # fmt: skip
-    events = [event(start + timedelta(seconds=5 * i), f"bill-{i}", prompt="billing",
-                    status="error" if i % 2 else "success") for i in range(60)]  # fmt: skip
+    _rule(
+        srv,
+        name="errors-all-channels",
+        metric="error_rate",
+        operator=">=",
+        threshold=0.3,
+        window="5m",
+        filters={"prompt_id": "billing"},
+        severity="P1",
+        channels=[
+            {"type": "slack", "url": receiver.url + "/slack"},
+            {
+                "type": "pagerduty",
+                "routing_key": "R0UT1NGKEY0123456789012345678901",
+                "url": receiver.url + "/pd",
+            },
+            {"type": "email", "to": "oncall@example.com"},
+        ],
+    )
+    events = [
+        event(
+            start + timedelta(seconds=5 * i),
+            f"bill-{i}",
+            prompt="billing",
+            status="error" if i % 2 else "success",
+        )
+        for i in range(60)
+    ]
     srv.ingest(events)
     srv.clock.advance(minutes=5)
     srv.evaluate()
@@ -153,13 +181,20 @@ def test_slack_pagerduty_email_and_retries(srv: AlertServer, receiver: Receiver,
     assert retried and all(d["status"] == "sent" for d in retried)
     # Recovery: PagerDuty gets a resolve with the same dedup key, email a RESOLVED.
     receiver.clear()
-    srv.ingest([event(srv.clock() + timedelta(seconds=5 * i), f"bill-ok-{i}", prompt="billing")
-                for i in range(60)])  # fmt: skip
+    srv.ingest(
+        [
+            event(srv.clock() + timedelta(seconds=5 * i), f"bill-ok-{i}", prompt="billing")
+            for i in range(60)
+        ]
+    )
     srv.clock.advance(minutes=5)
     srv.evaluate()
     got = {g.path: g.body for g in receiver.wait_for(2)}
-    assert got["/pd"] == {"routing_key": pd["routing_key"], "event_action": "resolve",
-                          "dedup_key": pd["dedup_key"]}  # fmt: skip
+    assert got["/pd"] == {
+        "routing_key": pd["routing_key"],
+        "event_action": "resolve",
+        "dedup_key": pd["dedup_key"],
+    }
     assert "RESOLVED" in got["/slack"]["text"]
     assert "RESOLVED" in smtp.wait_for(2)[-1]["Subject"]
 
@@ -174,3 +209,63 @@ def test_test_send_and_permanent_failure(srv: AlertServer, receiver: Receiver) -
         assert r.json()["status"] == "failed" and r.json()["attempts"] == 1
         bad = c.post("/v1/alerts/channels/test", json={"type": "pagerduty"})
         assert bad.status_code == 422 and "routing_key" in bad.text
+
+
+def test_group_by_silence_and_project_keys(srv: AlertServer, receiver: Receiver) -> None:
+    start = srv.clock()
+    rule = _rule(
+        srv,
+        name="slow per version",
+        metric="latency_p95_ms",
+        operator=">",
+        threshold=1000,
+        window="5m",
+        min_requests=5,
+        group_by="prompt_version",
+        filters={"prompt_id": "search"},
+        channels=[{"type": "webhook", "url": receiver.url}],
+    )
+    with srv.client() as c:
+        r = c.post(
+            "/v1/alerts/silences",
+            json={
+                "matchers": {"rule_id": rule["id"], "scope": {"prompt_version": "v2"}},
+                "ends_at": (start + timedelta(minutes=30)).isoformat(),
+                "comment": "canary",
+            },
+        )
+        assert r.status_code == 201, r.text
+    evs = [
+        event(
+            start + timedelta(seconds=10 * i),
+            f"s-{v}-{i}",
+            prompt="search",
+            latency=3000 if v in ("v2", "v3") else 200,
+            prompt_version=v,
+        )
+        for v in ("v1", "v2", "v3")
+        for i in range(20)
+    ]
+    srv.ingest(evs)
+    srv.clock.advance(minutes=4)
+    out = srv.evaluate()
+    mine = {
+        c["scope"]["group"]["prompt_version"]: c
+        for c in out["changes"]
+        if c["source_id"] == rule["id"]
+    }
+    assert set(mine) == {"v2", "v3"}, "one alert per slow version, none for v1"
+    assert mine["v2"]["silenced"] and not mine["v3"]["silenced"]
+    got = receiver.wait_for(1)
+    assert [g.body["scope"]["group"]["prompt_version"] for g in got] == ["v3"]
+    # Another project's key sees none of it and cannot touch it.
+    other = srv.live.key("other-project", "ingest,read,admin")
+    with srv.client(other) as c:
+        assert c.get("/v1/alerts").json()["alerts"] == []
+        assert c.get(f"/v1/alerts/rules/{rule['id']}").status_code == 404
+        assert c.post("/v1/alerts/evaluate").status_code == 403
+        bad = c.post(
+            "/v1/alerts/rules",
+            json={"name": "x", "template": "error_rate_high", "filters": {"project": "shop"}},
+        )
+        assert bad.status_code == 403

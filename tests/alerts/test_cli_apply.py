@@ -54,20 +54,36 @@ def test_apply_document_is_idempotent(tmp_path: Path, monkeypatch: pytest.Monkey
     del doc["rules"][1]
     assert _counts(apply_document(engine, doc, NOW, prune=True)) == (0, 0, 3, 1)
     with pytest.raises(Invalid, match="unknown metric"):
-        apply_document(engine, {"rules": [{"name": "x", "metric": "nope", "operator": ">",
-                                           "threshold": 1}]}, NOW)  # fmt: skip
+        apply_document(
+            engine,
+            {"rules": [{"name": "x", "metric": "nope", "operator": ">", "threshold": 1}]},
+            NOW,
+        )
 
 
 def test_cli_apply_and_list(tmp_path: Path) -> None:
     f = tmp_path / "rules.yaml"
     f.write_text(RULES)
-    env = {**os.environ, "PP_TEST_SLACK_URL": "https://hooks.slack.com/services/T/B/X",
-           "COLUMNS": "200"}  # fmt: skip
+    env = {
+        **os.environ,
+        "PP_TEST_SLACK_URL": "https://hooks.slack.com/services/T/B/X",
+        "COLUMNS": "200",
+    }
     cmd = [str(Path(sys.executable).parent / "promptpulse"), "alerts"]
-    out = subprocess.run([*cmd, "apply", str(f), "--data-dir", str(tmp_path)],
-                         capture_output=True, text=True, env=env, timeout=60)  # fmt: skip
+    out = subprocess.run(
+        [*cmd, "apply", str(f), "--data-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
     assert out.returncode == 0, out.stderr
     assert "4 created, 0 updated, 0 unchanged" in out.stdout
-    listed = subprocess.run([*cmd, "rules", "--data-dir", str(tmp_path)],
-                            capture_output=True, text=True, env=env, timeout=60)  # fmt: skip
+    listed = subprocess.run(
+        [*cmd, "rules", "--data-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
     assert "support p95" in listed.stdout and "hooks.slack.com" not in listed.stdout

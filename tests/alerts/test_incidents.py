@@ -26,29 +26,57 @@ def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AlertServer]:
 
 def _rule(srv: AlertServer, template: str, prompt: str, **extra: Any) -> str:
     with srv.client(srv.key) as c:
-        r = c.post("/v1/alerts/rules", json={"name": f"{template} {prompt}", "template": template,
-                                             "filters": {"prompt_id": prompt}, **extra})  # fmt: skip
+        r = c.post(
+            "/v1/alerts/rules",
+            json={
+                "name": f"{template} {prompt}",
+                "template": template,
+                "filters": {"prompt_id": prompt},
+                **extra,
+            },
+        )
         assert r.status_code == 201, r.text
         return str(r.json()["id"])
 
 
-def _replay(srv: AlertServer, prompt: str, seed: int, start: datetime, end: datetime,
-            shape: Shape, per_min: float = 6, **kw: Any) -> None:  # fmt: skip
+def _replay(
+    srv: AlertServer,
+    prompt: str,
+    seed: int,
+    start: datetime,
+    end: datetime,
+    shape: Shape,
+    per_min: float = 6,
+    **kw: Any,
+) -> None:
     """Four past weeks of the same hours (the baseline), then this week with the incident."""
     srv.clock.set(start - timedelta(minutes=10))  # ingest rejects calls > 24 h ahead
     lo, hi = start - timedelta(hours=2), end + timedelta(hours=2)
     events = []
     for k in range(1, 5):
-        events += traffic(prompt, lo - timedelta(weeks=k), hi - timedelta(weeks=k), per_min,
-                          seed * 10 + k, **kw)  # fmt: skip
-    events += traffic(prompt, lo, hi, per_min, seed * 10,
-                      shape=lambda t: shape(t) if start <= t < end else {}, **kw)  # fmt: skip
+        events += traffic(
+            prompt, lo - timedelta(weeks=k), hi - timedelta(weeks=k), per_min, seed * 10 + k, **kw
+        )
+    events += traffic(
+        prompt,
+        lo,
+        hi,
+        per_min,
+        seed * 10,
+        shape=lambda t: shape(t) if start <= t < end else {},
+        **kw,
+    )
     srv.ingest(events)
 
 
-def _timeline(srv: AlertServer, rule_id: str, start: datetime, end: datetime,
-              after: timedelta, step: timedelta = timedelta(minutes=1)
-              ) -> list[tuple[datetime, str]]:  # fmt: skip
+def _timeline(
+    srv: AlertServer,
+    rule_id: str,
+    start: datetime,
+    end: datetime,
+    after: timedelta,
+    step: timedelta = timedelta(minutes=1),
+) -> list[tuple[datetime, str]]:
     srv.clock.set(start - timedelta(minutes=10))
     svc = srv.live.app.state.alerts  # type: ignore[attr-defined]
     out = []
@@ -59,8 +87,13 @@ def _timeline(srv: AlertServer, rule_id: str, start: datetime, end: datetime,
     return out
 
 
-def _check(events: list[tuple[datetime, str]], start: datetime, end: datetime,
-           fire_within: timedelta, resolve_within: timedelta) -> None:  # fmt: skip
+def _check(
+    events: list[tuple[datetime, str]],
+    start: datetime,
+    end: datetime,
+    fire_within: timedelta,
+    resolve_within: timedelta,
+) -> None:
     fired = [t for t, s in events if s == "firing"]
     resolved = [t for t, s in events if s == "resolved"]
     assert fired, f"never fired: {events}"
@@ -110,8 +143,17 @@ def test_cost_anomaly(srv: AlertServer) -> None:
 def test_quiet_week_fires_nothing(srv: AlertServer) -> None:
     week = NOW0 + timedelta(days=7)  # after the incidents above
     srv.ingest(traffic("quiet", week - timedelta(weeks=4), week + timedelta(weeks=1), 3, 99))
-    ids = {_rule(srv, name, "quiet") for name in ("traffic_spike", "traffic_drop",
-           "latency_spike", "error_rate_high", "cost_anomaly", "success_rate_low")}  # fmt: skip
+    ids = {
+        _rule(srv, name, "quiet")
+        for name in (
+            "traffic_spike",
+            "traffic_drop",
+            "latency_spike",
+            "error_rate_high",
+            "cost_anomaly",
+            "success_rate_low",
+        )
+    }
     srv.clock.set(week)
     svc = srv.live.app.state.alerts  # type: ignore[attr-defined]
     changes = []

@@ -27,17 +27,22 @@ def test_durations() -> None:
         parse_duration("5 minutes")
 
 
-@pytest.mark.parametrize(("body", "message"), [
-    ({"metric": "nope", "operator": ">", "threshold": 1}, "unknown metric"),
-    ({"metric": "rpm_peak", "operator": ">", "threshold": 1}, "cannot be alerted"),
-    ({"metric": "error_rate", "operator": ">"}, "threshold is required"),
-    ({"metric": "error_rate", "operator": ">", "threshold": 1, "window": "10s"}, "between 1m"),
-    ({"metric": "error_rate", "operator": ">", "threshold": 1, "severity": "P9"}, "severity"),
-    ({"metric": "error_rate", "operator": ">", "threshold": 1, "filters": {"colour": "x"}},
-     "not one of"),
-    ({"template": "nope"}, "unknown 'nope'"),
-    ({"metric": "requests", "operator": "anomaly", "sensitivity": 50}, "sensitivity"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"metric": "nope", "operator": ">", "threshold": 1}, "unknown metric"),
+        ({"metric": "rpm_peak", "operator": ">", "threshold": 1}, "cannot be alerted"),
+        ({"metric": "error_rate", "operator": ">"}, "threshold is required"),
+        ({"metric": "error_rate", "operator": ">", "threshold": 1, "window": "10s"}, "between 1m"),
+        ({"metric": "error_rate", "operator": ">", "threshold": 1, "severity": "P9"}, "severity"),
+        (
+            {"metric": "error_rate", "operator": ">", "threshold": 1, "filters": {"colour": "x"}},
+            "not one of",
+        ),
+        ({"template": "nope"}, "unknown 'nope'"),
+        ({"metric": "requests", "operator": "anomaly", "sensitivity": 50}, "sensitivity"),
+    ],
+)
 def test_rule_validation_names_the_problem(body: dict[str, object], message: str) -> None:
     with pytest.raises(ValidationError, match=message):
         rule(**body)

@@ -72,8 +72,13 @@ class Notification:
 
     @property
     def title(self) -> str:
-        word = {"firing": "FIRING", "reminder": "STILL FIRING", "resolved": "RESOLVED",
-                "acknowledged": "ACKNOWLEDGED", "test": "TEST"}[self.event]  # fmt: skip
+        word = {
+            "firing": "FIRING",
+            "reminder": "STILL FIRING",
+            "resolved": "RESOLVED",
+            "acknowledged": "ACKNOWLEDGED",
+            "test": "TEST",
+        }[self.event]
         return f"[{word}] [{PRIORITY.get(self.severity, '')} {self.severity}] {self.name}"
 
 
@@ -127,11 +132,15 @@ def slack_payload(n: Notification) -> dict[str, Any]:
     links = " · ".join(f"<{url}|{name}>" for name, url in n.links.items())
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": n.title[:150], "emoji": True}},
-        {"type": "section",
-         "text": {"type": "mrkdwn",
-                  "text": f"{EMOJI.get(n.severity, '')} {_slack_escape(n.reason)}"[:3000]},
-         "fields": fields[:10]},
-    ]  # fmt: skip
+        {
+            "type": "section",
+            "text": {
+                "type": "mrkdwn",
+                "text": f"{EMOJI.get(n.severity, '')} {_slack_escape(n.reason)}"[:3000],
+            },
+            "fields": fields[:10],
+        },
+    ]
     context = [{"type": "mrkdwn", "text": f"PromptPulse · {n.alert_type} · {n.timestamp}"}]
     if links:
         context.append({"type": "mrkdwn", "text": links[:3000]})
@@ -161,13 +170,18 @@ def pagerduty_payload(n: Notification, routing_key: str) -> dict[str, Any]:
             "group": n.project or "promptpulse",
             "class": n.alert_type,
             "custom_details": {
-                "metric": n.metric, "value": n.value, "threshold": n.threshold,
-                "baseline": n.baseline, "scope": n.scope, "labels": n.labels,
-                "event": n.event, "rule_id": n.source_id,
+                "metric": n.metric,
+                "value": n.value,
+                "threshold": n.threshold,
+                "baseline": n.baseline,
+                "scope": n.scope,
+                "labels": n.labels,
+                "event": n.event,
+                "rule_id": n.source_id,
             },
         },
         "client": "PromptPulse",
-    }  # fmt: skip
+    }
     if n.links.get("alert"):
         body["client_url"] = n.links["alert"]
     body["links"] = [{"href": url, "text": name} for name, url in n.links.items()]
@@ -180,13 +194,25 @@ def email_message(n: Notification, sender: str, to: list[str]) -> EmailMessage:
     msg["From"] = sender
     msg["To"] = ", ".join(to)
     rows = [
-        ("Reason", n.reason), ("Metric", n.metric), ("Value", _num(n.value)),
-        ("Threshold", _num(n.threshold)), ("Severity", f"{n.severity} ({PRIORITY.get(n.severity)})"),
-        ("Project", n.project or "all"), ("Prompt", n.prompt_id or "—"),
-        ("Started", n.started_at or "—"), ("Time", n.timestamp),
-    ]  # fmt: skip
-    text = "\n".join([n.title, "", *(f"{k}: {v}" for k, v in rows), "",
-                      *(f"{k}: {v}" for k, v in n.links.items())])  # fmt: skip
+        ("Reason", n.reason),
+        ("Metric", n.metric),
+        ("Value", _num(n.value)),
+        ("Threshold", _num(n.threshold)),
+        ("Severity", f"{n.severity} ({PRIORITY.get(n.severity)})"),
+        ("Project", n.project or "all"),
+        ("Prompt", n.prompt_id or "—"),
+        ("Started", n.started_at or "—"),
+        ("Time", n.timestamp),
+    ]
+    text = "\n".join(
+        [
+            n.title,
+            "",
+            *(f"{k}: {v}" for k, v in rows),
+            "",
+            *(f"{k}: {v}" for k, v in n.links.items()),
+        ]
+    )
     cells = "".join(
         f"<tr><th align='left'>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>"
         for k, v in rows
@@ -195,8 +221,10 @@ def email_message(n: Notification, sender: str, to: list[str]) -> EmailMessage:
         f"<li><a href='{html.escape(url)}'>{html.escape(name)}</a></li>"
         for name, url in n.links.items()
     )
-    body = (f"<html><body><h2>{html.escape(n.title)}</h2><table>{cells}</table>"
-            f"<ul>{links}</ul><p>Sent by PromptPulse.</p></body></html>")  # fmt: skip
+    body = (
+        f"<html><body><h2>{html.escape(n.title)}</h2><table>{cells}</table>"
+        f"<ul>{links}</ul><p>Sent by PromptPulse.</p></body></html>"
+    )
     msg.set_content(text)
     msg.add_alternative(body, subtype="html")
     return msg
@@ -211,8 +239,13 @@ class SendResult:
     status: int | None
 
 
-async def send(channel: ChannelSpec, n: Notification, http: httpx.AsyncClient,
-               smtp_url: str | None, smtp_from: str) -> SendResult:  # fmt: skip
+async def send(
+    channel: ChannelSpec,
+    n: Notification,
+    http: httpx.AsyncClient,
+    smtp_url: str | None,
+    smtp_from: str,
+) -> SendResult:
     """One attempt. Raises on failure; PermanentFailure when a retry cannot help."""
     if channel.type == "email":
         import asyncio
@@ -249,8 +282,9 @@ def _smtp_send(url: str, msg: EmailMessage) -> None:
     u = urlsplit(url)
     host = u.hostname or "localhost"
     if u.scheme == "smtps":
-        client: smtplib.SMTP = smtplib.SMTP_SSL(host, u.port or 465, timeout=30,
-                                                context=ssl.create_default_context())  # fmt: skip
+        client: smtplib.SMTP = smtplib.SMTP_SSL(
+            host, u.port or 465, timeout=30, context=ssl.create_default_context()
+        )
     else:
         client = smtplib.SMTP(host, u.port or 25, timeout=30)
     with client:

@@ -46,11 +46,19 @@ class Dispatcher:
         """Log the delivery as pending and start sending it; returns the delivery id."""
         did = new_id("dlv")
         with self.engine.begin() as conn:
-            conn.execute(t.deliveries.insert().values(
-                id=did, alert_id=None if n.event == "test" else n.alert_id, project=project,
-                channel=channel.type, target=channel.target()[:300], event=n.event,
-                status="pending", attempts=0, created_at=t.naive(datetime.now(UTC)),
-            ))  # fmt: skip
+            conn.execute(
+                t.deliveries.insert().values(
+                    id=did,
+                    alert_id=None if n.event == "test" else n.alert_id,
+                    project=project,
+                    channel=channel.type,
+                    target=channel.target()[:300],
+                    event=n.event,
+                    status="pending",
+                    attempts=0,
+                    created_at=t.naive(datetime.now(UTC)),
+                )
+            )
         task = asyncio.create_task(self._deliver(did, channel, n), name=f"deliver {did}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -62,8 +70,13 @@ class Dispatcher:
         await asyncio.gather(*[x for x in self._tasks if x.get_name() == f"deliver {did}"])
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(t.deliveries).where(t.deliveries.c.id == did)).one()
-        return {"id": did, "status": row.status, "attempts": row.attempts,
-                "last_error": row.last_error, "response_status": row.response_status}  # fmt: skip
+        return {
+            "id": did,
+            "status": row.status,
+            "attempts": row.attempts,
+            "last_error": row.last_error,
+            "response_status": row.response_status,
+        }
 
     async def _deliver(self, did: str, channel: ChannelSpec, n: Notification) -> None:
         for attempt in range(1, self.max_attempts + 1):
@@ -84,13 +97,21 @@ class Dispatcher:
                 return
             await asyncio.sleep(min(self.retry_base_s * 2 ** (attempt - 1), MAX_BACKOFF_S))
 
-    def _record(self, did: str, attempt: int, status: str, error: str | None,
-                code: int | None) -> None:  # fmt: skip
+    def _record(
+        self, did: str, attempt: int, status: str, error: str | None, code: int | None
+    ) -> None:
         with self.engine.begin() as conn:
-            conn.execute(t.deliveries.update().where(t.deliveries.c.id == did).values(
-                status=status, attempts=attempt, last_error=error, response_status=code,
-                sent_at=t.naive(datetime.now(UTC)) if status == "sent" else None,
-            ))  # fmt: skip
+            conn.execute(
+                t.deliveries.update()
+                .where(t.deliveries.c.id == did)
+                .values(
+                    status=status,
+                    attempts=attempt,
+                    last_error=error,
+                    response_status=code,
+                    sent_at=t.naive(datetime.now(UTC)) if status == "sent" else None,
+                )
+            )
 
     async def drain(self, timeout_s: float = 5.0) -> None:
         """Wait a little for deliveries in flight, then cancel the rest (at shutdown)."""

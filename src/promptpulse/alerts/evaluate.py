@@ -51,9 +51,12 @@ def judge(rule: RuleIn, obs: Observation) -> Verdict:
     metric = rule.metric or ""
     if metric not in TRAFFIC_METRICS and obs.requests < rule.min_requests:
         return Verdict(
-            False, obs.value, rule.threshold, obs.requests,
+            False,
+            obs.value,
+            rule.threshold,
+            obs.requests,
             f"{obs.requests} calls, below min_requests {rule.min_requests}",
-        )  # fmt: skip
+        )
     value = obs.value
     if value is None:
         return Verdict(False, None, rule.threshold, obs.requests, "no value")
@@ -62,10 +65,14 @@ def judge(rule: RuleIn, obs: Observation) -> Verdict:
         assert rule.threshold is not None
         hit = _COMPARE[op](value, rule.threshold)
         return Verdict(
-            hit, value, rule.threshold, obs.requests,
-            f"{metric} {_fmt(value)} {op} {_fmt(rule.threshold)}" if hit
+            hit,
+            value,
+            rule.threshold,
+            obs.requests,
+            f"{metric} {_fmt(value)} {op} {_fmt(rule.threshold)}"
+            if hit
             else f"{metric} {_fmt(value)} within {op} {_fmt(rule.threshold)}",
-        )  # fmt: skip
+        )
     if op in ("increase", "decrease"):
         return _relative(rule, obs, value)
     return _anomaly(rule, obs, value)
@@ -85,10 +92,14 @@ def _relative(rule: RuleIn, obs: Observation, value: float) -> Verdict:
         hit = -change > rule.threshold
     word = "up" if change >= 0 else "down"
     return Verdict(
-        hit, value, limit, obs.requests,
-        f"{rule.metric} {_fmt(value)}, {word} {abs(change):.0%} on {rule.baseline} ({_fmt(before)})",
+        hit,
+        value,
+        limit,
+        obs.requests,
+        f"{rule.metric} {_fmt(value)}, {word} {abs(change):.0%} "
+        f"on {rule.baseline} ({_fmt(before)})",
         {"kind": rule.baseline, "value": before, "change": change},
-    )  # fmt: skip
+    )
 
 
 def _anomaly(rule: RuleIn, obs: Observation, value: float) -> Verdict:
@@ -106,10 +117,13 @@ def _anomaly(rule: RuleIn, obs: Observation, value: float) -> Verdict:
     ratio = value / base.median if base.median else None
     how = f"{ratio:.2f}x usual" if ratio is not None else "usual is 0"
     return Verdict(
-        hit, value, threshold, obs.requests,
+        hit,
+        value,
+        threshold,
+        obs.requests,
         f"{metric} {_fmt(value)}, {how} ({_fmt(base.median)} ± {_fmt(base.sigma)})",
         {"kind": "seasonal", **base.as_dict(), **band},
-    )  # fmt: skip
+    )
 
 
 def _fmt(x: float) -> str:

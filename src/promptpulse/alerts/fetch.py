@@ -20,8 +20,15 @@ from promptpulse.store.base import Row, Store
 
 ALL = None  # every value of the dimension
 # Single-valued filters on these dimensions are batched into one grouped query.
-BATCH_DIMENSIONS = ("prompt_id", "model", "feature", "environment", "provider", "project",
-                    "prompt_version")  # fmt: skip
+BATCH_DIMENSIONS = (
+    "prompt_id",
+    "model",
+    "feature",
+    "environment",
+    "provider",
+    "project",
+    "prompt_version",
+)
 CACHE_LIMIT = 50_000
 
 
@@ -84,8 +91,9 @@ class Fetcher:
         self._errors: dict[QueryKey, str] = {}
         self.queries = 0
 
-    def want(self, target: Target, start: datetime, end: datetime, metric: str,
-             cacheable: bool = False) -> QueryKey:  # fmt: skip
+    def want(
+        self, target: Target, start: datetime, end: datetime, metric: str, cacheable: bool = False
+    ) -> QueryKey:
         key = target.key(start, end)
         w = self._wants.setdefault(key, _Want())
         w.metrics.add(metric)
@@ -117,8 +125,9 @@ class Fetcher:
                         del self.cache[old]
                 self.cache[ck] = rows
 
-    def _query(self, key: QueryKey, metrics: Iterable[str], values: tuple[str, ...] | None
-               ) -> dict[Any, Row]:  # fmt: skip
+    def _query(
+        self, key: QueryKey, metrics: Iterable[str], values: tuple[str, ...] | None
+    ) -> dict[Any, Row]:
         filters = key.filters
         if key.dim is not None and values is not None:
             filters = (*filters, Filter(key.dim, values))

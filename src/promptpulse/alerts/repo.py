@@ -45,17 +45,20 @@ class RuleRecord:
 
 def _rule_from(row: Any) -> RuleRecord:
     return RuleRecord(
-        row.id, RuleIn.model_validate_json(row.spec), t.aware(row.created_at),
+        row.id,
+        RuleIn.model_validate_json(row.spec),
+        t.aware(row.created_at),
         t.aware(row.updated_at),
-    )  # fmt: skip
+    )
 
 
 def _spec(rule: RuleIn) -> str:
     return rule.model_dump_json(by_alias=True)
 
 
-def list_rules(engine: sa.Engine, project: str | None = None, enabled_only: bool = False
-               ) -> list[RuleRecord]:  # fmt: skip
+def list_rules(
+    engine: sa.Engine, project: str | None = None, enabled_only: bool = False
+) -> list[RuleRecord]:
     q = sa.select(t.rules).order_by(t.rules.c.project, t.rules.c.name)
     if project is not None:
         q = q.where(t.rules.c.project == project)
@@ -87,15 +90,23 @@ def create_rule(engine: sa.Engine, rule: RuleIn, now: datetime) -> RuleRecord:
     _check_no_masks(rule)
     rid = new_id("rule")
     with engine.begin() as conn:
-        conn.execute(t.rules.insert().values(
-            id=rid, project=rule.project, name=rule.name, spec=_spec(rule), enabled=rule.enabled,
-            created_at=t.naive(now), updated_at=t.naive(now),
-        ))  # fmt: skip
+        conn.execute(
+            t.rules.insert().values(
+                id=rid,
+                project=rule.project,
+                name=rule.name,
+                spec=_spec(rule),
+                enabled=rule.enabled,
+                created_at=t.naive(now),
+                updated_at=t.naive(now),
+            )
+        )
     return RuleRecord(rid, rule, now, now)
 
 
-def update_rule(engine: sa.Engine, rule_id: str, rule: RuleIn, now: datetime,
-                project: str | None = None) -> RuleRecord:  # fmt: skip
+def update_rule(
+    engine: sa.Engine, rule_id: str, rule: RuleIn, now: datetime, project: str | None = None
+) -> RuleRecord:
     old = get_rule(engine, rule_id, project)
     other = find_rule(engine, rule.project, rule.name)
     if other is not None and other.id != rule_id:
@@ -106,10 +117,17 @@ def update_rule(engine: sa.Engine, rule_id: str, rule: RuleIn, now: datetime,
         raise invalid("channels", str(exc)) from None
     rule = rule.model_copy(update={"channels": channels})
     with engine.begin() as conn:
-        conn.execute(t.rules.update().where(t.rules.c.id == rule_id).values(
-            project=rule.project, name=rule.name, spec=_spec(rule), enabled=rule.enabled,
-            updated_at=t.naive(now),
-        ))  # fmt: skip
+        conn.execute(
+            t.rules.update()
+            .where(t.rules.c.id == rule_id)
+            .values(
+                project=rule.project,
+                name=rule.name,
+                spec=_spec(rule),
+                enabled=rule.enabled,
+                updated_at=t.naive(now),
+            )
+        )
     return RuleRecord(rule_id, rule, old.created_at, now)
 
 
@@ -140,17 +158,38 @@ def open_alerts(engine: sa.Engine) -> dict[tuple[str, str, str], OpenAlert]:
         }  # type: ignore[misc]
 
 
-def open_alert(conn: sa.Connection, subject: Subject, now: datetime, state: str,
-               value: float | None, threshold: float | None, reason: str) -> str:  # fmt: skip
+def open_alert(
+    conn: sa.Connection,
+    subject: Subject,
+    now: datetime,
+    state: str,
+    value: float | None,
+    threshold: float | None,
+    reason: str,
+) -> str:
     aid = new_id("alert")
-    conn.execute(t.alerts.insert().values(
-        id=aid, source=subject.source, source_id=subject.source_id, scope_key=subject.scope_key,
-        project=subject.project, name=subject.name, alert_type=subject.alert_type,
-        metric=subject.metric, severity=subject.severity, state=state,
-        scope=_json(subject.scope), labels=_json(dict(subject.labels)), value=value,
-        threshold=threshold, reason=reason, started_at=t.naive(now),
-        fired_at=t.naive(now) if state == "firing" else None, evaluated_at=t.naive(now),
-    ))  # fmt: skip
+    conn.execute(
+        t.alerts.insert().values(
+            id=aid,
+            source=subject.source,
+            source_id=subject.source_id,
+            scope_key=subject.scope_key,
+            project=subject.project,
+            name=subject.name,
+            alert_type=subject.alert_type,
+            metric=subject.metric,
+            severity=subject.severity,
+            state=state,
+            scope=_json(subject.scope),
+            labels=_json(dict(subject.labels)),
+            value=value,
+            threshold=threshold,
+            reason=reason,
+            started_at=t.naive(now),
+            fired_at=t.naive(now) if state == "firing" else None,
+            evaluated_at=t.naive(now),
+        )
+    )
     return aid
 
 
@@ -159,13 +198,27 @@ def update_alert(conn: sa.Connection, alert_id: str, **values: Any) -> None:
     conn.execute(t.alerts.update().where(t.alerts.c.id == alert_id).values(**clean))
 
 
-def add_event(conn: sa.Connection, alert_id: str, at: datetime, kind: str,
-              value: float | None = None, threshold: float | None = None,
-              note: str | None = None, actor: str | None = None) -> None:  # fmt: skip
-    conn.execute(t.alert_events.insert().values(
-        alert_id=alert_id, at=t.naive(at), kind=kind, value=value, threshold=threshold,
-        note=note, actor=actor,
-    ))  # fmt: skip
+def add_event(
+    conn: sa.Connection,
+    alert_id: str,
+    at: datetime,
+    kind: str,
+    value: float | None = None,
+    threshold: float | None = None,
+    note: str | None = None,
+    actor: str | None = None,
+) -> None:
+    conn.execute(
+        t.alert_events.insert().values(
+            alert_id=alert_id,
+            at=t.naive(at),
+            kind=kind,
+            value=value,
+            threshold=threshold,
+            note=note,
+            actor=actor,
+        )
+    )
 
 
 def alert_public(row: Any) -> dict[str, Any]:
@@ -199,8 +252,14 @@ def alert_public(row: Any) -> dict[str, Any]:
     }
 
 
-def list_alerts(engine: sa.Engine, project: str | None, states: list[str], severities: list[str],
-                source_id: str | None, limit: int) -> list[dict[str, Any]]:  # fmt: skip
+def list_alerts(
+    engine: sa.Engine,
+    project: str | None,
+    states: list[str],
+    severities: list[str],
+    source_id: str | None,
+    limit: int,
+) -> list[dict[str, Any]]:
     q = sa.select(t.alerts).order_by(t.alerts.c.started_at.desc()).limit(limit)
     if project is not None:
         q = q.where(t.alerts.c.project == project)
@@ -226,10 +285,16 @@ def alert_history(engine: sa.Engine, alert_id: str) -> list[dict[str, Any]]:
     with engine.connect() as conn:
         rows = conn.execute(q.order_by(t.alert_events.c.id)).all()
     return [
-        {"at": t.iso(r.at), "kind": r.kind, "value": r.value, "threshold": r.threshold,
-         "note": r.note, "actor": r.actor}
+        {
+            "at": t.iso(r.at),
+            "kind": r.kind,
+            "value": r.value,
+            "threshold": r.threshold,
+            "note": r.note,
+            "actor": r.actor,
+        }
         for r in rows
-    ]  # fmt: skip
+    ]
 
 
 # ---------------------------------------------------------------- silences
@@ -268,10 +333,15 @@ class Silence:
 
     def public(self, now: datetime) -> dict[str, Any]:
         return {
-            "id": self.id, "project": self.project, "matchers": self.matchers,
-            "starts_at": t.iso(self.starts_at), "ends_at": t.iso(self.ends_at),
-            "comment": self.comment, "created_by": self.created_by, "active": self.active(now),
-        }  # fmt: skip
+            "id": self.id,
+            "project": self.project,
+            "matchers": self.matchers,
+            "starts_at": t.iso(self.starts_at),
+            "ends_at": t.iso(self.ends_at),
+            "comment": self.comment,
+            "created_by": self.created_by,
+            "active": self.active(now),
+        }
 
 
 def _silence_from(r: Any) -> Silence:
@@ -286,18 +356,32 @@ def _silence_from(r: Any) -> Silence:
     )  # type: ignore[arg-type]
 
 
-def create_silence(engine: sa.Engine, project: str | None, matchers: dict[str, Any],
-                   starts_at: datetime, ends_at: datetime, comment: str | None,
-                   created_by: str | None, now: datetime) -> Silence:  # fmt: skip
+def create_silence(
+    engine: sa.Engine,
+    project: str | None,
+    matchers: dict[str, Any],
+    starts_at: datetime,
+    ends_at: datetime,
+    comment: str | None,
+    created_by: str | None,
+    now: datetime,
+) -> Silence:
     if ends_at <= starts_at:
         raise Invalid("ends_at must be after starts_at")
     sid = new_id("sil")
     with engine.begin() as conn:
-        conn.execute(t.silences.insert().values(
-            id=sid, project=project, matchers=_json(matchers), starts_at=t.naive(starts_at),
-            ends_at=t.naive(ends_at), comment=comment, created_by=created_by,
-            created_at=t.naive(now),
-        ))  # fmt: skip
+        conn.execute(
+            t.silences.insert().values(
+                id=sid,
+                project=project,
+                matchers=_json(matchers),
+                starts_at=t.naive(starts_at),
+                ends_at=t.naive(ends_at),
+                comment=comment,
+                created_by=created_by,
+                created_at=t.naive(now),
+            )
+        )
     return Silence(sid, project, matchers, starts_at, ends_at, comment, created_by)
 
 
@@ -320,8 +404,9 @@ def delete_silence(engine: sa.Engine, silence_id: str, project: str | None) -> N
 # ---------------------------------------------------------------- deliveries
 
 
-def list_deliveries(engine: sa.Engine, project: str | None, alert_id: str | None,
-                    limit: int) -> list[dict[str, Any]]:  # fmt: skip
+def list_deliveries(
+    engine: sa.Engine, project: str | None, alert_id: str | None, limit: int
+) -> list[dict[str, Any]]:
     q = sa.select(t.deliveries).order_by(t.deliveries.c.created_at.desc()).limit(limit)
     if project is not None:
         q = q.where(t.deliveries.c.project == project)
@@ -329,9 +414,18 @@ def list_deliveries(engine: sa.Engine, project: str | None, alert_id: str | None
         q = q.where(t.deliveries.c.alert_id == alert_id)
     with engine.connect() as conn:
         return [
-            {"id": r.id, "alert_id": r.alert_id, "channel": r.channel, "target": r.target,
-             "event": r.event, "status": r.status, "attempts": r.attempts,
-             "last_error": r.last_error, "response_status": r.response_status,
-             "created_at": t.iso(r.created_at), "sent_at": t.iso(r.sent_at)}
+            {
+                "id": r.id,
+                "alert_id": r.alert_id,
+                "channel": r.channel,
+                "target": r.target,
+                "event": r.event,
+                "status": r.status,
+                "attempts": r.attempts,
+                "last_error": r.last_error,
+                "response_status": r.response_status,
+                "created_at": t.iso(r.created_at),
+                "sent_at": t.iso(r.sent_at),
+            }
             for r in conn.execute(q)
-        ]  # fmt: skip
+        ]

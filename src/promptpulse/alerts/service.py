@@ -84,8 +84,9 @@ def judge_rules(
     for rec, target, current, past in plans:
         rule = rec.rule
         metric = rule.metric or ""
-        bad = fetcher.error(current) or next((fetcher.error(k) for k in past if fetcher.error(k)),
-                                             None)  # fmt: skip
+        bad = fetcher.error(current) or next(
+            (fetcher.error(k) for k in past if fetcher.error(k)), None
+        )
         if bad:
             errors.append({"rule_id": rec.id, "error": bad})
             continue
@@ -128,12 +129,21 @@ def _subject(rec: repo.RuleRecord, target: Any, group: str | None) -> Subject:
         scope["group"] = {rule.group_by: group}
         name = f"{rule.name} ({rule.group_by}={group})"
     return Subject(
-        source="rule", source_id=rec.id, scope_key=scope_key, name=name,
-        severity=rule.severity, alert_type=alert_type_of(rule), metric=rule.metric or "",
-        for_=rule.for_td, renotify=rule.renotify_td, project=rule.project, scope=scope,
-        channels=tuple(rule.channels), labels=tuple(sorted(rule.labels.items())),
+        source="rule",
+        source_id=rec.id,
+        scope_key=scope_key,
+        name=name,
+        severity=rule.severity,
+        alert_type=alert_type_of(rule),
+        metric=rule.metric or "",
+        for_=rule.for_td,
+        renotify=rule.renotify_td,
+        project=rule.project,
+        scope=scope,
+        channels=tuple(rule.channels),
+        labels=tuple(sorted(rule.labels.items())),
         runbook_url=rule.runbook_url,
-    )  # fmt: skip
+    )
 
 
 class AlertService:
@@ -213,9 +223,14 @@ class AlertService:
         self.last_round = result
         return result, outbox
 
-    def _apply(self, judged: list[Judged], opened: dict[tuple[str, str, str], OpenAlert],
-               live: set[tuple[str, str]], now: datetime, outbox: Outbox
-               ) -> list[dict[str, Any]]:  # fmt: skip
+    def _apply(
+        self,
+        judged: list[Judged],
+        opened: dict[tuple[str, str, str], OpenAlert],
+        live: set[tuple[str, str]],
+        now: datetime,
+        outbox: Outbox,
+    ) -> list[dict[str, Any]]:
         silences = [s for s in repo.list_silences(self.engine) if s.active(now)]
         changes: list[dict[str, Any]] = []
         left = dict(opened)
@@ -233,61 +248,116 @@ class AlertService:
                 else:
                     aid, started_at, fired_at = alert.id, alert.started_at, alert.fired_at
                     values: dict[str, Any] = {
-                        "state": step.state, "value": v.value, "threshold": v.threshold,
-                        "reason": v.reason, "evaluated_at": now,
-                    }  # fmt: skip
+                        "state": step.state,
+                        "value": v.value,
+                        "threshold": v.threshold,
+                        "reason": v.reason,
+                        "evaluated_at": now,
+                    }
                     if step.event == "firing":
                         values["fired_at"] = fired_at = now
                     if step.state == "resolved":
                         values["resolved_at"] = now
                         values["resolved_by"] = "auto"
                     repo.update_alert(conn, aid, **values)
-                repo.add_event(conn, aid, now, step.event or "value", v.value, v.threshold,
-                               v.reason if step.event else None)  # fmt: skip
+                repo.add_event(
+                    conn,
+                    aid,
+                    now,
+                    step.event or "value",
+                    v.value,
+                    v.threshold,
+                    v.reason if step.event else None,
+                )
                 if step.notify:
                     repo.update_alert(conn, aid, notified_at=now)
                     note = self._notification(s, aid, step.notify, v, now, started_at, fired_at)
                     outbox.items.extend((ch, note, s.project) for ch in s.channels)
                 if step.event or step.notify:
-                    changes.append({
-                        "alert_id": aid, "name": s.name, "source": s.source,
-                        "source_id": s.source_id, "scope": s.scope,
-                        "from": alert.state if alert else None, "to": step.state,
-                        "event": step.event, "notify": step.notify, "silenced": silenced,
-                        "value": v.value, "threshold": v.threshold, "reason": v.reason,
-                    })  # fmt: skip
+                    changes.append(
+                        {
+                            "alert_id": aid,
+                            "name": s.name,
+                            "source": s.source,
+                            "source_id": s.source_id,
+                            "scope": s.scope,
+                            "from": alert.state if alert else None,
+                            "to": step.state,
+                            "event": step.event,
+                            "notify": step.notify,
+                            "silenced": silenced,
+                            "value": v.value,
+                            "threshold": v.threshold,
+                            "reason": v.reason,
+                        }
+                    )
             # Open alerts whose rule, budget or SLO is gone or disabled: resolve quietly.
             for key, alert in left.items():
                 if key[:2] in live:
                     continue
-                repo.update_alert(conn, alert.id, state="resolved", resolved_at=now,
-                                  resolved_by="source removed", evaluated_at=now)  # fmt: skip
+                repo.update_alert(
+                    conn,
+                    alert.id,
+                    state="resolved",
+                    resolved_at=now,
+                    resolved_by="source removed",
+                    evaluated_at=now,
+                )
                 repo.add_event(conn, alert.id, now, "resolved", note="rule removed or disabled")
-                changes.append({"alert_id": alert.id, "source": key[0], "source_id": key[1],
-                                "from": alert.state, "to": "resolved", "event": "resolved",
-                                "notify": None})  # fmt: skip
+                changes.append(
+                    {
+                        "alert_id": alert.id,
+                        "source": key[0],
+                        "source_id": key[1],
+                        "from": alert.state,
+                        "to": "resolved",
+                        "event": "resolved",
+                        "notify": None,
+                    }
+                )
         return changes
 
-    def _notification(self, s: Subject, aid: str, event: str, v: Verdict | None,
-                      now: datetime, started_at: datetime | None, fired_at: datetime | None,
-                      acknowledged_by: str | None = None, note: str | None = None
-                      ) -> Notification:  # fmt: skip
-        links = {"alert": f"{self.base_url}/v1/alerts/{aid}",
-                 "dashboard": f"{self.base_url}/"}  # fmt: skip
+    def _notification(
+        self,
+        s: Subject,
+        aid: str,
+        event: str,
+        v: Verdict | None,
+        now: datetime,
+        started_at: datetime | None,
+        fired_at: datetime | None,
+        acknowledged_by: str | None = None,
+        note: str | None = None,
+    ) -> Notification:
+        links = {"alert": f"{self.base_url}/v1/alerts/{aid}", "dashboard": f"{self.base_url}/"}
         if s.source == "rule":
             links["rule"] = f"{self.base_url}/v1/alerts/rules/{s.source_id}"
         if s.runbook_url:
             links["runbook"] = s.runbook_url
         return Notification(
-            event=event, alert_id=aid, alert_type=s.alert_type, severity=s.severity, name=s.name,
-            source=s.source, source_id=s.source_id, project=s.project, metric=s.metric,
-            value=v.value if v else None, threshold=v.threshold if v else None,
-            reason=(v.reason if v else note) or "", timestamp=_iso(now) or "",
-            scope=s.scope, labels=dict(s.labels), baseline=(v.baseline or None) if v else None,
-            started_at=_iso(started_at), fired_at=_iso(fired_at),
+            event=event,
+            alert_id=aid,
+            alert_type=s.alert_type,
+            severity=s.severity,
+            name=s.name,
+            source=s.source,
+            source_id=s.source_id,
+            project=s.project,
+            metric=s.metric,
+            value=v.value if v else None,
+            threshold=v.threshold if v else None,
+            reason=(v.reason if v else note) or "",
+            timestamp=_iso(now) or "",
+            scope=s.scope,
+            labels=dict(s.labels),
+            baseline=(v.baseline or None) if v else None,
+            started_at=_iso(started_at),
+            fired_at=_iso(fired_at),
             resolved_at=_iso(now) if event == "resolved" else None,
-            acknowledged_by=acknowledged_by, note=note, links=links,
-        )  # fmt: skip
+            acknowledged_by=acknowledged_by,
+            note=note,
+            links=links,
+        )
 
     async def run_round(self) -> dict[str, Any]:
         result, outbox = await run_in_threadpool(self.evaluate_round)
@@ -313,44 +383,72 @@ class AlertService:
         elif row.source == "slo":
             channels = self._slos.channels_for(self.engine, row.source_id)
         return Subject(
-            source=row.source, source_id=row.source_id, scope_key=row.scope_key, name=row.name,
-            severity=row.severity, alert_type=row.alert_type, metric=row.metric,
-            for_=timedelta(0), renotify=timedelta(0), project=row.project,
-            scope=orjson.loads(row.scope), channels=channels,
-            labels=tuple(sorted(orjson.loads(row.labels).items())), runbook_url=runbook,
-        )  # fmt: skip
+            source=row.source,
+            source_id=row.source_id,
+            scope_key=row.scope_key,
+            name=row.name,
+            severity=row.severity,
+            alert_type=row.alert_type,
+            metric=row.metric,
+            for_=timedelta(0),
+            renotify=timedelta(0),
+            project=row.project,
+            scope=orjson.loads(row.scope),
+            channels=channels,
+            labels=tuple(sorted(orjson.loads(row.labels).items())),
+            runbook_url=runbook,
+        )
 
-    def change_by_hand(self, alert_id: str, action: str, actor: str, note: str | None,
-                       project: str | None) -> tuple[dict[str, Any], Outbox]:  # fmt: skip
+    def change_by_hand(
+        self, alert_id: str, action: str, actor: str, note: str | None, project: str | None
+    ) -> tuple[dict[str, Any], Outbox]:
         now = self.clock()
         outbox = Outbox()
         with self._lock, self.engine.begin() as conn:
             row = repo.get_alert_row(conn, alert_id, project)
             if action == "acknowledge":
                 if not can_acknowledge(row.state):
-                    raise Invalid(f"alert {alert_id} is {row.state}; only a firing alert can be "
-                                  "acknowledged")  # fmt: skip
-                repo.update_alert(conn, alert_id, state="acknowledged", acknowledged_at=now,
-                                  acknowledged_by=actor, ack_note=note)  # fmt: skip
+                    raise Invalid(
+                        f"alert {alert_id} is {row.state}; only a firing alert can be acknowledged"
+                    )
+                repo.update_alert(
+                    conn,
+                    alert_id,
+                    state="acknowledged",
+                    acknowledged_at=now,
+                    acknowledged_by=actor,
+                    ack_note=note,
+                )
                 event = "acknowledged"
             else:
                 if not can_resolve(row.state):
                     raise Invalid(f"alert {alert_id} is already resolved")
-                repo.update_alert(conn, alert_id, state="resolved", resolved_at=now,
-                                  resolved_by=actor)  # fmt: skip
+                repo.update_alert(
+                    conn, alert_id, state="resolved", resolved_at=now, resolved_by=actor
+                )
                 event = "resolved"
             repo.add_event(conn, alert_id, now, event, row.value, row.threshold, note, actor)
             if row.notified_at is not None:
                 s = self._subject_of(row)
-                n = self._notification(s, alert_id, event, None, now, t.aware(row.started_at),
-                                       t.aware(row.fired_at), actor, note)  # fmt: skip
+                n = self._notification(
+                    s,
+                    alert_id,
+                    event,
+                    None,
+                    now,
+                    t.aware(row.started_at),
+                    t.aware(row.fired_at),
+                    actor,
+                    note,
+                )
                 n = _with_value(n, row.value, row.threshold, row.reason)
                 outbox.items.extend((ch, n, s.project) for ch in s.channels)
             fresh = repo.get_alert_row(conn, alert_id, project)
         return repo.alert_public(fresh), outbox
 
-    async def by_hand(self, alert_id: str, action: str, actor: str, note: str | None,
-                      project: str | None) -> dict[str, Any]:  # fmt: skip
+    async def by_hand(
+        self, alert_id: str, action: str, actor: str, note: str | None, project: str | None
+    ) -> dict[str, Any]:
         result, outbox = await run_in_threadpool(
             self.change_by_hand, alert_id, action, actor, note, project
         )
@@ -378,8 +476,9 @@ class AlertService:
         return _Evaluator("alerts", self.settings.alerts_interval_s, once)
 
 
-def _with_value(n: Notification, value: float | None, threshold: float | None,
-                reason: str | None) -> Notification:  # fmt: skip
+def _with_value(
+    n: Notification, value: float | None, threshold: float | None, reason: str | None
+) -> Notification:
     from dataclasses import replace
 
     return replace(n, value=value, threshold=threshold, reason=n.note or reason or "")

@@ -39,8 +39,20 @@ class Record(Generic[M]):
     def public(self) -> dict[str, Any]:
         shown = getattr(self.spec, "public", None)
         body = shown() if callable(shown) else self.spec.model_dump(by_alias=True)
-        return {"id": self.id, **body, "created_at": t.iso(self.created_at),
-                "updated_at": t.iso(self.updated_at)}  # fmt: skip
+        return {
+            "id": self.id,
+            **body,
+            "created_at": t.iso(self.created_at),
+            "updated_at": t.iso(self.updated_at),
+        }
+
+
+def _name(spec: Any) -> str:
+    return str(spec.name)
+
+
+def _project(spec: Any) -> str | None:
+    return getattr(spec, "project", None)
 
 
 class SpecRepo(Generic[M]):
@@ -48,8 +60,12 @@ class SpecRepo(Generic[M]):
         self.table, self.model, self.prefix, self.what = table, model, prefix, what
 
     def _from(self, row: Any) -> Record[M]:
-        return Record(row.id, self.model.model_validate_json(row.spec), t.aware(row.created_at),
-                      t.aware(row.updated_at))  # type: ignore[arg-type]  # fmt: skip
+        return Record(
+            row.id,
+            self.model.model_validate_json(row.spec),
+            t.aware(row.created_at),
+            t.aware(row.updated_at),
+        )
 
     def list(self, engine: sa.Engine, project: str | None = None) -> list[Record[M]]:
         q = sa.select(self.table).order_by(self.table.c.project, self.table.c.name)
@@ -66,35 +82,43 @@ class SpecRepo(Generic[M]):
         return self._from(row)
 
     def _clash(self, engine: sa.Engine, spec: M, oid: str | None) -> None:
-        project = getattr(spec, "project", None)
+        project = _project(spec)
         for rec in self.list(engine, project):
-            if (
-                rec.spec.name == spec.name
-                and rec.id != oid
-                and getattr(rec.spec, "project", None) == project
-            ):  # type: ignore[attr-defined]  # noqa: E501
-                raise invalid("name", f"a {self.what} named '{spec.name}' already exists")  # type: ignore[attr-defined]
+            if _name(rec.spec) == _name(spec) and rec.id != oid and _project(rec.spec) == project:
+                raise invalid("name", f"a {self.what} named '{_name(spec)}' already exists")
 
     def create(self, engine: sa.Engine, spec: M, now: datetime) -> Record[M]:
         self._clash(engine, spec, None)
         oid = new_id(self.prefix)
         with engine.begin() as conn:
-            conn.execute(self.table.insert().values(
-                id=oid, project=getattr(spec, "project", None), name=spec.name,  # type: ignore[attr-defined]
-                spec=spec.model_dump_json(by_alias=True), created_at=t.naive(now),
-                updated_at=t.naive(now),
-            ))  # fmt: skip
+            conn.execute(
+                self.table.insert().values(
+                    id=oid,
+                    project=_project(spec),
+                    name=_name(spec),
+                    spec=spec.model_dump_json(by_alias=True),
+                    created_at=t.naive(now),
+                    updated_at=t.naive(now),
+                )
+            )
         return Record(oid, spec, now, now)
 
-    def update(self, engine: sa.Engine, oid: str, spec: M, now: datetime,
-               project: str | None = None) -> Record[M]:  # fmt: skip
+    def update(
+        self, engine: sa.Engine, oid: str, spec: M, now: datetime, project: str | None = None
+    ) -> Record[M]:
         old = self.get(engine, oid, project)
         self._clash(engine, spec, oid)
         with engine.begin() as conn:
-            conn.execute(self.table.update().where(self.table.c.id == oid).values(
-                project=getattr(spec, "project", None), name=spec.name,  # type: ignore[attr-defined]
-                spec=spec.model_dump_json(by_alias=True), updated_at=t.naive(now),
-            ))  # fmt: skip
+            conn.execute(
+                self.table.update()
+                .where(self.table.c.id == oid)
+                .values(
+                    project=_project(spec),
+                    name=_name(spec),
+                    spec=spec.model_dump_json(by_alias=True),
+                    updated_at=t.naive(now),
+                )
+            )
         return Record(oid, spec, old.created_at, now)
 
     def delete(self, engine: sa.Engine, oid: str, project: str | None = None) -> None:

@@ -7,6 +7,7 @@ UTC (SQLite has no time zones) and made aware again on the way out (`aware`).
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import overload
 
 import sqlalchemy as sa
 
@@ -53,12 +54,16 @@ alerts = sa.Table(
     sa.Column("evaluated_at", sa.DateTime, nullable=False),
     # One open alert per subject, enforced by the database as well as the evaluator.
     sa.Index(
-        "alerts_one_open", "source", "source_id", "scope_key", unique=True,
+        "alerts_one_open",
+        "source",
+        "source_id",
+        "scope_key",
+        unique=True,
         sqlite_where=sa.text("state != 'resolved'"),
         postgresql_where=sa.text("state != 'resolved'"),
     ),
     sa.Index("alerts_state", "state", "severity"),
-)  # fmt: skip
+)
 
 alert_events = sa.Table(
     "alert_events",
@@ -108,6 +113,10 @@ def naive(t: datetime | None) -> datetime | None:
     return t.astimezone(UTC).replace(tzinfo=None) if t is not None and t.tzinfo else t
 
 
+@overload
+def aware(t: datetime) -> datetime: ...
+@overload
+def aware(t: None) -> None: ...
 def aware(t: datetime | None) -> datetime | None:
     return t.replace(tzinfo=UTC) if t is not None and t.tzinfo is None else t
 

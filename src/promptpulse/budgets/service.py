@@ -111,8 +111,9 @@ def budget_status(store: Store, b: BudgetIn, now: datetime) -> dict[str, Any]:
     }
 
 
-def evaluate(engine: sa.Engine, store: Store, now: datetime
-             ) -> tuple[list[tuple[Subject, Verdict]], list[str]]:  # fmt: skip
+def evaluate(
+    engine: sa.Engine, store: Store, now: datetime
+) -> tuple[list[tuple[Subject, Verdict]], list[str]]:
     out: list[tuple[Subject, Verdict]] = []
     ids = []
     for rec in repo.list(engine):
@@ -125,35 +126,66 @@ def evaluate(engine: sa.Engine, store: Store, now: datetime
         for th in b.thresholds:
             hit = ratio >= th
             severity = "critical" if th >= 1 else "warning" if th >= 0.8 else "info"
-            reason = (f"{b.name}: {ratio:.0%} of {b.amount:g} spent ({spent:.4g})" if hit
-                      else f"{b.name}: {ratio:.0%} spent, under {th:.0%}")  # fmt: skip
-            out.append((
-                _subject(rec, f"spent>={th:.0%}", severity, "budget", f"{b.name}: {th:.0%} spent"),
-                Verdict(hit, spent, th * b.amount, 0, reason, {"amount": b.amount}),
-            ))  # fmt: skip
+            reason = (
+                f"{b.name}: {ratio:.0%} of {b.amount:g} spent ({spent:.4g})"
+                if hit
+                else f"{b.name}: {ratio:.0%} spent, under {th:.0%}"
+            )
+            out.append(
+                (
+                    _subject(
+                        rec, f"spent>={th:.0%}", severity, "budget", f"{b.name}: {th:.0%} spent"
+                    ),
+                    Verdict(hit, spent, th * b.amount, 0, reason, {"amount": b.amount}),
+                )
+            )
         if b.alert_on_forecast:
             proj = status["projected"]
             hit = proj > b.amount and spent < b.amount
-            reason = (f"{b.name}: projected {proj:.4g} by {status['period_end']} "
-                      f"({proj / b.amount:.0%} of {b.amount:g}; 95 % interval "
-                      f"{status['projected_low']:.4g}-{status['projected_high']:.4g})")  # fmt: skip
-            out.append((
-                _subject(rec, "forecast", "warning", "budget_forecast",
-                         f"{b.name}: projected to overrun"),
-                Verdict(hit, proj, b.amount, 0, reason,
-                        {"low": status["projected_low"], "high": status["projected_high"]}),
-            ))  # fmt: skip
+            reason = (
+                f"{b.name}: projected {proj:.4g} by {status['period_end']} "
+                f"({proj / b.amount:.0%} of {b.amount:g}; 95 % interval "
+                f"{status['projected_low']:.4g}-{status['projected_high']:.4g})"
+            )
+            out.append(
+                (
+                    _subject(
+                        rec,
+                        "forecast",
+                        "warning",
+                        "budget_forecast",
+                        f"{b.name}: projected to overrun",
+                    ),
+                    Verdict(
+                        hit,
+                        proj,
+                        b.amount,
+                        0,
+                        reason,
+                        {"low": status["projected_low"], "high": status["projected_high"]},
+                    ),
+                )
+            )
     return out, ids
 
 
 def _subject(rec: Record[BudgetIn], key: str, severity: str, kind: str, name: str) -> Subject:
     b = rec.spec
     return Subject(
-        source="budget", source_id=rec.id, scope_key=key, name=name, severity=severity,
-        alert_type=kind, metric=b.metric, for_=timedelta(0), renotify=timedelta(0),
-        project=b.project, scope={"filters": b.filters, "budget": b.name, "threshold": key},
-        channels=tuple(b.channels), labels=tuple(sorted(b.labels.items())),
-    )  # fmt: skip
+        source="budget",
+        source_id=rec.id,
+        scope_key=key,
+        name=name,
+        severity=severity,
+        alert_type=kind,
+        metric=b.metric,
+        for_=timedelta(0),
+        renotify=timedelta(0),
+        project=b.project,
+        scope={"filters": b.filters, "budget": b.name, "threshold": key},
+        channels=tuple(b.channels),
+        labels=tuple(sorted(b.labels.items())),
+    )
 
 
 def channels_for(engine: sa.Engine, budget_id: str) -> tuple[ChannelSpec, ...]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
+import numpy as np
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -25,7 +26,7 @@ from promptpulse.alerts.rules import (
 )
 from promptpulse.alerts.specs import Record, SpecRepo, spec_table
 from promptpulse.alerts.state import Subject
-from promptpulse.query.catalog import CATALOG, Kind, Metric
+from promptpulse.query.catalog import CATALOG
 from promptpulse.query.engine import bucket_starts
 from promptpulse.query.spec import Filter, Scope
 from promptpulse.store.base import Store
@@ -101,27 +102,22 @@ def create_tables(engine: sa.Engine) -> None:
     metadata.create_all(engine)
 
 
-def good_metric(slo: SloIn) -> Metric:
-    """Calls that meet the objective. Success: the catalog's `successes`. Latency: calls at or
-    under the bound, a parametric count the catalog does not have (the bound is a float)."""
-    if slo.sli == "success_rate":
-        return CATALOG["successes"]
-    bound = float(slo.latency_threshold_ms or 0)
-    return Metric(
-        "slo_good", "count", f"calls with latency_ms <= {bound:g}", Kind.AGGREGATE,
-        sql=f"sum(CASE WHEN latency_ms <= {bound!r} THEN 1 ELSE 0 END)", additive=True,
-    )  # fmt: skip
-
-
 def _filters(slo: SloIn) -> tuple[Filter, ...]:
     return tuple(Filter(d, tuple(v)) for d, v in sorted(slo.filters.items()))
 
 
 def _counts(store: Store, slo: SloIn, start: datetime, end: datetime) -> tuple[int, int]:
-    good = good_metric(slo)
-    row = store.aggregate(Scope(start, end, _filters(slo)), [CATALOG["requests"], good])[0]
-    total = int(row["requests"] or 0)
-    return total, total - int(row[good.name] or 0)
+    """(calls, bad calls) in [start, end)."""
+    scope = Scope(start, end, _filters(slo))
+    if slo.sli == "success_rate":
+        row = store.aggregate(scope, [CATALOG["requests"], CATALOG["errors"]])[0]
+        return int(row["requests"] or 0), int(row["errors"] or 0)
+    # The catalog has no "calls under a bound" count (its conditions are fixed names), so the
+    # latency SLI counts the raw latencies of the range. Correct, but it reads every value:
+    # a parametric catalog condition would make this one aggregate.
+    values = store.values(scope, "latency_ms")
+    bound = float(slo.latency_threshold_ms or 0)
+    return len(values), int(np.count_nonzero(values > bound))
 
 
 def burn_rate(total: int, bad: int, objective: float) -> float | None:
@@ -143,8 +139,13 @@ def slo_status(store: Store, slo: SloIn, now: datetime) -> dict[str, Any]:
     for a in slo.burn_alerts:
         lw, sw = parse_duration(a.long), parse_duration(a.short)
         lr, sr = rates[format_duration(lw)], rates[format_duration(sw)]
-        firing = (lr is not None and sr is not None and lr >= a.burn_rate and sr >= a.burn_rate
-                  and counts[lw][0] >= slo.min_requests)  # fmt: skip
+        firing = (
+            lr is not None
+            and sr is not None
+            and lr >= a.burn_rate
+            and sr >= a.burn_rate
+            and counts[lw][0] >= slo.min_requests
+        )
         alerts.append({**a.model_dump(), "long_rate": lr, "short_rate": sr, "firing": firing})
     return {
         "sli": None if total == 0 else 1 - bad / total,
@@ -161,19 +162,30 @@ def slo_status(store: Store, slo: SloIn, now: datetime) -> dict[str, Any]:
     }
 
 
-def slo_history(store: Store, slo: SloIn, start: datetime, end: datetime, interval: str
-                ) -> list[dict[str, Any]]:  # fmt: skip
+def slo_history(
+    store: Store, slo: SloIn, start: datetime, end: datetime, interval: str
+) -> list[dict[str, Any]]:
     """Per bucket: calls, bad calls, SLI, burn rate, and the error budget left at the bucket's
     end over the rolling window before it."""
     window = parse_duration(slo.window)
-    good = good_metric(slo)
     first = start - window
-    rows = store.aggregate(Scope(first, end, _filters(slo)), [CATALOG["requests"], good],
-                           interval=interval)  # fmt: skip
-    by_t = {r["t"].replace(tzinfo=UTC): (int(r["requests"] or 0),
-                                         int(r["requests"] or 0) - int(r[good.name] or 0))
-            for r in rows}  # fmt: skip
     buckets = bucket_starts(first, end, interval)
+    by_t: dict[datetime, tuple[int, int]] = {}
+    if slo.sli == "success_rate":
+        rows = store.aggregate(
+            Scope(first, end, _filters(slo)),
+            [CATALOG["requests"], CATALOG["errors"]],
+            interval=interval,
+        )
+        by_t = {
+            r["t"].replace(tzinfo=UTC): (int(r["requests"] or 0), int(r["errors"] or 0))
+            for r in rows
+        }
+    else:
+        for i, b in enumerate(buckets):
+            by_t[b] = _counts(
+                store, slo, max(b, first), buckets[i + 1] if i + 1 < len(buckets) else end
+            )
     out = []
     run_total = run_bad = 0
     tail = 0
@@ -190,17 +202,22 @@ def slo_history(store: Store, slo: SloIn, start: datetime, end: datetime, interv
         if b < start:
             continue
         allowed = (1 - slo.objective) * run_total
-        out.append({
-            "t": b.isoformat().replace("+00:00", "Z"), "requests": n, "bad": bad,
-            "sli": None if n == 0 else 1 - bad / n,
-            "burn_rate": burn_rate(n, bad, slo.objective),
-            "error_budget_remaining": None if run_total == 0 else 1 - run_bad / allowed,
-        })  # fmt: skip
+        out.append(
+            {
+                "t": b.isoformat().replace("+00:00", "Z"),
+                "requests": n,
+                "bad": bad,
+                "sli": None if n == 0 else 1 - bad / n,
+                "burn_rate": burn_rate(n, bad, slo.objective),
+                "error_budget_remaining": None if run_total == 0 else 1 - run_bad / allowed,
+            }
+        )
     return out
 
 
-def evaluate(engine: sa.Engine, store: Store, now: datetime
-             ) -> tuple[list[tuple[Subject, Verdict]], list[str]]:  # fmt: skip
+def evaluate(
+    engine: sa.Engine, store: Store, now: datetime
+) -> tuple[list[tuple[Subject, Verdict]], list[str]]:
     out: list[tuple[Subject, Verdict]] = []
     ids = []
     for rec in repo.list(engine):
@@ -211,14 +228,26 @@ def evaluate(engine: sa.Engine, store: Store, now: datetime
         status = slo_status(store, slo, now)
         for a in status["burn_alerts"]:
             lr, sr = a["long_rate"], a["short_rate"]
-            reason = (f"{slo.name}: error budget burning {_x(lr)} over {a['long']} and "
-                      f"{_x(sr)} over {a['short']} (alert at {a['burn_rate']:g}x)")  # fmt: skip
-            out.append((
-                _subject(rec, a),
-                Verdict(a["firing"], lr, a["burn_rate"], status["requests"], reason,
-                        {"short_rate": sr, "error_budget_remaining":
-                         status["error_budget_remaining"]}),
-            ))  # fmt: skip
+            reason = (
+                f"{slo.name}: error budget burning {_x(lr)} over {a['long']} and "
+                f"{_x(sr)} over {a['short']} (alert at {a['burn_rate']:g}x)"
+            )
+            out.append(
+                (
+                    _subject(rec, a),
+                    Verdict(
+                        a["firing"],
+                        lr,
+                        a["burn_rate"],
+                        status["requests"],
+                        reason,
+                        {
+                            "short_rate": sr,
+                            "error_budget_remaining": status["error_budget_remaining"],
+                        },
+                    ),
+                )
+            )
     return out, ids
 
 
@@ -230,13 +259,20 @@ def _subject(rec: Record[SloIn], a: dict[str, Any]) -> Subject:
     slo = rec.spec
     key = f"burn {a['long']}/{a['short']}"
     return Subject(
-        source="slo", source_id=rec.id, scope_key=key,
+        source="slo",
+        source_id=rec.id,
+        scope_key=key,
         name=f"{slo.name}: burn rate {a['burn_rate']:g}x over {a['long']}/{a['short']}",
-        severity=a["severity"], alert_type="slo_burn", metric=f"slo.{slo.sli}",
-        for_=timedelta(0), renotify=timedelta(hours=4), project=slo.project,
+        severity=a["severity"],
+        alert_type="slo_burn",
+        metric=f"slo.{slo.sli}",
+        for_=timedelta(0),
+        renotify=timedelta(hours=4),
+        project=slo.project,
         scope={"filters": slo.filters, "slo": slo.name, "windows": key},
-        channels=tuple(slo.channels), labels=tuple(sorted(slo.labels.items())),
-    )  # fmt: skip
+        channels=tuple(slo.channels),
+        labels=tuple(sorted(slo.labels.items())),
+    )
 
 
 def channels_for(engine: sa.Engine, slo_id: str) -> tuple[ChannelSpec, ...]:

@@ -17,8 +17,8 @@ from promptpulse.alerts.rules import PRIORITY, SEVERITIES
 from promptpulse.alerts.state import STATES
 from promptpulse.errors import FieldError, Forbidden, Invalid, invalid
 from promptpulse.meta import ApiKey, Scope
-from promptpulse.web.context import context
 from promptpulse.web.auth import require
+from promptpulse.web.context import context
 
 router = APIRouter(prefix="/v1/alerts", tags=["alerts"])
 
@@ -29,10 +29,12 @@ def service(request: Request) -> AlertService:
 
 def validation_error(exc: ValidationError, prefix: str = "") -> Invalid:
     errors = [
-        FieldError(prefix + (".".join(str(p) for p in e["loc"]) or "body"),
-                   e["msg"].removeprefix("Value error, "))
+        FieldError(
+            prefix + (".".join(str(p) for p in e["loc"]) or "body"),
+            e["msg"].removeprefix("Value error, "),
+        )
         for e in exc.errors()
-    ]  # fmt: skip
+    ]
     return Invalid("; ".join(f"{e.field}: {e.message}" for e in errors), errors)
 
 
@@ -64,60 +66,79 @@ async def templates(_: ApiKey = Depends(require(Scope.READ))) -> dict[str, Any]:
 
 
 @router.get("/rules", summary="Alert rules (secrets masked)")
-async def list_rules(request: Request, key: ApiKey = Depends(require(Scope.READ))
-                     ) -> dict[str, Any]:  # fmt: skip
+async def list_rules(
+    request: Request, key: ApiKey = Depends(require(Scope.READ))
+) -> dict[str, Any]:
     recs = await run_in_threadpool(alerts_repo.list_rules, service(request).engine, key.project)
     return {"rules": [r.public() for r in recs]}
 
 
 @router.post("/rules", status_code=201, summary="Create a rule")
-async def create_rule(request: Request, body: dict[str, Any] = Body(...),
-                      key: ApiKey = Depends(require(Scope.ADMIN))) -> dict[str, Any]:  # fmt: skip
+async def create_rule(
+    request: Request, body: dict[str, Any] = Body(...), key: ApiKey = Depends(require(Scope.ADMIN))
+) -> dict[str, Any]:
     rule = parse_rule(key, body)
-    rec = await run_in_threadpool(alerts_repo.create_rule, service(request).engine, rule,
-                                  context(request).clock())  # fmt: skip
+    rec = await run_in_threadpool(
+        alerts_repo.create_rule, service(request).engine, rule, context(request).clock()
+    )
     return rec.public()
 
 
 @router.get("/rules/{rule_id}", summary="One rule")
-async def get_rule(request: Request, rule_id: str, key: ApiKey = Depends(require(Scope.READ))
-                   ) -> dict[str, Any]:  # fmt: skip
-    rec = await run_in_threadpool(alerts_repo.get_rule, service(request).engine, rule_id,
-                                  key.project)  # fmt: skip
+async def get_rule(
+    request: Request, rule_id: str, key: ApiKey = Depends(require(Scope.READ))
+) -> dict[str, Any]:
+    rec = await run_in_threadpool(
+        alerts_repo.get_rule, service(request).engine, rule_id, key.project
+    )
     return rec.public()
 
 
 @router.put("/rules/{rule_id}", summary="Replace a rule (masked secrets keep their value)")
-async def put_rule(request: Request, rule_id: str, body: dict[str, Any] = Body(...),
-                   key: ApiKey = Depends(require(Scope.ADMIN))) -> dict[str, Any]:  # fmt: skip
+async def put_rule(
+    request: Request,
+    rule_id: str,
+    body: dict[str, Any] = Body(...),
+    key: ApiKey = Depends(require(Scope.ADMIN)),
+) -> dict[str, Any]:
     rule = parse_rule(key, body)
-    rec = await run_in_threadpool(alerts_repo.update_rule, service(request).engine, rule_id, rule,
-                                  context(request).clock(), key.project)  # fmt: skip
+    rec = await run_in_threadpool(
+        alerts_repo.update_rule,
+        service(request).engine,
+        rule_id,
+        rule,
+        context(request).clock(),
+        key.project,
+    )
     return rec.public()
 
 
 @router.patch("/rules/{rule_id}", summary="Change some fields of a rule (e.g. enabled)")
-async def patch_rule(request: Request, rule_id: str, body: dict[str, Any] = Body(...),
-                     key: ApiKey = Depends(require(Scope.ADMIN))) -> dict[str, Any]:  # fmt: skip
+async def patch_rule(
+    request: Request,
+    rule_id: str,
+    body: dict[str, Any] = Body(...),
+    key: ApiKey = Depends(require(Scope.ADMIN)),
+) -> dict[str, Any]:
     engine = service(request).engine
     old = await run_in_threadpool(alerts_repo.get_rule, engine, rule_id, key.project)
     merged = {**old.rule.model_dump(by_alias=True, exclude={"template"}), **body}
     rule = parse_rule(key, merged)
-    rec = await run_in_threadpool(alerts_repo.update_rule, engine, rule_id, rule,
-                                  context(request).clock(), key.project)  # fmt: skip
+    rec = await run_in_threadpool(
+        alerts_repo.update_rule, engine, rule_id, rule, context(request).clock(), key.project
+    )
     return rec.public()
 
 
 @router.delete("/rules/{rule_id}", status_code=204, summary="Delete a rule")
-async def delete_rule(request: Request, rule_id: str,
-                      key: ApiKey = Depends(require(Scope.ADMIN))) -> None:  # fmt: skip
-    await run_in_threadpool(alerts_repo.delete_rule, service(request).engine, rule_id,
-                            key.project)  # fmt: skip
+async def delete_rule(
+    request: Request, rule_id: str, key: ApiKey = Depends(require(Scope.ADMIN))
+) -> None:
+    await run_in_threadpool(alerts_repo.delete_rule, service(request).engine, rule_id, key.project)
 
 
 @router.post("/evaluate", summary="Run an evaluation round now; returns what changed")
-async def evaluate(request: Request, key: ApiKey = Depends(require(Scope.ADMIN))
-                   ) -> dict[str, Any]:  # fmt: skip
+async def evaluate(request: Request, key: ApiKey = Depends(require(Scope.ADMIN))) -> dict[str, Any]:
     if key.project is not None:
         raise Forbidden("evaluating every rule needs an admin key for all projects")
     return await service(request).run_round()
@@ -128,24 +149,26 @@ class SilenceIn(BaseModel):
         default_factory=dict,
         description="Any of rule_id, source_id, severity, name, labels{}, scope{} (all must match)",
     )
-    starts_at: datetime | None = Field(None, description="Default: now (a maintenance window "
-                                       "can start later)")  # fmt: skip
+    starts_at: datetime | None = Field(
+        None, description="Default: now (a maintenance window can start later)"
+    )
     ends_at: datetime
     comment: str | None = None
 
 
 @router.get("/silences", summary="Silences and maintenance windows")
-async def list_silences(request: Request, key: ApiKey = Depends(require(Scope.READ))
-                        ) -> dict[str, Any]:  # fmt: skip
+async def list_silences(
+    request: Request, key: ApiKey = Depends(require(Scope.READ))
+) -> dict[str, Any]:
     now = context(request).clock()
-    items = await run_in_threadpool(alerts_repo.list_silences, service(request).engine,
-                                    key.project)  # fmt: skip
+    items = await run_in_threadpool(alerts_repo.list_silences, service(request).engine, key.project)
     return {"silences": [s.public(now) for s in items]}
 
 
 @router.post("/silences", status_code=201, summary="Silence matching alerts for a while")
-async def create_silence(request: Request, body: SilenceIn,
-                         key: ApiKey = Depends(require(Scope.ADMIN))) -> dict[str, Any]:  # fmt: skip
+async def create_silence(
+    request: Request, body: SilenceIn, key: ApiKey = Depends(require(Scope.ADMIN))
+) -> dict[str, Any]:
     now = context(request).clock()
     allowed = {"rule_id", "source_id", "severity", "name", "labels", "scope"}
     unknown = set(body.matchers) - allowed
@@ -154,28 +177,39 @@ async def create_silence(request: Request, body: SilenceIn,
     if body.ends_at.tzinfo is None or (body.starts_at and body.starts_at.tzinfo is None):
         raise invalid("ends_at", "needs a time-zone offset")
     s = await run_in_threadpool(
-        alerts_repo.create_silence, service(request).engine, key.project, body.matchers,
-        body.starts_at or now, body.ends_at, body.comment, key.name or key.id, now,
-    )  # fmt: skip
+        alerts_repo.create_silence,
+        service(request).engine,
+        key.project,
+        body.matchers,
+        body.starts_at or now,
+        body.ends_at,
+        body.comment,
+        key.name or key.id,
+        now,
+    )
     return s.public(now)
 
 
 @router.delete("/silences/{silence_id}", status_code=204, summary="End a silence")
-async def delete_silence(request: Request, silence_id: str,
-                         key: ApiKey = Depends(require(Scope.ADMIN))) -> None:  # fmt: skip
-    await run_in_threadpool(alerts_repo.delete_silence, service(request).engine, silence_id,
-                            key.project)  # fmt: skip
+async def delete_silence(
+    request: Request, silence_id: str, key: ApiKey = Depends(require(Scope.ADMIN))
+) -> None:
+    await run_in_threadpool(
+        alerts_repo.delete_silence, service(request).engine, silence_id, key.project
+    )
 
 
 @router.post("/channels/test", summary="Send a test notification to a channel")
-async def test_channel(request: Request, body: dict[str, Any] = Body(...),
-                       key: ApiKey = Depends(require(Scope.ADMIN))) -> dict[str, Any]:  # fmt: skip
+async def test_channel(
+    request: Request, body: dict[str, Any] = Body(...), key: ApiKey = Depends(require(Scope.ADMIN))
+) -> dict[str, Any]:
     """Body: a channel object, or {"rule_id": ..., "index": 0} to test a stored rule's channel
     (its secrets stay on the server)."""
     svc = service(request)
     if "rule_id" in body:
-        rec = await run_in_threadpool(alerts_repo.get_rule, svc.engine, str(body["rule_id"]),
-                                      key.project)  # fmt: skip
+        rec = await run_in_threadpool(
+            alerts_repo.get_rule, svc.engine, str(body["rule_id"]), key.project
+        )
         index = int(body.get("index", 0))
         if not 0 <= index < len(rec.rule.channels):
             raise invalid("index", f"the rule has {len(rec.rule.channels)} channel(s)")
@@ -187,12 +221,21 @@ async def test_channel(request: Request, body: dict[str, Any] = Body(...),
             raise validation_error(exc) from None
     now = context(request).clock()
     note = Notification(
-        event="test", alert_id="test", alert_type="test", severity="info",
-        name="PromptPulse test notification", source="test", source_id="test",
-        project=key.project, metric="requests", value=None, threshold=None,
-        reason="This is a test: the channel works.", timestamp=alerts_tables_iso(now),
+        event="test",
+        alert_id="test",
+        alert_type="test",
+        severity="info",
+        name="PromptPulse test notification",
+        source="test",
+        source_id="test",
+        project=key.project,
+        metric="requests",
+        value=None,
+        threshold=None,
+        reason="This is a test: the channel works.",
+        timestamp=alerts_tables_iso(now),
         links={"dashboard": svc.base_url + "/"},
-    )  # fmt: skip
+    )
     return await svc.dispatcher.send_now(channel, note, key.project)
 
 
@@ -203,11 +246,15 @@ def alerts_tables_iso(now: datetime) -> str:
 
 
 @router.get("/deliveries", summary="The delivery log (newest first)")
-async def deliveries(request: Request, alert_id: str | None = Query(None),
-                     limit: int = Query(100, ge=1, le=1000),
-                     key: ApiKey = Depends(require(Scope.READ))) -> dict[str, Any]:  # fmt: skip
-    rows = await run_in_threadpool(alerts_repo.list_deliveries, service(request).engine,
-                                   key.project, alert_id, limit)  # fmt: skip
+async def deliveries(
+    request: Request,
+    alert_id: str | None = Query(None),
+    limit: int = Query(100, ge=1, le=1000),
+    key: ApiKey = Depends(require(Scope.READ)),
+) -> dict[str, Any]:
+    rows = await run_in_threadpool(
+        alerts_repo.list_deliveries, service(request).engine, key.project, alert_id, limit
+    )
     return {"deliveries": rows}
 
 
@@ -230,14 +277,16 @@ async def list_alerts(
     sevs = [by_p.get(s.upper(), s) for x in severity for s in x.split(",") if s]
     if any(s not in SEVERITIES for s in sevs):
         raise invalid("severity", "info, warning, critical (or P1, P2, P3)")
-    rows = await run_in_threadpool(alerts_repo.list_alerts, service(request).engine, key.project,
-                                   states, sevs, rule_id, limit)  # fmt: skip
+    rows = await run_in_threadpool(
+        alerts_repo.list_alerts, service(request).engine, key.project, states, sevs, rule_id, limit
+    )
     return {"alerts": rows}
 
 
 @router.get("/{alert_id}", summary="One alert with its full history")
-async def get_alert(request: Request, alert_id: str, key: ApiKey = Depends(require(Scope.READ))
-                    ) -> dict[str, Any]:  # fmt: skip
+async def get_alert(
+    request: Request, alert_id: str, key: ApiKey = Depends(require(Scope.READ))
+) -> dict[str, Any]:
     engine = service(request).engine
 
     def load() -> dict[str, Any]:
@@ -256,16 +305,24 @@ class NoteIn(BaseModel):
 
 
 @router.post("/{alert_id}/acknowledge", summary="Acknowledge a firing alert (stops reminders)")
-async def acknowledge(request: Request, alert_id: str, body: NoteIn | None = None,
-                      key: ApiKey = Depends(require(Scope.ADMIN))) -> dict[str, Any]:  # fmt: skip
-    body = body or NoteIn()
+async def acknowledge(
+    request: Request,
+    alert_id: str,
+    body: NoteIn | None = None,
+    key: ApiKey = Depends(require(Scope.ADMIN)),
+) -> dict[str, Any]:
+    body = body or NoteIn(note=None, by=None)
     actor = body.by or key.name or f"key {key.id}"
     return await service(request).by_hand(alert_id, "acknowledge", actor, body.note, key.project)
 
 
 @router.post("/{alert_id}/resolve", summary="Resolve an alert by hand")
-async def resolve(request: Request, alert_id: str, body: NoteIn | None = None,
-                  key: ApiKey = Depends(require(Scope.ADMIN))) -> dict[str, Any]:  # fmt: skip
-    body = body or NoteIn()
+async def resolve(
+    request: Request,
+    alert_id: str,
+    body: NoteIn | None = None,
+    key: ApiKey = Depends(require(Scope.ADMIN)),
+) -> dict[str, Any]:
+    body = body or NoteIn(note=None, by=None)
     actor = body.by or key.name or f"key {key.id}"
     return await service(request).by_hand(alert_id, "resolve", actor, body.note, key.project)

@@ -34,8 +34,9 @@ def _with_status(request: Request, rec: Any) -> dict[str, Any]:
 
 
 @router.get("", summary="Budgets with spend to date and projection")
-async def list_budgets(request: Request, key: ApiKey = Depends(require(Scope.READ))
-                       ) -> dict[str, Any]:  # fmt: skip
+async def list_budgets(
+    request: Request, key: ApiKey = Depends(require(Scope.READ))
+) -> dict[str, Any]:
     engine = service(request).engine
 
     def load() -> list[dict[str, Any]]:
@@ -45,8 +46,9 @@ async def list_budgets(request: Request, key: ApiKey = Depends(require(Scope.REA
 
 
 @router.post("", status_code=201, summary="Create a budget")
-async def create_budget(request: Request, body: dict[str, Any] = Body(...),
-                        key: ApiKey = Depends(require(Scope.ADMIN))) -> dict[str, Any]:  # fmt: skip
+async def create_budget(
+    request: Request, body: dict[str, Any] = Body(...), key: ApiKey = Depends(require(Scope.ADMIN))
+) -> dict[str, Any]:
     spec = _parse(key, body)
     engine = service(request).engine
     rec = await run_in_threadpool(repo.create, engine, spec, context(request).clock())
@@ -54,22 +56,29 @@ async def create_budget(request: Request, body: dict[str, Any] = Body(...),
 
 
 @router.get("/{budget_id}", summary="One budget, its spend and projection (daily)")
-async def get_budget(request: Request, budget_id: str,
-                     key: ApiKey = Depends(require(Scope.READ))) -> dict[str, Any]:  # fmt: skip
+async def get_budget(
+    request: Request, budget_id: str, key: ApiKey = Depends(require(Scope.READ))
+) -> dict[str, Any]:
     rec = await run_in_threadpool(repo.get, service(request).engine, budget_id, key.project)
     return await run_in_threadpool(_with_status, request, rec)
 
 
 @router.put("/{budget_id}", summary="Replace a budget")
-async def put_budget(request: Request, budget_id: str, body: dict[str, Any] = Body(...),
-                     key: ApiKey = Depends(require(Scope.ADMIN))) -> dict[str, Any]:  # fmt: skip
+async def put_budget(
+    request: Request,
+    budget_id: str,
+    body: dict[str, Any] = Body(...),
+    key: ApiKey = Depends(require(Scope.ADMIN)),
+) -> dict[str, Any]:
     spec = _parse(key, body)
-    rec = await run_in_threadpool(repo.update, service(request).engine, budget_id, spec,
-                                  context(request).clock(), key.project)  # fmt: skip
+    rec = await run_in_threadpool(
+        repo.update, service(request).engine, budget_id, spec, context(request).clock(), key.project
+    )
     return await run_in_threadpool(_with_status, request, rec)
 
 
 @router.delete("/{budget_id}", status_code=204, summary="Delete a budget")
-async def delete_budget(request: Request, budget_id: str,
-                        key: ApiKey = Depends(require(Scope.ADMIN))) -> None:  # fmt: skip
+async def delete_budget(
+    request: Request, budget_id: str, key: ApiKey = Depends(require(Scope.ADMIN))
+) -> None:
     await run_in_threadpool(repo.delete, service(request).engine, budget_id, key.project)

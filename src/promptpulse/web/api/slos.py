@@ -35,8 +35,7 @@ def _with_status(request: Request, rec: Any) -> dict[str, Any]:
 
 
 @router.get("", summary="SLOs with their status")
-async def list_slos(request: Request, key: ApiKey = Depends(require(Scope.READ))
-                    ) -> dict[str, Any]:  # fmt: skip
+async def list_slos(request: Request, key: ApiKey = Depends(require(Scope.READ))) -> dict[str, Any]:
     engine = service(request).engine
 
     def load() -> list[dict[str, Any]]:
@@ -46,17 +45,20 @@ async def list_slos(request: Request, key: ApiKey = Depends(require(Scope.READ))
 
 
 @router.post("", status_code=201, summary="Create an SLO")
-async def create_slo(request: Request, body: dict[str, Any] = Body(...),
-                     key: ApiKey = Depends(require(Scope.ADMIN))) -> dict[str, Any]:  # fmt: skip
+async def create_slo(
+    request: Request, body: dict[str, Any] = Body(...), key: ApiKey = Depends(require(Scope.ADMIN))
+) -> dict[str, Any]:
     spec = _parse(key, body)
-    rec = await run_in_threadpool(repo.create, service(request).engine, spec,
-                                  context(request).clock())  # fmt: skip
+    rec = await run_in_threadpool(
+        repo.create, service(request).engine, spec, context(request).clock()
+    )
     return await run_in_threadpool(_with_status, request, rec)
 
 
 @router.get("/{slo_id}", summary="One SLO with its status")
-async def get_slo(request: Request, slo_id: str, key: ApiKey = Depends(require(Scope.READ))
-                  ) -> dict[str, Any]:  # fmt: skip
+async def get_slo(
+    request: Request, slo_id: str, key: ApiKey = Depends(require(Scope.READ))
+) -> dict[str, Any]:
     rec = await run_in_threadpool(repo.get, service(request).engine, slo_id, key.project)
     return await run_in_threadpool(_with_status, request, rec)
 
@@ -80,21 +82,26 @@ async def get_history(
         scope = type(scope)(scope.end - parse_duration(rec.spec.window), scope.end, ())
     step = parse_interval(single(request.query_params, "interval", errors), scope, errors)
     errors.raise_if_any()
-    points = await run_in_threadpool(slo_history, ctx.store, rec.spec, scope.start, scope.end,
-                                     step)  # fmt: skip
+    points = await run_in_threadpool(slo_history, ctx.store, rec.spec, scope.start, scope.end, step)
     return {"id": slo_id, "interval": step, "points": points}
 
 
 @router.put("/{slo_id}", summary="Replace an SLO")
-async def put_slo(request: Request, slo_id: str, body: dict[str, Any] = Body(...),
-                  key: ApiKey = Depends(require(Scope.ADMIN))) -> dict[str, Any]:  # fmt: skip
+async def put_slo(
+    request: Request,
+    slo_id: str,
+    body: dict[str, Any] = Body(...),
+    key: ApiKey = Depends(require(Scope.ADMIN)),
+) -> dict[str, Any]:
     spec = _parse(key, body)
-    rec = await run_in_threadpool(repo.update, service(request).engine, slo_id, spec,
-                                  context(request).clock(), key.project)  # fmt: skip
+    rec = await run_in_threadpool(
+        repo.update, service(request).engine, slo_id, spec, context(request).clock(), key.project
+    )
     return await run_in_threadpool(_with_status, request, rec)
 
 
 @router.delete("/{slo_id}", status_code=204, summary="Delete an SLO")
-async def delete_slo(request: Request, slo_id: str,
-                     key: ApiKey = Depends(require(Scope.ADMIN))) -> None:  # fmt: skip
+async def delete_slo(
+    request: Request, slo_id: str, key: ApiKey = Depends(require(Scope.ADMIN))
+) -> None:
     await run_in_threadpool(repo.delete, service(request).engine, slo_id, key.project)
