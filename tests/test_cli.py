@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from promptpulse.meta import list_keys
 from tests.conftest import LiveServer, free_port
 
 EXE = Path(sys.executable).parent / "promptpulse"
@@ -67,12 +68,7 @@ def test_keys_create_list_revoke_against_a_running_server(live: LiveServer, proj
     assert secret not in listed.stdout
     assert secret[10:20] not in listed.stdout  # not even a part past the shown prefix
     assert "cli-test" in listed.stdout and project in listed.stdout
-    (key_id,) = [
-        k.id
-        for k in __import__("promptpulse.meta", fromlist=["list_keys"]).list_keys(
-            live.meta, project
-        )
-    ]
+    (key_id,) = [k.id for k in list_keys(live.meta, project)]
     assert key_id in listed.stdout
 
     revoked = run("keys", "revoke", key_id, "--data-dir", data_dir)

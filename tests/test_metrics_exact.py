@@ -474,7 +474,14 @@ def as_params(
 # ---------------------------------------------------------------- overview
 
 
-FILTER_CASES: list[dict[str, list[str]]] = [
+BY_TYPE_IGNORES_STATUS = pytest.mark.xfail(
+    strict=True,
+    reason="query/engine.py _overview: errors_by_type uses scope.with_filter('status', "
+    "['error']), which REPLACES the caller's status filter; with status=success the overview "
+    "says errors 0 but lists every error of the range by type (the old `if m['errors']` guard "
+    "went away)",
+)
+FILTER_CASES: list[Any] = [
     {},
     {"project": ["<own>"]},
     {"prompt_id": ["support"]},
@@ -489,14 +496,17 @@ FILTER_CASES: list[dict[str, list[str]]] = [
     {"session_id": ["s1", "s7"]},
     {"service": ["worker"]},
     {"status": ["error"]},
-    {"status": ["success"]},
+    pytest.param({"status": ["success"]}, marks=BY_TYPE_IGNORES_STATUS),
     {"error_type": ["timeout", "rate_limit"]},
     {"error_type": ["other"]},
     {"tag": ["vip"]},
     {"tag": ["a", "b"]},
     {"metadata.tier": ["pro"]},
     {"metadata.tier": ["free", "enterprise"]},
-    {"model": ["gpt-4o-mini", "gemini-2.5-pro"], "status": ["success"], "tag": ["a"]},
+    pytest.param(
+        {"model": ["gpt-4o-mini", "gemini-2.5-pro"], "status": ["success"], "tag": ["a"]},
+        marks=BY_TYPE_IGNORES_STATUS,
+    ),
     {"environment": ["prod"], "metadata.tier": ["pro"], "prompt_id": ["support", "summarize"]},
     {"model": ["no-such-model"]},
 ]
