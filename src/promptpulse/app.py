@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -18,7 +19,8 @@ from promptpulse.observability import ServerMetrics
 from promptpulse.store.duckdb import DuckDBStore
 from promptpulse.tasks import DaemonTask
 from promptpulse.web import dashboard, problems
-from promptpulse.web.api import calls, forecast, health, ingest, metrics, otlp, prices
+from promptpulse.web.changes import ChangeFeed
+from promptpulse.web.api import changes, calls, forecast, health, ingest, metrics, otlp, prices
 from promptpulse.web.api import compare as compare_api
 from promptpulse.web.api import experiments as experiments_api
 from promptpulse.web.api import alerts as alerts_api
@@ -60,6 +62,8 @@ def create_app(
         ctx = AppContext(settings, store, meta, writer, OverrideCache(meta), clock, server_metrics)
         app.state.ctx = ctx
         app.state.key_cache = {}
+        app.state.changes = ChangeFeed(asyncio.get_running_loop())
+        writer.add_listener(app.state.changes.notify_threadsafe)
         from promptpulse.alerts import AlertService
 
         app.state.alerts = AlertService(meta.engine, store, clock, settings)
@@ -85,6 +89,7 @@ def create_app(
     problems.install(app)
     for router in (
         health.router, ingest.router, metrics.router, prices.router, forecast.router,
+        changes.router,
         otlp.router,
         calls.router, dashboard.router,
         compare_api.router, experiments_api.router,

@@ -71,8 +71,12 @@ class Writer:
         self._pending_lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._seen = SeenKeys()
-        self._on_commit = on_commit
+        self._listeners: list[Callable[[float, int], None]] = [on_commit] if on_commit else []
         self.stats = WriterStats()
+
+    def add_listener(self, listener: Callable[[float, int], None]) -> None:
+        """Called in the writer thread after each commit with (seconds, rows)."""
+        self._listeners.append(listener)
 
     @property
     def pending_events(self) -> int:
@@ -181,8 +185,11 @@ class Writer:
             self._pending -= rows
         self.stats.commits += 1
         self.stats.last_commit_s = elapsed
-        if self._on_commit:
-            self._on_commit(elapsed, rows)
+        for listener in self._listeners:
+            try:
+                listener(elapsed, rows)
+            except Exception:  # a listener must never stop the writer
+                log.exception("commit listener failed")
         for job, result in zip(jobs, results, strict=True):
             if isinstance(result, WriteResult):
                 self.stats.events_written += result.accepted if job.kind == "events" else 0

@@ -12,7 +12,7 @@ import compare from "./pages/compare.js";
 import cost from "./pages/cost.js";
 import errors from "./pages/errors.js";
 
-const LIVE_MS = 2000;
+const LIVE_MS = 1000;  // the most often Live re-queries
 const NAV = [
   { path: "/", label: "Overview", icon: "overview", page: overview },
   { path: "/prompts", label: "Prompts", icon: "prompts", page: prompts },
@@ -105,7 +105,7 @@ function shell() {
     if (!fromIn.value || !toIn.value) return;
     state.update({ range: null, from: `${fromIn.value}:00Z`, to: `${toIn.value}:00Z` });
   });
-  const liveBtn = h("button", { class: "btn live-toggle", "data-action": "live", "aria-pressed": "false", title: `Refresh every ${LIVE_MS / 1000} s`,
+  const liveBtn = h("button", { class: "btn live-toggle", "data-action": "live", "aria-pressed": "false", title: "Refresh as new calls arrive",
     onclick: () => state.update({ live: state.params().get("live") === "1" ? null : "1" }, { replace: true }) },
   h("span", { class: "live-dot" }), "Live");
   const topbar = h("header", { class: "topbar" }, title, presets, custom, h("div", { class: "spacer" }),
@@ -258,12 +258,37 @@ async function refresh() {
   if (again) { again = false; refresh(); }
 }
 
+// Live: wait on /v1/changes (a long poll that answers the moment the writer commits) and
+// re-query only then, at most once a second; no heavy queries on a blind timer.
+let liveRun = 0;
 function syncLive() {
   const on = state.params().get("live") === "1";
-  if (on && !timer) timer = setInterval(() => { if (!inflight && !document.hidden) refresh(); }, LIVE_MS);
+  if (on && !timer) {
+    timer = true;
+    const run = ++liveRun;
+    (async () => {
+      let seen = -1;
+      let last = 0;
+      while (timer && run === liveRun) {
+        try {
+          const { sequence } = await ctx.api.get("/v1/changes", new URLSearchParams({ after: String(seen), wait: "20" }));
+          if (run !== liveRun) return;
+          if (seen >= 0 && sequence !== seen && !document.hidden) {
+            const gap = LIVE_MS - (Date.now() - last);
+            if (gap > 0) await new Promise((r) => setTimeout(r, gap));
+            last = Date.now();
+            refresh();
+          }
+          seen = sequence;
+        } catch {
+          await new Promise((r) => setTimeout(r, 2000));  // server restarting: try again soon
+        }
+      }
+    })();
+  }
   if (!on) stopLive();
 }
-function stopLive() { if (timer) clearInterval(timer); timer = null; }
+function stopLive() { timer = null; liveRun += 1; }
 
 async function start(api) {
   ctx.api = api;
