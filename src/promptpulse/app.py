@@ -26,6 +26,7 @@ from promptpulse.web.api import experiments as experiments_api
 from promptpulse.web.api import alerts as alerts_api
 from promptpulse.web.api import budgets as budgets_api
 from promptpulse.web.api import slos as slos_api
+from promptpulse.web.api import lifecycle as lifecycle_api
 from promptpulse.web.context import AppContext
 
 log = logging.getLogger("promptpulse")
@@ -47,7 +48,7 @@ def create_app(
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         store = DuckDBStore(
             settings.duckdb_path, settings.duckdb_memory_limit, settings.duckdb_threads,
-            settings.query_timeout_s,
+            settings.query_timeout_s, settings.rollup_min_calls,
         )
         meta = MetaDB(settings.metadata_db_url)
         server_metrics = ServerMetrics()
@@ -67,7 +68,10 @@ def create_app(
         from promptpulse.alerts import AlertService
 
         app.state.alerts = AlertService(meta.engine, store, clock, settings)
-        tasks = [app.state.alerts.daemon(), *(make(ctx) for make in extra_tasks)]
+        from promptpulse.lifecycle import lifecycle_tasks
+
+        tasks = [app.state.alerts.daemon(), *lifecycle_tasks(app, ctx),
+                 *(make(ctx) for make in extra_tasks)]
         for task in tasks:
             task.start()
         log.info("PromptPulse %s serving data from %s", __version__, settings.data_dir)
@@ -94,6 +98,7 @@ def create_app(
         calls.router, dashboard.router,
         compare_api.router, experiments_api.router,
         alerts_api.router, budgets_api.router, slos_api.router,
+        lifecycle_api.router,
     ):
         app.include_router(router)
     return app

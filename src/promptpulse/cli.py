@@ -10,7 +10,7 @@ import httpx
 import typer
 from rich.console import Console
 
-from promptpulse import cli_remote
+from promptpulse import cli_lifecycle, cli_remote
 from promptpulse.cli_alerts import alerts_app
 from promptpulse.cli_experiments import experiments_app
 from promptpulse.config import Settings
@@ -193,6 +193,7 @@ def prices_delete(
 
 
 cli_remote.register(app)
+cli_lifecycle.register(app)
 
 
 def main() -> None:

@@ -46,6 +46,36 @@ class Settings(BaseSettings):
     public_url: str | None = Field(
         None, description="Base URL for links in notifications (default http://host:port)."
     )
+    rollup_min_calls: int = Field(
+        1_000_000, description="Metric queries over whole hours/days answer from rollups when "
+        "the range holds at least this many calls (0: whenever they can).",
+    )
+    rollup_interval_s: float = Field(
+        60.0, description="Seconds between rollup compaction passes (0: only on demand)."
+    )
+    rollup_grace_s: float = Field(
+        3600.0, description="An hour or day is compacted once closed this long; later calls "
+        "are still folded in.",
+    )
+    retention_interval_s: float = Field(
+        3600.0, description="Seconds between retention passes (0: only on demand)."
+    )
+    retention_raw_days: int = Field(90, description="Days raw calls are kept (0: forever).")
+    retention_hourly_days: int = Field(
+        400, description="Days hourly rollups are kept (0: forever)."
+    )
+    retention_daily_days: int = Field(
+        1095, description="Days daily rollups are kept (0: forever)."
+    )
+    export_schedule: str | None = Field(
+        None, description="Scheduled exports of calls: hourly or daily (unset: none)."
+    )
+    export_dir: Path | None = Field(None, description="Directory scheduled exports go to.")
+    export_format: str = Field("parquet", description="csv, jsonl or parquet.")
+    export_grace_s: float = Field(
+        300.0, description="A window is exported once closed this long (calls in flight land)."
+    )
+    export_interval_s: float = Field(60.0, description="Seconds between scheduled-export checks.")
 
     @property
     def duckdb_path(self) -> Path:

@@ -55,12 +55,15 @@ def _overview(store: Store, scope: Scope) -> dict[str, Any]:
         scores = pool.submit(store.score_summary, scope)
         flat = flat_overview(store, scope, peak.result())
         errors_by_type = {r["g0"]: r["requests"] for r in by_type.result()}
-        return shape_overview(scope, flat, errors_by_type, scores.result())
+        shaped = shape_overview(scope, flat, errors_by_type, scores.result())
+        if flat.get("approximate"):
+            shaped["approximate"] = True
+        return shaped
 
 
 def flat_overview(store: Store, scope: Scope, peak: list[Row] | None = None) -> dict[str, Any]:
     """Every catalog metric over the scope, by catalog name."""
-    row = store.aggregate(scope, _sql_metrics(OVERVIEW_METRICS))[0]
+    row = store.aggregate(scope, _sql_metrics(OVERVIEW_METRICS), allow_approximate=True)[0]
     row["rpm"] = row["requests"] / scope.minutes
     peak = store.peak_per_minute(scope) if peak is None else peak
     row["rpm_peak"] = int(peak[0]["peak"] or 0) if peak else 0
@@ -158,7 +161,8 @@ def timeseries(
     group_by: Dimension | None = None,
 ) -> dict[str, Any]:
     groups = [group_by] if group_by else []
-    rows = store.aggregate(scope, _sql_metrics(metrics), groups, interval)
+    rows = store.aggregate(scope, _sql_metrics(metrics), groups, interval, allow_approximate=True)
+    approximate = any(r.get("approximate") for r in rows)
     peaks: dict[tuple[Any, ...], Any] = {}
     if any(m.kind is Kind.PEAK_MINUTE for m in metrics):
         for r in store.peak_per_minute(scope, groups, interval):
@@ -181,7 +185,10 @@ def timeseries(
                 )
             points.append(point)
         series.append({"group": group, "points": points})
-    return {"interval": interval, "group_by": group_by.name if group_by else None, "series": series}
+    out = {"interval": interval, "group_by": group_by.name if group_by else None, "series": series}
+    if approximate:
+        out["approximate"] = True  # percentiles (and distinct users) from rollup sketches
+    return out
 
 
 _ZERO_WHEN_EMPTY = {
@@ -223,7 +230,8 @@ def breakdown(
     wanted = list(metrics)
     if CATALOG[sort.metric] not in wanted:
         wanted.append(CATALOG[sort.metric])
-    rows = store.aggregate(scope, _sql_metrics(wanted), [by])
+    rows = store.aggregate(scope, _sql_metrics(wanted), [by], allow_approximate=True)
+    approximate = any(r.get("approximate") for r in rows)
     peaks = {}
     if any(m.kind is Kind.PEAK_MINUTE for m in wanted):
         peaks = {r["g0"]: r["peak"] for r in store.peak_per_minute(scope, [by])}
@@ -243,12 +251,15 @@ def breakdown(
     present = [row for row in out if row[sort.metric] is not None]
     missing = [row for row in out if row[sort.metric] is None]
     present.sort(key=lambda row: row[sort.metric], reverse=sort.descending)
-    return {
+    out = {
         "by": by.name,
         "sort": sort.metric,
         "order": "desc" if sort.descending else "asc",
         "rows": (present + missing)[:limit],
     }
+    if approximate:
+        out["approximate"] = True
+    return out
 
 
 def _iso(t: datetime) -> str:

@@ -36,6 +36,7 @@ class Store(Protocol):
         metrics: Sequence[Metric],
         group_by: Sequence[Dimension] = (),
         interval: str | None = None,
+        allow_approximate: bool = False,
     ) -> list[Row]: ...
     def peak_per_minute(
         self, scope: Scope, group_by: Sequence[Dimension] = (), interval: str | None = None

@@ -21,6 +21,9 @@ import pyarrow as pa
 from promptpulse.errors import StoreUnavailable
 from promptpulse.query.catalog import CONDITIONS, Agg, Kind, Metric, Op, base_aggregates
 from promptpulse.query.spec import COLUMN_DIMENSIONS, Dimension, Scope
+from promptpulse.rollups.plan import is_approximate
+from promptpulse.store import duckdb_rollups as rollups
+from promptpulse.store.duckdb_lifecycle import LifecycleMixin
 from promptpulse.store.base import Row
 
 EVENT_SCHEMA = pa.schema(
@@ -90,6 +93,8 @@ MIGRATIONS: tuple[str, ...] = (
         timestamp TIMESTAMP, received_at TIMESTAMP NOT NULL
     );
     """,
+    # 2: rollups (hourly, daily; mergeable sketches), the raw-retention horizon; backfilled.
+    rollups.ddl() + "\n" + rollups.backfill_sql(),
 )
 
 
@@ -271,6 +276,8 @@ class DuckDBWriter:
         self._con.register("incoming_events", events)
         try:
             self._con.execute("INSERT INTO events BY NAME SELECT * FROM incoming_events")
+            # Rollup fragments commit with the calls: rollups are never behind raw data.
+            rollups.write_through(self._con, "incoming_events")
         finally:
             self._con.unregister("incoming_events")
 
@@ -289,13 +296,14 @@ class DuckDBWriter:
         return int(after - before)
 
 
-class DuckDBStore:
+class DuckDBStore(LifecycleMixin):
     def __init__(
         self,
         path: Path,
         memory_limit: str = "1GB",
         threads: int | None = None,
         query_timeout_s: float = 30.0,
+        rollup_min_calls: int = 1_000_000,
     ) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         config: dict[str, Any] = {"memory_limit": memory_limit}
@@ -308,7 +316,12 @@ class DuckDBStore:
         self._timeout = query_timeout_s
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="promptpulse-query")
+        # Long ranges with at least this many calls answer from rollups (0: whenever possible).
+        self.rollup_min_calls = rollup_min_calls
+        self._maintenance = threading.Lock()  # compaction, rebuild, retention, erasure
         self._migrate()
+        with self._cursor() as cur:
+            self._horizons = rollups.horizons(cur)
 
     def _migrate(self) -> None:
         con = self._con
@@ -365,9 +378,21 @@ class DuckDBStore:
         metrics: Sequence[Metric],
         group_by: Sequence[Dimension] = (),
         interval: str | None = None,
+        allow_approximate: bool = False,
     ) -> list[Row]:
         """Catalog metrics per group: one scan computes every base aggregate once; percentiles
-        are exact (grouped: DuckDB's quantile_cont; ungrouped: `_exact_quantiles`)."""
+        are exact (grouped: DuckDB's quantile_cont; ungrouped: `_exact_quantiles`).
+
+        Long ranges answer from rollups when they can (see `_rollup_plan`): counts, sums and
+        rates stay exact; percentiles and distinct counts come from sketches, so only callers
+        that pass `allow_approximate` get those, and each such row says `"approximate": True`."""
+        plan = self._rollup_plan(scope, metrics, group_by, interval, allow_approximate)
+        if plan is not None:
+            rows = self._aggregate_rollups(plan, scope, metrics, group_by, interval)
+            if is_approximate(metrics):
+                for r in rows:
+                    r["approximate"] = True
+            return rows
         keys = _group_keys(group_by, interval)
         derived = [m for m in metrics if m.kind is Kind.AGGREGATE]
         aggs = base_aggregates(derived)

@@ -1,0 +1,309 @@
+"""The data-lifecycle half of DuckDBStore: answering from rollups, keeping them, retention and
+erasure. A mixin so `duckdb.py` stays about calls; every statement is in `duckdb_rollups`."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from promptpulse.query.catalog import Agg, Kind, Metric, Op, base_aggregates
+from promptpulse.query.spec import Dimension, Scope
+from promptpulse.rollups import sketch
+from promptpulse.rollups.plan import LEVELS, Piece, eligible, is_approximate, pieces
+from promptpulse.store import duckdb_rollups as sql
+from promptpulse.store.base import Row
+
+log = logging.getLogger("promptpulse.rollups")
+
+
+def _py(value: Any) -> Any:
+    if value is None or isinstance(value, (int, float, str, bool, datetime)):
+        return value
+    return float(value)
+
+
+class LifecycleMixin:
+    rollup_min_calls: int
+    _horizons: dict[str, datetime]
+    _maintenance: threading.Lock
+    _pool: Any
+    _cursor: Callable[[], AbstractContextManager[duckdb.DuckDBPyConnection]]
+    _records: Callable[[str, list[Any]], list[Row]]
+
+    # ------------------------------------------------------------ serving
+
+    def raw_incomplete(self, scope: Scope) -> bool:
+        """True when retention removed raw calls this scope would read."""
+        projects = scope.filter_values("project")
+        cut = [c for p, c in self._horizons.items() if projects is None or p in projects]
+        return any(c > scope.start for c in cut)
+
+    def _rollup_plan(
+        self,
+        scope: Scope,
+        metrics: Sequence[Metric],
+        group_by: Sequence[Dimension],
+        interval: str | None,
+        allow_approximate: bool,
+    ) -> list[Piece] | None:
+        if not eligible(scope, metrics, group_by, interval):
+            return None
+        if is_approximate(metrics) and not allow_approximate:
+            return None
+        plan = pieces(scope.start, scope.end, interval)
+        if all(p.source == "raw" for p in plan):
+            return None
+        if self.rollup_min_calls <= 0 or self.raw_incomplete(scope):
+            return plan
+        query, params = sql.calls_in(plan, scope)
+        rows = self._records(query, params)
+        calls = int(rows[0]["a0"] or 0) if rows else 0
+        return plan if calls >= self.rollup_min_calls else None
+
+    def _aggregate_rollups(
+        self,
+        plan: Sequence[Piece],
+        scope: Scope,
+        metrics: Sequence[Metric],
+        group_by: Sequence[Dimension],
+        interval: str | None,
+    ) -> list[Row]:
+        aliases = (["t"] if interval else []) + [f"g{i}" for i in range(len(group_by))]
+        derived = [m for m in metrics if m.kind is Kind.AGGREGATE]
+        aggs = base_aggregates(derived)
+        plain = [a for a in aggs if a.op is not Op.DISTINCT]
+        distinct = [a for a in aggs if a.op is Op.DISTINCT]
+        quantiles: dict[str, list[Metric]] = {}
+        for m in metrics:
+            if m.kind is Kind.QUANTILE:
+                quantiles.setdefault(m.column, []).append(m)
+        main_sql, main_params = sql.main_query(plan, scope, plain, group_by, interval)
+        main = self._pool.submit(self._records, main_sql, main_params)
+        q_futures = {
+            column: self._pool.submit(
+                self._records,
+                *_quantile_sql(plan, scope, column, [m.q for m in ms], group_by, interval, aliases),
+            )
+            for column, ms in quantiles.items()
+        }
+        d_futures = {
+            a: self._pool.submit(self._records, *_hll_sql(plan, scope, a.arg, group_by, interval,
+                                                         aliases))
+            for a in distinct
+        }
+        q_by_key = {
+            column: {tuple(r[a] for a in aliases): r for r in f.result()}
+            for column, f in q_futures.items()
+        }
+        d_by_key = {
+            a: {tuple(r[x] for x in aliases): r for r in f.result()} for a, f in d_futures.items()
+        }
+        rows: list[Row] = []
+        for record in main.result():
+            key = tuple(record[a] for a in aliases)
+            row: Row = {a: record[a] for a in aliases}
+            base: dict[Agg, Any] = {a: _py(record.get(f"a{i}")) for i, a in enumerate(plain)}
+            for a in distinct:
+                hll = d_by_key[a].get(key)
+                base[a] = (
+                    sketch.hll_estimate_from(int(hll["nonzero"]), float(hll["s"])) if hll else 0
+                )
+            if not key and base.get(Agg(Op.COUNT)) is None:
+                base = {a: (None if a.op is not Op.DISTINCT else 0) for a in aggs}
+            for m in derived:
+                row[m.name] = m.value(base)
+            for column, ms in quantiles.items():
+                found = q_by_key[column].get(key)
+                for i, m in enumerate(ms):
+                    row[m.name] = _quantile_value(found, i, m.q)
+            rows.append(row)
+        return rows
+
+    # ------------------------------------------------------------ maintenance
+
+    def compact_rollups(self, now: datetime, grace: timedelta) -> dict[str, int]:
+        """Fold the fragments of buckets closed for at least `grace` (late calls arriving after
+        that make new fragments, folded on the next pass)."""
+        out = {}
+        with self._maintenance, self._cursor() as cur:
+            for level in LEVELS:
+                closed = _floor(now - grace, level)
+                out[level] = sql.compact(cur, level, closed)
+        return out
+
+    def rebuild_rollups(
+        self, start: datetime, end: datetime, project: str | None = None
+    ) -> dict[str, int]:
+        """Rebuild whole days' rollups from raw calls; never before a project's raw horizon."""
+        start, end = _floor(start, "day"), _ceil_day(end)
+        with self._maintenance, self._cursor() as cur:
+            return sql.rebuild(cur, start, end, project)
+
+    def rollup_stats(self) -> dict[str, Any]:
+        """Rows and fragments per rollup table, and the raw horizons."""
+        out: dict[str, Any] = {}
+        with self._cursor() as cur:
+            for level in LEVELS:
+                row = cur.execute(
+                    f"SELECT count(*), count_if(NOT compacted), min(bucket), max(bucket), "
+                    f"sum(a_count) FROM rollup_{level}"
+                ).fetchone()
+                assert row is not None
+                out[level] = {
+                    "rows": int(row[0]),
+                    "fragments": int(row[1]),
+                    "first": _aware(row[2]),
+                    "last": _aware(row[3]),
+                    "calls": int(row[4] or 0),
+                }
+            out["raw_horizons"] = {p: c for p, c in self._horizons.items()}
+        return out
+
+    # ------------------------------------------------------------ retention and erasure
+
+    def apply_retention(
+        self,
+        data_class: str,
+        before: datetime,
+        project: str | None = None,
+        keep_projects: Sequence[str] = (),
+    ) -> int:
+        """Delete one class of data older than `before`: `raw` calls, or `hour`/`day` rollups.
+        For one project, or for every project not in `keep_projects` (those have overrides)."""
+        with self._maintenance, self._cursor() as cur:
+            cur.execute("BEGIN TRANSACTION")
+            try:
+                if data_class == "raw":
+                    n = sql.delete_raw(cur, before, project, keep_projects)
+                else:
+                    n = sql.delete_rollups(cur, data_class, before, project, keep_projects)
+                cur.execute("COMMIT")
+            except Exception:
+                cur.execute("ROLLBACK")
+                raise
+            self._horizons = sql.horizons(cur)
+        return n
+
+    def erase(self, project: str, user_id: str | None = None) -> dict[str, int]:
+        """Delete a project's data, or one user's calls in a project (right to erasure)."""
+        with self._maintenance, self._cursor() as cur:
+            cur.execute("BEGIN TRANSACTION")
+            try:
+                out, days = sql.erase(cur, project, user_id)
+                cur.execute("COMMIT")
+            except Exception:
+                cur.execute("ROLLBACK")
+                raise
+            for day in days:
+                start = day.replace(tzinfo=UTC)
+                sql.rebuild(cur, start, start + timedelta(days=1), project)
+            self._horizons = sql.horizons(cur)
+        return out
+
+
+    # ------------------------------------------------------------ exports
+
+    def export_batches(
+        self,
+        source: str,
+        columns: Sequence[str],
+        scope: Scope,
+        time_column: str = "timestamp",
+        batch_rows: int = 50_000,
+    ) -> tuple[int, Iterator[Any]]:
+        """(rows, record batches) of an export, streamed from a cursor of its own (no query time
+        limit: an export may take long; it never holds the whole result in memory)."""
+        count_sql, params = sql.export_count(source, scope, time_column)
+        with self._cursor() as cur:
+            row = cur.execute(count_sql, params).fetchone()
+        total = int(row[0]) if row else 0
+        select, params = sql.export_select(source, columns, scope, time_column)
+        con: duckdb.DuckDBPyConnection = self._con  # type: ignore[attr-defined]
+
+        def batches() -> Iterator[Any]:
+            with self._lock:  # type: ignore[attr-defined]
+                cur = con.cursor()
+            try:
+                reader = cur.execute(select, params).fetch_record_batch(batch_rows)
+                yield pa.RecordBatch.from_pylist([], schema=reader.schema)  # fixes the schema
+                yield from reader
+            finally:
+                cur.close()
+
+        return total, batches()
+
+
+def _quantile_sql(
+    plan: Sequence[Piece],
+    scope: Scope,
+    column: str,
+    qs: Sequence[float],
+    group_by: Sequence[Dimension],
+    interval: str | None,
+    aliases: Sequence[str],
+) -> tuple[str, list[Any]]:
+    """Per group: total count and, for each q, the bucket keys of its two closest ranks."""
+    merged, params = sql.sketch_query(plan, scope, "q", column, group_by, interval)
+    part = f"PARTITION BY {', '.join(aliases)} " if aliases else ""
+    cols = "".join(f"{a}, " for a in aliases)
+    picks = []
+    for i, q in enumerate(qs):
+        lo = f"floor((total - 1) * {q!r})"
+        picks.append(f"min(k) FILTER (WHERE through > {lo}) AS lo{i}")
+        picks.append(f"min(k) FILTER (WHERE through > least({lo} + 1, total - 1)) AS hi{i}")
+    group = f" GROUP BY {', '.join(aliases)}" if aliases else ""
+    query = (
+        f"WITH h AS ({merged}), c AS (SELECT {cols}k, "
+        f"sum(n) OVER ({part}ORDER BY k ROWS UNBOUNDED PRECEDING) AS through, "
+        f"sum(n) OVER ({part.strip()}) AS total FROM h) "
+        f"SELECT {cols}any_value(total) AS total, {', '.join(picks)} FROM c{group}"
+    )
+    return query, params
+
+
+def _quantile_value(found: Row | None, i: int, q: float) -> float | None:
+    if found is None or not found.get("total"):
+        return None
+    total = int(found["total"])
+    h = (total - 1) * q
+    w = h - int(h)
+    lo, hi = sketch.value_of([found[f"lo{i}"], found[f"hi{i}"]])  # type: ignore[arg-type]
+    return float(lo + w * (hi - lo))
+
+
+def _hll_sql(
+    plan: Sequence[Piece],
+    scope: Scope,
+    column: str,
+    group_by: Sequence[Dimension],
+    interval: str | None,
+    aliases: Sequence[str],
+) -> tuple[str, list[Any]]:
+    merged, params = sql.sketch_query(plan, scope, "hll", column, group_by, interval)
+    cols = "".join(f"{a}, " for a in aliases)
+    group = f" GROUP BY {', '.join(aliases)}" if aliases else ""
+    return (
+        f"SELECT {cols}count(*) AS nonzero, sum(pow(2.0, -n)) AS s FROM ({merged}){group}",
+        params,
+    )
+
+
+def _floor(t: datetime, level: str) -> datetime:
+    t = t.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    return t.replace(hour=0) if level == "day" else t
+
+
+def _ceil_day(t: datetime) -> datetime:
+    f = _floor(t, "day")
+    return f if f == t.astimezone(UTC) else f + timedelta(days=1)
+
+
+def _aware(t: datetime | None) -> str | None:
+    return None if t is None else t.replace(tzinfo=UTC).isoformat().replace("+00:00", "Z")

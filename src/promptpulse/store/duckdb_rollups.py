@@ -1,0 +1,454 @@
+"""Rollups in DuckDB's dialect: tables, write-through, compaction, rebuild, merged queries and
+retention deletes. Shapes and maths live in `promptpulse.rollups`; only SQL lives here.
+
+Per level (hour, day) there is a main table `rollup_<level>` (bucket, the rollup dimensions, a
+`compacted` flag and one column per stored base aggregate) and one long sketch table per
+percentile column (`rollup_<level>_q_<column>`: key, count) and per distinct column
+(`rollup_<level>_hll_<column>`: register, rank). Every row is a mergeable fragment: the writer
+appends fragments for each committed batch in the same transaction as the calls (so rollups are
+never behind raw data), and compaction later folds each closed bucket's fragments into one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import duckdb
+
+from promptpulse.query.catalog import Agg, Op
+from promptpulse.query.spec import Dimension, Scope
+from promptpulse.rollups.plan import (
+    DISTINCT_COLUMNS,
+    LEVELS,
+    QUANTILE_COLUMNS,
+    ROLLUP_AGGS,
+    ROLLUP_DIMENSIONS,
+    Piece,
+    agg_column,
+)
+from promptpulse.rollups.sketch import HLL_HASH_BITS, HLL_M, HLL_P, LN_GAMMA, ZERO_KEY
+
+CONDITION_SQL: dict[str, str] = {
+    "success": "status = 'success'",
+    "error": "status = 'error'",
+    "unpriced": "cost_usd IS NULL",
+    "cache_hit": "cache_hit",
+}
+DIMS = ", ".join(ROLLUP_DIMENSIONS)
+DIM_TYPES = ", ".join(f"{d} VARCHAR" for d in ROLLUP_DIMENSIONS)
+
+
+def _naive(t: datetime) -> datetime:
+    return t.astimezone(UTC).replace(tzinfo=None) if t.tzinfo else t
+
+
+def sketch_tables(level: str) -> list[tuple[str, str, str]]:
+    """(table, column, kind) of every sketch table of a level; kind is 'q' or 'hll'."""
+    return [(f"rollup_{level}_q_{c}", c, "q") for c in QUANTILE_COLUMNS] + [
+        (f"rollup_{level}_hll_{c}", c, "hll") for c in DISTINCT_COLUMNS
+    ]
+
+
+def _agg_type(agg: Agg) -> str:
+    if agg.op is Op.SUM and agg.arg in ("latency_ms", "ttft_ms", "queue_ms", "cost_usd"):
+        return "DOUBLE"
+    if agg.op is Op.MAX:
+        return "DOUBLE"
+    return "BIGINT"
+
+
+def ddl() -> str:
+    parts = []
+    for level in LEVELS:
+        aggs = ", ".join(f"{agg_column(a)} {_agg_type(a)}" for a in ROLLUP_AGGS)
+        parts.append(
+            f"CREATE TABLE rollup_{level} (bucket TIMESTAMP NOT NULL, {DIM_TYPES}, "
+            f"compacted BOOLEAN NOT NULL, {aggs});"
+        )
+        for table, _, kind in sketch_tables(level):
+            n_type = "BIGINT" if kind == "q" else "TINYINT"
+            parts.append(
+                f"CREATE TABLE {table} (bucket TIMESTAMP NOT NULL, {DIM_TYPES}, "
+                f"k INTEGER NOT NULL, n {n_type} NOT NULL);"
+            )
+    parts.append("CREATE TABLE raw_horizon (project VARCHAR NOT NULL, cutoff TIMESTAMP NOT NULL);")
+    return "\n".join(parts)
+
+
+def backfill_sql() -> str:
+    """Rollups of every stored call: run once by the migration that creates the tables."""
+    out = []
+    for level in LEVELS:
+        for target, select in build_selects(level, "events", "TRUE", compacted=True):
+            out.append(f"INSERT INTO {target} {select};")
+    return "\n".join(out)
+
+
+def _build_agg(agg: Agg) -> str:
+    if agg.op is Op.COUNT:
+        return "count(*)"
+    if agg.op is Op.COUNT_IF:
+        return f"count_if({CONDITION_SQL[agg.arg]})"
+    return {Op.COUNT_VALUES: "count", Op.SUM: "sum", Op.MAX: "max"}[agg.op] + f"({agg.arg})"
+
+
+def key_sql(column: str) -> str:
+    return (
+        f"CASE WHEN {column} > 0 THEN CAST(ceil(ln({column}) / {LN_GAMMA!r}) AS INTEGER) "
+        f"ELSE {ZERO_KEY} END"
+    )
+
+
+def build_selects(
+    level: str, source: str, where: str, compacted: bool
+) -> list[tuple[str, str]]:
+    """(target table, SELECT) pairs summarising calls of `source` matching `where` as fragments
+    of `level`; the SELECTs have the target tables' column order."""
+    bucket = f"date_trunc('{level}', timestamp) AS bucket"
+    aggs = ", ".join(f"{_build_agg(a)} AS {agg_column(a)}" for a in ROLLUP_AGGS)
+    out = [
+        (
+            f"rollup_{level}",
+            f"SELECT {bucket}, {DIMS}, {str(compacted).upper()} AS compacted, {aggs} "
+            f"FROM {source} WHERE {where} GROUP BY ALL",
+        )
+    ]
+    for table, column, kind in sketch_tables(level):
+        if kind == "q":
+            select = (
+                f"SELECT {bucket}, {DIMS}, {key_sql(column)} AS k, count(*) AS n FROM {source} "
+                f"WHERE ({where}) AND {column} IS NOT NULL GROUP BY ALL"
+            )
+        else:
+            w = f"(md5_number_lower({column}) >> {HLL_P})"
+            rank = (
+                f"CASE WHEN {w} = 0 THEN {HLL_HASH_BITS + 1} "
+                f"ELSE {HLL_HASH_BITS} - CAST(floor(log2(CAST({w} AS DOUBLE))) AS INTEGER) END"
+            )
+            select = (
+                f"SELECT {bucket}, {DIMS}, "
+                f"CAST(md5_number_lower({column}) & {HLL_M - 1} AS INTEGER) AS k, "
+                f"CAST(max({rank}) AS TINYINT) AS n FROM {source} "
+                f"WHERE ({where}) AND {column} IS NOT NULL GROUP BY ALL"
+            )
+        out.append((table, select))
+    return out
+
+
+def write_through(con: duckdb.DuckDBPyConnection, source: str) -> None:
+    """Fragments for a batch being inserted (inside the writer's transaction)."""
+    for level in LEVELS:
+        for target, select in build_selects(level, source, "TRUE", compacted=False):
+            con.execute(f"INSERT INTO {target} {select}")
+
+
+def _merge_agg(agg: Agg) -> str:
+    col = agg_column(agg)
+    return f"max({col})" if agg.op is Op.MAX else f"sum({col})"
+
+
+def compact(con: duckdb.DuckDBPyConnection, level: str, before: datetime) -> int:
+    """Fold the fragments of every bucket that starts before `before` and has uncompacted rows
+    into one row per (bucket, dimensions); returns how many buckets. One transaction."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE dirty_{level} AS SELECT DISTINCT bucket "
+            f"FROM rollup_{level} WHERE NOT compacted AND bucket < ?",
+            [_naive(before)],
+        )
+        row = con.execute(f"SELECT count(*) FROM dirty_{level}").fetchone()
+        count = int(row[0]) if row else 0
+        if count:
+            aggs = ", ".join(f"{_merge_agg(a)} AS {agg_column(a)}" for a in ROLLUP_AGGS)
+            merges = [(f"rollup_{level}", f"TRUE AS compacted, {aggs}")]
+            for table, _, kind in sketch_tables(level):
+                merges.append((table, "k, " + ("sum(n)" if kind == "q" else "max(n)") + " AS n"))
+            for table, select in merges:
+                con.execute(
+                    f"CREATE OR REPLACE TEMP TABLE merged AS SELECT bucket, {DIMS}, {select} "
+                    f"FROM {table} WHERE bucket IN (SELECT bucket FROM dirty_{level}) "
+                    f"GROUP BY bucket, {DIMS}" + (", k" if table != f"rollup_{level}" else "")
+                )
+                con.execute(
+                    f"DELETE FROM {table} WHERE bucket IN (SELECT bucket FROM dirty_{level})"
+                )
+                con.execute(f"INSERT INTO {table} SELECT * FROM merged")
+            con.execute("DROP TABLE merged")
+        con.execute(f"DROP TABLE dirty_{level}")
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+    return count
+
+
+def horizons(con: duckdb.DuckDBPyConnection) -> dict[str, datetime]:
+    """Per project, the time before which raw calls were deleted by retention."""
+    rows = con.execute("SELECT project, max(cutoff) FROM raw_horizon GROUP BY project").fetchall()
+    return {p: c.replace(tzinfo=UTC) for p, c in rows}
+
+
+def rebuild(
+    con: duckdb.DuckDBPyConnection, start: datetime, end: datetime, project: str | None
+) -> dict[str, int]:
+    """Replace the rollups of [start, end) (whole days) with rollups built from raw calls, one
+    project at a time, never before a project's raw horizon (rollups there are all that is
+    left). Returns calls summarised per project."""
+    cut = horizons(con)
+    if project is None:
+        found = con.execute(
+            "SELECT DISTINCT project FROM events WHERE timestamp >= ? AND timestamp < ? "
+            "UNION SELECT DISTINCT project FROM rollup_day WHERE bucket >= ? AND bucket < ?",
+            [_naive(start), _naive(end)] * 2,
+        ).fetchall()
+        projects = sorted(r[0] for r in found)
+    else:
+        projects = [project]
+    done: dict[str, int] = {}
+    for p in projects:
+        lo = max(start, cut[p]) if p in cut else start
+        if lo >= end:
+            continue
+        bounds = [p, _naive(lo), _naive(end)]
+        con.execute("BEGIN TRANSACTION")
+        try:
+            for level in LEVELS:
+                tables = [f"rollup_{level}", *(t for t, _, _ in sketch_tables(level))]
+                for table in tables:
+                    con.execute(
+                        f"DELETE FROM {table} WHERE project = ? AND bucket >= ? AND bucket < ?",
+                        bounds,
+                    )
+                where = "project = $1 AND timestamp >= $2 AND timestamp < $3"
+                for target, select in build_selects(level, "events", where, compacted=True):
+                    con.execute(f"INSERT INTO {target} {select}", bounds)
+            row = con.execute(
+                "SELECT count(*) FROM events WHERE project = ? AND timestamp >= ? "
+                "AND timestamp < ?",
+                bounds,
+            ).fetchone()
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+        done[p] = int(row[0]) if row else 0
+    return done
+
+
+# ---------------------------------------------------------------- merged queries
+
+
+def _filters(scope: Scope, time_column: str) -> tuple[str, list[Any]]:
+    parts: list[str] = []
+    params: list[Any] = []
+    for f in scope.filters:
+        parts.append(f"{f.dimension} IN ({', '.join('?' for _ in f.values)})")
+        params.extend(f.values)
+    return (" AND ".join(parts) or "TRUE"), params
+
+
+def _piece_selects(
+    pieces: Sequence[Piece], scope: Scope, table_of: dict[str, str], raw_index: int, cols: str
+) -> tuple[str, list[Any]]:
+    """UNION ALL of the fragments of every piece; raw pieces are summarised on the fly."""
+    filt, fparams = _filters(scope, "bucket")
+    selects: list[str] = []
+    params: list[Any] = []
+    for p in pieces:
+        if p.source == "raw":
+            where = f"timestamp >= ? AND timestamp < ? AND {filt}"
+            select = build_selects("hour", "events", where, compacted=False)[raw_index][1]
+            selects.append(f"SELECT {cols} FROM ({select})")
+        else:
+            selects.append(
+                f"SELECT {cols} FROM {table_of[p.source]} "
+                f"WHERE bucket >= ? AND bucket < ? AND {filt}"
+            )
+        params += [_naive(p.start), _naive(p.end), *fparams]
+    return " UNION ALL ".join(selects), params
+
+
+def _keys(group_by: Sequence[Dimension], interval: str | None) -> list[tuple[str, str]]:
+    keys = [("t", f"date_trunc('{interval}', bucket)")] if interval else []
+    return keys + [(f"g{i}", d.name) for i, d in enumerate(group_by)]
+
+
+def main_query(
+    pieces: Sequence[Piece],
+    scope: Scope,
+    aggs: Sequence[Agg],
+    group_by: Sequence[Dimension],
+    interval: str | None,
+) -> tuple[str, list[Any]]:
+    """Merged base aggregates per group; columns a0.. in the order of `aggs` (no DISTINCT)."""
+    keys = _keys(group_by, interval)
+    tables = {level: f"rollup_{level}" for level in LEVELS}
+    cols = ", ".join(["bucket", *ROLLUP_DIMENSIONS, *(agg_column(a) for a in ROLLUP_AGGS)])
+    union, params = _piece_selects(pieces, scope, tables, 0, cols)
+    select = [f"{expr} AS {alias}" for alias, expr in keys]
+    select += [f"{_merge_agg(a)} AS a{i}" for i, a in enumerate(aggs)]
+    group = " GROUP BY " + ", ".join(alias for alias, _ in keys) if keys else ""
+    return f"SELECT {', '.join(select) or 'count(*)'} FROM ({union}){group}", params
+
+
+def sketch_query(
+    pieces: Sequence[Piece],
+    scope: Scope,
+    kind: str,
+    column: str,
+    group_by: Sequence[Dimension],
+    interval: str | None,
+) -> tuple[str, list[Any]]:
+    """Merged sketch rows (group keys, k, n) of one column."""
+    keys = _keys(group_by, interval)
+    prefix = "q" if kind == "q" else "hll"
+    tables = {level: f"rollup_{level}_{prefix}_{column}" for level in LEVELS}
+    index = 1 + [t for t in sketch_tables("hour")].index(
+        (f"rollup_hour_{prefix}_{column}", column, kind)
+    )
+    cols = ", ".join(["bucket", *ROLLUP_DIMENSIONS, "k", "n"])
+    union, params = _piece_selects(pieces, scope, tables, index, cols)
+    select = [f"{expr} AS {alias}" for alias, expr in keys]
+    merge = "sum(n)" if kind == "q" else "max(n)"
+    group = ", ".join([*(alias for alias, _ in keys), "k"])
+    return f"SELECT {', '.join([*select, 'k', f'{merge} AS n'])} FROM ({union}) GROUP BY {group}", params
+
+
+def calls_in(pieces: Sequence[Piece], scope: Scope) -> tuple[str, list[Any]]:
+    """How many calls the rollup pieces hold (to decide whether they are worth using)."""
+    rollup = [p for p in pieces if p.source != "raw"]
+    sql, params = main_query(rollup, scope, [Agg(Op.COUNT)], (), None)
+    return sql, params
+
+
+# ---------------------------------------------------------------- retention
+
+
+def delete_rollups(
+    con: duckdb.DuckDBPyConnection, level: str, before: datetime, project: str | None,
+    keep_projects: Sequence[str] = (),
+) -> int:
+    """Delete a level's rollups older than `before` (one project, or every project not in
+    `keep_projects`). Returns main rows deleted."""
+    where, params = _project_where(project, keep_projects)
+    where = f"bucket < ? AND {where}"
+    params = [_naive(before), *params]
+    row = con.execute(f"SELECT count(*) FROM rollup_{level} WHERE {where}", params).fetchone()
+    for table in [f"rollup_{level}", *(t for t, _, _ in sketch_tables(level))]:
+        con.execute(f"DELETE FROM {table} WHERE {where}", params)
+    return int(row[0]) if row else 0
+
+
+def _project_where(project: str | None, keep: Sequence[str]) -> tuple[str, list[Any]]:
+    if project is not None:
+        return "project = ?", [project]
+    if keep:
+        return f"project NOT IN ({', '.join('?' for _ in keep)})", list(keep)
+    return "TRUE", []
+
+
+def delete_raw(
+    con: duckdb.DuckDBPyConnection, before: datetime, project: str | None,
+    keep_projects: Sequence[str] = (),
+) -> int:
+    """Delete raw calls older than `before` and record the new raw horizon per project."""
+    where, params = _project_where(project, keep_projects)
+    where = f"timestamp < ? AND {where}"
+    params = [_naive(before), *params]
+    affected = [
+        r[0]
+        for r in con.execute(f"SELECT DISTINCT project FROM events WHERE {where}", params).fetchall()
+    ]
+    row = con.execute(f"SELECT count(*) FROM events WHERE {where}", params).fetchone()
+    con.execute(f"DELETE FROM events WHERE {where}", params)
+    for p in affected:
+        con.execute("INSERT INTO raw_horizon VALUES (?, ?)", [p, _naive(before)])
+    return int(row[0]) if row else 0
+
+
+def erase(
+    con: duckdb.DuckDBPyConnection, project: str, user_id: str | None
+) -> tuple[dict[str, int], list[datetime]]:
+    """Right to erasure. A project: every call, score and rollup of it. A user: their calls and
+    scores; the rollup buckets they appear in are rebuilt from the remaining raw calls where raw
+    data is complete (older rollups hold only aggregates and hashed sketch registers)."""
+    out: dict[str, int] = {}
+    if user_id is None:
+        row = con.execute("SELECT count(*) FROM events WHERE project = ?", [project]).fetchone()
+        out["calls"] = int(row[0]) if row else 0
+        con.execute("DELETE FROM scores WHERE project = ?", [project])
+        con.execute("DELETE FROM events WHERE project = ?", [project])
+        for level in LEVELS:
+            for table in [f"rollup_{level}", *(t for t, _, _ in sketch_tables(level))]:
+                con.execute(f"DELETE FROM {table} WHERE project = ?", [project])
+        con.execute("DELETE FROM raw_horizon WHERE project = ?", [project])
+        return out, []
+    days = [
+        r[0]
+        for r in con.execute(
+            "SELECT DISTINCT date_trunc('day', timestamp) FROM events "
+            "WHERE project = ? AND user_id = ?",
+            [project, user_id],
+        ).fetchall()
+    ]
+    row = con.execute(
+        "SELECT count(*) FROM events WHERE project = ? AND user_id = ?", [project, user_id]
+    ).fetchone()
+    out["calls"] = int(row[0]) if row else 0
+    con.execute(
+        "DELETE FROM scores WHERE project = ? AND event_id IN "
+        "(SELECT id FROM events WHERE project = ? AND user_id = ?)",
+        [project, project, user_id],
+    )
+    con.execute("DELETE FROM events WHERE project = ? AND user_id = ?", [project, user_id])
+    out["rebuilt_days"] = len(days)
+    return out, days
+
+
+# ---------------------------------------------------------------- exports
+
+ROLLUP_EXPORT_COLUMNS: tuple[str, ...] = (
+    "bucket", *ROLLUP_DIMENSIONS, *(agg_column(a) for a in ROLLUP_AGGS)
+)
+
+
+def export_select(
+    source: str, columns: Sequence[str], scope: Scope, time_column: str = "timestamp"
+) -> tuple[str, list[Any]]:
+    """The SELECT of an export: calls in time order, or rollup rows (fragments merged)."""
+    params: list[Any] = [_naive(scope.start), _naive(scope.end)]
+    if source == "calls":
+        parts = [f"{time_column} >= ?", f"{time_column} < ?"]
+        for f in scope.filters:
+            marks = ", ".join("?" for _ in f.values)
+            if f.dimension == "tag":
+                parts.append(f"list_has_any(tags, [{marks}]::VARCHAR[])")
+            else:
+                parts.append(f"{f.dimension} IN ({marks})")
+            params.extend(f.values)
+        return (
+            f"SELECT {', '.join(columns)} FROM events WHERE {' AND '.join(parts)} "
+            "ORDER BY timestamp, project, id",
+            params,
+        )
+    level = {"hourly": "hour", "daily": "day"}[source]
+    filt, fparams = _filters(scope, "bucket")
+    aggs = ", ".join(f"{_merge_agg(a)} AS {agg_column(a)}" for a in ROLLUP_AGGS)
+    inner = (
+        f"SELECT bucket, {DIMS}, {aggs} FROM rollup_{level} WHERE bucket >= ? AND bucket < ? "
+        f"AND {filt} GROUP BY bucket, {DIMS}"
+    )
+    return (
+        f"SELECT {', '.join(columns)} FROM ({inner}) ORDER BY bucket, {DIMS}",
+        params + fparams,
+    )
+
+
+def export_count(source: str, scope: Scope, time_column: str = "timestamp") -> tuple[str, list[Any]]:
+    select, params = export_select(
+        source, ["1"] if source == "calls" else ["bucket"], scope, time_column
+    )
+    return f"SELECT count(*) FROM ({select})", params
