@@ -22,6 +22,13 @@ def _int(value: Any) -> int:
 def _get(obj: Any, name: str) -> Any:
     if isinstance(obj, dict):
         return obj.get(name)
+    # Pydantic models (both SDKs) keep fields in __dict__; a missing attribute there costs an
+    # exception inside their __getattr__, which is most of a wrapped call's overhead.
+    fields = getattr(obj, "__dict__", None)
+    if fields is not None and name in fields:
+        return fields[name]
+    if obj is None or hasattr(type(obj), "model_fields"):
+        return None
     return getattr(obj, name, None)
 
 
