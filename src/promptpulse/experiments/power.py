@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-
-from scipy import optimize
-from scipy import stats as sps
+from typing import Any
 
 from promptpulse.errors import FieldError, Invalid
+from promptpulse.lazy import LazyModule
+
+optimize: Any = LazyModule("scipy.optimize")
+sps: Any = LazyModule("scipy.stats")  # imported on first use: scipy is slow to import
 
 
 @dataclass(frozen=True)

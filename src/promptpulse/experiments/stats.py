@@ -11,9 +11,13 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
-from scipy import stats as sps
+
+from promptpulse.lazy import LazyModule
+
+sps: Any = LazyModule("scipy.stats")  # scipy costs seconds at import; only experiments need it
 
 FISHER_MIN_EXPECTED = 5.0  # below this expected count in any cell, the z-test is not trusted
 
