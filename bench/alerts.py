@@ -123,6 +123,7 @@ def delays() -> None:
                     f"(evaluation every {step.total_seconds():g} s)"
                 )
             week = inc.NOW0 + timedelta(days=7)
+            srv.clock.set(week + timedelta(weeks=1))  # ingest takes calls up to 24 h ahead
             srv.ingest(
                 traffic("quiet", week - timedelta(weeks=4), week + timedelta(weeks=1), 3, 99)
             )
@@ -138,7 +139,7 @@ def delays() -> None:
                 )
             }
             srv.clock.set(week)
-            quiet_step = timedelta(minutes=2)
+            quiet_step = timedelta(minutes=10)
             firing = pending = rounds = 0
             took = 0.0
             while srv.clock() < week + timedelta(weeks=1):
