@@ -20,11 +20,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import openai  # noqa: E402
+import openai
 
-from promptpulse.sdk import Client, wrap_openai  # noqa: E402
-from tests.conftest import start_server, stop_server  # noqa: E402
-from tests.fakes import start_fake_openai  # noqa: E402
+from promptpulse.sdk import Client, wrap_openai
+from tests.conftest import start_server, stop_server
+from tests.fakes import start_fake_openai
 
 MESSAGES = [{"role": "user", "content": "hi"}]
 
