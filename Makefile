@@ -33,6 +33,7 @@ format: install
 bench: install
 	$(PY) bench/ingest.py
 	$(PY) bench/query.py
+	$(PY) bench/sdk_overhead.py
 
 clean:
 	rm -rf $(VENV) promptpulse-data test-artifacts .pytest_cache
