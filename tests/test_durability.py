@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -18,11 +19,13 @@ import pytest
 
 from promptpulse.config import Settings
 from promptpulse.meta import MetaDB, Scope, create_key
-from tests.conftest import free_port
+from tests.conftest import free_port, iso
 
 pytestmark = pytest.mark.slow
 EXE = Path(sys.executable).parent / "promptpulse"
-RANGE = {"from": "2025-01-01T00:00:00Z", "to": "2026-01-01T00:00:00Z"}
+# Recent calls: start-up applies raw retention (90 days by default) to older ones.
+NOW = datetime.now(UTC).replace(microsecond=0)
+RANGE = {"from": iso(NOW - timedelta(days=2)), "to": iso(NOW + timedelta(days=1))}
 
 
 class Served:
@@ -87,7 +90,7 @@ def data_dir(tmp_path: Path) -> Iterator[tuple[Path, str]]:
 def event(ident: str) -> dict:
     return {
         "id": ident,
-        "timestamp": "2025-06-02T12:00:00Z",
+        "timestamp": iso(NOW - timedelta(hours=1)),
         "model": "gpt-4o-mini",
         "latency_ms": 5,
         "input_tokens": 10,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +12,7 @@ import pytest
 from promptpulse.ingest import dedupe
 from promptpulse.ingest.dedupe import SeenKeys
 from promptpulse.query.spec import Scope
-from tests.conftest import LiveServer, start_server, stop_server
+from tests.conftest import LiveServer, iso, start_server, stop_server
 
 T = "2025-06-02T12:00:00Z"
 EVERYTHING = Scope(datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC))
@@ -116,6 +116,12 @@ def test_server_makes_ids_when_absent(live: LiveServer, project: str) -> None:
 
 @pytest.mark.slow
 def test_dedupe_survives_a_restart(tmp_path: Path) -> None:
+    # Recent calls: start-up applies raw retention (90 days by default) to older ones.
+    recent = iso(datetime.now(UTC) - timedelta(hours=1))
+
+    def event(ident: str) -> dict:
+        return {"id": ident, "timestamp": recent, "model": "m", "latency_ms": 1}
+
     server, thread, live = start_server(tmp_path)
     key = live.key("restart")
     try:
