@@ -474,13 +474,6 @@ def as_params(
 # ---------------------------------------------------------------- overview
 
 
-BY_TYPE_IGNORES_STATUS = pytest.mark.xfail(
-    strict=True,
-    reason="query/engine.py _overview: errors_by_type uses scope.with_filter('status', "
-    "['error']), which REPLACES the caller's status filter; with status=success the overview "
-    "says errors 0 but lists every error of the range by type (the old `if m['errors']` guard "
-    "went away)",
-)
 FILTER_CASES: list[Any] = [
     {},
     {"project": ["<own>"]},
@@ -496,17 +489,14 @@ FILTER_CASES: list[Any] = [
     {"session_id": ["s1", "s7"]},
     {"service": ["worker"]},
     {"status": ["error"]},
-    pytest.param({"status": ["success"]}, marks=BY_TYPE_IGNORES_STATUS),
+    {"status": ["success"]},
     {"error_type": ["timeout", "rate_limit"]},
     {"error_type": ["other"]},
     {"tag": ["vip"]},
     {"tag": ["a", "b"]},
     {"metadata.tier": ["pro"]},
     {"metadata.tier": ["free", "enterprise"]},
-    pytest.param(
-        {"model": ["gpt-4o-mini", "gemini-2.5-pro"], "status": ["success"], "tag": ["a"]},
-        marks=BY_TYPE_IGNORES_STATUS,
-    ),
+    {"model": ["gpt-4o-mini", "gemini-2.5-pro"], "status": ["success"], "tag": ["a"]},
     {"environment": ["prod"], "metadata.tier": ["pro"], "prompt_id": ["support", "summarize"]},
     {"model": ["no-such-model"]},
 ]
@@ -632,12 +622,6 @@ def test_one_event(live: LiveServer, project: str) -> None:
     assert got["active_users"] == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="query/catalog.py cost_per_request_usd is "
-    "sum(cost_usd)/count(*): null when every call is unpriced while cost_usd.total "
-    "is 0; DESIGN.md says per_request = total / requests (= 0)",
-)
 def test_cost_per_request_is_total_over_requests_when_all_unpriced(
     live: LiveServer, project: str
 ) -> None:
@@ -651,15 +635,8 @@ def test_cost_per_request_is_total_over_requests_when_all_unpriced(
     assert got["cost_usd"]["per_request"] == 0
 
 
-SCORES_BROKEN = pytest.mark.xfail(
-    strict=True,
-    reason="store/duckdb.py DuckDBWriter.insert_scores: fetchone() leaves the count query's "
-    "result unfinished and unregister() then raises ResourceInUseException (duckdb 2.0), so "
-    "every POST /v1/scores answers 503 (and fails every events request in the same group)",
-)
 
 
-@SCORES_BROKEN
 def test_scores_in_overview(live: LiveServer, project: str) -> None:
     rng = np.random.default_rng(11)
     t0 = datetime(2025, 3, 5, 9, tzinfo=UTC)

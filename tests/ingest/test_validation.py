@@ -452,11 +452,6 @@ def test_scores_batch_level(client: httpx.Client) -> None:
     assert_problem(client.post("/v1/scores", json={"scores": [score(0)] * 10_001}), 413)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="store/duckdb.py DuckDBWriter.insert_scores raises "
-    "ResourceInUseException (unfinished fetchone result) -> every score write 503",
-)
 def test_scores_partly_bad_is_207(live: LiveServer, client: httpx.Client) -> None:
     assert client.post("/v1/events", json={"events": [good(0)]}).status_code == 200
     r = client.post("/v1/scores", json={"scores": [score(0), score(1, value="x"), score(2)]})

@@ -40,11 +40,6 @@ def test_batches_land_once_each(live: LiveServer, project: str) -> None:
     assert sum(r["latency_ms"] for r in rows) == sum(100 + i for i in range(230))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="server bug: POST /v1/scores answers 503 with duckdb 2.0 (store/duckdb.py insert_scores "
-    "leaves a fetchone() result open on the writer connection); remove this mark once fixed",
-)
 def test_score_lands(live: LiveServer, project: str) -> None:
     pp = Client(live.url, live.key(project), flush_interval=0.05, max_backoff=0.2)
     event_id = pp.record(model="gpt-4o-mini", latency_ms=5)

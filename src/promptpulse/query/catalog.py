@@ -58,7 +58,7 @@ class Metric:
     kind: Kind = Kind.AGGREGATE
     parts: tuple[Agg, ...] = ()  # numerator: the sum of these base aggregates
     per: Agg | None = None  # denominator (a ratio); None when the value is the numerator
-    zero_when_empty: bool = False  # sums and counts of nothing are 0; means and maxima are null
+    zero_when_empty: bool = False  # a sum of nothing is 0 (a ratio still needs a denominator)
     column: str = ""  # for quantiles
     q: float = 0.0  # for quantiles
     higher_is_better: bool | None = None
@@ -68,7 +68,7 @@ class Metric:
         """The metric from the base aggregates of one group."""
         parts = [base[a] for a in self.parts]
         if any(p is None for p in parts):
-            numerator = 0 if self.zero_when_empty and self.per is None else None
+            numerator = 0 if self.zero_when_empty else None
         else:
             numerator = sum(parts)
         if self.per is None:
@@ -153,8 +153,9 @@ METRICS: tuple[Metric, ...] = (
     Metric("tokens_per_request", "tokens", "tokens / requests",
            parts=(Agg(Op.SUM, "input_tokens"), Agg(Op.SUM, "output_tokens")), per=COUNT),
     _sum("cost_usd", "usd", "Cost of the priced calls", "cost_usd", higher_is_better=False),
-    Metric("cost_per_request_usd", "usd", "cost_usd / requests (null when nothing is priced)",
-           parts=(Agg(Op.SUM, "cost_usd"),), per=COUNT, higher_is_better=False),
+    Metric("cost_per_request_usd", "usd", "cost_usd / requests (unpriced calls count as 0)",
+           parts=(Agg(Op.SUM, "cost_usd"),), per=COUNT, zero_when_empty=True,
+           higher_is_better=False),
     _count("unpriced_requests", "Calls with no known price (cost null)",
            Agg(Op.COUNT_IF, "unpriced")),
     _rate("cache_hit_rate", "Calls served from the app's own cache / requests", "cache_hit",

@@ -46,15 +46,21 @@ def overview(store: Store, scope: Scope, compare_previous: bool = False) -> dict
 def _overview(store: Store, scope: Scope) -> dict[str, Any]:
     with ThreadPoolExecutor(max_workers=3) as pool:
         peak = pool.submit(store.peak_per_minute, scope)
-        by_type = pool.submit(
-            store.aggregate,
-            scope.with_filter("status", ["error"]),
-            [CATALOG["requests"]],
-            [Dimension("error_type")],
+        # Errors by type, within the caller's own status filter (status=success has none).
+        wanted = scope.filter_values("status")
+        errors_scope = scope.with_filter("status", ["error"])
+        by_type = (
+            pool.submit(
+                store.aggregate, errors_scope, [CATALOG["requests"]], [Dimension("error_type")]
+            )
+            if wanted is None or "error" in wanted
+            else None
         )
         scores = pool.submit(store.score_summary, scope)
         flat = flat_overview(store, scope, peak.result())
-        errors_by_type = {r["g0"]: r["requests"] for r in by_type.result()}
+        errors_by_type = (
+            {r["g0"]: r["requests"] for r in by_type.result()} if by_type is not None else {}
+        )
         shaped = shape_overview(scope, flat, errors_by_type, scores.result())
         if flat.get("approximate"):
             shaped["approximate"] = True

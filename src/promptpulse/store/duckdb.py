@@ -282,18 +282,18 @@ class DuckDBWriter:
             self._con.unregister("incoming_events")
 
     def insert_scores(self, scores: pa.Table) -> int:
+        """Insert the scores not stored yet; returns how many were new."""
         self._con.register("incoming_scores", scores)
         try:
-            before = self._con.execute("SELECT count(*) FROM scores").fetchone()[0]  # type: ignore[index]
-            self._con.execute(
+            # fetchall() finishes each result: an open one would block unregister (DuckDB 2).
+            inserted = self._con.execute(
                 "INSERT INTO scores BY NAME SELECT * FROM incoming_scores i "
                 "WHERE NOT EXISTS (SELECT 1 FROM scores s WHERE s.project = i.project "
                 "AND s.id = i.id)"
-            )
-            after = self._con.execute("SELECT count(*) FROM scores").fetchone()[0]  # type: ignore[index]
+            ).fetchall()
         finally:
             self._con.unregister("incoming_scores")
-        return int(after - before)
+        return int(inserted[0][0]) if inserted else 0
 
 
 class DuckDBStore(LifecycleMixin):
