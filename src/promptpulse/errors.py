@@ -41,6 +41,11 @@ class TooLarge(PromptPulseError):
     title = "Request too large"
 
 
+class UnsupportedMediaType(PromptPulseError):
+    status = 415
+    title = "Unsupported media type"
+
+
 class Unauthorized(PromptPulseError):
     status = 401
     title = "Unauthorized"

@@ -233,7 +233,10 @@ def test_admin_key_sees_all_and_must_name_the_project_to_write(
         assert {r["project"]: r["requests"] for r in rows} == {a: 1, b: 2}
         everything = c.get("/v1/metrics/overview", params=RANGE).json()["requests"]
         assert everything >= 3
-        assert_problem(c.put("/v1/prices/m", json={"input_per_mtok": 1, "output_per_mtok": 1}), 403)
+        body = assert_problem(
+            c.put("/v1/prices/m", json={"input_per_mtok": 1, "output_per_mtok": 1}), 422
+        )
+        assert [e["field"] for e in body["errors"]] == ["project"]
         r = c.put(
             "/v1/prices/m", params={"project": a}, json={"input_per_mtok": 1, "output_per_mtok": 1}
         )

@@ -21,7 +21,7 @@ import pyarrow as pa
 import pydantic_core
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from promptpulse.errors import BadRequest, FieldError, Invalid, TooLarge
+from promptpulse.errors import BadRequest, FieldError, Invalid, TooLarge, UnsupportedMediaType
 from promptpulse.ingest.pricing import OverrideLookup, price_call
 from promptpulse.ingest.schema import (
     CallEvent,
@@ -64,7 +64,7 @@ def decode_body(body: bytes, content_encoding: str | None, limit: int) -> bytes:
             raise TooLarge(f"body is larger than {limit} bytes")
         return body
     if encoding not in ("gzip", "x-gzip", "deflate"):
-        raise BadRequest(
+        raise UnsupportedMediaType(
             f"unsupported Content-Encoding '{encoding}'",
             [FieldError("Content-Encoding", "use gzip, deflate or none")],
         )

@@ -10,12 +10,19 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 import orjson
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, Strict, field_validator
 
 from promptpulse.errors import FieldError
 
 ErrorType = Literal[
-    "timeout", "rate_limit", "validation", "content_filter", "llm_error", "network", "system", "other"
+    "timeout",
+    "rate_limit",
+    "validation",
+    "content_filter",
+    "llm_error",
+    "network",
+    "system",
+    "other",
 ]
 ERROR_TYPES: tuple[str, ...] = ErrorType.__args__  # type: ignore[attr-defined]
 ScoreSource = Literal["user", "eval", "human"]
@@ -28,8 +35,10 @@ Str64 = Annotated[str, Field(max_length=64)]
 Str100 = Annotated[str, Field(max_length=100)]
 Str128 = Annotated[str, Field(min_length=1, max_length=128)]
 Str200 = Annotated[str, Field(max_length=200)]
-NonNegFloat = Annotated[float, Field(ge=0, allow_inf_nan=False)]
-NonNegInt = Annotated[int, Field(ge=0, le=2**62)]
+# Strict numbers: `true` or "12" is a client bug to report, not a value to guess (ints are
+# still accepted where a float is expected).
+NonNegFloat = Annotated[float, Strict(), Field(ge=0, allow_inf_nan=False)]
+NonNegInt = Annotated[int, Strict(), Field(ge=0, le=2**62)]
 
 
 class _Record(BaseModel):
@@ -56,7 +65,7 @@ class CallEvent(_Record):
     status: Literal["success", "error"] = "success"
     error_type: ErrorType | None = None
     error_message: str | None = None
-    http_status: Annotated[int, Field(ge=100, le=599)] | None = None
+    http_status: Annotated[int, Strict(), Field(ge=100, le=599)] | None = None
     latency_ms: NonNegFloat
     ttft_ms: NonNegFloat | None = None
     queue_ms: NonNegFloat | None = None
@@ -65,8 +74,8 @@ class CallEvent(_Record):
     cached_tokens: NonNegInt = 0
     reasoning_tokens: NonNegInt = 0
     cost_usd: NonNegFloat | None = None
-    cache_hit: bool = False
-    retries: Annotated[int, Field(ge=0, le=1000)] = 0
+    cache_hit: Annotated[bool, Strict()] = False
+    retries: Annotated[int, Strict(), Field(ge=0, le=1000)] = 0
 
     @field_validator("timestamp", mode="before")
     @classmethod
@@ -97,7 +106,7 @@ class Score(_Record):
     id: Str128 | None = None
     event_id: Str128
     name: Annotated[str, Field(min_length=1, max_length=200)]
-    value: Annotated[float, Field(allow_inf_nan=False)]
+    value: Annotated[float, Field(allow_inf_nan=False)]  # thumbs up/down may come as true/false
     comment: Annotated[str, Field(max_length=MAX_ERROR_MESSAGE)] | None = None
     source: ScoreSource | None = None
     timestamp: AwareDatetime | None = None

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
-from promptpulse.errors import Forbidden, Unauthorized
+from promptpulse.errors import Forbidden, Unauthorized, invalid
 from promptpulse.meta import ApiKey, Scope, verify_key
 from promptpulse.query.spec import Scope as QueryScope
 from promptpulse.web.context import context
@@ -62,5 +62,5 @@ def project_for_write(key: ApiKey, project: str | None) -> str:
             raise Forbidden(f"this key may change only project '{key.project}'")
         return key.project
     if project is None:
-        raise Forbidden("an admin key must name the project (?project=...)")
+        raise invalid("project", "required with an admin key (?project=...)")
     return project

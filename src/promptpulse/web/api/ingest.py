@@ -8,7 +8,7 @@ import orjson
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
-from promptpulse.errors import FieldError, Invalid, TooLarge
+from promptpulse.errors import FieldError, TooLarge, UnsupportedMediaType
 from promptpulse.ingest.pipeline import Prepared, decode_body, prepare_events, prepare_scores
 from promptpulse.meta import ApiKey, Scope
 from promptpulse.web.auth import require
@@ -43,7 +43,7 @@ async def read_body(request: Request, ctx: AppContext) -> bytes:
         raise TooLarge(f"body is larger than {limit} bytes")
     content_type = request.headers.get("content-type", "application/json").split(";")[0].strip()
     if content_type not in ("application/json", ""):
-        raise Invalid(
+        raise UnsupportedMediaType(
             f"unsupported Content-Type '{content_type}'",
             [FieldError("Content-Type", "send application/json")],
         )
@@ -69,7 +69,9 @@ async def _store(request: Request, ctx: AppContext, kind: str, prepared: Prepare
     }
     if prepared.rejected and prepared.count == 0:
         return problem(
-            422, "Invalid request", f"all {len(prepared.rejected)} items were rejected",
+            422,
+            "Invalid request",
+            f"all {len(prepared.rejected)} items were rejected",
             **body,
         )
     status = 207 if prepared.rejected else 200
