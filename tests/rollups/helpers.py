@@ -75,3 +75,11 @@ def write(store: DuckDBStore, table: pa.Table) -> None:
             writer.write_sync("events", table.slice(i, 20_000))
     finally:
         writer.stop()
+
+
+def write_direct(store: DuckDBStore, table: pa.Table) -> None:
+    """One transaction on the store's writer cursor (what the writer thread does), no dedupe."""
+    w = store.writer()
+    w.begin()
+    w.insert_events(table)
+    w.commit()

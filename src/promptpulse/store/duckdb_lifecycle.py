@@ -102,9 +102,11 @@ class LifecycleMixin:
             column: {tuple(r[a] for a in aliases): r for r in f.result()}
             for column, f in q_futures.items()
         }
-        d_by_key = {
-            a: {tuple(r[x] for x in aliases): r for r in f.result()} for a, f in d_futures.items()
-        }
+        d_by_key: dict[Agg, dict[tuple[Any, ...], dict[int, int]]] = {}
+        for a, f in d_futures.items():
+            hist = d_by_key.setdefault(a, {})
+            for r in f.result():
+                hist.setdefault(tuple(r[x] for x in aliases), {})[int(r["n"])] = int(r["c"])
         rows: list[Row] = []
         for record in main.result():
             key = tuple(record[a] for a in aliases)
@@ -112,9 +114,7 @@ class LifecycleMixin:
             base: dict[Agg, Any] = {a: _py(record.get(f"a{i}")) for i, a in enumerate(plain)}
             for a in distinct:
                 hll = d_by_key[a].get(key)
-                base[a] = (
-                    sketch.hll_estimate_from(int(hll["nonzero"]), float(hll["s"])) if hll else 0
-                )
+                base[a] = sketch.hll_estimate_from_histogram(hll) if hll else 0
             if not key and base.get(Agg(Op.COUNT)) is None:
                 base = {a: (None if a.op is not Op.DISTINCT else 0) for a in aggs}
             for m in derived:
@@ -158,7 +158,7 @@ class LifecycleMixin:
                 assert row is not None
                 out[level] = {
                     "rows": int(row[0]),
-                    "fragments": int(row[1]),
+                    "fragments": int(row[1] or 0),
                     "first": _aware(row[2]),
                     "last": _aware(row[3]),
                     "calls": int(row[4] or 0),
@@ -178,6 +178,8 @@ class LifecycleMixin:
         """Delete one class of data older than `before`: `raw` calls, or `hour`/`day` rollups.
         For one project, or for every project not in `keep_projects` (those have overrides)."""
         with self._maintenance, self._cursor() as cur:
+            if data_class == "hour":  # fold old hours into their days before they go
+                sql.compact(cur, "hour", before)
             cur.execute("BEGIN TRANSACTION")
             try:
                 if data_class == "raw":
@@ -231,7 +233,7 @@ class LifecycleMixin:
             with self._lock:  # type: ignore[attr-defined]
                 cur = con.cursor()
             try:
-                reader = cur.execute(select, params).fetch_record_batch(batch_rows)
+                reader = cur.sql(select, params=params).to_arrow_reader(batch_rows)
                 yield pa.RecordBatch.from_pylist([], schema=reader.schema)  # fixes the schema
                 yield from reader
             finally:
@@ -288,9 +290,8 @@ def _hll_sql(
 ) -> tuple[str, list[Any]]:
     merged, params = sql.sketch_query(plan, scope, "hll", column, group_by, interval)
     cols = "".join(f"{a}, " for a in aliases)
-    group = f" GROUP BY {', '.join(aliases)}" if aliases else ""
     return (
-        f"SELECT {cols}count(*) AS nonzero, sum(pow(2.0, -n)) AS s FROM ({merged}){group}",
+        f"SELECT {cols}n, count(*) AS c FROM ({merged}) GROUP BY {cols}n",
         params,
     )
 

@@ -71,7 +71,7 @@ def ddl() -> str:
             n_type = "BIGINT" if kind == "q" else "TINYINT"
             parts.append(
                 f"CREATE TABLE {table} (bucket TIMESTAMP NOT NULL, {DIM_TYPES}, "
-                f"k INTEGER NOT NULL, n {n_type} NOT NULL);"
+                f"compacted BOOLEAN NOT NULL, k INTEGER NOT NULL, n {n_type} NOT NULL);"
             )
     parts.append("CREATE TABLE raw_horizon (project VARCHAR NOT NULL, cutoff TIMESTAMP NOT NULL);")
     return "\n".join(parts)
@@ -107,18 +107,20 @@ def build_selects(
     """(target table, SELECT) pairs summarising calls of `source` matching `where` as fragments
     of `level`; the SELECTs have the target tables' column order."""
     bucket = f"date_trunc('{level}', timestamp) AS bucket"
+    flag = f"{str(compacted).upper()} AS compacted"
     aggs = ", ".join(f"{_build_agg(a)} AS {agg_column(a)}" for a in ROLLUP_AGGS)
     out = [
         (
             f"rollup_{level}",
-            f"SELECT {bucket}, {DIMS}, {str(compacted).upper()} AS compacted, {aggs} "
+            f"SELECT {bucket}, {DIMS}, {flag}, {aggs} "
             f"FROM {source} WHERE {where} GROUP BY ALL",
         )
     ]
     for table, column, kind in sketch_tables(level):
         if kind == "q":
             select = (
-                f"SELECT {bucket}, {DIMS}, {key_sql(column)} AS k, count(*) AS n FROM {source} "
+                f"SELECT {bucket}, {DIMS}, {flag}, {key_sql(column)} AS k, count(*) AS n "
+                f"FROM {source} "
                 f"WHERE ({where}) AND {column} IS NOT NULL GROUP BY ALL"
             )
         else:
@@ -128,7 +130,7 @@ def build_selects(
                 f"ELSE {HLL_HASH_BITS} - CAST(floor(log2(CAST({w} AS DOUBLE))) AS INTEGER) END"
             )
             select = (
-                f"SELECT {bucket}, {DIMS}, "
+                f"SELECT {bucket}, {DIMS}, {flag}, "
                 f"CAST(md5_number_lower({column}) & {HLL_M - 1} AS INTEGER) AS k, "
                 f"CAST(max({rank}) AS TINYINT) AS n FROM {source} "
                 f"WHERE ({where}) AND {column} IS NOT NULL GROUP BY ALL"
@@ -138,10 +140,11 @@ def build_selects(
 
 
 def write_through(con: duckdb.DuckDBPyConnection, source: str) -> None:
-    """Fragments for a batch being inserted (inside the writer's transaction)."""
-    for level in LEVELS:
-        for target, select in build_selects(level, source, "TRUE", compacted=False):
-            con.execute(f"INSERT INTO {target} {select}")
+    """Hourly fragments for a batch being inserted (inside the writer's transaction). Daily
+    rollups get them when compaction folds closed hours into days; until then a daily piece of
+    a query reads the day's unfolded (uncompacted) hourly fragments too."""
+    for target, select in build_selects("hour", source, "TRUE", compacted=False):
+        con.execute(f"INSERT INTO {target} {select}")
 
 
 def _merge_agg(agg: Agg) -> str:
@@ -165,8 +168,17 @@ def compact(con: duckdb.DuckDBPyConnection, level: str, before: datetime) -> int
             aggs = ", ".join(f"{_merge_agg(a)} AS {agg_column(a)}" for a in ROLLUP_AGGS)
             merges = [(f"rollup_{level}", f"TRUE AS compacted, {aggs}")]
             for table, _, kind in sketch_tables(level):
-                merges.append((table, "k, " + ("sum(n)" if kind == "q" else "max(n)") + " AS n"))
+                merge = "sum(n)" if kind == "q" else "max(n)"
+                merges.append((table, f"TRUE AS compacted, k, {merge} AS n"))
             for table, select in merges:
+                if level == "hour":  # the hours' new fragments become the days' new fragments
+                    day = table.replace("rollup_hour", "rollup_day")
+                    con.execute(
+                        f"INSERT INTO {day} SELECT date_trunc('day', bucket) AS bucket, {DIMS}, "
+                        + select.replace("TRUE AS compacted", "FALSE AS compacted")
+                        + f" FROM {table} WHERE NOT compacted AND bucket IN "
+                        f"(SELECT bucket FROM dirty_{level}) GROUP BY ALL"
+                    )
                 con.execute(
                     f"CREATE OR REPLACE TEMP TABLE merged AS SELECT bucket, {DIMS}, {select} "
                     f"FROM {table} WHERE bucket IN (SELECT bucket FROM dirty_{level}) "
@@ -267,6 +279,12 @@ def _piece_selects(
                 f"SELECT {cols} FROM {table_of[p.source]} "
                 f"WHERE bucket >= ? AND bucket < ? AND {filt}"
             )
+            if p.source == "day":  # hourly fragments not yet folded into their days
+                params += [_naive(p.start), _naive(p.end), *fparams]
+                selects.append(
+                    f"SELECT {cols} FROM {table_of['hour']} "
+                    f"WHERE NOT compacted AND bucket >= ? AND bucket < ? AND {filt}"
+                )
         params += [_naive(p.start), _naive(p.end), *fparams]
     return " UNION ALL ".join(selects), params
 
@@ -437,8 +455,15 @@ def export_select(
     level = {"hourly": "hour", "daily": "day"}[source]
     filt, fparams = _filters(scope, "bucket")
     aggs = ", ".join(f"{_merge_agg(a)} AS {agg_column(a)}" for a in ROLLUP_AGGS)
+    rows = f"SELECT * FROM rollup_{level}"
+    if level == "day":  # with hourly fragments not yet folded into their days
+        cols = ", ".join(f"{c}" for c in ("compacted", *(agg_column(a) for a in ROLLUP_AGGS)))
+        rows += (
+            f" UNION ALL SELECT date_trunc('day', bucket) AS bucket, {DIMS}, {cols} "
+            "FROM rollup_hour WHERE NOT compacted"
+        )
     inner = (
-        f"SELECT bucket, {DIMS}, {aggs} FROM rollup_{level} WHERE bucket >= ? AND bucket < ? "
+        f"SELECT bucket, {DIMS}, {aggs} FROM ({rows}) WHERE bucket >= ? AND bucket < ? "
         f"AND {filt} GROUP BY bucket, {DIMS}"
     )
     return (
