@@ -109,6 +109,13 @@ export declare class PromptPulse {
   track<T>(fields: CallFields, fn: (call: Call) => T): T;
   /** Feedback on a call (thumbs up/down: 1/0); returns the score id. */
   score(eventId: string, name: string, value: number | boolean, options?: ScoreOptions): string;
+  /** Sticky, deterministic variant (same as the Python SDK); records the exposure. */
+  assign(
+    experiment: string,
+    unitId: string,
+    variants: string[] | Record<string, number> | Array<[string, number]>,
+    options?: { record?: boolean },
+  ): string;
   /** Send what is queued; true when everything was handled, false after timeoutMs. */
   flush(timeoutMs?: number): Promise<boolean>;
   /** Flush (at most timeoutMs, default shutdownTimeout), then stop accepting calls. */

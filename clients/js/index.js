@@ -12,6 +12,7 @@
 
 import { randomUUID } from "node:crypto";
 import { gzipSync } from "node:zlib";
+import { assign as assignVariant } from "./assign.js";
 
 const DEFAULT_URL = "http://127.0.0.1:8000";
 const RETRYABLE = new Set([408, 425, 429, 500, 502, 503, 504]);
@@ -19,6 +20,16 @@ const GZIP_MIN_BYTES = 1024;
 const MAX_RETRY_AFTER_MS = 300_000;
 const DROP_WARNING_EVERY_MS = 10_000;
 const PATHS = { events: "/v1/events", scores: "/v1/scores" };
+const EXPOSURES = "exposures:"; // kind prefix: exposures of one experiment, `exposures:<key>`
+
+/** [path, body key] for a kind of queued item. */
+function route(kind) {
+  if (kind.startsWith(EXPOSURES)) {
+    const key = encodeURIComponent(kind.slice(EXPOSURES.length));
+    return [`/v1/experiments/${key}/exposures`, "exposures"];
+  }
+  return [PATHS[kind], kind];
+}
 
 export const ERROR_TYPES = Object.freeze([
   "timeout", "rate_limit", "validation", "content_filter",
@@ -239,6 +250,22 @@ export class PromptPulse {
   }
 
   /** Feedback on a call (thumbs up/down: 1/0). Returns the score id. */
+  /**
+   * The unit's variant of an experiment: deterministic and sticky, identical to the Python SDK,
+   * computed locally. The exposure is recorded in the background (needs an ingest key).
+   */
+  assign(experiment, unitId, variants, { record = true } = {}) {
+    const chosen = assignVariant(experiment, String(unitId), variants);
+    if (record) {
+      try {
+        this._put(EXPOSURES + experiment, { unit_id: String(unitId), variant: chosen, timestamp: new Date().toISOString() });
+      } catch {
+        // never fails the caller
+      }
+    }
+    return chosen;
+  }
+
   score(eventId, name, value, options = {}) {
     const id = options.id ?? newId();
     try {
@@ -347,9 +374,10 @@ export class PromptPulse {
   }
 
   async _send(kind, items) {
-    const body = Buffer.from(JSON.stringify({ [kind]: items }));
+    const [path, bodyKey] = route(kind);
+    const body = Buffer.from(JSON.stringify({ [bodyKey]: items }));
     for (let attempt = 0; ; ) {
-      const out = await this._post(PATHS[kind], body);
+      const out = await this._post(path, body);
       if (out.ok) {
         this.stats.batches += 1;
         this.stats.accepted += Number(out.body.accepted ?? 0);

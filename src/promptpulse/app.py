@@ -20,6 +20,7 @@ from promptpulse.store.duckdb import DuckDBStore
 from promptpulse.tasks import DaemonTask
 from promptpulse.web import dashboard, problems
 from promptpulse.web.changes import ChangeFeed
+from promptpulse.web.gzip_body import GzipRequestBody
 from promptpulse.web.api import changes, calls, forecast, health, ingest, metrics, otlp, prices
 from promptpulse.web.api import compare as compare_api
 from promptpulse.web.api import experiments as experiments_api
@@ -91,6 +92,7 @@ def create_app(
         lifespan=lifespan,
     )
     problems.install(app)
+    app.add_middleware(GzipRequestBody, limit=settings.max_body_bytes)
     for router in (
         health.router, ingest.router, metrics.router, prices.router, forecast.router,
         changes.router,

@@ -21,7 +21,9 @@ import weakref
 from datetime import UTC, datetime
 from typing import Any
 
-from promptpulse.sdk.sender import Sender, Stats
+from promptpulse.sdk.assign import Variants
+from promptpulse.sdk.assign import assign as assign_variant
+from promptpulse.sdk.sender import EXPOSURES, Sender, Stats
 from promptpulse.sdk.track import Call, Track, new_id
 
 log = logging.getLogger("promptpulse.sdk")
@@ -125,6 +127,22 @@ class Client:
         """Time a block or function: `with pp.track(prompt_id=...) as call:` / `@pp.track(...)`."""
         return Track(lambda: self._put_event, fields)
 
+    def assign(
+        self, experiment: str, unit_id: str, variants: Variants, *, record: bool = True
+    ) -> str:
+        """The unit's variant of an experiment: deterministic and sticky (the same unit always
+        gets the same variant, in every process and in the JS client), computed locally with no
+        network call. The exposure is recorded in the background (needs an ingest key) so the
+        results can check the split. `variants`: names (equal split) or {name: weight}."""
+        chosen = assign_variant(experiment, str(unit_id), variants)
+        if record and self._sender is not None:
+            try:
+                exposure = {"unit_id": str(unit_id), "variant": chosen, "timestamp": _iso(None)}
+                self._sender.put(EXPOSURES + experiment, exposure)
+            except Exception:
+                log.exception("PromptPulse could not record an exposure")
+        return chosen
+
     def score(
         self,
         event_id: str,
@@ -209,6 +227,11 @@ class AsyncClient:
 
     def track(self, **fields: Any) -> Track:
         return self.sync.track(**fields)
+
+    def assign(
+        self, experiment: str, unit_id: str, variants: Variants, *, record: bool = True
+    ) -> str:
+        return self.sync.assign(experiment, unit_id, variants, record=record)
 
     def score(self, event_id: str, name: str, value: float | bool, **options: Any) -> str:
         return self.sync.score(event_id, name, value, **options)

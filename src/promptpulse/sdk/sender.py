@@ -14,6 +14,7 @@ import contextlib
 import gzip
 import http.client
 import json
+import urllib.parse
 import logging
 import os
 import random
@@ -28,6 +29,17 @@ from urllib.parse import urlsplit
 log = logging.getLogger("promptpulse.sdk")
 
 PATHS = {"events": "/v1/events", "scores": "/v1/scores"}
+EXPOSURES = "exposures:"  # kind prefix: exposures of one experiment, `exposures:<experiment key>`
+
+
+def route(kind: str) -> tuple[str, str]:
+    """(path, body key) for a kind of queued item."""
+    if kind.startswith(EXPOSURES):
+        key = urllib.parse.quote(kind[len(EXPOSURES) :], safe="")
+        return f"/v1/experiments/{key}/exposures", "exposures"
+    return PATHS[kind], kind
+
+
 RETRYABLE = frozenset({408, 425, 429, 500, 502, 503, 504})
 GZIP_MIN_BYTES = 1024
 MAX_RETRY_AFTER_S = 300.0
@@ -248,10 +260,11 @@ class Sender:
             self._send_items(kind, items)
 
     def _send_items(self, kind: str, items: list[dict[str, Any]]) -> None:
-        body = json.dumps({kind: items}, default=str, separators=(",", ":")).encode()
+        path, body_key = route(kind)
+        body = json.dumps({body_key: items}, default=str, separators=(",", ":")).encode()
         attempt = 0
         while True:
-            outcome = self._post(PATHS[kind], body)
+            outcome = self._post(path, body)
             if outcome.ok:
                 self._record_success(kind, items, outcome)
                 return
