@@ -14,12 +14,12 @@ import contextlib
 import gzip
 import http.client
 import json
-import urllib.parse
 import logging
 import os
 import random
 import threading
 import time
+import urllib.parse
 from collections import deque
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
