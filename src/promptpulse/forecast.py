@@ -113,7 +113,7 @@ def project_period(
             )
             continue
         fraction = 1.0 if day > today else (day + timedelta(days=1) - now) / timedelta(days=1)
-        expected = run_rate * factors[day.weekday()] * fraction
+        expected = float(run_rate * factors[day.weekday()] * fraction)
         expected_rest += expected
         units += fraction
         daily.append(
@@ -126,16 +126,17 @@ def project_period(
     n = max(len(deseasonalised), 1)
     spread = Z95 * math.sqrt(units * noise**2 + (units * noise) ** 2 / n) if noise else 0.0
     projected = to_date + expected_rest
+    # Plain floats: numpy scalars would leak numpy.bool into callers' comparisons.
     return Forecast(
         metric=metric.name,
         period_start=_iso(period_start),
         period_end=_iso(period_end),
         now=_iso(now),
-        to_date=to_date,
-        projected=projected,
-        low=max(to_date, projected - spread),
-        high=projected + spread,
-        run_rate_per_day=run_rate,
+        to_date=float(to_date),
+        projected=float(projected),
+        low=float(max(to_date, projected - spread)),
+        high=float(projected + spread),
+        run_rate_per_day=float(run_rate),
         history_days=len(days),
         method="weekday-seasonal run rate over the last 7 of 28 days",
         daily=daily,
