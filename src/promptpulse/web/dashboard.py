@@ -2,7 +2,7 @@
 
 No data is served here: the browser signs in with an API key and reads the public API, so the
 pages need no auth of their own. Pages live at `/`, `/prompts`, `/prompts/<id>`, `/compare`,
-`/cost`, `/errors`; files under `/static/` (vendored libraries carry their version in the name
+`/cost`, `/errors`, `/experiments`, `/experiments/<id>`, `/alerts`; files under `/static/` (vendored libraries carry their version in the name
 and are cached for a year; the app's own files are revalidated with their ETag).
 """
 
@@ -11,13 +11,15 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from starlette.responses import FileResponse, Response
 
 from promptpulse.errors import NotFound
+from promptpulse.meta import ApiKey, Scope
+from promptpulse.web.auth import require
 
 STATIC = Path(__file__).parent / "static"
-PAGES = ("/", "/prompts", "/compare", "/cost", "/errors")
+PAGES = ("/", "/prompts", "/compare", "/cost", "/errors", "/experiments", "/alerts")
 
 SECURITY_HEADERS = {
     # ECharts styles its tooltips with inline styles; scripts only from this origin.
@@ -58,6 +60,22 @@ for _path in PAGES:
 @router.api_route("/prompts/{prompt_id:path}", methods=["GET", "HEAD"])
 async def prompt_page(prompt_id: str) -> Response:
     return _shell()
+
+
+@router.api_route("/experiments/{ref:path}", methods=["GET", "HEAD"])
+async def experiment_page(ref: str) -> Response:
+    return _shell()
+
+
+@router.get("/dashboard/key")
+async def key_info(key: ApiKey = Depends(require(Scope.READ))) -> dict[str, object]:
+    """What the signed-in key may do, so pages can disable what it may not (acknowledge and
+    resolve need `admin`). The public API has no such call; no secret is returned."""
+    return {
+        "project": key.project,
+        "scopes": sorted(s.value for s in key.scopes),
+        "admin": key.allows(Scope.ADMIN),
+    }
 
 
 def static_file(relative: str) -> Path:

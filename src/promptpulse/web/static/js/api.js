@@ -18,21 +18,28 @@ export function forgetKey() { sessionStorage.removeItem(KEY); }
 export class Api {
   constructor(key) { this.key = key; }
 
-  async get(path, params) {
+  get(path, params) { return this.request("GET", path, params); }
+
+  /** A JSON POST (acknowledge, resolve); the server checks the key's scope. */
+  post(path, body = {}) { return this.request("POST", path, null, body); }
+
+  async request(method, path, params, body) {
     const query = params ? `?${params.toString()}` : "";
+    const headers = { Authorization: `Bearer ${this.key}`, Accept: "application/json" };
+    if (body !== undefined) headers["Content-Type"] = "application/json";
     let response;
     try {
       response = await fetch(path + query, {
-        headers: { Authorization: `Bearer ${this.key}`, Accept: "application/json" },
-        cache: "no-store",
+        method, headers, cache: "no-store",
+        body: body === undefined ? undefined : JSON.stringify(body),
       });
     } catch (err) {
       throw new ApiError(0, "Network error", "the server cannot be reached");
     }
     if (!response.ok) {
-      let body = {};
-      try { body = await response.json(); } catch { /* not JSON */ }
-      throw new ApiError(response.status, body.title, body.detail);
+      let problem = {};
+      try { problem = await response.json(); } catch { /* not JSON */ }
+      throw new ApiError(response.status, problem.title, problem.detail);
     }
     return response.json();
   }

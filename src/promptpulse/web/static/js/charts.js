@@ -58,6 +58,17 @@ export function disposeAll() {
   live.clear();
 }
 
+/** Dispose the charts inside an element about to be replaced (cards rebuilt on each refresh). */
+export function disposeWithin(root) {
+  for (const chart of [...live]) {
+    if (root.contains(chart.getDom())) {
+      observer.unobserve(chart.getDom());
+      chart.dispose();
+      live.delete(chart);
+    }
+  }
+}
+
 /** Defaults every chart shares: no animation (live refreshes must not flicker), tight grid. */
 export function base(extra = {}) {
   return {

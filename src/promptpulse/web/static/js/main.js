@@ -11,6 +11,8 @@ import prompt from "./pages/prompt.js";
 import compare from "./pages/compare.js";
 import cost from "./pages/cost.js";
 import errors from "./pages/errors.js";
+import experiments from "./pages/experiments.js";
+import alerts from "./pages/alerts.js";
 
 const LIVE_MS = 1000;  // the most often Live re-queries
 const NAV = [
@@ -19,6 +21,8 @@ const NAV = [
   { path: "/compare", label: "Compare", icon: "compare", page: compare },
   { path: "/cost", label: "Cost", icon: "cost", page: cost },
   { path: "/errors", label: "Errors", icon: "errors", page: errors },
+  { path: "/experiments", label: "Experiments", icon: "experiments", page: experiments },
+  { path: "/alerts", label: "Alerts", icon: "alerts", page: alerts },
 ];
 
 const root = document.getElementById("app");
@@ -35,6 +39,9 @@ function route() {
   const path = window.location.pathname.replace(/\/+$/, "") || "/";
   if (path.startsWith("/prompts/")) {
     return { nav: "/prompts", page: prompt, args: { promptId: decodeURIComponent(path.slice("/prompts/".length)) } };
+  }
+  if (path.startsWith("/experiments/")) {
+    return { nav: "/experiments", page: experiments, args: { experimentId: decodeURIComponent(path.slice("/experiments/".length)) } };
   }
   const item = NAV.find((n) => n.path === path) || NAV[0];
   return { nav: item.path, page: item.page, args: {} };
@@ -221,6 +228,7 @@ async function render() {
     els.content.replaceChildren();
     ctx.range = state.resolveRange();
     view = r.page.mount(els.content, ctx, { ...r.args, go });
+    els.main.classList.toggle("no-range", view.ranged === false);  // alerts, experiments: own windows
     els.title.textContent = view.title || "";
     document.title = `${view.title || "Dashboard"} · PromptPulse`;
     viewKey = key;
@@ -294,6 +302,7 @@ async function start(api) {
   ctx.api = api;
   const catalog = await api.get("/v1/metrics/catalog");
   ctx.catalog = Object.fromEntries(catalog.metrics.map((m) => [m.name, m]));
+  ctx.key = await api.get("/dashboard/key");  // what this key may do (admin: acknowledge, resolve)
   state.setApiFilters(catalog.filters);
   shell();
   await render();
