@@ -26,18 +26,22 @@ from promptpulse.errors import StoreUnavailable
 
 console = Console()
 err = Console(stderr=True)
-rollups_app = typer.Typer(help="Hourly and daily rollups: status, compact, rebuild.",
-                          no_args_is_help=True)
-retention_app = typer.Typer(help="Retention policies, applying them, erasure.",
-                            no_args_is_help=True)
+rollups_app = typer.Typer(
+    help="Hourly and daily rollups: status, compact, rebuild.", no_args_is_help=True
+)
+retention_app = typer.Typer(
+    help="Retention policies, applying them, erasure.", no_args_is_help=True
+)
 
-DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Data directory "
-                                               "(env PROMPTPULSE_DATA_DIR)")]
+DataDir = Annotated[
+    Path | None, typer.Option("--data-dir", help="Data directory (env PROMPTPULSE_DATA_DIR)")
+]
 When = Annotated[str | None, typer.Option("--now", help="Pretend it is this time (RFC 3339)")]
 
 
 def _settings(data_dir: Path | None) -> Settings:
-    return Settings(data_dir=data_dir) if data_dir else Settings()
+    values: dict[str, Any] = {"data_dir": data_dir} if data_dir else {}
+    return Settings(**values)
 
 
 @contextmanager
@@ -45,8 +49,13 @@ def _store(settings: Settings) -> Iterator[Any]:
     from promptpulse.store.duckdb import DuckDBStore
 
     try:
-        store = DuckDBStore(settings.duckdb_path, settings.duckdb_memory_limit,
-                            settings.duckdb_threads, 3600.0, settings.rollup_min_calls)
+        store = DuckDBStore(
+            settings.duckdb_path,
+            settings.duckdb_memory_limit,
+            settings.duckdb_threads,
+            3600.0,
+            settings.rollup_min_calls,
+        )
     except StoreUnavailable as exc:
         raise StoreUnavailable(
             f"{exc.detail}. Is the server running on this data directory? Stop it, or use the "
@@ -102,13 +111,15 @@ def _service(settings: Settings, store: Any) -> Any:
     from promptpulse.meta import MetaDB
     from promptpulse.retention import RetentionService
 
-    return RetentionService(MetaDB(settings.metadata_db_url).engine, store, settings,
-                            lambda: datetime.now(UTC))
+    return RetentionService(
+        MetaDB(settings.metadata_db_url).engine, store, settings, lambda: datetime.now(UTC)
+    )
 
 
 @retention_app.command("show")
-def retention_show(project: Annotated[str | None, typer.Option()] = None,
-                   data_dir: DataDir = None) -> None:
+def retention_show(
+    project: Annotated[str | None, typer.Option()] = None, data_dir: DataDir = None
+) -> None:
     """Defaults and per-project overrides (days; 0 keeps forever)."""
     settings = _settings(data_dir)
     console.print_json(json.dumps(_service(settings, None).policies(project)))
@@ -125,7 +136,8 @@ def retention_set(
     """Override a project's retention (omit all three to go back to the defaults)."""
     settings = _settings(data_dir)
     out = _service(settings, None).set_override(
-        project, {"raw_days": raw_days, "hourly_days": hourly_days, "daily_days": daily_days})
+        project, {"raw_days": raw_days, "hourly_days": hourly_days, "daily_days": daily_days}
+    )
     console.print_json(json.dumps(out))
 
 
@@ -136,8 +148,10 @@ def retention_apply(data_dir: DataDir = None, now: When = None) -> None:
     with _store(settings) as store:
         done = _service(settings, store).apply(_time(now, "now"))
     for d in done:
-        console.print(f"{d['data_class']:>4} before {d['before']} "
-                      f"({d['project'] or 'all projects'}): {d['deleted']} deleted")
+        console.print(
+            f"{d['data_class']:>4} before {d['before']} "
+            f"({d['project'] or 'all projects'}): {d['deleted']} deleted"
+        )
 
 
 @retention_app.command("erase")
@@ -160,12 +174,14 @@ def retention_erase(
 def export(
     frm: Annotated[str, typer.Option("--from", help="RFC 3339 start")],
     to: Annotated[str, typer.Option(help="RFC 3339 end (exclusive)")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Directory to save the file in")]
-    = Path("."),
+    out: Annotated[Path, typer.Option("--out", "-o", help="Directory to save the file in")] = Path(
+        "."
+    ),
     fmt: Annotated[str, typer.Option("--format", help="csv, jsonl or parquet")] = "parquet",
     source: Annotated[str, typer.Option(help="calls, hourly or daily")] = "calls",
-    filters: Annotated[list[str] | None, typer.Option("--filter", "-f",
-                       help="name=value, repeatable")] = None,
+    filters: Annotated[
+        list[str] | None, typer.Option("--filter", "-f", help="name=value, repeatable")
+    ] = None,
     columns: Annotated[str | None, typer.Option(help="Comma list of columns")] = None,
     url: Url = DEFAULT_URL,
     api_key: Key = "",
@@ -180,8 +196,13 @@ def export(
         if not sep:
             raise typer.BadParameter(f"--filter '{f}' must look like name=value")
         chosen.setdefault(name, []).append(value)
-    body: dict[str, Any] = {"format": fmt, "from": frm, "to": to, "filters": chosen,
-                            "source": source}
+    body: dict[str, Any] = {
+        "format": fmt,
+        "from": frm,
+        "to": to,
+        "filters": chosen,
+        "source": source,
+    }
     if columns:
         body["columns"] = [c.strip() for c in columns.split(",") if c.strip()]
     with _client(url, api_key) as client:
@@ -190,10 +211,14 @@ def export(
             err.print(f"[red]{_problem(r)}[/red]")
             raise typer.Exit(2)
         job = r.json()
-        with Progress(TextColumn("[bold]export"), BarColumn(),
-                      TextColumn("{task.percentage:>3.0f}%"),
-                      TextColumn("{task.completed:,.0f}/{task.total:,.0f} rows"),
-                      TimeRemainingColumn(), console=err) as progress:
+        with Progress(
+            TextColumn("[bold]export"),
+            BarColumn(),
+            TextColumn("{task.percentage:>3.0f}%"),
+            TextColumn("{task.completed:,.0f}/{task.total:,.0f} rows"),
+            TimeRemainingColumn(),
+            console=err,
+        ) as progress:
             task = progress.add_task("export", total=None)
             while job["status"] in ("queued", "running"):
                 time.sleep(0.2)
@@ -210,8 +235,10 @@ def export(
         import hashlib
 
         sha = hashlib.sha256()
-        with client.stream("GET", f"/v1/exports/{job['id']}/download") as resp, \
-                target.open("wb") as fh:
+        with (
+            client.stream("GET", f"/v1/exports/{job['id']}/download") as resp,
+            target.open("wb") as fh,
+        ):
             for chunk in resp.iter_bytes():
                 sha.update(chunk)
                 fh.write(chunk)

@@ -21,8 +21,13 @@ def lifecycle_tasks(app: Any, ctx: AppContext) -> list[DaemonTask]:
     app.state.exports = ExportService(ctx.store, s, ctx.clock)
     tasks = []
     if s.rollup_interval_s > 0:
-        tasks.append(DaemonTask("rollups", s.rollup_interval_s,
-                                make_run_once(ctx.store, ctx.clock, s.rollup_grace_s)))
+        tasks.append(
+            DaemonTask(
+                "rollups",
+                s.rollup_interval_s,
+                make_run_once(ctx.store, ctx.clock, s.rollup_grace_s),
+            )
+        )
     if s.retention_interval_s > 0:
         retention: RetentionService = app.state.retention
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,8 +24,9 @@ T0 = datetime(2025, 5, 5, tzinfo=UTC)  # a Monday
 @pytest.mark.slow
 def test_a_week_of_hourly_windows_covers_every_call_once(tmp_path: Path) -> None:
     out = tmp_path / "exports"
-    settings = Settings(data_dir=tmp_path / "data", export_schedule="hourly", export_dir=out,
-                        export_grace_s=300)
+    settings = Settings(
+        data_dir=tmp_path / "data", export_schedule="hourly", export_dir=out, export_grace_s=300
+    )
     store = DuckDBStore(settings.duckdb_path)
     rng = np.random.default_rng(4)
     ids: list[str] = []
@@ -66,7 +68,7 @@ def test_a_week_of_hourly_windows_covers_every_call_once(tmp_path: Path) -> None
             windows.append((manifest["window"]["from"], manifest["window"]["to"]))
         assert len(exported) == len(set(exported)), "a call exported twice"
         assert sorted(exported) == sorted(ids), "a call missing"
-        assert all(a[1] == b[0] for a, b in zip(windows, windows[1:], strict=False)), "a gap"
+        assert all(a[1] == b[0] for a, b in itertools.pairwise(windows)), "a gap"
         assert (out / STATE_FILE).exists() and not list(out.glob("*.partial"))
     finally:
         store.close()

@@ -18,7 +18,11 @@ ERRORS = ["timeout", "rate_limit", "llm_error"]
 
 
 def random_calls(
-    rng: np.random.Generator, n: int, start: datetime, end: datetime, project: str,
+    rng: np.random.Generator,
+    n: int,
+    start: datetime,
+    end: datetime,
+    project: str,
     received: datetime | None = None,
 ) -> pa.Table:
     span = (end - start).total_seconds()
@@ -48,8 +52,10 @@ def random_calls(
         "tags": [[] for _ in range(n)],
         "metadata": [None] * n,
         "status": list(status),
-        "error_type": [ERRORS[i] if s == "error" else None
-                       for i, s in zip(rng.integers(0, 3, n), status, strict=True)],
+        "error_type": [
+            ERRORS[i] if s == "error" else None
+            for i, s in zip(rng.integers(0, 3, n), status, strict=True)
+        ],
         "error_message": [None] * n,
         "http_status": [None] * n,
         "latency_ms": latency,

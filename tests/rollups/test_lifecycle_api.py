@@ -62,8 +62,11 @@ class Env:
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     server, thread, live = start_server(
-        tmp_path_factory.mktemp("life"), clock=lambda: NOW, rollup_min_calls=0,
-        rollup_interval_s=0, retention_interval_s=0,
+        tmp_path_factory.mktemp("life"),
+        clock=lambda: NOW,
+        rollup_min_calls=0,
+        rollup_interval_s=0,
+        retention_interval_s=0,
     )
     e = Env(live)
     rng = np.random.default_rng(21)
@@ -86,8 +89,13 @@ def series(c: httpx.Client, params: list[tuple[str, str]]) -> dict:
 
 
 def long_range(extra: list[tuple[str, str]] = ()) -> list[tuple[str, str]]:  # type: ignore[assignment]
-    return [("from", iso(START)), ("to", iso(NOW)), ("interval", "week"), ("metrics", SERIES),
-            *extra]
+    return [
+        ("from", iso(START)),
+        ("to", iso(NOW)),
+        ("interval", "week"),
+        ("metrics", SERIES),
+        *extra,
+    ]
 
 
 def assert_series_close(got: dict, want: dict) -> None:
@@ -166,8 +174,15 @@ def wait_done(c: httpx.Client, job: dict) -> dict:
 
 def test_parquet_export_reads_back_equal_to_the_store(env: Env) -> None:
     start, end = NOW - timedelta(days=20), NOW
-    r = env.a.post("/v1/exports", json={"format": "parquet", "from": iso(start), "to": iso(end),
-                                        "filters": {"environment": ["prod"]}})
+    r = env.a.post(
+        "/v1/exports",
+        json={
+            "format": "parquet",
+            "from": iso(start),
+            "to": iso(end),
+            "filters": {"environment": ["prod"]},
+        },
+    )
     assert r.status_code == 202, r.text
     job = wait_done(env.a, r.json())
     assert job["status"] == "done", job
@@ -185,15 +200,24 @@ def test_parquet_export_reads_back_equal_to_the_store(env: Env) -> None:
         [start.replace(tzinfo=None), end.replace(tzinfo=None)],
     )
     got = table.select(["id", "timestamp", "latency_ms", "model", "cost_usd"]).to_pylist()
-    assert [(r["id"], r["timestamp"].replace(tzinfo=None), r["latency_ms"], r["model"],
-             r["cost_usd"]) for r in got] == [tuple(s) for s in stored]
+    assert [
+        (r["id"], r["timestamp"].replace(tzinfo=None), r["latency_ms"], r["model"], r["cost_usd"])
+        for r in got
+    ] == [tuple(s) for s in stored]
 
 
 @pytest.mark.parametrize("fmt", ["csv", "jsonl"])
 def test_csv_and_jsonl_exports(env: Env, fmt: str) -> None:
     start, end = NOW - timedelta(days=10), NOW
-    r = env.b.post("/v1/exports", json={"format": fmt, "from": iso(start), "to": iso(end),
-                                        "columns": ["id", "timestamp", "metadata", "cost_usd"]})
+    r = env.b.post(
+        "/v1/exports",
+        json={
+            "format": fmt,
+            "from": iso(start),
+            "to": iso(end),
+            "columns": ["id", "timestamp", "metadata", "cost_usd"],
+        },
+    )
     job = wait_done(env.b, r.json())
     body = env.b.get(f"/v1/exports/{job['id']}/download").content
     if fmt == "csv":
@@ -210,18 +234,30 @@ def test_csv_and_jsonl_exports(env: Env, fmt: str) -> None:
 
 
 def test_rollup_export_and_bad_requests(env: Env) -> None:
-    r = env.a.post("/v1/exports", json={"format": "parquet", "source": "daily",
-                                        "from": iso(START), "to": iso(NOW)})
+    r = env.a.post(
+        "/v1/exports",
+        json={"format": "parquet", "source": "daily", "from": iso(START), "to": iso(NOW)},
+    )
     job = wait_done(env.a, r.json())
     table = pq.read_table(io.BytesIO(env.a.get(f"/v1/exports/{job['id']}/download").content))
     over = env.a.get("/v1/metrics/overview", params=[("from", iso(START)), ("to", iso(NOW))])
     assert sum(table.column("a_count").to_pylist()) == over.json()["requests"] > 0
     assert set(table.column("project").to_pylist()) == {"alpha"}
-    bad = env.a.post("/v1/exports", json={"format": "xml", "from": iso(START), "to": iso(NOW),
-                                          "source": "hourly", "filters": {"feature": "f1"}})
+    bad = env.a.post(
+        "/v1/exports",
+        json={
+            "format": "xml",
+            "from": iso(START),
+            "to": iso(NOW),
+            "source": "hourly",
+            "filters": {"feature": "f1"},
+        },
+    )
     assert bad.status_code == 422
     fields = {e["field"] for e in bad.json()["errors"]}
     assert fields == {"format"}
-    bad = env.a.post("/v1/exports", json={"from": iso(START), "to": iso(NOW),
-                                          "source": "hourly", "filters": {"feature": "f1"}})
+    bad = env.a.post(
+        "/v1/exports",
+        json={"from": iso(START), "to": iso(NOW), "source": "hourly", "filters": {"feature": "f1"}},
+    )
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "filters"

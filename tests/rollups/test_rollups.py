@@ -21,8 +21,13 @@ SQL_METRICS = [m for m in METRICS if m.kind in (Kind.AGGREGATE, Kind.QUANTILE)]
 RAW = 10**18  # rollup_min_calls that keeps every query on raw calls
 
 
-def figures(store: DuckDBStore, scope: Scope, group_by: tuple[Dimension, ...],
-            interval: str | None, rollups: bool) -> dict[tuple[object, ...], dict[str, object]]:
+def figures(
+    store: DuckDBStore,
+    scope: Scope,
+    group_by: tuple[Dimension, ...],
+    interval: str | None,
+    rollups: bool,
+) -> dict[tuple[object, ...], dict[str, object]]:
     store.rollup_min_calls = 0 if rollups else RAW
     try:
         rows = store.aggregate(scope, SQL_METRICS, group_by, interval, allow_approximate=True)
@@ -61,13 +66,25 @@ CASES = [
     # (range, group_by, interval, filters)
     ((T0, T0 + timedelta(days=20)), (), None, ()),
     ((T0 + timedelta(hours=5, minutes=17), T0 + timedelta(days=14, minutes=3)), (), "day", ()),
-    ((T0 + timedelta(minutes=30), T0 + timedelta(days=2, hours=1)), (Dimension("model"),), "hour",
-     (Filter("environment", ("prod",)),)),
-    ((T0 + timedelta(days=1, hours=3), T0 + timedelta(days=19)), (Dimension("prompt_id"),), "week",
-     (Filter("status", ("success",)), Filter("project", ("alpha",)))),
+    (
+        (T0 + timedelta(minutes=30), T0 + timedelta(days=2, hours=1)),
+        (Dimension("model"),),
+        "hour",
+        (Filter("environment", ("prod",)),),
+    ),
+    (
+        (T0 + timedelta(days=1, hours=3), T0 + timedelta(days=19)),
+        (Dimension("prompt_id"),),
+        "week",
+        (Filter("status", ("success",)), Filter("project", ("alpha",))),
+    ),
     ((T0 - timedelta(days=40), T0 + timedelta(days=60)), (Dimension("error_type"),), "month", ()),
-    ((T0 + timedelta(days=2), T0 + timedelta(days=12)), (Dimension("project"),), None,
-     (Filter("model", ("gpt-4o", "claude-3-5-sonnet")),)),
+    (
+        (T0 + timedelta(days=2), T0 + timedelta(days=12)),
+        (Dimension("project"),),
+        None,
+        (Filter("model", ("gpt-4o", "claude-3-5-sonnet")),),
+    ),
 ]
 
 
@@ -75,8 +92,11 @@ CASES = [
 def test_rollups_match_raw(store: DuckDBStore, case: int) -> None:
     (start, end), group_by, interval, filters = CASES[case]
     scope = Scope(start, end, filters)
-    assert_close(figures(store, scope, group_by, interval, True),
-                 figures(store, scope, group_by, interval, False), case)
+    assert_close(
+        figures(store, scope, group_by, interval, True),
+        figures(store, scope, group_by, interval, False),
+        case,
+    )
 
 
 def test_only_eligible_queries_use_rollups(store: DuckDBStore) -> None:
@@ -101,7 +121,7 @@ def test_late_calls_compaction_and_rebuild(tmp_path: Path) -> None:
     try:
         rng = np.random.default_rng(11)
         write(s, random_calls(rng, 4_000, T0, T0 + timedelta(days=3), "p"))
-        for i in range(5):  # many small commits: many fragments per bucket
+        for _i in range(5):  # many small commits: many fragments per bucket
             write(s, random_calls(rng, 300, T0, T0 + timedelta(days=3), "p"))
         before = s.rollup_stats()
         assert before["hour"]["fragments"] == before["hour"]["rows"] > 0
@@ -113,16 +133,18 @@ def test_late_calls_compaction_and_rebuild(tmp_path: Path) -> None:
         # A late call lands in a compacted day: folded in at once, compacted on the next pass.
         write(s, random_calls(rng, 50, T0 + timedelta(hours=5), T0 + timedelta(hours=6), "p"))
         scope = Scope(T0, T0 + timedelta(days=3))
-        assert_close(figures(s, scope, (), "day", True), figures(s, scope, (), "day", False),
-                     "late")
+        assert_close(
+            figures(s, scope, (), "day", True), figures(s, scope, (), "day", False), "late"
+        )
         assert s.compact_rollups(T0 + timedelta(days=10), timedelta(hours=1))["hour"] == 1
         # Damage the rollups, then rebuild them from raw calls.
         s._con.execute("DELETE FROM rollup_day WHERE bucket = ?", [T0.replace(tzinfo=None)])
         broken = figures(s, scope, (), "day", True)
         assert sum(r["requests"] for r in broken.values()) < 5_550
         assert s.rebuild_rollups(T0, T0 + timedelta(days=3)) == {"p": 5_550}
-        assert_close(figures(s, scope, (), "day", True), figures(s, scope, (), "day", False),
-                     "rebuilt")
+        assert_close(
+            figures(s, scope, (), "day", True), figures(s, scope, (), "day", False), "rebuilt"
+        )
     finally:
         s.close()
 
@@ -146,16 +168,23 @@ def test_migration_backfills_rollups_of_an_old_database(tmp_path: Path) -> None:
     try:
         assert s.rollup_stats()["day"]["calls"] == 2_000
         scope = Scope(T0, T0 + timedelta(days=4))
-        assert_close(figures(s, scope, (Dimension("model"),), "day", True),
-                     figures(s, scope, (Dimension("model"),), "day", False), "migrated")
+        assert_close(
+            figures(s, scope, (Dimension("model"),), "day", True),
+            figures(s, scope, (Dimension("model"),), "day", False),
+            "migrated",
+        )
     finally:
         s.close()
 
 
 def test_sketch_quantiles_bound_against_numpy() -> None:
     rng = np.random.default_rng(5)
-    for sample in (rng.lognormal(5, 2, 50_000), rng.pareto(1.2, 20_000) * 10,
-                   np.r_[np.zeros(30), rng.uniform(0.001, 1e6, 500)], np.array([42.0])):
+    for sample in (
+        rng.lognormal(5, 2, 50_000),
+        rng.pareto(1.2, 20_000) * 10,
+        np.r_[np.zeros(30), rng.uniform(0.001, 1e6, 500)],
+        np.array([42.0]),
+    ):
         keys, counts = np.unique(sketch.key_of(sample), return_counts=True)
         qs = [0.0, 0.01, 0.25, 0.5, 0.9, 0.95, 0.99, 0.999, 1.0]
         got = sketch.quantiles(keys, counts, qs)

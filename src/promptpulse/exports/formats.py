@@ -136,8 +136,14 @@ def write(
         tmp.unlink(missing_ok=True)
         raise
     os.replace(tmp, path)
-    described = [{"name": n, "type": str(t)} for n, t in
-                 zip(out_schema.names, out_schema.types, strict=True)] if out_schema else []
+    described = (
+        [
+            {"name": n, "type": str(t)}
+            for n, t in zip(out_schema.names, out_schema.types, strict=True)
+        ]
+        if out_schema
+        else []
+    )
     return Written(rows, f.size, f.sha.hexdigest(), described)
 
 

@@ -63,8 +63,9 @@ class ExportRequest:
     project: str | None  # the owning key's project (None: an admin's export)
 
     @staticmethod
-    def validate(fmt: str, source: str, columns: list[str] | None, scope: Scope,
-                 project: str | None) -> ExportRequest:
+    def validate(
+        fmt: str, source: str, columns: list[str] | None, scope: Scope, project: str | None
+    ) -> ExportRequest:
         if fmt not in formats.FORMATS:
             raise invalid("format", f"'{fmt}' is not one of {', '.join(formats.FORMATS)}")
         if source not in SOURCES:
@@ -73,13 +74,18 @@ class ExportRequest:
         chosen = tuple(columns) if columns else allowed
         unknown = [c for c in chosen if c not in allowed]
         if unknown:
-            raise invalid("columns", f"unknown for {source}: {', '.join(unknown)}; "
-                          f"choose from {', '.join(allowed)}")
+            raise invalid(
+                "columns",
+                f"unknown for {source}: {', '.join(unknown)}; choose from {', '.join(allowed)}",
+            )
         if source != "calls":
             bad = [f.dimension for f in scope.filters if f.dimension not in ROLLUP_DIMENSIONS]
             if bad:
-                raise invalid("filters", f"{source} rollups can be filtered by "
-                              f"{', '.join(ROLLUP_DIMENSIONS)} only, not {', '.join(bad)}")
+                raise invalid(
+                    "filters",
+                    f"{source} rollups can be filtered by "
+                    f"{', '.join(ROLLUP_DIMENSIONS)} only, not {', '.join(bad)}",
+                )
         return ExportRequest(fmt, source, scope, tuple(dict.fromkeys(chosen)), project)
 
 
@@ -97,7 +103,8 @@ class Job:
 
     def as_dict(self) -> dict[str, Any]:
         fraction = (
-            1.0 if self.status == "done"
+            1.0
+            if self.status == "done"
             else (self.rows_written / self.rows_total if self.rows_total else 0.0)
         )
         return {
@@ -105,8 +112,11 @@ class Job:
             "status": self.status,
             "format": self.request.format,
             "source": self.request.source,
-            "progress": {"rows_written": self.rows_written, "rows_total": self.rows_total,
-                         "fraction": round(fraction, 4)},
+            "progress": {
+                "rows_written": self.rows_written,
+                "rows_total": self.rows_total,
+                "fraction": round(fraction, 4),
+            },
             "error": self.error,
             "manifest": self.manifest,
         }
@@ -117,10 +127,14 @@ def filters_dict(scope: Scope) -> dict[str, list[str]]:
 
 
 def export_file(
-    store: Any, req: ExportRequest, directory: Path, name: str,
+    store: Any,
+    req: ExportRequest,
+    directory: Path,
+    name: str,
     on_total: Callable[[int], None] = lambda n: None,
     on_batch: Callable[[int], None] = lambda n: None,
-    time_column: str = "timestamp", extra: dict[str, Any] | None = None,
+    time_column: str = "timestamp",
+    extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Write one export file and its manifest (`<name>.manifest.json`); returns the manifest."""
     directory.mkdir(parents=True, exist_ok=True)
@@ -138,8 +152,14 @@ def export_file(
         "columns": list(req.columns),
         "schema": written.schema,
         "row_count": written.rows,
-        "files": [{"name": path.name, "rows": written.rows, "bytes": written.bytes,
-                   "sha256": written.sha256}],
+        "files": [
+            {
+                "name": path.name,
+                "rows": written.rows,
+                "bytes": written.bytes,
+                "sha256": written.sha256,
+            }
+        ],
         **(extra or {}),
     }
     tmp = directory / f"{name}.manifest.json.partial"
@@ -171,7 +191,9 @@ class ExportService:
     def _run(self, job: Job) -> None:
         job.status = "running"
         req = job.request
-        name = f"promptpulse-{req.source}-{_stamp(req.scope.start)}-{_stamp(req.scope.end)}-{job.id}"
+        name = (
+            f"promptpulse-{req.source}-{_stamp(req.scope.start)}-{_stamp(req.scope.end)}-{job.id}"
+        )
 
         def total(n: int) -> None:
             job.rows_total = n
@@ -181,9 +203,18 @@ class ExportService:
 
         try:
             job.manifest = export_file(
-                self.store, req, job.directory, name, total, batch,
-                extra={"id": job.id, "project": req.project,
-                       "created_at": _iso(job.created_at), "finished_at": None},
+                self.store,
+                req,
+                job.directory,
+                name,
+                total,
+                batch,
+                extra={
+                    "id": job.id,
+                    "project": req.project,
+                    "created_at": _iso(job.created_at),
+                    "finished_at": None,
+                },
             )
             job.manifest["finished_at"] = _iso(datetime.now(UTC))
             (job.directory / f"{name}.manifest.json").write_text(json.dumps(job.manifest, indent=2))
@@ -210,12 +241,15 @@ class ExportService:
         if not found:
             return None
         m = json.loads(found[0].read_text())
-        scope = Scope(datetime.fromisoformat(m["from"].replace("Z", "+00:00")),
-                      datetime.fromisoformat(m["to"].replace("Z", "+00:00")),
-                      tuple(Filter(k, tuple(v)) for k, v in m["filters"].items()))
+        scope = Scope(
+            datetime.fromisoformat(m["from"].replace("Z", "+00:00")),
+            datetime.fromisoformat(m["to"].replace("Z", "+00:00")),
+            tuple(Filter(k, tuple(v)) for k, v in m["filters"].items()),
+        )
         req = ExportRequest(m["format"], m["source"], scope, tuple(m["columns"]), m["project"])
-        job = Job(job_id, req, self.root / job_id, "done", m["row_count"], m["row_count"],
-                  manifest=m)
+        job = Job(
+            job_id, req, self.root / job_id, "done", m["row_count"], m["row_count"], manifest=m
+        )
         with self._lock:
             self._jobs[job_id] = job
         return job
@@ -268,8 +302,16 @@ class ExportService:
             scope = Scope(start, end)
             req = ExportRequest(s.export_format, "calls", scope, CALL_COLUMNS, None)
             name = f"calls-{_stamp(start)}"
-            done.append(export_file(self.store, req, directory, name, time_column="received_at",
-                                    extra={"window": {"from": _iso(start), "to": _iso(end)}}))
+            done.append(
+                export_file(
+                    self.store,
+                    req,
+                    directory,
+                    name,
+                    time_column="received_at",
+                    extra={"window": {"from": _iso(start), "to": _iso(end)}},
+                )
+            )
             tmp = state.with_name(STATE_FILE + ".partial")
             tmp.write_text(json.dumps({"next": end.isoformat()}))
             tmp.replace(state)

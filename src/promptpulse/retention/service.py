@@ -25,8 +25,9 @@ def defaults(settings: Settings) -> Policy:
 
 
 class RetentionService:
-    def __init__(self, engine: sa.Engine, store: Any, settings: Settings,
-                 clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self, engine: sa.Engine, store: Any, settings: Settings, clock: Callable[[], datetime]
+    ) -> None:
         self.engine = engine
         self.store = store
         self.settings = settings
@@ -78,13 +79,22 @@ class RetentionService:
                 "deleted": n,
             }
             if n:
-                log.info("retention deleted %d %s rows before %s (project %s)", n,
-                         d.data_class, entry["before"], d.project or "*")
+                log.info(
+                    "retention deleted %d %s rows before %s (project %s)",
+                    n,
+                    d.data_class,
+                    entry["before"],
+                    d.project or "*",
+                )
             done.append(entry)
         return done
 
     def erase(self, project: str, user_id: str | None) -> dict[str, Any]:
         result = self.store.erase(project, user_id)
-        log.info("erased %s of project %s: %s", f"user {user_id}" if user_id else "all data",
-                 project, result)
+        log.info(
+            "erased %s of project %s: %s",
+            f"user {user_id}" if user_id else "all data",
+            project,
+            result,
+        )
         return {"project": project, "user_id": user_id, **result}

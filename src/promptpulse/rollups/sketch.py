@@ -63,7 +63,7 @@ def quantiles(keys: np.ndarray, counts: np.ndarray, qs: Sequence[float]) -> list
     out = []
     for q in qs:
         h = (total - 1) * q
-        lo = int(math.floor(h))
+        lo = math.floor(h)
         hi = min(lo + 1, total - 1)
         v_lo = values[int(np.searchsorted(through, lo, side="right"))]
         v_hi = values[int(np.searchsorted(through, hi, side="right"))]
@@ -144,4 +144,4 @@ def hll_estimate_from_histogram(by_rank: dict[int, int]) -> int:
     for k in range(q, 0, -1):
         z = 0.5 * (z + by_rank.get(k, 0))
     z += m * _sigma(c0 / m)
-    return int(round(m * m / (2 * math.log(2)) / z))
+    return round(m * m / (2 * math.log(2)) / z)

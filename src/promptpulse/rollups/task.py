@@ -19,9 +19,7 @@ def compact_once(store: Any, now: datetime, grace_s: float) -> dict[str, int]:
     return done
 
 
-def make_run_once(
-    store: Any, clock: Callable[[], datetime], grace_s: float
-) -> Callable[[], Any]:
+def make_run_once(store: Any, clock: Callable[[], datetime], grace_s: float) -> Callable[[], Any]:
     async def run_once() -> None:
         await asyncio.to_thread(compact_once, store, clock(), grace_s)
 

@@ -94,8 +94,9 @@ class LifecycleMixin:
             for column, ms in quantiles.items()
         }
         d_futures = {
-            a: self._pool.submit(self._records, *_hll_sql(plan, scope, a.arg, group_by, interval,
-                                                         aliases))
+            a: self._pool.submit(
+                self._records, *_hll_sql(plan, scope, a.arg, group_by, interval, aliases)
+            )
             for a in distinct
         }
         q_by_key = {
@@ -208,7 +209,6 @@ class LifecycleMixin:
                 sql.rebuild(cur, start, start + timedelta(days=1), project)
             self._horizons = sql.horizons(cur)
         return out
-
 
     # ------------------------------------------------------------ exports
 

@@ -101,9 +101,7 @@ def key_sql(column: str) -> str:
     )
 
 
-def build_selects(
-    level: str, source: str, where: str, compacted: bool
-) -> list[tuple[str, str]]:
+def build_selects(level: str, source: str, where: str, compacted: bool) -> list[tuple[str, str]]:
     """(target table, SELECT) pairs summarising calls of `source` matching `where` as fragments
     of `level`; the SELECTs have the target tables' column order."""
     bucket = f"date_trunc('{level}', timestamp) AS bucket"
@@ -112,8 +110,7 @@ def build_selects(
     out = [
         (
             f"rollup_{level}",
-            f"SELECT {bucket}, {DIMS}, {flag}, {aggs} "
-            f"FROM {source} WHERE {where} GROUP BY ALL",
+            f"SELECT {bucket}, {DIMS}, {flag}, {aggs} FROM {source} WHERE {where} GROUP BY ALL",
         )
     ]
     for table, column, kind in sketch_tables(level):
@@ -332,7 +329,10 @@ def sketch_query(
     select = [f"{expr} AS {alias}" for alias, expr in keys]
     merge = "sum(n)" if kind == "q" else "max(n)"
     group = ", ".join([*(alias for alias, _ in keys), "k"])
-    return f"SELECT {', '.join([*select, 'k', f'{merge} AS n'])} FROM ({union}) GROUP BY {group}", params
+    return (
+        f"SELECT {', '.join([*select, 'k', f'{merge} AS n'])} FROM ({union}) GROUP BY {group}",
+        params,
+    )
 
 
 def calls_in(pieces: Sequence[Piece], scope: Scope) -> tuple[str, list[Any]]:
@@ -346,7 +346,10 @@ def calls_in(pieces: Sequence[Piece], scope: Scope) -> tuple[str, list[Any]]:
 
 
 def delete_rollups(
-    con: duckdb.DuckDBPyConnection, level: str, before: datetime, project: str | None,
+    con: duckdb.DuckDBPyConnection,
+    level: str,
+    before: datetime,
+    project: str | None,
     keep_projects: Sequence[str] = (),
 ) -> int:
     """Delete a level's rollups older than `before` (one project, or every project not in
@@ -369,7 +372,9 @@ def _project_where(project: str | None, keep: Sequence[str]) -> tuple[str, list[
 
 
 def delete_raw(
-    con: duckdb.DuckDBPyConnection, before: datetime, project: str | None,
+    con: duckdb.DuckDBPyConnection,
+    before: datetime,
+    project: str | None,
     keep_projects: Sequence[str] = (),
 ) -> int:
     """Delete raw calls older than `before` and record the new raw horizon per project."""
@@ -378,7 +383,9 @@ def delete_raw(
     params = [_naive(before), *params]
     affected = [
         r[0]
-        for r in con.execute(f"SELECT DISTINCT project FROM events WHERE {where}", params).fetchall()
+        for r in con.execute(
+            f"SELECT DISTINCT project FROM events WHERE {where}", params
+        ).fetchall()
     ]
     row = con.execute(f"SELECT count(*) FROM events WHERE {where}", params).fetchone()
     con.execute(f"DELETE FROM events WHERE {where}", params)
@@ -429,7 +436,9 @@ def erase(
 # ---------------------------------------------------------------- exports
 
 ROLLUP_EXPORT_COLUMNS: tuple[str, ...] = (
-    "bucket", *ROLLUP_DIMENSIONS, *(agg_column(a) for a in ROLLUP_AGGS)
+    "bucket",
+    *ROLLUP_DIMENSIONS,
+    *(agg_column(a) for a in ROLLUP_AGGS),
 )
 
 
@@ -472,7 +481,9 @@ def export_select(
     )
 
 
-def export_count(source: str, scope: Scope, time_column: str = "timestamp") -> tuple[str, list[Any]]:
+def export_count(
+    source: str, scope: Scope, time_column: str = "timestamp"
+) -> tuple[str, list[Any]]:
     select, params = export_select(
         source, ["1"] if source == "calls" else ["bucket"], scope, time_column
     )

@@ -44,13 +44,13 @@ async def get_retention(
 
 @router.put("/v1/retention/{project}", summary="Override a project's retention (null: default)")
 async def put_retention(
-    request: Request, project: str, body: RetentionIn,
+    request: Request,
+    project: str,
+    body: RetentionIn,
     key: ApiKey = Depends(require(Scope.ADMIN)),
 ) -> dict[str, Any]:
     project = project_for_write(key, project)
-    return await run_in_threadpool(
-        _retention(request).set_override, project, body.model_dump()
-    )
+    return await run_in_threadpool(_retention(request).set_override, project, body.model_dump())
 
 
 @router.post("/v1/retention/apply", summary="Apply every retention policy now")
@@ -158,10 +158,12 @@ async def download_export(
     service = _exports(request)
     job = service.get(export_id, key.project)
     path = service.file_of(job)
-    media = {"csv": "text/csv", "jsonl": "application/x-ndjson",
-             "parquet": "application/vnd.apache.parquet"}[job.request.format]
+    media = {
+        "csv": "text/csv",
+        "jsonl": "application/x-ndjson",
+        "parquet": "application/vnd.apache.parquet",
+    }[job.request.format]
     sha = job.manifest["files"][0]["sha256"] if job.manifest else ""
-    return FileResponse(path, media_type=media, filename=path.name,
-                        headers={"X-Content-SHA256": sha})
-
-
+    return FileResponse(
+        path, media_type=media, filename=path.name, headers={"X-Content-SHA256": sha}
+    )
