@@ -37,6 +37,9 @@ PAGES = {
     "compare": "/compare",
     "cost": "/cost",
     "errors": "/errors",
+    "experiments": "/experiments",
+    "experiment": "/experiments/{experiment}",
+    "alerts": "/alerts",
 }
 OVERVIEW_KPIS = {
     "requests": lambda o: o["requests"],
@@ -130,6 +133,44 @@ def _calls(now: datetime) -> list[dict[str, Any]]:
     return out
 
 
+def seed_ops(live, project: str, now: datetime) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    """Rules, a budget, an SLO and an experiment over the known world, and one evaluation round
+    so that alerts are open: gamma's errors and p95 (per prompt), budget thresholds, SLO burn."""
+    ops = live.key(project, "read,admin")
+    with live.client(ops) as c:
+        rules = [
+            {"name": "gamma errors", "metric": "error_rate", "operator": ">", "threshold": 0.05,
+             "window": "1h", "for": "0s", "min_requests": 5, "severity": "critical",
+             "filters": {"prompt_id": "gamma"}, "runbook_url": "https://wiki.example.com/rb"},
+            {"name": "p95 slow", "metric": "latency_p95_ms", "operator": ">", "threshold": 5000,
+             "window": "1h", "for": "0s", "min_requests": 5, "severity": "warning",
+             "group_by": "prompt_id"},
+            {"name": "traffic drop", "template": "traffic_drop", "enabled": False},
+        ]  # fmt: skip
+        for rule in rules:
+            r = c.post("/v1/alerts/rules", json=rule)
+            assert r.status_code == 201, r.text
+        r = c.post("/v1/budgets", json={"name": "dash monthly", "amount": 1.0})
+        assert r.status_code == 201, r.text
+        r = c.post("/v1/slos", json={"name": "availability", "objective": 0.99, "window": "1d"})
+        assert r.status_code == 201, r.text
+        r = c.post(
+            "/v1/experiments",
+            json={
+                "name": "alpha v2",
+                "hypothesis": "v2 answers as well for less",
+                "variants": [{"filter": "prompt_version=v1"}, {"filter": "prompt_version=v2"}],
+                "mde": 0.05,
+                "start": iso(now - timedelta(days=2)),
+            },
+        )
+        assert r.status_code == 201, r.text
+        experiment = r.json()["id"]
+    with live.client(live.key(None, "admin")) as a:  # a round for every project, now
+        assert a.post("/v1/alerts/evaluate").status_code == 200
+    return {"ops_key": ops, "experiment": experiment}
+
+
 @pytest.fixture(scope="module")
 def world(live) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     if not CHROMIUM.exists():
@@ -141,7 +182,8 @@ def world(live) -> dict[str, Any]:  # type: ignore[no-untyped-def]
         r = c.post("/v1/events", json={"events": _calls(now)})
         assert r.status_code == 200, r.text
         catalog = {m["name"]: m for m in c.get("/v1/metrics/catalog").json()["metrics"]}
-    return {"key": key, "project": project, "catalog": catalog}
+    ops = seed_ops(live, project, now)
+    return {"key": key, "project": project, "catalog": catalog, **ops}
 
 
 @pytest.fixture(scope="module")
@@ -334,43 +376,194 @@ def test_live_mode_shows_a_new_call_within_5_seconds(browser, live) -> None:  # 
         t.close()
 
 
-def test_compare_marks_the_best_of_each_row(tab, live, world) -> None:  # type: ignore[no-untyped-def]
+COMPARE_CELLS = """els => els.map(e => ({
+  metric: e.closest('tr').dataset.metric, item: e.dataset.item, value: e.dataset.value,
+  diff: e.dataset.diff, low: e.dataset.ciLow, high: e.dataset.ciHigh, p: e.dataset.p,
+  significant: e.dataset.significant, best: e.dataset.best === 'true'}))"""
+
+
+def _num(shown: str | None) -> float | None:
+    return None if shown in (None, "") else float(shown)
+
+
+def _check_comparison(page: Any, table: str, answer: dict[str, Any]) -> dict[str, str]:
+    """The table shows the API's figures, differences, CIs and p-values; ★ exactly where the
+    API's `best` names a variant. Returns {metric: marked variant}."""
+    cells = page.eval_on_selector_all(f"table[data-table={table}] td[data-item]", COMPARE_CELLS)
+    variants = {v["value"]: v for v in answer["variants"]}
+    tests = {(c["metric"], c["variant"]): c for c in answer["comparisons"]}
+    assert cells
+    for cell in cells:
+        assert _num(cell["value"]) == variants[cell["item"]][cell["metric"]], cell
+        c = tests.get((cell["metric"], cell["item"]))
+        if c is not None:
+            assert _num(cell["diff"]) == c["difference"], cell
+            assert _num(cell["low"]) == c["ci_low"] and _num(cell["high"]) == c["ci_high"], cell
+            assert _num(cell["p"]) == c["p_value_adjusted"], cell
+            assert cell["significant"] == str(c["significant"]).lower(), cell
+    marked = {c["metric"]: c["item"] for c in cells if c["best"]}
+    assert len(marked) == sum(c["best"] for c in cells)  # at most one ★ per row
+    assert marked == {m: v for m, v in answer["best"].items() if v is not None}
+    return marked
+
+
+def test_compare_marks_what_the_api_finds_significant(tab, live, world) -> None:  # type: ignore[no-untyped-def]
     page = tab.open("/compare?range=24h&cmp_by=model&cmp=m-slow&cmp=m-fast&cmp=m-mid")
     main = page.locator("main")
     params = {
         "from": main.get_attribute("data-from"),
         "to": main.get_attribute("data-to"),
         "by": "model",
-        "model": ["m-slow", "m-fast", "m-mid"],
-        "limit": 3,
-        "metrics": "requests,success_rate,latency_p95_ms,tokens_per_request,cost_per_request_usd",
+        "values": "m-slow,m-fast,m-mid",
     }
     with live.client(world["key"]) as c:
-        rows = {r["model"]: r for r in c.get("/v1/metrics/breakdown", params=params).json()["rows"]}
-    marked = dict(
-        page.eval_on_selector_all(
-            "table[data-table=compare] td[data-best]",
-            "els => els.map(e => [e.closest('tr').dataset.metric, e.dataset.item])",
-        )
-    )
-    for metric in params["metrics"].split(","):
-        better = world["catalog"][metric]["higher_is_better"]
-        if better is None:
-            assert metric not in marked
-            continue
-        pick = max if better else min
-        assert marked[metric] == pick(rows, key=lambda m: rows[m][metric]), metric
-    # the known world: m-slow never failed, m-fast is the fastest and cheapest per call
-    assert marked["success_rate"] == "m-slow"
+        answer = c.get("/v1/compare", params=params).json()
+    marked = _check_comparison(page, "compare", answer)
+    # the known world: m-fast is significantly faster and cheaper than the control m-slow; no
+    # success rate differs significantly at these counts, so that row has no ★ and no winner
     assert marked["latency_p95_ms"] == "m-fast"
     assert marked["cost_per_request_usd"] == "m-fast"
+    assert "success_rate" not in marked and "requests" not in marked
+    box = page.locator("[data-verdict]")
+    assert box.get_attribute("data-winner") == "" and answer["winner"] is None
+    assert box.get_attribute("data-verdict") == answer["verdict"]
     shown = page.eval_on_selector_all(
         "table[data-table=compare] thead th[data-item]", "els => els.map(e => e.dataset.item)"
     )
     assert shown == ["m-slow", "m-fast", "m-mid"]
     drawn = dict(page.evaluate(DRAWN))
+    assert len(drawn) == 4 and all(v > 0 for v in drawn.values()), drawn
+
+    # deciding by p95 latency: m-fast is better and no guardrail is worse, so it wins
+    n = tab.updates()
+    page.select_option("select[name=primary]", "latency_p95_ms")
+    tab.wait_update(n)
+    assert tab.query()["primary"] == ["latency_p95_ms"]
+    params = {
+        "from": main.get_attribute("data-from"),
+        "to": main.get_attribute("data-to"),
+        "by": "model",
+        "values": "m-slow,m-fast,m-mid",
+        "primary": "latency_p95_ms",
+    }
+    with live.client(world["key"]) as c:
+        answer = c.get("/v1/compare", params=params).json()
+    _check_comparison(page, "compare", answer)
+    assert answer["winner"] == "m-fast"
+    assert box.get_attribute("data-winner") == "m-fast"
+    assert box.get_attribute("data-verdict") == answer["verdict"]
+    assert page.locator("tr.primary-row").get_attribute("data-metric") == "latency_p95_ms"
+    assert tab.errors == []
+
+
+def test_experiment_page_shows_srm_decision_and_plan(tab, live, world) -> None:  # type: ignore[no-untyped-def]
+    page = tab.open("/experiments")
+    n = tab.updates()
+    page.click(f"a[data-experiment='{world['experiment']}']")
+    tab.wait_update(n)
+    assert urlparse(page.url).path == f"/experiments/{world['experiment']}"
+    with live.client(world["key"]) as c:
+        res = c.get(f"/v1/experiments/{world['experiment']}/results").json()
+    # v1 got 75 calls, v2 23 against an intended 50/50: the mismatch is flagged first and loudly
+    assert res["srm"]["mismatch"] is True
+    banner = page.locator("[data-srm]")
+    assert banner.get_attribute("data-srm") == "mismatch"
+    assert "do not trust" in banner.inner_text().lower()
+    assert page.locator("[data-decision]").first.get_attribute("data-decision") == res["decision"]
+    plan = dict(
+        page.eval_on_selector_all(
+            "[data-plan]", "els => els.map(e => [e.dataset.plan, e.dataset.value])"
+        )
+    )
+    assert _num(plan["per_variant"]) == res["plan"]["per_variant"]
+    assert _num(plan["calls_so_far"]) == res["plan"]["calls_so_far"]
+    # a running experiment's rate moves with the clock between the two reads
+    assert _num(plan["days_to_go"]) == pytest.approx(res["plan"]["days_to_go"], rel=0.01)
+    _check_comparison(page, "experiment", res)
+    assert page.locator("[data-verdict]").get_attribute("data-verdict") == res["verdict"]
+    rows = page.locator("table[data-table=sequential] tbody tr").count()
+    assert rows == len(res["sequential"]["tests"])
+    drawn = dict(page.evaluate(DRAWN))
+    assert set(drawn) == {"experiment-daily-calls", "experiment-daily-primary"}
     assert all(v > 0 for v in drawn.values()), drawn
     assert tab.errors == []
+
+
+def _alert_states(page: Any) -> dict[str, str]:
+    return dict(
+        page.eval_on_selector_all(
+            "table[data-table=open-alerts] tbody tr[data-alert]",
+            "rows => rows.map(r => [r.dataset.alert, r.dataset.state])",
+        )
+    )
+
+
+def test_alerts_page_with_a_read_key(tab, live, world) -> None:  # type: ignore[no-untyped-def]
+    page = tab.open("/alerts")
+    with live.client(world["key"]) as c:
+        open_ = c.get("/v1/alerts", params={"state": "open", "limit": 200}).json()["alerts"]
+        budgets = c.get("/v1/budgets").json()["budgets"]
+        slos = c.get("/v1/slos").json()["slos"]
+        rules = c.get("/v1/alerts/rules").json()["rules"]
+    assert _alert_states(page) == {a["id"]: a["state"] for a in open_}
+    assert {a["name"] for a in open_} >= {"gamma errors", "p95 slow (prompt_id=gamma)"}
+    firing = page.locator("[data-count=firing]").get_attribute("data-value")
+    assert _num(firing) == sum(a["state"] == "firing" for a in open_)
+    # a read key sees the buttons disabled, with a hint why
+    assert page.locator("[data-hint=admin]").count() == 1
+    buttons = page.locator("button[data-action=acknowledge], button[data-action=resolve]")
+    assert buttons.count() == 2 * len(open_)
+    assert all(buttons.nth(i).is_disabled() for i in range(buttons.count()))
+    shown_rules = page.eval_on_selector_all("[data-rule]", "els => els.map(e => e.dataset.rule)")
+    assert sorted(shown_rules) == sorted(r["id"] for r in rules)
+    (budget,) = budgets
+    gauge = page.locator(f"[data-budget='{budget['id']}']")
+    assert _num(gauge.get_attribute("data-spent")) == budget["status"]["spent"]
+    assert _num(gauge.get_attribute("data-amount")) == budget["status"]["amount"] == 1.0
+    (slo,) = slos
+    left = page.locator(f"[data-slo='{slo['id']}'] [data-slo-remaining]")
+    assert _num(left.get_attribute("data-slo-remaining")) == slo["status"]["error_budget_remaining"]
+    drawn = dict(page.evaluate(DRAWN))
+    assert set(drawn) == {f"budget-{budget['id']}", f"slo-{slo['id']}"}
+    assert all(v > 0 for v in drawn.values()), drawn
+    assert tab.errors == []
+
+
+def test_alerts_acknowledge_and_resolve_with_an_admin_key(browser, live, world) -> None:  # type: ignore[no-untyped-def]
+    t = Tab(browser, live.url, world["ops_key"], viewport={"width": 1300, "height": 900})
+    try:
+        page = t.open("/alerts")
+        assert page.locator("[data-hint=admin]").count() == 0
+        with live.client(world["key"]) as c:
+            (gamma,) = [
+                a
+                for a in c.get("/v1/alerts", params={"state": "open"}).json()["alerts"]
+                if a["name"] == "gamma errors"
+            ]
+        assert _alert_states(page)[gamma["id"]] == "firing"
+        n = t.updates()
+        page.click(f"button[data-action=acknowledge][data-alert='{gamma['id']}']")
+        t.wait_update(n)
+        assert _alert_states(page)[gamma["id"]] == "acknowledged"
+        with live.client(world["key"]) as c:
+            after = c.get(f"/v1/alerts/{gamma['id']}").json()
+        assert after["state"] == "acknowledged" and after["ack_note"]
+        ack = page.locator(f"button[data-action=acknowledge][data-alert='{gamma['id']}']")
+        assert ack.is_disabled()  # already acknowledged
+        n = t.updates()
+        page.click(f"button[data-action=resolve][data-alert='{gamma['id']}']")
+        t.wait_update(n)
+        assert gamma["id"] not in _alert_states(page)
+        with live.client(world["key"]) as c:
+            assert c.get(f"/v1/alerts/{gamma['id']}").json()["state"] == "resolved"
+        resolved = page.eval_on_selector_all(
+            "table[data-table=resolved-alerts] tbody td[data-key=name]",
+            "els => els.map(e => e.textContent)",
+        )
+        assert any("gamma errors" in r for r in resolved)
+        assert t.errors == []
+    finally:
+        t.close()
 
 
 def test_errors_page_lists_failing_calls_with_messages(tab, world) -> None:  # type: ignore[no-untyped-def]
@@ -445,10 +638,11 @@ def test_every_page_draws_without_errors_light_dark_desktop_phone(browser, live,
             )
             try:
                 for name, path in PAGES.items():
+                    path = path.format(experiment=world["experiment"])
                     page = t.open(path + ("&" if "?" in path else "?") + "range=24h")
                     assert page.evaluate("document.documentElement.dataset.theme") == theme
                     drawn = dict(page.evaluate(DRAWN))
-                    assert drawn or name == "prompts", name
+                    assert drawn or name in ("prompts", "experiments"), name
                     assert all(v > 0 for v in drawn.values()), (name, drawn)
                     if device == "phone":  # nothing wider than the screen
                         assert (

@@ -103,7 +103,18 @@ def test_calls_need_a_read_key(live) -> None:  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.parametrize(
-    "path", ["/", "/prompts", "/prompts/a%2Fb", "/compare", "/cost", "/errors"]
+    "path",
+    [
+        "/",
+        "/prompts",
+        "/prompts/a%2Fb",
+        "/compare",
+        "/cost",
+        "/errors",
+        "/experiments",
+        "/experiments/exp-1",
+        "/alerts",
+    ],
 )
 def test_every_page_is_the_shell_with_a_strict_policy(live, path: str) -> None:  # type: ignore[no-untyped-def]
     with live.client(None) as c:
@@ -112,6 +123,19 @@ def test_every_page_is_the_shell_with_a_strict_policy(live, path: str) -> None: 
     assert r.headers["content-type"].startswith("text/html")
     assert "script-src 'self'" in r.headers["content-security-policy"]
     assert '<script type="module" src="/static/js/main.js">' in r.text
+
+
+def test_dashboard_key_says_what_the_key_may_do(live) -> None:  # type: ignore[no-untyped-def]
+    with live.client(live.key("calls-a", "ingest,read")) as c:
+        reader = c.get("/dashboard/key").json()
+    with live.client(live.key("calls-a", "read,admin")) as c:
+        admin = c.get("/dashboard/key").json()
+    assert reader == {"project": "calls-a", "scopes": ["ingest", "read"], "admin": False}
+    assert admin == {"project": "calls-a", "scopes": ["admin", "read"], "admin": True}
+    with live.client(None) as c:
+        assert c.get("/dashboard/key").status_code == 401
+    with live.client(live.key("calls-a", "ingest")) as c:
+        assert c.get("/dashboard/key").status_code == 403
 
 
 def test_static_files_and_the_api_live_side_by_side(live) -> None:  # type: ignore[no-untyped-def]
