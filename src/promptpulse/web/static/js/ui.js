@@ -122,3 +122,14 @@ export function card(title, body, { sub = "", id = null, cls = "" } = {}) {
 export function label(value) {
   return value === null || value === undefined || value === "" ? "(none)" : String(value);
 }
+
+/** On a phone the table's rows become cards: each cell labelled with its column's title. */
+export function cardsOnPhone(wrap) {
+  const table = wrap.querySelector("table");
+  table.classList.add("cards");
+  const labels = [...table.querySelectorAll("thead th")].map((th) => th.textContent);
+  for (const tr of table.querySelectorAll("tbody tr")) {
+    [...tr.children].forEach((td, i) => { if (labels[i]) td.dataset.label = labels[i]; });
+  }
+  return wrap;
+}

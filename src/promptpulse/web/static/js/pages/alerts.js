@@ -4,7 +4,7 @@
 // range does not apply (alerts, budgets and SLOs have their own windows and periods).
 import { base, chartCard, disposeWithin, isDark } from "../charts.js";
 import * as fmt from "../fmt.js";
-import { card, dataTable, h } from "../ui.js";
+import { card, cardsOnPhone, dataTable, h } from "../ui.js";
 
 const SEVERITY_CLASS = { critical: "bad", warning: "warn", info: "info" };
 const STATE_CLASS = { firing: "bad", pending: "warn", acknowledged: "info", resolved: "good" };
@@ -178,7 +178,7 @@ export default {
     const alertValue = (a, v) => (a.alert_type === "slo_burn" && v !== null ? `${v.toFixed(2)}×` : metricValue(ctx.catalog, a.metric, v));
     const alertColumns = (withActions) => [
       { key: "severity", label: "Severity", render: severity },
-      { key: "name", label: "Alert", cls: () => "msg", render: (a) => h("div", {}, h("div", { class: "strong" }, a.name), h("div", { class: "muted small" }, a.reason || "")) },
+      { key: "name", label: "Alert", cls: () => "msg lead", render: (a) => h("div", {}, h("div", { class: "strong" }, a.name), h("div", { class: "muted small" }, a.reason || "")) },
       { key: "state", label: "State", render: (a) => h("span", { class: `badge ${STATE_CLASS[a.state] || ""}`, "data-state": a.state }, a.state) },
       { key: "value", label: "Value", align: "right", format: (a) => alertValue(a, a.value) },
       { key: "threshold", label: "Threshold", align: "right", format: (a) => alertValue(a, a.threshold) },
@@ -186,7 +186,7 @@ export default {
       withActions
         ? { key: "acknowledged_by", label: "Acknowledged", format: (a) => (a.acknowledged_by ? `${a.acknowledged_by}` : fmt.DASH) }
         : { key: "resolved_by", label: "By", format: (a) => a.resolved_by || "auto" },
-      ...(withActions ? [{ key: "id", label: "", sortable: false, render: actions }] : []),
+      ...(withActions ? [{ key: "id", label: "", sortable: false, cls: () => "actions", render: actions }] : []),
     ];
     return {
       title: "Alerts",
@@ -214,12 +214,12 @@ export default {
         const openRows = [...o.alerts].sort((x, y) => (order[x.state] - order[y.state]) || (sev[x.severity] - sev[y.severity]));
         const table = dataTable({ id: "open-alerts", rows: openRows, empty: "Nothing is firing. All quiet.", columns: alertColumns(true) });
         table.querySelectorAll("tbody tr").forEach((tr, i) => { if (openRows[i]) { tr.dataset.alert = openRows[i].id; tr.dataset.state = openRows[i].state; } });
-        open.replaceChildren(table);
-        resolved.replaceChildren(dataTable({ id: "resolved-alerts", rows: r.alerts, empty: "No resolved alerts yet", columns: alertColumns(false) }));
-        rules.replaceChildren(dataTable({
+        open.replaceChildren(cardsOnPhone(table));
+        resolved.replaceChildren(cardsOnPhone(dataTable({ id: "resolved-alerts", rows: r.alerts, empty: "No resolved alerts yet", columns: alertColumns(false) })));
+        rules.replaceChildren(cardsOnPhone(dataTable({
           id: "alert-rules", rows: rr.rules, empty: "No rules yet: POST /v1/alerts/rules or promptpulse alerts apply rules.yaml",
           columns: [
-            { key: "name", label: "Rule", render: (x) => h("span", { class: "strong", "data-rule": x.id }, x.name) },
+            { key: "name", label: "Rule", cls: () => "lead", render: (x) => h("span", { class: "strong", "data-rule": x.id }, x.name) },
             { key: "metric", label: "Condition", format: condition },
             { key: "window", label: "Window · for", format: (x) => `${x.window} · ${x.for}` },
             { key: "filters", label: "Scope", sortable: false, format: (x) => scopeText(x.filters) + (x.group_by ? ` · per ${x.group_by}` : "") },
@@ -227,7 +227,7 @@ export default {
             { key: "channels", label: "Channels", sortable: false, format: (x) => x.channels.map((c) => c.type).join(", ") || fmt.DASH },
             { key: "enabled", label: "Enabled", render: (x) => h("span", { class: `badge ${x.enabled ? "good" : ""}` }, x.enabled ? "on" : "off") },
           ],
-        }));
+        })));
         disposeWithin(budgets);  // a budget is one column, an SLO two
         budgets.replaceChildren(...b.budgets.map((x) => budgetCard(x).card),
           ...s.slos.map((x, i) => { const c = sloCard(x, histories[i]).card; c.classList.add("span-2"); return c; }),

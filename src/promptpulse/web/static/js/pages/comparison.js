@@ -92,7 +92,7 @@ export function comparisonTable(answer, catalog, { id = "compare", direction = n
           h("div", { class: "ci" }, ci));
       }));
   });
-  return h("div", { class: "table-wrap" }, h("table", { class: "data cmp-table", "data-table": id }, h("thead", {}, head), h("tbody", {}, body)));
+  return h("div", { class: "table-wrap" }, h("table", { class: "data cmp-table", "data-table": id, style: `--n:${answer.variants.length}` }, h("thead", {}, head), h("tbody", {}, body)));
 }
 
 /** The winner (or none) and the API's verdict sentence, as one banner. */

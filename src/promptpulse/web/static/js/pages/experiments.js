@@ -6,7 +6,7 @@
 import { base, chartCard } from "../charts.js";
 import * as fmt from "../fmt.js";
 import * as state from "../state.js";
-import { card, dataTable, h } from "../ui.js";
+import { card, cardsOnPhone, dataTable, h } from "../ui.js";
 import { comparisonTable, pValue, signed, verdictBox } from "./comparison.js";
 
 function decisionKind(decision) {
@@ -111,17 +111,17 @@ function detail(root, ref, { go }) {
     table.replaceChildren(comparisonTable(res, ctx.catalog, { id: "experiment", direction: exp.direction }));
     // 4. sequential tests
     const unit = (row) => (ctx.catalog[row.metric] || {}).unit;
-    seq.replaceChildren(dataTable({
+    seq.replaceChildren(cardsOnPhone(dataTable({
       id: "sequential", rows: res.sequential.tests, empty: "No tests yet",
       columns: [
-        { key: "metric", label: "Metric", render: (r) => h("span", {}, r.metric, r.metric === res.primary ? h("span", { class: "tag primary" }, "primary") : h("span", { class: "tag guardrail" }, "guardrail")) },
+        { key: "metric", label: "Metric", cls: () => "lead", render: (r) => h("span", {}, r.metric, r.metric === res.primary ? h("span", { class: "tag primary" }, "primary") : h("span", { class: "tag guardrail" }, "guardrail")) },
         { key: "variant", label: "Variant" },
         { key: "difference", label: "Difference", align: "right", format: (r) => signed(unit(r), r.difference) },
         { key: "cs_low", label: "Confidence sequence", align: "right", format: (r) => (r.cs_low === null ? fmt.DASH : `${signed(unit(r), r.cs_low)} to ${signed(unit(r), r.cs_high)}`) },
         { key: "p_value_adjusted", label: "Always-valid p", align: "right", format: (r) => pValue(r.p_value_adjusted) },
         { key: "significant", label: "", render: (r) => (r.significant ? h("span", { class: "badge good" }, "significant") : h("span", { class: "muted" }, "not yet")) },
       ],
-    }));
+    })));
     // 5. per day
     const days = [...new Set(res.daily.map((d) => d.t))].sort();
     const names = exp.variants.map((v) => v.name);
