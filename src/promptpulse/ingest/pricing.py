@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 import logging
+from bisect import bisect_left
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
@@ -33,7 +34,9 @@ class PriceOverride:
 
     def cost(self, input_tokens: int, cached_tokens: int, output_tokens: int) -> float:
         cached_price = (
-            self.input_per_mtok if self.cached_input_per_mtok is None else self.cached_input_per_mtok
+            self.input_per_mtok
+            if self.cached_input_per_mtok is None
+            else self.cached_input_per_mtok
         )
         return (
             (input_tokens - cached_tokens) * self.input_per_mtok
@@ -59,21 +62,41 @@ class _Linear:
 
 
 class _Tiered:
-    """Prices with tiers (by prompt size): computed by genai-prices per call, memoised."""
+    """Cliff-tiered prices (genai-prices: past a tier's start, the tier's rate applies to all
+    tokens, chosen by the prompt's input tokens). Between two tier starts the price is linear
+    again, so each region gets its own coefficients, probed once."""
 
     def __init__(self, model_price: ModelPrice) -> None:
-        self.model_price = model_price
-        self._memo: dict[tuple[int, int, int], float] = {}
+        starts = sorted(
+            {int(t.start) for v in vars(model_price).values() if isinstance(v, TieredPrices)
+             for t in v.tiers}
+        )  # fmt: skip
+        self.starts = starts
+        self.regions = [
+            _probe(model_price, lo, hi)
+            for lo, hi in zip([0, *(s + 1 for s in starts)], [*starts, None], strict=True)
+        ]
 
     def cost(self, input_tokens: int, cached_tokens: int, output_tokens: int) -> float:
-        key = (input_tokens, cached_tokens, output_tokens)
-        found = self._memo.get(key)
-        if found is None:
-            if len(self._memo) > 65_536:
-                self._memo.clear()
-            found = float(_total(self.model_price, *key))
-            self._memo[key] = found
-        return found
+        # Region k holds inputs with exactly k tier starts strictly below them.
+        region = self.regions[bisect_left(self.starts, input_tokens)]
+        return region.cost(input_tokens, cached_tokens, output_tokens)
+
+
+def _probe(mp: ModelPrice, lo: int, hi: int | None) -> _Linear:
+    """Linear coefficients of the price for prompts of lo..hi input tokens (hi None: no end)."""
+    a = max(lo, 1)
+    b = a + 1000 if hi is None else hi
+    if b <= a:  # a one-token region: its input price cannot be told from its base
+        b = a
+    at_a = _total(mp, a, 0, 0)
+    per_input = float(_total(mp, b, 0, 0) - at_a) / (b - a) if b > a else 0.0
+    return _Linear(
+        base=float(at_a) - per_input * a,
+        per_input=per_input,
+        per_cached_delta=float(_total(mp, a, a, 0) - at_a) / a,
+        per_output=float(_total(mp, a, 0, MTOK) - at_a) / MTOK,
+    )
 
 
 @dataclass(frozen=True)
