@@ -8,9 +8,9 @@ No price known means no cost: None, never a guess.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 import logging
 from bisect import bisect_left
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
