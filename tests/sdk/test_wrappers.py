@@ -60,7 +60,11 @@ def _anthropic(fake: FakeServer, is_async: bool, timeout: float = 30) -> Any:
 def _run(is_async: bool, fn: Any, client: Any = None) -> Any:
     """Call fn(); for an async client run the coroutine it returns, then close the client."""
     if not is_async:
-        return fn()
+        try:
+            return fn()
+        finally:
+            if client is not None:
+                client.close()  # a timed-out socket left to the GC is a ResourceWarning
 
     async def go() -> Any:
         try:
