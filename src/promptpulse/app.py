@@ -28,6 +28,7 @@ from promptpulse.web.api import alerts as alerts_api
 from promptpulse.web.api import budgets as budgets_api
 from promptpulse.web.api import slos as slos_api
 from promptpulse.web.api import lifecycle as lifecycle_api
+from promptpulse.web.api import reports as reports_api
 from promptpulse.web.context import AppContext
 
 log = logging.getLogger("promptpulse")
@@ -101,6 +102,7 @@ def create_app(
         compare_api.router, experiments_api.router,
         alerts_api.router, budgets_api.router, slos_api.router,
         lifecycle_api.router,
+        reports_api.router,
     ):
         app.include_router(router)
     return app

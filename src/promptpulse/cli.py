@@ -10,7 +10,7 @@ import httpx
 import typer
 from rich.console import Console
 
-from promptpulse import cli_lifecycle, cli_remote
+from promptpulse import cli_lifecycle, cli_remote, cli_reports
 from promptpulse.cli_alerts import alerts_app
 from promptpulse.cli_experiments import experiments_app
 from promptpulse.config import Settings
@@ -194,6 +194,7 @@ def prices_delete(
 
 cli_remote.register(app)
 cli_lifecycle.register(app)
+cli_reports.register(app)
 
 
 def main() -> None:

@@ -76,6 +76,12 @@ class Settings(BaseSettings):
         300.0, description="A window is exported once closed this long (calls in flight land)."
     )
     export_interval_s: float = Field(60.0, description="Seconds between scheduled-export checks.")
+    reports_interval_s: float = Field(
+        60.0, description="Seconds between checks for due scheduled reports (0: none)."
+    )
+    reports_dir: Path | None = Field(
+        None, description="Root of file-channel report directories (default <data_dir>/reports)."
+    )
 
     @property
     def duckdb_path(self) -> Path:

@@ -36,4 +36,8 @@ def lifecycle_tasks(app: Any, ctx: AppContext) -> list[DaemonTask]:
 
         tasks.append(DaemonTask("retention", s.retention_interval_s, apply_retention))
     tasks += app.state.exports.daemons()
+    from promptpulse.reports import ReportService
+
+    app.state.reports = ReportService(ctx.meta.engine, ctx.store, ctx.clock, s)
+    tasks.append(app.state.reports.daemon())
     return tasks

@@ -1,0 +1,224 @@
+"""Sending reports: build one for a period, deliver it to email, webhook and file channels, and
+the scheduler that sends each due period once (the last period sent is kept in the schedule's
+row, so restarts neither skip nor repeat one)."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import logging
+import os
+from collections.abc import Callable
+from datetime import datetime
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import sqlalchemy as sa
+
+from promptpulse.alerts.channels import PermanentFailure, _smtp_send
+from promptpulse.config import Settings
+from promptpulse.query.spec import Filter, Scope
+from promptpulse.reports import periods
+from promptpulse.reports import schedules as sch
+from promptpulse.reports.build import build_report
+from promptpulse.reports.model import Report
+from promptpulse.reports.recommend import MIN_REQUESTS
+from promptpulse.reports.render import render_html, render_markdown, render_text
+from promptpulse.store.base import Store
+from promptpulse.tasks import DaemonTask
+
+log = logging.getLogger("promptpulse.reports")
+ATTEMPTS = 3
+
+
+def report_for(
+    store: Store,
+    meta_engine: sa.Engine | None,
+    period: str,
+    now: datetime,
+    *,
+    project: str | None = None,
+    timezone: str = "UTC",
+    as_of: datetime | None = None,
+    min_requests: int = MIN_REQUESTS,
+) -> Report:
+    """The report of the last whole `period` (in `timezone`) complete at `as_of` (default now)."""
+    tz = periods.zone(timezone)
+    start, end = periods.last_complete(period, tz, as_of or now)
+    filters = (Filter("project", (project,)),) if project else ()
+    return build_report(
+        store, Scope(start, end, filters), period, now, meta_engine=meta_engine,
+        timezone=timezone, min_requests=min_requests,
+    )  # fmt: skip
+
+
+def subject(r: Report) -> str:
+    tz = periods.zone(r.timezone)
+    first = datetime.fromisoformat(r.start.replace("Z", "+00:00")).astimezone(tz).date()
+    last = datetime.fromisoformat(r.end.replace("Z", "+00:00")).astimezone(tz).date()
+    span = first.isoformat() if r.period == "day" else f"{first} – {last.fromordinal(last.toordinal() - 1)}"
+    return f"{r.title} · {span}"
+
+
+def email_message(r: Report, sender: str, to: list[str]) -> EmailMessage:
+    msg = EmailMessage()
+    msg["Subject"] = subject(r)
+    msg["From"] = sender
+    msg["To"] = ", ".join(to)
+    msg.set_content(render_text(r))
+    msg.add_alternative(render_html(r), subtype="html")
+    return msg
+
+
+def file_names(r: Report) -> tuple[str, str]:
+    tz = periods.zone(r.timezone)
+    first = datetime.fromisoformat(r.start.replace("Z", "+00:00")).astimezone(tz).date()
+    stem = f"report-{r.project or 'all'}-{r.period}-{first.isoformat()}"
+    return f"{stem}.md", f"{stem}.html"
+
+
+def write_files(r: Report, directory: Path) -> list[Path]:
+    """Markdown and HTML, each written to a temporary name and renamed (never half a file)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    out = []
+    for name, text in zip(file_names(r), (render_markdown(r), render_html(r)), strict=True):
+        path = directory / name
+        tmp = directory / f".{name}.partial"
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+        out.append(path)
+    return out
+
+
+def webhook_body(r: Report) -> dict[str, Any]:
+    return {"version": 1, "event": "report", "report": r.as_dict(), "markdown": render_markdown(r)}
+
+
+class ReportService:
+    """Owns the schedules table, builds and delivers reports, and runs the scheduler."""
+
+    def __init__(
+        self,
+        engine: sa.Engine,
+        store: Store,
+        clock: Callable[[], datetime],
+        settings: Settings,
+    ) -> None:
+        self.engine = engine
+        self.store = store
+        self.clock = clock
+        self.settings = settings
+        sch.create_tables(engine)
+        self._lock = asyncio.Lock()
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.settings.reports_dir or self.settings.data_dir / "reports"
+
+    def build(self, period: str, **kw: Any) -> Report:
+        return report_for(self.store, self.engine, period, self.clock(), **kw)
+
+    # ------------------------------------------------------------ delivery
+
+    async def deliver(
+        self, r: Report, channels: list[sch.ReportChannel]
+    ) -> list[dict[str, Any]]:
+        results = []
+        async with httpx.AsyncClient(timeout=15, follow_redirects=False) as http:
+            for ch in channels:
+                status, error, detail = "failed", None, None
+                for attempt in range(1, ATTEMPTS + 1):
+                    try:
+                        detail = await self._send(ch, r, http)
+                        status, error = "sent", None
+                        break
+                    except PermanentFailure as exc:
+                        error = str(exc)
+                        break
+                    except Exception as exc:  # network, 5xx: worth another try
+                        error = f"{type(exc).__name__}: {exc}"[:500]
+                        if attempt < ATTEMPTS:
+                            await asyncio.sleep(self.settings.alerts_retry_base_s * 2 ** (attempt - 1))
+                if status == "failed":
+                    log.warning("report to %s failed: %s", ch.type, error)
+                results.append(
+                    {"type": ch.type, "target": ch.target(), "status": status, "error": error,
+                     **({"files": detail} if detail else {})}
+                )  # fmt: skip
+        return results
+
+    async def _send(
+        self, ch: sch.ReportChannel, r: Report, http: httpx.AsyncClient
+    ) -> list[str] | None:
+        if ch.type == "file":
+            directory = sch.resolve_dir(self.reports_dir, ch.dir or ".")
+            paths = await asyncio.to_thread(write_files, r, directory)
+            return [str(p) for p in paths]
+        if ch.type == "email":
+            if not self.settings.smtp_url:
+                raise PermanentFailure("no SMTP server configured (PROMPTPULSE_SMTP_URL)")
+            msg = email_message(r, self.settings.smtp_from, ch.to or [])
+            await asyncio.to_thread(_smtp_send, self.settings.smtp_url, msg)
+            return None
+        body = orjson.dumps(webhook_body(r))
+        headers = {"Content-Type": "application/json", "User-Agent": "PromptPulse-Reports/1"}
+        if ch.secret:
+            sig = hmac.new(ch.secret.encode(), body, hashlib.sha256).hexdigest()
+            headers["X-PromptPulse-Signature"] = f"sha256={sig}"
+        headers.update(ch.headers or {})
+        response = await http.post(ch.url or "", content=body, headers=headers)
+        if response.is_success:
+            return None
+        message = f"HTTP {response.status_code}: {response.text[:200]}"
+        if 400 <= response.status_code < 500 and response.status_code not in (408, 429):
+            raise PermanentFailure(message)
+        raise RuntimeError(message)
+
+    # ------------------------------------------------------------ the scheduler
+
+    async def run_due(self, now: datetime | None = None) -> list[dict[str, Any]]:
+        """Send every enabled schedule whose latest period was not sent yet; returns the sends."""
+        async with self._lock:
+            now = now or self.clock()
+            sent = []
+            records = await asyncio.to_thread(sch.list_schedules, self.engine)
+            for rec in records:
+                s = rec.spec
+                if not s.enabled:
+                    continue
+                tz = periods.zone(s.timezone)
+                _, start, end = periods.due_period(s.period, s.parsed_at(), tz, now)
+                if rec.last_period_end is not None and end <= rec.last_period_end:
+                    continue
+                try:
+                    report = await asyncio.to_thread(
+                        report_for, self.store, self.engine, s.period, now, project=s.project,
+                        timezone=s.timezone, as_of=end, min_requests=s.min_requests,
+                    )  # fmt: skip
+                except Exception:
+                    log.exception("report %s for %s could not be built", rec.id, start)
+                    continue
+                result = await self.deliver(report, s.channels)
+                # Recorded after the attempt: a crash mid-send repeats it, a failure does not.
+                await asyncio.to_thread(sch.mark_sent, self.engine, rec.id, end, now, result)
+                log.info("report %s (%s %s) sent: %s", rec.id, s.period, report.start, result)
+                sent.append({"schedule_id": rec.id, "period_start": report.start,
+                             "period_end": report.end, "results": result})  # fmt: skip
+            return sent
+
+    def daemon(self) -> DaemonTask:
+        service = self
+
+        class _Scheduler(DaemonTask):
+            def start(self) -> None:
+                if self.interval_s > 0:
+                    super().start()
+
+        async def once() -> None:
+            await service.run_due()
+
+        return _Scheduler("reports", self.settings.reports_interval_s, once)
