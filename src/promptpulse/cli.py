@@ -120,7 +120,7 @@ def keys_list(
             k.id,
             k.prefix + "…",
             k.project or "* (admin)",
-            ",".join(d["scopes"]),
+            ",".join(sorted(s.value for s in k.scopes)),
             k.name or "",
             str(d["created_at"])[:19],
             str(d["revoked_at"] or "")[:19],

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gzip
-import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,16 +16,20 @@ from rich.table import Table
 console = Console()
 err = Console(stderr=True)
 
-Url = Annotated[str, typer.Option(envvar="PROMPTPULSE_URL", help="Server URL "
-                                  "(env PROMPTPULSE_URL)")]
-Key = Annotated[str, typer.Option("--api-key", envvar="PROMPTPULSE_API_KEY",
-                                  help="API key (env PROMPTPULSE_API_KEY)")]
+Url = Annotated[
+    str, typer.Option(envvar="PROMPTPULSE_URL", help="Server URL (env PROMPTPULSE_URL)")
+]
+Key = Annotated[
+    str,
+    typer.Option(
+        "--api-key", envvar="PROMPTPULSE_API_KEY", help="API key (env PROMPTPULSE_API_KEY)"
+    ),
+]
 DEFAULT_URL = "http://127.0.0.1:8000"
 
 
 def _client(url: str, api_key: str) -> httpx.Client:
-    return httpx.Client(base_url=url, headers={"Authorization": f"Bearer {api_key}"},
-                        timeout=60)
+    return httpx.Client(base_url=url, headers={"Authorization": f"Bearer {api_key}"}, timeout=60)
 
 
 def _problem(response: httpx.Response) -> str:
@@ -53,10 +56,17 @@ def ingest(
     totals = {"accepted": 0, "duplicates": 0, "rejected": 0}
     bad: list[str] = []
     size = file.stat().st_size
-    with _client(url, api_key) as client, Progress(
-        TextColumn("[bold]ingest"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
-        TextColumn("{task.fields[done]} sent"), TimeRemainingColumn(), console=err,
-    ) as progress:
+    with (
+        _client(url, api_key) as client,
+        Progress(
+            TextColumn("[bold]ingest"),
+            BarColumn(),
+            TextColumn("{task.percentage:>3.0f}%"),
+            TextColumn("{task.fields[done]} sent"),
+            TimeRemainingColumn(),
+            console=err,
+        ) as progress,
+    ):
         task = progress.add_task("ingest", total=size, done=0)
         batch: list[tuple[int, Any]] = []
         with file.open("rb") as fh:
@@ -76,24 +86,30 @@ def ingest(
                     batch = []
             _send(client, batch, totals, bad)
             progress.update(task, done=totals["accepted"] + totals["duplicates"])
-    for line in bad[:50]:
-        err.print(f"[red]{line}[/red]")
+    for message in bad[:50]:
+        err.print(f"[red]{message}[/red]")
     if len(bad) > 50:
         err.print(f"… and {len(bad) - 50} more")
-    console.print(f"accepted {totals['accepted']}, duplicates {totals['duplicates']}, "
-                  f"rejected {totals['rejected']}")
+    console.print(
+        f"accepted {totals['accepted']}, duplicates {totals['duplicates']}, "
+        f"rejected {totals['rejected']}"
+    )
     if totals["rejected"]:
         raise typer.Exit(1)
 
 
-def _send(client: httpx.Client, batch: list[tuple[int, Any]], totals: dict[str, int],
-          bad: list[str]) -> None:
+def _send(
+    client: httpx.Client, batch: list[tuple[int, Any]], totals: dict[str, int], bad: list[str]
+) -> None:
     if not batch:
         return
     body = gzip.compress(orjson.dumps({"events": [e for _, e in batch]}), 1)
     for attempt in range(8):
-        response = client.post("/v1/events", content=body, headers={
-            "Content-Type": "application/json", "Content-Encoding": "gzip"})
+        response = client.post(
+            "/v1/events",
+            content=body,
+            headers={"Content-Type": "application/json", "Content-Encoding": "gzip"},
+        )
         if response.status_code in (429, 503) and attempt < 7:
             import time
 
@@ -113,8 +129,8 @@ def _send(client: httpx.Client, batch: list[tuple[int, Any]], totals: dict[str, 
         totals["rejected"] += 1
 
 
-def _params(frm: str | None, to: str | None, filters: list[str]) -> list[tuple[str, str]]:
-    params = [(k, v) for k, v in (("from", frm), ("to", to)) if v]
+def _params(frm: str | None, to: str | None, filters: list[str]) -> list[tuple[str, Any]]:
+    params: list[tuple[str, Any]] = [(k, v) for k, v in (("from", frm), ("to", to)) if v]
     for f in filters:
         name, sep, value = f.partition("=")
         if not sep:
@@ -129,8 +145,10 @@ def query(
     api_key: Key = "",
     frm: Annotated[str | None, typer.Option("--from", help="RFC 3339 start")] = None,
     to: Annotated[str | None, typer.Option(help="RFC 3339 end (exclusive)")] = None,
-    filters: Annotated[list[str] | None, typer.Option("--filter", "-f",
-                       help="name=value, repeatable (metadata.<key>=v too)")] = None,
+    filters: Annotated[
+        list[str] | None,
+        typer.Option("--filter", "-f", help="name=value, repeatable (metadata.<key>=v too)"),
+    ] = None,
     by: Annotated[str | None, typer.Option(help="breakdown: the dimension")] = None,
     metrics: Annotated[str | None, typer.Option(help="Comma list of catalog metrics")] = None,
     interval: Annotated[str | None, typer.Option(help="timeseries: minute…month")] = None,
@@ -145,8 +163,14 @@ def query(
     if not api_key:
         raise typer.BadParameter("give --api-key or set PROMPTPULSE_API_KEY")
     params = _params(frm, to, filters or [])
-    extra = {"by": by, "metrics": metrics, "interval": interval, "group_by": group_by,
-             "sort": sort, "limit": str(limit) if limit else None}
+    extra = {
+        "by": by,
+        "metrics": metrics,
+        "interval": interval,
+        "group_by": group_by,
+        "sort": sort,
+        "limit": str(limit) if limit else None,
+    }
     params += [(k, v) for k, v in extra.items() if v]
     with _client(url, api_key) as client:
         response = client.get(f"/v1/metrics/{what}", params=params)
@@ -157,8 +181,9 @@ def query(
     if as_json:
         print(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode())
         return
-    {"overview": _print_overview, "timeseries": _print_series,
-     "breakdown": _print_breakdown}[what](data)
+    {"overview": _print_overview, "timeseries": _print_series, "breakdown": _print_breakdown}[what](
+        data
+    )
 
 
 def _fmt(value: Any) -> str:

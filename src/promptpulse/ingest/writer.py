@@ -94,7 +94,7 @@ class Writer:
             self._thread = None
 
     async def write(self, kind: str, table: pa.Table) -> WriteResult:
-        """Queue a batch and wait until it is committed. Raises Overloaded when the queue is full."""
+        """Queue a batch and wait until it is committed; Overloaded when the queue is full."""
         if table.num_rows == 0:
             return WriteResult(0, 0)
         loop = asyncio.get_running_loop()
@@ -144,8 +144,9 @@ class Writer:
             first = self._queue.get()
             if first is _STOP:
                 return
+            assert isinstance(first, _Job)
             jobs = [first]
-            rows = first.table.num_rows  # type: ignore[union-attr]
+            rows = first.table.num_rows
             stop = False
             while rows < self._group:
                 try:
@@ -155,9 +156,10 @@ class Writer:
                 if more is _STOP:
                     stop = True
                     break
+                assert isinstance(more, _Job)
                 jobs.append(more)
-                rows += more.table.num_rows  # type: ignore[union-attr]
-            self._commit_group(writer, jobs)  # type: ignore[arg-type]
+                rows += more.table.num_rows
+            self._commit_group(writer, jobs)
             if stop:
                 return
 

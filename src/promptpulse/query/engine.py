@@ -183,15 +183,19 @@ def timeseries(
     for group, points_by_t in sorted(by_group.items(), key=lambda kv: (kv[0] is None, str(kv[0]))):
         points = []
         for t in starts:
-            r = points_by_t.get(t)
+            found = points_by_t.get(t)
             point: dict[str, Any] = {"t": _iso(t)}
             for m in metrics:
                 point[m.name] = _point_value(
-                    m, r, t, scope, interval, peaks.get((t.replace(tzinfo=None), group))
+                    m, found, t, scope, interval, peaks.get((t.replace(tzinfo=None), group))
                 )
             points.append(point)
         series.append({"group": group, "points": points})
-    out = {"interval": interval, "group_by": group_by.name if group_by else None, "series": series}
+    out: dict[str, Any] = {
+        "interval": interval,
+        "group_by": group_by.name if group_by else None,
+        "series": series,
+    }
     if approximate:
         out["approximate"] = True  # percentiles (and distinct users) from rollup sketches
     return out
@@ -257,15 +261,15 @@ def breakdown(
     present = [row for row in out if row[sort.metric] is not None]
     missing = [row for row in out if row[sort.metric] is None]
     present.sort(key=lambda row: row[sort.metric], reverse=sort.descending)
-    out = {
+    result: dict[str, Any] = {
         "by": by.name,
         "sort": sort.metric,
         "order": "desc" if sort.descending else "asc",
         "rows": (present + missing)[:limit],
     }
     if approximate:
-        out["approximate"] = True
-    return out
+        result["approximate"] = True
+    return result
 
 
 def _iso(t: datetime) -> str:

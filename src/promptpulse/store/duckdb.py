@@ -23,8 +23,8 @@ from promptpulse.query.catalog import CONDITIONS, Agg, Kind, Metric, Op, base_ag
 from promptpulse.query.spec import COLUMN_DIMENSIONS, Dimension, Scope
 from promptpulse.rollups.plan import is_approximate
 from promptpulse.store import duckdb_rollups as rollups
-from promptpulse.store.duckdb_lifecycle import LifecycleMixin
 from promptpulse.store.base import Row
+from promptpulse.store.duckdb_lifecycle import LifecycleMixin
 
 EVENT_SCHEMA = pa.schema(
     [
@@ -220,7 +220,7 @@ def _group_keys(group_by: Sequence[Dimension], interval: str | None) -> list[tup
 def _floats(column: Any) -> np.ndarray:
     """A fetched column as float64 with NULL as NaN (DuckDB hands back a masked array)."""
     if isinstance(column, np.ma.MaskedArray):
-        return column.astype(np.float64).filled(np.nan)
+        return np.ma.filled(column.astype(np.float64), np.nan)
     return np.asarray(column, dtype=np.float64)
 
 
@@ -438,7 +438,7 @@ class DuckDBStore(LifecycleMixin):
             for r in raw:
                 r.update(by_key.get(tuple(r[alias] for alias, _ in keys), {}))
         exact = {column: f.result() for column, f in exact_futures.items()}
-        rows: list[Row] = []
+        rows = []
         for record in raw:
             row: Row = {alias: record[alias] for alias, _ in keys}
             base = {a: _py(record.get(f"a{i}")) for i, a in enumerate(aggs)}

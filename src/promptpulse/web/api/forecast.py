@@ -11,7 +11,7 @@ from promptpulse.forecast import period_bounds, project_period
 from promptpulse.meta import ApiKey, Scope
 from promptpulse.query.catalog import CATALOG
 from promptpulse.query.spec import Errors, parse_choice, parse_scope, parse_time, single
-from promptpulse.web.auth import restrict_to_key, require
+from promptpulse.web.auth import require, restrict_to_key
 from promptpulse.web.context import context
 
 router = APIRouter(tags=["metrics"])
@@ -45,6 +45,7 @@ async def forecast(
     else:
         start, end = period_bounds(kind or "month", now)
     scope = restrict_to_key(key, scope)
+    assert chosen is not None  # checked above
     result = await run_in_threadpool(
         project_period, ctx.store, scope.filters, chosen, start, end, now
     )
