@@ -97,16 +97,19 @@ def print_rich(r: Report, out: Console) -> None:
 
 def report(
     period: Annotated[str, typer.Option(help="day, week or month: the last whole one")] = "week",
-    project: Annotated[str | None, typer.Option(help="One project (default: the key's, "
-                                                "or all)")] = None,  # fmt: skip
+    project: Annotated[
+        str | None, typer.Option(help="One project (default: the key's, or all)")
+    ] = None,
     fmt: Annotated[str, typer.Option("--format", help="text, markdown or html")] = "text",
     timezone: Annotated[str, typer.Option(help="IANA time zone of the period")] = "UTC",
-    as_of: Annotated[str | None, typer.Option("--as-of", help="The last period complete at "
-                                              "this time (RFC 3339)")] = None,  # fmt: skip
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="The last period complete at this time (RFC 3339)")
+    ] = None,
     url: Url = DEFAULT_URL,
     api_key: Key = "",
-    data_dir: Annotated[Path | None, typer.Option("--data-dir", help="Read a data directory "
-                                                  "instead of a server")] = None,  # fmt: skip
+    data_dir: Annotated[
+        Path | None, typer.Option("--data-dir", help="Read a data directory instead of a server")
+    ] = None,
 ) -> None:
     """Print the report of the last whole day, week or month (figures, movers, alerts,
     budgets, forecast, recommendations)."""

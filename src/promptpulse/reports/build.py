@@ -173,10 +173,18 @@ def fired_alerts(meta_engine: sa.Engine, scope: Scope, project: str | None) -> l
         rows = conn.execute(q).all()
     return [
         AlertLine(
-            id=r.id, name=r.name, severity=r.severity, state=r.state, metric=r.metric,
-            project=r.project, value=r.value, threshold=r.threshold, reason=r.reason,
-            fired_at=t.iso(r.fired_at) or "", resolved_at=t.iso(r.resolved_at),
-        )  # fmt: skip
+            id=r.id,
+            name=r.name,
+            severity=r.severity,
+            state=r.state,
+            metric=r.metric,
+            project=r.project,
+            value=r.value,
+            threshold=r.threshold,
+            reason=r.reason,
+            fired_at=t.iso(r.fired_at) or "",
+            resolved_at=t.iso(r.resolved_at),
+        )
         for r in rows
     ]
 
@@ -196,12 +204,19 @@ def budget_lines(
         s = budget_status(store, b, now)
         out.append(
             BudgetLine(
-                name=b.name, metric=b.metric, period=b.period, period_start=s["period_start"],
-                period_end=s["period_end"], amount=b.amount, spent=s["spent"],
-                spent_ratio=s["spent_ratio"], projected=s["projected"],
-                projected_low=s["projected_low"], projected_high=s["projected_high"],
+                name=b.name,
+                metric=b.metric,
+                period=b.period,
+                period_start=s["period_start"],
+                period_end=s["period_end"],
+                amount=b.amount,
+                spent=s["spent"],
+                spent_ratio=s["spent_ratio"],
+                projected=s["projected"],
+                projected_low=s["projected_low"],
+                projected_high=s["projected_high"],
                 will_overrun=bool(s["will_overrun"]),
-            )  # fmt: skip
+            )
         )
     return out
 

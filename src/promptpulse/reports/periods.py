@@ -88,11 +88,11 @@ def parse_at(period: str, text: str | None) -> At:
         return At(hour, minute)
     if period == "week":
         if not day or day.upper() not in WEEKDAYS:
-            raise ValueError(f"at: a weekly report takes a weekday and HH:MM such as 'MON 08:00'")
+            raise ValueError("at: a weekly report takes a weekday and HH:MM such as 'MON 08:00'")
         return At(hour, minute, weekday=WEEKDAYS.index(day.upper()))
     monthday = int(day) if day and day.isdigit() else 1 if not day else 0
     if not 1 <= monthday <= 28:
-        raise ValueError(f"at: a monthly report takes a day 1-28 and HH:MM such as '1 08:00'")
+        raise ValueError("at: a monthly report takes a day 1-28 and HH:MM such as '1 08:00'")
     return At(hour, minute, monthday=monthday)
 
 

@@ -41,9 +41,7 @@ def _arrow(f: Figure) -> str:
 
 
 def _period_line(r: Report) -> str:
-    return (
-        f"{r.start} → {r.end} ({r.timezone}), against {r.previous_start} → {r.previous_end}"
-    )
+    return f"{r.start} → {r.end} ({r.timezone}), against {r.previous_start} → {r.previous_end}"
 
 
 def _forecast_line(r: Report) -> str | None:
@@ -74,22 +72,28 @@ def _sections(r: Report) -> dict[str, list[list[str]]]:
         movers.setdefault(m.metric, []).append(_mover_cells(m))
     return {
         "figures": [
-            [f.label, value(f.value, f.unit), value(f.previous, f.unit),
-             change(f.value, f.previous, f.unit), _arrow(f)]
+            [
+                f.label,
+                value(f.value, f.unit),
+                value(f.previous, f.unit),
+                change(f.value, f.previous, f.unit),
+                _arrow(f),
+            ]
             for f in r.figures
-        ],  # fmt: skip
-        **{f"movers:{k}": v for k, v in movers.items()},
-        "alerts": [
-            [a.fired_at, a.severity, a.name, a.state, a.reason or ""] for a in r.alerts
         ],
+        **{f"movers:{k}": v for k, v in movers.items()},
+        "alerts": [[a.fired_at, a.severity, a.name, a.state, a.reason or ""] for a in r.alerts],
         "budgets": [
-            [b.name, f"{value(b.spent, 'usd' if b.metric == 'cost_usd' else 'count')} of "
-             f"{value(b.amount, 'usd' if b.metric == 'cost_usd' else 'count')}",
-             f"{b.spent_ratio:.0%}",
-             value(b.projected, "usd" if b.metric == "cost_usd" else "count"),
-             "yes" if b.will_overrun else "no"]
+            [
+                b.name,
+                f"{value(b.spent, 'usd' if b.metric == 'cost_usd' else 'count')} of "
+                f"{value(b.amount, 'usd' if b.metric == 'cost_usd' else 'count')}",
+                f"{b.spent_ratio:.0%}",
+                value(b.projected, "usd" if b.metric == "cost_usd" else "count"),
+                "yes" if b.will_overrun else "no",
+            ]
             for b in r.budgets
-        ],  # fmt: skip
+        ],
     }
 
 

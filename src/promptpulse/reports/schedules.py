@@ -61,9 +61,10 @@ class ReportChannel(BaseModel):
         return self
 
     def alert_channel(self) -> ChannelSpec:
-        return ChannelSpec(
-            type=self.type, to=self.to, url=self.url, secret=self.secret, headers=self.headers
-        )  # type: ignore[arg-type]
+        return ChannelSpec.model_validate(
+            {"type": self.type, "to": self.to, "url": self.url, "secret": self.secret,
+             "headers": self.headers}
+        )  # fmt: skip
 
     def masked(self) -> dict[str, Any]:
         if self.type == "file":
@@ -259,5 +260,3 @@ def mark_sent(
                 last_result=orjson.dumps(result).decode(),
             )
         )
-
-

@@ -21,6 +21,7 @@ import sqlalchemy as sa
 
 from promptpulse.alerts.channels import PermanentFailure, _smtp_send
 from promptpulse.config import Settings
+from promptpulse.errors import Invalid
 from promptpulse.query.spec import Filter, Scope
 from promptpulse.reports import periods
 from promptpulse.reports import schedules as sch
@@ -60,7 +61,8 @@ def subject(r: Report) -> str:
     tz = periods.zone(r.timezone)
     first = datetime.fromisoformat(r.start.replace("Z", "+00:00")).astimezone(tz).date()
     last = datetime.fromisoformat(r.end.replace("Z", "+00:00")).astimezone(tz).date()
-    span = first.isoformat() if r.period == "day" else f"{first} – {last.fromordinal(last.toordinal() - 1)}"
+    last = last.fromordinal(last.toordinal() - 1)
+    span = first.isoformat() if r.period == "day" else f"{first} – {last}"
     return f"{r.title} · {span}"
 
 
@@ -124,9 +126,7 @@ class ReportService:
 
     # ------------------------------------------------------------ delivery
 
-    async def deliver(
-        self, r: Report, channels: list[sch.ReportChannel]
-    ) -> list[dict[str, Any]]:
+    async def deliver(self, r: Report, channels: list[sch.ReportChannel]) -> list[dict[str, Any]]:
         results = []
         async with httpx.AsyncClient(timeout=15, follow_redirects=False) as http:
             for ch in channels:
@@ -142,7 +142,8 @@ class ReportService:
                     except Exception as exc:  # network, 5xx: worth another try
                         error = f"{type(exc).__name__}: {exc}"[:500]
                         if attempt < ATTEMPTS:
-                            await asyncio.sleep(self.settings.alerts_retry_base_s * 2 ** (attempt - 1))
+                            backoff = self.settings.alerts_retry_base_s * 2 ** (attempt - 1)
+                            await asyncio.sleep(backoff)
                 if status == "failed":
                     log.warning("report to %s failed: %s", ch.type, error)
                 results.append(
@@ -155,7 +156,10 @@ class ReportService:
         self, ch: sch.ReportChannel, r: Report, http: httpx.AsyncClient
     ) -> list[str] | None:
         if ch.type == "file":
-            directory = sch.resolve_dir(self.reports_dir, ch.dir or ".")
+            try:
+                directory = sch.resolve_dir(self.reports_dir, ch.dir or ".")
+            except Invalid as exc:
+                raise PermanentFailure(exc.detail) from None
             paths = await asyncio.to_thread(write_files, r, directory)
             return [str(p) for p in paths]
         if ch.type == "email":

@@ -78,8 +78,9 @@ async def preview(
     format: str = Query("json", description="json, markdown, html or text"),
     timezone: str = Query("UTC", description="IANA time zone of the period's boundaries"),
     project: str | None = Query(None, description="One project (admin keys: default all)"),
-    as_of: str | None = Query(None, description="Report the last period complete at this "
-                              "time (RFC 3339; default now)"),
+    as_of: str | None = Query(
+        None, description="Report the last period complete at this time (RFC 3339; default now)"
+    ),
     min_requests: int = Query(20, description="Calls a prompt needs on each side"),
     key: ApiKey = Depends(require(Scope.READ)),
 ) -> Response:
@@ -99,21 +100,30 @@ async def preview(
     return Response(content=orjson.dumps(report.as_dict()), media_type="application/json")
 
 
-def _channels(body: dict[str, Any]) -> list[sch.ReportChannel]:
+def _check_dirs(request: Request, channels: list[sch.ReportChannel]) -> None:
+    """File channels write under the reports directory only (422 otherwise)."""
+    for ch in channels:
+        if ch.type == "file":
+            sch.resolve_dir(_service(request).reports_dir, ch.dir or ".")
+
+
+def _channels(request: Request, body: dict[str, Any]) -> list[sch.ReportChannel]:
     raw = body.get("channels")
     if not isinstance(raw, list) or not raw:
         raise invalid("channels", "give at least one channel: email, webhook or file")
     try:
-        return [sch.ReportChannel.model_validate(c) for c in raw]
+        channels = [sch.ReportChannel.model_validate(c) for c in raw]
     except ValidationError as exc:
         raise validation_error(exc, "channels.") from None
+    _check_dirs(request, channels)
+    return channels
 
 
 @router.post("/send", summary="Build a report now and send it to the channels given")
 async def send(
     request: Request, body: dict[str, Any] = Body(...), key: ApiKey = Depends(require(Scope.ADMIN))
 ) -> dict[str, Any]:
-    channels = _channels(body)
+    channels = _channels(request, body)
     unknown = set(body) - {"period", "timezone", "project", "as_of", "min_requests", "channels"}
     if unknown:
         raise invalid(sorted(unknown)[0], "unknown field")
@@ -125,7 +135,7 @@ async def send(
 # ------------------------------------------------------------------ schedules
 
 
-def _parse(key: ApiKey, body: Any) -> sch.ScheduleIn:
+def _parse(request: Request, key: ApiKey, body: Any) -> sch.ScheduleIn:
     if not isinstance(body, dict):
         raise invalid("body", "send a JSON object")
     try:
@@ -136,6 +146,7 @@ def _parse(key: ApiKey, body: Any) -> sch.ScheduleIn:
         if spec.project not in (None, key.project):
             raise Forbidden(f"this key may manage only project '{key.project}'")
         spec = spec.model_copy(update={"project": key.project})
+    _check_dirs(request, spec.channels)
     return spec
 
 
@@ -152,16 +163,14 @@ async def list_schedules(
 async def create_schedule(
     request: Request, body: dict[str, Any] = Body(...), key: ApiKey = Depends(require(Scope.ADMIN))
 ) -> dict[str, Any]:
-    spec = _parse(key, body)
+    spec = _parse(request, key, body)
     now = context(request).clock()
     rec = await run_in_threadpool(sch.create_schedule, _service(request).engine, spec, now)
     return rec.public(now)
 
 
 @router.post("/schedules/run", summary="Send every schedule that is due now")
-async def run_due(
-    request: Request, key: ApiKey = Depends(require(Scope.ADMIN))
-) -> dict[str, Any]:
+async def run_due(request: Request, key: ApiKey = Depends(require(Scope.ADMIN))) -> dict[str, Any]:
     if key.project is not None:
         raise Forbidden("running the scheduler needs an admin key for all projects")
     return {"sent": await _service(request).run_due()}
@@ -184,7 +193,7 @@ async def put_schedule(
     body: dict[str, Any] = Body(...),
     key: ApiKey = Depends(require(Scope.ADMIN)),
 ) -> dict[str, Any]:
-    spec = _parse(key, body)
+    spec = _parse(request, key, body)
     now = context(request).clock()
     rec = await run_in_threadpool(
         sch.update_schedule, _service(request).engine, schedule_id, spec, now, key.project
@@ -196,6 +205,4 @@ async def put_schedule(
 async def delete_schedule(
     request: Request, schedule_id: str, key: ApiKey = Depends(require(Scope.ADMIN))
 ) -> None:
-    await run_in_threadpool(
-        sch.delete_schedule, _service(request).engine, schedule_id, key.project
-    )
+    await run_in_threadpool(sch.delete_schedule, _service(request).engine, schedule_id, key.project)
