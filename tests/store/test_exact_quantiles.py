@@ -56,3 +56,31 @@ def test_nulls_are_ignored_and_empty_is_none() -> None:
         np.percentile(values, [50, 95])
     )
     assert _exact_quantiles(con, "v > 1000", [], "v", [0.5]) is None
+
+
+def test_exact_true_never_answers_from_rollups(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """With rollups allowed from the first call, a long range is approximate unless exact=true."""
+    from datetime import UTC, datetime, timedelta
+
+    from tests.conftest import iso, start_server, stop_server
+
+    server, thread, live = start_server(tmp_path, rollup_min_calls=1)
+    try:
+        key = live.key("p")
+        t0 = datetime(2026, 11, 1, tzinfo=UTC)
+        rng = np.random.default_rng(5)
+        latencies = rng.lognormal(6, 1, 3000)
+        events = [
+            {"timestamp": iso(t0 + timedelta(minutes=i)), "model": "m", "latency_ms": float(x)}
+            for i, x in enumerate(latencies)
+        ]
+        with live.client(key) as c:
+            assert c.post("/v1/events", json={"events": events}).status_code == 200
+            rng_params = {"from": iso(t0), "to": iso(t0 + timedelta(days=3))}
+            exact = c.get("/v1/metrics/overview", params={**rng_params, "exact": "true"}).json()
+            assert "approximate" not in exact
+            assert exact["latency_ms"]["p95"] == pytest.approx(np.percentile(latencies, 95))
+            bad = c.get("/v1/metrics/overview", params={**rng_params, "exact": "maybe"})
+            assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "exact"
+    finally:
+        stop_server(server, thread)

@@ -31,19 +31,22 @@ def _minutes(start: datetime, end: datetime) -> float:
     return (end - start).total_seconds() / 60
 
 
-def overview(store: Store, scope: Scope, compare_previous: bool = False) -> dict[str, Any]:
+def overview(
+    store: Store, scope: Scope, compare_previous: bool = False, approximate_ok: bool = True
+) -> dict[str, Any]:
+    """`approximate_ok=False` (the API's `exact=true`) never answers from rollup sketches."""
     if not compare_previous:
-        return _overview(store, scope)
+        return _overview(store, scope, approximate_ok)
     # The two periods are independent: compute them side by side.
     with ThreadPoolExecutor(max_workers=2) as pool:
-        current = pool.submit(_overview, store, scope)
-        previous = pool.submit(_overview, store, scope.previous())
+        current = pool.submit(_overview, store, scope, approximate_ok)
+        previous = pool.submit(_overview, store, scope.previous(), approximate_ok)
         result = current.result()
         result["previous"] = previous.result()
     return result
 
 
-def _overview(store: Store, scope: Scope) -> dict[str, Any]:
+def _overview(store: Store, scope: Scope, approximate_ok: bool = True) -> dict[str, Any]:
     with ThreadPoolExecutor(max_workers=3) as pool:
         peak = pool.submit(store.peak_per_minute, scope)
         # Errors by type, within the caller's own status filter (status=success has none).
@@ -57,7 +60,7 @@ def _overview(store: Store, scope: Scope) -> dict[str, Any]:
             else None
         )
         scores = pool.submit(store.score_summary, scope)
-        flat = flat_overview(store, scope, peak.result())
+        flat = flat_overview(store, scope, peak.result(), approximate_ok)
         errors_by_type = (
             {r["g0"]: r["requests"] for r in by_type.result()} if by_type is not None else {}
         )
@@ -67,9 +70,12 @@ def _overview(store: Store, scope: Scope) -> dict[str, Any]:
         return shaped
 
 
-def flat_overview(store: Store, scope: Scope, peak: list[Row] | None = None) -> dict[str, Any]:
+def flat_overview(
+    store: Store, scope: Scope, peak: list[Row] | None = None, approximate_ok: bool = True
+) -> dict[str, Any]:
     """Every catalog metric over the scope, by catalog name."""
-    row = store.aggregate(scope, _sql_metrics(OVERVIEW_METRICS), allow_approximate=True)[0]
+    metrics = _sql_metrics(OVERVIEW_METRICS)
+    row = store.aggregate(scope, metrics, allow_approximate=approximate_ok)[0]
     row["rpm"] = row["requests"] / scope.minutes
     peak = store.peak_per_minute(scope) if peak is None else peak
     row["rpm_peak"] = int(peak[0]["peak"] or 0) if peak else 0
@@ -165,9 +171,12 @@ def timeseries(
     interval: str,
     metrics: Sequence[Metric],
     group_by: Dimension | None = None,
+    approximate_ok: bool = True,
 ) -> dict[str, Any]:
     groups = [group_by] if group_by else []
-    rows = store.aggregate(scope, _sql_metrics(metrics), groups, interval, allow_approximate=True)
+    rows = store.aggregate(
+        scope, _sql_metrics(metrics), groups, interval, allow_approximate=approximate_ok
+    )
     approximate = any(r.get("approximate") for r in rows)
     peaks: dict[tuple[Any, ...], Any] = {}
     if any(m.kind is Kind.PEAK_MINUTE for m in metrics):
@@ -236,11 +245,12 @@ def breakdown(
     metrics: Sequence[Metric],
     sort: Sort,
     limit: int,
+    approximate_ok: bool = True,
 ) -> dict[str, Any]:
     wanted = list(metrics)
     if CATALOG[sort.metric] not in wanted:
         wanted.append(CATALOG[sort.metric])
-    rows = store.aggregate(scope, _sql_metrics(wanted), [by], allow_approximate=True)
+    rows = store.aggregate(scope, _sql_metrics(wanted), [by], allow_approximate=approximate_ok)
     approximate = any(r.get("approximate") for r in rows)
     peaks = {}
     if any(m.kind is Kind.PEAK_MINUTE for m in wanted):
