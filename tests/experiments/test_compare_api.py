@@ -83,7 +83,13 @@ def test_shape_and_winner(live: LiveServer, seeded: tuple[str, str]) -> None:
     assert sr["ci_low"] < sr["difference"] < sr["ci_high"]
     # Holm over two variants: the adjusted p is never below the raw one
     assert sr["p_value_adjusted"] >= sr["p_value"]
-    assert rows[("latency_p50_ms", "v3")]["test"] == "mann_whitney"
+    p50 = rows[("latency_p50_ms", "v3")]
+    assert p50["test"] == "bootstrap"  # Mann–Whitney is shown alongside but does not decide
+    assert [a["test"] for a in p50["also"]] == ["mann_whitney"]
+    # three variants: each interval at the level Holm tested it at, agreeing with the mark
+    for c in body["comparisons"]:
+        assert c["ci_level"] >= 0.95
+        assert c["significant"] == (not c["ci_low"] <= 0 <= c["ci_high"]), c
     assert rows[("latency_p95_ms", "v3")]["significant"]
     assert rows[("latency_p95_ms", "v3")]["difference"] > 0
     assert rows[("cost_per_request_usd", "v2")]["test"] == "welch_t"

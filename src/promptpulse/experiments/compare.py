@@ -1,10 +1,14 @@
 """Compare variants side by side: per-variant figures, each variant against the first (control)
 with a confidence interval and a p-value, Holm-adjusted when there are more than two variants.
 
-Rates use the two-proportion z-test (Fisher's exact test at small counts) with Newcombe's interval;
-the median uses Mann–Whitney U with a bootstrap interval; other percentiles a bootstrap; means
-(tokens and cost per request) Welch's t-test. Figures come from the store's `aggregate` with the
-catalog's metrics; raw samples from `values` / `columns`. No SQL here.
+Each comparison's interval and p-value come from one procedure, so they never disagree about 0:
+rates use the two-proportion z-test with the score interval that inverts it (Agresti–Caffo's test
+and interval at small counts); percentiles, the median included, a bootstrap test and interval
+from the same resamples (Mann–Whitney U is reported alongside for the median); means (tokens and
+cost per request) Welch's t-test and interval. With more than two variants each interval is
+widened to the level Holm tested it at, so `significant` and the interval agree too. Figures come
+from the store's `aggregate` with the catalog's metrics; raw samples from `values` / `columns`.
+No SQL here.
 """
 
 from __future__ import annotations
@@ -57,10 +61,18 @@ class Comparison:
     test: str
     significant: bool
     se: float | None = None
+    # the level of (ci_low, ci_high): 1 - alpha, or Holm's stricter level with several variants
+    ci_level: float | None = None
+    # the interval at 1 - alpha before the multiplicity correction
+    ci_low_unadjusted: float | None = None
+    ci_high_unadjusted: float | None = None
+    # further statistics shown alongside (Mann–Whitney U for the median); they decide nothing
+    also: tuple[dict[str, Any], ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out.pop("se")
+        out["also"] = [dict(a) for a in self.also]
         return out
 
 
@@ -150,35 +162,51 @@ def compare_detailed(
 
     samples = _Samples(store, scopes)
     comparisons: list[Comparison] = []
+    lowest = alpha / max(1, len(values) - 1)  # Holm's strictest level
     for name in compared:
         results = [
-            _test(name, rows.get(values[0]), rows.get(v), samples, 0, i, alpha, seed)
+            _test(name, rows.get(values[0]), rows.get(v), samples, 0, i, alpha, seed, lowest)
             for i, v in enumerate(values)
             if i > 0
         ]
-        adjusted = (
-            stats.holm([r.p_value for r in results])
-            if len(results) > 1
-            else [r.p_value for r in results]
-        )
-        for label, r, p_adj in zip(labels[1:], results, adjusted, strict=True):
-            comparisons.append(
-                Comparison(
-                    name,
-                    label,
-                    r.difference,
-                    r.ci_low,
-                    r.ci_high,
-                    r.p_value,
-                    p_adj,
-                    r.test,
-                    p_adj is not None and p_adj < alpha,
-                    r.se,
-                )
-            )
+        comparisons.extend(judge(name, labels[1:], results, alpha))
     return shape(
         by.name, labels, variants, comparisons, primary, guardrails, direction
     ), comparisons
+
+
+def judge(
+    metric: str, variants: Sequence[str], results: Sequence[stats.TestResult], alpha: float
+) -> list[Comparison]:
+    """One metric's comparisons: Holm across the variants and, for each, the interval of the same
+    procedure at the level Holm tested it at (`stats.holm_levels`), so that `significant`
+    (adjusted p < alpha) holds exactly when 0 is outside (ci_low, ci_high). With one variant
+    nothing is adjusted and the level is 1 - alpha."""
+    raw = [r.p_value for r in results]
+    adjusted = stats.holm(raw) if len(results) > 1 else raw
+    levels = stats.holm_levels(raw, alpha) if len(results) > 1 else [alpha] * len(results)
+    out = []
+    for label, r, p_adj, level in zip(variants, results, adjusted, levels, strict=True):
+        low, high = (r.ci_low, r.ci_high) if level in (None, alpha) else r.interval(level)
+        out.append(
+            Comparison(
+                metric,
+                label,
+                r.difference,
+                low,
+                high,
+                r.p_value,
+                p_adj,
+                r.test,
+                p_adj is not None and p_adj < alpha,
+                r.se,
+                None if r.difference is None or level is None else 1 - level,
+                r.ci_low,
+                r.ci_high,
+                r.also,
+            )
+        )
+    return out
 
 
 def shape(
@@ -246,6 +274,7 @@ def _test(
     i_variant: int,
     alpha: float,
     seed: int,
+    lowest: float | None = None,
 ) -> stats.TestResult:
     if not control or not variant or not control["requests"] or not variant["requests"]:
         return stats.EMPTY
@@ -267,8 +296,8 @@ def _test(
     a = samples.get(i_control, (metric.column,), False)
     b = samples.get(i_variant, (metric.column,), False)
     if metric.q == 0.5:
-        return stats.median_difference(a, b, alpha, seed)
-    return stats.bootstrap_quantile_difference(a, b, metric.q, alpha, seed=seed)
+        return stats.median_difference(a, b, alpha, seed, min_alpha=lowest)
+    return stats.bootstrap_quantile_difference(a, b, metric.q, alpha, seed=seed, min_alpha=lowest)
 
 
 def _better(c: Comparison, up: bool) -> bool:

@@ -252,10 +252,11 @@ def plan_for(
     """Calls needed per variant for the primary metric at the experiment's mde, alpha and power,
     and from the traffic so far, the days still to go."""
     control = base["variants"][0]
-    out: dict[str, Any] = {
+    out: dict[str, Any] = {  # the same keys whether or not a plan could be made
         "per_variant": None,
-        "days_to_go": None,
+        "calls_so_far": min(int(v["requests"] or 0) for v in base["variants"]),
         "calls_per_day": None,
+        "days_to_go": None,
         "note": None,
     }
     if not exp.mde:
