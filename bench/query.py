@@ -62,15 +62,19 @@ def seed(data_dir: Path, events: int) -> None:
     print(f"seeded {events:,} events in {time.perf_counter() - started:.1f} s")
 
 
-def timed(client: httpx.Client, path: str, params: dict[str, str], runs: int) -> float:
-    client.get(path, params=params).raise_for_status()  # warm
+def timed(
+    client: httpx.Client, path: str, params: dict[str, str], runs: int
+) -> tuple[float, bool]:
+    """Median ms of warm runs, and whether the answer came from rollups (approximate)."""
+    first = client.get(path, params=params)  # warm
+    first.raise_for_status()
     samples = []
     for _ in range(runs):
         t = time.perf_counter()
         r = client.get(path, params=params)
         samples.append(time.perf_counter() - t)
         r.raise_for_status()
-    return median_ms(samples)
+    return median_ms(samples), bool(first.json().get("approximate"))
 
 
 def main() -> None:
@@ -111,8 +115,12 @@ def main() -> None:
             base_url=server.url, timeout=120, headers={"Authorization": f"Bearer {key}"}
         ) as client:
             print(f"{args.events:,} events; median of {args.runs} warm runs over HTTP")
+            print(f"  {'':<52} {'exact (raw)':>12} {'default':>12}")
             for label, path, params in cases:
-                print(f"  {label:<52} {timed(client, path, params, args.runs):8.1f} ms")
+                exact, _ = timed(client, path, {**params, "exact": "true"}, args.runs)
+                default, approx = timed(client, path, params, args.runs)
+                note = " (rollups, approximate percentiles)" if approx else ""
+                print(f"  {label:<52} {exact:9.1f} ms {default:9.1f} ms{note}")
         rss, peak = server.rss_mb()
         print(f"  server RSS now {rss:.0f} MB, peak {peak:.0f} MB")
     finally:

@@ -70,9 +70,16 @@ def test_exact_true_never_answers_from_rollups(tmp_path) -> None:  # type: ignor
         t0 = datetime(2026, 11, 1, tzinfo=UTC)
         rng = np.random.default_rng(5)
         latencies = rng.lognormal(6, 1, 3000)
+        users = rng.integers(0, 700, len(latencies))
         events = [
-            {"timestamp": iso(t0 + timedelta(minutes=i)), "model": "m", "latency_ms": float(x)}
-            for i, x in enumerate(latencies)
+            {
+                "timestamp": iso(t0 + timedelta(minutes=i)),
+                "model": "m",
+                "latency_ms": float(x),
+                "user_id": f"u{u}",
+                "output_tokens": int(u),
+            }
+            for i, (x, u) in enumerate(zip(latencies, users, strict=True))
         ]
         with live.client(key) as c:
             assert c.post("/v1/events", json={"events": events}).status_code == 200
@@ -80,6 +87,15 @@ def test_exact_true_never_answers_from_rollups(tmp_path) -> None:  # type: ignor
             exact = c.get("/v1/metrics/overview", params={**rng_params, "exact": "true"}).json()
             assert "approximate" not in exact
             assert exact["latency_ms"]["p95"] == pytest.approx(np.percentile(latencies, 95))
+            assert exact["active_users"] == len(set(users.tolist()))
+            assert exact["requests"] == len(latencies)
+            assert exact["tokens"]["output"] == int(users.sum())
+            default = c.get("/v1/metrics/overview", params=rng_params).json()
+            assert default["approximate"] is True  # the same range from rollup sketches
+            assert default["requests"] == len(latencies)
+            assert default["latency_ms"]["p95"] == pytest.approx(
+                np.percentile(latencies, 95), rel=0.01
+            )
             bad = c.get("/v1/metrics/overview", params={**rng_params, "exact": "maybe"})
             assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "exact"
     finally:
