@@ -292,7 +292,7 @@ class DuckDBStore(LifecycleMixin):
     def __init__(
         self,
         path: Path,
-        memory_limit: str = "1GB",
+        memory_limit: str = "400MB",
         threads: int | None = None,
         query_timeout_s: float = 30.0,
         rollup_min_calls: int = 1_000_000,
