@@ -20,7 +20,7 @@ class Settings(BaseSettings):
         "Default: a SQLite file in the data directory.",
     )
     duckdb_memory_limit: str = Field(
-        "400MB", description="DuckDB memory_limit: its buffer cache (the process uses ~250 MB more)."
+        "400MB", description="DuckDB memory_limit: its cache (the process uses ~250 MB more)."
     )
     duckdb_threads: int | None = Field(None, description="DuckDB threads (default: all cores).")
     max_batch_events: int = Field(10_000, description="Most events in one ingest request.")
