@@ -62,9 +62,7 @@ def seed(data_dir: Path, events: int) -> None:
     print(f"seeded {events:,} events in {time.perf_counter() - started:.1f} s")
 
 
-def timed(
-    client: httpx.Client, path: str, params: dict[str, str], runs: int
-) -> tuple[float, bool]:
+def timed(client: httpx.Client, path: str, params: dict[str, str], runs: int) -> tuple[float, bool]:
     """Median ms of warm runs, and whether the answer came from rollups (approximate)."""
     first = client.get(path, params=params)  # warm
     first.raise_for_status()

@@ -46,8 +46,6 @@ class LiveServer:
         return self.app.state.ctx  # type: ignore[attr-defined]
 
 
-
-
 def start_server(
     data_dir: Path, clock: Callable[[], datetime] | None = None, **overrides: object
 ) -> tuple[uvicorn.Server, threading.Thread, LiveServer]:

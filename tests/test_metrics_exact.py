@@ -635,8 +635,6 @@ def test_cost_per_request_is_total_over_requests_when_all_unpriced(
     assert got["cost_usd"]["per_request"] == 0
 
 
-
-
 def test_scores_in_overview(live: LiveServer, project: str) -> None:
     rng = np.random.default_rng(11)
     t0 = datetime(2025, 3, 5, 9, tzinfo=UTC)

@@ -19,17 +19,17 @@ from promptpulse.observability import ServerMetrics
 from promptpulse.store.duckdb import DuckDBStore
 from promptpulse.tasks import DaemonTask
 from promptpulse.web import dashboard, problems
-from promptpulse.web.changes import ChangeFeed
-from promptpulse.web.gzip_body import GzipRequestBody
-from promptpulse.web.api import changes, calls, forecast, health, ingest, metrics, otlp, prices
-from promptpulse.web.api import compare as compare_api
-from promptpulse.web.api import experiments as experiments_api
 from promptpulse.web.api import alerts as alerts_api
 from promptpulse.web.api import budgets as budgets_api
-from promptpulse.web.api import slos as slos_api
+from promptpulse.web.api import calls, changes, forecast, health, ingest, metrics, otlp, prices
+from promptpulse.web.api import compare as compare_api
+from promptpulse.web.api import experiments as experiments_api
 from promptpulse.web.api import lifecycle as lifecycle_api
 from promptpulse.web.api import reports as reports_api
+from promptpulse.web.api import slos as slos_api
+from promptpulse.web.changes import ChangeFeed
 from promptpulse.web.context import AppContext
+from promptpulse.web.gzip_body import GzipRequestBody
 
 log = logging.getLogger("promptpulse")
 
@@ -49,8 +49,11 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         store = DuckDBStore(
-            settings.duckdb_path, settings.duckdb_memory_limit, settings.duckdb_threads,
-            settings.query_timeout_s, settings.rollup_min_calls,
+            settings.duckdb_path,
+            settings.duckdb_memory_limit,
+            settings.duckdb_threads,
+            settings.query_timeout_s,
+            settings.rollup_min_calls,
         )
         meta = MetaDB(settings.metadata_db_url)
         server_metrics = ServerMetrics()
@@ -72,8 +75,11 @@ def create_app(
         app.state.alerts = AlertService(meta.engine, store, clock, settings)
         from promptpulse.lifecycle import lifecycle_tasks
 
-        tasks = [app.state.alerts.daemon(), *lifecycle_tasks(app, ctx),
-                 *(make(ctx) for make in extra_tasks)]
+        tasks = [
+            app.state.alerts.daemon(),
+            *lifecycle_tasks(app, ctx),
+            *(make(ctx) for make in extra_tasks),
+        ]
         for task in tasks:
             task.start()
         log.info("PromptPulse %s serving data from %s", __version__, settings.data_dir)
@@ -95,12 +101,20 @@ def create_app(
     problems.install(app)
     app.add_middleware(GzipRequestBody, limit=settings.max_body_bytes)
     for router in (
-        health.router, ingest.router, metrics.router, prices.router, forecast.router,
+        health.router,
+        ingest.router,
+        metrics.router,
+        prices.router,
+        forecast.router,
         changes.router,
         otlp.router,
-        calls.router, dashboard.router,
-        compare_api.router, experiments_api.router,
-        alerts_api.router, budgets_api.router, slos_api.router,
+        calls.router,
+        dashboard.router,
+        compare_api.router,
+        experiments_api.router,
+        alerts_api.router,
+        budgets_api.router,
+        slos_api.router,
         lifecycle_api.router,
         reports_api.router,
     ):

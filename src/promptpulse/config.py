@@ -41,7 +41,8 @@ class Settings(BaseSettings):
         2.0, description="First retry delay of a failed notification; doubles each try."
     )
     smtp_url: str | None = Field(
-        None, description="SMTP server for email alerts: smtp://[user:pass@]host[:port], "
+        None,
+        description="SMTP server for email alerts: smtp://[user:pass@]host[:port], "
         "smtps://... (TLS) or smtp+starttls://...",
     )
     smtp_from: str = Field("promptpulse@localhost", description="Sender of alert emails.")
@@ -49,14 +50,16 @@ class Settings(BaseSettings):
         None, description="Base URL for links in notifications (default http://host:port)."
     )
     rollup_min_calls: int = Field(
-        1_000_000, description="Metric queries over whole hours/days answer from rollups when "
+        1_000_000,
+        description="Metric queries over whole hours/days answer from rollups when "
         "the range holds at least this many calls (0: whenever they can).",
     )
     rollup_interval_s: float = Field(
         60.0, description="Seconds between rollup compaction passes (0: only on demand)."
     )
     rollup_grace_s: float = Field(
-        3600.0, description="An hour or day is compacted once closed this long; later calls "
+        3600.0,
+        description="An hour or day is compacted once closed this long; later calls "
         "are still folded in.",
     )
     retention_interval_s: float = Field(
@@ -66,9 +69,7 @@ class Settings(BaseSettings):
     retention_hourly_days: int = Field(
         400, description="Days hourly rollups are kept (0: forever)."
     )
-    retention_daily_days: int = Field(
-        1095, description="Days daily rollups are kept (0: forever)."
-    )
+    retention_daily_days: int = Field(1095, description="Days daily rollups are kept (0: forever).")
     export_schedule: str | None = Field(
         None, description="Scheduled exports of calls: hourly or daily (unset: none)."
     )

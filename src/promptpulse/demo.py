@@ -37,11 +37,13 @@ MODELS: dict[str, tuple[str, float, float]] = {
 }
 
 PROMPTS: tuple[DemoPrompt, ...] = (
-    DemoPrompt("support-answer", ("v1", "v2", "v3"), ("gpt-4o-mini", "claude-sonnet-4-5"), 0.22,
-               220, True),
+    DemoPrompt(
+        "support-answer", ("v1", "v2", "v3"), ("gpt-4o-mini", "claude-sonnet-4-5"), 0.22, 220, True
+    ),
     DemoPrompt("ticket-triage", ("v1", "v2"), ("gpt-4o-mini",), 0.14, 30, False),
-    DemoPrompt("summarize-thread", ("v1", "v2"), ("claude-3-5-haiku", "gpt-4o-mini"), 0.10, 160,
-               True),
+    DemoPrompt(
+        "summarize-thread", ("v1", "v2"), ("claude-3-5-haiku", "gpt-4o-mini"), 0.10, 160, True
+    ),
     DemoPrompt("rag-answer", ("v4", "v5"), ("gpt-4o", "claude-sonnet-4-5"), 0.10, 300, True),
     DemoPrompt("sql-generator", ("v1",), ("o3-mini",), 0.05, 120, False),
     DemoPrompt("product-description", ("v2", "v3"), ("gemini-2.0-flash",), 0.07, 180, False),
@@ -53,8 +55,16 @@ PROMPTS: tuple[DemoPrompt, ...] = (
     DemoPrompt("title-generator", ("v1",), ("claude-3-5-haiku",), 0.03, 15, False),
 )
 
-ERROR_WEIGHTS = {"timeout": 0.25, "rate_limit": 0.3, "validation": 0.08, "content_filter": 0.07,
-                 "llm_error": 0.12, "network": 0.08, "system": 0.05, "other": 0.05}
+ERROR_WEIGHTS = {
+    "timeout": 0.25,
+    "rate_limit": 0.3,
+    "validation": 0.08,
+    "content_filter": 0.07,
+    "llm_error": 0.12,
+    "network": 0.08,
+    "system": 0.05,
+    "other": 0.05,
+}
 ERROR_MESSAGES = {
     "timeout": "Request timed out after 30s",
     "rate_limit": "429 Too Many Requests: rate limit reached for requests",
@@ -65,8 +75,16 @@ ERROR_MESSAGES = {
     "system": "Worker crashed: out of memory",
     "other": "Unexpected error",
 }
-ERROR_HTTP = {"timeout": 408, "rate_limit": 429, "content_filter": 400, "llm_error": 500,
-              "validation": None, "network": None, "system": None, "other": None}
+ERROR_HTTP = {
+    "timeout": 408,
+    "rate_limit": 429,
+    "content_filter": 400,
+    "llm_error": 500,
+    "validation": None,
+    "network": None,
+    "system": None,
+    "other": None,
+}
 TIERS = ("free", "pro", "enterprise")
 assert set(ERROR_WEIGHTS) == set(ERROR_TYPES)
 
@@ -84,8 +102,9 @@ class DemoTraffic:
         self.rng = np.random.default_rng(seed)
         self.base_rpm = base_rpm
         self.users = [f"user-{i:04d}" for i in range(users)]
-        self.user_tier = {u: TIERS[int(i % 10 >= 6) + int(i % 10 == 9)] for i, u in
-                          enumerate(self.users)}
+        self.user_tier = {
+            u: TIERS[int(i % 10 >= 6) + int(i % 10 == 9)] for i, u in enumerate(self.users)
+        }
         shares = np.array([p.share for p in PROMPTS])
         self.prompt_p = shares / shares.sum()
 
@@ -94,8 +113,10 @@ class DemoTraffic:
         t = start.replace(second=0, microsecond=0)
         while t < end:
             count = int(self.rng.poisson(rate_per_minute(t, self.base_rpm)))
-            yield [self.event(t + timedelta(seconds=float(self.rng.uniform(0, 60))), start, end)
-                   for _ in range(count)]
+            yield [
+                self.event(t + timedelta(seconds=float(self.rng.uniform(0, 60))), start, end)
+                for _ in range(count)
+            ]
             t += timedelta(minutes=1)
 
     def between(self, start: datetime, end: datetime, per_second: float) -> list[dict[str, Any]]:
@@ -103,8 +124,10 @@ class DemoTraffic:
         seconds = (end - start).total_seconds()
         count = int(self.rng.poisson(max(seconds, 0) * per_second))
         offsets = sorted(self.rng.uniform(0, seconds, count))
-        return [self.event(start + timedelta(seconds=float(o)), start - timedelta(days=7), end)
-                for o in offsets]
+        return [
+            self.event(start + timedelta(seconds=float(o)), start - timedelta(days=7), end)
+            for o in offsets
+        ]
 
     def event(self, ts: datetime, start: datetime, end: datetime) -> dict[str, Any]:
         rng = self.rng
@@ -112,8 +135,11 @@ class DemoTraffic:
         progress = (ts - start) / max(end - start, timedelta(seconds=1))
         # Newer versions roll out over the week: the last one takes over in the second half.
         newest_share = min(1.0, max(0.0, (progress - 0.3) * 2))
-        version = (prompt.versions[-1] if rng.random() < newest_share or len(prompt.versions) == 1
-                   else prompt.versions[int(rng.integers(0, len(prompt.versions) - 1))])
+        version = (
+            prompt.versions[-1]
+            if rng.random() < newest_share or len(prompt.versions) == 1
+            else prompt.versions[int(rng.integers(0, len(prompt.versions) - 1))]
+        )
         model = prompt.models[int(rng.random() < 0.3) if len(prompt.models) > 1 else 0]
         provider, base_ms, per_token = MODELS[model]
         user = self.users[int(rng.zipf(1.6)) % len(self.users)]
@@ -132,16 +158,23 @@ class DemoTraffic:
         status, error_type = "success", None
         if rng.random() < error_p:
             status = "error"
-            error_type = ("rate_limit" if error_p > 0.2 and rng.random() < 0.8 else
-                          str(rng.choice(list(ERROR_WEIGHTS), p=list(ERROR_WEIGHTS.values()))))
+            error_type = (
+                "rate_limit"
+                if error_p > 0.2 and rng.random() < 0.8
+                else str(rng.choice(list(ERROR_WEIGHTS), p=list(ERROR_WEIGHTS.values())))
+            )
             if error_type == "timeout":
                 latency = 30_000.0
             output_tokens, reasoning = 0, 0
-        ttft = latency * float(rng.uniform(0.12, 0.3)) if prompt.streams and status == "success" \
+        ttft = (
+            latency * float(rng.uniform(0.12, 0.3))
+            if prompt.streams and status == "success"
             else None
+        )
         event: dict[str, Any] = {
-            "id": uuid.UUID(int=int(rng.integers(0, 2**63)) << 64 | int(rng.integers(0, 2**63)),
-                            version=4).hex,
+            "id": uuid.UUID(
+                int=int(rng.integers(0, 2**63)) << 64 | int(rng.integers(0, 2**63)), version=4
+            ).hex,
             "timestamp": ts.astimezone(UTC).isoformat(),
             "prompt_id": prompt.id,
             "prompt_version": version,

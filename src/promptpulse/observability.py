@@ -11,25 +11,32 @@ class ServerMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         self.ingested = Counter(
-            "promptpulse_ingest_items_total", "Items received by ingest endpoints",
-            ["kind", "result"], registry=self.registry,
+            "promptpulse_ingest_items_total",
+            "Items received by ingest endpoints",
+            ["kind", "result"],
+            registry=self.registry,
         )
         self.commit_seconds = Histogram(
-            "promptpulse_writer_commit_seconds", "Time of one group commit",
+            "promptpulse_writer_commit_seconds",
+            "Time of one group commit",
             buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
             registry=self.registry,
         )
         self.commit_rows = Counter(
-            "promptpulse_writer_rows_total", "Rows handed to the writer and committed",
+            "promptpulse_writer_rows_total",
+            "Rows handed to the writer and committed",
             registry=self.registry,
         )
         self.query_seconds = Histogram(
-            "promptpulse_query_seconds", "Time of a metrics query", ["endpoint"],
+            "promptpulse_query_seconds",
+            "Time of a metrics query",
+            ["endpoint"],
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
             registry=self.registry,
         )
         self.queue_depth = Gauge(
-            "promptpulse_writer_queue_events", "Events waiting for the writer",
+            "promptpulse_writer_queue_events",
+            "Events waiting for the writer",
             registry=self.registry,
         )
 

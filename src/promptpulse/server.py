@@ -18,12 +18,18 @@ def run(
     extra_tasks: Sequence[Callable[[AppContext], DaemonTask]] = (),
     on_started: Callable[[], None] | None = None,
 ) -> None:
-    logging.basicConfig(level=settings.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     app = create_app(settings, extra_tasks=extra_tasks)
-    config = uvicorn.Config(app, host=settings.host, port=settings.port,
-                            log_level=settings.log_level.lower(), access_log=False,
-                            timeout_graceful_shutdown=10)
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+        access_log=False,
+        timeout_graceful_shutdown=10,
+    )
     server = uvicorn.Server(config)
     if on_started is not None:
         original = server.startup

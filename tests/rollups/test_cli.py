@@ -17,14 +17,14 @@ T0 = datetime(2025, 1, 6, tzinfo=UTC)
 
 def test_rebuild_compact_and_retention_from_the_cli(tmp_path: Path) -> None:
     store = DuckDBStore(tmp_path / "events.duckdb")
-    write_direct(store, random_calls(np.random.default_rng(2), 3_000, T0, T0 + timedelta(days=5),
-                                     "p"))
+    write_direct(
+        store, random_calls(np.random.default_rng(2), 3_000, T0, T0 + timedelta(days=5), "p")
+    )
     store._con.execute("DELETE FROM rollup_hour")  # damaged rollups
     store.close()
     runner = CliRunner()
     d = ["--data-dir", str(tmp_path)]
-    r = runner.invoke(app, ["rollups", "rebuild", "--from", "2025-01-01", "--to", "2025-02-01",
-                            *d])
+    r = runner.invoke(app, ["rollups", "rebuild", "--from", "2025-01-01", "--to", "2025-02-01", *d])
     assert r.exit_code == 0, r.output
     assert "p: rebuilt from 3000 calls" in r.output
     r = runner.invoke(app, ["rollups", "compact", *d])

@@ -85,8 +85,12 @@ def create_key(
     with db.engine.begin() as conn:
         conn.execute(
             api_keys.insert().values(
-                id=key.id, key_hash=_hash(secret), prefix=key.prefix, project=project,
-                scopes=",".join(sorted(s.value for s in scopes)), name=name,
+                id=key.id,
+                key_hash=_hash(secret),
+                prefix=key.prefix,
+                project=project,
+                scopes=",".join(sorted(s.value for s in scopes)),
+                name=name,
                 created_at=key.created_at,
             )
         )
@@ -110,9 +114,7 @@ def verify_key(db: MetaDB, secret: str) -> ApiKey | None:
     constant-time so that timing says nothing about how much of a guess was right."""
     digest = _hash(secret)
     with db.engine.connect() as conn:
-        row = conn.execute(
-            sa.select(api_keys).where(api_keys.c.key_hash == digest)
-        ).first()
+        row = conn.execute(sa.select(api_keys).where(api_keys.c.key_hash == digest)).first()
     if row is None or not hmac.compare_digest(row.key_hash, digest) or row.revoked_at:
         return None
     return _row_to_key(row)

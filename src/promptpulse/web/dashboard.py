@@ -2,8 +2,9 @@
 
 No data is served here: the browser signs in with an API key and reads the public API, so the
 pages need no auth of their own. Pages live at `/`, `/prompts`, `/prompts/<id>`, `/compare`,
-`/cost`, `/errors`, `/experiments`, `/experiments/<id>`, `/alerts`; files under `/static/` (vendored libraries carry their version in the name
-and are cached for a year; the app's own files are revalidated with their ETag).
+`/cost`, `/errors`, `/experiments`, `/experiments/<id>`, `/alerts`; files under `/static/`
+(vendored libraries carry their version in the name and are cached for a year; the app's own
+files are revalidated with their ETag).
 """
 
 from __future__ import annotations

@@ -29,5 +29,6 @@ async def readyz(request: Request) -> dict[str, object]:
 
 @router.get("/metrics", summary="Prometheus metrics of the server itself")
 async def prometheus(request: Request) -> Response:
-    return Response(context(request).metrics.render(),
-                    media_type="text/plain; version=0.0.4; charset=utf-8")
+    return Response(
+        context(request).metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8"
+    )

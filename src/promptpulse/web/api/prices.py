@@ -25,9 +25,13 @@ class PriceIn(BaseModel):
 
 
 def _out(project: str, o: PriceOverride) -> dict[str, Any]:
-    return {"project": project, "model": o.model, "input_per_mtok": o.input_per_mtok,
-            "output_per_mtok": o.output_per_mtok,
-            "cached_input_per_mtok": o.cached_input_per_mtok}
+    return {
+        "project": project,
+        "model": o.model,
+        "input_per_mtok": o.input_per_mtok,
+        "output_per_mtok": o.output_per_mtok,
+        "cached_input_per_mtok": o.cached_input_per_mtok,
+    }
 
 
 @router.get("", summary="Price overrides of the key's project (admin: all)")
@@ -48,8 +52,9 @@ async def put_price(
 ) -> dict[str, Any]:
     ctx = context(request)
     target = project_for_write(key, project)
-    override = PriceOverride(model, price.input_per_mtok, price.output_per_mtok,
-                             price.cached_input_per_mtok)
+    override = PriceOverride(
+        model, price.input_per_mtok, price.output_per_mtok, price.cached_input_per_mtok
+    )
     await run_in_threadpool(set_price, ctx.meta, target, override)
     ctx.prices.invalidate()
     return _out(target, override)
