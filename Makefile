@@ -30,10 +30,11 @@ format: install
 	$(VENV)/bin/ruff format src tests bench
 	$(VENV)/bin/ruff check --fix src tests bench
 
+# Benchmarks print figures; they are run by hand, never by the tests (see each script's --help).
 bench: install
-	$(PY) bench/ingest.py
-	$(PY) bench/query.py
-	$(PY) bench/sdk_overhead.py
+	$(PY) -m bench.ingest
+	$(PY) -m bench.query
+	$(PY) -m bench.sdk_overhead
 
 clean:
 	rm -rf $(VENV) promptpulse-data test-artifacts .pytest_cache
