@@ -1,6 +1,6 @@
 """Query latency over a large store: overview, time series and breakdown, median of warm runs.
 
-    .venv/bin/python bench/query.py --events 10000000 [--data-dir bench-data/q10m] [--runs 7]
+    .venv/bin/python -m bench.query --events 10000000 [--data-dir bench-data/q10m] [--runs 7]
 
 Seeds the events table directly with DuckDB (the ingest path has its own benchmark), then
 queries a real server over HTTP and prints medians and the server's memory.
