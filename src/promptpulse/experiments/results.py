@@ -1,5 +1,5 @@
 """An experiment's results: the comparison, the sample-ratio check, the sequential decision,
-the plan (calls needed, days to go) and the daily cohorts."""
+the plan (calls needed, days to go), the daily cohorts and the new vs returning users cohorts."""
 
 from __future__ import annotations
 
@@ -12,8 +12,11 @@ from promptpulse.experiments import power, sequential, stats
 from promptpulse.experiments.compare import (
     RATES,
     Comparison,
+    _Samples,
+    _test,
     compare_detailed,
     higher_is_better,
+    judge,
 )
 from promptpulse.experiments.repo import Experiment, exposure_counts
 from promptpulse.meta import MetaDB
@@ -62,6 +65,7 @@ def results(store: Store, meta: MetaDB, exp: Experiment, now: datetime) -> dict[
         "decision": seq["decision"],
         "plan": plan_for(exp, base, comparisons, days),
         "daily": daily(store, scope, dim, values, names, exp.primary_metric),
+        "cohorts": cohorts(store, scope, dim, values, names, exp, base),
     }
     if srm["mismatch"]:
         out["verdict"] = "SAMPLE RATIO MISMATCH: " + srm["message"] + " " + base["verdict"]
@@ -313,6 +317,100 @@ def daily(
         if r["g0"] in label
     ]
     out.sort(key=lambda r: (r["t"], names.index(r["variant"])))
+    return out
+
+
+COHORT_NOTE = (
+    "new: users whose first call in the project is at or after the experiment's start; "
+    "returning: users with an earlier call there. Calls without user_id are in neither cohort; "
+    "history is the raw calls still stored, so users whose earlier calls have aged out of raw "
+    "retention count as new."
+)
+
+
+class _CohortSamples(_Samples):
+    """Raw per-call values of each variant within one cohort, for the mean and percentile
+    tests."""
+
+    def __init__(self, store: Store, scopes: list[Scope], since: datetime, new: bool) -> None:
+        super().__init__(store, scopes)
+        self._since, self._new = since, new
+
+    def get(self, i: int, columns: tuple[str, ...], nan_as_zero: bool) -> np.ndarray:
+        key = (i, columns)
+        if key not in self._cache:
+            cols = self._store.cohort_columns(self._scopes[i], self._since, self._new, columns)
+            if nan_as_zero:
+                stacked = np.vstack([cols[c] for c in columns])
+                value = np.nansum(stacked, axis=0) if stacked.shape[1] else np.empty(0)
+            else:
+                value = cols[columns[0]]
+                value = value[~np.isnan(value)]
+            self._cache[key] = value
+        return self._cache[key]
+
+
+def cohorts(
+    store: Store,
+    scope: Scope,
+    dim: Dimension,
+    values: list[str],
+    names: list[str],
+    exp: Experiment,
+    base: dict[str, Any],
+) -> dict[str, Any]:
+    """New vs returning users: per cohort and variant the calls, the users and the primary
+    metric, and the primary metric of each variant against the control (Holm across variants,
+    as in the main comparison), so a reader sees whether the effect holds in both."""
+    metric = exp.primary_metric
+    wanted = [CATALOG["requests"], CATALOG["active_users"], CATALOG[metric]]
+    if metric in RATES:
+        wanted.append(CATALOG[RATES[metric]])
+    since = scope.start
+    rows = store.cohort_aggregate(scope.with_filter(dim.name, values), since, wanted, [dim])
+    found = {(r["cohort"], r["g0"]): r for r in rows}
+    scopes = [scope.with_filter(dim.name, [v]) for v in values]
+    lowest = exp.alpha / max(1, len(values) - 1)
+    out: dict[str, Any] = {"since": _iso(since), "note": COHORT_NOTE}
+    in_cohorts = [0] * len(values)
+    for cohort in ("new", "returning"):
+        samples = _CohortSamples(store, scopes, since, cohort == "new")
+        figures = []
+        for i, (value, name) in enumerate(zip(values, names, strict=True)):
+            row = found.get((cohort, value))
+            requests = int(row["requests"]) if row else 0
+            in_cohorts[i] += requests
+            figures.append(
+                {
+                    "value": name,
+                    "requests": requests,
+                    "users": int(row["active_users"] or 0) if row else 0,
+                    metric: row[metric] if row else None,
+                }
+            )
+        tests = [
+            _test(
+                metric,
+                found.get((cohort, values[0])),
+                found.get((cohort, v)),
+                samples,
+                0,
+                i,
+                exp.alpha,
+                0,
+                lowest,
+            )
+            for i, v in enumerate(values)
+            if i > 0
+        ]
+        out[cohort] = {
+            "variants": figures,
+            "comparisons": [c.as_dict() for c in judge(metric, names[1:], tests, exp.alpha)],
+        }
+    out["calls_without_user_id"] = {
+        name: int(v["requests"] or 0) - n
+        for name, v, n in zip(names, base["variants"], in_cohorts, strict=True)
+    }
     return out
 
 

@@ -4,6 +4,7 @@ new module behind the same protocol."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any, Protocol
 
 import numpy as np
@@ -49,3 +50,13 @@ class Store(Protocol):
     def ping(self) -> None: ...
     def close(self) -> None: ...
     def columns(self, scope: Scope, columns: Sequence[str]) -> dict[str, np.ndarray]: ...
+    def cohort_aggregate(
+        self,
+        scope: Scope,
+        since: datetime,
+        metrics: Sequence[Metric],
+        group_by: Sequence[Dimension] = (),
+    ) -> list[Row]: ...
+    def cohort_columns(
+        self, scope: Scope, since: datetime, new: bool, columns: Sequence[str]
+    ) -> dict[str, np.ndarray]: ...

@@ -547,3 +547,79 @@ class DuckDBStore(LifecycleMixin):
         return {
             c: np.ma.filled(np.ma.asarray(result[c], dtype=np.float64), np.nan) for c in columns
         }
+
+    # --- cohorts: new vs returning users -------------------------------------------------
+    # A call with a user_id in scope is "new" when its user had no call in the same project
+    # before `since` (their first call ever there is at or after it), else "returning". Calls
+    # without user_id are in neither cohort. History is whatever raw calls are still stored: a
+    # user whose earlier calls fell out of raw retention counts as new.
+
+    def _cohort_sql(self, scope: Scope, since: datetime) -> tuple[str, list[Any]]:
+        """A `scoped` CTE: the calls of `scope` that have a user_id, with `is_new`."""
+        where, params = where_clause(scope, alias="e")
+        projects = scope.filter_values("project")
+        history = "h.timestamp < ? AND h.user_id IS NOT NULL"
+        history_params: list[Any] = [_utc_naive(since)]
+        if projects:
+            history += f" AND h.project IN ({', '.join('?' for _ in projects)})"
+            history_params.extend(projects)
+        sql = (
+            "WITH seen AS (SELECT DISTINCT h.project, h.user_id FROM events h "
+            f"WHERE {history}), "
+            "scoped AS (SELECT e.*, s.user_id IS NULL AS is_new FROM events e "
+            "LEFT JOIN seen s ON s.project = e.project AND s.user_id = e.user_id "
+            f"WHERE {where} AND e.user_id IS NOT NULL) "
+        )
+        return sql, [*history_params, *params]
+
+    def cohort_aggregate(
+        self,
+        scope: Scope,
+        since: datetime,
+        metrics: Sequence[Metric],
+        group_by: Sequence[Dimension] = (),
+    ) -> list[Row]:
+        """Catalog metrics (aggregates and exact percentiles) per cohort and group, in one scan
+        from raw calls: rows carry `cohort` ("new" or "returning"), `g0`.. and the metrics."""
+        cte, params = self._cohort_sql(scope, since)
+        keys = [("cohort", "CASE WHEN is_new THEN 'new' ELSE 'returning' END")]
+        keys += [(f"g{i}", _dimension_sql(d)) for i, d in enumerate(group_by)]
+        derived = [m for m in metrics if m.kind is Kind.AGGREGATE]
+        quantiles = [m for m in metrics if m.kind is Kind.QUANTILE]
+        if len(derived) + len(quantiles) != len(metrics):
+            raise ValueError("cohorts take aggregate and percentile metrics only")
+        aggs = base_aggregates(derived)
+        select = [f"{expr} AS {alias}" for alias, expr in keys]
+        select += [f"{_agg_sql(a)} AS a{i}" for i, a in enumerate(aggs)]
+        select += [f"quantile_cont({m.column}, {m.q!r}) AS q{i}" for i, m in enumerate(quantiles)]
+        sql = (
+            f"{cte}SELECT {', '.join(select)} FROM scoped "
+            f"GROUP BY {', '.join(alias for alias, _ in keys)}"
+        )
+        rows = []
+        for record in self._records(sql, params):
+            row: Row = {alias: record[alias] for alias, _ in keys}
+            base = {a: _py(record[f"a{i}"]) for i, a in enumerate(aggs)}
+            for m in derived:
+                row[m.name] = m.value(base)
+            for i, m in enumerate(quantiles):
+                row[m.name] = _py(record[f"q{i}"])
+            rows.append(row)
+        return rows
+
+    def cohort_columns(
+        self, scope: Scope, since: datetime, new: bool, columns: Sequence[str]
+    ) -> dict[str, np.ndarray]:
+        """Like `columns`, for the calls of one cohort (new users' or returning users'): the raw
+        per-call sample the mean and percentile tests need. Callers bound the scope."""
+        unknown = set(columns) - set(EVENT_SCHEMA.names)
+        if unknown or not columns:
+            raise ValueError(f"not a call field: {sorted(unknown)}")
+        cte, params = self._cohort_sql(scope, since)
+        select = ", ".join(f"CAST({c} AS DOUBLE) AS {c}" for c in columns)
+        sql = f"{cte}SELECT {select} FROM scoped WHERE is_new = ?"
+        with self._cursor() as cur:
+            result = cur.execute(sql, [*params, new]).fetchnumpy()
+        return {
+            c: np.ma.filled(np.ma.asarray(result[c], dtype=np.float64), np.nan) for c in columns
+        }
