@@ -78,7 +78,7 @@ def seed(data_dir: Path, events: int, days: int) -> float:
         con.execute(SEED_SQL, [start, step_us, lo, min(lo + CHUNK, events)])
     con.execute("CHECKPOINT")
     con.close()
-    store = DuckDBStore(path)  # raw rows went in behind the writer: build their rollups
+    store = DuckDBStore(path, query_timeout_s=3600)  # raw rows bypassed the writer: roll up
     store.rebuild_rollups(start.replace(tzinfo=UTC), end.replace(tzinfo=UTC), None)
     store.close()
     return time.perf_counter() - started

@@ -23,7 +23,7 @@ DAYS = 30
 
 
 def seed(data_dir: Path, events: int) -> None:
-    store = DuckDBStore(data_dir / "events.duckdb")
+    store = DuckDBStore(data_dir / "events.duckdb", query_timeout_s=3600)
     have = store.execute("SELECT count(*) FROM events")[0][0]
     if have >= events:
         print(f"store already holds {have:,} events")

@@ -25,7 +25,7 @@ def test_long_poll_wakes_on_commit(live: LiveServer, project: str) -> None:
 
         worker = threading.Thread(target=ingest_soon)
         worker.start()
-        later = client.get("/v1/changes", params={"after": now, "wait": 30}).json()["sequence"]
+        later = client.get("/v1/changes", params={"after": now, "wait": 9}).json()["sequence"]
         worker.join()
         assert later > now
 

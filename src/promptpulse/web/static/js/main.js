@@ -279,7 +279,7 @@ function syncLive() {
       let last = 0;
       while (timer && run === liveRun) {
         try {
-          const { sequence } = await ctx.api.get("/v1/changes", new URLSearchParams({ after: String(seen), wait: "20" }));
+          const { sequence } = await ctx.api.get("/v1/changes", new URLSearchParams({ after: String(seen), wait: "8" }));
           if (run !== liveRun) return;
           if (seen >= 0 && sequence !== seen && !document.hidden) {
             const gap = LIVE_MS - (Date.now() - last);
