@@ -121,16 +121,19 @@ def build_selects(level: str, source: str, where: str, compacted: bool) -> list[
                 f"WHERE ({where}) AND {column} IS NOT NULL GROUP BY ALL"
             )
         else:
-            w = f"(md5_number_lower({column}) >> {HLL_P})"
+            # md5 once per call (a sub-select), not once per use: it is the costly part.
+            w = f"(h >> {HLL_P})"
             rank = (
                 f"CASE WHEN {w} = 0 THEN {HLL_HASH_BITS + 1} "
                 f"ELSE {HLL_HASH_BITS} - CAST(floor(log2(CAST({w} AS DOUBLE))) AS INTEGER) END"
             )
+            hashed = (
+                f"(SELECT timestamp, {DIMS}, md5_number_lower({column}) AS h FROM {source} "
+                f"WHERE ({where}) AND {column} IS NOT NULL)"
+            )
             select = (
-                f"SELECT {bucket}, {DIMS}, {flag}, "
-                f"CAST(md5_number_lower({column}) & {HLL_M - 1} AS INTEGER) AS k, "
-                f"CAST(max({rank}) AS TINYINT) AS n FROM {source} "
-                f"WHERE ({where}) AND {column} IS NOT NULL GROUP BY ALL"
+                f"SELECT {bucket}, {DIMS}, {flag}, CAST(h & {HLL_M - 1} AS INTEGER) AS k, "
+                f"CAST(max({rank}) AS TINYINT) AS n FROM {hashed} GROUP BY ALL"
             )
         out.append((table, select))
     return out
