@@ -90,8 +90,9 @@ class CallEvent(_Record):
 
 
 def _not_a_number_time(value: Any) -> Any:
-    # pydantic would read a bare number as Unix seconds; the contract asks for RFC 3339.
-    if isinstance(value, int | float):
+    # pydantic would read a bare number (or a string of digits) as Unix seconds; the contract
+    # asks for RFC 3339.
+    if isinstance(value, int | float) or (isinstance(value, str) and "-" not in value[:5]):
         raise ValueError("must be an RFC 3339 time with an offset, e.g. 2026-01-31T12:00:00Z")
     return value
 
