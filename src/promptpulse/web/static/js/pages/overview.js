@@ -83,9 +83,10 @@ export default {
         c.latency.set(base({ tooltip: axisTooltip("ms"),
           xAxis: { type: "category", data: x, boundaryGap: false }, yAxis: { type: "value", axisLabel: { formatter: fmt.axis("ms") } },
           series: [
-            { name: "p50", type: "line", data: pts.map((p) => p.latency_p50_ms), connectNulls: false },
-            { name: "p95", type: "line", data: pts.map((p) => p.latency_p95_ms) },
-            { name: "p99", type: "line", data: pts.map((p) => p.latency_p99_ms),
+            // Dots as well as lines: a bucket between two empty ones is still visible.
+            { name: "p50", type: "line", data: pts.map((p) => p.latency_p50_ms), symbol: "circle", symbolSize: 4 },
+            { name: "p95", type: "line", data: pts.map((p) => p.latency_p95_ms), symbol: "circle", symbolSize: 4 },
+            { name: "p99", type: "line", data: pts.map((p) => p.latency_p99_ms), symbol: "circle", symbolSize: 4,
               markLine: target ? { symbol: "none", silent: true, lineStyle: { color: "#ef4444", type: "dashed" },
                 label: { formatter: `SLA ${fmt.ms(target)}`, position: "insideEndTop", color: "#ef4444" }, data: [{ yAxis: target }] } : undefined },
           ] }),
