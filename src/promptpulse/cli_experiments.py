@@ -171,13 +171,14 @@ def results_cmd(
     data = _call(url, api_key, "GET", f"/v1/experiments/{ref}/results")
     if as_json:
         return _dump(data)
-    table = Table("metric", "variant", "difference", "95% CI", "p (adj.)", "test", "sig.")
+    table = Table("metric", "variant", "difference", "CI", "level", "p (adj.)", "test", "sig.")
     for c in data["comparisons"]:
         table.add_row(
             c["metric"],
             c["variant"],
             _fmt(c["difference"]),
             f"{_fmt(c['ci_low'])} … {_fmt(c['ci_high'])}",
+            f"{c.get('ci_level') or 0.95:.2%}",  # Holm-widened with 3+ variants
             _fmt(c["p_value_adjusted"]),
             c["test"],
             "yes" if c["significant"] else "",

@@ -1,5 +1,5 @@
 // The answer of /v1/compare (and an experiment's results) as a table: per-variant figures, each
-// difference against the control with its 95 % CI and p-value, the best of a row marked only when
+// difference against the control with its CI (95 %, Holm-widened with 3+ variants) and p-value, the best of a row marked only when
 // the API says it is significantly best, and the winner with the API's verdict sentence.
 import * as fmt from "../fmt.js";
 import { h } from "../ui.js";
@@ -85,7 +85,9 @@ export function comparisonTable(answer, catalog, { id = "compare", direction = n
         });
         if (c.difference === null) return h("td", attrs, value, h("div", { class: "d muted" }, "not enough data"));
         const good = up === null || up === undefined || !c.significant || c.difference === 0 ? "flat" : (c.difference > 0) === up ? "good" : "bad";
-        const ci = `95% CI ${signed(m.unit, c.ci_low)} to ${signed(m.unit, c.ci_high)}`;
+        // With 3+ variants the API widens each interval to its Holm level (ci_level).
+        const level = c.ci_level ? `${+(c.ci_level * 100).toFixed(2)}%` : "95%";
+        const ci = `${level} CI ${signed(m.unit, c.ci_low)} to ${signed(m.unit, c.ci_high)}`;
         return h("td", attrs, value,
           h("div", { class: `d ${good}`, title: `${c.test.replaceAll("_", " ")}; ${ci}; ${pValue(c.p_value)} before Holm` },
             signed(m.unit, c.difference), h("span", { class: "p" }, ` · ${pValue(c.p_value_adjusted)}`)),
