@@ -152,6 +152,8 @@ METRICS: tuple[Metric, ...] = (
     _sum("tokens", "tokens", "Input + output tokens", "input_tokens", "output_tokens"),
     Metric("tokens_per_request", "tokens", "tokens / requests",
            parts=(Agg(Op.SUM, "input_tokens"), Agg(Op.SUM, "output_tokens")), per=COUNT),
+    Metric("output_tokens_per_request", "tokens", "output_tokens / requests",
+           parts=(Agg(Op.SUM, "output_tokens"),), per=COUNT),
     _sum("cost_usd", "usd", "Cost of the priced calls", "cost_usd", higher_is_better=False),
     Metric("cost_per_request_usd", "usd", "cost_usd / requests (unpriced calls count as 0)",
            parts=(Agg(Op.SUM, "cost_usd"),), per=COUNT, zero_when_empty=True,

@@ -34,7 +34,7 @@ KEY_FIGURES: tuple[tuple[str, str], ...] = (
 )
 PROMPT_METRICS = (
     "requests", "errors", "error_rate", "success_rate", "latency_p95_ms", "cost_usd",
-    "cost_per_request_usd", "output_tokens", "unpriced_requests",
+    "cost_per_request_usd", "output_tokens", "output_tokens_per_request", "unpriced_requests",
 )  # fmt: skip
 MOVER_METRICS = ("cost_usd", "latency_p95_ms", "error_rate")
 TOP_MOVERS = 5

@@ -53,8 +53,8 @@ def output_growth(current: Rows, previous: Rows, min_requests: int) -> list[Reco
         prev = previous.get(prompt)
         if prev is None or not _enough(cur, prev, n=min_requests):
             continue
-        now_per = (cur["output_tokens"] or 0) / cur["requests"]
-        before = (prev["output_tokens"] or 0) / prev["requests"]
+        now_per = cur["output_tokens_per_request"] or 0.0  # the catalog's metric
+        before = prev["output_tokens_per_request"] or 0.0
         if before <= 0 or now_per / before - 1 < OUTPUT_GROWTH - EPS:
             continue
         growth = now_per / before - 1
@@ -64,7 +64,7 @@ def output_growth(current: Rows, previous: Rows, min_requests: int) -> list[Reco
                 title=f"Output tokens per request of '{prompt}' grew {growth:.0%}",
                 detail=(
                     f"'{prompt}' produced {now_per:,.0f} output tokens per request "
-                    f"(output_tokens / requests) against {before:,.0f} the period before "
+                    f"(output_tokens_per_request) against {before:,.0f} the period before "
                     f"(+{growth:.0%}; {cur['requests']:,} calls now, {prev['requests']:,} "
                     "before). A prompt change may have made answers longer: check it, or cap "
                     "max_tokens."
