@@ -160,6 +160,13 @@ def show_cmd(
     _dump(_call(url, api_key, "GET", f"/v1/experiments/{ref}"))
 
 
+def _interval(c: dict[str, Any]) -> str:
+    """low … high, with its level when Holm widened it beyond 95 % (3+ variants)."""
+    level = c.get("ci_level") or 0.95
+    text = f"{_fmt(c['ci_low'])} … {_fmt(c['ci_high'])}"
+    return text if abs(level - 0.95) < 1e-9 else f"{text} ({level:.1%})"
+
+
 @experiments_app.command("results")
 def results_cmd(
     ref: Annotated[str, typer.Argument(help="Experiment id or key")],
@@ -171,14 +178,13 @@ def results_cmd(
     data = _call(url, api_key, "GET", f"/v1/experiments/{ref}/results")
     if as_json:
         return _dump(data)
-    table = Table("metric", "variant", "difference", "CI", "level", "p (adj.)", "test", "sig.")
+    table = Table("metric", "variant", "difference", "CI", "p (adj.)", "test", "sig.")
     for c in data["comparisons"]:
         table.add_row(
             c["metric"],
             c["variant"],
             _fmt(c["difference"]),
-            f"{_fmt(c['ci_low'])} … {_fmt(c['ci_high'])}",
-            f"{c.get('ci_level') or 0.95:.2%}",  # Holm-widened with 3+ variants
+            _interval(c),
             _fmt(c["p_value_adjusted"]),
             c["test"],
             "yes" if c["significant"] else "",
