@@ -13,7 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from promptpulse.query.catalog import CATALOG, Kind
-from promptpulse.query.spec import FILTERS, METADATA_PREFIX, is_dimension
+from promptpulse.query.spec import FILTERS, METADATA_PREFIX, Filter, is_dimension
 
 Operator = Literal[">", ">=", "<", "<=", "increase", "decrease", "anomaly"]
 THRESHOLD_OPERATORS = (">", ">=", "<", "<=")
@@ -167,7 +167,29 @@ def _is_mask(value: Any) -> bool:
     return isinstance(value, str) and value.endswith(MASK)
 
 
-class RuleIn(BaseModel):
+class ScopedSpec:
+    """What rules, budgets and SLOs share: `filters` naming their scope and `channels` whose
+    secrets the API never shows. A mixin for their pydantic models (which declare the fields)."""
+
+    filters: Any
+    channels: Any
+
+    @property
+    def project(self) -> str | None:
+        values = self.filters.get("project")
+        return values[0] if values and len(values) == 1 else None
+
+    def scope_filters(self) -> tuple[Filter, ...]:
+        return tuple(Filter(d, tuple(v)) for d, v in sorted(self.filters.items()))
+
+    def public(self) -> dict[str, Any]:
+        """The spec as the API shows it: channel secrets masked."""
+        out = self.model_dump(by_alias=True, exclude={"channels"})  # type: ignore[attr-defined]
+        out["channels"] = [c.masked() for c in self.channels]
+        return out
+
+
+class RuleIn(ScopedSpec, BaseModel):
     """A rule as users write it."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
@@ -279,17 +301,9 @@ class RuleIn(BaseModel):
             return "up" if self.metric and self.metric.startswith("cost") else "both"
         return "down" if m.higher_is_better else "up"
 
-    @property
-    def project(self) -> str | None:
-        values = self.filters.get("project")
-        return values[0] if values and len(values) == 1 else None
-
     def public(self) -> dict[str, Any]:
         """The rule as the API shows it: secrets masked, `for` under its own name."""
-        out = self.model_dump(by_alias=True, exclude={"channels"})
-        out["channels"] = [c.masked() for c in self.channels]
-        out["priority"] = PRIORITY[self.severity]
-        return out
+        return {**super().public(), "priority": PRIORITY[self.severity]}
 
 
 # Built-in anomaly and threshold templates: the brief's defaults, with no threshold to guess.

@@ -379,9 +379,9 @@ class AlertService:
             except Exception:
                 pass
         elif row.source == "budget":
-            channels = self._budgets.channels_for(self.engine, row.source_id)
+            channels = self._budgets.repo.channels(self.engine, row.source_id)
         elif row.source == "slo":
-            channels = self._slos.channels_for(self.engine, row.source_id)
+            channels = self._slos.repo.channels(self.engine, row.source_id)
         return Subject(
             source=row.source,
             source_id=row.source_id,

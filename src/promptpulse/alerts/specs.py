@@ -81,6 +81,13 @@ class SpecRepo(Generic[M]):
             raise NotFound(f"no {self.what} {oid}")
         return self._from(row)
 
+    def channels(self, engine: sa.Engine, oid: str) -> tuple[Any, ...]:
+        """Where an object's alerts go; none when it was deleted meanwhile."""
+        try:
+            return tuple(getattr(self.get(engine, oid).spec, "channels", ()))
+        except NotFound:
+            return ()
+
     def _clash(self, engine: sa.Engine, spec: M, oid: str | None) -> None:
         project = _project(spec)
         for rec in self.list(engine, project):

@@ -9,19 +9,18 @@ import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from promptpulse.alerts.evaluate import Verdict
-from promptpulse.alerts.rules import ChannelSpec, check_filters, filter_lists
+from promptpulse.alerts.rules import ChannelSpec, ScopedSpec, check_filters, filter_lists
 from promptpulse.alerts.specs import Record, SpecRepo, spec_table
 from promptpulse.alerts.state import Subject
 from promptpulse.forecast import period_bounds, project_period
 from promptpulse.query.catalog import CATALOG
-from promptpulse.query.spec import Filter
 from promptpulse.store.base import Store
 
 metadata = sa.MetaData()
 budgets = spec_table("budgets", metadata)
 
 
-class BudgetIn(BaseModel):
+class BudgetIn(ScopedSpec, BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(..., min_length=1, max_length=200)
@@ -61,21 +60,11 @@ class BudgetIn(BaseModel):
         check_filters(self.filters)
         return self
 
-    @property
-    def project(self) -> str | None:
-        v = self.filters.get("project")
-        return v[0] if v and len(v) == 1 else None
-
     def bounds(self, now: datetime) -> tuple[datetime, datetime]:
         if self.period == "custom":
             assert self.starts_at is not None and self.ends_at is not None
             return self.starts_at, self.ends_at
         return period_bounds(self.period, now)
-
-    def public(self) -> dict[str, Any]:
-        out = self.model_dump(exclude={"channels"})
-        out["channels"] = [c.masked() for c in self.channels]
-        return out
 
 
 repo: SpecRepo[BudgetIn] = SpecRepo(budgets, BudgetIn, "bdg", "budget")
@@ -85,13 +74,9 @@ def create_tables(engine: sa.Engine) -> None:
     metadata.create_all(engine)
 
 
-def _filters(b: BudgetIn) -> tuple[Filter, ...]:
-    return tuple(Filter(d, tuple(v)) for d, v in sorted(b.filters.items()))
-
-
 def budget_status(store: Store, b: BudgetIn, now: datetime) -> dict[str, Any]:
     start, end = b.bounds(now)
-    f = project_period(store, _filters(b), CATALOG[b.metric], start, end, now)
+    f = project_period(store, b.scope_filters(), CATALOG[b.metric], start, end, now)
     projected, low, high = float(f.projected), float(f.low), float(f.high)
     return {
         "period_start": f.period_start,
@@ -186,10 +171,3 @@ def _subject(rec: Record[BudgetIn], key: str, severity: str, kind: str, name: st
         channels=tuple(b.channels),
         labels=tuple(sorted(b.labels.items())),
     )
-
-
-def channels_for(engine: sa.Engine, budget_id: str) -> tuple[ChannelSpec, ...]:
-    try:
-        return tuple(repo.get(engine, budget_id).spec.channels)
-    except Exception:
-        return ()

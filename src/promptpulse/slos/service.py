@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from promptpulse.alerts.evaluate import Verdict
 from promptpulse.alerts.rules import (
     ChannelSpec,
+    ScopedSpec,
     check_filters,
     filter_lists,
     format_duration,
@@ -28,7 +29,7 @@ from promptpulse.alerts.specs import Record, SpecRepo, spec_table
 from promptpulse.alerts.state import Subject
 from promptpulse.query.catalog import CATALOG
 from promptpulse.query.engine import bucket_starts
-from promptpulse.query.spec import Filter, Scope
+from promptpulse.query.spec import Scope
 from promptpulse.store.base import Store
 
 metadata = sa.MetaData()
@@ -51,7 +52,7 @@ DEFAULT_BURN_ALERTS = [
 ]
 
 
-class SloIn(BaseModel):
+class SloIn(ScopedSpec, BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(..., min_length=1, max_length=200)
@@ -84,16 +85,6 @@ class SloIn(BaseModel):
         check_filters(self.filters)
         return self
 
-    @property
-    def project(self) -> str | None:
-        v = self.filters.get("project")
-        return v[0] if v and len(v) == 1 else None
-
-    def public(self) -> dict[str, Any]:
-        out = self.model_dump(exclude={"channels"})
-        out["channels"] = [c.masked() for c in self.channels]
-        return out
-
 
 repo: SpecRepo[SloIn] = SpecRepo(slos, SloIn, "slo", "SLO")
 
@@ -102,13 +93,9 @@ def create_tables(engine: sa.Engine) -> None:
     metadata.create_all(engine)
 
 
-def _filters(slo: SloIn) -> tuple[Filter, ...]:
-    return tuple(Filter(d, tuple(v)) for d, v in sorted(slo.filters.items()))
-
-
 def _counts(store: Store, slo: SloIn, start: datetime, end: datetime) -> tuple[int, int]:
     """(calls, bad calls) in [start, end)."""
-    scope = Scope(start, end, _filters(slo))
+    scope = Scope(start, end, slo.scope_filters())
     if slo.sli == "success_rate":
         row = store.aggregate(scope, [CATALOG["requests"], CATALOG["errors"]])[0]
         return int(row["requests"] or 0), int(row["errors"] or 0)
@@ -173,7 +160,7 @@ def slo_history(
     by_t: dict[datetime, tuple[int, int]] = {}
     if slo.sli == "success_rate":
         rows = store.aggregate(
-            Scope(first, end, _filters(slo)),
+            Scope(first, end, slo.scope_filters()),
             [CATALOG["requests"], CATALOG["errors"]],
             interval=interval,
         )
@@ -273,10 +260,3 @@ def _subject(rec: Record[SloIn], a: dict[str, Any]) -> Subject:
         channels=tuple(slo.channels),
         labels=tuple(sorted(slo.labels.items())),
     )
-
-
-def channels_for(engine: sa.Engine, slo_id: str) -> tuple[ChannelSpec, ...]:
-    try:
-        return tuple(repo.get(engine, slo_id).spec.channels)
-    except Exception:
-        return ()
