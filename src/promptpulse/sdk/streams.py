@@ -26,13 +26,26 @@ def _watch(on_item: OnItem, call: Call, item: Any) -> bool:
         return True
 
 
-class SyncStreamProxy:
+class _StreamProxy:
+    """A stream handed back to the caller unchanged, item by item, while the call is timed;
+    anything else is the wrapped stream's own attribute."""
+
     def __init__(self, stream: Any, call: Call, on_item: OnItem) -> None:
         self._pp_stream = stream
         self._pp_call = call
         self._pp_on_item = on_item
         self._pp_iter: Any = None
 
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._pp_stream, name)
+
+    def __del__(self) -> None:
+        call = self.__dict__.get("_pp_call")
+        if call is not None:
+            call.finish()
+
+
+class SyncStreamProxy(_StreamProxy):
     def __iter__(self) -> SyncStreamProxy:
         return self
 
@@ -66,22 +79,8 @@ class SyncStreamProxy:
         self._pp_call.finish()
         self._pp_stream.close()
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._pp_stream, name)
 
-    def __del__(self) -> None:
-        call = self.__dict__.get("_pp_call")
-        if call is not None:
-            call.finish()
-
-
-class AsyncStreamProxy:
-    def __init__(self, stream: Any, call: Call, on_item: OnItem) -> None:
-        self._pp_stream = stream
-        self._pp_call = call
-        self._pp_on_item = on_item
-        self._pp_iter: Any = None
-
+class AsyncStreamProxy(_StreamProxy):
     def __aiter__(self) -> AsyncStreamProxy:
         return self
 
@@ -116,11 +115,3 @@ class AsyncStreamProxy:
         result = self._pp_stream.close()
         if inspect.isawaitable(result):
             await result
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._pp_stream, name)
-
-    def __del__(self) -> None:
-        call = self.__dict__.get("_pp_call")
-        if call is not None:
-            call.finish()
