@@ -11,44 +11,28 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from promptpulse.cli_remote import DEFAULT_URL, Key, Url, _client, _problem
+
 experiments_app = typer.Typer(
     help="A/B experiments: create, list, results, plan.", no_args_is_help=True
 )
 console = Console()
 err = Console(stderr=True)
 
-Url = Annotated[
-    str, typer.Option(envvar="PROMPTPULSE_URL", help="Server URL (env PROMPTPULSE_URL)")
-]
-Key = Annotated[
-    str,
-    typer.Option(
-        "--api-key", envvar="PROMPTPULSE_API_KEY", help="API key (env PROMPTPULSE_API_KEY)"
-    ),
-]
 Json = Annotated[bool, typer.Option("--json", help="Print the raw JSON")]
-DEFAULT_URL = "http://127.0.0.1:8000"
 
 
 def _call(url: str, api_key: str, method: str, path: str, **kwargs: Any) -> Any:
     if not api_key:
         raise typer.BadParameter("give --api-key or set PROMPTPULSE_API_KEY")
-    with httpx.Client(
-        base_url=url, headers={"Authorization": f"Bearer {api_key}"}, timeout=120
-    ) as client:
+    with _client(url, api_key) as client:
         try:
             r = client.request(method, path, **kwargs)
         except httpx.HTTPError as exc:
             err.print(f"[red]error:[/red] cannot reach {url}: {exc}")
             raise typer.Exit(1) from None
     if r.status_code >= 400:
-        try:
-            body = r.json()
-            err.print(f"[red]error:[/red] HTTP {r.status_code}: {body.get('detail', body)}")
-            for e in body.get("errors", []):
-                err.print(f"  {e['field']}: {e['message']}")
-        except ValueError:
-            err.print(f"[red]error:[/red] HTTP {r.status_code}: {r.text[:200]}")
+        err.print(f"[red]error:[/red] {_problem(r)}")
         raise typer.Exit(2)
     return r.json() if r.content else None
 
