@@ -7,7 +7,7 @@ every error, so routes stay thin and the rules are tested without a server.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -135,7 +135,7 @@ def is_dimension(name: str) -> bool:
 def parse_scope(params: MultiDict, now: datetime, errors: Errors) -> Scope:
     start = end = None
     for name in ("from", "to"):
-        raw = _single(params, name, errors)
+        raw = single(params, name, errors)
         if raw is None:
             continue
         try:
@@ -213,7 +213,7 @@ def parse_interval(raw: str | None, scope: Scope, errors: Errors) -> str:
 
 
 def parse_int(params: MultiDict, name: str, errors: Errors, default: int, lo: int, hi: int) -> int:
-    raw = _single(params, name, errors)
+    raw = single(params, name, errors)
     if raw is None:
         return default
     try:
@@ -229,7 +229,7 @@ def parse_int(params: MultiDict, name: str, errors: Errors, default: int, lo: in
 def parse_choice(
     params: MultiDict, name: str, errors: Errors, choices: tuple[str, ...], default: str | None
 ) -> str | None:
-    raw = _single(params, name, errors)
+    raw = single(params, name, errors)
     if raw is None:
         return default
     if raw not in choices:
@@ -238,16 +238,9 @@ def parse_choice(
     return raw
 
 
-def _single(params: MultiDict, name: str, errors: Errors) -> str | None:
+def single(params: MultiDict, name: str, errors: Errors) -> str | None:
+    """The parameter's one value (None when absent or empty); twice is an error."""
     values = params.getlist(name)
     if len(values) > 1:
         errors.add(name, "may be given only once")
     return values[0] if values and values[0] != "" else None
-
-
-def single(params: MultiDict, name: str, errors: Errors) -> str | None:
-    return _single(params, name, errors)
-
-
-def as_mapping(params: MultiDict) -> Mapping[str, list[str]]:
-    return {k: params.getlist(k) for k in params.keys()}  # noqa: SIM118

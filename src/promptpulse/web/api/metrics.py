@@ -24,7 +24,6 @@ from promptpulse.query.spec import (
     parse_scope,
     single,
 )
-from promptpulse.query.spec import Scope as QueryScope
 from promptpulse.web.auth import require, restrict_to_key
 from promptpulse.web.context import context
 
@@ -48,11 +47,6 @@ DEFAULT_BREAKDOWN = [
     "cost_usd",
     "cost_per_request_usd",
 ]
-
-
-def _scope(request: Request, key: ApiKey, errors: Errors) -> QueryScope:
-    scope = parse_scope(request.query_params, context(request).clock(), errors)
-    return scope
 
 
 def _exact(request: Request, errors: Errors) -> bool:
@@ -79,7 +73,7 @@ async def overview(
     key: ApiKey = Depends(require(Scope.READ)),
 ) -> dict[str, Any]:
     errors = Errors()
-    scope = _scope(request, key, errors)
+    scope = parse_scope(request.query_params, context(request).clock(), errors)
     mode = parse_choice(request.query_params, "compare", errors, ("previous",), None)
     exact_only = _exact(request, errors)
     errors.raise_if_any()
@@ -106,7 +100,7 @@ async def timeseries(
     key: ApiKey = Depends(require(Scope.READ)),
 ) -> dict[str, Any]:
     errors = Errors()
-    scope = _scope(request, key, errors)
+    scope = parse_scope(request.query_params, context(request).clock(), errors)
     chosen = parse_metrics(
         single(request.query_params, "metrics", errors), "metrics", errors, DEFAULT_SERIES
     )
@@ -144,7 +138,7 @@ async def breakdown(
 ) -> dict[str, Any]:
     errors = Errors()
     params = request.query_params
-    scope = _scope(request, key, errors)
+    scope = parse_scope(request.query_params, context(request).clock(), errors)
     dim = parse_dimension(single(params, "by", errors), "by", errors, required=True)
     chosen = parse_metrics(single(params, "metrics", errors), "metrics", errors, DEFAULT_BREAKDOWN)
     sort_by = parse_metrics(single(params, "sort", errors), "sort", errors, ["requests"])
