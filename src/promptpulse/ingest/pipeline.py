@@ -10,7 +10,7 @@ from __future__ import annotations
 import gzip
 import uuid
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -261,5 +261,3 @@ def prepare_scores(
     rejected.sort(key=lambda r: r.index)
     return Prepared(pa.table(columns, schema=SCORE_SCHEMA), rejected)
 
-
-Clock = Callable[[], datetime]

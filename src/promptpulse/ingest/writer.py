@@ -48,7 +48,6 @@ class WriterStats:
     duplicates: int = 0
     commits: int = 0
     last_commit_s: float = 0.0
-    commit_seconds: list[float] = field(default_factory=list)
 
 
 _STOP = object()
@@ -133,7 +132,7 @@ class Writer:
                     self._pending += rows
                     break
             if not block:
-                # Roughly how long the backlog takes to drain at the last commit's pace.
+                # A full queue drains within about a second of group commits: retry then.
                 raise Overloaded("the writer is behind; retry later", retry_after_s=1)
             time.sleep(0.01)
         self._queue.put(job)
