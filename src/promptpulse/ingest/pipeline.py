@@ -260,4 +260,3 @@ def prepare_scores(
         columns["received_at"].append(received)
     rejected.sort(key=lambda r: r.index)
     return Prepared(pa.table(columns, schema=SCORE_SCHEMA), rejected)
-
