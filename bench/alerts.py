@@ -27,7 +27,7 @@ from promptpulse.alerts import AlertService, RuleIn
 from promptpulse.alerts import repo as alerts_repo
 from promptpulse.config import Settings
 from promptpulse.meta import MetaDB
-from promptpulse.store.duckdb import DuckDBStore
+from promptpulse.store.duck import DuckStore
 
 KINDS: list[dict[str, Any]] = [
     {"metric": "error_rate", "operator": ">", "threshold": 0.05},
@@ -46,7 +46,7 @@ WINDOWS = ["5m", "15m", "1h"]
 
 def cost(events: int, rules: int, data_dir: Path) -> None:
     seed(data_dir, events)
-    store = DuckDBStore(data_dir / "events.duckdb")
+    store = DuckStore(data_dir / "events.duckdb")
     meta = MetaDB(f"sqlite:///{data_dir / 'bench-alerts.sqlite'}")
     now = END - timedelta(minutes=1)
     clock = [now]
@@ -100,7 +100,7 @@ def delays() -> None:
     ]
     with tempfile.TemporaryDirectory() as tmp:
         server, thread, srv = make_alert_server(Path(tmp), inc.NOW0)
-        svc = srv.live.app.state.alerts  # type: ignore[attr-defined]
+        svc = srv.live.app.state.ctx.alerts  # type: ignore[attr-defined]
         try:
             for template, prompt, seed_, offset, minutes, shape in cases:
                 start = inc.NOW0 + offset

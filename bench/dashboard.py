@@ -65,10 +65,10 @@ def free_port() -> int:
 
 def seed(data_dir: Path, events: int, days: int) -> float:
     """Create the schema through the store (migrations), then bulk-insert synthetic calls."""
-    from promptpulse.store.duckdb import DuckDBStore
+    from promptpulse.store.duck import DuckStore
 
     path = data_dir / "events.duckdb"
-    DuckDBStore(path).close()
+    DuckStore(path).close()
     started = time.perf_counter()
     end = datetime.now(UTC).replace(tzinfo=None)
     start = end - timedelta(days=days)
@@ -78,7 +78,7 @@ def seed(data_dir: Path, events: int, days: int) -> float:
         con.execute(SEED_SQL, [start, step_us, lo, min(lo + CHUNK, events)])
     con.execute("CHECKPOINT")
     con.close()
-    store = DuckDBStore(path, query_timeout_s=3600)  # raw rows bypassed the writer: roll up
+    store = DuckStore(path, query_timeout_s=3600)  # raw rows bypassed the writer: roll up
     store.rebuild_rollups(start.replace(tzinfo=UTC), end.replace(tzinfo=UTC), None)
     store.close()
     return time.perf_counter() - started

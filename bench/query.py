@@ -16,14 +16,14 @@ from pathlib import Path
 import httpx
 
 from bench._common import Server, make_key, median_ms
-from promptpulse.store.duckdb import DuckDBStore
+from promptpulse.store.duck import DuckStore
 
 END = datetime(2026, 11, 1, tzinfo=UTC)
 DAYS = 30
 
 
 def seed(data_dir: Path, events: int) -> None:
-    store = DuckDBStore(data_dir / "events.duckdb", query_timeout_s=3600)
+    store = DuckStore(data_dir / "events.duckdb", query_timeout_s=3600)
     have = store.execute("SELECT count(*) FROM events")[0][0]
     if have >= events:
         print(f"store already holds {have:,} events")

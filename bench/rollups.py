@@ -27,11 +27,9 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from promptpulse.query.catalog import CATALOG
-from promptpulse.query.spec import Scope
-from promptpulse.rollups import sketch
-from promptpulse.rollups.plan import ROLLUP_DIMENSIONS
-from promptpulse.store.duckdb import DuckDBStore
+from promptpulse.model import CATALOG, Scope
+from promptpulse.store.duck import DuckStore, sketch
+from promptpulse.store.duck.rollup_plan import ROLLUP_DIMENSIONS
 
 END = datetime(2026, 11, 1, tzinfo=UTC)
 START = END - timedelta(days=395)
@@ -53,7 +51,7 @@ def timed(fn, repeat: int = 5) -> float:  # type: ignore[no-untyped-def]
 
 def fill_raw(path: Path, n: int) -> None:
     """n calls, uniform over the 13 months, written with SQL (the writer is benchmarked apart)."""
-    from promptpulse.store.duckdb import MIGRATIONS
+    from promptpulse.store.duck.migrations import MIGRATIONS
 
     con = duckdb.connect(str(path))
     con.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
@@ -88,7 +86,7 @@ def table_bytes(con: duckdb.DuckDBPyConnection, tables: list[str], tmp: Path, na
     return target.stat().st_size
 
 
-def synthesise(store: DuckDBStore, represented: int) -> None:
+def synthesise(store: DuckStore, represented: int) -> None:
     """Daily rollups (main + latency sketch) for `represented` calls: every combination, every
     day, the latency keys a lognormal(6.5, 0.8) sample of that size fills."""
     days = [START + timedelta(days=i) for i in range(395)]
@@ -153,7 +151,7 @@ def main() -> None:
     path = tmp / "sample.duckdb"
     fill_raw(path, args.raw)
     t = time.perf_counter()
-    store = DuckDBStore(path, rollup_min_calls=0)  # the migration rolls the calls up
+    store = DuckStore(path, rollup_min_calls=0)  # the migration rolls the calls up
     print(f"  rollups built from raw in {time.perf_counter() - t:.1f} s")
     store.compact_rollups(END, timedelta(hours=1))
 
@@ -201,7 +199,7 @@ def main() -> None:
     store.close()
 
     print(f"represented: {args.represented:,} calls in daily rollups")
-    big = DuckDBStore(tmp / "represented.duckdb", rollup_min_calls=0)
+    big = DuckStore(tmp / "represented.duckdb", rollup_min_calls=0)
     synthesise(big, args.represented)
     big_s = timed(lambda: big.aggregate(scope, METRICS, (), "day", allow_approximate=True))
     print(

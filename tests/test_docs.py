@@ -10,7 +10,7 @@ import typer.main
 
 from promptpulse.cli import app
 from promptpulse.config import Settings
-from promptpulse.query.catalog import METRICS
+from promptpulse.model import METRICS
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()

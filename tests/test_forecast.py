@@ -9,18 +9,17 @@ import numpy as np
 import orjson
 import pytest
 
-from promptpulse.forecast import period_bounds, project_period
 from promptpulse.ingest.pipeline import prepare_events
 from promptpulse.ingest.writer import Writer
-from promptpulse.query.catalog import CATALOG
-from promptpulse.query.spec import Filter
-from promptpulse.store.duckdb import DuckDBStore
+from promptpulse.model import CATALOG, Filter
+from promptpulse.query.forecast import period_bounds, project_period
+from promptpulse.store.duck import DuckStore
 
 NOW = datetime(2026, 3, 18, 6, 0, tzinfo=UTC)  # a Wednesday, 06:00
 
 
-def _seed(tmp_path: Path, daily_cost: dict[datetime, float]) -> DuckDBStore:
-    store = DuckDBStore(tmp_path / "e.duckdb")
+def _seed(tmp_path: Path, daily_cost: dict[datetime, float]) -> DuckStore:
+    store = DuckStore(tmp_path / "e.duckdb")
     writer = Writer(store)
     writer.start()
     events = [

@@ -1,32 +1,31 @@
-"""create_app(settings, ...) -> the ASGI app. The CLI and tests build it; nothing is global."""
+"""create_app(settings, *, store, meta, clock) -> the ASGI app. The CLI and tests build it;
+nothing is global. Every service is built once, at start-up, into one AppContext."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import UTC, datetime
 
 from fastapi import FastAPI
 
 from promptpulse import __version__
+from promptpulse.alerts import AlertService
 from promptpulse.config import Settings
+from promptpulse.exports.service import ExportService
 from promptpulse.ingest.writer import Writer
 from promptpulse.meta import MetaDB
 from promptpulse.meta.prices import OverrideCache
 from promptpulse.observability import ServerMetrics
-from promptpulse.store.duckdb import DuckDBStore
+from promptpulse.reports import ReportService
+from promptpulse.retention import RetentionService
+from promptpulse.rollups import make_run_once
+from promptpulse.store import Store, open_store
 from promptpulse.tasks import DaemonTask
 from promptpulse.web import dashboard, problems
-from promptpulse.web.api import alerts as alerts_api
-from promptpulse.web.api import budgets as budgets_api
-from promptpulse.web.api import calls, changes, forecast, health, ingest, metrics, otlp, prices
-from promptpulse.web.api import compare as compare_api
-from promptpulse.web.api import experiments as experiments_api
-from promptpulse.web.api import lifecycle as lifecycle_api
-from promptpulse.web.api import reports as reports_api
-from promptpulse.web.api import slos as slos_api
+from promptpulse.web.api import ROUTERS
 from promptpulse.web.changes import ChangeFeed
 from promptpulse.web.context import AppContext
 from promptpulse.web.gzip_body import GzipRequestBody
@@ -38,59 +37,88 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def build_context(
+    settings: Settings,
+    store: Store,
+    meta: MetaDB,
+    clock: Callable[[], datetime],
+    loop: asyncio.AbstractEventLoop,
+) -> AppContext:
+    """Every service, once, over one store and one metadata database; the writer is started."""
+    server_metrics = ServerMetrics()
+    writer = Writer(
+        store,
+        queue_events=settings.writer_queue_events,
+        group_events=settings.writer_group_events,
+        on_commit=server_metrics.on_commit,
+    )
+    writer.start()
+    server_metrics.watch_queue(lambda: writer.pending_events)
+    changes = ChangeFeed(loop)
+    writer.add_listener(changes.notify_threadsafe)
+    return AppContext(
+        settings=settings,
+        store=store,
+        meta=meta,
+        writer=writer,
+        prices=OverrideCache(meta),
+        clock=clock,
+        metrics=server_metrics,
+        changes=changes,
+        alerts=AlertService(meta.engine, store, clock, settings),
+        retention=RetentionService(meta.engine, store, settings, clock),
+        exports=ExportService(store, settings, clock),
+        reports=ReportService(meta.engine, store, clock, settings),
+    )
+
+
+def daemons(ctx: AppContext) -> list[DaemonTask]:
+    """The background loops of every server (an interval of 0: that loop does not run)."""
+    s = ctx.settings
+    tasks = [ctx.alerts.daemon()]
+    if s.rollup_interval_s > 0:
+        compact = make_run_once(ctx.store, ctx.clock, s.rollup_grace_s)
+        tasks.append(DaemonTask("rollups", s.rollup_interval_s, compact))
+    if s.retention_interval_s > 0:
+
+        async def apply_retention() -> None:
+            await asyncio.to_thread(ctx.retention.apply)
+
+        tasks.append(DaemonTask("retention", s.retention_interval_s, apply_retention))
+    tasks += ctx.exports.daemons()
+    tasks.append(ctx.reports.daemon())
+    return tasks
+
+
 def create_app(
     settings: Settings,
+    *,
+    store: Store | None = None,
+    meta: MetaDB | None = None,
     clock: Callable[[], datetime] = utc_now,
     extra_tasks: Sequence[Callable[[AppContext], DaemonTask]] = (),
 ) -> FastAPI:
-    """The whole server on one data directory. Opening the store happens at start-up."""
+    """The whole server. The store and metadata database are opened at start-up from the
+    settings unless given (then the caller owns them and closes them)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        store = DuckDBStore(
-            settings.duckdb_path,
-            settings.duckdb_memory_limit,
-            settings.duckdb_threads,
-            settings.query_timeout_s,
-            settings.rollup_min_calls,
-        )
-        meta = MetaDB(settings.metadata_db_url)
-        server_metrics = ServerMetrics()
-        writer = Writer(
-            store,
-            queue_events=settings.writer_queue_events,
-            group_events=settings.writer_group_events,
-            on_commit=server_metrics.on_commit,
-        )
-        writer.start()
-        server_metrics.watch_queue(lambda: writer.pending_events)
-        ctx = AppContext(settings, store, meta, writer, OverrideCache(meta), clock, server_metrics)
-        app.state.ctx = ctx
-        app.state.key_cache = {}
-        app.state.changes = ChangeFeed(asyncio.get_running_loop())
-        writer.add_listener(app.state.changes.notify_threadsafe)
-        from promptpulse.alerts import AlertService
-
-        app.state.alerts = AlertService(meta.engine, store, clock, settings)
-        from promptpulse.lifecycle import lifecycle_tasks
-
-        tasks = [
-            app.state.alerts.daemon(),
-            *lifecycle_tasks(app, ctx),
-            *(make(ctx) for make in extra_tasks),
-        ]
-        for task in tasks:
-            task.start()
-        log.info("PromptPulse %s serving data from %s", __version__, settings.data_dir)
-        try:
-            yield
-        finally:
+        async with AsyncExitStack() as stack:
+            own_store = store or open_store(settings)
+            if store is None:
+                stack.callback(own_store.close)
+            own_meta = meta or MetaDB(settings.metadata_db_url)
+            if meta is None:
+                stack.callback(own_meta.close)
+            ctx = build_context(settings, own_store, own_meta, clock, asyncio.get_running_loop())
+            stack.callback(ctx.writer.stop)
+            app.state.ctx = ctx
+            tasks = [*daemons(ctx), *(make(ctx) for make in extra_tasks)]
             for task in tasks:
-                await task.stop()
-            writer.stop()
-            store.close()
-            meta.close()
+                task.start()
+                stack.push_async_callback(task.stop)
+            log.info("PromptPulse %s serving data from %s", __version__, settings.data_dir)
+            yield
 
     app = FastAPI(
         title="PromptPulse",
@@ -100,23 +128,7 @@ def create_app(
     )
     problems.install(app)
     app.add_middleware(GzipRequestBody, limit=settings.max_body_bytes)
-    for router in (
-        health.router,
-        ingest.router,
-        metrics.router,
-        prices.router,
-        forecast.router,
-        changes.router,
-        otlp.router,
-        calls.router,
-        dashboard.router,
-        compare_api.router,
-        experiments_api.router,
-        alerts_api.router,
-        budgets_api.router,
-        slos_api.router,
-        lifecycle_api.router,
-        reports_api.router,
-    ):
+    for router in ROUTERS:
         app.include_router(router)
+    app.include_router(dashboard.router)
     return app

@@ -46,16 +46,10 @@ def _settings(data_dir: Path | None) -> Settings:
 
 @contextmanager
 def _store(settings: Settings) -> Iterator[Any]:
-    from promptpulse.store.duckdb import DuckDBStore
+    from promptpulse.store import open_store
 
-    try:
-        store = DuckDBStore(
-            settings.duckdb_path,
-            settings.duckdb_memory_limit,
-            settings.duckdb_threads,
-            3600.0,
-            settings.rollup_min_calls,
-        )
+    try:  # maintenance may take long: no query time limit to speak of
+        store = open_store(settings.model_copy(update={"query_timeout_s": 3600.0}))
     except StoreUnavailable as exc:
         raise StoreUnavailable(
             f"{exc.detail}. Is the server running on this data directory? Stop it, or use the "
@@ -68,7 +62,7 @@ def _store(settings: Settings) -> Iterator[Any]:
 
 
 def _time(value: str | None, name: str) -> datetime:
-    from promptpulse.query.spec import parse_time
+    from promptpulse.query.parse import parse_time
 
     return parse_time(value, name) if value else datetime.now(UTC)
 
@@ -92,7 +86,7 @@ def rollups_rebuild(
 @rollups_app.command("compact")
 def rollups_compact(data_dir: DataDir = None, now: When = None) -> None:
     """Fold the fragments of closed hours and days (what the server does every minute)."""
-    from promptpulse.rollups.task import compact_once
+    from promptpulse.rollups import compact_once
 
     settings = _settings(data_dir)
     with _store(settings) as store:

@@ -118,7 +118,7 @@ def report(
     if fmt not in ("text", "markdown", "html"):
         raise typer.BadParameter("--format: text, markdown or html")
     if data_dir is not None:
-        from promptpulse.query.spec import parse_time
+        from promptpulse.query.parse import parse_time
 
         when = parse_time(as_of, "as_of") if as_of else None
         r = _local(data_dir, period, project, timezone, when)

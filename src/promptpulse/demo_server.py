@@ -15,7 +15,7 @@ from promptpulse.ingest.pricing import PriceOverride
 from promptpulse.ingest.writer import Writer
 from promptpulse.meta import MetaDB, Scope, create_key, set_price
 from promptpulse.meta.prices import OverrideCache
-from promptpulse.store.duckdb import DuckDBStore
+from promptpulse.store import open_store
 from promptpulse.tasks import DaemonTask
 from promptpulse.web.context import AppContext
 
@@ -25,9 +25,9 @@ CHUNK = 5_000
 
 def seed(settings: Settings, days: int, rpm: float, console: Console) -> int:
     """Write `days` of traffic ending now, unless the store already holds events."""
-    store = DuckDBStore(settings.duckdb_path, settings.duckdb_memory_limit)
+    store = open_store(settings)
     try:
-        existing = store.execute("SELECT count(*) FROM events")[0][0]
+        existing = store.row_counts()["calls"]
         if existing:
             console.print(f"[dim]{existing:,} events already stored; not seeding again[/dim]")
             return 0

@@ -23,7 +23,7 @@ def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AlertServer]:
 
 
 def _round(srv: AlertServer) -> list[dict[str, Any]]:
-    result, _ = srv.live.app.state.alerts.evaluate_round()  # type: ignore[attr-defined]
+    result, _ = srv.live.app.state.ctx.alerts.evaluate_round()  # type: ignore[attr-defined]
     assert result["errors"] == [], result["errors"]
     return result["changes"]  # type: ignore[no-any-return]
 

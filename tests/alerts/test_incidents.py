@@ -78,7 +78,7 @@ def _timeline(
     step: timedelta = timedelta(minutes=1),
 ) -> list[tuple[datetime, str]]:
     srv.clock.set(start - timedelta(minutes=10))
-    svc = srv.live.app.state.alerts  # type: ignore[attr-defined]
+    svc = srv.live.app.state.ctx.alerts  # type: ignore[attr-defined]
     out = []
     while srv.clock() < end + after:
         now = srv.clock.advance(seconds=step.total_seconds())
@@ -156,7 +156,7 @@ def test_quiet_week_fires_nothing(srv: AlertServer) -> None:
         )
     }
     srv.clock.set(week)
-    svc = srv.live.app.state.alerts  # type: ignore[attr-defined]
+    svc = srv.live.app.state.ctx.alerts  # type: ignore[attr-defined]
     changes = []
     rounds = 0
     while srv.clock() < week + timedelta(weeks=1):

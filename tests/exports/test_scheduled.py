@@ -15,7 +15,7 @@ import pytest
 from promptpulse.config import Settings
 from promptpulse.exports.formats import sha256_of
 from promptpulse.exports.service import STATE_FILE, ExportService
-from promptpulse.store.duckdb import DuckDBStore
+from promptpulse.store.duck import DuckStore
 from tests.rollups.helpers import random_calls, write_direct
 
 T0 = datetime(2025, 5, 5, tzinfo=UTC)  # a Monday
@@ -27,7 +27,7 @@ def test_a_week_of_hourly_windows_covers_every_call_once(tmp_path: Path) -> None
     settings = Settings(
         data_dir=tmp_path / "data", export_schedule="hourly", export_dir=out, export_grace_s=300
     )
-    store = DuckDBStore(settings.duckdb_path)
+    store = DuckStore(settings.duckdb_path)
     rng = np.random.default_rng(4)
     ids: list[str] = []
     try:

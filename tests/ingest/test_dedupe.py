@@ -11,7 +11,7 @@ import pytest
 
 from promptpulse.ingest import dedupe
 from promptpulse.ingest.dedupe import SeenKeys
-from promptpulse.query.spec import Scope
+from promptpulse.model import Scope
 from tests.conftest import LiveServer, iso, start_server, stop_server
 
 T = "2025-06-02T12:00:00Z"

@@ -16,7 +16,7 @@ import pytest
 from genai_prices import Usage, calc_price
 
 from promptpulse.ingest.pricing import PriceOverride, price_call
-from promptpulse.query.spec import Scope
+from promptpulse.model import Scope
 from tests.conftest import LiveServer
 
 MODELS = [

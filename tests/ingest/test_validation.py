@@ -12,7 +12,7 @@ import httpx
 import orjson
 import pytest
 
-from promptpulse.query.spec import Scope
+from promptpulse.model import Scope
 from tests.conftest import LiveServer, iso
 
 T = "2025-06-02T12:00:00Z"

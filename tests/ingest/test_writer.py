@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from promptpulse.query.spec import Scope
+from promptpulse.model import Scope
 from tests.conftest import start_server, stop_server
 
 EVERYTHING = Scope(datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC))

@@ -9,7 +9,8 @@ import numpy as np
 import pyarrow as pa
 
 from promptpulse.ingest.writer import Writer
-from promptpulse.store.duckdb import EVENT_SCHEMA, DuckDBStore
+from promptpulse.model import CALL_SCHEMA
+from promptpulse.store.duck import DuckStore
 
 MODELS = ["gpt-4o", "gpt-4o-mini", "claude-3-5-sonnet"]
 PROMPTS = ["support", "search", "summarise", None]
@@ -70,10 +71,10 @@ def random_calls(
         "retries": rng.integers(0, 2, n).astype(np.int32),
         "received_at": [(received or datetime.now(UTC)).replace(tzinfo=None)] * n,
     }
-    return pa.table(cols, schema=EVENT_SCHEMA)
+    return pa.table(cols, schema=CALL_SCHEMA)
 
 
-def write(store: DuckDBStore, table: pa.Table) -> None:
+def write(store: DuckStore, table: pa.Table) -> None:
     writer = Writer(store)
     writer.start()
     try:
@@ -83,7 +84,7 @@ def write(store: DuckDBStore, table: pa.Table) -> None:
         writer.stop()
 
 
-def write_direct(store: DuckDBStore, table: pa.Table) -> None:
+def write_direct(store: DuckStore, table: pa.Table) -> None:
     """One transaction on the store's writer cursor (what the writer thread does), no dedupe."""
     w = store.writer()
     w.begin()

@@ -9,14 +9,14 @@ import numpy as np
 from typer.testing import CliRunner
 
 from promptpulse.cli import app
-from promptpulse.store.duckdb import DuckDBStore
+from promptpulse.store.duck import DuckStore
 from tests.rollups.helpers import random_calls, write_direct
 
 T0 = datetime(2025, 1, 6, tzinfo=UTC)
 
 
 def test_rebuild_compact_and_retention_from_the_cli(tmp_path: Path) -> None:
-    store = DuckDBStore(tmp_path / "events.duckdb")
+    store = DuckStore(tmp_path / "events.duckdb")
     write_direct(
         store, random_calls(np.random.default_rng(2), 3_000, T0, T0 + timedelta(days=5), "p")
     )
@@ -34,7 +34,7 @@ def test_rebuild_compact_and_retention_from_the_cli(tmp_path: Path) -> None:
     r = runner.invoke(app, ["retention", "apply", "--now", "2025-02-08T00:00:00Z", *d])
     assert r.exit_code == 0, r.output
     assert "raw before 2025-01-09T00:00:00Z (p): " in r.output
-    store = DuckDBStore(tmp_path / "events.duckdb")
+    store = DuckStore(tmp_path / "events.duckdb")
     try:
         left = store.execute("SELECT count(*), min(timestamp) FROM events")[0]
         assert 0 < left[0] < 3_000 and left[1] >= datetime(2025, 1, 9)

@@ -10,10 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from promptpulse.query.catalog import CATALOG, METRICS, Kind, Metric
-from promptpulse.query.spec import Dimension, Filter, Scope
-from promptpulse.rollups import sketch
-from promptpulse.store.duckdb import DuckDBStore
+from promptpulse.model import CATALOG, METRICS, Dimension, Filter, Kind, Metric, Scope
+from promptpulse.store.duck import DuckStore, sketch
 from tests.rollups.helpers import random_calls, write
 
 T0 = datetime(2025, 3, 3, tzinfo=UTC)
@@ -22,7 +20,7 @@ RAW = 10**18  # rollup_min_calls that keeps every query on raw calls
 
 
 def figures(
-    store: DuckDBStore,
+    store: DuckStore,
     scope: Scope,
     group_by: tuple[Dimension, ...],
     interval: str | None,
@@ -33,8 +31,8 @@ def figures(
         rows = store.aggregate(scope, SQL_METRICS, group_by, interval, allow_approximate=True)
     finally:
         store.rollup_min_calls = 0
-    assert all(bool(r.get("approximate")) is rollups for r in rows)
-    return {(r.get("t"), r.get("g0")): r for r in rows}
+    assert all(r.approximate is rollups for r in rows)
+    return {(r.t, r.key): r.values for r in rows}
 
 
 def assert_close(got: dict, want: dict, where: object) -> None:
@@ -53,8 +51,8 @@ def assert_close(got: dict, want: dict, where: object) -> None:
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DuckDBStore]:
-    s = DuckDBStore(Path(tmp_path_factory.mktemp("r")) / "events.duckdb", rollup_min_calls=0)
+def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DuckStore]:
+    s = DuckStore(Path(tmp_path_factory.mktemp("r")) / "events.duckdb", rollup_min_calls=0)
     rng = np.random.default_rng(7)
     write(s, random_calls(rng, 30_000, T0, T0 + timedelta(days=20), "alpha"))
     write(s, random_calls(rng, 5_000, T0 + timedelta(days=3), T0 + timedelta(days=9), "beta"))
@@ -89,7 +87,7 @@ CASES = [
 
 
 @pytest.mark.parametrize("case", range(len(CASES)))
-def test_rollups_match_raw(store: DuckDBStore, case: int) -> None:
+def test_rollups_match_raw(store: DuckStore, case: int) -> None:
     (start, end), group_by, interval, filters = CASES[case]
     scope = Scope(start, end, filters)
     assert_close(
@@ -99,7 +97,7 @@ def test_rollups_match_raw(store: DuckDBStore, case: int) -> None:
     )
 
 
-def test_only_eligible_queries_use_rollups(store: DuckDBStore) -> None:
+def test_only_eligible_queries_use_rollups(store: DuckStore) -> None:
     scope = Scope(T0, T0 + timedelta(days=10))
     p95 = [CATALOG["latency_p95_ms"]]
     # A non-rollup dimension, a minute interval, or a caller that wants exact percentiles: raw.
@@ -109,15 +107,15 @@ def test_only_eligible_queries_use_rollups(store: DuckDBStore) -> None:
         store.aggregate(scope, p95),
         store.aggregate(Scope(T0, T0 + timedelta(minutes=50)), p95, allow_approximate=True),
     ):
-        assert not any(r.get("approximate") for r in rows)
-    assert store.aggregate(scope, p95, allow_approximate=True)[0]["approximate"] is True
+        assert not any(r.approximate for r in rows)
+    assert store.aggregate(scope, p95, allow_approximate=True)[0].approximate is True
     # Counts alone are exact from rollups, so they are served from them for everyone.
     counts: list[Metric] = [CATALOG["requests"], CATALOG["cost_usd"]]
-    assert "approximate" not in store.aggregate(scope, counts)[0]
+    assert store.aggregate(scope, counts)[0].approximate is False
 
 
 def test_late_calls_compaction_and_rebuild(tmp_path: Path) -> None:
-    s = DuckDBStore(tmp_path / "events.duckdb", rollup_min_calls=0)
+    s = DuckStore(tmp_path / "events.duckdb", rollup_min_calls=0)
     try:
         rng = np.random.default_rng(11)
         write(s, random_calls(rng, 4_000, T0, T0 + timedelta(days=3), "p"))
@@ -153,7 +151,7 @@ def test_migration_backfills_rollups_of_an_old_database(tmp_path: Path) -> None:
     """A database made before rollups existed gets them from its calls at start-up."""
     import duckdb
 
-    from promptpulse.store.duckdb import MIGRATIONS
+    from promptpulse.store.duck.migrations import MIGRATIONS
 
     path = tmp_path / "events.duckdb"
     con = duckdb.connect(str(path))
@@ -164,7 +162,7 @@ def test_migration_backfills_rollups_of_an_old_database(tmp_path: Path) -> None:
     con.register("c", calls)
     con.execute("INSERT INTO events BY NAME SELECT * FROM c")
     con.close()
-    s = DuckDBStore(path, rollup_min_calls=0)
+    s = DuckStore(path, rollup_min_calls=0)
     try:
         assert s.rollup_stats()["day"]["calls"] == 2_000
         scope = Scope(T0, T0 + timedelta(days=4))

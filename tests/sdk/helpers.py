@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from promptpulse.query.spec import Filter, Scope
+from promptpulse.model import Filter, Scope
 from tests.conftest import LiveServer
 
 COLUMNS = (

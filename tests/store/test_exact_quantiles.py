@@ -6,7 +6,7 @@ import duckdb
 import numpy as np
 import pytest
 
-from promptpulse.store.duckdb import _exact_quantiles
+from promptpulse.store.duck.quantiles import exact_quantiles
 
 QS = [0.0, 0.01, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 1.0]
 
@@ -41,7 +41,7 @@ def test_matches_numpy(shape: str) -> None:
         n = 1 if shape == "one" else int(rng.integers(2, 4000))
         x = _sample(rng, shape, n)
         _table(con, x)
-        got = _exact_quantiles(con, "TRUE", [], "v", QS)
+        got = exact_quantiles(con, "TRUE", [], "v", QS)
         assert got == pytest.approx(np.percentile(x, [q * 100 for q in QS]), rel=1e-12, abs=0)
 
 
@@ -52,10 +52,10 @@ def test_nulls_are_ignored_and_empty_is_none() -> None:
         "AS v, TIMESTAMP '2026-01-01' AS timestamp FROM range(100) t(i)"
     )
     values = np.array([i for i in range(100) if i % 3], dtype=float)
-    assert _exact_quantiles(con, "TRUE", [], "v", [0.5, 0.95]) == pytest.approx(
+    assert exact_quantiles(con, "TRUE", [], "v", [0.5, 0.95]) == pytest.approx(
         np.percentile(values, [50, 95])
     )
-    assert _exact_quantiles(con, "v > 1000", [], "v", [0.5]) is None
+    assert exact_quantiles(con, "v > 1000", [], "v", [0.5]) is None
 
 
 def test_exact_true_never_answers_from_rollups(tmp_path) -> None:  # type: ignore[no-untyped-def]

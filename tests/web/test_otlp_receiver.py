@@ -26,7 +26,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from promptpulse.query.spec import Filter, Scope
+from promptpulse.model import Filter, Scope
 from tests.conftest import LiveServer, iso, start_server, stop_server
 
 PROTOBUF = {"Content-Type": "application/x-protobuf"}

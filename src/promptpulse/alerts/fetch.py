@@ -14,9 +14,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from promptpulse.alerts.rules import SCORE_PREFIX, RuleIn
-from promptpulse.query.catalog import CATALOG, Kind
-from promptpulse.query.spec import Dimension, Filter, Scope
-from promptpulse.store.base import Row, Store
+from promptpulse.model import CATALOG, Dimension, Filter, Kind, Scope
+from promptpulse.store import Record, Store
 
 ALL = None  # every value of the dimension
 # Single-valued filters on these dimensions are batched into one grouped query.
@@ -82,12 +81,12 @@ class _Want:
 class Fetcher:
     """Collect wants, run them, hand back rows. `cache` survives rounds (past windows only)."""
 
-    def __init__(self, store: Store, cache: dict[Any, dict[Any, Row]] | None = None) -> None:
+    def __init__(self, store: Store, cache: dict[Any, dict[Any, Record]] | None = None) -> None:
         self.store = store
         self.cache = cache if cache is not None else {}
         self._wants: dict[QueryKey, _Want] = {}
         self._cacheable: set[QueryKey] = set()
-        self._rows: dict[QueryKey, dict[Any, Row]] = {}
+        self._rows: dict[QueryKey, dict[Any, Record]] = {}
         self._errors: dict[QueryKey, str] = {}
         self.queries = 0
 
@@ -127,13 +126,13 @@ class Fetcher:
 
     def _query(
         self, key: QueryKey, metrics: Iterable[str], values: tuple[str, ...] | None
-    ) -> dict[Any, Row]:
+    ) -> dict[Any, Record]:
         filters = key.filters
         if key.dim is not None and values is not None:
             filters = (*filters, Filter(key.dim, values))
         scope = Scope(key.start, key.end, filters)
         scores = [m[len(SCORE_PREFIX) :] for m in metrics if m.startswith(SCORE_PREFIX)]
-        out: dict[Any, Row] = {}
+        out: dict[Any, Record] = {}
         if scores:
             self.queries += 1
             summary = self.store.score_summary(scope)
@@ -146,18 +145,18 @@ class Fetcher:
             self.queries += 1
             groups = [Dimension(key.dim)] if key.dim else []
             for row in self.store.aggregate(scope, sql, groups):
-                g = row.get("g0") if key.dim else None
-                out.setdefault(g, {}).update(row)
+                g = row.key if key.dim else None
+                out.setdefault(g, {}).update(row.values)
         return out
 
     def error(self, key: QueryKey) -> str | None:
         return self._errors.get(key)
 
-    def rows(self, key: QueryKey) -> dict[Any, Row]:
+    def rows(self, key: QueryKey) -> dict[Any, Record]:
         return self._rows.get(key, {})
 
 
-def value_of(metric: str, row: Row | None, window: timedelta) -> tuple[float | None, int]:
+def value_of(metric: str, row: Record | None, window: timedelta) -> tuple[float | None, int]:
     """(value, requests) of a metric from a row; an absent row is an empty window."""
     if metric.startswith(SCORE_PREFIX):
         s = (row or {}).get(metric)

@@ -12,8 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from promptpulse.query.catalog import CATALOG, Kind
-from promptpulse.query.spec import FILTERS, METADATA_PREFIX, Filter, is_dimension
+from promptpulse.model import CATALOG, FILTERS, METADATA_PREFIX, Filter, Kind, is_dimension
 
 Operator = Literal[">", ">=", "<", "<=", "increase", "decrease", "anomaly"]
 THRESHOLD_OPERATORS = (">", ">=", "<", "<=")

@@ -12,9 +12,9 @@ from promptpulse.alerts.evaluate import Verdict
 from promptpulse.alerts.rules import ChannelSpec, ScopedSpec, check_filters, filter_lists
 from promptpulse.alerts.specs import Record, SpecRepo, spec_table
 from promptpulse.alerts.state import Subject
-from promptpulse.forecast import period_bounds, project_period
-from promptpulse.query.catalog import CATALOG
-from promptpulse.store.base import Store
+from promptpulse.model import CATALOG
+from promptpulse.query.forecast import period_bounds, project_period
+from promptpulse.store import Store
 
 metadata = sa.MetaData()
 budgets = spec_table("budgets", metadata)

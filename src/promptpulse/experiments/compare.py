@@ -21,9 +21,8 @@ import numpy as np
 
 from promptpulse.errors import FieldError, Invalid
 from promptpulse.experiments import stats
-from promptpulse.query.catalog import CATALOG, Kind, Metric
-from promptpulse.query.spec import Dimension, Scope
-from promptpulse.store.base import Store
+from promptpulse.model import CATALOG, AggRow, Dimension, Kind, Metric, Scope
+from promptpulse.store import Store
 
 ROW_METRICS: tuple[str, ...] = (
     "requests", "success_rate", "latency_p50_ms", "latency_p95_ms", "ttft_p95_ms",
@@ -148,7 +147,7 @@ def compare_detailed(
     compared = list(dict.fromkeys([*COMPARED_BY_DEFAULT, primary, *guardrails]))
     shown = list(dict.fromkeys([*ROW_METRICS, *compared]))
     wanted = [CATALOG[n] for n in dict.fromkeys([*shown, "successes", "errors"])]
-    rows = {r["g0"]: r for r in store.aggregate(scope.with_filter(by.name, values), wanted, [by])}
+    rows = {r.key: r for r in store.aggregate(scope.with_filter(by.name, values), wanted, [by])}
     scopes = [scope.with_filter(by.name, [v]) for v in values]
 
     variants = []
@@ -236,7 +235,7 @@ def shape(
     }
 
 
-def _figure(metric: Metric, row: dict[str, Any] | None) -> Any:
+def _figure(metric: Metric, row: AggRow | None) -> Any:
     if row is None:
         return 0 if metric.name == "requests" else None
     return row[metric.name]
@@ -267,8 +266,8 @@ class _Samples:
 
 def _test(
     name: str,
-    control: dict[str, Any] | None,
-    variant: dict[str, Any] | None,
+    control: AggRow | None,
+    variant: AggRow | None,
     samples: _Samples,
     i_control: int,
     i_variant: int,

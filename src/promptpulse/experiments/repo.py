@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from promptpulse.errors import FieldError, Invalid, NotFound
 from promptpulse.experiments.compare import DEFAULT_GUARDRAILS, DEFAULT_PRIMARY, check_metrics
 from promptpulse.meta import MetaDB
-from promptpulse.query.spec import is_dimension
+from promptpulse.model import is_dimension
 from promptpulse.sdk.assign import assign
 
 metadata = sa.MetaData()

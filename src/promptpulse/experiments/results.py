@@ -20,10 +20,9 @@ from promptpulse.experiments.compare import (
 )
 from promptpulse.experiments.repo import Experiment, exposure_counts
 from promptpulse.meta import MetaDB
-from promptpulse.query.catalog import CATALOG
+from promptpulse.model import CATALOG, Dimension, Scope
 from promptpulse.query.engine import bucket_starts
-from promptpulse.query.spec import Dimension, Scope
-from promptpulse.store.base import Store
+from promptpulse.store import Store
 
 SRM_ALPHA = 0.001  # a sample-ratio mismatch this unlikely by chance means broken assignment
 GUARDRAIL_TAU = 0.10  # mixture scale for guardrails: a 10 % change of the control's value
@@ -203,10 +202,10 @@ def _daily_running_p(
     x = np.zeros((len(values), len(starts)))
     position = {v: i for i, v in enumerate(values)}
     for r in rows:
-        t = r["t"].replace(tzinfo=None)
-        if r["g0"] in position and t in index:
-            n[position[r["g0"]], index[t]] = r["requests"] or 0
-            x[position[r["g0"]], index[t]] = r[count] or 0
+        t = r.t.replace(tzinfo=None) if r.t else None
+        if r.key in position and t in index:
+            n[position[r.key], index[t]] = r["requests"] or 0
+            x[position[r.key], index[t]] = r[count] or 0
     n, x = np.cumsum(n, axis=1), np.cumsum(x, axis=1)
     out: list[float | None] = []
     for i in range(1, len(values)):
@@ -308,13 +307,13 @@ def daily(
     label = dict(zip(values, names, strict=True))
     out = [
         {
-            "t": _iso(r["t"]),
-            "variant": label.get(r["g0"], r["g0"]),
+            "t": _iso(r.t),  # type: ignore[arg-type]
+            "variant": label.get(r.key, r.key),
             "requests": r["requests"],
             metric: r[metric],
         }
         for r in rows
-        if r["g0"] in label
+        if r.key in label
     ]
     out.sort(key=lambda r: (r["t"], names.index(r["variant"])))
     return out
@@ -368,7 +367,7 @@ def cohorts(
         wanted.append(CATALOG[RATES[metric]])
     since = scope.start
     rows = store.cohort_aggregate(scope.with_filter(dim.name, values), since, wanted, [dim])
-    found = {(r["cohort"], r["g0"]): r for r in rows}
+    found = {r.group: r for r in rows}  # (cohort, variant value)
     scopes = [scope.with_filter(dim.name, [v]) for v in values]
     lowest = exp.alpha / max(1, len(values) - 1)
     out: dict[str, Any] = {"since": _iso(since), "note": COHORT_NOTE}

@@ -32,16 +32,14 @@ from typing import Any
 from promptpulse.config import Settings
 from promptpulse.errors import NotFound, invalid
 from promptpulse.exports import formats
-from promptpulse.query.spec import Filter, Scope
-from promptpulse.rollups.plan import ROLLUP_DIMENSIONS
-from promptpulse.store.duckdb import EVENT_SCHEMA
-from promptpulse.store.duckdb_rollups import ROLLUP_EXPORT_COLUMNS
+from promptpulse.model import CALL_FIELDS, Filter, Scope
+from promptpulse.store import Store
 from promptpulse.tasks import DaemonTask
 
 log = logging.getLogger("promptpulse.exports")
 
 SOURCES = ("calls", "hourly", "daily")
-CALL_COLUMNS: tuple[str, ...] = tuple(n for n in EVENT_SCHEMA.names if n != "received_at")
+CALL_COLUMNS: tuple[str, ...] = tuple(n for n in CALL_FIELDS if n != "received_at")
 WINDOWS = {"hourly": timedelta(hours=1), "daily": timedelta(days=1)}
 STATE_FILE = ".promptpulse-export-state.json"
 
@@ -64,13 +62,20 @@ class ExportRequest:
 
     @staticmethod
     def validate(
-        fmt: str, source: str, columns: list[str] | None, scope: Scope, project: str | None
+        store: Store,
+        fmt: str,
+        source: str,
+        columns: list[str] | None,
+        scope: Scope,
+        project: str | None,
     ) -> ExportRequest:
+        """The request, or Invalid naming the field; rollup columns and dimensions are the
+        store's."""
         if fmt not in formats.FORMATS:
             raise invalid("format", f"'{fmt}' is not one of {', '.join(formats.FORMATS)}")
         if source not in SOURCES:
             raise invalid("source", f"'{source}' is not one of {', '.join(SOURCES)}")
-        allowed = CALL_COLUMNS if source == "calls" else ROLLUP_EXPORT_COLUMNS
+        allowed = CALL_COLUMNS if source == "calls" else store.rollup_columns
         chosen = tuple(columns) if columns else allowed
         unknown = [c for c in chosen if c not in allowed]
         if unknown:
@@ -79,12 +84,13 @@ class ExportRequest:
                 f"unknown for {source}: {', '.join(unknown)}; choose from {', '.join(allowed)}",
             )
         if source != "calls":
-            bad = [f.dimension for f in scope.filters if f.dimension not in ROLLUP_DIMENSIONS]
+            dims = store.rollup_dimensions
+            bad = [f.dimension for f in scope.filters if f.dimension not in dims]
             if bad:
                 raise invalid(
                     "filters",
                     f"{source} rollups can be filtered by "
-                    f"{', '.join(ROLLUP_DIMENSIONS)} only, not {', '.join(bad)}",
+                    f"{', '.join(dims)} only, not {', '.join(bad)}",
                 )
         return ExportRequest(fmt, source, scope, tuple(dict.fromkeys(chosen)), project)
 
@@ -169,7 +175,7 @@ def export_file(
 
 
 class ExportService:
-    def __init__(self, store: Any, settings: Settings, clock: Callable[[], datetime]) -> None:
+    def __init__(self, store: Store, settings: Settings, clock: Callable[[], datetime]) -> None:
         self.store = store
         self.settings = settings
         self.clock = clock

@@ -31,7 +31,7 @@ from promptpulse.ingest.schema import (
     cross_field_errors,
     score_errors,
 )
-from promptpulse.store.duckdb import EVENT_SCHEMA, SCORE_SCHEMA
+from promptpulse.model import CALL_SCHEMA, SCORE_SCHEMA
 
 
 @dataclass
@@ -227,7 +227,7 @@ def _columns(
         "retries": [e.retries for e in events],
         "received_at": pa.repeat(pa.scalar(received, pa.timestamp("us")), len(events)),
     }
-    return pa.table(columns, schema=EVENT_SCHEMA)
+    return pa.table(columns, schema=CALL_SCHEMA)
 
 
 def prepare_scores(

@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 
 from promptpulse.errors import Overloaded, StoreUnavailable
 from promptpulse.ingest.dedupe import SeenKeys
-from promptpulse.store.base import Store, StoreWriter
+from promptpulse.store import Store, StoreWriter
 
 log = logging.getLogger("promptpulse.writer")
 

@@ -10,9 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from promptpulse.query.catalog import CATALOG, Kind, Metric
-from promptpulse.query.spec import Dimension, Scope, Sort
-from promptpulse.store.base import Row, Store
+from promptpulse.model import CATALOG, AggRow, Dimension, Kind, Metric, PeakRow, Scope, Sort
+from promptpulse.store import Store
 
 OVERVIEW_METRICS: tuple[Metric, ...] = tuple(
     m for m in CATALOG.values() if m.kind is not Kind.PEAK_MINUTE
@@ -62,7 +61,7 @@ def _overview(store: Store, scope: Scope, approximate_ok: bool = True) -> dict[s
         scores = pool.submit(store.score_summary, scope)
         flat = flat_overview(store, scope, peak.result(), approximate_ok)
         errors_by_type = (
-            {r["g0"]: r["requests"] for r in by_type.result()} if by_type is not None else {}
+            {r.key: r["requests"] for r in by_type.result()} if by_type is not None else {}
         )
         shaped = shape_overview(scope, flat, errors_by_type, scores.result())
         if flat.get("approximate"):
@@ -71,14 +70,18 @@ def _overview(store: Store, scope: Scope, approximate_ok: bool = True) -> dict[s
 
 
 def flat_overview(
-    store: Store, scope: Scope, peak: list[Row] | None = None, approximate_ok: bool = True
+    store: Store, scope: Scope, peak: list[PeakRow] | None = None, approximate_ok: bool = True
 ) -> dict[str, Any]:
-    """Every catalog metric over the scope, by catalog name."""
+    """Every catalog metric over the scope, by catalog name (and `approximate` when a value
+    came from a rollup sketch)."""
     metrics = _sql_metrics(OVERVIEW_METRICS)
-    row = store.aggregate(scope, metrics, allow_approximate=approximate_ok)[0]
+    found = store.aggregate(scope, metrics, allow_approximate=approximate_ok)[0]
+    row = dict(found.values)
+    if found.approximate:
+        row["approximate"] = True
     row["rpm"] = row["requests"] / scope.minutes
     peak = store.peak_per_minute(scope) if peak is None else peak
-    row["rpm_peak"] = int(peak[0]["peak"] or 0) if peak else 0
+    row["rpm_peak"] = peak[0].peak if peak else 0
     return row
 
 
@@ -177,15 +180,15 @@ def timeseries(
     rows = store.aggregate(
         scope, _sql_metrics(metrics), groups, interval, allow_approximate=approximate_ok
     )
-    approximate = any(r.get("approximate") for r in rows)
+    approximate = any(r.approximate for r in rows)
     peaks: dict[tuple[Any, ...], Any] = {}
     if any(m.kind is Kind.PEAK_MINUTE for m in metrics):
-        for r in store.peak_per_minute(scope, groups, interval):
-            peaks[(r["t"], r.get("g0"))] = r["peak"]
+        for p in store.peak_per_minute(scope, groups, interval):
+            peaks[(p.t, p.key)] = p.peak
     starts = bucket_starts(scope.start, scope.end, interval)
-    by_group: dict[Any, dict[datetime, Row]] = {}
+    by_group: dict[Any, dict[datetime, AggRow]] = {}
     for r in rows:
-        by_group.setdefault(r.get("g0"), {})[r["t"].replace(tzinfo=UTC)] = r
+        by_group.setdefault(r.key, {})[r.t] = r  # type: ignore[index]  # a series has t
     if not by_group and group_by is None:
         by_group[None] = {}
     series = []
@@ -195,9 +198,7 @@ def timeseries(
             found = points_by_t.get(t)
             point: dict[str, Any] = {"t": _iso(t)}
             for m in metrics:
-                point[m.name] = _point_value(
-                    m, found, t, scope, interval, peaks.get((t.replace(tzinfo=None), group))
-                )
+                point[m.name] = _point_value(m, found, t, scope, interval, peaks.get((t, group)))
             points.append(point)
         series.append({"group": group, "points": points})
     out: dict[str, Any] = {
@@ -226,7 +227,7 @@ _ZERO_WHEN_EMPTY = {
 
 
 def _point_value(
-    m: Metric, r: Row | None, t: datetime, scope: Scope, interval: str, peak: Any
+    m: Metric, r: AggRow | None, t: datetime, scope: Scope, interval: str, peak: Any
 ) -> Any:
     if m.kind is Kind.PER_MINUTE:
         covered = _minutes(max(t, scope.start), min(_next_bucket(t, interval), scope.end))
@@ -251,18 +252,18 @@ def breakdown(
     if CATALOG[sort.metric] not in wanted:
         wanted.append(CATALOG[sort.metric])
     rows = store.aggregate(scope, _sql_metrics(wanted), [by], allow_approximate=approximate_ok)
-    approximate = any(r.get("approximate") for r in rows)
+    approximate = any(r.approximate for r in rows)
     peaks = {}
     if any(m.kind is Kind.PEAK_MINUTE for m in wanted):
-        peaks = {r["g0"]: r["peak"] for r in store.peak_per_minute(scope, [by])}
+        peaks = {r.key: r.peak for r in store.peak_per_minute(scope, [by])}
     out = []
     for r in rows:
-        row: dict[str, Any] = {by.name: r["g0"]}
+        row: dict[str, Any] = {by.name: r.key}
         for m in wanted:
             if m.kind is Kind.PER_MINUTE:
                 row[m.name] = r["requests"] / scope.minutes
             elif m.kind is Kind.PEAK_MINUTE:
-                row[m.name] = int(peaks.get(r["g0"]) or 0)
+                row[m.name] = int(peaks.get(r.key) or 0)
             else:
                 row[m.name] = r[m.name]
         out.append(row)

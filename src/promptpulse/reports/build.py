@@ -8,10 +8,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from promptpulse.forecast import period_bounds, project_period
+from promptpulse.model import CATALOG, Dimension, Scope, Sort
 from promptpulse.query import engine
-from promptpulse.query.catalog import CATALOG
-from promptpulse.query.spec import Dimension, Scope, Sort
+from promptpulse.query.forecast import period_bounds, project_period
 from promptpulse.reports.model import (
     AlertLine,
     BudgetLine,
@@ -22,7 +21,7 @@ from promptpulse.reports.model import (
 )
 from promptpulse.reports.periods import previous_of, zone
 from promptpulse.reports.recommend import MIN_REQUESTS, recommend
-from promptpulse.store.base import Store
+from promptpulse.store import Store
 
 KEY_FIGURES: tuple[tuple[str, str], ...] = (
     ("requests", "Requests"),
@@ -125,7 +124,7 @@ def _by_prompt_and_model(store: Store, scope: Scope) -> dict[tuple[str, str], di
     """Per (prompt, model), for the cheaper-model recommendation: one grouped catalog query."""
     metrics = [CATALOG[m] for m in PROMPT_METRICS]
     rows = store.aggregate(scope, metrics, [Dimension("prompt_id"), Dimension("model")])
-    return {(r["g0"], r["g1"]): r for r in rows if r["g0"] is not None and r["g1"] is not None}
+    return {(r.group[0], r.group[1]): r.values for r in rows if None not in r.group}
 
 
 def movers(

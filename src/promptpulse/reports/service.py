@@ -22,14 +22,14 @@ import sqlalchemy as sa
 from promptpulse.alerts.channels import PermanentFailure, _smtp_send
 from promptpulse.config import Settings
 from promptpulse.errors import Invalid
-from promptpulse.query.spec import Filter, Scope
+from promptpulse.model import Filter, Scope
 from promptpulse.reports import periods
 from promptpulse.reports import schedules as sch
 from promptpulse.reports.build import build_report
 from promptpulse.reports.model import Report
 from promptpulse.reports.recommend import MIN_REQUESTS
 from promptpulse.reports.render import render_html, render_markdown, render_text
-from promptpulse.store.base import Store
+from promptpulse.store import Store
 from promptpulse.tasks import DaemonTask
 
 log = logging.getLogger("promptpulse.reports")

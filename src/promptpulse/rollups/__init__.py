@@ -1,6 +1,6 @@
-"""Rollups: hourly and daily summaries with mergeable sketches, and the task that keeps them."""
+"""Rollup maintenance: the task that compacts closed hours and days (the rollups themselves, and
+their sketches, belong to each store backend)."""
 
-from promptpulse.rollups.plan import ROLLUP_DIMENSIONS, Piece, eligible, is_approximate, pieces
-from promptpulse.rollups.sketch import ALPHA
+from promptpulse.rollups.task import compact_once, make_run_once
 
-__all__ = ["ALPHA", "ROLLUP_DIMENSIONS", "Piece", "eligible", "is_approximate", "pieces"]
+__all__ = ["compact_once", "make_run_once"]

@@ -27,10 +27,9 @@ from promptpulse.alerts.rules import (
 )
 from promptpulse.alerts.specs import Record, SpecRepo, spec_table
 from promptpulse.alerts.state import Subject
-from promptpulse.query.catalog import CATALOG
+from promptpulse.model import CATALOG, Scope
 from promptpulse.query.engine import bucket_starts
-from promptpulse.query.spec import Scope
-from promptpulse.store.base import Store
+from promptpulse.store import Store
 
 metadata = sa.MetaData()
 slos = spec_table("slos", metadata)
@@ -165,8 +164,7 @@ def slo_history(
             interval=interval,
         )
         by_t = {
-            r["t"].replace(tzinfo=UTC): (int(r["requests"] or 0), int(r["errors"] or 0))
-            for r in rows
+            r.t: (int(r["requests"] or 0), int(r["errors"] or 0)) for r in rows if r.t is not None
         }
     else:
         for i, b in enumerate(buckets):

@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from promptpulse.errors import Forbidden, Unauthorized, invalid
 from promptpulse.meta import ApiKey, Scope, verify_key
-from promptpulse.query.spec import Scope as QueryScope
+from promptpulse.model import Scope as QueryScope
 from promptpulse.web.context import context
 
 _CACHE_S = 1.0  # a revoked key stops working within a second
@@ -27,7 +27,7 @@ def _secret(request: Request) -> str:
 def require(scope: Scope) -> Callable[[Request], Awaitable[ApiKey]]:
     async def dependency(request: Request) -> ApiKey:
         secret = _secret(request)
-        cache: dict[str, tuple[float, ApiKey | None]] = request.app.state.key_cache
+        cache = context(request).key_cache
         now = time.monotonic()
         hit = cache.get(secret)
         if hit is None or hit[0] < now:

@@ -1,19 +1,30 @@
-"""What the routes need, built once by create_app and reached through `request.app.state.ctx`."""
+"""Every service the routes need, built once by create_app and reached through `context(request)`.
+
+Nothing else lives on `app.state`: a route finds the store, the metadata, the writer and each
+feature's service here, and tests build the same context around a store of their own."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from fastapi import Request
 
 from promptpulse.config import Settings
 from promptpulse.ingest.writer import Writer
-from promptpulse.meta import MetaDB
+from promptpulse.meta import ApiKey, MetaDB
 from promptpulse.meta.prices import OverrideCache
 from promptpulse.observability import ServerMetrics
-from promptpulse.store.base import Store
+from promptpulse.store import Store
+from promptpulse.web.changes import ChangeFeed
+
+if TYPE_CHECKING:
+    from promptpulse.alerts import AlertService
+    from promptpulse.exports.service import ExportService
+    from promptpulse.reports import ReportService
+    from promptpulse.retention import RetentionService
 
 
 @dataclass
@@ -25,6 +36,13 @@ class AppContext:
     prices: OverrideCache
     clock: Callable[[], datetime]
     metrics: ServerMetrics
+    changes: ChangeFeed
+    alerts: AlertService
+    retention: RetentionService
+    exports: ExportService
+    reports: ReportService
+    # secret -> (valid until, key): a revoked key stops working within the cache's second
+    key_cache: dict[str, tuple[float, ApiKey | None]] = field(default_factory=dict)
 
 
 def context(request: Request) -> AppContext:

@@ -24,7 +24,7 @@ router = APIRouter(prefix="/v1/alerts", tags=["alerts"])
 
 
 def service(request: Request) -> AlertService:
-    return request.app.state.alerts  # type: ignore[no-any-return]
+    return context(request).alerts
 
 
 def validation_error(exc: ValidationError, prefix: str = "") -> Invalid:

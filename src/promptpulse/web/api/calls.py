@@ -13,7 +13,8 @@ from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from promptpulse.meta import ApiKey, Scope
-from promptpulse.query.spec import FILTERS, Errors, parse_int, parse_scope
+from promptpulse.model import FILTERS
+from promptpulse.query.parse import Errors, parse_int, parse_scope
 from promptpulse.web.auth import require, restrict_to_key
 from promptpulse.web.context import context
 

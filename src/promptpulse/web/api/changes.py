@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from promptpulse.meta import ApiKey, Scope
 from promptpulse.web.auth import require
+from promptpulse.web.context import context
 
 router = APIRouter(prefix="/v1", tags=["metrics"])
 
@@ -24,5 +25,5 @@ async def changes(
     wait: float = Query(8.0, ge=0, le=9, description="Longest wait, seconds (at most 9)"),
     _: ApiKey = Depends(require(Scope.READ)),
 ) -> dict[str, int]:
-    feed = request.app.state.changes
+    feed = context(request).changes
     return {"sequence": await feed.wait_after(after, wait)}

@@ -9,7 +9,7 @@ from starlette.concurrency import run_in_threadpool
 
 from promptpulse.experiments.compare import DEFAULT_GUARDRAILS, DEFAULT_PRIMARY, compare
 from promptpulse.meta import ApiKey, Scope
-from promptpulse.query.spec import (
+from promptpulse.query.parse import (
     Errors,
     MultiDict,
     parse_choice,

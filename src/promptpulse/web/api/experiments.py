@@ -14,7 +14,7 @@ from promptpulse.experiments import power, repo
 from promptpulse.experiments.compare import DEFAULT_GUARDRAILS, DEFAULT_PRIMARY
 from promptpulse.experiments.results import results
 from promptpulse.meta import ApiKey, Scope
-from promptpulse.query.spec import Errors, single
+from promptpulse.query.parse import Errors, single
 from promptpulse.web.auth import project_for_write, require
 from promptpulse.web.context import context
 

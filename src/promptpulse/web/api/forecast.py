@@ -7,10 +7,10 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 
-from promptpulse.forecast import period_bounds, project_period
 from promptpulse.meta import ApiKey, Scope
-from promptpulse.query.catalog import CATALOG
-from promptpulse.query.spec import Errors, parse_choice, parse_scope, parse_time, single
+from promptpulse.model import CATALOG
+from promptpulse.query.forecast import period_bounds, project_period
+from promptpulse.query.parse import Errors, parse_choice, parse_scope, parse_time, single
 from promptpulse.web.auth import require, restrict_to_key
 from promptpulse.web.context import context
 

@@ -12,8 +12,9 @@ from starlette.concurrency import run_in_threadpool
 from promptpulse.errors import Forbidden
 from promptpulse.exports import ExportRequest, ExportService
 from promptpulse.meta import ApiKey, Scope
-from promptpulse.query.spec import FILTERS, Errors, Filter, is_dimension, parse_time
-from promptpulse.query.spec import Scope as QueryScope
+from promptpulse.model import FILTERS, Filter, is_dimension
+from promptpulse.model import Scope as QueryScope
+from promptpulse.query.parse import Errors, parse_time
 from promptpulse.retention import RetentionService
 from promptpulse.web.auth import project_for_write, require, restrict_to_key
 from promptpulse.web.context import context
@@ -22,11 +23,11 @@ router = APIRouter(tags=["data lifecycle"])
 
 
 def _retention(request: Request) -> RetentionService:
-    return request.app.state.retention  # type: ignore[no-any-return]
+    return context(request).retention
 
 
 def _exports(request: Request) -> ExportService:
-    return request.app.state.exports  # type: ignore[no-any-return]
+    return context(request).exports
 
 
 class RetentionIn(BaseModel):
@@ -140,7 +141,9 @@ async def create_export(
     request: Request, body: ExportIn, key: ApiKey = Depends(require(Scope.READ))
 ) -> dict[str, Any]:
     scope = restrict_to_key(key, _export_scope(body))
-    req = ExportRequest.validate(body.format, body.source, body.columns, scope, key.project)
+    req = ExportRequest.validate(
+        context(request).store, body.format, body.source, body.columns, scope, key.project
+    )
     return _exports(request).submit(req).as_dict()
 
 

@@ -10,12 +10,10 @@ from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from promptpulse.meta import ApiKey, Scope
+from promptpulse.model import FILTERS, METRICS, Sort
 from promptpulse.query import engine
-from promptpulse.query.catalog import METRICS
-from promptpulse.query.spec import (
-    FILTERS,
+from promptpulse.query.parse import (
     Errors,
-    Sort,
     parse_choice,
     parse_dimension,
     parse_int,
@@ -163,7 +161,7 @@ async def breakdown(
 
 @router.get("/catalog", summary="Every metric: name, unit, description")
 async def catalog(_: ApiKey = Depends(require(Scope.READ))) -> dict[str, Any]:
-    from promptpulse.query.spec import COLUMN_DIMENSIONS, INTERVALS
+    from promptpulse.model import COLUMN_DIMENSIONS, INTERVALS
 
     return {
         "metrics": [m.as_dict() for m in METRICS],

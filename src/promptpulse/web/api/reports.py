@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from promptpulse.errors import Forbidden, invalid
 from promptpulse.meta import ApiKey, Scope
-from promptpulse.query.spec import Errors, parse_choice, parse_time, single
+from promptpulse.query.parse import Errors, parse_choice, parse_time, single
 from promptpulse.reports import ReportService, render_html, render_markdown, render_text
 from promptpulse.reports import schedules as sch
 from promptpulse.reports.model import Report
@@ -26,7 +26,7 @@ FORMATS = ("json", "markdown", "html", "text")
 
 
 def _service(request: Request) -> ReportService:
-    return request.app.state.reports  # type: ignore[no-any-return]
+    return context(request).reports
 
 
 def _project(key: ApiKey, asked: str | None) -> str | None:

@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from promptpulse.errors import invalid
 from promptpulse.meta import ApiKey, Scope
-from promptpulse.query.spec import Errors, parse_interval, parse_scope, single
+from promptpulse.query.parse import Errors, parse_interval, parse_scope, single
 from promptpulse.slos import SloIn, slo_history, slo_status
 from promptpulse.slos.service import repo
 from promptpulse.web.api.alerts import scoped_filters, service, validation_error

@@ -16,10 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from promptpulse.query.catalog import Metric
+from promptpulse.model import Filter, Metric, Scope
 from promptpulse.query.engine import bucket_starts
-from promptpulse.query.spec import Filter, Scope
-from promptpulse.store.base import Store
+from promptpulse.store import Store
 
 HISTORY_DAYS = 28
 RUN_RATE_DAYS = 7
@@ -67,7 +66,7 @@ def _daily_totals(
     if start >= end:
         return {}
     rows = store.aggregate(Scope(start, end, filters), [metric], interval="day")
-    return {r["t"].replace(tzinfo=UTC): float(r[metric.name] or 0) for r in rows}
+    return {r.t: float(r[metric.name] or 0) for r in rows if r.t is not None}
 
 
 def project_period(

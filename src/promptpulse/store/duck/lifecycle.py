@@ -1,5 +1,6 @@
-"""The data-lifecycle half of DuckDBStore: answering from rollups, keeping them, retention and
-erasure. A mixin so `duckdb.py` stays about calls; every statement is in `duckdb_rollups`."""
+"""The data-lifecycle half of DuckStore: answering from rollups, keeping them, retention,
+erasure and export batches. A mixin so `store.py` stays about calls; every statement is in
+`rollup_sql`."""
 
 from __future__ import annotations
 
@@ -13,29 +14,32 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from promptpulse.query.catalog import Agg, Kind, Metric, Op, base_aggregates
-from promptpulse.query.spec import Dimension, Scope
-from promptpulse.rollups import sketch
-from promptpulse.rollups.plan import LEVELS, Piece, eligible, is_approximate, pieces
-from promptpulse.store import duckdb_rollups as sql
-from promptpulse.store.base import Row
+from promptpulse.model import Agg, AggRow, Dimension, Kind, Metric, Op, Scope, base_aggregates
+from promptpulse.store.duck import rollup_sql as sql
+from promptpulse.store.duck import sketch
+from promptpulse.store.duck.rollup_plan import (
+    LEVELS,
+    ROLLUP_DIMENSIONS,
+    Piece,
+    eligible,
+    is_approximate,
+    pieces,
+)
+from promptpulse.store.duck.sql import Record, aware_utc, py
 
 log = logging.getLogger("promptpulse.rollups")
 
 
-def _py(value: Any) -> Any:
-    if value is None or isinstance(value, (int, float, str, bool, datetime)):
-        return value
-    return float(value)
-
-
 class LifecycleMixin:
+    # What rollups keep: the dimensions they can filter by, and the columns of exported rows.
+    rollup_dimensions: tuple[str, ...] = ROLLUP_DIMENSIONS
+    rollup_columns: tuple[str, ...] = sql.ROLLUP_EXPORT_COLUMNS
     rollup_min_calls: int
     _horizons: dict[str, datetime]
     _maintenance: threading.Lock
     _pool: Any
     _cursor: Callable[[], AbstractContextManager[duckdb.DuckDBPyConnection]]
-    _records: Callable[[str, list[Any]], list[Row]]
+    _records: Callable[[str, Sequence[Any]], list[Record]]
 
     # ------------------------------------------------------------ serving
 
@@ -74,7 +78,7 @@ class LifecycleMixin:
         metrics: Sequence[Metric],
         group_by: Sequence[Dimension],
         interval: str | None,
-    ) -> list[Row]:
+    ) -> list[AggRow]:
         aliases = (["t"] if interval else []) + [f"g{i}" for i in range(len(group_by))]
         derived = [m for m in metrics if m.kind is Kind.AGGREGATE]
         aggs = base_aggregates(derived)
@@ -108,23 +112,22 @@ class LifecycleMixin:
             hist = d_by_key.setdefault(a, {})
             for r in f.result():
                 hist.setdefault(tuple(r[x] for x in aliases), {})[int(r["n"])] = int(r["c"])
-        rows: list[Row] = []
+        rows: list[AggRow] = []
         for record in main.result():
             key = tuple(record[a] for a in aliases)
-            row: Row = {a: record[a] for a in aliases}
-            base: dict[Agg, Any] = {a: _py(record.get(f"a{i}")) for i, a in enumerate(plain)}
+            base: dict[Agg, Any] = {a: py(record.get(f"a{i}")) for i, a in enumerate(plain)}
             for a in distinct:
                 hll = d_by_key[a].get(key)
                 base[a] = sketch.hll_estimate_from_histogram(hll) if hll else 0
             if not key and base.get(Agg(Op.COUNT)) is None:
                 base = {a: (None if a.op is not Op.DISTINCT else 0) for a in aggs}
-            for m in derived:
-                row[m.name] = m.value(base)
+            values = {m.name: m.value(base) for m in derived}
             for column, ms in quantiles.items():
                 found = q_by_key[column].get(key)
                 for i, m in enumerate(ms):
-                    row[m.name] = _quantile_value(found, i, m.q)
-            rows.append(row)
+                    values[m.name] = _quantile_value(found, i, m.q)
+            group = tuple(record[f"g{i}"] for i in range(len(group_by)))
+            rows.append(AggRow(values, group, aware_utc(record.get("t"))))
         return rows
 
     # ------------------------------------------------------------ maintenance
@@ -270,7 +273,7 @@ def _quantile_sql(
     return query, params
 
 
-def _quantile_value(found: Row | None, i: int, q: float) -> float | None:
+def _quantile_value(found: Record | None, i: int, q: float) -> float | None:
     if found is None or not found.get("total"):
         return None
     total = int(found["total"])

@@ -1,4 +1,5 @@
-"""What a metric query asks for: a half-open UTC range, filters, an interval, a grouping.
+"""HTTP query parameters -> the typed values of `promptpulse.model` (scope, metrics, dimension,
+interval).
 
 `parse_*` turn an HTTP query string (a multi-dict) into these values, naming the parameter in
 every error, so routes stay thin and the rules are tested without a server.
@@ -13,22 +14,19 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from promptpulse.errors import FieldError, Invalid
-from promptpulse.query.catalog import CATALOG, Metric
+from promptpulse.model import (
+    CATALOG,
+    COLUMN_DIMENSIONS,
+    FILTERS,
+    INTERVALS,
+    METADATA_PREFIX,
+    Dimension,
+    Filter,
+    Metric,
+    Scope,
+    is_dimension,
+)
 
-COLUMN_DIMENSIONS: tuple[str, ...] = (
-    "project", "prompt_id", "prompt_version", "model", "provider", "environment",
-    "feature", "user_id", "session_id", "service", "status", "error_type",
-)  # fmt: skip
-FILTERS: tuple[str, ...] = (*COLUMN_DIMENSIONS, "tag")
-INTERVALS: dict[str, timedelta | None] = {
-    "minute": timedelta(minutes=1),
-    "hour": timedelta(hours=1),
-    "day": timedelta(days=1),
-    "week": timedelta(weeks=1),
-    "month": None,  # calendar months differ in length
-}
-METADATA_PREFIX = "metadata."
-_METADATA_KEY = re.compile(r"^[A-Za-z0-9_\-.:/ ]{1,100}$")
 DEFAULT_RANGE = timedelta(hours=24)
 MAX_SERIES_POINTS = 10_000
 
@@ -36,61 +34,6 @@ MAX_SERIES_POINTS = 10_000
 class MultiDict(Protocol):
     def getlist(self, key: str) -> list[str]: ...
     def keys(self) -> Iterable[str]: ...
-
-
-@dataclass(frozen=True)
-class Dimension:
-    """A column of the call record, or `metadata.<key>`."""
-
-    name: str
-
-    @property
-    def metadata_key(self) -> str | None:
-        return self.name[len(METADATA_PREFIX) :] if self.is_metadata else None
-
-    @property
-    def is_metadata(self) -> bool:
-        return self.name.startswith(METADATA_PREFIX)
-
-
-@dataclass(frozen=True)
-class Filter:
-    dimension: str  # a column dimension, "tag" or "metadata.<key>"
-    values: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Scope:
-    """Range and filters: which events a query reads."""
-
-    start: datetime  # inclusive, UTC
-    end: datetime  # exclusive, UTC
-    filters: tuple[Filter, ...] = ()
-
-    @property
-    def minutes(self) -> float:
-        return (self.end - self.start).total_seconds() / 60
-
-    def previous(self) -> Scope:
-        """The period of the same length just before this one."""
-        length = self.end - self.start
-        return Scope(self.start - length, self.start, self.filters)
-
-    def with_filter(self, dimension: str, values: Iterable[str]) -> Scope:
-        kept = tuple(f for f in self.filters if f.dimension != dimension)
-        return Scope(self.start, self.end, (*kept, Filter(dimension, tuple(values))))
-
-    def filter_values(self, dimension: str) -> tuple[str, ...] | None:
-        for f in self.filters:
-            if f.dimension == dimension:
-                return f.values
-        return None
-
-
-@dataclass(frozen=True)
-class Sort:
-    metric: str
-    descending: bool = True
 
 
 @dataclass
@@ -124,12 +67,6 @@ def parse_time(value: str, name: str) -> datetime:
             [FieldError(name, f"'{value}' has no offset; add Z or +HH:MM")],
         )
     return parsed.astimezone(UTC)
-
-
-def is_dimension(name: str) -> bool:
-    if name.startswith(METADATA_PREFIX):
-        return bool(_METADATA_KEY.match(name[len(METADATA_PREFIX) :]))
-    return name in COLUMN_DIMENSIONS
 
 
 def parse_scope(params: MultiDict, now: datetime, errors: Errors) -> Scope:

@@ -17,9 +17,8 @@ from typing import Any
 
 import duckdb
 
-from promptpulse.query.catalog import Agg, Op
-from promptpulse.query.spec import Dimension, Scope
-from promptpulse.rollups.plan import (
+from promptpulse.model import Agg, Dimension, Op, Scope
+from promptpulse.store.duck.rollup_plan import (
     DISTINCT_COLUMNS,
     LEVELS,
     QUANTILE_COLUMNS,
@@ -28,20 +27,11 @@ from promptpulse.rollups.plan import (
     Piece,
     agg_column,
 )
-from promptpulse.rollups.sketch import HLL_HASH_BITS, HLL_M, HLL_P, LN_GAMMA, ZERO_KEY
+from promptpulse.store.duck.sketch import HLL_HASH_BITS, HLL_M, HLL_P, LN_GAMMA, ZERO_KEY
+from promptpulse.store.duck.sql import CONDITION_SQL, filter_clause, naive_utc, where_clause
 
-CONDITION_SQL: dict[str, str] = {
-    "success": "status = 'success'",
-    "error": "status = 'error'",
-    "unpriced": "cost_usd IS NULL",
-    "cache_hit": "cache_hit",
-}
 DIMS = ", ".join(ROLLUP_DIMENSIONS)
 DIM_TYPES = ", ".join(f"{d} VARCHAR" for d in ROLLUP_DIMENSIONS)
-
-
-def _naive(t: datetime) -> datetime:
-    return t.astimezone(UTC).replace(tzinfo=None) if t.tzinfo else t
 
 
 def sketch_tables(level: str) -> list[tuple[str, str, str]]:
@@ -160,7 +150,7 @@ def compact(con: duckdb.DuckDBPyConnection, level: str, before: datetime) -> int
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE dirty_{level} AS SELECT DISTINCT bucket "
             f"FROM rollup_{level} WHERE NOT compacted AND bucket < ?",
-            [_naive(before)],
+            [naive_utc(before)],
         )
         row = con.execute(f"SELECT count(*) FROM dirty_{level}").fetchone()
         count = int(row[0]) if row else 0
@@ -214,7 +204,7 @@ def rebuild(
         found = con.execute(
             "SELECT DISTINCT project FROM events WHERE timestamp >= ? AND timestamp < ? "
             "UNION SELECT DISTINCT project FROM rollup_day WHERE bucket >= ? AND bucket < ?",
-            [_naive(start), _naive(end)] * 2,
+            [naive_utc(start), naive_utc(end)] * 2,
         ).fetchall()
         projects = sorted(r[0] for r in found)
     else:
@@ -224,7 +214,7 @@ def rebuild(
         lo = max(start, cut[p]) if p in cut else start
         if lo >= end:
             continue
-        bounds = [p, _naive(lo), _naive(end)]
+        bounds = [p, naive_utc(lo), naive_utc(end)]
         con.execute("BEGIN TRANSACTION")
         try:
             for level in LEVELS:
@@ -253,20 +243,11 @@ def rebuild(
 # ---------------------------------------------------------------- merged queries
 
 
-def _filters(scope: Scope, time_column: str) -> tuple[str, list[Any]]:
-    parts: list[str] = []
-    params: list[Any] = []
-    for f in scope.filters:
-        parts.append(f"{f.dimension} IN ({', '.join('?' for _ in f.values)})")
-        params.extend(f.values)
-    return (" AND ".join(parts) or "TRUE"), params
-
-
 def _piece_selects(
     pieces: Sequence[Piece], scope: Scope, table_of: dict[str, str], raw_index: int, cols: str
 ) -> tuple[str, list[Any]]:
     """UNION ALL of the fragments of every piece; raw pieces are summarised on the fly."""
-    filt, fparams = _filters(scope, "bucket")
+    filt, fparams = filter_clause(scope)
     selects: list[str] = []
     params: list[Any] = []
     for p in pieces:
@@ -280,12 +261,12 @@ def _piece_selects(
                 f"WHERE bucket >= ? AND bucket < ? AND {filt}"
             )
             if p.source == "day":  # hourly fragments not yet folded into their days
-                params += [_naive(p.start), _naive(p.end), *fparams]
+                params += [naive_utc(p.start), naive_utc(p.end), *fparams]
                 selects.append(
                     f"SELECT {cols} FROM {table_of['hour']} "
                     f"WHERE NOT compacted AND bucket >= ? AND bucket < ? AND {filt}"
                 )
-        params += [_naive(p.start), _naive(p.end), *fparams]
+        params += [naive_utc(p.start), naive_utc(p.end), *fparams]
     return " UNION ALL ".join(selects), params
 
 
@@ -359,7 +340,7 @@ def delete_rollups(
     `keep_projects`). Returns main rows deleted."""
     where, params = _project_where(project, keep_projects)
     where = f"bucket < ? AND {where}"
-    params = [_naive(before), *params]
+    params = [naive_utc(before), *params]
     row = con.execute(f"SELECT count(*) FROM rollup_{level} WHERE {where}", params).fetchone()
     for table in [f"rollup_{level}", *(t for t, _, _ in sketch_tables(level))]:
         con.execute(f"DELETE FROM {table} WHERE {where}", params)
@@ -383,7 +364,7 @@ def delete_raw(
     """Delete raw calls older than `before` and record the new raw horizon per project."""
     where, params = _project_where(project, keep_projects)
     where = f"timestamp < ? AND {where}"
-    params = [_naive(before), *params]
+    params = [naive_utc(before), *params]
     affected = [
         r[0]
         for r in con.execute(
@@ -393,7 +374,7 @@ def delete_raw(
     row = con.execute(f"SELECT count(*) FROM events WHERE {where}", params).fetchone()
     con.execute(f"DELETE FROM events WHERE {where}", params)
     for p in affected:
-        con.execute("INSERT INTO raw_horizon VALUES (?, ?)", [p, _naive(before)])
+        con.execute("INSERT INTO raw_horizon VALUES (?, ?)", [p, naive_utc(before)])
     return int(row[0]) if row else 0
 
 
@@ -449,23 +430,16 @@ def export_select(
     source: str, columns: Sequence[str], scope: Scope, time_column: str = "timestamp"
 ) -> tuple[str, list[Any]]:
     """The SELECT of an export: calls in time order, or rollup rows (fragments merged)."""
-    params: list[Any] = [_naive(scope.start), _naive(scope.end)]
     if source == "calls":
-        parts = [f"{time_column} >= ?", f"{time_column} < ?"]
-        for f in scope.filters:
-            marks = ", ".join("?" for _ in f.values)
-            if f.dimension == "tag":
-                parts.append(f"list_has_any(tags, [{marks}]::VARCHAR[])")
-            else:
-                parts.append(f"{f.dimension} IN ({marks})")
-            params.extend(f.values)
+        where, params = where_clause(scope, time_column=time_column)
         return (
-            f"SELECT {', '.join(columns)} FROM events WHERE {' AND '.join(parts)} "
+            f"SELECT {', '.join(columns)} FROM events WHERE {where} "
             "ORDER BY timestamp, project, id",
             params,
         )
+    params = [naive_utc(scope.start), naive_utc(scope.end)]
     level = {"hourly": "hour", "daily": "day"}[source]
-    filt, fparams = _filters(scope, "bucket")
+    filt, fparams = filter_clause(scope)
     aggs = ", ".join(f"{_merge_agg(a)} AS {agg_column(a)}" for a in ROLLUP_AGGS)
     rows = f"SELECT * FROM rollup_{level}"
     if level == "day":  # with hourly fragments not yet folded into their days

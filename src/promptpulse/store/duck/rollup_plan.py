@@ -14,8 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from promptpulse.query.catalog import Agg, Kind, Metric, Op, base_aggregates
-from promptpulse.query.spec import Dimension, Scope
+from promptpulse.model import CONDITIONS, Agg, Dimension, Kind, Metric, Op, Scope, base_aggregates
 
 ROLLUP_DIMENSIONS: tuple[str, ...] = (
     "project", "prompt_id", "prompt_version", "model", "provider", "environment", "status",
@@ -23,7 +22,6 @@ ROLLUP_DIMENSIONS: tuple[str, ...] = (
 )  # fmt: skip
 QUANTILE_COLUMNS: tuple[str, ...] = ("latency_ms", "ttft_ms")
 DISTINCT_COLUMNS: tuple[str, ...] = ("user_id",)
-CONDITIONS: tuple[str, ...] = ("success", "error", "unpriced", "cache_hit")
 SUMMED: tuple[str, ...] = (
     "latency_ms", "ttft_ms", "queue_ms", "input_tokens", "output_tokens", "cached_tokens",
     "reasoning_tokens", "cost_usd", "retries",

@@ -32,13 +32,9 @@ class Op(StrEnum):
     DISTINCT = "distinct"  # distinct non-null values of a column
 
 
-# Conditions by name, so no store has to parse SQL; each store maps a name to its own dialect.
-CONDITIONS: dict[str, str] = {
-    "success": "status = 'success'",
-    "error": "status = 'error'",
-    "unpriced": "cost_usd IS NULL",
-    "cache_hit": "cache_hit",
-}
+# Row conditions by name (COUNT_IF): success (status = success), error (status = error),
+# unpriced (cost_usd is null), cache_hit. Each store backend compiles a name in its own dialect.
+CONDITIONS: tuple[str, ...] = ("success", "error", "unpriced", "cache_hit")
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,61 @@
+"""The floor everybody stands on, pure: record schemas, the query scope, the metric catalog and
+typed result rows. Imports nothing of PromptPulse but `errors`."""
+
+from promptpulse.model.catalog import (
+    CATALOG,
+    CONDITIONS,
+    COUNT,
+    METRICS,
+    Agg,
+    Kind,
+    Metric,
+    Op,
+    base_aggregates,
+)
+from promptpulse.model.records import (
+    CALL_FIELDS,
+    CALL_SCHEMA,
+    NUMERIC_CALL_FIELDS,
+    SCORE_SCHEMA,
+    check_call_fields,
+)
+from promptpulse.model.rows import AggRow, PeakRow
+from promptpulse.model.scope import (
+    COLUMN_DIMENSIONS,
+    FILTERS,
+    INTERVALS,
+    METADATA_PREFIX,
+    Dimension,
+    Filter,
+    Scope,
+    Sort,
+    is_dimension,
+)
+
+__all__ = [
+    "CALL_FIELDS",
+    "CALL_SCHEMA",
+    "CATALOG",
+    "COLUMN_DIMENSIONS",
+    "CONDITIONS",
+    "COUNT",
+    "FILTERS",
+    "INTERVALS",
+    "METADATA_PREFIX",
+    "METRICS",
+    "NUMERIC_CALL_FIELDS",
+    "SCORE_SCHEMA",
+    "Agg",
+    "AggRow",
+    "Dimension",
+    "Filter",
+    "Kind",
+    "Metric",
+    "Op",
+    "PeakRow",
+    "Scope",
+    "Sort",
+    "base_aggregates",
+    "check_call_fields",
+    "is_dimension",
+]

@@ -1,0 +1,43 @@
+"""The DuckDB event store's schema, as numbered migrations applied in order at start-up."""
+
+from __future__ import annotations
+
+import duckdb
+
+from promptpulse.store.duck import rollup_sql
+
+# Numbered, applied in order at start-up; never edit one that has shipped, add the next.
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE events (
+        project VARCHAR NOT NULL, id VARCHAR NOT NULL, timestamp TIMESTAMP NOT NULL,
+        prompt_id VARCHAR, prompt_version VARCHAR, model VARCHAR NOT NULL, provider VARCHAR,
+        environment VARCHAR, feature VARCHAR, user_id VARCHAR, session_id VARCHAR,
+        service VARCHAR, tags VARCHAR[], metadata JSON, status VARCHAR NOT NULL, error_type VARCHAR,
+        error_message VARCHAR, http_status SMALLINT, latency_ms DOUBLE NOT NULL, ttft_ms DOUBLE,
+        queue_ms DOUBLE, input_tokens BIGINT NOT NULL, output_tokens BIGINT NOT NULL,
+        cached_tokens BIGINT NOT NULL, reasoning_tokens BIGINT NOT NULL, cost_usd DOUBLE,
+        cache_hit BOOLEAN NOT NULL, retries INTEGER NOT NULL, received_at TIMESTAMP NOT NULL
+    );
+    CREATE TABLE scores (
+        project VARCHAR NOT NULL, id VARCHAR NOT NULL, event_id VARCHAR NOT NULL,
+        name VARCHAR NOT NULL, value DOUBLE NOT NULL, comment VARCHAR, source VARCHAR,
+        timestamp TIMESTAMP, received_at TIMESTAMP NOT NULL
+    );
+    """,
+    # 2: rollups (hourly, daily; mergeable sketches), the raw-retention horizon; backfilled.
+    rollup_sql.ddl() + "\n" + rollup_sql.backfill_sql(),
+)
+
+
+def migrate(con: duckdb.DuckDBPyConnection) -> None:
+    """Bring the file to the newest schema, one transaction per migration."""
+    con.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+    row = con.execute("SELECT max(version) FROM schema_version").fetchone()
+    current = row[0] if row and row[0] is not None else 0
+    for number, sql in enumerate(MIGRATIONS, start=1):
+        if number > current:
+            con.execute("BEGIN TRANSACTION")
+            con.execute(sql)
+            con.execute("INSERT INTO schema_version VALUES (?)", [number])
+            con.execute("COMMIT")

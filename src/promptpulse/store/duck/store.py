@@ -1,0 +1,329 @@
+"""DuckDB, the embedded event store: one process owns the file.
+
+The writer thread has its own cursor and commits in groups; each query runs on a fresh cursor
+with a time limit, so readers never wait for the writer. Answering from rollups, retention,
+erasure and exports are in `lifecycle`; new-vs-returning cohorts in `cohorts`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+
+from promptpulse.errors import StoreUnavailable
+from promptpulse.model import (
+    AggRow,
+    Dimension,
+    Kind,
+    Metric,
+    Op,
+    PeakRow,
+    Scope,
+    base_aggregates,
+    check_call_fields,
+)
+from promptpulse.store.duck import rollup_sql
+from promptpulse.store.duck.cohorts import CohortsMixin
+from promptpulse.store.duck.lifecycle import LifecycleMixin
+from promptpulse.store.duck.migrations import migrate
+from promptpulse.store.duck.quantiles import exact_quantiles
+from promptpulse.store.duck.rollup_plan import is_approximate
+from promptpulse.store.duck.sql import (
+    Record,
+    agg_sql,
+    aware_utc,
+    dimension_sql,
+    floats,
+    py,
+    records,
+    where_clause,
+)
+from promptpulse.store.duck.writer import DuckWriter
+
+
+def group_keys(group_by: Sequence[Dimension], interval: str | None) -> list[tuple[str, str]]:
+    """(alias, expression) of the time bucket `t` and the groups `g0`..: aliases stay inside."""
+    keys: list[tuple[str, str]] = []
+    if interval:
+        keys.append(("t", f"date_trunc('{interval}', timestamp)"))
+    keys.extend((f"g{i}", dimension_sql(d)) for i, d in enumerate(group_by))
+    return keys
+
+
+def row_of(record: Record, groups: int, values: dict[str, Any]) -> AggRow:
+    """A typed row from a record with the aliases of `group_keys`."""
+    return AggRow(
+        values,
+        tuple(record[f"g{i}"] for i in range(groups)),
+        aware_utc(record.get("t")),
+    )
+
+
+class DuckStore(LifecycleMixin, CohortsMixin):
+    def __init__(
+        self,
+        path: Path,
+        memory_limit: str = "400MB",
+        threads: int | None = None,
+        query_timeout_s: float = 30.0,
+        rollup_min_calls: int = 1_000_000,
+    ) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        config: dict[str, Any] = {"memory_limit": memory_limit}
+        if threads:
+            config["threads"] = threads
+        try:
+            self._con = duckdb.connect(str(path), config=config)
+        except duckdb.IOException as exc:
+            raise StoreUnavailable(f"cannot open {path}: {exc}") from exc
+        self._timeout = query_timeout_s
+        self._lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="promptpulse-query")
+        # Long ranges with at least this many calls answer from rollups (0: whenever possible).
+        self.rollup_min_calls = rollup_min_calls
+        self._maintenance = threading.Lock()  # compaction, rebuild, retention, erasure
+        migrate(self._con)
+        with self._cursor() as cur:
+            self._horizons = rollup_sql.horizons(cur)
+
+    @contextmanager
+    def _cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A fresh cursor that is interrupted when the query time limit passes."""
+        with self._lock:
+            cur = self._con.cursor()
+        timer = threading.Timer(self._timeout, cur.interrupt)
+        timer.start()
+        try:
+            yield cur
+        except duckdb.InterruptException as exc:
+            raise StoreUnavailable(f"query took longer than {self._timeout:g} s") from exc
+        finally:
+            timer.cancel()
+            cur.close()
+
+    def _records(self, sql: str, params: Sequence[Any]) -> list[Record]:
+        with self._cursor() as cur:
+            return records(cur, sql, params)
+
+    def _with_cursor(self, fn: Callable[..., Any], *args: Any) -> Any:
+        with self._cursor() as cur:
+            return fn(cur, *args)
+
+    # ------------------------------------------------------------ writing
+
+    def writer(self) -> DuckWriter:
+        with self._lock:
+            return DuckWriter(self._con.cursor())
+
+    def all_key_hashes(self) -> np.ndarray:
+        with self._cursor() as cur:
+            result = cur.execute("SELECT hash(project, id) AS h FROM events").fetchnumpy()
+        return np.asarray(result["h"], dtype=np.uint64)
+
+    def row_counts(self) -> dict[str, int]:
+        """Rows stored per kind: calls and scores."""
+        with self._cursor() as cur:
+            row = cur.execute(
+                "SELECT (SELECT count(*) FROM events), (SELECT count(*) FROM scores)"
+            ).fetchone()
+        assert row is not None
+        return {"calls": int(row[0]), "scores": int(row[1])}
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Run one statement in DuckDB's SQL: for this backend's own tests and tools only."""
+        with self._cursor() as cur:
+            return cur.execute(sql, list(params)).fetchall()
+
+    # ------------------------------------------------------------ aggregates
+
+    def _exact_split(self, scope: Scope, metrics: Sequence[Metric]) -> list[AggRow] | None:
+        """An exact whole-range answer in two parts: counts and sums (exact in rollups, so they
+        may come from there) and what only raw calls give exactly (percentiles, distinct users).
+        None when there is nothing to split."""
+        raw_only = [
+            m for m in metrics
+            if m.kind is Kind.QUANTILE or any(a.op is Op.DISTINCT for a in m.parts)
+        ]  # fmt: skip
+        rest = [m for m in metrics if m not in raw_only]
+        if not raw_only or not rest or self._rollup_plan(scope, rest, (), None, False) is None:
+            return None
+        row = self.aggregate(scope, rest)[0]
+        row.values.update(self.aggregate(scope, raw_only)[0].values)
+        return [row]
+
+    def aggregate(
+        self,
+        scope: Scope,
+        metrics: Sequence[Metric],
+        group_by: Sequence[Dimension] = (),
+        interval: str | None = None,
+        allow_approximate: bool = False,
+    ) -> list[AggRow]:
+        """Catalog metrics per group: one scan computes every base aggregate once; percentiles
+        are exact (grouped: DuckDB's quantile_cont; ungrouped: `exact_quantiles`).
+
+        Long ranges answer from rollups when they can (see `_rollup_plan`): counts, sums and
+        rates stay exact; percentiles and distinct counts come from sketches, so only callers
+        that pass `allow_approximate` get those, and each such row says `approximate`."""
+        if not allow_approximate and not group_by and not interval:
+            split = self._exact_split(scope, metrics)
+            if split is not None:
+                return split
+        plan = self._rollup_plan(scope, metrics, group_by, interval, allow_approximate)
+        if plan is not None:
+            rows = self._aggregate_rollups(plan, scope, metrics, group_by, interval)
+            if is_approximate(metrics):
+                for r in rows:
+                    r.approximate = True
+            return rows
+        return self._aggregate_raw(scope, metrics, group_by, interval)
+
+    def _aggregate_raw(
+        self,
+        scope: Scope,
+        metrics: Sequence[Metric],
+        group_by: Sequence[Dimension],
+        interval: str | None,
+    ) -> list[AggRow]:
+        keys = group_keys(group_by, interval)
+        derived = [m for m in metrics if m.kind is Kind.AGGREGATE]
+        aggs = base_aggregates(derived)
+        quantiles: dict[str, list[Metric]] = {}
+        for m in metrics:
+            if m.kind is Kind.QUANTILE:
+                quantiles.setdefault(m.column, []).append(m)
+        # DuckDB runs count(DISTINCT) next to other aggregates ~10x slower than on its own, and
+        # the pieces are independent scans: run them side by side on their own cursors.
+        plain = [a for a in aggs if a.op is not Op.DISTINCT]
+        distinct = [a for a in aggs if a.op is Op.DISTINCT]
+        where, params = where_clause(scope)
+        group = " GROUP BY " + ", ".join(alias for alias, _ in keys) if keys else ""
+        select = [f"{expr} AS {alias}" for alias, expr in keys]
+        select += [f"{agg_sql(a)} AS a{aggs.index(a)}" for a in plain]
+        if keys:
+            for column, ms in quantiles.items():
+                qs = ", ".join(repr(m.q) for m in ms)
+                select.append(f'quantile_cont({column}, [{qs}]) AS "q_{column}"')
+        sql = f"SELECT {', '.join(select) or 'count(*)'} FROM events WHERE {where}{group}"
+        main = self._pool.submit(self._records, sql, params)
+        side: Future[list[Record]] | None = None
+        if distinct:
+            extra = [f"{expr} AS {alias}" for alias, expr in keys]
+            extra += [f"{agg_sql(a)} AS a{aggs.index(a)}" for a in distinct]
+            sql = f"SELECT {', '.join(extra)} FROM events WHERE {where}{group}"
+            side = self._pool.submit(self._records, sql, params)
+        exact_futures = {}
+        if not keys:
+            for column, ms in quantiles.items():
+                exact_futures[column] = self._pool.submit(
+                    self._with_cursor, exact_quantiles, where, params, column, [m.q for m in ms]
+                )
+        raw = main.result()
+        if side is not None:
+            by_key = {tuple(r[alias] for alias, _ in keys): r for r in side.result()}
+            for r in raw:
+                r.update(by_key.get(tuple(r[alias] for alias, _ in keys), {}))
+        exact = {column: f.result() for column, f in exact_futures.items()}
+        rows = []
+        for record in raw:
+            base = {a: py(record.get(f"a{i}")) for i, a in enumerate(aggs)}
+            values = {m.name: m.value(base) for m in derived}
+            for column, ms in quantiles.items():
+                found = exact[column] if not keys else record[f"q_{column}"]
+                for i, m in enumerate(ms):
+                    values[m.name] = None if found is None else py(found[i])
+            rows.append(row_of(record, len(group_by), values))
+        return rows
+
+    def peak_per_minute(
+        self, scope: Scope, group_by: Sequence[Dimension] = (), interval: str | None = None
+    ) -> list[PeakRow]:
+        keys = group_keys(group_by, interval)
+        inner = ", ".join(
+            [
+                *(f"{expr} AS {alias}" for alias, expr in keys),
+                "date_trunc('minute', timestamp) AS m",
+            ]
+        )
+        outer_keys = ", ".join(alias for alias, _ in keys)
+        where, params = where_clause(scope)
+        sql = (
+            f"SELECT {outer_keys + ', ' if keys else ''}max(c) AS peak FROM ("
+            f"SELECT {inner}, count(*) AS c FROM events WHERE {where} GROUP BY ALL)"
+            + (f" GROUP BY {outer_keys}" if keys else "")
+        )
+        return [
+            PeakRow(
+                int(r["peak"] or 0),
+                tuple(r[f"g{i}"] for i in range(len(group_by))),
+                aware_utc(r.get("t")),
+            )
+            for r in self._records(sql, params)
+        ]
+
+    # ------------------------------------------------------------ raw calls
+
+    def calls(
+        self, scope: Scope, columns: Sequence[str], limit: int, newest_first: bool = True
+    ) -> list[Record]:
+        """Raw calls in scope (the record's own fields), newest first: for lists and drill-downs."""
+        check_call_fields(columns)
+        where, params = where_clause(scope)
+        order = "DESC" if newest_first else "ASC"
+        sql = (
+            f"SELECT {', '.join(columns)} FROM events WHERE {where} "
+            f"ORDER BY timestamp {order} LIMIT {int(limit)}"
+        )
+        return self._records(sql, params)
+
+    def values(self, scope: Scope, column: str, where_not_null: bool = True) -> np.ndarray:
+        """One numeric column of every call in scope, for statistics that need the raw sample
+        (Mann-Whitney, bootstrap). Callers bound the scope; this is not for dashboards."""
+        check_call_fields([column])
+        where, params = where_clause(scope)
+        if where_not_null:
+            where += f" AND {column} IS NOT NULL"
+        with self._cursor() as cur:
+            result = cur.execute(f"SELECT {column} AS v FROM events WHERE {where}", params)
+            return floats(result.fetchnumpy()["v"])
+
+    def columns(self, scope: Scope, columns: Sequence[str]) -> dict[str, np.ndarray]:
+        """Numeric columns of every call in scope, row-aligned, NULL as NaN: for statistics that
+        need per-call values of more than one column (tokens = input + output). Callers bound the
+        scope; this is not for dashboards."""
+        if not columns:
+            raise ValueError("not a call field: []")
+        check_call_fields(columns)
+        where, params = where_clause(scope)
+        select = ", ".join(f"CAST({c} AS DOUBLE) AS {c}" for c in columns)
+        with self._cursor() as cur:
+            result = cur.execute(f"SELECT {select} FROM events WHERE {where}", params).fetchnumpy()
+        return {c: floats(result[c]) for c in columns}
+
+    def score_summary(self, scope: Scope) -> dict[str, dict[str, float | int]]:
+        where, params = where_clause(scope, alias="e")
+        sql = (
+            "SELECT s.name, count(*), avg(s.value) FROM scores s JOIN events e "
+            f"ON e.project = s.project AND e.id = s.event_id WHERE {where} GROUP BY s.name "
+            "ORDER BY s.name"
+        )
+        with self._cursor() as cur:
+            rows = cur.execute(sql, params).fetchall()
+        return {name: {"count": int(n), "mean": float(mean)} for name, n, mean in rows}
+
+    # ------------------------------------------------------------ health
+
+    def ping(self) -> None:
+        with self._cursor() as cur:
+            cur.execute("SELECT 1").fetchall()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+        self._con.close()

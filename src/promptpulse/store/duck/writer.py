@@ -1,0 +1,72 @@
+"""The writer's side of the DuckDB store: one cursor, one transaction from begin to commit."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from promptpulse.store.duck import rollup_sql
+
+
+class DuckWriter:
+    """What the single writer thread uses; from begin to commit is one transaction."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self._con = con
+
+    def begin(self) -> None:
+        self._con.execute("BEGIN TRANSACTION")
+
+    def commit(self) -> None:
+        self._con.execute("COMMIT")
+
+    def rollback(self) -> None:
+        self._con.execute("ROLLBACK")
+
+    def key_hashes(self, events: pa.Table) -> np.ndarray:
+        self._con.register("incoming_keys", events.select(["project", "id"]))
+        try:
+            result = self._con.execute("SELECT hash(project, id) AS h FROM incoming_keys")
+            return np.asarray(result.fetchnumpy()["h"], dtype=np.uint64)
+        finally:
+            self._con.unregister("incoming_keys")
+
+    def existing_keys(self, keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+        if not keys:
+            return set()
+        wanted = pa.table({"project": [k[0] for k in keys], "id": [k[1] for k in keys]})
+        self._con.register("wanted_keys", wanted)
+        try:
+            rows = self._con.execute(
+                "SELECT e.project, e.id FROM events e SEMI JOIN wanted_keys w "
+                "ON e.project = w.project AND e.id = w.id"
+            ).fetchall()
+        finally:
+            self._con.unregister("wanted_keys")
+        return {(r[0], r[1]) for r in rows}
+
+    def insert_events(self, events: pa.Table) -> None:
+        self._con.register("incoming_events", events)
+        try:
+            self._con.execute("INSERT INTO events BY NAME SELECT * FROM incoming_events")
+            # Rollup fragments commit with the calls: rollups are never behind raw data.
+            rollup_sql.write_through(self._con, "incoming_events")
+        finally:
+            self._con.unregister("incoming_events")
+
+    def insert_scores(self, scores: pa.Table) -> int:
+        """Insert the scores not stored yet; returns how many were new."""
+        self._con.register("incoming_scores", scores)
+        try:
+            # fetchall() finishes each result: an open one would block unregister (DuckDB 2).
+            inserted = self._con.execute(
+                "INSERT INTO scores BY NAME SELECT * FROM incoming_scores i "
+                "WHERE NOT EXISTS (SELECT 1 FROM scores s WHERE s.project = i.project "
+                "AND s.id = i.id)"
+            ).fetchall()
+        finally:
+            self._con.unregister("incoming_scores")
+        return int(inserted[0][0]) if inserted else 0

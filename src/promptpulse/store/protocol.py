@@ -1,0 +1,97 @@
+"""The event store's protocol: everything a feature may ask of calls and scores, whatever the
+engine. A backend is a package behind it (`duck/`: DuckDB embedded) that owns all of its SQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+import numpy as np
+import pyarrow as pa
+
+from promptpulse.model import AggRow, Dimension, Metric, PeakRow, Scope
+
+Record = dict[str, Any]
+
+
+class StoreWriter(Protocol):
+    """What the single writer thread uses; from begin to commit is one transaction."""
+
+    def begin(self) -> None: ...
+    def commit(self) -> None: ...
+    def rollback(self) -> None: ...
+    def key_hashes(self, events: pa.Table) -> np.ndarray: ...
+    def existing_keys(self, keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]: ...
+    def insert_events(self, events: pa.Table) -> None: ...
+    def insert_scores(self, scores: pa.Table) -> int: ...
+
+
+class Store(Protocol):
+    # What rollups keep: the dimensions they filter by, the columns of an exported rollup row.
+    rollup_dimensions: tuple[str, ...]
+    rollup_columns: tuple[str, ...]
+
+    # --- writing
+    def writer(self) -> StoreWriter: ...
+    def all_key_hashes(self) -> np.ndarray: ...
+
+    # --- aggregates (typed rows; percentiles exact unless a row says approximate)
+    def aggregate(
+        self,
+        scope: Scope,
+        metrics: Sequence[Metric],
+        group_by: Sequence[Dimension] = (),
+        interval: str | None = None,
+        allow_approximate: bool = False,
+    ) -> list[AggRow]: ...
+    def peak_per_minute(
+        self, scope: Scope, group_by: Sequence[Dimension] = (), interval: str | None = None
+    ) -> list[PeakRow]: ...
+    def score_summary(self, scope: Scope) -> dict[str, dict[str, float | int]]: ...
+    def cohort_aggregate(
+        self,
+        scope: Scope,
+        since: datetime,
+        metrics: Sequence[Metric],
+        group_by: Sequence[Dimension] = (),
+    ) -> list[AggRow]: ...
+
+    # --- raw calls (callers bound the scope)
+    def calls(
+        self, scope: Scope, columns: Sequence[str], limit: int, newest_first: bool = True
+    ) -> list[Record]: ...
+    def values(self, scope: Scope, column: str, where_not_null: bool = True) -> np.ndarray: ...
+    def columns(self, scope: Scope, columns: Sequence[str]) -> dict[str, np.ndarray]: ...
+    def cohort_columns(
+        self, scope: Scope, since: datetime, new: bool, columns: Sequence[str]
+    ) -> dict[str, np.ndarray]: ...
+    def row_counts(self) -> dict[str, int]: ...
+
+    # --- lifecycle: rollups, retention, erasure, exports
+    def raw_incomplete(self, scope: Scope) -> bool: ...
+    def compact_rollups(self, now: datetime, grace: timedelta) -> dict[str, int]: ...
+    def rebuild_rollups(
+        self, start: datetime, end: datetime, project: str | None = None
+    ) -> dict[str, int]: ...
+    def rollup_stats(self) -> dict[str, Any]: ...
+    def apply_retention(
+        self,
+        data_class: str,
+        before: datetime,
+        project: str | None = None,
+        keep_projects: Sequence[str] = (),
+    ) -> int: ...
+    def erase(self, project: str, user_id: str | None = None) -> dict[str, int]: ...
+    def export_batches(
+        self,
+        source: str,
+        columns: Sequence[str],
+        scope: Scope,
+        time_column: str = "timestamp",
+        batch_rows: int = 50_000,
+    ) -> tuple[int, Iterator[Any]]: ...
+
+    # --- health
+    def ping(self) -> None: ...
+    def close(self) -> None: ...
