@@ -25,6 +25,7 @@ lint: install
 	$(VENV)/bin/ruff format --check src tests bench
 	$(VENV)/bin/ruff check src tests bench
 	$(VENV)/bin/mypy src/promptpulse
+	$(PY) -m pytest -q -p no:cacheprovider tests/test_architecture.py
 
 format: install
 	$(VENV)/bin/ruff format src tests bench
