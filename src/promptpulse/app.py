@@ -109,7 +109,6 @@ def create_app(
         changes.router,
         otlp.router,
         calls.router,
-        dashboard.router,
         compare_api.router,
         experiments_api.router,
         alerts_api.router,
@@ -119,4 +118,5 @@ def create_app(
         reports_api.router,
     ):
         app.include_router(router)
+    dashboard.install(app)
     return app
