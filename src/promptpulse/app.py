@@ -19,7 +19,7 @@ from promptpulse.meta.prices import OverrideCache
 from promptpulse.observability import ServerMetrics
 from promptpulse.store.duckdb import DuckDBStore
 from promptpulse.tasks import DaemonTask
-from promptpulse.web import dashboard, problems
+from promptpulse.web import dashboard, docs_ui, problems
 from promptpulse.web.api import alerts as alerts_api
 from promptpulse.web.api import budgets as budgets_api
 from promptpulse.web.api import calls, changes, forecast, health, ingest, metrics, otlp, prices
@@ -98,6 +98,8 @@ def create_app(
         version=__version__,
         description="Analytics and performance tracking for LLM prompts in production.",
         lifespan=lifespan,
+        docs_url=None,  # docs_ui serves /docs from vendored files; no ReDoc (it needs a CDN)
+        redoc_url=None,
     )
     problems.install(app)
     app.add_middleware(GzipRequestBody, limit=settings.max_body_bytes)
@@ -131,4 +133,5 @@ def create_app(
     ):
         app.include_router(router)
     dashboard.install(app)
+    docs_ui.install(app)
     return app
