@@ -3,8 +3,8 @@
 No data is served here: the browser signs in with an API key and reads the public API, so the
 pages need no auth of their own. Pages live at `/`, `/prompts`, `/prompts/<id>`, `/compare`,
 `/cost`, `/errors`, `/experiments`, `/experiments/<id>`, `/alerts`; files under `/static/`
-(vendored libraries carry their version in the name and are cached for a year; the app's own
-files are revalidated with their ETag).
+(Starlette's StaticFiles: vendored libraries carry their version in the name and are cached for
+a year; the app's own files are revalidated with their ETag). `install(app)` adds both.
 """
 
 from __future__ import annotations
@@ -12,14 +12,17 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
+from starlette.datastructures import Headers
 from starlette.responses import FileResponse, Response
+from starlette.staticfiles import NotModifiedResponse, StaticFiles
+from starlette.types import Scope as AsgiScope
 
-from promptpulse.errors import NotFound
 from promptpulse.meta import ApiKey, Scope
 from promptpulse.web.auth import require
 
 STATIC = Path(__file__).parent / "static"
+VENDOR = "vendor"  # under STATIC: third-party files, their version in the file name
 PAGES = ("/", "/prompts", "/compare", "/cost", "/errors", "/experiments", "/alerts")
 
 SECURITY_HEADERS = {
@@ -37,6 +40,7 @@ MEDIA_TYPES = {
     ".js": "text/javascript; charset=utf-8",
     ".css": "text/css; charset=utf-8",
     ".svg": "image/svg+xml",
+    ".png": "image/png",
     ".html": "text/html; charset=utf-8",
 }
 
@@ -79,35 +83,6 @@ async def key_info(key: ApiKey = Depends(require(Scope.READ))) -> dict[str, obje
     }
 
 
-def static_file(relative: str) -> Path:
-    """The file under STATIC named by a URL path, refusing anything that leaves the folder."""
-    root = STATIC.resolve()
-    target = (root / relative).resolve()
-    if not target.is_relative_to(root) or not target.is_file() or target.name == "index.html":
-        raise NotFound(f"no static file '{relative}'")
-    return target
-
-
-@router.api_route("/static/{relative:path}", methods=["GET", "HEAD"])
-async def static(relative: str, request: Request) -> Response:
-    target = static_file(relative)
-    response = FileResponse(
-        target, media_type=MEDIA_TYPES.get(target.suffix), stat_result=os.stat(target)
-    )  # headers (ETag) now, not at send
-    immutable = relative.startswith("vendor/")
-    response.headers["Cache-Control"] = (
-        "public, max-age=31536000, immutable" if immutable else "no-cache"
-    )
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    etag = response.headers.get("etag")
-    if etag and request.headers.get("if-none-match") == etag:
-        return Response(
-            status_code=304,
-            headers={"ETag": etag, "Cache-Control": response.headers["Cache-Control"]},
-        )
-    return response
-
-
 @router.get("/favicon.ico")
 async def favicon() -> Response:
     return FileResponse(
@@ -115,3 +90,48 @@ async def favicon() -> Response:
         media_type=MEDIA_TYPES[".svg"],
         headers={"Cache-Control": "public, max-age=86400"},
     )
+
+
+class Static(StaticFiles):
+    """`/static/`: StaticFiles (path checks, ETag, 304 on If-None-Match, Range) plus the headers
+    the dashboard relies on. Vendored files never change under their versioned name, so they are
+    cached for a year; the app's own files are revalidated every time (`no-cache`). The media type
+    comes from MEDIA_TYPES first, not from the host's mime tables (`.js` is `text/javascript`
+    everywhere). `index.html` is the HTML shell, sent only by the page routes with its security
+    headers, so it is not a static file."""
+
+    def __init__(self, directory: Path) -> None:
+        super().__init__(directory=directory)
+        self.vendor = os.path.realpath(directory / VENDOR)
+
+    def lookup_path(self, path: str) -> tuple[str, os.stat_result | None]:
+        full_path, stat_result = super().lookup_path(path)
+        if os.path.basename(full_path) == "index.html":
+            return "", None
+        return full_path, stat_result
+
+    def file_response(
+        self,
+        full_path: str | os.PathLike[str],
+        stat_result: os.stat_result,
+        scope: AsgiScope,
+        status_code: int = 200,
+    ) -> Response:
+        media_type = MEDIA_TYPES.get(Path(full_path).suffix)
+        response: Response = FileResponse(
+            full_path, status_code, media_type=media_type, stat_result=stat_result
+        )
+        vendored = os.path.commonpath([os.fspath(full_path), self.vendor]) == self.vendor
+        response.headers["Cache-Control"] = (
+            "public, max-age=31536000, immutable" if vendored else "no-cache"
+        )
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        if self.is_not_modified(response.headers, Headers(scope=scope)):
+            response = NotModifiedResponse(response.headers)  # keeps ETag and Cache-Control
+        return response
+
+
+def install(app: FastAPI) -> None:
+    """The pages and `/dashboard/key` (the router), and the static files at `/static`."""
+    app.include_router(router)
+    app.mount("/static", Static(STATIC), name="static")
