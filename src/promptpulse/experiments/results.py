@@ -20,7 +20,7 @@ from promptpulse.experiments.compare import (
 )
 from promptpulse.experiments.repo import Experiment, exposure_counts
 from promptpulse.meta import MetaDB
-from promptpulse.model import CATALOG, Dimension, Scope
+from promptpulse.model import CATALOG, AggRow, Dimension, Scope
 from promptpulse.query.engine import bucket_starts
 from promptpulse.store import Store
 
@@ -138,39 +138,13 @@ def sequential_results(
         running = _daily_running_p(store, scope, dim, values, metric, tau)
         for i, name in enumerate(names[1:], start=1):
             c = comparisons[(metric, name)]
+            row: dict[str, Any] = {"metric": metric, "variant": name, "difference": c.difference}
             if c.difference is None or c.se is None:
-                rows.append(
-                    {
-                        "metric": metric,
-                        "variant": name,
-                        "difference": None,
-                        "cs_low": None,
-                        "cs_high": None,
-                        "p_value": None,
-                    }
-                )
+                rows.append({**row, "cs_low": None, "cs_high": None, "p_value": None})
                 continue
             low, high = sequential.confidence_sequence(c.difference, c.se, tau, exp.alpha)
-            p: float | None
-            if running is not None:  # rates: running minimum over daily looks, pooled variance
-                p = running[i - 1]
-            elif (
-                min(control["requests"], base["variants"][i]["requests"])
-                < sequential.MIN_CALLS_PER_ARM
-            ):
-                p = 1.0
-            else:
-                p = float(sequential.always_valid_p(c.difference, c.se, tau))
-            rows.append(
-                {
-                    "metric": metric,
-                    "variant": name,
-                    "difference": c.difference,
-                    "cs_low": float(low),
-                    "cs_high": float(high),
-                    "p_value": p,
-                }
-            )
+            p = _always_valid_p(c, tau, running, i, control, base["variants"][i])
+            rows.append({**row, "cs_low": float(low), "cs_high": float(high), "p_value": p})
     # Holm across the variants of each metric
     for metric in dict.fromkeys(r["metric"] for r in rows):
         group = [r for r in rows if r["metric"] == metric]
@@ -184,6 +158,24 @@ def sequential_results(
         "tests": rows,
         "decision": _decide(exp, names, rows),
     }
+
+
+def _always_valid_p(
+    c: Comparison,
+    tau: float,
+    running: list[float | None] | None,
+    i: int,
+    control: dict[str, Any],
+    variant: dict[str, Any],
+) -> float | None:
+    """The mSPRT p-value of variant i against the control: for rates, the running minimum over
+    daily looks (pooled variance); 1 below the minimum calls per arm; else from the estimate."""
+    if running is not None:
+        return running[i - 1]
+    if min(control["requests"], variant["requests"]) < sequential.MIN_CALLS_PER_ARM:
+        return 1.0
+    assert c.difference is not None and c.se is not None
+    return float(sequential.always_valid_p(c.difference, c.se, tau))
 
 
 def _daily_running_p(
@@ -374,19 +366,9 @@ def cohorts(
     in_cohorts = [0] * len(values)
     for cohort in ("new", "returning"):
         samples = _CohortSamples(store, scopes, since, cohort == "new")
-        figures = []
-        for i, (value, name) in enumerate(zip(values, names, strict=True)):
-            row = found.get((cohort, value))
-            requests = int(row["requests"]) if row else 0
-            in_cohorts[i] += requests
-            figures.append(
-                {
-                    "value": name,
-                    "requests": requests,
-                    "users": int(row["active_users"] or 0) if row else 0,
-                    metric: row[metric] if row else None,
-                }
-            )
+        figures = _cohort_figures(found, cohort, values, names, metric)
+        for i, f in enumerate(figures):
+            in_cohorts[i] += f["requests"]
         tests = [
             _test(
                 metric,
@@ -411,6 +393,28 @@ def cohorts(
         for name, v, n in zip(names, base["variants"], in_cohorts, strict=True)
     }
     return out
+
+
+def _cohort_figures(
+    found: dict[tuple[Any, ...], AggRow],
+    cohort: str,
+    values: list[str],
+    names: list[str],
+    metric: str,
+) -> list[dict[str, Any]]:
+    """Per variant: calls, users and the primary metric within one cohort."""
+    figures = []
+    for value, name in zip(values, names, strict=True):
+        row = found.get((cohort, value))
+        figures.append(
+            {
+                "value": name,
+                "requests": int(row["requests"]) if row else 0,
+                "users": int(row["active_users"] or 0) if row else 0,
+                metric: row[metric] if row else None,
+            }
+        )
+    return figures
 
 
 def _iso(t: datetime) -> str:

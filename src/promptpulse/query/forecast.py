@@ -81,6 +81,41 @@ def project_period(
         raise ValueError(f"{metric.name} does not add up over days; it cannot be projected")
     now = min(max(now, period_start), period_end)
     today = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    days, deseasonalised, factors = _history(store, metric, filters, today)
+    recent = deseasonalised[-RUN_RATE_DAYS:]
+    run_rate = float(recent.mean()) if len(recent) else 0.0
+    noise = float(deseasonalised.std(ddof=1)) if len(deseasonalised) > 1 else 0.0
+
+    in_period = _daily_totals(store, metric, filters, period_start, now)
+    to_date = float(sum(in_period.values()))
+    daily, expected_rest, units = _days_of_period(
+        in_period, period_start, period_end, now, run_rate, factors
+    )
+    n = max(len(deseasonalised), 1)
+    spread = Z95 * math.sqrt(units * noise**2 + (units * noise) ** 2 / n) if noise else 0.0
+    projected = to_date + expected_rest
+    # Plain floats: numpy scalars would leak numpy.bool into callers' comparisons.
+    return Forecast(
+        metric=metric.name,
+        period_start=_iso(period_start),
+        period_end=_iso(period_end),
+        now=_iso(now),
+        to_date=float(to_date),
+        projected=float(projected),
+        low=float(max(to_date, projected - spread)),
+        high=float(projected + spread),
+        run_rate_per_day=float(run_rate),
+        history_days=len(days),
+        method="weekday-seasonal run rate over the last 7 of 28 days",
+        daily=daily,
+    )
+
+
+def _history(
+    store: Store, metric: Metric, filters: tuple[Filter, ...], today: datetime
+) -> tuple[list[datetime], np.ndarray, list[float]]:
+    """The days of history used (from the first with data), their weekday-deseasonalised
+    totals, and the weekday factors."""
     history_start = today - timedelta(days=HISTORY_DAYS)
     history = _daily_totals(store, metric, filters, history_start, today)
     observed_days = sorted(history)
@@ -95,12 +130,20 @@ def project_period(
     values = np.array([history.get(d, 0.0) for d in days])
     factors = _weekday_factors(days, values)
     deseasonalised = np.array([v / factors[d.weekday()] for d, v in zip(days, values, strict=True)])
-    recent = deseasonalised[-RUN_RATE_DAYS:]
-    run_rate = float(recent.mean()) if len(recent) else 0.0
-    noise = float(deseasonalised.std(ddof=1)) if len(deseasonalised) > 1 else 0.0
+    return days, deseasonalised, factors
 
-    in_period = _daily_totals(store, metric, filters, period_start, now)
-    to_date = float(sum(in_period.values()))
+
+def _days_of_period(
+    in_period: dict[datetime, float],
+    period_start: datetime,
+    period_end: datetime,
+    now: datetime,
+    run_rate: float,
+    factors: list[float],
+) -> tuple[list[dict[str, Any]], float, float]:
+    """Per day of the period, actual (past days, today so far) and expected (today's remaining
+    fraction and the days ahead); the expected rest; the remaining days in day units."""
+    today = now.replace(hour=0, minute=0, second=0, microsecond=0)
     expected_rest = 0.0
     units = 0.0  # remaining days, in day units (today counts by its remaining fraction)
     daily: list[dict[str, Any]] = []
@@ -122,24 +165,7 @@ def project_period(
                 "expected": expected,
             }
         )
-    n = max(len(deseasonalised), 1)
-    spread = Z95 * math.sqrt(units * noise**2 + (units * noise) ** 2 / n) if noise else 0.0
-    projected = to_date + expected_rest
-    # Plain floats: numpy scalars would leak numpy.bool into callers' comparisons.
-    return Forecast(
-        metric=metric.name,
-        period_start=_iso(period_start),
-        period_end=_iso(period_end),
-        now=_iso(now),
-        to_date=float(to_date),
-        projected=float(projected),
-        low=float(max(to_date, projected - spread)),
-        high=float(projected + spread),
-        run_rate_per_day=float(run_rate),
-        history_days=len(days),
-        method="weekday-seasonal run rate over the last 7 of 28 days",
-        daily=daily,
-    )
+    return daily, expected_rest, units
 
 
 def _weekday_factors(days: list[datetime], values: np.ndarray) -> list[float]:
