@@ -1,4 +1,6 @@
-"""Shared fixtures: a real server on 127.0.0.1 over a real DuckDB file, and keys for it."""
+"""Shared fixtures: the real app over a real DuckDB file, in-process (`app`: routes exercised
+through Starlette's TestClient, no socket) or as a real server on 127.0.0.1 (`live`: for SDKs,
+subprocesses, browsers and anything that needs a socket), and keys for either."""
 
 from __future__ import annotations
 
@@ -15,9 +17,12 @@ import httpx
 import pytest
 import uvicorn
 
+from fastapi.testclient import TestClient
+
 from promptpulse.app import create_app
 from promptpulse.config import Settings
 from promptpulse.meta import MetaDB, Scope, create_key
+from promptpulse.store import open_store
 
 
 def free_port() -> int:
@@ -78,6 +83,56 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     yield info
     stop_server(server, thread)
     info.meta.close()
+
+
+class _SharedLoopClient(TestClient):
+    def __enter__(self) -> _SharedLoopClient:
+        return self
+
+    def __exit__(self, *args: object) -> None:
+        return None
+
+
+@dataclass
+class InProcessApp:
+    """The app in this process around a store the test opened: the same interface as
+    LiveServer, where `client()` talks to the app without a socket."""
+
+    settings: Settings
+    meta: MetaDB
+    app: object
+    test_client: TestClient
+
+    def key(self, project: str | None, scopes: str = "ingest,read") -> str:
+        chosen = frozenset(Scope(s) for s in scopes.split(","))
+        return create_key(self.meta, project, chosen)[1]
+
+    def client(self, key: str | None) -> TestClient:
+        """A client with its own headers on the running app's event loop (its portal); using it
+        in a `with` leaves the app running (entering a second TestClient would run the lifespan
+        again)."""
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        client = _SharedLoopClient(self.app, headers=headers)  # type: ignore[arg-type]
+        client.portal = self.test_client.portal
+        return client
+
+    @property
+    def ctx(self):  # type: ignore[no-untyped-def]
+        return self.app.state.ctx  # type: ignore[attr-defined]
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InProcessApp]:
+    """One app per test module, in-process, over a store and metadata database it is handed;
+    tests isolate themselves by project."""
+    settings = Settings(data_dir=tmp_path_factory.mktemp("data"))
+    store = open_store(settings)
+    meta = MetaDB(settings.metadata_db_url)
+    application = create_app(settings, store=store, meta=meta)
+    with TestClient(application) as running:  # runs the lifespan: writer, services, tasks
+        yield InProcessApp(settings, meta, application, running)
+    meta.close()
+    store.close()
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 from genai_prices import Usage, calc_price
 
-from tests.conftest import LiveServer, iso
+from tests.conftest import InProcessApp, iso
 
 BASE = datetime(2025, 6, 2, 12, 0, tzinfo=UTC)  # a Monday
 CLUSTER = (BASE, BASE + timedelta(hours=3))
@@ -377,8 +377,8 @@ class DataSet:
     events: list[dict]  # as stored (expected)
     scores: dict[str, list[tuple[str, float]]]
 
-    def client(self, live: LiveServer) -> httpx.Client:
-        return live.client(self.key)
+    def client(self, app: InProcessApp) -> httpx.Client:
+        return app.client(self.key)
 
 
 def post(client: httpx.Client, path: str, items: list[dict], kind: str = "events") -> dict:
@@ -394,10 +394,10 @@ def post(client: httpx.Client, path: str, items: list[dict], kind: str = "events
 
 
 @pytest.fixture(scope="module")
-def data(live: LiveServer) -> DataSet:
+def data(app: InProcessApp) -> DataSet:
     rng = np.random.default_rng(20250602)
     project = f"exact-{uuid.uuid4().hex[:8]}"
-    key = live.key(project)
+    key = app.key(project)
     times = [random_time(rng, *CLUSTER) for _ in range(700)]
     # A burst: many calls in one minute, the peak to find.
     burst = BASE + timedelta(minutes=77)
@@ -412,7 +412,7 @@ def data(live: LiveServer) -> DataSet:
         s, e = make_event(rng, t, n)
         sent.append(s)
         stored.append(e)
-    with live.client(key) as c:
+    with app.client(key) as c:
         first = post(c, "/v1/events", sent)
         assert first == {"accepted": len(sent), "duplicates": 0}
         # Send a third of them again: they must not count twice.
@@ -505,13 +505,13 @@ FILTER_CASES: list[Any] = [
 @pytest.mark.parametrize("filters", FILTER_CASES, ids=lambda f: "&".join(f) or "none")
 @pytest.mark.parametrize("window", ["cluster", "wide"])
 def test_overview_matches_numpy(
-    live: LiveServer, data: DataSet, filters: dict[str, list[str]], window: str
+    app: InProcessApp, data: DataSet, filters: dict[str, list[str]], window: str
 ) -> None:
     start, end = CLUSTER if window == "cluster" else WIDE
     filters = {k: [data.project if v == "<own>" else v for v in vs] for k, vs in filters.items()}
     sel = select(data.events, start, end, filters)
     want = shape(expected_metrics(sel, (end - start).total_seconds() / 60, data.scores), start, end)
-    with data.client(live) as c:
+    with data.client(app) as c:
         got = get(c, "/v1/metrics/overview", as_params(start, end, filters))
     assert_same(got, want)
     assert set(got["errors_by_type"]) == set(want["errors_by_type"])
@@ -527,10 +527,10 @@ def test_overview_sanity_of_the_data_set(data: DataSet) -> None:
     assert {e["provider"] for e in sel} >= {"openai", "anthropic", "google", "acme", None}
 
 
-def test_compare_previous(live: LiveServer, data: DataSet) -> None:
+def test_compare_previous(app: InProcessApp, data: DataSet) -> None:
     start, end = BASE + timedelta(hours=1), BASE + timedelta(hours=2)
     prev = (BASE, BASE + timedelta(hours=1))
-    with data.client(live) as c:
+    with data.client(app) as c:
         got = get(c, "/v1/metrics/overview", as_params(start, end, compare="previous"))
     assert_same(
         got,
@@ -542,12 +542,12 @@ def test_compare_previous(live: LiveServer, data: DataSet) -> None:
     )
 
 
-def test_half_open_range(live: LiveServer, data: DataSet) -> None:
+def test_half_open_range(app: InProcessApp, data: DataSet) -> None:
     """An event exactly on `from` is in; one exactly on `to` is out."""
     on_from = [e for e in data.events if e["ts"] == BASE + timedelta(hours=1)]
     assert len(on_from) == 1
     start, end = BASE + timedelta(hours=1), BASE + timedelta(hours=1, seconds=1)
-    with data.client(live) as c:
+    with data.client(app) as c:
         got = get(c, "/v1/metrics/overview", as_params(start, end))
         assert got["requests"] == 1
         assert got["latency_ms"]["p50"] == on_from[0]["latency_ms"]
@@ -559,7 +559,7 @@ def test_half_open_range(live: LiveServer, data: DataSet) -> None:
     )
 
 
-def test_range_given_with_offsets(live: LiveServer, data: DataSet) -> None:
+def test_range_given_with_offsets(app: InProcessApp, data: DataSet) -> None:
     """`from`/`to` with +05:30 and -08:00 mean the same instants as in UTC."""
     start, end = BASE + timedelta(minutes=30), BASE + timedelta(minutes=150)
     want = shape(
@@ -569,14 +569,14 @@ def test_range_given_with_offsets(live: LiveServer, data: DataSet) -> None:
         ("from", start.astimezone(OFFSETS[1]).isoformat()),
         ("to", end.astimezone(OFFSETS[2]).isoformat()),
     ]
-    with data.client(live) as c:
+    with data.client(app) as c:
         assert_same(get(c, "/v1/metrics/overview", params), want)
 
 
-def test_empty_range(live: LiveServer, data: DataSet) -> None:
+def test_empty_range(app: InProcessApp, data: DataSet) -> None:
     start = datetime(2020, 1, 1, tzinfo=UTC)
     end = start + timedelta(hours=2)
-    with data.client(live) as c:
+    with data.client(app) as c:
         got = get(c, "/v1/metrics/overview", as_params(start, end))
     assert_same(got, shape(expected_metrics([], 120, {}), start, end))
     assert got["success_rate"] is None and got["error_rate"] is None
@@ -585,18 +585,18 @@ def test_empty_range(live: LiveServer, data: DataSet) -> None:
     assert got["errors_by_type"] == {}
 
 
-def _own_events(live: LiveServer, project: str, events: list[dict]) -> str:
-    key = live.key(project)
-    with live.client(key) as c:
+def _own_events(app: InProcessApp, project: str, events: list[dict]) -> str:
+    key = app.key(project)
+    with app.client(key) as c:
         r = c.post("/v1/events", json={"events": events})
         assert r.status_code == 200, r.text
     return key
 
 
-def test_one_event(live: LiveServer, project: str) -> None:
+def test_one_event(app: InProcessApp, project: str) -> None:
     t = datetime(2025, 3, 3, 10, 15, 30, 250_000, tzinfo=UTC)
     key = _own_events(
-        live,
+        app,
         project,
         [
             {
@@ -608,7 +608,7 @@ def test_one_event(live: LiveServer, project: str) -> None:
             }
         ],
     )
-    with live.client(key) as c:
+    with app.client(key) as c:
         got = get(
             c, "/v1/metrics/overview", as_params(t - timedelta(minutes=5), t + timedelta(minutes=5))
         )
@@ -623,19 +623,17 @@ def test_one_event(live: LiveServer, project: str) -> None:
 
 
 def test_cost_per_request_is_total_over_requests_when_all_unpriced(
-    live: LiveServer, project: str
+    app: InProcessApp, project: str
 ) -> None:
     t = datetime(2025, 3, 3, 10, 0, tzinfo=UTC)
-    key = _own_events(
-        live, project, [{"timestamp": iso(t), "model": "acme-llm-1", "latency_ms": 1}]
-    )
-    with live.client(key) as c:
+    key = _own_events(app, project, [{"timestamp": iso(t), "model": "acme-llm-1", "latency_ms": 1}])
+    with app.client(key) as c:
         got = get(c, "/v1/metrics/overview", as_params(t, t + timedelta(hours=1)))
     assert got["cost_usd"]["total"] == 0
     assert got["cost_usd"]["per_request"] == 0
 
 
-def test_scores_in_overview(live: LiveServer, project: str) -> None:
+def test_scores_in_overview(app: InProcessApp, project: str) -> None:
     rng = np.random.default_rng(11)
     t0 = datetime(2025, 3, 5, 9, tzinfo=UTC)
     sent, stored = [], []
@@ -643,9 +641,9 @@ def test_scores_in_overview(live: LiveServer, project: str) -> None:
         s, e = make_event(rng, random_time(rng, t0, t0 + timedelta(hours=1)), n)
         sent.append(s)
         stored.append(e)
-    key = _own_events(live, project, sent)
+    key = _own_events(app, project, sent)
     items, scores = random_scores(rng, stored)
-    with live.client(key) as c:
+    with app.client(key) as c:
         assert post(c, "/v1/scores", items, "scores")["accepted"] == len(items)
         assert post(c, "/v1/scores", items, "scores") == {"accepted": 0, "duplicates": len(items)}
         half = (t0, t0 + timedelta(minutes=30))
@@ -660,7 +658,7 @@ def test_scores_in_overview(live: LiveServer, project: str) -> None:
             assert_same(got["scores"], want)
 
 
-def test_all_errors_and_no_ttft(live: LiveServer, project: str) -> None:
+def test_all_errors_and_no_ttft(app: InProcessApp, project: str) -> None:
     rng = np.random.default_rng(7)
     t0 = datetime(2025, 3, 4, 8, tzinfo=UTC)
     events = [
@@ -673,8 +671,8 @@ def test_all_errors_and_no_ttft(live: LiveServer, project: str) -> None:
         }
         for i, s in enumerate(rng.integers(0, 3600, 40))
     ]
-    key = _own_events(live, project, events)
-    with live.client(key) as c:
+    key = _own_events(app, project, events)
+    with app.client(key) as c:
         got = get(c, "/v1/metrics/overview", as_params(t0, t0 + timedelta(hours=1)))
     lat = [e["latency_ms"] for e in events]
     assert got["requests"] == got["errors"] == 40 and got["successes"] == 0
@@ -769,10 +767,10 @@ def expected_points(
     ],
 )
 def test_timeseries_matches_numpy(
-    live: LiveServer, data: DataSet, interval: str, start: datetime, end: datetime
+    app: InProcessApp, data: DataSet, interval: str, start: datetime, end: datetime
 ) -> None:
     sel = select(data.events, start, end, {})
-    with data.client(live) as c:
+    with data.client(app) as c:
         got = get(
             c,
             "/v1/metrics/timeseries",
@@ -795,12 +793,12 @@ def test_timeseries_matches_numpy(
 
 
 @pytest.mark.parametrize("group_by", ["model", "metadata.tier", "error_type"])
-def test_timeseries_group_by(live: LiveServer, data: DataSet, group_by: str) -> None:
+def test_timeseries_group_by(app: InProcessApp, data: DataSet, group_by: str) -> None:
     start, end = CLUSTER
     key = "tier" if group_by == "metadata.tier" else group_by
     sel = select(data.events, start, end, {"environment": ["prod"]})
     metrics = ["requests", "latency_p95_ms", "cost_usd", "rpm_peak"]
-    with data.client(live) as c:
+    with data.client(app) as c:
         got = get(
             c,
             "/v1/metrics/timeseries",
@@ -824,15 +822,15 @@ def test_timeseries_group_by(live: LiveServer, data: DataSet, group_by: str) -> 
             assert_same(g, w, f"{series['group']}@{w['t']}")
 
 
-def test_timeseries_offsets_land_in_utc_buckets(live: LiveServer, project: str) -> None:
+def test_timeseries_offsets_land_in_utc_buckets(app: InProcessApp, project: str) -> None:
     """23:30 at -08:00 is 07:30 UTC the next day; 05:00 at +05:30 is 23:30 UTC the day before."""
     events = [
         {"timestamp": "2025-02-10T23:30:00-08:00", "model": "m", "latency_ms": 1},  # 11th 07:30Z
         {"timestamp": "2025-02-11T05:00:00+05:30", "model": "m", "latency_ms": 2},  # 10th 23:30Z
         {"timestamp": "2025-02-11T00:00:00Z", "model": "m", "latency_ms": 3},
     ]
-    key = _own_events(live, project, events)
-    with live.client(key) as c:
+    key = _own_events(app, project, events)
+    with app.client(key) as c:
         days = get(
             c,
             "/v1/metrics/timeseries",
@@ -883,7 +881,7 @@ def expected_rows(sel: list[dict], by: str, minutes: float, metrics: list[str]) 
 
 
 @pytest.mark.parametrize("by", DIMENSIONS)
-def test_breakdown_matches_numpy(live: LiveServer, data: DataSet, by: str) -> None:
+def test_breakdown_matches_numpy(app: InProcessApp, data: DataSet, by: str) -> None:
     start, end = CLUSTER
     sel = select(data.events, start, end, {})
     if by == "project":
@@ -899,7 +897,7 @@ def test_breakdown_matches_numpy(live: LiveServer, data: DataSet, by: str) -> No
         }
     else:
         want = expected_rows(sel, by, 180, BREAKDOWN_METRICS)
-    with data.client(live) as c:
+    with data.client(app) as c:
         got = get(
             c,
             "/v1/metrics/breakdown",
@@ -937,12 +935,12 @@ def order_rows(rows: list[dict], by: str, sort: str, descending: bool) -> list[A
     ],
 )
 def test_breakdown_sort_order_limit(
-    live: LiveServer, data: DataSet, by: str, sort: str, order: str, limit: int
+    app: InProcessApp, data: DataSet, by: str, sort: str, order: str, limit: int
 ) -> None:
     start, end = CLUSTER
     sel = select(data.events, start, end, {"status": ["success", "error"]})
     want = expected_rows(sel, by, 180, ["requests", sort])
-    with data.client(live) as c:
+    with data.client(app) as c:
         got = get(
             c,
             "/v1/metrics/breakdown",
@@ -963,13 +961,13 @@ def test_breakdown_sort_order_limit(
         assert_same(r, want[r[by]])
 
 
-def test_breakdown_with_filters(live: LiveServer, data: DataSet) -> None:
+def test_breakdown_with_filters(app: InProcessApp, data: DataSet) -> None:
     start, end = WIDE
     filters = {"tag": ["vip", "c"], "status": ["error"], "metadata.tier": ["pro", "free"]}
     sel = select(data.events, start, end, filters)
     minutes = (end - start).total_seconds() / 60
     want = expected_rows(sel, "error_type", minutes, BREAKDOWN_METRICS)
-    with data.client(live) as c:
+    with data.client(app) as c:
         got = get(
             c,
             "/v1/metrics/breakdown",
@@ -1026,9 +1024,9 @@ BAD = [
     ("endpoint", "params", "field"), BAD, ids=[f"{e}-{f}-{i}" for i, (e, _, f) in enumerate(BAD)]
 )
 def test_bad_parameters_are_named(
-    live: LiveServer, data: DataSet, endpoint: str, params: list[tuple[str, str]], field: str
+    app: InProcessApp, data: DataSet, endpoint: str, params: list[tuple[str, str]], field: str
 ) -> None:
-    with data.client(live) as c:
+    with data.client(app) as c:
         r = c.get(f"/v1/metrics/{endpoint}", params=params)
     assert r.status_code == 422, r.text
     assert r.headers["content-type"].startswith("application/problem+json")

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from promptpulse.experiments import stats
-from tests.conftest import LiveServer, iso
+from tests.conftest import InProcessApp, iso
 
 T0 = datetime(2026, 3, 2, tzinfo=UTC)
 DAYS = 5
@@ -86,11 +86,11 @@ HISTORY, CALLS, ELSEWHERE = _generate()
 
 
 @pytest.fixture(scope="module")
-def shop(live: LiveServer) -> Iterator[httpx.Client]:
+def shop(app: InProcessApp) -> Iterator[httpx.Client]:
     project = "cohort-shop"
-    with live.client(live.key("cohort-other", "ingest")) as other:
+    with app.client(app.key("cohort-other", "ingest")) as other:
         assert other.post("/v1/events", json={"events": ELSEWHERE}).status_code == 200
-    with live.client(live.key(project, "ingest,read,admin")) as client:
+    with app.client(app.key(project, "ingest,read,admin")) as client:
         r = client.post("/v1/events", json={"events": HISTORY + CALLS})
         assert r.status_code == 200, r.text
         yield client
@@ -218,8 +218,8 @@ def test_mean_and_percentile_per_cohort_match_numpy(shop: httpx.Client) -> None:
         assert (c["ci_low"], c["ci_high"]) == pytest.approx((expected.ci_low, expected.ci_high))
 
 
-def test_no_user_ids_means_empty_cohorts(live: LiveServer, project: str) -> None:
-    with live.client(live.key(project, "ingest,read,admin")) as c:
+def test_no_user_ids_means_empty_cohorts(app: InProcessApp, project: str) -> None:
+    with app.client(app.key(project, "ingest,read,admin")) as c:
         anonymous = [e for e in CALLS if "user_id" not in e]
         assert c.post("/v1/events", json={"events": anonymous}).status_code == 200
         res = _results(c, "cohort-anon", "success_rate")

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from tests.conftest import LiveServer, iso
+from tests.conftest import InProcessApp, iso
 
 T0 = datetime(2026, 1, 5, tzinfo=UTC)
 RANGE = {"from": iso(T0), "to": iso(T0 + timedelta(days=1))}
@@ -39,25 +39,25 @@ def _events(
 
 
 @pytest.fixture(scope="module")
-def seeded(live: LiveServer) -> tuple[str, str]:
+def seeded(app: InProcessApp) -> tuple[str, str]:
     project = "cmp-seeded"
-    key = live.key(project)
+    key = app.key(project)
     rng = np.random.default_rng(7)
     events = (
         _events("v1", 1500, 0.90, 800, 0.002, rng)
         + _events("v2", 1500, 0.95, 800, 0.002, rng)  # better, same latency and cost
         + _events("v3", 1500, 0.96, 1600, 0.002, rng)
     )  # better but twice as slow
-    with live.client(key) as c:
+    with app.client(key) as c:
         for i in range(0, len(events), 2000):
             r = c.post("/v1/events", json={"events": events[i : i + 2000]})
             assert r.status_code == 200, r.text
     return project, key
 
 
-def test_shape_and_winner(live: LiveServer, seeded: tuple[str, str]) -> None:
+def test_shape_and_winner(app: InProcessApp, seeded: tuple[str, str]) -> None:
     _, key = seeded
-    with live.client(key) as c:
+    with app.client(key) as c:
         r = c.get("/v1/compare", params={**RANGE, "by": "prompt_version", "values": "v1,v2,v3"})
     assert r.status_code == 200, r.text
     body = r.json()
@@ -99,12 +99,12 @@ def test_shape_and_winner(live: LiveServer, seeded: tuple[str, str]) -> None:
     assert "v2 wins" in body["verdict"]
 
 
-def test_welch_matches_scipy_on_served_data(live: LiveServer, seeded: tuple[str, str]) -> None:
+def test_welch_matches_scipy_on_served_data(app: InProcessApp, seeded: tuple[str, str]) -> None:
     _, key = seeded
     rng = np.random.default_rng(7)
     a = _events("v1", 1500, 0.90, 800, 0.002, rng)
     b = _events("v2", 1500, 0.95, 800, 0.002, rng)
-    with live.client(key) as c:
+    with app.client(key) as c:
         body = c.get(
             "/v1/compare",
             params={**RANGE, "by": "prompt_version", "values": "v1,v2", "guardrails": "none"},
@@ -120,9 +120,9 @@ def test_welch_matches_scipy_on_served_data(live: LiveServer, seeded: tuple[str,
     assert body["guardrails"] == []
 
 
-def test_no_winner_without_significance(live: LiveServer, seeded: tuple[str, str]) -> None:
+def test_no_winner_without_significance(app: InProcessApp, seeded: tuple[str, str]) -> None:
     _, key = seeded
-    with live.client(key) as c:
+    with app.client(key) as c:
         body = c.get(
             "/v1/compare",
             params={**RANGE, "by": "prompt_version", "values": "v2,v3", "guardrails": "none"},
@@ -132,9 +132,9 @@ def test_no_winner_without_significance(live: LiveServer, seeded: tuple[str, str
     assert "no variant is significantly better" in body["verdict"]
 
 
-def test_missing_variant_and_errors(live: LiveServer, seeded: tuple[str, str]) -> None:
+def test_missing_variant_and_errors(app: InProcessApp, seeded: tuple[str, str]) -> None:
     _, key = seeded
-    with live.client(key) as c:
+    with app.client(key) as c:
         empty = c.get(
             "/v1/compare", params={**RANGE, "by": "prompt_version", "values": "v1,nope"}
         ).json()
@@ -152,9 +152,9 @@ def test_missing_variant_and_errors(live: LiveServer, seeded: tuple[str, str]) -
         assert {e["field"] for e in one.json()["errors"]} == {"values", "primary"}
 
 
-def test_project_key_cannot_read_other_project(live: LiveServer, seeded: tuple[str, str]) -> None:
-    other = live.key("cmp-other")
-    with live.client(other) as c:
+def test_project_key_cannot_read_other_project(app: InProcessApp, seeded: tuple[str, str]) -> None:
+    other = app.key("cmp-other")
+    with app.client(other) as c:
         body = c.get(
             "/v1/compare", params={**RANGE, "by": "prompt_version", "values": "v1,v2"}
         ).json()

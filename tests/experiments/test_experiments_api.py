@@ -12,7 +12,7 @@ import pytest
 
 from promptpulse.experiments import power
 from promptpulse.sdk.assign import assign
-from tests.conftest import LiveServer, iso
+from tests.conftest import InProcessApp, iso
 
 T0 = datetime(2026, 2, 2, tzinfo=UTC)
 DAYS = 7
@@ -45,9 +45,9 @@ def _seed(
 
 
 @pytest.fixture(scope="module")
-def admin(live: LiveServer) -> Iterator[httpx.Client]:
-    key = live.key("exp-shop", "ingest,read,admin")
-    with live.client(key) as client:
+def admin(app: InProcessApp) -> Iterator[httpx.Client]:
+    key = app.key("exp-shop", "ingest,read,admin")
+    with app.client(key) as client:
         _seed(client, "v1", 400, 0.90, 700, 1)
         _seed(client, "v2", 400, 0.95, 700, 2)  # better, same latency
         _seed(client, "v3", 400, 0.96, 1400, 3)  # better, twice as slow
@@ -70,7 +70,7 @@ def _create(c: httpx.Client, key: str, variants: list[str], **extra: Any) -> dic
     return r.json()  # type: ignore[no-any-return]
 
 
-def test_crud(admin: httpx.Client, live: LiveServer) -> None:
+def test_crud(admin: httpx.Client, app: InProcessApp) -> None:
     exp = _create(admin, "crud", ["v1", "v2"])
     assert exp["control"] == "v1" and exp["dimension"] == "prompt_version"
     assert exp["variants"][1] == {"name": "v2", "filter": "prompt_version=v2", "weight": 50}
@@ -91,7 +91,7 @@ def test_crud(admin: httpx.Client, live: LiveServer) -> None:
     fixed = admin.patch(f"/v1/experiments/{exp['id']}", json={"key": "other"})
     assert fixed.status_code == 422
     # other projects do not see it; a read-only key cannot create
-    with live.client(live.key("exp-elsewhere", "ingest,read")) as other:
+    with app.client(app.key("exp-elsewhere", "ingest,read")) as other:
         assert other.get(f"/v1/experiments/{exp['id']}").status_code == 404
         assert other.post("/v1/experiments", json={}).status_code in (403, 422)
         r = other.post(

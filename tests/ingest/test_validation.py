@@ -13,7 +13,7 @@ import orjson
 import pytest
 
 from promptpulse.model import Scope
-from tests.conftest import LiveServer, iso
+from tests.conftest import InProcessApp, iso
 
 T = "2025-06-02T12:00:00Z"
 PROBLEM = "application/problem+json"
@@ -94,21 +94,21 @@ BAD_EVENTS: list[tuple[str, dict[str, Any], str]] = [
 
 
 @pytest.fixture
-def client(live: LiveServer, project: str) -> httpx.Client:
-    with live.client(live.key(project)) as c:
+def client(app: InProcessApp, project: str) -> httpx.Client:
+    with app.client(app.key(project)) as c:
         yield c
 
 
-def stored(live: LiveServer, project: str, columns: tuple[str, ...] = ("id",)) -> list[dict]:
+def stored(app: InProcessApp, project: str, columns: tuple[str, ...] = ("id",)) -> list[dict]:
     scope = Scope(datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC))
-    return live.ctx.store.calls(scope.with_filter("project", [project]), list(columns), 100_000)
+    return app.ctx.store.calls(scope.with_filter("project", [project]), list(columns), 100_000)
 
 
 @pytest.mark.parametrize(
     ("event", "field"), [(e, f) for _, e, f in BAD_EVENTS], ids=[c for c, _, _ in BAD_EVENTS]
 )
 def test_bad_item_is_rejected_naming_its_field(
-    live: LiveServer, project: str, client: httpx.Client, event: dict, field: str
+    app: InProcessApp, project: str, client: httpx.Client, event: dict, field: str
 ) -> None:
     r = client.post("/v1/events", json={"events": [good(0), event, good(2)]})
     assert r.status_code == 207, r.text
@@ -121,12 +121,12 @@ def test_bad_item_is_rejected_naming_its_field(
     fields = [e["field"] for e in rejected["errors"]]
     assert any(f == field or f.startswith(field + ".") for f in fields), rejected
     assert all(e["message"] for e in rejected["errors"])
-    assert sorted(row["id"] for row in stored(live, project)) == ["good-0", "good-2"]
+    assert sorted(row["id"] for row in stored(app, project)) == ["good-0", "good-2"]
 
 
 @pytest.mark.parametrize("literal", [b"NaN", b"Infinity", b"-Infinity", b"1e400"])
 def test_non_finite_json_numbers_name_the_field(
-    live: LiveServer, project: str, client: httpx.Client, literal: bytes
+    app: InProcessApp, project: str, client: httpx.Client, literal: bytes
 ) -> None:
     """NaN/Infinity are not JSON, but some encoders send them: a per-item error, never a 500."""
     bad = b'{"timestamp": "%s", "model": "m", "latency_ms": %s}' % (T.encode(), literal)
@@ -134,10 +134,10 @@ def test_non_finite_json_numbers_name_the_field(
     r = client.post("/v1/events", content=body, headers={"Content-Type": "application/json"})
     assert r.status_code == 207, r.text
     assert [e["field"] for e in r.json()["rejected"][0]["errors"]] == ["latency_ms"]
-    assert [row["id"] for row in stored(live, project)] == ["good-0"]
+    assert [row["id"] for row in stored(app, project)] == ["good-0"]
 
 
-def test_limits_are_inclusive(live: LiveServer, client: httpx.Client, project: str) -> None:
+def test_limits_are_inclusive(app: InProcessApp, client: httpx.Client, project: str) -> None:
     """Exactly at each limit is fine."""
     event = good(
         0,
@@ -168,13 +168,13 @@ def test_limits_are_inclusive(live: LiveServer, client: httpx.Client, project: s
     r = client.post("/v1/events", json={"events": [event]})
     assert r.status_code == 200, r.text
     assert r.json() == {"accepted": 1, "duplicates": 0, "rejected": []}
-    row = stored(live, project, ("id", "tags", "provider", "cost_usd", "error_type"))[0]
+    row = stored(app, project, ("id", "tags", "provider", "cost_usd", "error_type"))[0]
     assert row["id"] == "i" * 128 and len(row["tags"]) == 32
     assert row["cost_usd"] == 0 and row["error_type"] == "content_filter"
 
 
 def test_long_error_message_is_truncated_not_rejected(
-    live: LiveServer, project: str, client: httpx.Client
+    app: InProcessApp, project: str, client: httpx.Client
 ) -> None:
     message = "".join(chr(ord("a") + i % 26) for i in range(5000))
     r = client.post(
@@ -189,7 +189,7 @@ def test_long_error_message_is_truncated_not_rejected(
     assert r.status_code == 200, r.text
     rows = {
         row["id"]: row
-        for row in stored(live, project, ("id", "error_message", "error_type", "status"))
+        for row in stored(app, project, ("id", "error_message", "error_type", "status"))
     }
     assert rows["good-0"]["error_message"] == message[:2048]
     assert rows["good-0"]["error_type"] == "other"  # the default with status=error
@@ -198,7 +198,7 @@ def test_long_error_message_is_truncated_not_rejected(
 
 
 def test_unknown_fields_are_ignored_and_defaults_apply(
-    live: LiveServer, project: str, client: httpx.Client
+    app: InProcessApp, project: str, client: httpx.Client
 ) -> None:
     r = client.post(
         "/v1/events",
@@ -210,7 +210,7 @@ def test_unknown_fields_are_ignored_and_defaults_apply(
     )
     assert r.status_code == 200, r.text
     row = stored(
-        live,
+        app,
         project,
         (
             "id",
@@ -257,7 +257,7 @@ def assert_problem(r: httpx.Response, status: int) -> dict:
 
 
 def test_all_bad_is_422_with_every_rejection(
-    live: LiveServer, project: str, client: httpx.Client
+    app: InProcessApp, project: str, client: httpx.Client
 ) -> None:
     r = client.post("/v1/events", json={"events": [without("model"), good(1, latency_ms=-1)]})
     body = assert_problem(r, 422)
@@ -266,7 +266,7 @@ def test_all_bad_is_422_with_every_rejection(
         (0, "model"),
         (1, "latency_ms"),
     ]
-    assert stored(live, project) == []
+    assert stored(app, project) == []
 
 
 @pytest.mark.parametrize("body", [b"{not json", b"", b"\xff\xfe", b'{"events": [1,'])
@@ -291,16 +291,16 @@ def test_empty_events_list_is_fine(client: httpx.Client) -> None:
 
 
 def test_more_than_10000_events_is_413(
-    live: LiveServer, project: str, client: httpx.Client
+    app: InProcessApp, project: str, client: httpx.Client
 ) -> None:
     event = {"timestamp": T, "model": "m", "latency_ms": 1}
     assert_problem(client.post("/v1/events", json={"events": [event] * 10_001}), 413)
     r = client.post("/v1/events", json={"events": [event] * 10_000})
     assert r.status_code == 200 and r.json()["accepted"] == 10_000
-    assert len(stored(live, project)) == 10_000
+    assert len(stored(app, project)) == 10_000
 
 
-def test_body_over_10_mib_is_413(live: LiveServer, project: str, client: httpx.Client) -> None:
+def test_body_over_10_mib_is_413(app: InProcessApp, project: str, client: httpx.Client) -> None:
     padding = "x" * (10 * 1024 * 1024)
     payload = orjson.dumps({"events": [good(0, metadata={"p": padding})]})
     assert len(payload) > 10 * 1024 * 1024
@@ -317,10 +317,10 @@ def test_body_over_10_mib_is_413(live: LiveServer, project: str, client: httpx.C
         client.post("/v1/events", content=chunks(), headers={"Content-Type": "application/json"}),
         413,
     )
-    assert stored(live, project) == []
+    assert stored(app, project) == []
 
 
-def test_gzip_bomb_is_413(live: LiveServer, project: str, client: httpx.Client) -> None:
+def test_gzip_bomb_is_413(app: InProcessApp, project: str, client: httpx.Client) -> None:
     inflated = b'{"events": [' + b" " * (64 * 1024 * 1024) + b"]}"
     bomb = gzip.compress(inflated, 9)
     assert len(bomb) < 200_000
@@ -336,7 +336,7 @@ def test_gzip_bomb_is_413(live: LiveServer, project: str, client: httpx.Client) 
 
 @pytest.mark.parametrize("encoding", ["gzip", "deflate"])
 def test_compressed_body_is_accepted(
-    live: LiveServer, project: str, client: httpx.Client, encoding: str
+    app: InProcessApp, project: str, client: httpx.Client, encoding: str
 ) -> None:
     raw = orjson.dumps({"events": [good(i) for i in range(50)]})
     body = gzip.compress(raw) if encoding == "gzip" else zlib.compress(raw)
@@ -347,7 +347,7 @@ def test_compressed_body_is_accepted(
     )
     assert r.status_code == 200, r.text
     assert r.json()["accepted"] == 50
-    assert len(stored(live, project)) == 50
+    assert len(stored(app, project)) == 50
 
 
 def test_corrupt_gzip_is_400(client: httpx.Client) -> None:
@@ -452,7 +452,7 @@ def test_scores_batch_level(client: httpx.Client) -> None:
     assert_problem(client.post("/v1/scores", json={"scores": [score(0)] * 10_001}), 413)
 
 
-def test_scores_partly_bad_is_207(live: LiveServer, client: httpx.Client) -> None:
+def test_scores_partly_bad_is_207(app: InProcessApp, client: httpx.Client) -> None:
     assert client.post("/v1/events", json={"events": [good(0)]}).status_code == 200
     r = client.post("/v1/scores", json={"scores": [score(0), score(1, value="x"), score(2)]})
     assert r.status_code == 207, r.text
