@@ -16,7 +16,6 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
-
 from fastapi.testclient import TestClient
 
 from promptpulse.app import create_app
