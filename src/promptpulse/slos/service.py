@@ -25,15 +25,13 @@ from promptpulse.alerts.rules import (
     format_duration,
     parse_duration,
 )
-from promptpulse.alerts.specs import Record, SpecRepo, spec_table
+from promptpulse.alerts.specs import Record, SpecRepo
 from promptpulse.alerts.state import Subject
+from promptpulse.meta import slos
 from promptpulse.query.catalog import CATALOG
 from promptpulse.query.engine import bucket_starts
 from promptpulse.query.spec import Scope
 from promptpulse.store.base import Store
-
-metadata = sa.MetaData()
-slos = spec_table("slos", metadata)
 
 
 class BurnAlert(BaseModel):
@@ -87,10 +85,6 @@ class SloIn(ScopedSpec, BaseModel):
 
 
 repo: SpecRepo[SloIn] = SpecRepo(slos, SloIn, "slo", "SLO")
-
-
-def create_tables(engine: sa.Engine) -> None:
-    metadata.create_all(engine)
 
 
 def _counts(store: Store, slo: SloIn, start: datetime, end: datetime) -> tuple[int, int]:
