@@ -5,6 +5,8 @@ opening is idempotent and atomic per step, and a database newer than the code is
 from __future__ import annotations
 
 import shutil
+import sqlite3
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -191,6 +193,23 @@ def test_opening_twice_changes_nothing(v1: str, engines: list[sa.Engine]) -> Non
     again = _open(v1, engines)
     assert again.version == m.HEAD
     assert rows(again.engine) == first
+
+
+def test_opening_a_database_at_head_writes_nothing(
+    tmp_path: Path, engines: list[sa.Engine]
+) -> None:
+    """The CLI opens the database while the server may be writing: no lock is taken."""
+    path = tmp_path / "metadata.sqlite"
+    _open(f"sqlite:///{path}", engines)
+    writer = sqlite3.connect(path, isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")
+    try:
+        started = time.monotonic()
+        assert _open(f"sqlite:///{path}", engines).version == m.HEAD
+        assert time.monotonic() - started < 2  # no wait for the writer (busy_timeout is 5 s)
+    finally:
+        writer.rollback()
+        writer.close()
 
 
 def test_a_fresh_head_has_the_schema_of_the_migrated_fixture(

@@ -33,13 +33,15 @@ class MetaDB:
             return migrations.current_version(conn)
 
     def _migrate(self) -> None:
-        found = self.version
-        if found > migrations.HEAD:
-            raise SchemaTooNew(
-                f"the metadata database is at schema version {found}, but this PromptPulse "
-                f"knows versions up to {migrations.HEAD}: upgrade PromptPulse to open it"
-            )
-        for number in migrations.pending(found):
+        with self.engine.connect() as conn:
+            found = migrations.current_version(conn)
+            if found > migrations.HEAD:
+                raise SchemaTooNew(
+                    f"the metadata database is at schema version {found}, but this PromptPulse "
+                    f"knows versions up to {migrations.HEAD}: upgrade PromptPulse to open it"
+                )
+            steps = migrations.pending(conn)
+        for number in steps:
             with _transaction(self.engine) as conn:
                 migrations.apply(conn, number)
 

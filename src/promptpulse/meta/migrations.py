@@ -6,10 +6,11 @@ Steps use SQLAlchemy Core only, so that they run on SQLite and PostgreSQL alike.
 
 Version 1 is the baseline: the tables as they were when the migrations began. Databases written
 before then carry version 1 however many of the tables they have (each feature created its own
-tables when it started), so the baseline, which only creates what is missing, runs again for
-them. The baseline must keep creating the version-1 shape: a later migration that changes one of
-its tables first copies that table's version-1 definition here and lists the copy instead
-(tests/meta/test_migrations.py compares the baseline with a database of that time).
+tables when it started), so the baseline, which only creates what is missing, runs again on
+those that lack some. The baseline must keep creating the version-1 shape: a later migration
+that changes one of its tables first copies that table's version-1 definition here and lists
+the copy instead (tests/meta/test_migrations.py compares the baseline with a database of that
+time).
 """
 
 from __future__ import annotations
@@ -57,11 +58,14 @@ def current_version(conn: sa.Connection) -> int:
     return int(found or 0)
 
 
-def pending(current: int) -> list[int]:
-    """The numbers of the steps to run on a database at `current`, in order. The baseline runs
-    again at version 1, whose stamp predates some of the tables (see the module's doc)."""
-    first = 1 if current <= 1 else current + 1
-    return list(range(first, HEAD + 1))
+def pending(conn: sa.Connection) -> list[int]:
+    """The numbers of the steps this database needs, in order. The baseline runs again on a
+    version-1 database that lacks some of its tables (its stamp predates them, see above)."""
+    current = current_version(conn)
+    if current == 1:
+        present = set(sa.inspect(conn).get_table_names())
+        current = 1 if {t.name for t in BASELINE_TABLES} <= present else 0
+    return list(range(current + 1, HEAD + 1))
 
 
 def apply(conn: sa.Connection, number: int) -> None:
