@@ -150,8 +150,8 @@ def prices_set(
     data_dir: DataDir = None,
 ) -> None:
     """Set a model's price for a project; new calls use it within two seconds."""
-    from promptpulse.ingest.pricing import PriceOverride
     from promptpulse.meta import MetaDB, set_price
+    from promptpulse.model import PriceOverride
 
     meta = MetaDB(settings_from(data_dir).metadata_db_url)
     set_price(meta, project, PriceOverride(model, input_per_mtok, output_per_mtok, cached_per_mtok))

@@ -25,17 +25,10 @@ _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 def _engine(data_dir: Path | None) -> Any:
-    from promptpulse.alerts.tables import metadata
-    from promptpulse.budgets import create_tables as budget_tables
     from promptpulse.cli import settings_from
     from promptpulse.meta import MetaDB
-    from promptpulse.slos import create_tables as slo_tables
 
-    engine = MetaDB(settings_from(data_dir).metadata_db_url).engine
-    metadata.create_all(engine)
-    budget_tables(engine)
-    slo_tables(engine)
-    return engine
+    return MetaDB(settings_from(data_dir).metadata_db_url).engine
 
 
 def _expand(value: Any) -> Any:

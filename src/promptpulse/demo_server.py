@@ -11,10 +11,10 @@ from rich.console import Console
 from promptpulse.config import Settings
 from promptpulse.demo import DemoTraffic, rate_per_minute
 from promptpulse.ingest.pipeline import prepare_events
-from promptpulse.ingest.pricing import PriceOverride
 from promptpulse.ingest.writer import Writer
 from promptpulse.meta import MetaDB, Scope, create_key, set_price
 from promptpulse.meta.prices import OverrideCache
+from promptpulse.model import PriceOverride
 from promptpulse.store import open_store
 from promptpulse.tasks import DaemonTask
 from promptpulse.web.context import AppContext

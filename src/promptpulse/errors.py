@@ -77,3 +77,9 @@ class StoreUnavailable(PromptPulseError):
 def invalid(field_name: str, message: str) -> Invalid:
     """An Invalid naming one field, the common case."""
     return Invalid(f"{field_name}: {message}", [FieldError(field_name, message)])
+
+
+class SchemaTooNew(StoreUnavailable):
+    """The metadata database was migrated by a newer PromptPulse than this one."""
+
+    title = "Metadata database too new"

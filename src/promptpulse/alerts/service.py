@@ -163,9 +163,6 @@ class AlertService:
         self.store = store
         self.clock = clock
         self.settings = settings
-        t.metadata.create_all(engine)
-        budgets.create_tables(engine)
-        slos.create_tables(engine)
         self._budgets = budgets
         self._slos = slos
         self.dispatcher = Dispatcher(

@@ -1,4 +1,5 @@
-"""CRUD for objects kept as a validated JSON spec (budgets, SLOs): one table shape, one code."""
+"""CRUD for objects kept as a validated JSON spec (budgets, SLOs): one table shape (defined in
+promptpulse.meta), one code."""
 
 from __future__ import annotations
 
@@ -14,19 +15,6 @@ from promptpulse.alerts.repo import new_id
 from promptpulse.errors import NotFound, invalid
 
 M = TypeVar("M", bound=BaseModel)
-
-
-def spec_table(name: str, metadata: sa.MetaData) -> sa.Table:
-    return sa.Table(
-        name,
-        metadata,
-        sa.Column("id", sa.String(32), primary_key=True),
-        sa.Column("project", sa.String(100), nullable=True),
-        sa.Column("name", sa.String(200), nullable=False),
-        sa.Column("spec", sa.Text, nullable=False),
-        sa.Column("created_at", sa.DateTime, nullable=False),
-        sa.Column("updated_at", sa.DateTime, nullable=False),
-    )
 
 
 @dataclass(frozen=True)

@@ -10,14 +10,12 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from promptpulse.alerts.evaluate import Verdict
 from promptpulse.alerts.rules import ChannelSpec, ScopedSpec, check_filters, filter_lists
-from promptpulse.alerts.specs import Record, SpecRepo, spec_table
+from promptpulse.alerts.specs import Record, SpecRepo
 from promptpulse.alerts.state import Subject
+from promptpulse.meta import budgets
 from promptpulse.model import CATALOG
 from promptpulse.query.forecast import period_bounds, project_period
 from promptpulse.store import Store
-
-metadata = sa.MetaData()
-budgets = spec_table("budgets", metadata)
 
 
 class BudgetIn(ScopedSpec, BaseModel):
@@ -68,10 +66,6 @@ class BudgetIn(ScopedSpec, BaseModel):
 
 
 repo: SpecRepo[BudgetIn] = SpecRepo(budgets, BudgetIn, "bdg", "budget")
-
-
-def create_tables(engine: sa.Engine) -> None:
-    metadata.create_all(engine)
 
 
 def budget_status(store: Store, b: BudgetIn, now: datetime) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Experiments and exposures in the metadata database (SQLAlchemy Core, own MetaData).
+"""Experiments and exposures in the metadata database (their tables are in promptpulse.meta).
 
 An experiment's variants are each a filter on one dimension (`prompt_version=v2`) with a weight;
 the first variant is the control. Exposures record which variant a unit (user or session) was
@@ -19,47 +19,13 @@ import sqlalchemy as sa
 
 from promptpulse.errors import FieldError, Invalid, NotFound
 from promptpulse.experiments.compare import DEFAULT_GUARDRAILS, DEFAULT_PRIMARY, check_metrics
-from promptpulse.meta import MetaDB
+from promptpulse.meta import MetaDB, experiments
+from promptpulse.meta import experiment_exposures as exposures
 from promptpulse.model import is_dimension
 from promptpulse.sdk.assign import assign
 
-metadata = sa.MetaData()
-
-experiments = sa.Table(
-    "experiments",
-    metadata,
-    sa.Column("id", sa.String(32), primary_key=True),
-    sa.Column("project", sa.String(100), nullable=False),
-    sa.Column("key", sa.String(100), nullable=False),
-    sa.Column("name", sa.String(200), nullable=False),
-    sa.Column("hypothesis", sa.Text, nullable=True),
-    sa.Column("dimension", sa.String(200), nullable=False),
-    sa.Column("variants", sa.Text, nullable=False),  # JSON [{name, value, weight}]
-    sa.Column("primary_metric", sa.String(64), nullable=False),
-    sa.Column("direction", sa.String(8), nullable=True),
-    sa.Column("guardrails", sa.Text, nullable=False),  # JSON [metric]
-    sa.Column("mde", sa.Float, nullable=True),
-    sa.Column("alpha", sa.Float, nullable=False),
-    sa.Column("power", sa.Float, nullable=False),
-    sa.Column("start", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("end", sa.DateTime(timezone=True), nullable=True),
-    sa.Column("status", sa.String(16), nullable=False),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-    sa.UniqueConstraint("project", "key", name="uq_experiments_project_key"),
-)
-
-exposures = sa.Table(
-    "experiment_exposures",
-    metadata,
-    sa.Column("experiment_id", sa.String(32), primary_key=True),
-    sa.Column("unit_id", sa.String(200), primary_key=True),
-    sa.Column("variant", sa.String(100), nullable=False),
-    sa.Column("first_seen", sa.DateTime(timezone=True), nullable=False),
-)
-
 KEY_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,99}$")
 STATUSES = ("running", "stopped")
-_ready: set[int] = set()
 
 
 @dataclass(frozen=True)
@@ -181,12 +147,6 @@ def validate(exp: Experiment) -> Experiment:
     return exp
 
 
-def _ensure(meta: MetaDB) -> None:
-    if id(meta.engine) not in _ready:
-        metadata.create_all(meta.engine)
-        _ready.add(id(meta.engine))
-
-
 def _from_row(r: Any) -> Experiment:
     return Experiment(
         id=r.id,
@@ -232,7 +192,6 @@ def _values(exp: Experiment) -> dict[str, Any]:
 
 
 def create(meta: MetaDB, exp: Experiment) -> Experiment:
-    _ensure(meta)
     exp = validate(replace(exp, id=exp.id or secrets.token_hex(8)))
     with meta.engine.begin() as conn:
         taken = conn.execute(
@@ -253,7 +212,6 @@ def create(meta: MetaDB, exp: Experiment) -> Experiment:
 
 def get(meta: MetaDB, ref: str, project: str | None) -> Experiment:
     """By id, or by key within `project` (None: any project, for admin keys)."""
-    _ensure(meta)
     with meta.engine.connect() as conn:
         rows = conn.execute(
             sa.select(experiments).where(sa.or_(experiments.c.id == ref, experiments.c.key == ref))
@@ -273,7 +231,6 @@ def get(meta: MetaDB, ref: str, project: str | None) -> Experiment:
 
 
 def list_all(meta: MetaDB, project: str | None) -> list[Experiment]:
-    _ensure(meta)
     query = sa.select(experiments).order_by(experiments.c.created_at.desc(), experiments.c.id)
     if project is not None:
         query = query.where(experiments.c.project == project)
@@ -315,7 +272,6 @@ def record_exposures(
     meta: MetaDB, exp: Experiment, items: Sequence[Exposure], now: datetime
 ) -> dict[str, Any]:
     """Store first exposures; a unit already exposed keeps its first variant."""
-    _ensure(meta)
     names = {v.name for v in exp.variants}
     errors = [
         FieldError(f"exposures.{i}.variant", f"'{e.variant}' is not a variant of {exp.key}")
@@ -368,7 +324,6 @@ def record_exposures(
 
 
 def exposure_counts(meta: MetaDB, exp: Experiment) -> dict[str, int]:
-    _ensure(meta)
     with meta.engine.connect() as conn:
         rows = conn.execute(
             sa.select(exposures.c.variant, sa.func.count())

@@ -19,30 +19,9 @@ from functools import lru_cache
 from genai_prices import Usage, calc_price
 from genai_prices.types import ModelPrice, TieredPrices
 
-MTOK = 1_000_000
+from promptpulse.model import MTOK, PriceOverride
+
 log = logging.getLogger("promptpulse.pricing")
-
-
-@dataclass(frozen=True)
-class PriceOverride:
-    """A project's own price for a model, in USD per million tokens."""
-
-    model: str
-    input_per_mtok: float
-    output_per_mtok: float
-    cached_input_per_mtok: float | None = None  # None: cached tokens cost the input price
-
-    def cost(self, input_tokens: int, cached_tokens: int, output_tokens: int) -> float:
-        cached_price = (
-            self.input_per_mtok
-            if self.cached_input_per_mtok is None
-            else self.cached_input_per_mtok
-        )
-        return (
-            (input_tokens - cached_tokens) * self.input_per_mtok
-            + cached_tokens * cached_price
-            + output_tokens * self.output_per_mtok
-        ) / MTOK
 
 
 @dataclass(frozen=True)

@@ -1,22 +1,57 @@
-"""Metadata: API keys and price overrides (later rules, budgets), in SQLite or PostgreSQL.
+"""Metadata: every table that is not call data (keys, prices, alerting, budgets, SLOs,
+experiments, report schedules, retention policies), in SQLite or PostgreSQL, on one MetaData
+with numbered migrations applied when `MetaDB` opens it.
 
-Kept apart from the DuckDB file so that the CLI can change it while the server runs.
+Kept apart from the DuckDB file so that the CLI can change it while the server runs. Features
+import their tables from here.
 """
 
 from promptpulse.meta.db import MetaDB
 from promptpulse.meta.keys import ApiKey, Scope, create_key, list_keys, revoke_key, verify_key
 from promptpulse.meta.prices import delete_price, get_override, list_prices, set_price
+from promptpulse.meta.tables import (
+    alert_deliveries,
+    alert_events,
+    alert_rules,
+    alert_silences,
+    alerts,
+    api_keys,
+    budgets,
+    experiment_exposures,
+    experiments,
+    metadata,
+    price_overrides,
+    report_schedules,
+    retention_policies,
+    schema_version,
+    slos,
+)
 
 __all__ = [
     "ApiKey",
     "MetaDB",
     "Scope",
+    "alert_deliveries",
+    "alert_events",
+    "alert_rules",
+    "alert_silences",
+    "alerts",
+    "api_keys",
+    "budgets",
     "create_key",
     "delete_price",
+    "experiment_exposures",
+    "experiments",
     "get_override",
     "list_keys",
     "list_prices",
+    "metadata",
+    "price_overrides",
+    "report_schedules",
+    "retention_policies",
     "revoke_key",
+    "schema_version",
     "set_price",
+    "slos",
     "verify_key",
 ]

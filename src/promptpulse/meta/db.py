@@ -1,68 +1,68 @@
-"""The metadata database: SQLAlchemy Core tables and their migrations."""
+"""The metadata database: its engine, brought to the head of the migrations when opened."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import sqlalchemy as sa
 
-metadata = sa.MetaData()
-
-api_keys = sa.Table(
-    "api_keys",
-    metadata,
-    sa.Column("id", sa.String(32), primary_key=True),
-    sa.Column("key_hash", sa.String(64), nullable=False, unique=True),
-    sa.Column("prefix", sa.String(16), nullable=False),
-    sa.Column("project", sa.String(100), nullable=True),  # NULL: an admin key for all projects
-    sa.Column("scopes", sa.String(64), nullable=False),
-    sa.Column("name", sa.String(200), nullable=True),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
-)
-
-price_overrides = sa.Table(
-    "price_overrides",
-    metadata,
-    sa.Column("project", sa.String(100), primary_key=True),
-    sa.Column("model", sa.String(200), primary_key=True),
-    sa.Column("input_per_mtok", sa.Float, nullable=False),
-    sa.Column("output_per_mtok", sa.Float, nullable=False),
-    sa.Column("cached_input_per_mtok", sa.Float, nullable=True),
-    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-)
-
-schema_version = sa.Table(
-    "schema_version", metadata, sa.Column("version", sa.Integer, nullable=False)
-)
-
-# Each step brings the schema from version N-1 to N. Version 1 is the tables above.
-MIGRATIONS: tuple[str, ...] = ()
+from promptpulse.errors import SchemaTooNew
+from promptpulse.meta import migrations
 
 
 class MetaDB:
+    """Opening one migrates it: the features find every table of `meta.tables` there."""
+
     def __init__(self, url: str) -> None:
         if url.startswith("sqlite:///"):
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         self.engine = sa.create_engine(url, future=True)
         if self.engine.dialect.name == "sqlite":
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
-        self._migrate()
+        try:
+            self._migrate()
+        except BaseException:
+            self.engine.dispose()
+            raise
+
+    @property
+    def version(self) -> int:
+        with self.engine.connect() as conn:
+            return migrations.current_version(conn)
 
     def _migrate(self) -> None:
-        metadata.create_all(self.engine)
-        with self.engine.begin() as conn:
-            current = conn.execute(sa.select(sa.func.max(schema_version.c.version))).scalar()
-            if current is None:
-                conn.execute(schema_version.insert().values(version=1))
-                current = 1
-            for number, sql in enumerate(MIGRATIONS, start=2):
-                if number > current:
-                    conn.execute(sa.text(sql))
-                    conn.execute(schema_version.insert().values(version=number))
+        with self.engine.connect() as conn:
+            found = migrations.current_version(conn)
+            if found > migrations.HEAD:
+                raise SchemaTooNew(
+                    f"the metadata database is at schema version {found}, but this PromptPulse "
+                    f"knows versions up to {migrations.HEAD}: upgrade PromptPulse to open it"
+                )
+            steps = migrations.pending(conn)
+        for number in steps:
+            with _transaction(self.engine) as conn:
+                migrations.apply(conn, number)
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+@contextmanager
+def _transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
+    """One transaction that holds DDL too. pysqlite runs DDL outside of any transaction unless
+    it is left in autocommit mode and BEGIN is said by hand; IMMEDIATE also makes a second
+    process that migrates at the same time wait for this one (busy_timeout)."""
+    if engine.dialect.name != "sqlite":
+        with engine.begin() as conn:
+            yield conn
+        return
+    with engine.connect() as conn:
+        conn.execution_options(isolation_level="AUTOCOMMIT")
+        with conn.begin():
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            yield conn
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]

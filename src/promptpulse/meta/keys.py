@@ -12,7 +12,8 @@ from enum import StrEnum
 import sqlalchemy as sa
 
 from promptpulse.errors import Invalid, NotFound, invalid
-from promptpulse.meta.db import MetaDB, api_keys
+from promptpulse.meta.db import MetaDB
+from promptpulse.meta.tables import api_keys
 
 KEY_PREFIX = "pp_"
 

@@ -8,8 +8,9 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 
 from promptpulse.errors import NotFound, invalid
-from promptpulse.ingest.pricing import PriceOverride
-from promptpulse.meta.db import MetaDB, price_overrides
+from promptpulse.meta.db import MetaDB
+from promptpulse.meta.tables import price_overrides
+from promptpulse.model import PriceOverride
 
 
 def _check(name: str, value: float | None) -> None:

@@ -12,6 +12,7 @@ from promptpulse.model.catalog import (
     Op,
     base_aggregates,
 )
+from promptpulse.model.prices import MTOK, PriceOverride
 from promptpulse.model.records import (
     CALL_FIELDS,
     CALL_SCHEMA,
@@ -43,6 +44,7 @@ __all__ = [
     "INTERVALS",
     "METADATA_PREFIX",
     "METRICS",
+    "MTOK",
     "NUMERIC_CALL_FIELDS",
     "SCORE_SCHEMA",
     "Agg",
@@ -53,6 +55,7 @@ __all__ = [
     "Metric",
     "Op",
     "PeakRow",
+    "PriceOverride",
     "Scope",
     "Sort",
     "base_aggregates",

@@ -1,5 +1,5 @@
-"""Report schedules: the JSON shape, its validation, and their table in the metadata database
-(SQLAlchemy Core, on this package's own MetaData)."""
+"""Report schedules: the JSON shape, its validation, and reading and writing their table
+(`report_schedules`, defined in promptpulse.meta)."""
 
 from __future__ import annotations
 
@@ -15,23 +15,8 @@ from promptpulse.alerts import tables as t
 from promptpulse.alerts.repo import new_id
 from promptpulse.alerts.rules import MASK, ChannelSpec
 from promptpulse.errors import NotFound, invalid
+from promptpulse.meta import report_schedules as schedules
 from promptpulse.reports import periods
-
-metadata = sa.MetaData()
-schedules = sa.Table(
-    "report_schedules",
-    metadata,
-    sa.Column("id", sa.String(32), primary_key=True),
-    sa.Column("project", sa.String(100), nullable=True),  # NULL: every project (admin)
-    sa.Column("name", sa.String(200), nullable=False),
-    sa.Column("spec", sa.Text, nullable=False),  # ScheduleIn as JSON, secrets included
-    sa.Column("created_at", sa.DateTime, nullable=False),
-    sa.Column("updated_at", sa.DateTime, nullable=False),
-    # The end of the last period sent (naive UTC): a period is sent once, across restarts.
-    sa.Column("last_period_end", sa.DateTime, nullable=True),
-    sa.Column("last_sent_at", sa.DateTime, nullable=True),
-    sa.Column("last_result", sa.Text, nullable=True),  # JSON: per channel, status and error
-)
 
 
 class ReportChannel(BaseModel):
@@ -164,10 +149,6 @@ class ScheduleRecord(BaseModel):
             "last_result": self.last_result,
             "next_send_at": t.iso(nxt) if s.enabled else None,
         }
-
-
-def create_tables(engine: sa.Engine) -> None:
-    metadata.create_all(engine)
 
 
 def _from(row: Any) -> ScheduleRecord:

@@ -114,7 +114,6 @@ class ReportService:
         self.store = store
         self.clock = clock
         self.settings = settings
-        sch.create_tables(engine)
         self._lock = asyncio.Lock()
 
     @property

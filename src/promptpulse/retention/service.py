@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from promptpulse.config import Settings
 from promptpulse.errors import invalid
-from promptpulse.retention import tables
+from promptpulse.meta import retention_policies
 from promptpulse.retention.policy import CLASSES, Policy, plan
 
 log = logging.getLogger("promptpulse.retention")
@@ -32,11 +32,10 @@ class RetentionService:
         self.store = store
         self.settings = settings
         self.clock = clock
-        tables.metadata.create_all(engine)
 
     def overrides(self) -> dict[str, dict[str, int | None]]:
         with self.engine.connect() as con:
-            rows = con.execute(sa.select(tables.policies)).mappings().all()
+            rows = con.execute(sa.select(retention_policies)).mappings().all()
         return {r["project"]: {f: r[f] for f in CLASSES} for r in rows}
 
     def policies(self, project: str | None = None) -> dict[str, Any]:
@@ -61,9 +60,11 @@ class RetentionService:
                 raise invalid(field, f"must be 0 (forever) to {MAX_DAYS} days, or null")
         row = {"project": project, **{f: values.get(f) for f in CLASSES}}
         with self.engine.begin() as con:
-            con.execute(sa.delete(tables.policies).where(tables.policies.c.project == project))
+            con.execute(
+                sa.delete(retention_policies).where(retention_policies.c.project == project)
+            )
             if any(v is not None for v in values.values()):
-                con.execute(sa.insert(tables.policies).values(**row))
+                con.execute(sa.insert(retention_policies).values(**row))
         return self.policies(project)
 
     def apply(self, now: datetime | None = None) -> list[dict[str, Any]]:

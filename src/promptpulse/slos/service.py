@@ -25,14 +25,12 @@ from promptpulse.alerts.rules import (
     format_duration,
     parse_duration,
 )
-from promptpulse.alerts.specs import Record, SpecRepo, spec_table
+from promptpulse.alerts.specs import Record, SpecRepo
 from promptpulse.alerts.state import Subject
+from promptpulse.meta import slos
 from promptpulse.model import CATALOG, Scope
 from promptpulse.query.engine import bucket_starts
 from promptpulse.store import Store
-
-metadata = sa.MetaData()
-slos = spec_table("slos", metadata)
 
 
 class BurnAlert(BaseModel):
@@ -86,10 +84,6 @@ class SloIn(ScopedSpec, BaseModel):
 
 
 repo: SpecRepo[SloIn] = SpecRepo(slos, SloIn, "slo", "SLO")
-
-
-def create_tables(engine: sa.Engine) -> None:
-    metadata.create_all(engine)
 
 
 def _counts(store: Store, slo: SloIn, start: datetime, end: datetime) -> tuple[int, int]:

@@ -8,8 +8,8 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from promptpulse.ingest.pricing import PriceOverride
 from promptpulse.meta import ApiKey, Scope, delete_price, list_prices, set_price
+from promptpulse.model import PriceOverride
 from promptpulse.web.auth import project_for_write, require
 from promptpulse.web.context import context
 

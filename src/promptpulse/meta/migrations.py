@@ -1,0 +1,79 @@
+"""The numbered migrations of the metadata database.
+
+`MIGRATIONS[n - 1]` brings the schema from version n - 1 to n; `MetaDB` applies the missing ones
+in order when it opens the database, each in its own transaction with the version it reaches.
+Steps use SQLAlchemy Core only, so that they run on SQLite and PostgreSQL alike.
+
+Version 1 is the baseline: the tables as they were when the migrations began. Databases written
+before then carry version 1 however many of the tables they have (each feature created its own
+tables when it started), so the baseline, which only creates what is missing, runs again on
+those that lack some. The baseline must keep creating the version-1 shape: a later migration
+that changes one of its tables first copies that table's version-1 definition here and lists
+the copy instead (tests/meta/test_migrations.py compares the baseline with a database of that
+time).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import sqlalchemy as sa
+
+from promptpulse.meta import tables as t
+
+Migration = Callable[[sa.Connection], None]
+
+BASELINE_TABLES: tuple[sa.Table, ...] = (
+    t.schema_version,
+    t.api_keys,
+    t.price_overrides,
+    t.alert_rules,
+    t.alerts,
+    t.alert_events,
+    t.alert_silences,
+    t.alert_deliveries,
+    t.budgets,
+    t.slos,
+    t.experiments,
+    t.experiment_exposures,
+    t.report_schedules,
+    t.retention_policies,
+)
+
+
+def baseline(conn: sa.Connection) -> None:
+    """Version 1: every table of the time, each created unless it is there already."""
+    t.metadata.create_all(conn, tables=list(BASELINE_TABLES), checkfirst=True)
+
+
+MIGRATIONS: tuple[Migration, ...] = (baseline,)
+HEAD = len(MIGRATIONS)
+
+
+def current_version(conn: sa.Connection) -> int:
+    """The version the database has reached; 0 for an empty one."""
+    if not sa.inspect(conn).has_table(t.schema_version.name):
+        return 0
+    found = conn.execute(sa.select(sa.func.max(t.schema_version.c.version))).scalar()
+    return int(found or 0)
+
+
+def pending(conn: sa.Connection) -> list[int]:
+    """The numbers of the steps this database needs, in order. The baseline runs again on a
+    version-1 database that lacks some of its tables (its stamp predates them, see above)."""
+    current = current_version(conn)
+    if current == 1:
+        present = set(sa.inspect(conn).get_table_names())
+        current = 1 if {t.name for t in BASELINE_TABLES} <= present else 0
+    return list(range(current + 1, HEAD + 1))
+
+
+def apply(conn: sa.Connection, number: int) -> None:
+    """Run step `number` in the caller's transaction and record it. A step another process has
+    applied meanwhile is skipped (the baseline, which checks each table, always runs)."""
+    reached = current_version(conn)
+    if number > 1 and reached >= number:
+        return
+    MIGRATIONS[number - 1](conn)
+    if reached < number:
+        conn.execute(t.schema_version.insert().values(version=number))

@@ -1,0 +1,223 @@
+"""Every table of the metadata database, on one MetaData (SQLAlchemy Core, SQLite or PostgreSQL).
+
+Features import their tables from `promptpulse.meta` and assume they exist: `MetaDB` brings the
+schema to the head of `promptpulse.meta.migrations` when it opens the database. A new table or
+column goes here and in a new migration (docs/architecture.md, "Metadata and migrations").
+
+Times of the alerting, budget, SLO and report tables are stored as naive UTC (SQLite has no time
+zones; promptpulse.alerts.tables makes them aware again); keys, prices and experiments use
+time-zone aware columns.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+schema_version = sa.Table(
+    "schema_version", metadata, sa.Column("version", sa.Integer, nullable=False)
+)
+
+# ---------------------------------------------------------------- keys and prices
+
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("key_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("prefix", sa.String(16), nullable=False),
+    sa.Column("project", sa.String(100), nullable=True),  # NULL: an admin key for all projects
+    sa.Column("scopes", sa.String(64), nullable=False),
+    sa.Column("name", sa.String(200), nullable=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+)
+
+price_overrides = sa.Table(
+    "price_overrides",
+    metadata,
+    sa.Column("project", sa.String(100), primary_key=True),
+    sa.Column("model", sa.String(200), primary_key=True),
+    sa.Column("input_per_mtok", sa.Float, nullable=False),
+    sa.Column("output_per_mtok", sa.Float, nullable=False),
+    sa.Column("cached_input_per_mtok", sa.Float, nullable=True),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+# ---------------------------------------------------------------- alerting
+
+alert_rules = sa.Table(
+    "alert_rules",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("project", sa.String(100), nullable=True),  # NULL: every project (admin)
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("spec", sa.Text, nullable=False),  # RuleIn as JSON, secrets included
+    sa.Column("enabled", sa.Boolean, nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+)
+
+alerts = sa.Table(
+    "alerts",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("source", sa.String(16), nullable=False),  # rule | budget | slo
+    sa.Column("source_id", sa.String(32), nullable=False),
+    sa.Column("scope_key", sa.String(500), nullable=False),
+    sa.Column("project", sa.String(100), nullable=True),
+    sa.Column("name", sa.String(300), nullable=False),
+    sa.Column("alert_type", sa.String(32), nullable=False),
+    sa.Column("metric", sa.String(200), nullable=False),
+    sa.Column("severity", sa.String(16), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("scope", sa.Text, nullable=False),  # JSON: filters and group value
+    sa.Column("labels", sa.Text, nullable=False),  # JSON
+    sa.Column("value", sa.Float, nullable=True),
+    sa.Column("threshold", sa.Float, nullable=True),
+    sa.Column("reason", sa.Text, nullable=True),
+    sa.Column("started_at", sa.DateTime, nullable=False),
+    sa.Column("fired_at", sa.DateTime, nullable=True),
+    sa.Column("acknowledged_at", sa.DateTime, nullable=True),
+    sa.Column("acknowledged_by", sa.String(200), nullable=True),
+    sa.Column("ack_note", sa.Text, nullable=True),
+    sa.Column("resolved_at", sa.DateTime, nullable=True),
+    sa.Column("resolved_by", sa.String(200), nullable=True),
+    sa.Column("notified_at", sa.DateTime, nullable=True),
+    sa.Column("evaluated_at", sa.DateTime, nullable=False),
+    # One open alert per subject, enforced by the database as well as the evaluator.
+    sa.Index(
+        "alerts_one_open",
+        "source",
+        "source_id",
+        "scope_key",
+        unique=True,
+        sqlite_where=sa.text("state != 'resolved'"),
+        postgresql_where=sa.text("state != 'resolved'"),
+    ),
+    sa.Index("alerts_state", "state", "severity"),
+)
+
+alert_events = sa.Table(
+    "alert_events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("alert_id", sa.String(32), nullable=False, index=True),
+    sa.Column("at", sa.DateTime, nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),  # pending firing value acknowledged ...
+    sa.Column("value", sa.Float, nullable=True),
+    sa.Column("threshold", sa.Float, nullable=True),
+    sa.Column("note", sa.Text, nullable=True),
+    sa.Column("actor", sa.String(200), nullable=True),
+)
+
+alert_silences = sa.Table(
+    "alert_silences",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("project", sa.String(100), nullable=True),
+    sa.Column("matchers", sa.Text, nullable=False),  # JSON
+    sa.Column("starts_at", sa.DateTime, nullable=False),
+    sa.Column("ends_at", sa.DateTime, nullable=False),
+    sa.Column("comment", sa.Text, nullable=True),
+    sa.Column("created_by", sa.String(200), nullable=True),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+)
+
+alert_deliveries = sa.Table(
+    "alert_deliveries",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("alert_id", sa.String(32), nullable=True, index=True),  # NULL: a test send
+    sa.Column("project", sa.String(100), nullable=True),
+    sa.Column("channel", sa.String(16), nullable=False),
+    sa.Column("target", sa.String(300), nullable=False),  # never a secret
+    sa.Column("event", sa.String(16), nullable=False),  # firing reminder acknowledged resolved test
+    sa.Column("status", sa.String(16), nullable=False),  # pending sent failed
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.Column("response_status", sa.Integer, nullable=True),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("sent_at", sa.DateTime, nullable=True),
+)
+
+# ---------------------------------------------------------------- budgets and SLOs
+
+
+def _spec_table(name: str) -> sa.Table:
+    """Objects kept as a validated JSON spec (promptpulse.alerts.specs.SpecRepo)."""
+    return sa.Table(
+        name,
+        metadata,
+        sa.Column("id", sa.String(32), primary_key=True),
+        sa.Column("project", sa.String(100), nullable=True),
+        sa.Column("name", sa.String(200), nullable=False),
+        sa.Column("spec", sa.Text, nullable=False),
+        sa.Column("created_at", sa.DateTime, nullable=False),
+        sa.Column("updated_at", sa.DateTime, nullable=False),
+    )
+
+
+budgets = _spec_table("budgets")
+slos = _spec_table("slos")
+
+# ---------------------------------------------------------------- experiments
+
+experiments = sa.Table(
+    "experiments",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("project", sa.String(100), nullable=False),
+    sa.Column("key", sa.String(100), nullable=False),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("hypothesis", sa.Text, nullable=True),
+    sa.Column("dimension", sa.String(200), nullable=False),
+    sa.Column("variants", sa.Text, nullable=False),  # JSON [{name, value, weight}]
+    sa.Column("primary_metric", sa.String(64), nullable=False),
+    sa.Column("direction", sa.String(8), nullable=True),
+    sa.Column("guardrails", sa.Text, nullable=False),  # JSON [metric]
+    sa.Column("mde", sa.Float, nullable=True),
+    sa.Column("alpha", sa.Float, nullable=False),
+    sa.Column("power", sa.Float, nullable=False),
+    sa.Column("start", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("end", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.UniqueConstraint("project", "key", name="uq_experiments_project_key"),
+)
+
+experiment_exposures = sa.Table(
+    "experiment_exposures",
+    metadata,
+    sa.Column("experiment_id", sa.String(32), primary_key=True),
+    sa.Column("unit_id", sa.String(200), primary_key=True),
+    sa.Column("variant", sa.String(100), nullable=False),
+    sa.Column("first_seen", sa.DateTime(timezone=True), nullable=False),
+)
+
+# ---------------------------------------------------------------- reports and retention
+
+report_schedules = sa.Table(
+    "report_schedules",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("project", sa.String(100), nullable=True),  # NULL: every project (admin)
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("spec", sa.Text, nullable=False),  # ScheduleIn as JSON, secrets included
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+    # The end of the last period sent (naive UTC): a period is sent once, across restarts.
+    sa.Column("last_period_end", sa.DateTime, nullable=True),
+    sa.Column("last_sent_at", sa.DateTime, nullable=True),
+    sa.Column("last_result", sa.Text, nullable=True),  # JSON: per channel, status and error
+)
+
+retention_policies = sa.Table(
+    "retention_policies",
+    metadata,
+    sa.Column("project", sa.String(100), primary_key=True),
+    sa.Column("raw_days", sa.Integer, nullable=True),  # NULL: the server default
+    sa.Column("hourly_days", sa.Integer, nullable=True),
+    sa.Column("daily_days", sa.Integer, nullable=True),
+)
