@@ -1,7 +1,7 @@
 """Alerting: rules (threshold, change, seasonal anomaly), the alert state machine, silences,
-channels (webhook, Slack, PagerDuty, email) with retries, and the evaluator task."""
+the evaluator task, and deliveries (through `promptpulse.notify`) with their log."""
 
-from promptpulse.alerts.rules import TEMPLATES, ChannelSpec, RuleIn, parse_duration
+from promptpulse.alerts.rules import TEMPLATES, RuleIn, parse_duration
 from promptpulse.alerts.service import AlertService
 
-__all__ = ["TEMPLATES", "AlertService", "ChannelSpec", "RuleIn", "parse_duration"]
+__all__ = ["TEMPLATES", "AlertService", "RuleIn", "parse_duration"]

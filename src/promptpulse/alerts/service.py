@@ -18,13 +18,13 @@ from starlette.concurrency import run_in_threadpool
 from promptpulse.alerts import repo
 from promptpulse.alerts import tables as t
 from promptpulse.alerts.anomaly import shifted_windows
-from promptpulse.alerts.channels import Notification
 from promptpulse.alerts.delivery import Dispatcher
 from promptpulse.alerts.evaluate import Observation, Verdict, judge
 from promptpulse.alerts.fetch import Fetcher, target_of, value_of
-from promptpulse.alerts.rules import SCORE_PREFIX, ChannelSpec, RuleIn
+from promptpulse.alerts.rules import SCORE_PREFIX, RuleIn
 from promptpulse.alerts.state import OpenAlert, Subject, advance, can_acknowledge, can_resolve
 from promptpulse.errors import Invalid
+from promptpulse.notify import ChannelSpec, Notification
 from promptpulse.tasks import DaemonTask
 
 log = logging.getLogger("promptpulse.alerts")

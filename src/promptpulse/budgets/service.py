@@ -9,10 +9,11 @@ import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from promptpulse.alerts.evaluate import Verdict
-from promptpulse.alerts.rules import ChannelSpec, ScopedSpec, check_filters, filter_lists
+from promptpulse.alerts.rules import ScopedSpec, check_filters, filter_lists
 from promptpulse.alerts.specs import Record, SpecRepo, spec_table
 from promptpulse.alerts.state import Subject
 from promptpulse.forecast import period_bounds, project_period
+from promptpulse.notify import ChannelSpec
 from promptpulse.query.catalog import CATALOG
 from promptpulse.store.base import Store
 

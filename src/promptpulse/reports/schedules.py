@@ -13,8 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from promptpulse.alerts import tables as t
 from promptpulse.alerts.repo import new_id
-from promptpulse.alerts.rules import MASK, ChannelSpec
 from promptpulse.errors import NotFound, invalid
+from promptpulse.notify import MASK, ChannelSpec
 from promptpulse.reports import periods
 
 metadata = sa.MetaData()

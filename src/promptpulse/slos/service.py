@@ -18,7 +18,6 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from promptpulse.alerts.evaluate import Verdict
 from promptpulse.alerts.rules import (
-    ChannelSpec,
     ScopedSpec,
     check_filters,
     filter_lists,
@@ -27,6 +26,7 @@ from promptpulse.alerts.rules import (
 )
 from promptpulse.alerts.specs import Record, SpecRepo, spec_table
 from promptpulse.alerts.state import Subject
+from promptpulse.notify import ChannelSpec
 from promptpulse.query.catalog import CATALOG
 from promptpulse.query.engine import bucket_starts
 from promptpulse.query.spec import Scope
