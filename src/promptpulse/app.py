@@ -8,9 +8,11 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
+import sqlalchemy as sa
 from fastapi import FastAPI
 
-from promptpulse import __version__
+from promptpulse import __version__, budgets, slos
+from promptpulse.alerts import AlertService
 from promptpulse.config import Settings
 from promptpulse.ingest.writer import Writer
 from promptpulse.meta import MetaDB
@@ -36,6 +38,19 @@ log = logging.getLogger("promptpulse")
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def alert_service(
+    engine: sa.Engine, store: DuckDBStore, clock: Callable[[], datetime], settings: Settings
+) -> AlertService:
+    """The alert evaluator with its sources: budgets and SLOs register with it (alerts imports
+    neither of them)."""
+    budgets.create_tables(engine)
+    slos.create_tables(engine)
+    service = AlertService(engine, store, clock, settings)
+    service.register_source(budgets.BudgetSource())
+    service.register_source(slos.SloSource())
+    return service
 
 
 def create_app(
@@ -70,9 +85,7 @@ def create_app(
         app.state.key_cache = {}
         app.state.changes = ChangeFeed(asyncio.get_running_loop())
         writer.add_listener(app.state.changes.notify_threadsafe)
-        from promptpulse.alerts import AlertService
-
-        app.state.alerts = AlertService(meta.engine, store, clock, settings)
+        app.state.alerts = alert_service(meta.engine, store, clock, settings)
         from promptpulse.lifecycle import lifecycle_tasks
 
         tasks = [

@@ -1,10 +1,10 @@
-"""The evaluator: one round = judge every enabled rule, budget and SLO, advance their alerts,
-queue notifications. Runs as one background task in the server, or on demand
-(`POST /v1/alerts/evaluate`), always at the injected clock's time."""
+"""The evaluator: one round = judge every enabled rule and every registered source's objects
+(budgets, SLOs: see `alerts.sources`), advance their alerts, queue notifications. Runs as one
+background task in the server, or on demand (`POST /v1/alerts/evaluate`), always at the
+injected clock's time."""
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections.abc import Callable
@@ -22,12 +22,12 @@ from promptpulse.alerts.delivery import Dispatcher
 from promptpulse.alerts.evaluate import Observation, Verdict, judge
 from promptpulse.alerts.fetch import Fetcher, target_of, value_of
 from promptpulse.alerts.rules import SCORE_PREFIX, RuleIn
+from promptpulse.alerts.sources import AlertSource, judge_sources
 from promptpulse.alerts.state import OpenAlert, Subject, advance, can_acknowledge, can_resolve
 from promptpulse.errors import Invalid
 from promptpulse.notify import ChannelSpec, Notification
 from promptpulse.tasks import DaemonTask
 
-log = logging.getLogger("promptpulse.alerts")
 BASELINE_STEP = timedelta(minutes=5)  # past windows are anchored to 5-minute marks (cacheable)
 
 
@@ -147,7 +147,8 @@ def _subject(rec: repo.RuleRecord, target: Any, group: str | None) -> Subject:
 
 
 class AlertService:
-    """Owns the alerting tables, the evaluator and the dispatcher of one server."""
+    """Owns the alerting tables, the evaluator and the dispatcher of one server. Rules are its
+    own; other kinds of alert (budgets, SLOs) come from sources given to `register_source`."""
 
     def __init__(
         self,
@@ -156,18 +157,12 @@ class AlertService:
         clock: Callable[[], datetime],
         settings: Any,
     ) -> None:
-        from promptpulse.budgets import service as budgets
-        from promptpulse.slos import service as slos
-
         self.engine = engine
         self.store = store
         self.clock = clock
         self.settings = settings
         t.metadata.create_all(engine)
-        budgets.create_tables(engine)
-        slos.create_tables(engine)
-        self._budgets = budgets
-        self._slos = slos
+        self._sources: dict[str, AlertSource] = {}
         self.dispatcher = Dispatcher(
             engine,
             max_attempts=settings.alerts_max_attempts,
@@ -178,6 +173,13 @@ class AlertService:
         self._lock = threading.Lock()
         self._cache: dict[Any, Any] = {}
         self.last_round: dict[str, Any] | None = None
+
+    def register_source(self, source: AlertSource) -> None:
+        """Judge `source`'s objects every round, after the rules and the sources before it."""
+        with self._lock:
+            if source.kind == "rule" or source.kind in self._sources:
+                raise ValueError(f"an alert source of kind '{source.kind}' is already registered")
+            self._sources[source.kind] = source
 
     @property
     def base_url(self) -> str:
@@ -197,17 +199,14 @@ class AlertService:
         fetcher = Fetcher(self.store, self._cache)
         judged, errors = judge_rules(records, fetcher, now, set(opened))
         live_sources = {("rule", r.id) for r in records}
-        for module, source in ((self._budgets, "budget"), (self._slos, "slo")):
-            try:
-                items, ids = module.evaluate(self.engine, self.store, now)
-                judged.extend(Judged(s, v) for s, v in items)
-                live_sources |= {(source, i) for i in ids}
-            except Exception as exc:
-                log.exception("%s evaluation failed", source)
-                errors.append({"source": source, "error": f"{type(exc).__name__}: {exc}"})
-                live_sources |= {k[:2] for k in opened if k[0] == source}
-        errored = {e.get("rule_id") for e in errors}
-        live_sources |= {("rule", i) for i in errored if i}
+        live_sources |= {("rule", e["rule_id"]) for e in errors}
+        sources = judge_sources(self._sources.values(), self.engine, self.store, now, opened)
+        judged.extend(Judged(s, v) for s, v in sources.verdicts)
+        errors.extend(sources.errors)
+        live_sources |= sources.live
+        # Open alerts of a kind no registered source answers for are not ours to resolve.
+        known = {"rule", *self._sources}
+        live_sources |= {k[:2] for k in opened if k[0] not in known}
         outbox = Outbox()
         changes = self._apply(judged, opened, live_sources, now, outbox)
         result = {
@@ -378,10 +377,8 @@ class AlertService:
                 channels, runbook = tuple(rec.rule.channels), rec.rule.runbook_url
             except Exception:
                 pass
-        elif row.source == "budget":
-            channels = self._budgets.repo.channels(self.engine, row.source_id)
-        elif row.source == "slo":
-            channels = self._slos.repo.channels(self.engine, row.source_id)
+        elif row.source in self._sources:
+            channels = self._sources[row.source].channels(self.engine, row.source_id)
         return Subject(
             source=row.source,
             source_id=row.source_id,

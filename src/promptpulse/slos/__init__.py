@@ -1,6 +1,13 @@
 """SLOs: an objective on success rate or on the share of calls under a latency bound, over a
 rolling window; error budget, burn rates and multi-window multi-burn-rate alerts."""
 
-from promptpulse.slos.service import SloIn, create_tables, evaluate, slo_history, slo_status
+from promptpulse.slos.service import (
+    SloIn,
+    SloSource,
+    create_tables,
+    evaluate,
+    slo_history,
+    slo_status,
+)
 
-__all__ = ["SloIn", "create_tables", "evaluate", "slo_history", "slo_status"]
+__all__ = ["SloIn", "SloSource", "create_tables", "evaluate", "slo_history", "slo_status"]

@@ -24,6 +24,7 @@ from promptpulse.alerts.rules import (
     format_duration,
     parse_duration,
 )
+from promptpulse.alerts.sources import SourceRound
 from promptpulse.alerts.specs import Record, SpecRepo, spec_table
 from promptpulse.alerts.state import Subject
 from promptpulse.notify import ChannelSpec
@@ -260,3 +261,17 @@ def _subject(rec: Record[SloIn], a: dict[str, Any]) -> Subject:
         channels=tuple(slo.channels),
         labels=tuple(sorted(slo.labels.items())),
     )
+
+
+class SloSource:
+    """SLOs as an alert source (`promptpulse.alerts.AlertSource`): whoever builds the
+    AlertService registers one (`service.register_source(SloSource())`)."""
+
+    kind = "slo"
+
+    def evaluate(self, engine: sa.Engine, store: Store, now: datetime) -> SourceRound:
+        verdicts, live_ids = evaluate(engine, store, now)
+        return SourceRound(verdicts, live_ids)
+
+    def channels(self, engine: sa.Engine, source_id: str) -> tuple[ChannelSpec, ...]:
+        return repo.channels(engine, source_id)
