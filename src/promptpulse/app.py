@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from fastapi import FastAPI
 from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
 
-from promptpulse import __version__
+from promptpulse import __version__, budgets, slos
 from promptpulse.alerts import AlertService
 from promptpulse.config import Settings
 from promptpulse.exports.service import ExportService
@@ -36,6 +36,17 @@ log = logging.getLogger("promptpulse")
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def alert_service(
+    meta: MetaDB, store: Store, clock: Callable[[], datetime], settings: Settings
+) -> AlertService:
+    """The alert evaluator with its sources: budgets and SLOs register with it (alerts imports
+    neither of them)."""
+    service = AlertService(meta.engine, store, clock, settings)
+    service.register_source(budgets.BudgetSource())
+    service.register_source(slos.SloSource())
+    return service
 
 
 def build_context(
@@ -66,7 +77,7 @@ def build_context(
         clock=clock,
         metrics=server_metrics,
         changes=changes,
-        alerts=AlertService(meta.engine, store, clock, settings),
+        alerts=alert_service(meta, store, clock, settings),
         retention=RetentionService(meta.engine, store, settings, clock),
         exports=ExportService(store, settings, clock),
         reports=ReportService(meta.engine, store, clock, settings),

@@ -1,5 +1,6 @@
 """A real server, a real webhook receiver and a real SMTP server: fire, remind, acknowledge,
-resolve; Slack and PagerDuty payloads in their documented shapes; retries and the log."""
+resolve through every channel; retries and the delivery log; test sends. The channels' own
+payloads are tested in tests/notify."""
 
 from __future__ import annotations
 
@@ -158,23 +159,13 @@ def test_slack_pagerduty_email_and_retries(
     got = receiver.wait_for(2)
     by_path = {g.path: g.body for g in got}
     slack, pd = by_path["/slack"], by_path["/pd"]
-    # Slack incoming webhook: text fallback + Block Kit blocks.
-    assert isinstance(slack["text"], str) and "FIRING" in slack["text"]
-    assert [b["type"] for b in slack["blocks"]] == ["header", "section", "context"]
-    assert slack["blocks"][0]["text"]["type"] == "plain_text"
-    assert len(slack["blocks"][0]["text"]["text"]) <= 150
-    assert all(f["type"] == "mrkdwn" for f in slack["blocks"][1]["fields"])
-    # PagerDuty Events API v2 trigger.
+    # Each channel's shape is tests/notify's; here: the rule's alert reaches all three.
+    assert "FIRING" in slack["text"] and "errors-all-channels" in slack["text"]
     assert pd["event_action"] == "trigger" and pd["routing_key"].startswith("R0UT")
     assert pd["dedup_key"].startswith("promptpulse/alert_") and len(pd["dedup_key"]) <= 255
-    p = pd["payload"]
-    assert {"summary", "source", "severity"} <= set(p) and p["severity"] == "critical"
-    assert len(p["summary"]) <= 1024 and p["timestamp"].endswith("Z")
-    assert all({"href", "text"} <= set(x) for x in pd["links"])
+    assert pd["payload"]["severity"] == "critical"
     mail = smtp.wait_for(1)[-1]
     assert "FIRING" in mail["Subject"] and mail["To"] == "oncall@example.com"
-    kinds = sorted(part.get_content_type() for part in mail.walk() if not part.is_multipart())
-    assert kinds == ["text/html", "text/plain"]
     with srv.client() as c:
         log = c.get("/v1/alerts/deliveries").json()["deliveries"]
     retried = [d for d in log if d["channel"] in ("slack", "pagerduty") and d["attempts"] > 1]

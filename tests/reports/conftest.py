@@ -1,5 +1,5 @@
-"""Reports fixtures: the alert tests' real SMTP server and HTTP receiver, reused."""
+"""Reports fixtures: the notification tests' real SMTP server and HTTP receiver, reused."""
 
-from tests.alerts.conftest import receiver, smtp
+from tests.notify.conftest import receiver, smtp
 
 __all__ = ["receiver", "smtp"]

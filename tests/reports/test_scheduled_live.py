@@ -17,8 +17,9 @@ import httpx
 import pytest
 
 from promptpulse.reports.render import value
-from tests.alerts.conftest import Mailbox, Receiver, SimClock, event
+from tests.alerts.conftest import SimClock, event
 from tests.conftest import LiveServer, iso, start_server, stop_server
+from tests.notify.conftest import Mailbox, Receiver
 
 PROJECT = "shop"
 # The report's week in Paris: Monday 9 March 00:00 CET to Monday 16 March (UTC+1).

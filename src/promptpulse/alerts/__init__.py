@@ -1,7 +1,20 @@
 """Alerting: rules (threshold, change, seasonal anomaly), the alert state machine, silences,
-channels (webhook, Slack, PagerDuty, email) with retries, and the evaluator task."""
+the evaluator task, and deliveries (through `promptpulse.notify`) with their log. Budgets and
+SLOs raise alerts as registered sources (`AlertSource`, `AlertService.register_source`)."""
 
-from promptpulse.alerts.rules import TEMPLATES, ChannelSpec, RuleIn, parse_duration
+from promptpulse.alerts.evaluate import Verdict
+from promptpulse.alerts.rules import TEMPLATES, RuleIn, parse_duration
 from promptpulse.alerts.service import AlertService
+from promptpulse.alerts.sources import AlertSource, SourceRound
+from promptpulse.alerts.state import Subject
 
-__all__ = ["TEMPLATES", "AlertService", "ChannelSpec", "RuleIn", "parse_duration"]
+__all__ = [
+    "TEMPLATES",
+    "AlertService",
+    "AlertSource",
+    "RuleIn",
+    "SourceRound",
+    "Subject",
+    "Verdict",
+    "parse_duration",
+]

@@ -1,6 +1,6 @@
-"""Sending notifications: one asyncio task per delivery, retries with exponential backoff, and
-a delivery log row updated after every attempt. Backoff runs on the wall clock (it is about the
-network), not on the evaluator's injected clock."""
+"""Delivering alert notifications: one asyncio task per delivery, retried by
+`promptpulse.notify` (exponential backoff on the wall clock, not on the evaluator's injected
+clock), and a delivery log row updated after every attempt."""
 
 from __future__ import annotations
 
@@ -12,9 +12,8 @@ import httpx
 import sqlalchemy as sa
 
 from promptpulse.alerts import tables as t
-from promptpulse.alerts.channels import Notification, PermanentFailure, send
 from promptpulse.alerts.repo import new_id
-from promptpulse.alerts.rules import ChannelSpec
+from promptpulse.notify import ChannelSpec, Notification, SendResult, attempts, send
 
 log = logging.getLogger("promptpulse.alerts.delivery")
 MAX_BACKOFF_S = 300.0
@@ -79,23 +78,13 @@ class Dispatcher:
         }
 
     async def _deliver(self, did: str, channel: ChannelSpec, n: Notification) -> None:
-        for attempt in range(1, self.max_attempts + 1):
-            status, error, code = "pending", None, None
-            try:
-                result = await send(channel, n, self._client(), self.smtp_url, self.smtp_from)
-                status, code = "sent", result.status
-            except PermanentFailure as exc:
-                status, error = "failed", str(exc)
-            except Exception as exc:  # network, 5xx, 429: worth another try
-                error = f"{type(exc).__name__}: {exc}"[:1000]
-                if attempt == self.max_attempts:
-                    status = "failed"
-            self._record(did, attempt, status, error, code)
-            if status != "pending":
-                if status == "failed":
-                    log.warning("delivery %s to %s failed: %s", did, channel.type, error)
-                return
-            await asyncio.sleep(min(self.retry_base_s * 2 ** (attempt - 1), MAX_BACKOFF_S))
+        async def once() -> SendResult:
+            return await send(channel, n, self._client(), self.smtp_url, self.smtp_from)
+
+        async for a in attempts(once, self.max_attempts, self.retry_base_s, MAX_BACKOFF_S):
+            self._record(did, a.number, a.status, a.error, a.result.status if a.result else None)
+            if a.status == "failed":
+                log.warning("delivery %s to %s failed: %s", did, channel.type, a.error)
 
     def _record(
         self, did: str, attempt: int, status: str, error: str | None, code: int | None

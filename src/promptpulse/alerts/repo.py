@@ -11,9 +11,10 @@ import orjson
 import sqlalchemy as sa
 
 from promptpulse.alerts import tables as t
-from promptpulse.alerts.rules import RuleIn, keep_secrets
+from promptpulse.alerts.rules import RuleIn
 from promptpulse.alerts.state import OPEN_STATES, OpenAlert, Subject
 from promptpulse.errors import Invalid, NotFound, invalid
+from promptpulse.notify import keep_secrets
 
 
 def new_id(prefix: str) -> str:
@@ -222,7 +223,7 @@ def add_event(
 
 
 def alert_public(row: Any) -> dict[str, Any]:
-    from promptpulse.alerts.rules import PRIORITY
+    from promptpulse.notify import PRIORITY
 
     return {
         "id": row.id,

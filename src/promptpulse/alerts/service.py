@@ -1,15 +1,15 @@
-"""The evaluator: one round = judge every enabled rule, budget and SLO, advance their alerts,
-queue notifications. Runs as one background task in the server, or on demand
-(`POST /v1/alerts/evaluate`), always at the injected clock's time."""
+"""The evaluator: one round = judge every enabled rule and every registered source's objects
+(budgets, SLOs: see `alerts.sources`), advance their alerts, queue notifications. Runs as one
+background task in the server, or on demand (`POST /v1/alerts/evaluate`), always at the
+injected clock's time."""
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -17,18 +17,15 @@ from starlette.concurrency import run_in_threadpool
 
 from promptpulse.alerts import repo
 from promptpulse.alerts import tables as t
-from promptpulse.alerts.anomaly import shifted_windows
-from promptpulse.alerts.channels import Notification
 from promptpulse.alerts.delivery import Dispatcher
-from promptpulse.alerts.evaluate import Observation, Verdict, judge
-from promptpulse.alerts.fetch import Fetcher, target_of, value_of
-from promptpulse.alerts.rules import SCORE_PREFIX, ChannelSpec, RuleIn
+from promptpulse.alerts.evaluate import Verdict
+from promptpulse.alerts.fetch import Fetcher
+from promptpulse.alerts.rule_round import Judged, judge_rules
+from promptpulse.alerts.sources import AlertSource, judge_sources
 from promptpulse.alerts.state import OpenAlert, Subject, advance, can_acknowledge, can_resolve
 from promptpulse.errors import Invalid
+from promptpulse.notify import ChannelSpec, Notification
 from promptpulse.tasks import DaemonTask
-
-log = logging.getLogger("promptpulse.alerts")
-BASELINE_STEP = timedelta(minutes=5)  # past windows are anchored to 5-minute marks (cacheable)
 
 
 @dataclass
@@ -36,118 +33,13 @@ class Outbox:
     items: list[tuple[ChannelSpec, Notification, str | None]] = field(default_factory=list)
 
 
-@dataclass
-class Judged:
-    subject: Subject
-    verdict: Verdict
-
-
 def _iso(x: datetime | None) -> str | None:
     return t.iso(x)
 
 
-def alert_type_of(rule: RuleIn) -> str:
-    if rule.operator == "anomaly":
-        return "anomaly"
-    if rule.operator in ("increase", "decrease"):
-        return "change"
-    return "threshold"
-
-
-def judge_rules(
-    records: list[repo.RuleRecord],
-    fetcher: Fetcher,
-    now: datetime,
-    open_keys: set[tuple[str, str, str]],
-) -> tuple[list[Judged], list[dict[str, str]]]:
-    """Plan every rule's queries, run them together, judge each rule and scope."""
-    plans = []
-    step = BASELINE_STEP.total_seconds()
-    anchor = datetime.fromtimestamp(now.timestamp() // step * step, tz=UTC)
-    for rec in records:
-        rule = rec.rule
-        metric = rule.metric or ""
-        target = target_of(rule)
-        window = rule.window_td
-        current = fetcher.want(target, now - window, now, metric)
-        past = []
-        if rule.operator == "anomaly":
-            for s, e in shifted_windows(anchor - window, anchor, rule.baseline_weeks):
-                past.append(fetcher.want(target, s, e, metric, cacheable=True))
-        elif rule.operator in ("increase", "decrease"):
-            shift = window if rule.baseline == "previous" else timedelta(weeks=1)
-            past.append(fetcher.want(target, now - window - shift, now - shift, metric))
-        plans.append((rec, target, current, past))
-    fetcher.run()
-    judged: list[Judged] = []
-    errors: list[dict[str, str]] = []
-    for rec, target, current, past in plans:
-        rule = rec.rule
-        metric = rule.metric or ""
-        bad = fetcher.error(current) or next(
-            (fetcher.error(k) for k in past if fetcher.error(k)), None
-        )
-        if bad:
-            errors.append({"rule_id": rec.id, "error": bad})
-            continue
-        rows = fetcher.rows(current)
-        past_rows = [fetcher.rows(k) for k in past]
-        if target.grouped:
-            groups = {g for g in rows if target.values is None or g in target.values}
-            groups |= {_group_from_key(k[2]) for k in open_keys if k[:2] == ("rule", rec.id)}
-        else:
-            groups = {next(iter(target.values)) if target.values else None}
-        for g in sorted(groups, key=lambda x: (x is None, str(x))):
-            value, requests = value_of(metric, rows.get(g), rule.window_td)
-            past_values = tuple(_past(metric, pr.get(g), rule) for pr in past_rows)
-            verdict = judge(rule, Observation(value, requests, past_values))
-            judged.append(Judged(_subject(rec, target, g), verdict))
-    return judged, errors
-
-
-def _past(metric: str, row: dict[str, Any] | None, rule: RuleIn) -> float | None:
-    """A past window's value; an empty past window is missing history, not a zero."""
-    if row is None:
-        return None
-    value, requests = value_of(metric, row, rule.window_td)
-    if not metric.startswith(SCORE_PREFIX) and requests == 0:
-        return None
-    return value
-
-
-def _group_from_key(scope_key: str) -> str | None:
-    return None if scope_key == "\x00" else scope_key
-
-
-def _subject(rec: repo.RuleRecord, target: Any, group: str | None) -> Subject:
-    rule = rec.rule
-    scope: dict[str, Any] = {"filters": rule.filters}
-    scope_key = ""
-    name = rule.name
-    if target.grouped:
-        scope_key = "\x00" if group is None else str(group)
-        scope["group"] = {rule.group_by: group}
-        name = f"{rule.name} ({rule.group_by}={group})"
-    return Subject(
-        source="rule",
-        source_id=rec.id,
-        scope_key=scope_key,
-        name=name,
-        severity=rule.severity,
-        alert_type=alert_type_of(rule),
-        metric=rule.metric or "",
-        for_=rule.for_td,
-        renotify=rule.renotify_td,
-        project=rule.project,
-        scope=scope,
-        channels=tuple(rule.channels),
-        labels=tuple(sorted(rule.labels.items())),
-        runbook_url=rule.runbook_url,
-    )
-
-
 class AlertService:
-    """Owns the alerting tables, the evaluator and the dispatcher of one server."""
+    """Owns the alerting tables, the evaluator and the dispatcher of one server. Rules are its
+    own; other kinds of alert (budgets, SLOs) come from sources given to `register_source`."""
 
     def __init__(
         self,
@@ -156,15 +48,11 @@ class AlertService:
         clock: Callable[[], datetime],
         settings: Any,
     ) -> None:
-        from promptpulse.budgets import service as budgets
-        from promptpulse.slos import service as slos
-
         self.engine = engine
         self.store = store
         self.clock = clock
         self.settings = settings
-        self._budgets = budgets
-        self._slos = slos
+        self._sources: dict[str, AlertSource] = {}
         self.dispatcher = Dispatcher(
             engine,
             max_attempts=settings.alerts_max_attempts,
@@ -175,6 +63,13 @@ class AlertService:
         self._lock = threading.Lock()
         self._cache: dict[Any, Any] = {}
         self.last_round: dict[str, Any] | None = None
+
+    def register_source(self, source: AlertSource) -> None:
+        """Judge `source`'s objects every round, after the rules and the sources before it."""
+        with self._lock:
+            if source.kind == "rule" or source.kind in self._sources:
+                raise ValueError(f"an alert source of kind '{source.kind}' is already registered")
+            self._sources[source.kind] = source
 
     @property
     def base_url(self) -> str:
@@ -194,17 +89,14 @@ class AlertService:
         fetcher = Fetcher(self.store, self._cache)
         judged, errors = judge_rules(records, fetcher, now, set(opened))
         live_sources = {("rule", r.id) for r in records}
-        for module, source in ((self._budgets, "budget"), (self._slos, "slo")):
-            try:
-                items, ids = module.evaluate(self.engine, self.store, now)
-                judged.extend(Judged(s, v) for s, v in items)
-                live_sources |= {(source, i) for i in ids}
-            except Exception as exc:
-                log.exception("%s evaluation failed", source)
-                errors.append({"source": source, "error": f"{type(exc).__name__}: {exc}"})
-                live_sources |= {k[:2] for k in opened if k[0] == source}
-        errored = {e.get("rule_id") for e in errors}
-        live_sources |= {("rule", i) for i in errored if i}
+        live_sources |= {("rule", e["rule_id"]) for e in errors}
+        sources = judge_sources(self._sources.values(), self.engine, self.store, now, opened)
+        judged.extend(Judged(s, v) for s, v in sources.verdicts)
+        errors.extend(sources.errors)
+        live_sources |= sources.live
+        # Open alerts of a kind no registered source answers for are not ours to resolve.
+        known = {"rule", *self._sources}
+        live_sources |= {k[:2] for k in opened if k[0] not in known}
         outbox = Outbox()
         changes = self._apply(judged, opened, live_sources, now, outbox)
         result = {
@@ -228,91 +120,79 @@ class AlertService:
         now: datetime,
         outbox: Outbox,
     ) -> list[dict[str, Any]]:
+        """Advance every judged subject's alert in one transaction; resolve quietly the open
+        alerts whose rule, budget or SLO is gone or disabled. Returns the changes."""
         silences = [s for s in repo.list_silences(self.engine) if s.active(now)]
         changes: list[dict[str, Any]] = []
         left = dict(opened)
         with self.engine.begin() as conn:
             for j in judged:
-                s, v = j.subject, j.verdict
-                alert = left.pop(s.key, None)
-                silenced = any(x.matches(s) for x in silences)
-                step = advance(alert, v.breached, now, s.for_, s.renotify, silenced)
-                if step.state is None:
-                    continue
-                if alert is None:
-                    aid = repo.open_alert(conn, s, now, step.state, v.value, v.threshold, v.reason)
-                    started_at, fired_at = now, now if step.state == "firing" else None
-                else:
-                    aid, started_at, fired_at = alert.id, alert.started_at, alert.fired_at
-                    values: dict[str, Any] = {
-                        "state": step.state,
-                        "value": v.value,
-                        "threshold": v.threshold,
-                        "reason": v.reason,
-                        "evaluated_at": now,
-                    }
-                    if step.event == "firing":
-                        values["fired_at"] = fired_at = now
-                    if step.state == "resolved":
-                        values["resolved_at"] = now
-                        values["resolved_by"] = "auto"
-                    repo.update_alert(conn, aid, **values)
-                repo.add_event(
-                    conn,
-                    aid,
-                    now,
-                    step.event or "value",
-                    v.value,
-                    v.threshold,
-                    v.reason if step.event else None,
-                )
-                if step.notify:
-                    repo.update_alert(conn, aid, notified_at=now)
-                    note = self._notification(s, aid, step.notify, v, now, started_at, fired_at)
-                    outbox.items.extend((ch, note, s.project) for ch in s.channels)
-                if step.event or step.notify:
-                    changes.append(
-                        {
-                            "alert_id": aid,
-                            "name": s.name,
-                            "source": s.source,
-                            "source_id": s.source_id,
-                            "scope": s.scope,
-                            "from": alert.state if alert else None,
-                            "to": step.state,
-                            "event": step.event,
-                            "notify": step.notify,
-                            "silenced": silenced,
-                            "value": v.value,
-                            "threshold": v.threshold,
-                            "reason": v.reason,
-                        }
-                    )
-            # Open alerts whose rule, budget or SLO is gone or disabled: resolve quietly.
+                alert = left.pop(j.subject.key, None)
+                change = self._advance(conn, j, alert, silences, now, outbox)
+                if change is not None:
+                    changes.append(change)
             for key, alert in left.items():
-                if key[:2] in live:
-                    continue
-                repo.update_alert(
-                    conn,
-                    alert.id,
-                    state="resolved",
-                    resolved_at=now,
-                    resolved_by="source removed",
-                    evaluated_at=now,
-                )
-                repo.add_event(conn, alert.id, now, "resolved", note="rule removed or disabled")
-                changes.append(
-                    {
-                        "alert_id": alert.id,
-                        "source": key[0],
-                        "source_id": key[1],
-                        "from": alert.state,
-                        "to": "resolved",
-                        "event": "resolved",
-                        "notify": None,
-                    }
-                )
+                if key[:2] not in live:
+                    changes.append(_resolve_orphan(conn, key, alert, now))
         return changes
+
+    def _advance(
+        self,
+        conn: sa.Connection,
+        j: Judged,
+        alert: OpenAlert | None,
+        silences: list[Any],
+        now: datetime,
+        outbox: Outbox,
+    ) -> dict[str, Any] | None:
+        """One subject's step: open or update its alert, record the event, queue notifications.
+        The change, when there is one worth reporting."""
+        s, v = j.subject, j.verdict
+        silenced = any(x.matches(s) for x in silences)
+        step = advance(alert, v.breached, now, s.for_, s.renotify, silenced)
+        if step.state is None:
+            return None
+        if alert is None:
+            aid = repo.open_alert(conn, s, now, step.state, v.value, v.threshold, v.reason)
+            started_at, fired_at = now, now if step.state == "firing" else None
+        else:
+            aid, started_at, fired_at = alert.id, alert.started_at, alert.fired_at
+            values: dict[str, Any] = {
+                "state": step.state,
+                "value": v.value,
+                "threshold": v.threshold,
+                "reason": v.reason,
+                "evaluated_at": now,
+            }
+            if step.event == "firing":
+                values["fired_at"] = fired_at = now
+            if step.state == "resolved":
+                values["resolved_at"] = now
+                values["resolved_by"] = "auto"
+            repo.update_alert(conn, aid, **values)
+        reason = v.reason if step.event else None
+        repo.add_event(conn, aid, now, step.event or "value", v.value, v.threshold, reason)
+        if step.notify:
+            repo.update_alert(conn, aid, notified_at=now)
+            note = self._notification(s, aid, step.notify, v, now, started_at, fired_at)
+            outbox.items.extend((ch, note, s.project) for ch in s.channels)
+        if not (step.event or step.notify):
+            return None
+        return {
+            "alert_id": aid,
+            "name": s.name,
+            "source": s.source,
+            "source_id": s.source_id,
+            "scope": s.scope,
+            "from": alert.state if alert else None,
+            "to": step.state,
+            "event": step.event,
+            "notify": step.notify,
+            "silenced": silenced,
+            "value": v.value,
+            "threshold": v.threshold,
+            "reason": v.reason,
+        }
 
     def _notification(
         self,
@@ -375,10 +255,8 @@ class AlertService:
                 channels, runbook = tuple(rec.rule.channels), rec.rule.runbook_url
             except Exception:
                 pass
-        elif row.source == "budget":
-            channels = self._budgets.repo.channels(self.engine, row.source_id)
-        elif row.source == "slo":
-            channels = self._slos.repo.channels(self.engine, row.source_id)
+        elif row.source in self._sources:
+            channels = self._sources[row.source].channels(self.engine, row.source_id)
         return Subject(
             source=row.source,
             source_id=row.source_id,
@@ -479,3 +357,27 @@ def _with_value(
     from dataclasses import replace
 
     return replace(n, value=value, threshold=threshold, reason=n.note or reason or "")
+
+
+def _resolve_orphan(
+    conn: sa.Connection, key: tuple[str, str, str], alert: OpenAlert, now: datetime
+) -> dict[str, Any]:
+    """An open alert whose rule, budget or SLO is gone or disabled: resolved, not notified."""
+    repo.update_alert(
+        conn,
+        alert.id,
+        state="resolved",
+        resolved_at=now,
+        resolved_by="source removed",
+        evaluated_at=now,
+    )
+    repo.add_event(conn, alert.id, now, "resolved", note="rule removed or disabled")
+    return {
+        "alert_id": alert.id,
+        "source": key[0],
+        "source_id": key[1],
+        "from": alert.state,
+        "to": "resolved",
+        "event": "resolved",
+        "notify": None,
+    }

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from promptpulse.alerts.rules import ChannelSpec
+from promptpulse.notify import ChannelSpec
 
 OPEN_STATES = ("pending", "firing", "acknowledged")
 STATES = (*OPEN_STATES, "resolved")

@@ -9,11 +9,13 @@ import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from promptpulse.alerts.evaluate import Verdict
-from promptpulse.alerts.rules import ChannelSpec, ScopedSpec, check_filters, filter_lists
+from promptpulse.alerts.rules import ScopedSpec, check_filters, filter_lists
+from promptpulse.alerts.sources import SourceRound
 from promptpulse.alerts.specs import Record, SpecRepo
 from promptpulse.alerts.state import Subject
 from promptpulse.meta import budgets
 from promptpulse.model import CATALOG
+from promptpulse.notify import ChannelSpec
 from promptpulse.query.forecast import period_bounds, project_period
 from promptpulse.store import Store
 
@@ -165,3 +167,17 @@ def _subject(rec: Record[BudgetIn], key: str, severity: str, kind: str, name: st
         channels=tuple(b.channels),
         labels=tuple(sorted(b.labels.items())),
     )
+
+
+class BudgetSource:
+    """Budgets as an alert source (`promptpulse.alerts.AlertSource`): whoever builds the
+    AlertService registers one (`service.register_source(BudgetSource())`)."""
+
+    kind = "budget"
+
+    def evaluate(self, engine: sa.Engine, store: Store, now: datetime) -> SourceRound:
+        verdicts, live_ids = evaluate(engine, store, now)
+        return SourceRound(verdicts, live_ids)
+
+    def channels(self, engine: sa.Engine, source_id: str) -> tuple[ChannelSpec, ...]:
+        return repo.channels(engine, source_id)

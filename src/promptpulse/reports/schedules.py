@@ -13,9 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from promptpulse.alerts import tables as t
 from promptpulse.alerts.repo import new_id
-from promptpulse.alerts.rules import MASK, ChannelSpec
 from promptpulse.errors import NotFound, invalid
 from promptpulse.meta import report_schedules as schedules
+from promptpulse.notify import MASK, ChannelSpec
 from promptpulse.reports import periods
 
 
@@ -42,10 +42,10 @@ class ReportChannel(BaseModel):
             if not self.dir:
                 raise ValueError("a file channel needs dir")
         else:
-            self.alert_channel()  # email and webhook rules are the alert channels' rules
+            self.channel_spec()  # email and webhook follow promptpulse.notify's rules
         return self
 
-    def alert_channel(self) -> ChannelSpec:
+    def channel_spec(self) -> ChannelSpec:
         return ChannelSpec.model_validate(
             {"type": self.type, "to": self.to, "url": self.url, "secret": self.secret,
              "headers": self.headers}
@@ -54,10 +54,10 @@ class ReportChannel(BaseModel):
     def masked(self) -> dict[str, Any]:
         if self.type == "file":
             return {"type": "file", "dir": self.dir}
-        return self.alert_channel().masked()
+        return self.channel_spec().masked()
 
     def target(self) -> str:
-        return f"file:{self.dir}" if self.type == "file" else self.alert_channel().target()
+        return f"file:{self.dir}" if self.type == "file" else self.channel_spec().target()
 
 
 class ScheduleIn(BaseModel):

@@ -5,13 +5,12 @@ row, so restarts neither skip nor repeat one)."""
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import logging
 import os
 from collections.abc import Callable
 from datetime import datetime
 from email.message import EmailMessage
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +18,10 @@ import httpx
 import orjson
 import sqlalchemy as sa
 
-from promptpulse.alerts.channels import PermanentFailure, _smtp_send
 from promptpulse.config import Settings
 from promptpulse.errors import Invalid
 from promptpulse.model import Filter, Scope
+from promptpulse.notify import PermanentFailure, attempts, post_json, send_email
 from promptpulse.reports import periods
 from promptpulse.reports import schedules as sch
 from promptpulse.reports.build import build_report
@@ -34,6 +33,7 @@ from promptpulse.tasks import DaemonTask
 
 log = logging.getLogger("promptpulse.reports")
 ATTEMPTS = 3
+REPORTS_AGENT = "PromptPulse-Reports/1"
 
 
 def report_for(
@@ -127,22 +127,13 @@ class ReportService:
 
     async def deliver(self, r: Report, channels: list[sch.ReportChannel]) -> list[dict[str, Any]]:
         results = []
+        base_s = self.settings.alerts_retry_base_s
         async with httpx.AsyncClient(timeout=15, follow_redirects=False) as http:
             for ch in channels:
                 status, error, detail = "failed", None, None
-                for attempt in range(1, ATTEMPTS + 1):
-                    try:
-                        detail = await self._send(ch, r, http)
-                        status, error = "sent", None
-                        break
-                    except PermanentFailure as exc:
-                        error = str(exc)
-                        break
-                    except Exception as exc:  # network, 5xx: worth another try
-                        error = f"{type(exc).__name__}: {exc}"[:500]
-                        if attempt < ATTEMPTS:
-                            backoff = self.settings.alerts_retry_base_s * 2 ** (attempt - 1)
-                            await asyncio.sleep(backoff)
+                send = partial(self._send, ch, r, http)
+                async for a in attempts(send, ATTEMPTS, base_s, error_chars=500):
+                    status, error, detail = a.status, a.error, a.result
                 if status == "failed":
                     log.warning("report to %s failed: %s", ch.type, error)
                 results.append(
@@ -162,24 +153,12 @@ class ReportService:
             paths = await asyncio.to_thread(write_files, r, directory)
             return [str(p) for p in paths]
         if ch.type == "email":
-            if not self.settings.smtp_url:
-                raise PermanentFailure("no SMTP server configured (PROMPTPULSE_SMTP_URL)")
-            msg = email_message(r, self.settings.smtp_from, ch.to or [])
-            await asyncio.to_thread(_smtp_send, self.settings.smtp_url, msg)
+            settings = self.settings
+            await send_email(settings.smtp_url, email_message(r, settings.smtp_from, ch.to or []))
             return None
         body = orjson.dumps(webhook_body(r))
-        headers = {"Content-Type": "application/json", "User-Agent": "PromptPulse-Reports/1"}
-        if ch.secret:
-            sig = hmac.new(ch.secret.encode(), body, hashlib.sha256).hexdigest()
-            headers["X-PromptPulse-Signature"] = f"sha256={sig}"
-        headers.update(ch.headers or {})
-        response = await http.post(ch.url or "", content=body, headers=headers)
-        if response.is_success:
-            return None
-        message = f"HTTP {response.status_code}: {response.text[:200]}"
-        if 400 <= response.status_code < 500 and response.status_code not in (408, 429):
-            raise PermanentFailure(message)
-        raise RuntimeError(message)
+        await post_json(http, ch.url or "", body, REPORTS_AGENT, ch.secret, ch.headers)
+        return None
 
     # ------------------------------------------------------------ the scheduler
 

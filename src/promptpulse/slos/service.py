@@ -18,17 +18,18 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from promptpulse.alerts.evaluate import Verdict
 from promptpulse.alerts.rules import (
-    ChannelSpec,
     ScopedSpec,
     check_filters,
     filter_lists,
     format_duration,
     parse_duration,
 )
+from promptpulse.alerts.sources import SourceRound
 from promptpulse.alerts.specs import Record, SpecRepo
 from promptpulse.alerts.state import Subject
 from promptpulse.meta import slos
 from promptpulse.model import CATALOG, Scope
+from promptpulse.notify import ChannelSpec
 from promptpulse.query.engine import bucket_starts
 from promptpulse.store import Store
 
@@ -252,3 +253,17 @@ def _subject(rec: Record[SloIn], a: dict[str, Any]) -> Subject:
         channels=tuple(slo.channels),
         labels=tuple(sorted(slo.labels.items())),
     )
+
+
+class SloSource:
+    """SLOs as an alert source (`promptpulse.alerts.AlertSource`): whoever builds the
+    AlertService registers one (`service.register_source(SloSource())`)."""
+
+    kind = "slo"
+
+    def evaluate(self, engine: sa.Engine, store: Store, now: datetime) -> SourceRound:
+        verdicts, live_ids = evaluate(engine, store, now)
+        return SourceRound(verdicts, live_ids)
+
+    def channels(self, engine: sa.Engine, source_id: str) -> tuple[ChannelSpec, ...]:
+        return repo.channels(engine, source_id)

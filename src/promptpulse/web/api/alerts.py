@@ -10,13 +10,13 @@ from fastapi import APIRouter, Body, Depends, Query, Request
 from pydantic import BaseModel, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from promptpulse.alerts import TEMPLATES, AlertService, ChannelSpec, RuleIn
+from promptpulse.alerts import TEMPLATES, AlertService, RuleIn
 from promptpulse.alerts import repo as alerts_repo
-from promptpulse.alerts.channels import Notification
-from promptpulse.alerts.rules import PRIORITY, SEVERITIES
+from promptpulse.alerts.rules import SEVERITIES
 from promptpulse.alerts.state import STATES
 from promptpulse.errors import FieldError, Forbidden, Invalid, invalid
 from promptpulse.meta import ApiKey, Scope
+from promptpulse.notify import PRIORITY, ChannelSpec, Notification
 from promptpulse.web.auth import require
 from promptpulse.web.context import context
 

@@ -1,4 +1,4 @@
-"""Notification payloads per channel (pure), and the senders that post them.
+"""What a notification says, per channel (pure: no network here).
 
 - webhook: our JSON (see docs/alerting.md, "Webhook payload"), optionally HMAC-signed.
 - slack: an incoming-webhook message: `text` (the notification fallback) plus Block Kit
@@ -6,27 +6,17 @@
 - pagerduty: Events API v2 (`POST https://events.pagerduty.com/v2/enqueue`): `trigger` with
   routing_key, dedup_key and payload{summary ≤ 1024, source, severity, timestamp, component,
   group, class, custom_details}, links; `acknowledge` and `resolve` with the same dedup_key.
-- email: SMTP, multipart/alternative with a plain-text and an HTML part.
+- email: multipart/alternative with a plain-text and an HTML part.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import html
-import smtplib
-import ssl
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
-import httpx
-import orjson
-
-from promptpulse.alerts.rules import PRIORITY, ChannelSpec
-
-PAGERDUTY_URL = "https://events.pagerduty.com/v2/enqueue"
+PRIORITY = {"critical": "P1", "warning": "P2", "info": "P3"}
 PD_SEVERITY = {"critical": "critical", "warning": "warning", "info": "info"}
 EMOJI = {
     "critical": ":red_circle:",
@@ -228,71 +218,3 @@ def email_message(n: Notification, sender: str, to: list[str]) -> EmailMessage:
     msg.set_content(text)
     msg.add_alternative(body, subtype="html")
     return msg
-
-
-class PermanentFailure(Exception):
-    """Retrying will not help (a 4xx other than 408/429, a bad address)."""
-
-
-@dataclass(frozen=True)
-class SendResult:
-    status: int | None
-
-
-async def send(
-    channel: ChannelSpec,
-    n: Notification,
-    http: httpx.AsyncClient,
-    smtp_url: str | None,
-    smtp_from: str,
-) -> SendResult:
-    """One attempt. Raises on failure; PermanentFailure when a retry cannot help."""
-    if channel.type == "email":
-        import asyncio
-
-        if not smtp_url:
-            raise PermanentFailure("no SMTP server configured (PROMPTPULSE_SMTP_URL)")
-        msg = email_message(n, smtp_from, channel.to or [])
-        await asyncio.to_thread(_smtp_send, smtp_url, msg)
-        return SendResult(250)
-    headers = {"Content-Type": "application/json", "User-Agent": "PromptPulse-Alerts/1"}
-    if channel.type == "webhook":
-        body = orjson.dumps(webhook_payload(n))
-        if channel.secret:
-            sig = hmac.new(channel.secret.encode(), body, hashlib.sha256).hexdigest()
-            headers["X-PromptPulse-Signature"] = f"sha256={sig}"
-        headers.update(channel.headers or {})
-        url = channel.url or ""
-    elif channel.type == "slack":
-        body, url = orjson.dumps(slack_payload(n)), channel.url or ""
-    else:
-        body = orjson.dumps(pagerduty_payload(n, channel.routing_key or ""))
-        url = channel.url or PAGERDUTY_URL
-    response = await http.post(url, content=body, headers=headers)
-    if response.is_success:
-        return SendResult(response.status_code)
-    message = f"HTTP {response.status_code}: {response.text[:200]}"
-    if 400 <= response.status_code < 500 and response.status_code not in (408, 429):
-        raise PermanentFailure(message)
-    raise RuntimeError(message)
-
-
-def _smtp_send(url: str, msg: EmailMessage) -> None:
-    """smtp://[user:pass@]host[:port], smtps:// (TLS), smtp+starttls://."""
-    u = urlsplit(url)
-    host = u.hostname or "localhost"
-    if u.scheme == "smtps":
-        client: smtplib.SMTP = smtplib.SMTP_SSL(
-            host, u.port or 465, timeout=30, context=ssl.create_default_context()
-        )
-    else:
-        client = smtplib.SMTP(host, u.port or 25, timeout=30)
-    with client:
-        if u.scheme == "smtp+starttls":
-            client.starttls(context=ssl.create_default_context())
-        if u.username:
-            client.login(unquote(u.username), unquote(u.password or ""))
-        try:
-            client.send_message(msg)
-        except smtplib.SMTPRecipientsRefused as exc:
-            raise PermanentFailure(f"recipients refused: {exc.recipients}") from exc

@@ -1,0 +1,81 @@
+"""Alert sources: whatever raises alerts besides rules (budgets, SLOs) registers with the
+`AlertService` as an `AlertSource`; alerts imports none of them.
+
+Each round the service asks every source, in the order they registered, for its subjects and
+verdicts; the alert state machine, dedupe, silences and notifications are the service's, the
+same for every source. A source that raises is logged and reported in the round's `errors`,
+its open alerts are kept as they are, and the other sources and the rules go on.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+import sqlalchemy as sa
+
+from promptpulse.alerts.evaluate import Verdict
+from promptpulse.alerts.state import Subject
+from promptpulse.notify import ChannelSpec
+
+log = logging.getLogger("promptpulse.alerts")
+
+
+@dataclass(frozen=True)
+class SourceRound:
+    """What one source said in one round."""
+
+    verdicts: list[tuple[Subject, Verdict]]  # every subject (`source` = the source's kind)
+    live_ids: list[str]  # its enabled objects: an open alert of any other id is resolved
+
+
+class AlertSource(Protocol):
+    """A kind of object that raises alerts, e.g. budgets ("budget") or SLOs ("slo")."""
+
+    @property
+    def kind(self) -> str:
+        """The alerts' `source`: unique per service, never "rule"."""
+        ...
+
+    def evaluate(self, engine: sa.Engine, store: Any, now: datetime) -> SourceRound:
+        """Judge every enabled object at `now`: one verdict per subject, and the live ids."""
+        ...
+
+    def channels(self, engine: sa.Engine, source_id: str) -> tuple[ChannelSpec, ...]:
+        """Where an object's alerts go (for acknowledge/resolve by hand); () once it is gone."""
+        ...
+
+
+@dataclass
+class SourcesRound:
+    """Every source's verdicts in one round, the (kind, id) pairs still alive, and errors."""
+
+    verdicts: list[tuple[Subject, Verdict]] = field(default_factory=list)
+    live: set[tuple[str, str]] = field(default_factory=set)
+    errors: list[dict[str, str]] = field(default_factory=list)
+
+
+def judge_sources(
+    sources: Iterable[AlertSource],
+    engine: sa.Engine,
+    store: Any,
+    now: datetime,
+    open_keys: Collection[tuple[str, str, str]],
+) -> SourcesRound:
+    """Ask each source in turn; one that raises is logged and reported, and its open alerts
+    stay live (a failing source does not resolve them), then the next one is asked."""
+    out = SourcesRound()
+    for source in sources:
+        try:
+            answer = source.evaluate(engine, store, now)
+        except Exception as exc:
+            log.exception("%s evaluation failed", source.kind)
+            out.errors.append({"source": source.kind, "error": f"{type(exc).__name__}: {exc}"})
+            out.live |= {k[:2] for k in open_keys if k[0] == source.kind}
+            continue
+        out.verdicts.extend(answer.verdicts)
+        out.live |= {(source.kind, i) for i in answer.live_ids}
+    return out
