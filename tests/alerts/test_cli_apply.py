@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from promptpulse.cli_alerts import _engine, apply_document
+from promptpulse.cli.alerts import _engine, apply_document
 from promptpulse.errors import Invalid
 
 RULES = """

@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from promptpulse.cli_remote import DEFAULT_URL, Key, Url, _client, _problem
+from promptpulse.cli.remote import DEFAULT_URL, Key, Url, _client, _problem
 from promptpulse.reports.model import Report
 from promptpulse.reports.render import (
     HEADERS,
@@ -33,7 +33,7 @@ err = Console(stderr=True)
 
 def _local(data_dir: Path, period: str, project: str | None, timezone: str,
            as_of: datetime | None) -> Report:  # fmt: skip
-    from promptpulse.cli_lifecycle import _settings, _store
+    from promptpulse.cli.lifecycle import _settings, _store
     from promptpulse.meta import MetaDB
     from promptpulse.reports.service import report_for
 

@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from promptpulse.cli_remote import DEFAULT_URL, Key, Url, _client, _problem
+from promptpulse.cli.remote import DEFAULT_URL, Key, Url, _client, _problem
 
 experiments_app = typer.Typer(
     help="A/B experiments: create, list, results, plan.", no_args_is_help=True

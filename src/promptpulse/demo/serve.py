@@ -9,7 +9,7 @@ import orjson
 from rich.console import Console
 
 from promptpulse.config import Settings
-from promptpulse.demo import DemoTraffic, rate_per_minute
+from promptpulse.demo.traffic import DemoTraffic, rate_per_minute
 from promptpulse.ingest.pipeline import prepare_events
 from promptpulse.ingest.pricing import PriceOverride
 from promptpulse.ingest.writer import Writer

@@ -20,7 +20,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-from promptpulse.cli_remote import DEFAULT_URL, Key, Url, _client, _problem
+from promptpulse.cli.remote import DEFAULT_URL, Key, Url, _client, _problem
 from promptpulse.config import Settings
 from promptpulse.errors import StoreUnavailable
 

@@ -10,9 +10,11 @@ import httpx
 import typer
 from rich.console import Console
 
-from promptpulse import cli_lifecycle, cli_remote, cli_reports
-from promptpulse.cli_alerts import alerts_app
-from promptpulse.cli_experiments import experiments_app
+from promptpulse.cli import lifecycle as cli_lifecycle
+from promptpulse.cli import remote as cli_remote
+from promptpulse.cli import reports as cli_reports
+from promptpulse.cli.alerts import alerts_app
+from promptpulse.cli.experiments import experiments_app
 from promptpulse.config import Settings
 from promptpulse.errors import PromptPulseError
 
@@ -77,7 +79,7 @@ def demo(
     trickle: Annotated[bool, typer.Option(help="Keep adding live calls while it runs")] = True,
 ) -> None:
     """Seed realistic traffic (once), print a URL and a key, and serve with a live trickle."""
-    from promptpulse.demo_server import run_demo
+    from promptpulse.demo import run_demo
 
     run_demo(settings_from(data_dir, host=host, port=port), days, rpm, trickle, console)
 
