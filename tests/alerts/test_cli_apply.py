@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from promptpulse.cli.alerts import _engine, apply_document
+from promptpulse.cli.alerts import alerting_engine, apply_document
 from promptpulse.errors import Invalid
 
 RULES = """
@@ -43,22 +43,24 @@ def _counts(result: dict[str, list[str]]) -> tuple[int, ...]:
 
 def test_apply_document_is_idempotent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PP_TEST_SLACK_URL", "https://hooks.slack.com/services/T/B/X")
-    engine = _engine(tmp_path)
-    doc = yaml.safe_load(RULES)
-    assert _counts(apply_document(engine, doc, NOW)) == (4, 0, 0, 0)
-    assert _counts(apply_document(engine, doc, NOW)) == (0, 0, 4, 0)
-    doc["rules"][1]["threshold"] = 2500
-    assert _counts(apply_document(engine, doc, NOW, dry_run=True)) == (0, 1, 3, 0)
-    assert _counts(apply_document(engine, doc, NOW)) == (0, 1, 3, 0)
-    assert _counts(apply_document(engine, doc, NOW)) == (0, 0, 4, 0)
-    del doc["rules"][1]
-    assert _counts(apply_document(engine, doc, NOW, prune=True)) == (0, 0, 3, 1)
-    with pytest.raises(Invalid, match="unknown metric"):
-        apply_document(
-            engine,
-            {"rules": [{"name": "x", "metric": "nope", "operator": ">", "threshold": 1}]},
-            NOW,
-        )
+    with alerting_engine(tmp_path) as engine:
+        doc = yaml.safe_load(RULES)
+        assert _counts(apply_document(engine, doc, NOW)) == (4, 0, 0, 0)
+        assert _counts(apply_document(engine, doc, NOW)) == (0, 0, 4, 0)
+        doc["rules"][1]["threshold"] = 2500
+        assert _counts(apply_document(engine, doc, NOW, dry_run=True)) == (0, 1, 3, 0)
+        assert _counts(apply_document(engine, doc, NOW)) == (0, 1, 3, 0)
+        assert _counts(apply_document(engine, doc, NOW)) == (0, 0, 4, 0)
+        del doc["rules"][1]
+        assert _counts(apply_document(engine, doc, NOW, prune=True)) == (0, 0, 3, 1)
+        del doc["budgets"]
+        assert _counts(apply_document(engine, doc, NOW, prune=True)) == (0, 0, 2, 1)
+        with pytest.raises(Invalid, match="unknown metric"):
+            apply_document(
+                engine,
+                {"rules": [{"name": "x", "metric": "nope", "operator": ">", "threshold": 1}]},
+                NOW,
+            )
 
 
 def test_cli_apply_and_list(tmp_path: Path) -> None:
