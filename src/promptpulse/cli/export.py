@@ -86,17 +86,22 @@ def _follow(http: httpx.Client, job: dict[str, Any]) -> dict[str, Any]:
         TextColumn("[bold]export"),
         BarColumn(),
         TextColumn("{task.percentage:>3.0f}%"),
-        TextColumn("{task.completed:,.0f}/{task.total:,.0f} rows"),
+        TextColumn("{task.fields[rows]} rows"),
         TimeRemainingColumn(),
         console=err,
     ) as progress:
-        task = progress.add_task("export", total=None)
+        task = progress.add_task("export", total=None, rows=_rows(0, None))
         while job["status"] in ("queued", "running"):
             time.sleep(POLL_S)
             job = http.get(f"/v1/exports/{job['id']}").json()
-            p = job["progress"]
-            progress.update(task, total=p["rows_total"], completed=p["rows_written"])
+            done, total = job["progress"]["rows_written"], job["progress"]["rows_total"]
+            progress.update(task, total=total, completed=done, rows=_rows(done, total))
     return job
+
+
+def _rows(done: int, total: int | None) -> str:
+    """Rows written of how many; the total is unknown (None) until the job has counted them."""
+    return f"{done:,}/{'?' if total is None else f'{total:,}'}"
 
 
 def _download(http: httpx.Client, job_id: str, out: Path, entry: dict[str, Any]) -> Path:
