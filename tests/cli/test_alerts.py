@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import yaml
 
 from promptpulse.cli.alerts import alerting_engine, apply_document
 from promptpulse.errors import Invalid
+from tests.cli.helpers import CLI
 
 RULES = """
 rules:
@@ -71,7 +71,7 @@ def test_cli_apply_and_list(tmp_path: Path) -> None:
         "PP_TEST_SLACK_URL": "https://hooks.slack.com/services/T/B/X",
         "COLUMNS": "200",
     }
-    cmd = [str(Path(sys.executable).parent / "promptpulse"), "alerts"]
+    cmd = [*CLI, "alerts"]
     out = subprocess.run(
         [*cmd, "apply", str(f), "--data-dir", str(tmp_path)],
         capture_output=True,
