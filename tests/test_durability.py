@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -19,10 +18,10 @@ import pytest
 
 from promptpulse.config import Settings
 from promptpulse.meta import MetaDB, Scope, create_key
+from tests.cli.helpers import CLI
 from tests.conftest import free_port, iso
 
 pytestmark = pytest.mark.slow
-EXE = Path(sys.executable).parent / "promptpulse"
 # Recent calls: start-up applies raw retention (90 days by default) to older ones.
 NOW = datetime.now(UTC).replace(microsecond=0)
 RANGE = {"from": iso(NOW - timedelta(days=2)), "to": iso(NOW + timedelta(days=1))}
@@ -35,7 +34,7 @@ class Served:
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc = subprocess.Popen(
             [
-                str(EXE),
+                *CLI,
                 "serve",
                 "--data-dir",
                 str(data_dir),

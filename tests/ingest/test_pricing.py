@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import math
 import subprocess
-import sys
 import time
 import zlib
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,6 +15,7 @@ from genai_prices import Usage, calc_price
 
 from promptpulse.ingest.pricing import PriceOverride, price_call
 from promptpulse.model import Scope
+from tests.cli.helpers import CLI
 from tests.conftest import LiveServer
 
 MODELS = [
@@ -32,7 +31,6 @@ MODELS = [
     "mistral-large-latest",
 ]
 EVERYTHING = Scope(datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC))
-EXE = Path(sys.executable).parent / "promptpulse"
 
 
 def no_overrides(project: str, model: str) -> None:
@@ -206,7 +204,7 @@ def test_put_price_then_new_events_use_it(live: LiveServer, project: str) -> Non
 def test_cli_price_set_takes_effect_on_a_running_server(live: LiveServer, project: str) -> None:
     done = subprocess.run(
         [
-            str(EXE),
+            *CLI,
             "prices",
             "set",
             "inhouse-7b",

@@ -243,7 +243,7 @@ def test_preview_matches_and_the_cli_prints_it(env: Env) -> None:
     assert md.text.startswith("# PromptPulse weekly report · shop") and other.status_code == 403
     assert js["start"] == iso(WEEK) and js["figures"][0]["value"] == 380
 
-    from tests.test_cli import run
+    from tests.cli.helpers import run
 
     done = run("report", "--period", "week", "--timezone", "Europe/Paris", "--as-of", as_of,
                "--url", env.live.url, "--api-key", env.key)  # fmt: skip

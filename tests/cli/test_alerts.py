@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import yaml
 
-from promptpulse.cli_alerts import _engine, apply_document
+from promptpulse.cli.alerts import alerting_engine, apply_document
 from promptpulse.errors import Invalid
+from tests.cli.helpers import CLI
 
 RULES = """
 rules:
@@ -43,22 +43,24 @@ def _counts(result: dict[str, list[str]]) -> tuple[int, ...]:
 
 def test_apply_document_is_idempotent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PP_TEST_SLACK_URL", "https://hooks.slack.com/services/T/B/X")
-    engine = _engine(tmp_path)
-    doc = yaml.safe_load(RULES)
-    assert _counts(apply_document(engine, doc, NOW)) == (4, 0, 0, 0)
-    assert _counts(apply_document(engine, doc, NOW)) == (0, 0, 4, 0)
-    doc["rules"][1]["threshold"] = 2500
-    assert _counts(apply_document(engine, doc, NOW, dry_run=True)) == (0, 1, 3, 0)
-    assert _counts(apply_document(engine, doc, NOW)) == (0, 1, 3, 0)
-    assert _counts(apply_document(engine, doc, NOW)) == (0, 0, 4, 0)
-    del doc["rules"][1]
-    assert _counts(apply_document(engine, doc, NOW, prune=True)) == (0, 0, 3, 1)
-    with pytest.raises(Invalid, match="unknown metric"):
-        apply_document(
-            engine,
-            {"rules": [{"name": "x", "metric": "nope", "operator": ">", "threshold": 1}]},
-            NOW,
-        )
+    with alerting_engine(tmp_path) as engine:
+        doc = yaml.safe_load(RULES)
+        assert _counts(apply_document(engine, doc, NOW)) == (4, 0, 0, 0)
+        assert _counts(apply_document(engine, doc, NOW)) == (0, 0, 4, 0)
+        doc["rules"][1]["threshold"] = 2500
+        assert _counts(apply_document(engine, doc, NOW, dry_run=True)) == (0, 1, 3, 0)
+        assert _counts(apply_document(engine, doc, NOW)) == (0, 1, 3, 0)
+        assert _counts(apply_document(engine, doc, NOW)) == (0, 0, 4, 0)
+        del doc["rules"][1]
+        assert _counts(apply_document(engine, doc, NOW, prune=True)) == (0, 0, 3, 1)
+        del doc["budgets"]
+        assert _counts(apply_document(engine, doc, NOW, prune=True)) == (0, 0, 2, 1)
+        with pytest.raises(Invalid, match="unknown metric"):
+            apply_document(
+                engine,
+                {"rules": [{"name": "x", "metric": "nope", "operator": ">", "threshold": 1}]},
+                NOW,
+            )
 
 
 def test_cli_apply_and_list(tmp_path: Path) -> None:
@@ -69,7 +71,7 @@ def test_cli_apply_and_list(tmp_path: Path) -> None:
         "PP_TEST_SLACK_URL": "https://hooks.slack.com/services/T/B/X",
         "COLUMNS": "200",
     }
-    cmd = [str(Path(sys.executable).parent / "promptpulse"), "alerts"]
+    cmd = [*CLI, "alerts"]
     out = subprocess.run(
         [*cmd, "apply", str(f), "--data-dir", str(tmp_path)],
         capture_output=True,

@@ -97,6 +97,23 @@ def rate_per_minute(t: datetime, base_rpm: float) -> float:
     return base_rpm * daily * weekend
 
 
+@dataclass
+class _Call:
+    """One call's facts while they are drawn; the error draw may change the last four."""
+
+    prompt: DemoPrompt
+    version: str
+    model: str
+    user: str
+    input_tokens: int
+    output_tokens: int
+    cached_tokens: int
+    reasoning_tokens: int
+    latency: float = 0.0
+    status: str = "success"
+    error_type: str | None = None
+
+
 class DemoTraffic:
     def __init__(self, seed: int = 7, base_rpm: float = 20.0, users: int = 400) -> None:
         self.rng = np.random.default_rng(seed)
@@ -130,76 +147,95 @@ class DemoTraffic:
         ]
 
     def event(self, ts: datetime, start: datetime, end: datetime) -> dict[str, Any]:
-        rng = self.rng
-        prompt = PROMPTS[int(rng.choice(len(PROMPTS), p=self.prompt_p))]
-        progress = (ts - start) / max(end - start, timedelta(seconds=1))
+        """One call at `ts`. Where `ts` falls in [start, end) rolls the newer prompt versions
+        out; the incidents are dated back from `end`. Every draw from the generator happens in
+        a fixed order (the helpers below are called in it): same seed, same events."""
+        prompt = PROMPTS[int(self.rng.choice(len(PROMPTS), p=self.prompt_p))]
+        version = self._version(prompt, (ts - start) / max(end - start, timedelta(seconds=1)))
+        model = prompt.models[int(self.rng.random() < 0.3) if len(prompt.models) > 1 else 0]
+        user = self.users[int(self.rng.zipf(1.6)) % len(self.users)]
+        call = self._tokens(prompt, version, model, user)
+        days_ago = (end - ts).total_seconds() / 86400
+        self._latency(call, days_ago)
+        self._error(call, days_ago)
+        return self._record(call, ts)
+
+    def _version(self, prompt: DemoPrompt, progress: float) -> str:
         # Newer versions roll out over the week: the last one takes over in the second half.
         newest_share = min(1.0, max(0.0, (progress - 0.3) * 2))
-        version = (
-            prompt.versions[-1]
-            if rng.random() < newest_share or len(prompt.versions) == 1
-            else prompt.versions[int(rng.integers(0, len(prompt.versions) - 1))]
-        )
-        model = prompt.models[int(rng.random() < 0.3) if len(prompt.models) > 1 else 0]
-        provider, base_ms, per_token = MODELS[model]
-        user = self.users[int(rng.zipf(1.6)) % len(self.users)]
+        if self.rng.random() < newest_share or len(prompt.versions) == 1:
+            return prompt.versions[-1]
+        return prompt.versions[int(self.rng.integers(0, len(prompt.versions) - 1))]
+
+    def _tokens(self, prompt: DemoPrompt, version: str, model: str, user: str) -> _Call:
+        rng = self.rng
         input_tokens = int(rng.lognormal(math.log(900), 0.6))
         output_tokens = max(1, int(rng.lognormal(math.log(prompt.output_tokens), 0.45)))
         if prompt.id == "support-answer" and version == "v3":
             output_tokens = int(output_tokens * 1.4)  # the v3 prompt is chattier
         cached = int(input_tokens * rng.uniform(0.2, 0.8)) if rng.random() < 0.35 else 0
         reasoning = int(output_tokens * 0.6) if model == "o3-mini" else 0
-        latency = (base_ms + per_token * output_tokens) * float(rng.lognormal(0, 0.25))
-        # Incident 1: a provider slowdown, 2 days ago, 13:00-15:00 UTC.
-        day_ago = (end - ts).total_seconds() / 86400
-        if provider == "anthropic" and 1.9 < day_ago < 2.0:
-            latency *= 2.5
-        error_p = 0.025 + (0.25 if model == "gpt-4o-mini" and 4.02 < day_ago < 4.06 else 0)
-        status, error_type = "success", None
-        if rng.random() < error_p:
-            status = "error"
-            error_type = (
-                "rate_limit"
-                if error_p > 0.2 and rng.random() < 0.8
-                else str(rng.choice(list(ERROR_WEIGHTS), p=list(ERROR_WEIGHTS.values())))
-            )
-            if error_type == "timeout":
-                latency = 30_000.0
-            output_tokens, reasoning = 0, 0
-        ttft = (
-            latency * float(rng.uniform(0.12, 0.3))
-            if prompt.streams and status == "success"
-            else None
+        return _Call(prompt, version, model, user, input_tokens, output_tokens, cached, reasoning)
+
+    def _latency(self, call: _Call, days_ago: float) -> None:
+        provider, base_ms, per_token = MODELS[call.model]
+        call.latency = (base_ms + per_token * call.output_tokens) * float(
+            self.rng.lognormal(0, 0.25)
         )
+        # Incident 1: a provider slowdown, 2 days ago, 13:00-15:00 UTC.
+        if provider == "anthropic" and 1.9 < days_ago < 2.0:
+            call.latency *= 2.5
+
+    def _error(self, call: _Call, days_ago: float) -> None:
+        # Incident 2: gpt-4o-mini rate-limited for about an hour, 4 days ago.
+        spike = call.model == "gpt-4o-mini" and 4.02 < days_ago < 4.06
+        error_p = 0.025 + (0.25 if spike else 0)
+        if not self.rng.random() < error_p:
+            return
+        call.status = "error"
+        call.error_type = (
+            "rate_limit"
+            if error_p > 0.2 and self.rng.random() < 0.8
+            else str(self.rng.choice(list(ERROR_WEIGHTS), p=list(ERROR_WEIGHTS.values())))
+        )
+        if call.error_type == "timeout":
+            call.latency = 30_000.0
+        call.output_tokens, call.reasoning_tokens = 0, 0
+
+    def _record(self, call: _Call, ts: datetime) -> dict[str, Any]:
+        """The call as the ingest API takes it (the time to first token is drawn first)."""
+        rng, prompt, user = self.rng, call.prompt, call.user
+        streamed = prompt.streams and call.status == "success"
+        ttft = call.latency * float(rng.uniform(0.12, 0.3)) if streamed else None
         event: dict[str, Any] = {
             "id": uuid.UUID(
                 int=int(rng.integers(0, 2**63)) << 64 | int(rng.integers(0, 2**63)), version=4
             ).hex,
             "timestamp": ts.astimezone(UTC).isoformat(),
             "prompt_id": prompt.id,
-            "prompt_version": version,
-            "model": model,
-            "provider": provider,
+            "prompt_version": call.version,
+            "model": call.model,
+            "provider": MODELS[call.model][0],
             "environment": "production" if rng.random() < 0.9 else "staging",
             "feature": prompt.id.split("-")[0],
             "user_id": user,
             "session_id": f"s-{user}-{int(ts.timestamp() // 1800)}",
             "tags": ["streaming"] if prompt.streams else [],
             "metadata": {"tier": self.user_tier[user], "region": str(rng.choice(["eu", "us"]))},
-            "status": status,
-            "latency_ms": round(latency, 2),
-            "input_tokens": input_tokens,
-            "output_tokens": output_tokens,
-            "cached_tokens": cached,
-            "reasoning_tokens": reasoning,
+            "status": call.status,
+            "latency_ms": round(call.latency, 2),
+            "input_tokens": call.input_tokens,
+            "output_tokens": call.output_tokens,
+            "cached_tokens": call.cached_tokens,
+            "reasoning_tokens": call.reasoning_tokens,
             "cache_hit": bool(rng.random() < 0.05),
             "retries": int(rng.random() < 0.03),
         }
         if ttft is not None:
             event["ttft_ms"] = round(ttft, 2)
-        if error_type:
-            event["error_type"] = error_type
-            event["error_message"] = ERROR_MESSAGES[error_type]
-            if ERROR_HTTP[error_type]:
-                event["http_status"] = ERROR_HTTP[error_type]
+        if call.error_type:
+            event["error_type"] = call.error_type
+            event["error_message"] = ERROR_MESSAGES[call.error_type]
+            if ERROR_HTTP[call.error_type]:
+                event["http_status"] = ERROR_HTTP[call.error_type]
         return event

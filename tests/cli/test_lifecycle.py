@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -41,3 +42,14 @@ def test_rebuild_compact_and_retention_from_the_cli(tmp_path: Path) -> None:
         assert store.rollup_stats()["hour"]["calls"] == 3_000  # rollups keep everything
     finally:
         store.close()
+    r = runner.invoke(app, ["rollups", "status", *d])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["hour"]["calls"] == 3_000
+    r = runner.invoke(app, ["retention", "show", "--project", "p", *d])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["projects"]["p"]["effective"]["raw_days"] == 30
+    r = runner.invoke(app, ["retention", "erase", "--project", "p", *d], input="n\n")
+    assert r.exit_code == 1 and "Delete ALL data of project p?" in r.output
+    r = runner.invoke(app, ["retention", "erase", "--project", "p", "--yes", *d])
+    assert r.exit_code == 0, r.output
+    assert f"erased ALL data of project p: {left[0]} calls" in r.output

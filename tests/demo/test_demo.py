@@ -6,16 +6,14 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.cli.helpers import CLI
 from tests.conftest import free_port
-
-CLI = str(Path(sys.executable).parent / "promptpulse")
 
 
 @pytest.mark.slow
@@ -23,7 +21,7 @@ def test_demo_seeds_prints_a_working_key_and_keeps_traffic_flowing(tmp_path: Pat
     port = free_port()
     proc = subprocess.Popen(
         [
-            CLI,
+            *CLI,
             "demo",
             "--data-dir",
             str(tmp_path),

@@ -8,32 +8,28 @@ from typing import Annotated, Any
 import httpx
 import orjson
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from promptpulse.cli_remote import DEFAULT_URL, Key, Url, _client, _problem
+from promptpulse.cli.output import console, err
+from promptpulse.cli.remote import DEFAULT_URL, Key, Url, client, exit_on_problem, require_key
 
 experiments_app = typer.Typer(
     help="A/B experiments: create, list, results, plan.", no_args_is_help=True
 )
-console = Console()
-err = Console(stderr=True)
 
 Json = Annotated[bool, typer.Option("--json", help="Print the raw JSON")]
 
 
 def _call(url: str, api_key: str, method: str, path: str, **kwargs: Any) -> Any:
-    if not api_key:
-        raise typer.BadParameter("give --api-key or set PROMPTPULSE_API_KEY")
-    with _client(url, api_key) as client:
+    require_key(api_key)
+    with client(url, api_key) as http:
         try:
-            r = client.request(method, path, **kwargs)
+            r = http.request(method, path, **kwargs)
         except httpx.HTTPError as exc:
             err.print(f"[red]error:[/red] cannot reach {url}: {exc}")
             raise typer.Exit(1) from None
     if r.status_code >= 400:
-        err.print(f"[red]error:[/red] {_problem(r)}")
-        raise typer.Exit(2)
+        exit_on_problem(r, labelled=True)
     return r.json() if r.content else None
 
 
@@ -99,21 +95,11 @@ def create_cmd(
     as_json: Json = False,
 ) -> None:
     """Create an experiment (needs a key with the admin scope)."""
-    variants = []
-    for v in variant:
-        parts = v.split(":")
-        if len(parts) not in (2, 3) or "=" not in parts[1]:
-            raise typer.BadParameter(f"--variant '{v}' must look like control:prompt_version=v1:50")
-        try:
-            weight = float(parts[2]) if len(parts) == 3 else 1.0
-        except ValueError:
-            raise typer.BadParameter(f"--variant '{v}': the weight must be a number") from None
-        variants.append({"name": parts[0], "filter": parts[1], "weight": weight})
     body: dict[str, Any] = {
         "name": name,
         "key": key_,
         "hypothesis": hypothesis,
-        "variants": variants,
+        "variants": [_variant(v) for v in variant],
         "primary_metric": primary,
         "mde": mde,
         "alpha": alpha,
@@ -121,17 +107,25 @@ def create_cmd(
     }
     if guardrail is not None:
         body["guardrails"] = guardrail
-    data = _call(
-        url,
-        api_key,
-        "POST",
-        "/v1/experiments",
-        json=body,
-        params={"project": project} if project else None,
-    )
+    params = {"project": project} if project else None
+    data = _call(url, api_key, "POST", "/v1/experiments", json=body, params=params)
     if as_json:
         return _dump(data)
     console.print(f"created experiment {data['id']} (key {data['key']})")
+
+
+def _variant(option: str) -> dict[str, Any]:
+    """`--variant NAME:DIMENSION=VALUE[:WEIGHT]` as the API's variant (weight 1 by default)."""
+    parts = option.split(":")
+    if len(parts) not in (2, 3) or "=" not in parts[1]:
+        raise typer.BadParameter(
+            f"--variant '{option}' must look like control:prompt_version=v1:50"
+        )
+    try:
+        weight = float(parts[2]) if len(parts) == 3 else 1.0
+    except ValueError:
+        raise typer.BadParameter(f"--variant '{option}': the weight must be a number") from None
+    return {"name": parts[0], "filter": parts[1], "weight": weight}
 
 
 @experiments_app.command("show")
@@ -233,3 +227,7 @@ def plan_cmd(
         console.print(
             f"about {2 * plan.per_variant / daily_calls:.1f} days at {daily_calls:g} calls per day"
         )
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(experiments_app, name="experiments")

@@ -15,7 +15,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from promptpulse.cli_remote import DEFAULT_URL, Key, Url, _client, _problem
+from promptpulse.cli.local import metadata, settings_from, stopped_store
+from promptpulse.cli.output import console
+from promptpulse.cli.remote import DEFAULT_URL, Key, Url, client, exit_on_problem, require_key
 from promptpulse.reports.model import Report
 from promptpulse.reports.render import (
     HEADERS,
@@ -27,34 +29,24 @@ from promptpulse.reports.render import (
     render_markdown,
 )
 
-console = Console()
-err = Console(stderr=True)
-
 
 def _local(data_dir: Path, period: str, project: str | None, timezone: str,
            as_of: datetime | None) -> Report:  # fmt: skip
-    from promptpulse.cli_lifecycle import _settings, _store
-    from promptpulse.meta import MetaDB
-    from promptpulse.reports.service import report_for
+    """The report built by the server's own ReportService over a stopped data directory."""
+    from promptpulse.reports import ReportService
 
-    settings = _settings(data_dir)
-    meta = MetaDB(settings.metadata_db_url)
-    try:
-        with _store(settings) as store:
-            return report_for(store, meta.engine, period, datetime.now(UTC), project=project,
-                              timezone=timezone, as_of=as_of)  # fmt: skip
-    finally:
-        meta.close()
+    settings = settings_from(data_dir)
+    with stopped_store(settings) as store, metadata(settings) as meta:
+        service = ReportService(meta.engine, store, lambda: datetime.now(UTC), settings)
+        return service.build(period, project=project, timezone=timezone, as_of=as_of)
 
 
 def _remote(url: str, api_key: str, params: dict[str, Any]) -> Report:
-    if not api_key:
-        raise typer.BadParameter("give --api-key (or PROMPTPULSE_API_KEY), or --data-dir")
-    with _client(url, api_key) as client:
-        r = client.get("/v1/reports/preview", params={**params, "format": "json"})
+    require_key(api_key, "give --api-key (or PROMPTPULSE_API_KEY), or --data-dir")
+    with client(url, api_key) as http:
+        r = http.get("/v1/reports/preview", params={**params, "format": "json"})
     if r.status_code != 200:
-        err.print(f"[red]error:[/red] {_problem(r)}")
-        raise typer.Exit(2)
+        exit_on_problem(r, labelled=True)
     return Report.from_dict(r.json())
 
 

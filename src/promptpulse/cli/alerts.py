@@ -6,29 +6,36 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from pydantic import ValidationError
-from rich.console import Console
+from pydantic import BaseModel, ValidationError
 from rich.table import Table
+
+from promptpulse.cli.local import DataDir, metadata, settings_from
+from promptpulse.cli.output import console
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
 
 alerts_app = typer.Typer(
     help="Alert rules, budgets and SLOs; `apply` a YAML file.", no_args_is_help=True
 )
-console = Console()
-DataDir = Annotated[
-    Path | None, typer.Option("--data-dir", help="Data directory (env PROMPTPULSE_DATA_DIR)")
-]
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+KINDS = ("rules", "budgets", "slos")
 
 
-def _engine(data_dir: Path | None) -> Any:
-    from promptpulse.cli import settings_from
-    from promptpulse.meta import MetaDB
-
-    return MetaDB(settings_from(data_dir).metadata_db_url).engine
+@contextmanager
+def alerting_engine(data_dir: Path | None) -> Iterator[sa.Engine]:
+    """The metadata database; opening it migrates it to head, so every alerting table (rules,
+    alerts, budgets, SLOs) exists."""
+    settings = settings_from(data_dir)
+    with metadata(settings) as meta:
+        yield meta.engine
 
 
 def _expand(value: Any) -> Any:
@@ -52,20 +59,36 @@ def apply_document(
     engine: Any, doc: dict[str, Any], now: Any, prune: bool = False, dry_run: bool = False
 ) -> dict[str, list[str]]:
     """Make the database match the document; returns names by what happened to them."""
-    from promptpulse.alerts import repo
-    from promptpulse.alerts.rules import RuleIn
-    from promptpulse.budgets import BudgetIn
     from promptpulse.budgets.service import repo as budget_repo
     from promptpulse.errors import Invalid
-    from promptpulse.slos import SloIn
     from promptpulse.slos.service import repo as slo_repo
 
-    unknown = set(doc) - {"rules", "budgets", "slos"}
+    unknown = set(doc) - set(KINDS)
     if unknown:
         raise Invalid(f"unknown top-level key(s) {sorted(unknown)}; use rules, budgets, slos")
+    parsed = _parse(doc)
     out: dict[str, list[str]] = {"created": [], "updated": [], "unchanged": [], "deleted": []}
+    _apply_rules(engine, parsed["rules"], out, now, dry_run)
+    repos: tuple[tuple[str, Any], ...] = (("budgets", budget_repo), ("slos", slo_repo))
+    for kind, spec_repo in repos:
+        _apply_specs(engine, kind, spec_repo, parsed[kind], out, now, dry_run)
+    if prune:
+        _prune_rules(engine, parsed["rules"], out, dry_run)
+        for kind, spec_repo in repos:
+            _prune_specs(engine, kind, spec_repo, parsed[kind], out, dry_run)
+    return out
+
+
+def _parse(doc: dict[str, Any]) -> dict[str, list[Any]]:
+    """Each list of the document validated (${VAR} expanded); the first error names its item."""
+    from promptpulse.alerts.rules import RuleIn
+    from promptpulse.budgets import BudgetIn
+    from promptpulse.errors import Invalid
+    from promptpulse.slos import SloIn
+
+    models: tuple[type[BaseModel], ...] = (RuleIn, BudgetIn, SloIn)
     parsed: dict[str, list[Any]] = {}
-    for kind, model in (("rules", RuleIn), ("budgets", BudgetIn), ("slos", SloIn)):
+    for kind, model in zip(KINDS, models, strict=True):
         items = []
         for i, raw in enumerate(doc.get(kind) or []):
             try:
@@ -75,8 +98,15 @@ def apply_document(
                 where = ".".join(str(p) for p in first["loc"])
                 raise Invalid(f"{kind}[{i}] {where}: {first['msg']}") from None
         parsed[kind] = items
-    for spec in parsed["rules"]:
-        assert isinstance(spec, RuleIn)
+    return parsed
+
+
+def _apply_rules(
+    engine: Any, specs: list[Any], out: dict[str, list[str]], now: Any, dry_run: bool
+) -> None:
+    from promptpulse.alerts import repo
+
+    for spec in specs:
         old = repo.find_rule(engine, spec.project, spec.name)
         label = f"rule {spec.name}"
         if old is None:
@@ -89,24 +119,6 @@ def apply_document(
             out["updated"].append(label)
             if not dry_run:
                 repo.update_rule(engine, old.id, spec, now)
-    for kind, spec_repo in (("budgets", budget_repo), ("slos", slo_repo)):  # type: ignore[assignment]
-        _apply_specs(engine, kind, spec_repo, parsed[kind], out, now, dry_run)
-    if prune:
-        wanted = {(s.project, s.name) for s in parsed["rules"]}  # type: ignore[attr-defined]
-        for rec in repo.list_rules(engine):
-            if (rec.rule.project, rec.rule.name) not in wanted:
-                out["deleted"].append(f"rule {rec.rule.name}")
-                if not dry_run:
-                    repo.delete_rule(engine, rec.id)
-        repos: tuple[tuple[str, Any], ...] = (("budgets", budget_repo), ("slos", slo_repo))
-        for kind, any_repo in repos:
-            wanted = {(s.project, s.name) for s in parsed[kind]}  # type: ignore[attr-defined]
-            for r in any_repo.list(engine):
-                if (r.spec.project, r.spec.name) not in wanted:
-                    out["deleted"].append(f"{kind[:-1]} {r.spec.name}")
-                    if not dry_run:
-                        any_repo.delete(engine, r.id)
-    return out
 
 
 def _apply_specs(
@@ -134,6 +146,29 @@ def _apply_specs(
                 spec_repo.update(engine, found.id, spec, now)
 
 
+def _prune_rules(engine: Any, specs: list[Any], out: dict[str, list[str]], dry_run: bool) -> None:
+    from promptpulse.alerts import repo
+
+    wanted = {(s.project, s.name) for s in specs}
+    for rec in repo.list_rules(engine):
+        if (rec.rule.project, rec.rule.name) not in wanted:
+            out["deleted"].append(f"rule {rec.rule.name}")
+            if not dry_run:
+                repo.delete_rule(engine, rec.id)
+
+
+def _prune_specs(
+    engine: Any, kind: str, spec_repo: Any, specs: list[Any], out: dict[str, list[str]],
+    dry_run: bool,
+) -> None:  # fmt: skip
+    wanted = {(s.project, s.name) for s in specs}
+    for r in spec_repo.list(engine):
+        if (r.spec.project, r.spec.name) not in wanted:
+            out["deleted"].append(f"{kind[:-1]} {r.spec.name}")
+            if not dry_run:
+                spec_repo.delete(engine, r.id)
+
+
 @alerts_app.command("apply")
 def apply(
     file: Annotated[Path, typer.Argument(help="YAML with rules:, budgets:, slos: lists")],
@@ -144,8 +179,6 @@ def apply(
     data_dir: DataDir = None,
 ) -> None:
     """Create or update rules, budgets and SLOs by name; running it twice changes nothing."""
-    from datetime import UTC, datetime
-
     import yaml
 
     if not file.exists():
@@ -153,7 +186,8 @@ def apply(
     doc = yaml.safe_load(file.read_text()) or {}
     if not isinstance(doc, dict):
         raise typer.BadParameter("the file must be a mapping with rules:, budgets:, slos:")
-    result = apply_document(_engine(data_dir), doc, datetime.now(UTC), prune, dry_run)
+    with alerting_engine(data_dir) as engine:
+        result = apply_document(engine, doc, datetime.now(UTC), prune, dry_run)
     for what, names in result.items():
         for name in names:
             console.print(f"{'would be ' if dry_run else ''}{what}: {name}")
@@ -170,7 +204,9 @@ def list_rules(
     table = Table(
         "id", "project", "name", "metric", "condition", "window", "for", "severity", "enabled"
     )
-    for rec in repo.list_rules(_engine(data_dir), project):
+    with alerting_engine(data_dir) as engine:
+        records = repo.list_rules(engine, project)
+    for rec in records:
         r = rec.rule
         cond = (
             f"anomaly ({r.sensitivity})"
@@ -203,7 +239,8 @@ def list_alerts(
     from promptpulse.alerts import repo
 
     table = Table("id", "state", "severity", "name", "value", "threshold", "started")
-    rows = repo.list_alerts(_engine(data_dir), project, [state] if state else [], [], None, 100)
+    with alerting_engine(data_dir) as engine:
+        rows = repo.list_alerts(engine, project, [state] if state else [], [], None, 100)
     for a in rows:
         table.add_row(
             a["id"],
@@ -231,3 +268,7 @@ def templates() -> None:
         )
         table.add_row(name, t["metric"], cond, t["window"], t["for"], t["description"])
     console.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(alerts_app, name="alerts")

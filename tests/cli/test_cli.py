@@ -1,35 +1,18 @@
-"""The `promptpulse` command as a user runs it: a subprocess of the installed script, against a
-real server on the same data directory."""
+"""The `promptpulse` command as a user runs it: a subprocess, against a real server on the same
+data directory."""
 
 from __future__ import annotations
 
+import importlib
 import json
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from promptpulse.meta import list_keys
+from tests.cli.helpers import assert_clean_failure, run
 from tests.conftest import LiveServer, free_port
-
-EXE = Path(sys.executable).parent / "promptpulse"
-
-
-def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("PROMPTPULSE_")}
-    clean.update({"COLUMNS": "200", "NO_COLOR": "1", **(env or {})})
-    return subprocess.run([str(EXE), *args], capture_output=True, text=True, timeout=120, env=clean)
-
-
-def assert_clean_failure(done: subprocess.CompletedProcess[str], *words: str) -> None:
-    out = done.stdout + done.stderr
-    assert done.returncode != 0, out
-    assert "Traceback" not in out, out
-    for w in words:
-        assert w.lower() in out.lower(), out
 
 
 def test_keys_create_list_revoke_against_a_running_server(live: LiveServer, project: str) -> None:
@@ -183,3 +166,22 @@ def test_server_not_running_fails_clearly(tmp_path: Path) -> None:
     for args in (("query", "overview"), ("ingest", str(tmp_path / "one.jsonl"))):
         done = run(*args, env={"PROMPTPULSE_URL": url, "PROMPTPULSE_API_KEY": "pp_x"})
         assert_clean_failure(done, url)
+
+
+def test_the_script_and_python_m_run_the_same_main() -> None:
+    """pyproject's `promptpulse = "promptpulse.cli:main"` names the package's main, and
+    `python -m promptpulse.cli` runs it under the name users know."""
+    import tomllib
+
+    import promptpulse.cli
+
+    pyproject = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())
+    module, _, name = pyproject["project"]["scripts"]["promptpulse"].partition(":")
+    assert (module, name) == ("promptpulse.cli", "main")
+    assert promptpulse.cli.main is getattr(importlib.import_module(module), name)
+    done = run("--help")
+    assert done.returncode == 0, done.stderr
+    assert "Usage: promptpulse " in done.stdout
+    for command in ("serve", "demo", "keys", "prices", "ingest", "query", "export", "report",
+                    "experiments", "alerts", "rollups", "retention"):  # fmt: skip
+        assert f" {command} " in done.stdout, command

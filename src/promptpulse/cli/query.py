@@ -1,0 +1,118 @@
+"""`promptpulse query overview|timeseries|breakdown`: metrics from a running server, as rich
+tables or the raw JSON."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import orjson
+import typer
+from rich.table import Table
+
+from promptpulse.cli.output import console
+from promptpulse.cli.remote import (
+    DEFAULT_URL,
+    Key,
+    Url,
+    client,
+    exit_on_problem,
+    parse_filters,
+    require_key,
+)
+
+WHATS = ("overview", "timeseries", "breakdown")
+
+
+def query(
+    what: Annotated[str, typer.Argument(help="overview, timeseries or breakdown")],
+    url: Url = DEFAULT_URL,
+    api_key: Key = "",
+    frm: Annotated[str | None, typer.Option("--from", help="RFC 3339 start")] = None,
+    to: Annotated[str | None, typer.Option(help="RFC 3339 end (exclusive)")] = None,
+    filters: Annotated[
+        list[str] | None,
+        typer.Option("--filter", "-f", help="name=value, repeatable (metadata.<key>=v too)"),
+    ] = None,
+    by: Annotated[str | None, typer.Option(help="breakdown: the dimension")] = None,
+    metrics: Annotated[str | None, typer.Option(help="Comma list of catalog metrics")] = None,
+    interval: Annotated[str | None, typer.Option(help="timeseries: minute…month")] = None,
+    group_by: Annotated[str | None, typer.Option(help="timeseries: a dimension")] = None,
+    sort: Annotated[str | None, typer.Option(help="breakdown: sort metric")] = None,
+    limit: Annotated[int | None, typer.Option(help="breakdown: rows")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the raw JSON")] = False,
+) -> None:
+    """Ask a running server for metrics; a table, or --json."""
+    if what not in WHATS:
+        raise typer.BadParameter("choose overview, timeseries or breakdown")
+    require_key(api_key)
+    params: list[tuple[str, Any]] = [(k, v) for k, v in (("from", frm), ("to", to)) if v]
+    params += parse_filters(filters or [])
+    extra = {
+        "by": by,
+        "metrics": metrics,
+        "interval": interval,
+        "group_by": group_by,
+        "sort": sort,
+        "limit": str(limit) if limit else None,
+    }
+    params += [(k, v) for k, v in extra.items() if v]
+    with client(url, api_key) as http:
+        response = http.get(f"/v1/metrics/{what}", params=params)
+    if response.status_code != 200:
+        exit_on_problem(response)
+    data = response.json()
+    if as_json:
+        print(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode())
+        return
+    {"overview": _print_overview, "timeseries": _print_series, "breakdown": _print_breakdown}[what](
+        data
+    )
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        return f"{value:,.4g}" if abs(value) < 1000 else f"{value:,.1f}"
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+def _print_overview(data: dict[str, Any]) -> None:
+    table = Table("metric", "value", title=f"{data['from']} → {data['to']}")
+    for name, value in data.items():
+        if name in ("from", "to", "previous"):
+            continue
+        if isinstance(value, dict):
+            for sub, v in value.items():
+                table.add_row(f"{name}.{sub}", _fmt(v) if not isinstance(v, dict) else str(v))
+        else:
+            table.add_row(name, _fmt(value))
+    console.print(table)
+
+
+def _print_series(data: dict[str, Any]) -> None:
+    for series in data["series"]:
+        points = series["points"]
+        if not points:
+            continue
+        names = [k for k in points[0] if k != "t"]
+        title = f"group {series['group']}" if data.get("group_by") else data["interval"]
+        table = Table("t", *names, title=title)
+        for p in points:
+            table.add_row(p["t"], *(_fmt(p[n]) for n in names))
+        console.print(table)
+
+
+def _print_breakdown(data: dict[str, Any]) -> None:
+    rows = data["rows"]
+    if not rows:
+        console.print("no data in range")
+        return
+    table = Table(*rows[0].keys(), title=f"by {data['by']}")
+    for r in rows:
+        table.add_row(*(_fmt(v) for v in r.values()))
+    console.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("query")(query)

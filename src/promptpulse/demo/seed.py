@@ -1,0 +1,76 @@
+"""Seeding a data directory with demo history, once, through the same writer and ingest
+pipeline as the API (the store is only asked how many calls it already holds)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+import pyarrow as pa
+from rich.console import Console
+
+from promptpulse.config import Settings
+from promptpulse.demo.traffic import DemoTraffic
+from promptpulse.ingest.pipeline import prepare_events
+from promptpulse.ingest.writer import Writer
+from promptpulse.meta import MetaDB, set_price
+from promptpulse.meta.prices import OverrideCache
+from promptpulse.model import PriceOverride
+from promptpulse.store import open_store
+
+PROJECT = "demo"
+CHUNK = 5_000
+
+
+def prepared(events: list[dict[str, Any]], prices: OverrideCache, now: datetime) -> pa.Table:
+    """Demo events as the ingest API would store them for a key of the demo project."""
+    return prepare_events(
+        orjson.dumps({"events": events}),
+        key_project=PROJECT,
+        overrides=prices.lookup,
+        now=now,
+        max_events=len(events),
+    ).table
+
+
+def seed(settings: Settings, days: int, rpm: float, console: Console) -> int:
+    """Write `days` of traffic ending now, unless the store already holds events."""
+    store = open_store(settings)
+    try:
+        existing = store.row_counts()["calls"]
+        if existing:
+            console.print(f"[dim]{existing:,} events already stored; not seeding again[/dim]")
+            return 0
+        meta = MetaDB(settings.metadata_db_url)
+        try:
+            # The self-hosted model has no public price: the demo shows a project's own override.
+            set_price(meta, PROJECT, PriceOverride("llama-3.1-70b-selfhosted", 0.6, 0.6))
+            writer = Writer(store)
+            writer.start()
+            try:
+                with console.status("seeding demo traffic…"):
+                    total = _write_history(writer, OverrideCache(meta), days, rpm)
+            finally:
+                writer.stop()
+        finally:
+            meta.close()
+        console.print(f"seeded {total:,} calls over {days} days")
+        return total
+    finally:
+        store.close()
+
+
+def _write_history(writer: Writer, prices: OverrideCache, days: int, rpm: float) -> int:
+    """`days` of traffic ending now, written in chunks of about CHUNK calls; calls accepted."""
+    now = datetime.now(UTC)
+    batch: list[dict[str, Any]] = []
+    total = 0
+    for minute in DemoTraffic(base_rpm=rpm).minutes(now - timedelta(days=days), now):
+        batch.extend(minute)
+        if len(batch) >= CHUNK:
+            total += writer.write_sync("events", prepared(batch, prices, now)).accepted
+            batch = []
+    if batch:
+        total += writer.write_sync("events", prepared(batch, prices, now)).accepted
+    return total
