@@ -57,12 +57,13 @@ FEATURES = ("f0", "f1", "f2", None)
 SERVICES = ("api", "worker", None)
 ERROR_TYPES = ("timeout", "rate_limit", "llm_error")
 TAGS = ("vip", "canary", "beta-test")
-METADATA: tuple[dict[str, str | None] | None, ...] = (
+METADATA: tuple[dict[str, str | int | None] | None, ...] = (
     {"tier": "gold"},
     {"tier": "free", "region": "eu"},
-    {"region": "us"},
+    {"region": "us", "attempt": 2},  # a number: its JSON text ("2") is its value
     {"tier": "gold", "app.version": "1.2"},  # a key with a dot: one key, not a path
     {"tier": None, "region": "eu"},  # JSON null: no value, like an absent key
+    {"tier": "free", "attempt": 10, "ring 0/1:x": "a"},  # every character a key may have
     None,
 )
 SCORE_NAMES = ("helpfulness", "thumbs")
@@ -96,8 +97,12 @@ class Dataset:
         return self.col(name)
 
     def meta(self, key: str) -> np.ndarray:
-        """The value of one metadata key per call (None when absent)."""
-        return np.array([m.get(key) for m in self.col("metadata")], dtype=object)
+        """The value of one metadata key per call: a string as is, another JSON value as its
+        JSON text, None when absent or null."""
+        values = (m.get(key) for m in self.col("metadata"))
+        return np.array(
+            [v if v is None or isinstance(v, str) else json.dumps(v) for v in values], dtype=object
+        )
 
 
 def _column(table: pa.Table, name: str) -> np.ndarray:

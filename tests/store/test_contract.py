@@ -68,7 +68,7 @@ SQL_METRICS: list[Metric] = [m for m in METRICS if m.kind in (Kind.AGGREGATE, Ki
 QUANTILES = [m for m in SQL_METRICS if m.kind is Kind.QUANTILE]
 # Counts, sums and rates: exact wherever a store takes them from (no sketch involved).
 EXACT_ANYWHERE = [m for m in SQL_METRICS if m.kind is Kind.AGGREGATE and m.name != "active_users"]
-METADATA_KEYS = ("tier", "region", "app.version")
+METADATA_KEYS = ("tier", "region", "app.version", "attempt", "ring 0/1:x")
 GROUP_DIMENSIONS = [*COLUMN_DIMENSIONS, *(f"metadata.{k}" for k in METADATA_KEYS)]
 ALL_TIME = Scope(T0, END)
 
@@ -334,6 +334,8 @@ FILTER_CASES: dict[str, tuple[Filter, ...]] = {
     "metadata": (Filter("metadata.tier", ("gold",)),),
     "metadata-or": (Filter("metadata.tier", ("gold", "free")),),
     "metadata-dotted-key": (Filter("metadata.app.version", ("1.2",)),),
+    "metadata-number": (Filter("metadata.attempt", ("2", "10")),),
+    "metadata-odd-key": (Filter("metadata.ring 0/1:x", ("a",)), Filter("tag", ("vip",))),
     "metadata-and-tag-and-column": (
         Filter("metadata.region", ("eu",)),
         Filter("tag", ("beta-test",)),
@@ -486,6 +488,7 @@ def expected_peaks(
         (("metadata.tier",), None, (Filter("tag", ("vip", "canary")),)),
         ((), "hour", ()),
         (("model",), "day", ()),
+        (("status",), "month", (Filter("metadata.region", ("eu", "us")),)),
     ],
 )
 def test_peak_per_minute(
@@ -526,9 +529,10 @@ def expected_scores(data: Dataset, scope: Scope) -> dict[str, dict[str, float | 
         ALL_TIME,
         Scope(T0, END, (Filter("project", ("beta",)),)),
         Scope(EDGE, END, (Filter("model", ("gpt-4o",)), Filter("metadata.tier", ("gold",)))),
+        Scope(T0, EDGE, (Filter("tag", ("canary",)),)),
         SCOPES["empty"],
     ],
-    ids=["all", "project", "filtered", "empty"],
+    ids=["all", "project", "filtered", "tag", "empty"],
 )
 def test_score_summary(store: Store, dataset: Dataset, scope: Scope) -> None:
     """Scores of the calls in scope (joined on project and call id), per name: count, mean."""
@@ -681,7 +685,15 @@ def a_first_call(data: Dataset) -> datetime:
 
 
 @pytest.mark.parametrize("group_by", [(), ("project",), ("metadata.tier", "model")])
-@pytest.mark.parametrize("filters", [(), (Filter("model", ("gpt-4o", "inhouse-7b")),)])
+@pytest.mark.parametrize(
+    "filters",
+    [
+        (),
+        (Filter("model", ("gpt-4o", "inhouse-7b")),),
+        (Filter("tag", ("vip", "canary")), Filter("metadata.tier", ("gold", "free"))),
+    ],
+    ids=["all", "models", "tag-and-metadata"],
+)
 def test_cohort_aggregate(
     store: Store, dataset: Dataset, group_by: tuple[str, ...], filters: tuple[Filter, ...]
 ) -> None:
@@ -745,8 +757,10 @@ def test_writes_are_idempotent(open_fresh: Callable[..., Store], dataset: Datase
     assert_rows(rows, {(None, ()): figures(dataset, np.arange(1300))}, "idempotent")
 
 
-def exported(store: Store, source: str, columns: Sequence[str], scope: Scope) -> pa.Table:
-    total, batches = store.export_batches(source, columns, scope, batch_rows=500)
+def exported(
+    store: Store, source: str, columns: Sequence[str], scope: Scope, time_column: str = "timestamp"
+) -> pa.Table:
+    total, batches = store.export_batches(source, columns, scope, time_column, batch_rows=500)
     table = pa.Table.from_batches(list(batches))
     assert table.num_rows == total
     assert table.column_names == list(columns)
@@ -782,6 +796,20 @@ def test_export_calls(
     times = [as_naive_utc(r["timestamp"]) for r in rows]
     assert times == sorted(times)
     assert_rows_are_calls(dataset, rows)
+
+
+def test_export_calls_by_arrival(store: Store, dataset: Dataset) -> None:
+    """Scheduled exports select by `received_at` (every call of the dataset arrived at once,
+    after END)."""
+    arrived = aware(dataset.col("received_at")[0])
+    for start, end, rows in (
+        (arrived, arrived + timedelta(microseconds=1), dataset.n),
+        (arrived - timedelta(hours=1), arrived, 0),
+        (T0, END, 0),
+    ):
+        scope = Scope(start, end, (Filter("project", ("beta",)),))
+        table = exported(store, "calls", ["id", "received_at"], scope, "received_at")
+        assert table.num_rows == (rows and int((dataset.col("project") == "beta").sum()))
 
 
 @pytest.mark.parametrize(("source", "interval"), [("hourly", "hour"), ("daily", "day")])
@@ -1020,6 +1048,22 @@ def test_rollups_match_raw(rollup_store: Store, dataset: Dataset, case: str) -> 
     assert_rows(exact, expected_rows(dataset, scope, group_by, interval), case, interval)
 
 
+@pytest.mark.parametrize("interval", [None, "hour", "week"])
+def test_counts_from_rollups_are_exact(
+    rollup_store: Store, dataset: Dataset, interval: str | None
+) -> None:
+    """Counts, sums, rates, means and maxima grouped by each rollup dimension, over ranges with
+    raw edges at both ends: exact, and not flagged approximate."""
+    scope = Scope(T0 + timedelta(minutes=17), END - timedelta(hours=3, seconds=5))
+    for d in rollup_store.rollup_dimensions:
+        want = only(expected_rows(dataset, scope, [d], interval), EXACT_ANYWHERE)
+        for allow in (False, True):
+            rows = rollup_store.aggregate(
+                scope, EXACT_ANYWHERE, [Dimension(d)], interval, allow_approximate=allow
+            )
+            assert_rows(rows, want, (d, interval, allow), interval)
+
+
 def test_only_sketches_are_approximate(rollup_store: Store, dataset: Dataset) -> None:
     """What a rollup cannot answer is exact even when approximate figures are allowed: filters
     and groups outside the rollup dimensions, tags and metadata, minutes, ranges without a whole
@@ -1088,6 +1132,7 @@ def test_bad_input_is_a_value_error_naming_it(store: Store) -> None:
         ("nope", lambda: store.values(ALL_TIME, "nope")),
         ("nope", lambda: store.columns(ALL_TIME, ["latency_ms", "nope"])),
         ("nope", lambda: store.cohort_columns(ALL_TIME, since, True, ["nope"])),
+        ("[]", lambda: store.columns(ALL_TIME, [])),
     ):
         with pytest.raises(ValueError, match=re.escape(name)):
             call()
