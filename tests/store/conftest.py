@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -295,23 +296,37 @@ def dataset_batches() -> tuple[Dataset, list[pa.Table]]:
     return build_dataset()
 
 
+@contextmanager
+def opener(backend: str, tmp: pytest.TempPathFactory) -> Iterator[Callable[..., Store]]:
+    """A function that opens new, empty stores of the backend; all closed on exit."""
+    opened: list[Store] = []
+
+    def make(rollup_min_calls: int = RAW_ONLY) -> Store:
+        settings = backend_settings(backend, tmp.mktemp(backend), rollup_min_calls=rollup_min_calls)
+        opened.append(open_store(settings))
+        return opened[-1]
+
+    try:
+        yield make
+    finally:
+        for s in opened:
+            s.close()
+
+
 @pytest.fixture(scope="module")
 def open_fresh(
     backend: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Callable[..., Store]]:
-    """Opens a new, empty store of the backend under test; closed at the end of the module."""
-    opened: list[Store] = []
+    """Opens new stores for the module's shared fixtures; closed at the end of the module."""
+    with opener(backend, tmp_path_factory) as make:
+        yield make
 
-    def make(rollup_min_calls: int = RAW_ONLY) -> Store:
-        settings = backend_settings(
-            backend, tmp_path_factory.mktemp(backend), rollup_min_calls=rollup_min_calls
-        )
-        opened.append(open_store(settings))
-        return opened[-1]
 
-    yield make
-    for s in opened:
-        s.close()
+@pytest.fixture
+def fresh(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., Store]]:
+    """Opens new stores for one test (one that changes what it stores); closed after it."""
+    with opener(backend, tmp_path_factory) as make:
+        yield make
 
 
 def load(store: Store, dataset_batches: tuple[Dataset, list[pa.Table]]) -> Dataset:
