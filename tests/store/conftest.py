@@ -343,7 +343,8 @@ def load(store: Store, dataset_batches: tuple[Dataset, list[pa.Table]]) -> Datas
 
 @pytest.fixture(scope="module")
 def store(open_fresh: Callable[..., Store]) -> Store:
-    """The shared read-only store: only raw calls answer (exact everything)."""
+    """The module's shared, read-only store, where only raw calls answer; the `dataset` fixture
+    writes the data into it, so a test asks for both."""
     return open_fresh(RAW_ONLY)
 
 
