@@ -890,13 +890,42 @@ def test_retention(fresh: Callable[..., Store], dataset_batches: tuple) -> None:
     assert not store.raw_incomplete(Scope(T0, END, (Filter("project", ("beta",)),)))
 
 
-MIDDAY_REBUILD_BUG = (
-    "duckdb backend: rebuild_rollups (and erase, which rebuilds the user's days) after a raw "
-    "horizon inside a day deletes rollup rows with bucket >= horizon only, so the day's daily "
-    "row (bucket = midnight) stays, and then adds a second daily row built from the raw calls "
-    "after the horizon: that part of the day is counted twice (rollup_sql.rebuild, lo = "
-    "max(start, cut)). Policies cut at midnight, but apply_retention takes any instant."
+ERASE_IN_CUT_BUCKET = (
+    "an erasure cannot take a user's calls out of a rollup bucket that the raw horizon cuts "
+    "through: the bucket's calls before the horizon exist only in the rollup, and its sketches "
+    "cannot be rebuilt without them. Unreachable through retention policies (they cut at UTC "
+    "midnight); only a direct apply_retention at another instant makes such a bucket."
 )
+
+
+def _after_raw_retention(
+    fresh: Callable[..., Store], dataset_batches: tuple, before: datetime
+) -> tuple[Store, Any]:
+    store = fresh(0)
+    data = load(store, dataset_batches)
+    store.compact_rollups(END + timedelta(hours=2), timedelta(hours=1))  # days hold folded rows
+    store.apply_retention("raw", before, "alpha")
+    check_rollups_match(store, data, "raw retention")
+    return store, data
+
+
+@pytest.mark.parametrize(
+    "before",
+    [
+        pytest.param(T0 + timedelta(days=1), id="whole-day"),
+        pytest.param(EDGE, id="mid-day"),
+    ],
+)
+def test_rebuild_after_retention(
+    fresh: Callable[..., Store], dataset_batches: tuple, before: datetime
+) -> None:
+    """Rollups are all that is left before a raw horizon: a rebuild never changes them (a bucket
+    the horizon cuts through keeps its rollups)."""
+    store, data = _after_raw_retention(fresh, dataset_batches, before)
+    project, ts = data.col("project"), data.col("timestamp")
+    done = store.rebuild_rollups(T0, END)
+    assert done["alpha"] == int(((project == "alpha") & (ts >= us(before))).sum())
+    check_rollups_match(store, data, "rebuilt after raw retention")
 
 
 @pytest.mark.parametrize(
@@ -904,24 +933,17 @@ MIDDAY_REBUILD_BUG = (
     [
         pytest.param(T0 + timedelta(days=1), id="whole-day"),
         pytest.param(
-            EDGE, id="mid-day", marks=pytest.mark.xfail(strict=True, reason=MIDDAY_REBUILD_BUG)
+            EDGE, id="mid-day", marks=pytest.mark.xfail(strict=True, reason=ERASE_IN_CUT_BUCKET)
         ),
     ],
 )
-def test_rebuild_and_erase_after_retention(
+def test_erase_after_retention(
     fresh: Callable[..., Store], dataset_batches: tuple, before: datetime
 ) -> None:
-    """Rollups are all that is left before a raw horizon: a rebuild never changes them, and an
-    erasure rebuilds from the raw calls after the horizon only (older rollups hold no user)."""
-    store = fresh(0)
-    data = load(store, dataset_batches)
-    store.compact_rollups(END + timedelta(hours=2), timedelta(hours=1))  # days hold folded rows
+    """An erasure rebuilds from the raw calls after the horizon only (older rollups hold no
+    user)."""
+    store, data = _after_raw_retention(fresh, dataset_batches, before)
     project, users, ts = data.col("project"), data.col("user_id"), data.col("timestamp")
-    store.apply_retention("raw", before, "alpha")
-    check_rollups_match(store, data, "raw retention")
-    done = store.rebuild_rollups(T0, END)
-    assert done["alpha"] == int(((project == "alpha") & (ts >= us(before))).sum())
-    check_rollups_match(store, data, "rebuilt after raw retention")
     alpha = project == "alpha"
     after = ts >= us(before)
     both = set(users[alpha & after]) & set(users[alpha & ~after]) - {None}
@@ -931,17 +953,6 @@ def test_rebuild_and_erase_after_retention(
     check_rollups_match(store, remaining(data, ~erased), "erased after raw retention")
 
 
-ROLLUP_RETENTION_BUG = (
-    "duckdb backend: after apply_retention('hour'|'day', before) the rollup plan still cuts "
-    "ranges before `before` into hour/day pieces and reads the emptied rollup tables, although "
-    "every raw call is still stored (raw_incomplete is false): exact counts drop and hourly "
-    "series lose every hour before `before` (with rollup_min_calls=0 here; in production any "
-    "range holding rollup_min_calls calls, e.g. with hourly_days shorter than raw_days). The "
-    "store records raw horizons only, none for rollup levels."
-)
-
-
-@pytest.mark.xfail(strict=True, reason=ROLLUP_RETENTION_BUG)
 def test_rollup_retention_changes_no_exact_figure(
     fresh: Callable[..., Store], dataset_batches: tuple
 ) -> None:

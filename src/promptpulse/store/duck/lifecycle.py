@@ -36,6 +36,7 @@ class LifecycleMixin:
     rollup_columns: tuple[str, ...] = sql.ROLLUP_EXPORT_COLUMNS
     rollup_min_calls: int
     _horizons: dict[str, datetime]
+    _rollup_horizons: dict[tuple[str, str], datetime]
     _maintenance: threading.Lock
     _pool: Any
     _cursor: Callable[[], AbstractContextManager[duckdb.DuckDBPyConnection]]
@@ -64,12 +65,24 @@ class LifecycleMixin:
         plan = pieces(scope.start, scope.end, interval)
         if all(p.source == "raw" for p in plan):
             return None
+        if self._rollups_deleted_under(plan, scope) and not self.raw_incomplete(scope):
+            return None  # retention removed rollups the plan would read; raw calls are all there
         if self.rollup_min_calls <= 0 or self.raw_incomplete(scope):
             return plan
         query, params = sql.calls_in(plan, scope)
         rows = self._records(query, params)
         calls = int(rows[0]["a0"] or 0) if rows else 0
         return plan if calls >= self.rollup_min_calls else None
+
+    def _rollups_deleted_under(self, plan: Sequence[Piece], scope: Scope) -> bool:
+        """True when retention deleted rollups of a level that a piece of the plan reads."""
+        projects = scope.filter_values("project")
+        for (level, project), cut in self._rollup_horizons.items():
+            if projects is not None and project not in projects:
+                continue
+            if any(p.source == level and p.start < cut for p in plan):
+                return True
+        return False
 
     def _aggregate_rollups(
         self,
@@ -195,6 +208,7 @@ class LifecycleMixin:
                 cur.execute("ROLLBACK")
                 raise
             self._horizons = sql.horizons(cur)
+            self._rollup_horizons = sql.rollup_horizons(cur)
         return n
 
     def erase(self, project: str, user_id: str | None = None) -> dict[str, int]:
@@ -211,6 +225,7 @@ class LifecycleMixin:
                 start = day.replace(tzinfo=UTC)
                 sql.rebuild(cur, start, start + timedelta(days=1), project)
             self._horizons = sql.horizons(cur)
+            self._rollup_horizons = sql.rollup_horizons(cur)
         return out
 
     # ------------------------------------------------------------ exports

@@ -27,6 +27,9 @@ MIGRATIONS: tuple[str, ...] = (
     """,
     # 2: rollups (hourly, daily; mergeable sketches), the raw-retention horizon; backfilled.
     rollup_sql.ddl() + "\n" + rollup_sql.backfill_sql(),
+    # 3: where retention deleted rollups, per level and project (the plan must not read there).
+    "CREATE TABLE rollup_horizon (level VARCHAR NOT NULL, project VARCHAR NOT NULL, "
+    "cutoff TIMESTAMP NOT NULL);",
 )
 
 

@@ -12,7 +12,7 @@ never behind raw data), and compaction later folds each closed bucket's fragment
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import duckdb
@@ -193,6 +193,23 @@ def horizons(con: duckdb.DuckDBPyConnection) -> dict[str, datetime]:
     return {p: c.replace(tzinfo=UTC) for p, c in rows}
 
 
+def rollup_horizons(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], datetime]:
+    """Per (level, project), the time before which retention deleted that level's rollups."""
+    rows = con.execute(
+        "SELECT level, project, max(cutoff) FROM rollup_horizon GROUP BY level, project"
+    ).fetchall()
+    return {(level, p): c.replace(tzinfo=UTC) for level, p, c in rows}
+
+
+def _ceil(t: datetime, level: str) -> datetime:
+    floor = t.replace(minute=0, second=0, microsecond=0)
+    if level == "day":
+        floor = floor.replace(hour=0)
+    if floor == t:
+        return t
+    return floor + (timedelta(days=1) if level == "day" else timedelta(hours=1))
+
+
 def rebuild(
     con: duckdb.DuckDBPyConnection, start: datetime, end: datetime, project: str | None
 ) -> dict[str, int]:
@@ -218,15 +235,18 @@ def rebuild(
         con.execute("BEGIN TRANSACTION")
         try:
             for level in LEVELS:
+                # A bucket the raw horizon cuts through keeps its rollups: they still hold the
+                # calls before the horizon, which raw no longer has.
+                level_bounds = [p, naive_utc(_ceil(lo, level)), naive_utc(end)]
                 tables = [f"rollup_{level}", *(t for t, _, _ in sketch_tables(level))]
                 for table in tables:
                     con.execute(
                         f"DELETE FROM {table} WHERE project = ? AND bucket >= ? AND bucket < ?",
-                        bounds,
+                        level_bounds,
                     )
                 where = "project = $1 AND timestamp >= $2 AND timestamp < $3"
                 for target, select in build_selects(level, "events", where, compacted=True):
-                    con.execute(f"INSERT INTO {target} {select}", bounds)
+                    con.execute(f"INSERT INTO {target} {select}", level_bounds)
             row = con.execute(
                 "SELECT count(*) FROM events WHERE project = ? AND timestamp >= ? "
                 "AND timestamp < ?",
@@ -342,8 +362,16 @@ def delete_rollups(
     where = f"bucket < ? AND {where}"
     params = [naive_utc(before), *params]
     row = con.execute(f"SELECT count(*) FROM rollup_{level} WHERE {where}", params).fetchone()
+    affected = [
+        r[0]
+        for r in con.execute(
+            f"SELECT DISTINCT project FROM rollup_{level} WHERE {where}", params
+        ).fetchall()
+    ]
     for table in [f"rollup_{level}", *(t for t, _, _ in sketch_tables(level))]:
         con.execute(f"DELETE FROM {table} WHERE {where}", params)
+    for p in affected:
+        con.execute("INSERT INTO rollup_horizon VALUES (?, ?, ?)", [level, p, naive_utc(before)])
     return int(row[0]) if row else 0
 
 
@@ -394,6 +422,7 @@ def erase(
             for table in [f"rollup_{level}", *(t for t, _, _ in sketch_tables(level))]:
                 con.execute(f"DELETE FROM {table} WHERE project = ?", [project])
         con.execute("DELETE FROM raw_horizon WHERE project = ?", [project])
+        con.execute("DELETE FROM rollup_horizon WHERE project = ?", [project])
         return out, []
     days = [
         r[0]

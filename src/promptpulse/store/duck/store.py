@@ -92,6 +92,7 @@ class DuckStore(LifecycleMixin, CohortsMixin):
         migrate(self._con)
         with self._cursor() as cur:
             self._horizons = rollup_sql.horizons(cur)
+            self._rollup_horizons = rollup_sql.rollup_horizons(cur)
 
     @contextmanager
     def _cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
