@@ -24,7 +24,7 @@ from promptpulse.retention import RetentionService
 from promptpulse.rollups import make_run_once
 from promptpulse.store import Store, open_store
 from promptpulse.tasks import DaemonTask
-from promptpulse.web import dashboard, problems
+from promptpulse.web import dashboard, openapi, problems
 from promptpulse.web.api import ROUTERS
 from promptpulse.web.changes import ChangeFeed
 from promptpulse.web.context import AppContext
@@ -127,6 +127,7 @@ def create_app(
         lifespan=lifespan,
     )
     problems.install(app)
+    openapi.install(app)
     app.add_middleware(GzipRequestBody, limit=settings.max_body_bytes)
     for router in ROUTERS:
         app.include_router(router)
