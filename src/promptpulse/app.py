@@ -25,7 +25,7 @@ from promptpulse.retention import RetentionService
 from promptpulse.rollups import make_run_once
 from promptpulse.store import Store, open_store
 from promptpulse.tasks import DaemonTask
-from promptpulse.web import dashboard, docs_ui, problems
+from promptpulse.web import dashboard, docs_ui, openapi, problems
 from promptpulse.web.api import ROUTERS
 from promptpulse.web.changes import ChangeFeed
 from promptpulse.web.context import AppContext
@@ -147,6 +147,7 @@ def create_app(
 def _install_http(app: FastAPI, settings: Settings) -> None:
     """Problem details, body (de)compression, the API routers, the dashboard and /docs."""
     problems.install(app)
+    openapi.install(app)
     app.add_middleware(GzipRequestBody, limit=settings.max_body_bytes)
     # Responses go out gzipped when the client accepts it (the 1.1 MB ECharts bundle, big JSON).
     # Export downloads (CSV, JSONL, Parquet) are sent as stored: Parquet is compressed already,

@@ -17,6 +17,24 @@ from promptpulse.errors import FieldError, Overloaded, PromptPulseError
 log = logging.getLogger("promptpulse.web")
 PROBLEM = "application/problem+json"
 
+# What each error status means, for the OpenAPI document (web/openapi.py makes each a Problem).
+ANSWERS: dict[int, str] = {
+    400: "The body is not JSON, or not valid gzip/deflate",
+    401: "No key, or an unknown or revoked one",
+    403: "The key lacks the scope, or names another project",
+    404: "No such object (or not the key's project)",
+    413: "Too many items or bytes in one request",
+    415: "An unsupported Content-Type",
+    422: "A parameter or the body is wrong: `errors` names each field",
+    429: "The writer is behind: retry after `Retry-After` seconds; nothing was stored",
+    503: "The store cannot write or answer",
+}
+
+
+def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """`responses=` for routes that may answer these errors."""
+    return {status: {"description": ANSWERS[status]} for status in statuses}
+
 
 def problem(
     status: int,
@@ -49,7 +67,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def request_invalid(_: Request, exc: RequestValidationError) -> Response:
         errors = [
-            FieldError(".".join(str(p) for p in e["loc"][1:]) or str(e["loc"][0]), e["msg"])
+            FieldError(
+                ".".join(str(p) for p in e["loc"][1:]) or str(e["loc"][0]),
+                e["msg"].removeprefix("Value error, "),  # a validator's own words
+            )
             for e in exc.errors()
         ]
         detail = "; ".join(f"{e.field}: {e.message}" for e in errors)

@@ -19,8 +19,23 @@ from promptpulse.meta import ApiKey, Scope
 from promptpulse.notify import PRIORITY, ChannelSpec, Notification
 from promptpulse.web.auth import require
 from promptpulse.web.context import context
+from promptpulse.web.crud import Resource, Summaries, add_crud_routes, scoped
+from promptpulse.web.problems import documented
+from promptpulse.web.schemas.alerts import (
+    Alert,
+    AlertDetail,
+    AlertList,
+    DeliveryList,
+    Round,
+    Silence,
+    SilenceList,
+    Templates,
+    TestSend,
+)
+from promptpulse.web.schemas.common import answer
+from promptpulse.web.schemas.objects import RuleList, RuleOut
 
-router = APIRouter(prefix="/v1/alerts", tags=["alerts"])
+router = APIRouter(prefix="/v1/alerts", tags=["alerts"], responses=documented(401, 403, 422))
 
 
 def service(request: Request) -> AlertService:
@@ -38,107 +53,71 @@ def validation_error(exc: ValidationError, prefix: str = "") -> Invalid:
     return Invalid("; ".join(f"{e.field}: {e.message}" for e in errors), errors)
 
 
-def scoped_filters(key: ApiKey, body: dict[str, Any]) -> dict[str, Any]:
-    """A project key's objects always carry its project filter; another project is forbidden."""
-    if key.project is None:
-        return body
-    filters = dict(body.get("filters") or {})
-    asked = filters.get("project")
-    asked_list = [asked] if isinstance(asked, str) else list(asked or [])
-    if asked_list and set(asked_list) != {key.project}:
-        raise Forbidden(f"this key may manage only project '{key.project}'")
-    filters["project"] = [key.project]
-    return {**body, "filters": filters}
+def _public(request: Request, rec: Any) -> dict[str, Any]:
+    return rec.public()  # type: ignore[no-any-return]
 
 
-def parse_rule(key: ApiKey, body: dict[str, Any]) -> RuleIn:
-    if not isinstance(body, dict):
-        raise invalid("body", "send a JSON object")
-    try:
-        return RuleIn.model_validate(scoped_filters(key, body))
-    except ValidationError as exc:
-        raise validation_error(exc) from None
-
-
-@router.get("/templates", summary="Built-in rule templates (anomaly and threshold)")
-async def templates(_: ApiKey = Depends(require(Scope.READ))) -> dict[str, Any]:
+@router.get(
+    "/templates", summary="Built-in rule templates (anomaly and threshold)", **answer(Templates)
+)
+async def templates(_: ApiKey = Depends(require(Scope.READ))) -> Any:
     return {"templates": [{"name": n, **t} for n, t in TEMPLATES.items()]}
 
 
-@router.get("/rules", summary="Alert rules (secrets masked)")
-async def list_rules(
-    request: Request, key: ApiKey = Depends(require(Scope.READ))
-) -> dict[str, Any]:
-    recs = await run_in_threadpool(alerts_repo.list_rules, service(request).engine, key.project)
-    return {"rules": [r.public() for r in recs]}
+RULES: Resource[RuleIn, Any] = Resource(
+    name="rule",
+    plural="rules",
+    body=RuleIn,
+    out=RuleOut,
+    listing=RuleList,
+    summaries=Summaries(
+        list="Alert rules (secrets masked)",
+        create="Create a rule",
+        get="One rule",
+        put="Replace a rule (masked secrets keep their value)",
+        delete="Delete a rule",
+    ),
+    engine=lambda request: service(request).engine,
+    list=alerts_repo.list_rules,
+    create=alerts_repo.create_rule,
+    get=alerts_repo.get_rule,
+    update=alerts_repo.update_rule,
+    delete=alerts_repo.delete_rule,
+    prepare=scoped,
+    show=_public,
+)
+add_crud_routes(router, RULES, under="/rules")  # before /{alert_id}, which would match "rules"
 
 
-@router.post("/rules", status_code=201, summary="Create a rule")
-async def create_rule(
-    request: Request, body: dict[str, Any] = Body(...), key: ApiKey = Depends(require(Scope.ADMIN))
-) -> dict[str, Any]:
-    rule = parse_rule(key, body)
-    rec = await run_in_threadpool(
-        alerts_repo.create_rule, service(request).engine, rule, context(request).clock()
-    )
-    return rec.public()
-
-
-@router.get("/rules/{rule_id}", summary="One rule")
-async def get_rule(
-    request: Request, rule_id: str, key: ApiKey = Depends(require(Scope.READ))
-) -> dict[str, Any]:
-    rec = await run_in_threadpool(
-        alerts_repo.get_rule, service(request).engine, rule_id, key.project
-    )
-    return rec.public()
-
-
-@router.put("/rules/{rule_id}", summary="Replace a rule (masked secrets keep their value)")
-async def put_rule(
-    request: Request,
-    rule_id: str,
-    body: dict[str, Any] = Body(...),
-    key: ApiKey = Depends(require(Scope.ADMIN)),
-) -> dict[str, Any]:
-    rule = parse_rule(key, body)
-    rec = await run_in_threadpool(
-        alerts_repo.update_rule,
-        service(request).engine,
-        rule_id,
-        rule,
-        context(request).clock(),
-        key.project,
-    )
-    return rec.public()
-
-
-@router.patch("/rules/{rule_id}", summary="Change some fields of a rule (e.g. enabled)")
+@router.patch(
+    "/rules/{rule_id}",
+    summary="Change some fields of a rule (e.g. enabled)",
+    responses=documented(404),
+    **answer(RuleOut),
+)
 async def patch_rule(
     request: Request,
     rule_id: str,
-    body: dict[str, Any] = Body(...),
+    body: dict[str, Any] = Body(..., description="Any fields of a rule; the rest stay"),
     key: ApiKey = Depends(require(Scope.ADMIN)),
-) -> dict[str, Any]:
+) -> Any:
     engine = service(request).engine
     old = await run_in_threadpool(alerts_repo.get_rule, engine, rule_id, key.project)
     merged = {**old.rule.model_dump(by_alias=True, exclude={"template"}), **body}
-    rule = parse_rule(key, merged)
+    try:
+        rule = scoped(request, key, RuleIn.model_validate(merged))
+    except ValidationError as exc:
+        raise validation_error(exc) from None
     rec = await run_in_threadpool(
         alerts_repo.update_rule, engine, rule_id, rule, context(request).clock(), key.project
     )
     return rec.public()
 
 
-@router.delete("/rules/{rule_id}", status_code=204, summary="Delete a rule")
-async def delete_rule(
-    request: Request, rule_id: str, key: ApiKey = Depends(require(Scope.ADMIN))
-) -> None:
-    await run_in_threadpool(alerts_repo.delete_rule, service(request).engine, rule_id, key.project)
-
-
-@router.post("/evaluate", summary="Run an evaluation round now; returns what changed")
-async def evaluate(request: Request, key: ApiKey = Depends(require(Scope.ADMIN))) -> dict[str, Any]:
+@router.post(
+    "/evaluate", summary="Run an evaluation round now; returns what changed", **answer(Round)
+)
+async def evaluate(request: Request, key: ApiKey = Depends(require(Scope.ADMIN))) -> Any:
     if key.project is not None:
         raise Forbidden("evaluating every rule needs an admin key for all projects")
     return await service(request).run_round()
@@ -156,19 +135,22 @@ class SilenceIn(BaseModel):
     comment: str | None = None
 
 
-@router.get("/silences", summary="Silences and maintenance windows")
-async def list_silences(
-    request: Request, key: ApiKey = Depends(require(Scope.READ))
-) -> dict[str, Any]:
+@router.get("/silences", summary="Silences and maintenance windows", **answer(SilenceList))
+async def list_silences(request: Request, key: ApiKey = Depends(require(Scope.READ))) -> Any:
     now = context(request).clock()
     items = await run_in_threadpool(alerts_repo.list_silences, service(request).engine, key.project)
     return {"silences": [s.public(now) for s in items]}
 
 
-@router.post("/silences", status_code=201, summary="Silence matching alerts for a while")
+@router.post(
+    "/silences",
+    status_code=201,
+    summary="Silence matching alerts for a while",
+    **answer(Silence),
+)
 async def create_silence(
     request: Request, body: SilenceIn, key: ApiKey = Depends(require(Scope.ADMIN))
-) -> dict[str, Any]:
+) -> Any:
     now = context(request).clock()
     allowed = {"rule_id", "source_id", "severity", "name", "labels", "scope"}
     unknown = set(body.matchers) - allowed
@@ -190,7 +172,9 @@ async def create_silence(
     return s.public(now)
 
 
-@router.delete("/silences/{silence_id}", status_code=204, summary="End a silence")
+@router.delete(
+    "/silences/{silence_id}", status_code=204, summary="End a silence", responses=documented(404)
+)
 async def delete_silence(
     request: Request, silence_id: str, key: ApiKey = Depends(require(Scope.ADMIN))
 ) -> None:
@@ -199,10 +183,12 @@ async def delete_silence(
     )
 
 
-@router.post("/channels/test", summary="Send a test notification to a channel")
+@router.post("/channels/test", summary="Send a test notification to a channel", **answer(TestSend))
 async def test_channel(
-    request: Request, body: dict[str, Any] = Body(...), key: ApiKey = Depends(require(Scope.ADMIN))
-) -> dict[str, Any]:
+    request: Request,
+    body: dict[str, Any] = Body(..., description='A channel, or {"rule_id": ..., "index": 0}'),
+    key: ApiKey = Depends(require(Scope.ADMIN)),
+) -> Any:
     """Body: a channel object, or {"rule_id": ..., "index": 0} to test a stored rule's channel
     (its secrets stay on the server)."""
     svc = service(request)
@@ -245,28 +231,30 @@ def alerts_tables_iso(now: datetime) -> str:
     return iso(now) or ""
 
 
-@router.get("/deliveries", summary="The delivery log (newest first)")
+@router.get("/deliveries", summary="The delivery log (newest first)", **answer(DeliveryList))
 async def deliveries(
     request: Request,
-    alert_id: str | None = Query(None),
-    limit: int = Query(100, ge=1, le=1000),
+    alert_id: str | None = Query(None, description="Deliveries of one alert"),
+    limit: int = Query(100, ge=1, le=1000, description="Deliveries at most"),
     key: ApiKey = Depends(require(Scope.READ)),
-) -> dict[str, Any]:
+) -> Any:
     rows = await run_in_threadpool(
         alerts_repo.list_deliveries, service(request).engine, key.project, alert_id, limit
     )
     return {"deliveries": rows}
 
 
-@router.get("", summary="Alerts, newest first: ?state=firing&severity=critical")
+@router.get(
+    "", summary="Alerts, newest first: ?state=firing&severity=critical", **answer(AlertList)
+)
 async def list_alerts(
     request: Request,
     state: list[str] = Query([], description=f"Any of {', '.join(STATES)}, or open"),
     severity: list[str] = Query([], description="info, warning, critical (or P1-P3)"),
     rule_id: str | None = Query(None, description="Alerts of one rule, budget or SLO"),
-    limit: int = Query(100, ge=1, le=1000),
+    limit: int = Query(100, ge=1, le=1000, description="Alerts at most"),
     key: ApiKey = Depends(require(Scope.READ)),
-) -> dict[str, Any]:
+) -> Any:
     states = [s for x in state for s in x.split(",") if s]
     if "open" in states:
         states = [s for s in states if s != "open"] + ["pending", "firing", "acknowledged"]
@@ -283,10 +271,15 @@ async def list_alerts(
     return {"alerts": rows}
 
 
-@router.get("/{alert_id}", summary="One alert with its full history")
+@router.get(
+    "/{alert_id}",
+    summary="One alert with its full history",
+    responses=documented(404),
+    **answer(AlertDetail),
+)
 async def get_alert(
     request: Request, alert_id: str, key: ApiKey = Depends(require(Scope.READ))
-) -> dict[str, Any]:
+) -> Any:
     engine = service(request).engine
 
     def load() -> dict[str, Any]:
@@ -304,25 +297,35 @@ class NoteIn(BaseModel):
     by: str | None = Field(None, max_length=200, description="Who (default: the key's name)")
 
 
-@router.post("/{alert_id}/acknowledge", summary="Acknowledge a firing alert (stops reminders)")
+@router.post(
+    "/{alert_id}/acknowledge",
+    summary="Acknowledge a firing alert (stops reminders)",
+    responses=documented(404),
+    **answer(Alert),
+)
 async def acknowledge(
     request: Request,
     alert_id: str,
     body: NoteIn | None = None,
     key: ApiKey = Depends(require(Scope.ADMIN)),
-) -> dict[str, Any]:
+) -> Any:
     body = body or NoteIn(note=None, by=None)
     actor = body.by or key.name or f"key {key.id}"
     return await service(request).by_hand(alert_id, "acknowledge", actor, body.note, key.project)
 
 
-@router.post("/{alert_id}/resolve", summary="Resolve an alert by hand")
+@router.post(
+    "/{alert_id}/resolve",
+    summary="Resolve an alert by hand",
+    responses=documented(404),
+    **answer(Alert),
+)
 async def resolve(
     request: Request,
     alert_id: str,
     body: NoteIn | None = None,
     key: ApiKey = Depends(require(Scope.ADMIN)),
-) -> dict[str, Any]:
+) -> Any:
     body = body or NoteIn(note=None, by=None)
     actor = body.by or key.name or f"key {key.id}"
     return await service(request).by_hand(alert_id, "resolve", actor, body.note, key.project)

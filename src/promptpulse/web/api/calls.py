@@ -9,16 +9,20 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 
 from promptpulse.meta import ApiKey, Scope
 from promptpulse.model import FILTERS
-from promptpulse.query.parse import Errors, parse_int, parse_scope
+from promptpulse.query.requests import CALLS_PARAMS, parse_calls
 from promptpulse.web.auth import require, restrict_to_key
 from promptpulse.web.context import context
+from promptpulse.web.openapi import query_params
+from promptpulse.web.problems import documented
+from promptpulse.web.schemas.common import answer
+from promptpulse.web.schemas.metrics import CallsPage
 
-router = APIRouter(prefix="/v1", tags=["calls"])
+router = APIRouter(prefix="/v1", tags=["calls"], responses=documented(401, 403, 422))
 
 # The call record's own fields a list shows; metadata and tags stay out to keep pages light.
 COLUMNS: tuple[str, ...] = (
@@ -27,8 +31,6 @@ COLUMNS: tuple[str, ...] = (
     "http_status", "latency_ms", "ttft_ms", "input_tokens", "output_tokens", "cost_usd",
     "cache_hit", "retries",
 )  # fmt: skip
-DEFAULT_LIMIT = 50
-MAX_LIMIT = 1000
 
 
 def _iso(value: datetime) -> str:
@@ -48,24 +50,17 @@ def shape_call(row: dict[str, Any]) -> dict[str, Any]:
     summary="Recent raw calls in a range, newest first",
     description="Filters as for /v1/metrics (repeat a parameter for several values): "
     f"{', '.join(FILTERS)}, metadata.<key>. `status=error` lists failing calls.",
+    openapi_extra=query_params(CALLS_PARAMS),
+    **answer(CallsPage),
 )
-async def calls(
-    request: Request,
-    from_: str | None = Query(None, alias="from", description="RFC 3339 start, inclusive"),
-    to: str | None = Query(None, description="RFC 3339 end, exclusive (default: now)"),
-    limit: int | None = Query(None, description=f"1 to {MAX_LIMIT} (default {DEFAULT_LIMIT})"),
-    key: ApiKey = Depends(require(Scope.READ)),
-) -> dict[str, Any]:
+async def calls(request: Request, key: ApiKey = Depends(require(Scope.READ))) -> Any:
     ctx = context(request)
-    errors = Errors()
-    scope = parse_scope(request.query_params, ctx.clock(), errors)
-    count = parse_int(request.query_params, "limit", errors, DEFAULT_LIMIT, 1, MAX_LIMIT)
-    errors.raise_if_any()
-    scope = restrict_to_key(key, scope)
-    rows = await run_in_threadpool(ctx.store.calls, scope, COLUMNS, count)
+    q = parse_calls(request.query_params, ctx.clock())
+    scope = restrict_to_key(key, q.scope)
+    rows = await run_in_threadpool(ctx.store.calls, scope, COLUMNS, q.limit)
     return {
         "from": _iso(scope.start.replace(tzinfo=None)),
         "to": _iso(scope.end.replace(tzinfo=None)),
-        "limit": count,
+        "limit": q.limit,
         "calls": [shape_call(r) for r in rows],
     }

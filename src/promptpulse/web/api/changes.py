@@ -7,8 +7,9 @@ from fastapi import APIRouter, Depends, Query, Request
 from promptpulse.meta import ApiKey, Scope
 from promptpulse.web.auth import require
 from promptpulse.web.context import context
+from promptpulse.web.problems import documented
 
-router = APIRouter(prefix="/v1", tags=["metrics"])
+router = APIRouter(prefix="/v1", tags=["metrics"], responses=documented(401, 403, 422))
 
 
 @router.get(

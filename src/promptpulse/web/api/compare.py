@@ -4,45 +4,53 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 
 from promptpulse.experiments.compare import DEFAULT_GUARDRAILS, DEFAULT_PRIMARY, compare
 from promptpulse.meta import ApiKey, Scope
-from promptpulse.query.parse import (
-    Errors,
-    MultiDict,
-    parse_choice,
-    parse_dimension,
-    parse_scope,
-    single,
-)
+from promptpulse.query.parse import SCOPE_PARAMS, Errors, Param, ParamKind, read, read_scope
+from promptpulse.query.requests import DIMENSIONS
 from promptpulse.web.auth import require, restrict_to_key
 from promptpulse.web.context import context
+from promptpulse.web.openapi import query_params
+from promptpulse.web.problems import documented
+from promptpulse.web.schemas.common import answer
+from promptpulse.web.schemas.metrics import Comparisons
 
-router = APIRouter(prefix="/v1", tags=["experiments"])
+router = APIRouter(prefix="/v1", tags=["experiments"], responses=documented(401, 403, 422))
 
-
-def parse_list(params: MultiDict, name: str, errors: Errors) -> list[str] | None:
-    """A comma list, or the parameter repeated; None when absent."""
-    raw = params.getlist(name)
-    if not raw:
-        return None
-    return [v.strip() for item in raw for v in item.split(",") if v.strip()]
-
-
-def parse_alpha(params: MultiDict, errors: Errors) -> float:
-    raw = single(params, "alpha", errors)
-    if raw is None:
-        return 0.05
-    try:
-        value = float(raw)
-    except ValueError:
-        errors.add("alpha", f"'{raw}' is not a number")
-        return 0.05
-    if not 0 < value < 0.5:
-        errors.add("alpha", "must be between 0 and 0.5 (e.g. 0.05)")
-    return value
+COMPARE_PARAMS: tuple[Param, ...] = (
+    *SCOPE_PARAMS,
+    Param("by", ParamKind.DIMENSION, f"Each value a variant: {DIMENSIONS}", required=True),
+    Param(
+        "values",
+        ParamKind.LIST,
+        "The variants (comma list, or repeat the parameter); the first is the control",
+        required=True,
+    ),
+    Param(
+        "primary",
+        ParamKind.TEXT,
+        "Metric deciding the winner",
+        default=DEFAULT_PRIMARY,
+    ),
+    Param(
+        "guardrails",
+        ParamKind.LIST,
+        "Metrics that must not get significantly worse (default "
+        f"{','.join(DEFAULT_GUARDRAILS)}; `none` for none)",
+    ),
+    Param(
+        "direction",
+        ParamKind.CHOICE,
+        "Which way the primary metric is better (default: the catalog's)",
+        choices=("higher", "lower"),
+    ),
+    Param(
+        "alpha", ParamKind.NUMBER, "Significance level", default=0.05, lo=0, hi=0.5, example="0.05"
+    ),
+)
 
 
 @router.get(
@@ -55,52 +63,27 @@ def parse_alpha(params: MultiDict, errors: Errors) -> float:
         "Welch's t-test; Holm-adjusted with more than two variants. `difference` is variant "
         "minus control in the metric's unit. Filters as in /v1/metrics."
     ),
+    openapi_extra=query_params(COMPARE_PARAMS),
+    **answer(Comparisons),
 )
-async def get_compare(
-    request: Request,
-    by: str = Query(..., description="A dimension, or metadata.<key>"),
-    values: str = Query(..., description="Comma list of values; the first is the control"),
-    primary: str | None = Query(
-        None, description=f"Metric deciding the winner (default {DEFAULT_PRIMARY})"
-    ),
-    guardrails: str | None = Query(
-        None,
-        description="Comma list of metrics that must not get "
-        f"significantly worse (default {','.join(DEFAULT_GUARDRAILS)};"
-        " `none` for none)",
-    ),
-    direction: str | None = Query(
-        None,
-        description="higher or lower: which way the primary "
-        "metric is better (default: the catalog's)",
-    ),
-    alpha: str | None = Query(None, description="Significance level (default 0.05)"),
-    from_: str | None = Query(None, alias="from", description="RFC 3339 start (default to − 24 h)"),
-    to: str | None = Query(None, description="RFC 3339 end, exclusive (default now)"),
-    key: ApiKey = Depends(require(Scope.READ)),
-) -> dict[str, Any]:
+async def get_compare(request: Request, key: ApiKey = Depends(require(Scope.READ))) -> Any:
     ctx = context(request)
     params = request.query_params
     errors = Errors()
-    scope = parse_scope(params, ctx.clock(), errors)
-    dim = parse_dimension(single(params, "by", errors), "by", errors, required=True)
-    chosen = parse_list(params, "values", errors) or []
-    main = single(params, "primary", errors) or DEFAULT_PRIMARY
-    rails = parse_list(params, "guardrails", errors)
-    rails = list(DEFAULT_GUARDRAILS) if rails is None else [g for g in rails if g != "none"]
-    way = parse_choice(params, "direction", errors, ("higher", "lower"), None)
-    level = parse_alpha(params, errors)
+    scope = read_scope(params, ctx.clock(), errors)
+    v = read(COMPARE_PARAMS, params, errors)
     errors.raise_if_any()
-    assert dim is not None
+    rails = v["guardrails"]
+    rails = list(DEFAULT_GUARDRAILS) if rails is None else [g for g in rails if g != "none"]
     scope = restrict_to_key(key, scope)
     return await run_in_threadpool(
         compare,
         ctx.store,
         scope,
-        dim,
-        chosen,
-        main,
+        v["by"],
+        v["values"] or [],
+        v["primary"],
         rails,
-        level,
-        way,
+        v["alpha"],
+        v["direction"],
     )

@@ -14,11 +14,15 @@ from promptpulse.experiments import power, repo
 from promptpulse.experiments.compare import DEFAULT_GUARDRAILS, DEFAULT_PRIMARY
 from promptpulse.experiments.results import results
 from promptpulse.meta import ApiKey, Scope
-from promptpulse.query.parse import Errors, single
+from promptpulse.query.parse import Errors, Param, ParamKind, read
 from promptpulse.web.auth import project_for_write, require
 from promptpulse.web.context import context
+from promptpulse.web.openapi import query_params
+from promptpulse.web.problems import documented
 
-router = APIRouter(prefix="/v1/experiments", tags=["experiments"])
+router = APIRouter(
+    prefix="/v1/experiments", tags=["experiments"], responses=documented(401, 403, 422)
+)
 MAX_EXPOSURES = 10_000
 
 
@@ -120,42 +124,33 @@ def _build(body: ExperimentIn, project: str, now: datetime) -> repo.Experiment:
     )
 
 
-def _float(params: Any, name: str, errors: Errors, default: float | None) -> float | None:
-    raw = single(params, name, errors)
-    if raw is None:
-        return default
-    try:
-        return float(raw)
-    except ValueError:
-        errors.add(name, f"'{raw}' is not a number")
-        return default
+PLAN_PARAMS: tuple[Param, ...] = (
+    Param("baseline", ParamKind.NUMBER, "Current rate of the metric (proportions)"),
+    Param("sd", ParamKind.NUMBER, "Standard deviation (means, instead of baseline)"),
+    Param("mde", ParamKind.NUMBER, "Minimum detectable effect, absolute", required=True),
+    Param("alpha", ParamKind.NUMBER, "Significance level", default=0.05),
+    Param("power", ParamKind.NUMBER, "Power", default=0.8),
+    Param("ratio", ParamKind.NUMBER, "Treatment / control size", default=1.0),
+    Param("variants", ParamKind.NUMBER, "Number of variants, an integer ≥ 2", default=2),
+    Param("daily_calls", ParamKind.NUMBER, "Calls per day over all variants"),
+)
 
 
-@router.get("/plan", summary="Sample size per variant (and days to go at a traffic rate)")
-async def plan(
-    request: Request,
-    baseline: str | None = Query(None, description="Current rate of the metric (proportions)"),
-    sd: str | None = Query(None, description="Standard deviation (means, instead of baseline)"),
-    mde: str | None = Query(None, description="Minimum detectable effect, absolute"),
-    alpha: str | None = Query(None, description="Default 0.05"),
-    power_: str | None = Query(None, alias="power", description="Default 0.8"),
-    ratio: str | None = Query(None, description="Treatment / control size (default 1)"),
-    variants: str | None = Query(None, description="Number of variants (default 2)"),
-    daily_calls: str | None = Query(None, description="Calls per day over all variants"),
-    _: ApiKey = Depends(require(Scope.READ)),
-) -> dict[str, Any]:
-    params = request.query_params
+@router.get(
+    "/plan",
+    summary="Sample size per variant (and days to go at a traffic rate)",
+    openapi_extra=query_params(PLAN_PARAMS),
+)
+async def plan(request: Request, _: ApiKey = Depends(require(Scope.READ))) -> dict[str, Any]:
     errors = Errors()
-    base = _float(params, "baseline", errors, None)
-    spread = _float(params, "sd", errors, None)
-    effect = _float(params, "mde", errors, None)
-    level = _float(params, "alpha", errors, 0.05)
-    target_power = _float(params, "power", errors, 0.8)
-    size_ratio = _float(params, "ratio", errors, 1.0)
-    arms = _float(params, "variants", errors, 2)
-    per_day = _float(params, "daily_calls", errors, None)
-    if effect is None:
-        errors.add("mde", "is required")
+    v = read(PLAN_PARAMS, request.query_params, errors)
+    base, spread, effect, level = v["baseline"], v["sd"], v["mde"], v["alpha"]
+    target_power, size_ratio, arms, per_day = (
+        v["power"],
+        v["ratio"],
+        v["variants"],
+        v["daily_calls"],
+    )
     if (base is None) == (spread is None):
         errors.add("baseline", "give baseline (a rate) or sd (a mean's spread), not both")
     if arms is None or arms < 2 or arms != int(arms):

@@ -2,23 +2,32 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request
+from fastapi.responses import PlainTextResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from promptpulse.errors import StoreUnavailable
 from promptpulse.web.context import context
+from promptpulse.web.problems import documented
+from promptpulse.web.schemas.common import answer
+from promptpulse.web.schemas.data import Health, Ready
 
 router = APIRouter(tags=["health"])
+PROMETHEUS = "text/plain; version=0.0.4; charset=utf-8"
 
 
-@router.get("/healthz", summary="The process is up")
-async def healthz() -> dict[str, str]:
+@router.get("/healthz", summary="The process is up", **answer(Health))
+async def healthz() -> Any:
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="The store answers a query")
-async def readyz(request: Request) -> dict[str, object]:
+@router.get(
+    "/readyz", summary="The store answers a query", responses=documented(503), **answer(Ready)
+)
+async def readyz(request: Request) -> Any:
     ctx = context(request)
     try:
         await run_in_threadpool(ctx.store.ping)
@@ -27,8 +36,11 @@ async def readyz(request: Request) -> dict[str, object]:
     return {"status": "ready", "writer_queue_events": ctx.writer.pending_events}
 
 
-@router.get("/metrics", summary="Prometheus metrics of the server itself")
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics of the server itself",
+    response_class=PlainTextResponse,
+    responses={200: {"content": {PROMETHEUS: {"schema": {"type": "string"}}}}},
+)
 async def prometheus(request: Request) -> Response:
-    return Response(
-        context(request).metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8"
-    )
+    return Response(context(request).metrics.render(), media_type=PROMETHEUS)

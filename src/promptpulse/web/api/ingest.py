@@ -10,12 +10,23 @@ from starlette.responses import Response
 
 from promptpulse.errors import FieldError, TooLarge, UnsupportedMediaType
 from promptpulse.ingest.pipeline import Prepared, decode_body, prepare_events, prepare_scores
+from promptpulse.ingest.schema import EventBatch, ScoreBatch
 from promptpulse.meta import ApiKey, Scope
 from promptpulse.web.auth import require
 from promptpulse.web.context import AppContext, context
-from promptpulse.web.problems import problem
+from promptpulse.web.openapi import json_body
+from promptpulse.web.problems import ANSWERS, documented, problem
+from promptpulse.web.schemas.data import IngestProblem, IngestResult
 
-router = APIRouter(tags=["ingest"])
+router = APIRouter(tags=["ingest"], responses=documented(400, 401, 403, 413, 415, 429, 503))
+ANSWERED: dict[int | str, dict[str, Any]] = {
+    200: {"description": "All valid: `{accepted, duplicates, rejected: []}`"},
+    207: {
+        "model": IngestResult,
+        "description": "Some items rejected (each with index, id, errors); the rest stored",
+    },
+    422: {"model": IngestProblem, "description": f"Every item was rejected. {ANSWERS[422]}"},
+}
 
 _EXAMPLE = {
     "events": [
@@ -81,18 +92,9 @@ async def _store(request: Request, ctx: AppContext, kind: str, prepared: Prepare
 @router.post(
     "/v1/events",
     summary="Ingest a batch of LLM calls",
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"example": _EXAMPLE}},
-        }
-    },
-    responses={
-        200: {"description": "All valid: `{accepted, duplicates, rejected: []}`"},
-        207: {"description": "Some items rejected (each with index, id, errors); the rest stored"},
-        413: {"description": "More than 10,000 events or 10 MiB"},
-        429: {"description": "The writer is behind; retry after `Retry-After` seconds"},
-    },
+    openapi_extra=json_body(EventBatch, _EXAMPLE),
+    response_model=IngestResult,
+    responses={**ANSWERED, 413: {"description": "More than 10,000 events or 10 MiB"}},
 )
 async def post_events(request: Request, key: ApiKey = Depends(require(Scope.INGEST))) -> Response:
     ctx = context(request)
@@ -107,7 +109,13 @@ async def post_events(request: Request, key: ApiKey = Depends(require(Scope.INGE
     return await _store(request, ctx, "events", prepared)
 
 
-@router.post("/v1/scores", summary="Ingest feedback and evaluation scores")
+@router.post(
+    "/v1/scores",
+    summary="Ingest feedback and evaluation scores",
+    openapi_extra=json_body(ScoreBatch),
+    response_model=IngestResult,
+    responses=ANSWERED,
+)
 async def post_scores(request: Request, key: ApiKey = Depends(require(Scope.INGEST))) -> Response:
     ctx = context(request)
     body = await read_body(request, ctx)

@@ -18,8 +18,16 @@ from promptpulse.query.parse import Errors, parse_time
 from promptpulse.retention import RetentionService
 from promptpulse.web.auth import project_for_write, require, restrict_to_key
 from promptpulse.web.context import context
+from promptpulse.web.problems import documented
+from promptpulse.web.schemas.common import answer
+from promptpulse.web.schemas.data import ExportJob
 
-router = APIRouter(tags=["data lifecycle"])
+router = APIRouter(tags=["data lifecycle"], responses=documented(401, 403, 422))
+EXPORT_TYPES = {
+    "csv": "text/csv",
+    "jsonl": "application/x-ndjson",
+    "parquet": "application/vnd.apache.parquet",
+}
 
 
 def _retention(request: Request) -> RetentionService:
@@ -136,10 +144,10 @@ def _export_scope(body: ExportIn) -> QueryScope:
     return QueryScope(start, end, tuple(filters))
 
 
-@router.post("/v1/exports", status_code=202, summary="Start an export job")
+@router.post("/v1/exports", status_code=202, summary="Start an export job", **answer(ExportJob))
 async def create_export(
     request: Request, body: ExportIn, key: ApiKey = Depends(require(Scope.READ))
-) -> dict[str, Any]:
+) -> Any:
     scope = restrict_to_key(key, _export_scope(body))
     req = ExportRequest.validate(
         context(request).store, body.format, body.source, body.columns, scope, key.project
@@ -147,25 +155,39 @@ async def create_export(
     return _exports(request).submit(req).as_dict()
 
 
-@router.get("/v1/exports/{export_id}", summary="An export job: status, progress, manifest")
+@router.get(
+    "/v1/exports/{export_id}",
+    summary="An export job: status, progress, manifest",
+    responses=documented(404),
+    **answer(ExportJob),
+)
 async def get_export(
     request: Request, export_id: str, key: ApiKey = Depends(require(Scope.READ))
-) -> dict[str, Any]:
+) -> Any:
     return _exports(request).get(export_id, key.project).as_dict()
 
 
-@router.get("/v1/exports/{export_id}/download", summary="The exported file, streamed")
+@router.get(
+    "/v1/exports/{export_id}/download",
+    summary="The exported file, streamed",
+    response_class=FileResponse,
+    responses={
+        200: {
+            "description": "The file; `X-Content-SHA256` is its checksum",
+            "content": {
+                t: {"schema": {"type": "string", "format": "binary"}} for t in EXPORT_TYPES.values()
+            },
+        },
+        **documented(404),
+    },
+)
 async def download_export(
     request: Request, export_id: str, key: ApiKey = Depends(require(Scope.READ))
 ) -> FileResponse:
     service = _exports(request)
     job = service.get(export_id, key.project)
     path = service.file_of(job)
-    media = {
-        "csv": "text/csv",
-        "jsonl": "application/x-ndjson",
-        "parquet": "application/vnd.apache.parquet",
-    }[job.request.format]
+    media = EXPORT_TYPES[job.request.format]
     sha = job.manifest["files"][0]["sha256"] if job.manifest else ""
     return FileResponse(
         path, media_type=media, filename=path.name, headers={"X-Content-SHA256": sha}

@@ -62,6 +62,14 @@ class UnsupportedMediaType(PromptPulseError):
     title = "Unsupported media type"
 
 
+def _otlp_content(message: str) -> dict[str, Any]:
+    """OTLP answers in the request's encoding, never as a problem."""
+    return {
+        PROTOBUF: {"schema": {"type": "string", "format": "binary", "description": message}},
+        JSON: {"schema": {"type": "object", "description": message}},
+    }
+
+
 @router.post(
     "/v1/traces",
     summary="Ingest OpenTelemetry spans (OTLP/HTTP, protobuf or JSON)",
@@ -81,13 +89,21 @@ class UnsupportedMediaType(PromptPulseError):
     },
     responses={
         200: {
-            "description": "ExportTraceServiceResponse, with partial_success if spans were rejected"
+            "description": "ExportTraceServiceResponse; partial_success if spans were rejected",
+            "content": _otlp_content("ExportTraceServiceResponse"),
         },
-        400: {"description": "Undecodable body (google.rpc.Status)"},
-        413: {"description": "Body or batch too large"},
-        415: {"description": "Content-Type is neither application/x-protobuf nor application/json"},
-        429: {"description": "The writer is behind; retry after `Retry-After` seconds"},
-        503: {"description": "The store is unavailable; retry after `Retry-After` seconds"},
+        **{
+            status: {"description": text, "content": _otlp_content("google.rpc.Status")}
+            for status, text in (
+                (400, "Undecodable body"),
+                (401, "No key, or an unknown or revoked one"),
+                (403, "The key lacks the ingest scope"),
+                (413, "Body or batch too large"),
+                (415, "Content-Type is neither application/x-protobuf nor application/json"),
+                (429, "The writer is behind; retry after `Retry-After` seconds"),
+                (503, "The store is unavailable; retry after `Retry-After` seconds"),
+            )
+        },
     },
 )
 async def post_traces(request: Request) -> Response:

@@ -12,8 +12,9 @@ from promptpulse.meta import ApiKey, Scope, delete_price, list_prices, set_price
 from promptpulse.model import PriceOverride
 from promptpulse.web.auth import project_for_write, require
 from promptpulse.web.context import context
+from promptpulse.web.problems import documented
 
-router = APIRouter(prefix="/v1/prices", tags=["prices"])
+router = APIRouter(prefix="/v1/prices", tags=["prices"], responses=documented(401, 403, 422))
 
 
 class PriceIn(BaseModel):

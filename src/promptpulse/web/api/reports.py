@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi import APIRouter, Body, Depends, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from promptpulse.errors import Forbidden, invalid
 from promptpulse.meta import ApiKey, Scope
-from promptpulse.query.parse import Errors, parse_choice, parse_time, single
+from promptpulse.query.parse import Errors, Param, ParamKind, parse_time, read
 from promptpulse.reports import ReportService, render_html, render_markdown, render_text
 from promptpulse.reports import schedules as sch
 from promptpulse.reports.model import Report
@@ -20,9 +22,38 @@ from promptpulse.reports.periods import PERIODS, zone
 from promptpulse.web.api.alerts import validation_error
 from promptpulse.web.auth import require
 from promptpulse.web.context import context
+from promptpulse.web.crud import Resource, Summaries, add_crud_routes
+from promptpulse.web.openapi import query_params
+from promptpulse.web.problems import documented
+from promptpulse.web.schemas.common import answer
+from promptpulse.web.schemas.data import DueSends, SentReport
+from promptpulse.web.schemas.objects import ScheduleList, ScheduleOut
 
-router = APIRouter(prefix="/v1/reports", tags=["reports"])
+router = APIRouter(prefix="/v1/reports", tags=["reports"], responses=documented(401, 403, 422))
 FORMATS = ("json", "markdown", "html", "text")
+SEND_FIELDS = {"period", "timezone", "project", "as_of", "min_requests", "channels"}
+
+PREVIEW_PARAMS: tuple[Param, ...] = (
+    Param("period", ParamKind.CHOICE, "The period reported", default="week", choices=PERIODS),
+    Param("format", ParamKind.CHOICE, "The answer's format", default="json", choices=FORMATS),
+    Param("timezone", ParamKind.TEXT, "IANA time zone of the period's boundaries", default="UTC"),
+    Param("project", ParamKind.TEXT, "One project (admin keys: default all)"),
+    Param(
+        "as_of",
+        ParamKind.TIME,
+        "Report the last period complete at this time (RFC 3339; default now)",
+    ),
+    Param("min_requests", ParamKind.INT, "Calls a prompt needs on each side (≥ 1)", default=20),
+)
+
+
+@dataclass(frozen=True)
+class ReportArgs:
+    period: str
+    timezone: str
+    project: str | None
+    as_of: datetime | None
+    min_requests: int
 
 
 def _service(request: Request) -> ReportService:
@@ -38,23 +69,28 @@ def _project(key: ApiKey, asked: str | None) -> str | None:
     return key.project
 
 
-def _build(request: Request, key: ApiKey, params: dict[str, Any]) -> Report:
-    errors = Errors()
-    period = params.get("period") or "week"
-    if period not in PERIODS:
-        errors.add("period", f"'{period}' is not one of {', '.join(PERIODS)}")
-    tz = params.get("timezone") or "UTC"
+def _check_zone(tz: str, errors: Errors) -> None:
     try:
         zone(tz)
     except ValueError as exc:
         errors.add("timezone", str(exc))
+
+
+def _send_args(body: dict[str, Any]) -> ReportArgs:
+    """What /send's body asks for, checked."""
+    errors = Errors()
+    period = body.get("period") or "week"
+    if period not in PERIODS:
+        errors.add("period", f"'{period}' is not one of {', '.join(PERIODS)}")
+    tz = body.get("timezone") or "UTC"
+    _check_zone(tz, errors)
     as_of = None
-    if params.get("as_of"):
+    if body.get("as_of"):
         try:
-            as_of = parse_time(str(params["as_of"]), "as_of")
+            as_of = parse_time(str(body["as_of"]), "as_of")
         except Exception as exc:  # Invalid: keep its field error
             errors.items.extend(getattr(exc, "errors", []))
-    min_requests = params.get("min_requests") or 20
+    min_requests = body.get("min_requests") or 20
     try:
         min_requests = int(min_requests)
         if min_requests < 1:
@@ -62,35 +98,46 @@ def _build(request: Request, key: ApiKey, params: dict[str, Any]) -> Report:
     except (TypeError, ValueError):
         errors.add("min_requests", "must be a whole number ≥ 1")
     errors.raise_if_any()
+    return ReportArgs(period, tz, body.get("project"), as_of, min_requests)
+
+
+def _build(request: Request, key: ApiKey, args: ReportArgs) -> Report:
     return _service(request).build(
-        period,
-        project=_project(key, params.get("project")),
-        timezone=tz,
-        as_of=as_of,
-        min_requests=min_requests,
+        args.period,
+        project=_project(key, args.project),
+        timezone=args.timezone,
+        as_of=args.as_of,
+        min_requests=args.min_requests,
     )
 
 
-@router.get("/preview", summary="The report of the last whole period, without sending it")
-async def preview(
-    request: Request,
-    period: str = Query("week", description="day, week or month"),
-    format: str = Query("json", description="json, markdown, html or text"),
-    timezone: str = Query("UTC", description="IANA time zone of the period's boundaries"),
-    project: str | None = Query(None, description="One project (admin keys: default all)"),
-    as_of: str | None = Query(
-        None, description="Report the last period complete at this time (RFC 3339; default now)"
-    ),
-    min_requests: int = Query(20, description="Calls a prompt needs on each side"),
-    key: ApiKey = Depends(require(Scope.READ)),
-) -> Response:
+@router.get(
+    "/preview",
+    summary="The report of the last whole period, without sending it",
+    openapi_extra=query_params(PREVIEW_PARAMS),
+    responses={
+        200: {
+            "description": "The report: JSON, or rendered as format= asks",
+            "content": {
+                "application/json": {"schema": {"type": "object"}},
+                "text/markdown": {"schema": {"type": "string"}},
+                "text/html": {"schema": {"type": "string"}},
+                "text/plain": {"schema": {"type": "string"}},
+            },
+        }
+    },
+)
+async def preview(request: Request, key: ApiKey = Depends(require(Scope.READ))) -> Response:
     errors = Errors()
-    fmt = parse_choice(request.query_params, "format", errors, FORMATS, "json") or "json"
-    single(request.query_params, "period", errors)
+    v = read(PREVIEW_PARAMS, request.query_params, errors)
+    _check_zone(v["timezone"], errors)
+    min_requests = v["min_requests"] or 20  # as /send: 0 is the default
+    if min_requests < 1:
+        errors.add("min_requests", "must be a whole number ≥ 1")
     errors.raise_if_any()
-    params = {"period": period, "timezone": timezone, "project": project, "as_of": as_of,
-              "min_requests": min_requests}  # fmt: skip
-    report = await run_in_threadpool(_build, request, key, params)
+    args = ReportArgs(v["period"], v["timezone"], v["project"], v["as_of"], min_requests)
+    report = await run_in_threadpool(_build, request, key, args)
+    fmt = v["format"]
     if fmt == "html":
         return HTMLResponse(render_html(report))
     if fmt == "markdown":
@@ -119,15 +166,21 @@ def _channels(request: Request, body: dict[str, Any]) -> list[sch.ReportChannel]
     return channels
 
 
-@router.post("/send", summary="Build a report now and send it to the channels given")
+@router.post(
+    "/send", summary="Build a report now and send it to the channels given", **answer(SentReport)
+)
 async def send(
-    request: Request, body: dict[str, Any] = Body(...), key: ApiKey = Depends(require(Scope.ADMIN))
-) -> dict[str, Any]:
+    request: Request,
+    body: dict[str, Any] = Body(
+        ..., description=f"channels (required), and any of {', '.join(sorted(SEND_FIELDS))}"
+    ),
+    key: ApiKey = Depends(require(Scope.ADMIN)),
+) -> Any:
     channels = _channels(request, body)
-    unknown = set(body) - {"period", "timezone", "project", "as_of", "min_requests", "channels"}
+    unknown = set(body) - SEND_FIELDS
     if unknown:
         raise invalid(sorted(unknown)[0], "unknown field")
-    report = await run_in_threadpool(_build, request, key, body)
+    report = await run_in_threadpool(lambda: _build(request, key, _send_args(body)))
     results = await _service(request).deliver(report, channels)
     return {"period_start": report.start, "period_end": report.end, "results": results}
 
@@ -135,13 +188,7 @@ async def send(
 # ------------------------------------------------------------------ schedules
 
 
-def _parse(request: Request, key: ApiKey, body: Any) -> sch.ScheduleIn:
-    if not isinstance(body, dict):
-        raise invalid("body", "send a JSON object")
-    try:
-        spec = sch.ScheduleIn.model_validate(body)
-    except ValidationError as exc:
-        raise validation_error(exc) from None
+def _prepare(request: Request, key: ApiKey, spec: sch.ScheduleIn) -> sch.ScheduleIn:
     if key.project is not None:
         if spec.project not in (None, key.project):
             raise Forbidden(f"this key may manage only project '{key.project}'")
@@ -150,59 +197,37 @@ def _parse(request: Request, key: ApiKey, body: Any) -> sch.ScheduleIn:
     return spec
 
 
-@router.get("/schedules", summary="Report schedules")
-async def list_schedules(
-    request: Request, key: ApiKey = Depends(require(Scope.READ))
-) -> dict[str, Any]:
-    now = context(request).clock()
-    records = await run_in_threadpool(sch.list_schedules, _service(request).engine, key.project)
-    return {"schedules": [r.public(now) for r in records]}
+def _public(request: Request, rec: sch.ScheduleRecord) -> dict[str, Any]:
+    return rec.public(context(request).clock())
 
 
-@router.post("/schedules", status_code=201, summary="Create a report schedule")
-async def create_schedule(
-    request: Request, body: dict[str, Any] = Body(...), key: ApiKey = Depends(require(Scope.ADMIN))
-) -> dict[str, Any]:
-    spec = _parse(request, key, body)
-    now = context(request).clock()
-    rec = await run_in_threadpool(sch.create_schedule, _service(request).engine, spec, now)
-    return rec.public(now)
-
-
-@router.post("/schedules/run", summary="Send every schedule that is due now")
-async def run_due(request: Request, key: ApiKey = Depends(require(Scope.ADMIN))) -> dict[str, Any]:
+@router.post("/schedules/run", summary="Send every schedule that is due now", **answer(DueSends))
+async def run_due(request: Request, key: ApiKey = Depends(require(Scope.ADMIN))) -> Any:
     if key.project is not None:
         raise Forbidden("running the scheduler needs an admin key for all projects")
     return {"sent": await _service(request).run_due()}
 
 
-@router.get("/schedules/{schedule_id}", summary="One report schedule")
-async def get_schedule(
-    request: Request, schedule_id: str, key: ApiKey = Depends(require(Scope.READ))
-) -> dict[str, Any]:
-    rec = await run_in_threadpool(
-        sch.get_schedule, _service(request).engine, schedule_id, key.project
-    )
-    return rec.public(context(request).clock())
-
-
-@router.put("/schedules/{schedule_id}", summary="Replace a report schedule")
-async def put_schedule(
-    request: Request,
-    schedule_id: str,
-    body: dict[str, Any] = Body(...),
-    key: ApiKey = Depends(require(Scope.ADMIN)),
-) -> dict[str, Any]:
-    spec = _parse(request, key, body)
-    now = context(request).clock()
-    rec = await run_in_threadpool(
-        sch.update_schedule, _service(request).engine, schedule_id, spec, now, key.project
-    )
-    return rec.public(now)
-
-
-@router.delete("/schedules/{schedule_id}", status_code=204, summary="Delete a report schedule")
-async def delete_schedule(
-    request: Request, schedule_id: str, key: ApiKey = Depends(require(Scope.ADMIN))
-) -> None:
-    await run_in_threadpool(sch.delete_schedule, _service(request).engine, schedule_id, key.project)
+SCHEDULES: Resource[sch.ScheduleIn, sch.ScheduleRecord] = Resource(
+    name="schedule",
+    plural="schedules",
+    body=sch.ScheduleIn,
+    out=ScheduleOut,
+    listing=ScheduleList,
+    summaries=Summaries(
+        list="Report schedules",
+        create="Create a report schedule",
+        get="One report schedule",
+        put="Replace a report schedule",
+        delete="Delete a report schedule",
+    ),
+    engine=lambda request: _service(request).engine,
+    list=sch.list_schedules,
+    create=sch.create_schedule,
+    get=sch.get_schedule,
+    update=sch.update_schedule,
+    delete=sch.delete_schedule,
+    prepare=_prepare,
+    show=_public,
+)
+add_crud_routes(router, SCHEDULES, under="/schedules")

@@ -4,29 +4,32 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Body, Depends, Query, Request
-from pydantic import ValidationError
+from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
-from promptpulse.errors import invalid
+from promptpulse.alerts.rules import parse_duration
 from promptpulse.meta import ApiKey, Scope
-from promptpulse.query.parse import Errors, parse_interval, parse_scope, single
+from promptpulse.model import INTERVALS
+from promptpulse.model import Scope as QueryScope
+from promptpulse.query.parse import (
+    FROM,
+    TO,
+    Errors,
+    Param,
+    ParamKind,
+    parse_interval,
+    read,
+    read_scope,
+)
 from promptpulse.slos import SloIn, slo_history, slo_status
 from promptpulse.slos.service import repo
-from promptpulse.web.api.alerts import scoped_filters, service, validation_error
 from promptpulse.web.auth import require
 from promptpulse.web.context import context
-
-router = APIRouter(prefix="/v1/slos", tags=["slos"])
-
-
-def _parse(key: ApiKey, body: Any) -> SloIn:
-    if not isinstance(body, dict):
-        raise invalid("body", "send a JSON object")
-    try:
-        return SloIn.model_validate(scoped_filters(key, body))
-    except ValidationError as exc:
-        raise validation_error(exc) from None
+from promptpulse.web.crud import Resource, Summaries, crud_router, scoped
+from promptpulse.web.openapi import query_params
+from promptpulse.web.problems import documented
+from promptpulse.web.schemas.common import answer
+from promptpulse.web.schemas.objects import SloHistory, SloList, SloOut
 
 
 def _with_status(request: Request, rec: Any) -> dict[str, Any]:
@@ -34,74 +37,59 @@ def _with_status(request: Request, rec: Any) -> dict[str, Any]:
     return {**rec.public(), "status": slo_status(ctx.store, rec.spec, ctx.clock())}
 
 
-@router.get("", summary="SLOs with their status")
-async def list_slos(request: Request, key: ApiKey = Depends(require(Scope.READ))) -> dict[str, Any]:
-    engine = service(request).engine
+SLOS: Resource[SloIn, Any] = Resource(
+    name="slo",
+    plural="slos",
+    body=SloIn,
+    out=SloOut,
+    listing=SloList,
+    summaries=Summaries(
+        list="SLOs with their status",
+        create="Create an SLO",
+        get="One SLO with its status",
+        put="Replace an SLO",
+        delete="Delete an SLO",
+    ),
+    engine=lambda request: context(request).alerts.engine,
+    list=repo.list,
+    create=repo.create,
+    get=repo.get,
+    update=repo.update,
+    delete=repo.delete,
+    prepare=scoped,
+    show=_with_status,
+)
+router = crud_router("/v1/slos", "slos", SLOS)
 
-    def load() -> list[dict[str, Any]]:
-        return [_with_status(request, r) for r in repo.list(engine, key.project)]
-
-    return {"slos": await run_in_threadpool(load)}
-
-
-@router.post("", status_code=201, summary="Create an SLO")
-async def create_slo(
-    request: Request, body: dict[str, Any] = Body(...), key: ApiKey = Depends(require(Scope.ADMIN))
-) -> dict[str, Any]:
-    spec = _parse(key, body)
-    rec = await run_in_threadpool(
-        repo.create, service(request).engine, spec, context(request).clock()
-    )
-    return await run_in_threadpool(_with_status, request, rec)
+HISTORY_FROM = Param(FROM.name, FROM.kind, "RFC 3339 start, inclusive (default: to − the window)")
+HISTORY_TO = Param(TO.name, TO.kind, "RFC 3339 end, exclusive (default: now)")
+HISTORY_INTERVAL = Param(
+    "interval",
+    ParamKind.CHOICE,
+    "Bucket size; hour or day suit most windows (default: by range)",
+    choices=tuple(INTERVALS),
+)
+HISTORY_PARAMS = (HISTORY_FROM, HISTORY_TO, HISTORY_INTERVAL)
 
 
-@router.get("/{slo_id}", summary="One SLO with its status")
-async def get_slo(
-    request: Request, slo_id: str, key: ApiKey = Depends(require(Scope.READ))
-) -> dict[str, Any]:
-    rec = await run_in_threadpool(repo.get, service(request).engine, slo_id, key.project)
-    return await run_in_threadpool(_with_status, request, rec)
-
-
-@router.get("/{slo_id}/history", summary="Per bucket: SLI, burn rate, error budget left")
+@router.get(
+    "/{slo_id}/history",
+    summary="Per bucket: SLI, burn rate, error budget left",
+    responses=documented(404),
+    openapi_extra=query_params(HISTORY_PARAMS),
+    **answer(SloHistory),
+)
 async def get_history(
-    request: Request,
-    slo_id: str,
-    from_: str | None = Query(None, alias="from", description="Default: to − the SLO window"),
-    to: str | None = Query(None, description="Default: now"),
-    interval: str | None = Query(None, description="hour or day (default by range)"),
-    key: ApiKey = Depends(require(Scope.READ)),
-) -> dict[str, Any]:
+    request: Request, slo_id: str, key: ApiKey = Depends(require(Scope.READ))
+) -> Any:
     ctx = context(request)
-    rec = await run_in_threadpool(repo.get, service(request).engine, slo_id, key.project)
+    rec = await run_in_threadpool(repo.get, ctx.alerts.engine, slo_id, key.project)
+    params = request.query_params
     errors = Errors()
-    scope = parse_scope(request.query_params, ctx.clock(), errors)
-    if from_ is None:
-        from promptpulse.alerts.rules import parse_duration
-
-        scope = type(scope)(scope.end - parse_duration(rec.spec.window), scope.end, ())
-    step = parse_interval(single(request.query_params, "interval", errors), scope, errors)
+    scope = read_scope(params, ctx.clock(), errors, HISTORY_FROM, HISTORY_TO)
+    if "from" not in params:  # the SLO's whole window
+        scope = QueryScope(scope.end - parse_duration(rec.spec.window), scope.end, ())
+    step = parse_interval(read(HISTORY_PARAMS, params, errors)["interval"], scope, errors)
     errors.raise_if_any()
     points = await run_in_threadpool(slo_history, ctx.store, rec.spec, scope.start, scope.end, step)
     return {"id": slo_id, "interval": step, "points": points}
-
-
-@router.put("/{slo_id}", summary="Replace an SLO")
-async def put_slo(
-    request: Request,
-    slo_id: str,
-    body: dict[str, Any] = Body(...),
-    key: ApiKey = Depends(require(Scope.ADMIN)),
-) -> dict[str, Any]:
-    spec = _parse(key, body)
-    rec = await run_in_threadpool(
-        repo.update, service(request).engine, slo_id, spec, context(request).clock(), key.project
-    )
-    return await run_in_threadpool(_with_status, request, rec)
-
-
-@router.delete("/{slo_id}", status_code=204, summary="Delete an SLO")
-async def delete_slo(
-    request: Request, slo_id: str, key: ApiKey = Depends(require(Scope.ADMIN))
-) -> None:
-    await run_in_threadpool(repo.delete, service(request).engine, slo_id, key.project)

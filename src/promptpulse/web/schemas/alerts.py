@@ -1,0 +1,114 @@
+"""Answers of /v1/alerts: alerts and their history, silences, deliveries, templates, rounds."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field
+
+from promptpulse.web.schemas.common import Number, Out
+
+WHEN = "RFC 3339 UTC (null: not yet)"
+
+
+class Alert(Out):
+    id: str
+    state: str = Field(description="pending, firing, acknowledged or resolved")
+    severity: str
+    priority: str | None = Field(description="P1-P3")
+    name: str
+    source: str = Field(description="rule, budget or slo")
+    source_id: str
+    alert_type: str
+    metric: str
+    project: str | None
+    scope: dict[str, Any]
+    labels: dict[str, Any]
+    value: Number | None
+    threshold: Number | None
+    reason: str | None
+    started_at: str | None = Field(description=WHEN)
+    fired_at: str | None = Field(description=WHEN)
+    acknowledged_at: str | None = Field(description=WHEN)
+    acknowledged_by: str | None
+    ack_note: str | None
+    resolved_at: str | None = Field(description=WHEN)
+    resolved_by: str | None
+    notified_at: str | None = Field(description=WHEN)
+    evaluated_at: str | None = Field(description=WHEN)
+
+
+class AlertEvent(Out):
+    at: str | None
+    kind: str
+    value: Number | None
+    threshold: Number | None
+    note: str | None
+    actor: str | None
+
+
+class AlertDetail(Alert):
+    history: list[AlertEvent]
+
+
+class AlertList(Out):
+    alerts: list[Alert]
+
+
+class Silence(Out):
+    id: str
+    project: str | None
+    matchers: dict[str, Any]
+    starts_at: str | None
+    ends_at: str | None
+    comment: str | None
+    created_by: str | None
+    active: bool
+
+
+class SilenceList(Out):
+    silences: list[Silence]
+
+
+class Delivery(Out):
+    id: str
+    alert_id: str | None
+    channel: str
+    target: str
+    event: str
+    status: str
+    attempts: int
+    last_error: str | None
+    response_status: int | None
+    created_at: str | None
+    sent_at: str | None
+
+
+class DeliveryList(Out):
+    deliveries: list[Delivery]
+
+
+class TestSend(Out):
+    id: str
+    status: str
+    attempts: int
+    last_error: str | None
+    response_status: int | None
+
+
+class Templates(Out):
+    templates: list[dict[str, Any]] = Field(description="name, description and the rule fields")
+
+
+class Round(Out):
+    """What an evaluation round changed, and the deliveries it queued."""
+
+    evaluated_at: str | None
+    rules: int
+    subjects: int
+    queries: int
+    changes: list[dict[str, Any]]
+    notifications: int
+    errors: list[dict[str, Any]]
+    duration_ms: Number
+    deliveries: list[str] = Field(description="Ids of the deliveries queued")
