@@ -56,7 +56,7 @@ def build_context(
     clock: Callable[[], datetime],
     loop: asyncio.AbstractEventLoop,
 ) -> AppContext:
-    """Every service, once, over one store and one metadata database; the writer is started."""
+    """Every service, once, over one store and one metadata database (the writer not started)."""
     server_metrics = ServerMetrics()
     writer = Writer(
         store,
@@ -64,7 +64,6 @@ def build_context(
         group_events=settings.writer_group_events,
         on_commit=server_metrics.on_commit,
     )
-    writer.start()
     server_metrics.watch_queue(lambda: writer.pending_events)
     changes = ChangeFeed(loop)
     writer.add_listener(changes.notify_threadsafe)
@@ -123,6 +122,7 @@ def create_app(
             if meta is None:
                 stack.callback(own_meta.close)
             ctx = build_context(settings, own_store, own_meta, clock, asyncio.get_running_loop())
+            ctx.writer.start()
             stack.callback(ctx.writer.stop)
             app.state.ctx = ctx
             tasks = [*daemons(ctx), *(make(ctx) for make in extra_tasks)]
