@@ -38,6 +38,21 @@ def _utc(batch: pa.RecordBatch) -> pa.RecordBatch:
     return pa.RecordBatch.from_arrays(arrays, names=batch.schema.names)
 
 
+def _json_text(value: Any) -> str | None:
+    return None if value is None else orjson.dumps(value, default=_jsonl_default).decode()
+
+
+def _csv_ready(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """CSV has no lists or structs: a nested column (tags) goes as its JSON text (`["a","b"]`);
+    metadata is JSON text already."""
+    arrays = []
+    for col in batch.columns:
+        if pa.types.is_nested(col.type):
+            col = pa.array([_json_text(v) for v in col.to_pylist()], type=pa.string())
+        arrays.append(col)
+    return pa.RecordBatch.from_arrays(arrays, names=batch.schema.names)
+
+
 def _jsonl_default(value: Any) -> Any:
     if hasattr(value, "isoformat"):
         return value.isoformat()
@@ -115,6 +130,8 @@ def write(
     try:
         for raw in batches:
             batch = _utc(raw)
+            if fmt == "csv":
+                batch = _csv_ready(batch)
             if out_schema is None:
                 out_schema = batch.schema
                 if fmt == "parquet":
