@@ -148,8 +148,12 @@ def delete_rule(engine: sa.Engine, rule_id: str, project: str | None = None) -> 
 # ---------------------------------------------------------------- alerts
 
 
-def open_alerts(engine: sa.Engine) -> dict[tuple[str, str, str], OpenAlert]:
+def open_alerts(
+    engine: sa.Engine, project: str | None = None
+) -> dict[tuple[str, str, str], OpenAlert]:
     q = sa.select(t.alerts).where(t.alerts.c.state.in_(OPEN_STATES))
+    if project is not None:
+        q = q.where(t.alerts.c.project == project)
     with engine.connect() as conn:
         return {
             (r.source, r.source_id, r.scope_key): OpenAlert(

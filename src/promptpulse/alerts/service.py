@@ -78,20 +78,29 @@ class AlertService:
 
     # ------------------------------------------------------------ a round
 
-    def evaluate_round(self, now: datetime | None = None) -> tuple[dict[str, Any], Outbox]:
+    def evaluate_round(
+        self, now: datetime | None = None, project: str | None = None
+    ) -> tuple[dict[str, Any], Outbox]:
+        """One round over every project, or over one `project` only: its rules, budgets, SLOs
+        and open alerts (a project admin's "evaluate now"); other projects' alerts are not
+        touched."""
         with self._lock:
-            return self._round(now or self.clock())
+            return self._round(now or self.clock(), project)
 
-    def _round(self, now: datetime) -> tuple[dict[str, Any], Outbox]:
+    def _round(self, now: datetime, project: str | None) -> tuple[dict[str, Any], Outbox]:
         started = time.perf_counter()
-        records = repo.list_rules(self.engine, enabled_only=True)
-        opened = repo.open_alerts(self.engine)
+        records = repo.list_rules(self.engine, project, enabled_only=True)
+        opened = repo.open_alerts(self.engine, project)
         fetcher = Fetcher(self.store, self._cache)
         judged, errors = judge_rules(records, fetcher, now, set(opened))
         live_sources = {("rule", r.id) for r in records}
         live_sources |= {("rule", e["rule_id"]) for e in errors}
-        sources = judge_sources(self._sources.values(), self.engine, self.store, now, opened)
+        sources = judge_sources(
+            self._sources.values(), self.engine, self.store, now, opened, project
+        )
         judged.extend(Judged(s, v) for s, v in sources.verdicts)
+        if project is not None:  # a source that ignored the scope changes nothing elsewhere
+            judged = [j for j in judged if j.subject.project == project]
         errors.extend(sources.errors)
         live_sources |= sources.live
         # Open alerts of a kind no registered source answers for are not ours to resolve.
@@ -101,6 +110,7 @@ class AlertService:
         changes = self._apply(judged, opened, live_sources, now, outbox)
         result = {
             "evaluated_at": _iso(now),
+            "project": project,
             "rules": len(records),
             "subjects": len(judged),
             "queries": fetcher.queries,
@@ -109,7 +119,8 @@ class AlertService:
             "errors": errors,
             "duration_ms": round((time.perf_counter() - started) * 1000, 1),
         }
-        self.last_round = result
+        if project is None:
+            self.last_round = result
         return result, outbox
 
     def _apply(
@@ -236,8 +247,8 @@ class AlertService:
             links=links,
         )
 
-    async def run_round(self) -> dict[str, Any]:
-        result, outbox = await run_in_threadpool(self.evaluate_round)
+    async def run_round(self, project: str | None = None) -> dict[str, Any]:
+        result, outbox = await run_in_threadpool(self.evaluate_round, None, project)
         result["deliveries"] = [self.dispatcher.submit(ch, n, p) for ch, n, p in outbox.items]
         return result
 

@@ -40,8 +40,11 @@ class AlertSource(Protocol):
         """The alerts' `source`: unique per service, never "rule"."""
         ...
 
-    def evaluate(self, engine: sa.Engine, store: Any, now: datetime) -> SourceRound:
-        """Judge every enabled object at `now`: one verdict per subject, and the live ids."""
+    def evaluate(
+        self, engine: sa.Engine, store: Any, now: datetime, project: str | None = None
+    ) -> SourceRound:
+        """Judge every enabled object at `now` (only `project`'s when one is given, for a
+        project's own round): one verdict per subject, and the live ids."""
         ...
 
     def channels(self, engine: sa.Engine, source_id: str) -> tuple[ChannelSpec, ...]:
@@ -64,13 +67,19 @@ def judge_sources(
     store: Any,
     now: datetime,
     open_keys: Collection[tuple[str, str, str]],
+    project: str | None = None,
 ) -> SourcesRound:
-    """Ask each source in turn; one that raises is logged and reported, and its open alerts
-    stay live (a failing source does not resolve them), then the next one is asked."""
+    """Ask each source in turn (about `project`'s objects only, when one is given); one that
+    raises is logged and reported, and its open alerts stay live (a failing source does not
+    resolve them), then the next one is asked."""
     out = SourcesRound()
     for source in sources:
         try:
-            answer = source.evaluate(engine, store, now)
+            answer = (
+                source.evaluate(engine, store, now)
+                if project is None
+                else source.evaluate(engine, store, now, project)
+            )
         except Exception as exc:
             log.exception("%s evaluation failed", source.kind)
             out.errors.append({"source": source.kind, "error": f"{type(exc).__name__}: {exc}"})

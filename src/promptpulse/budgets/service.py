@@ -93,11 +93,11 @@ def budget_status(store: Store, b: BudgetIn, now: datetime) -> dict[str, Any]:
 
 
 def evaluate(
-    engine: sa.Engine, store: Store, now: datetime
+    engine: sa.Engine, store: Store, now: datetime, project: str | None = None
 ) -> tuple[list[tuple[Subject, Verdict]], list[str]]:
     out: list[tuple[Subject, Verdict]] = []
     ids = []
-    for rec in repo.list(engine):
+    for rec in repo.list(engine, project):
         b = rec.spec
         if not b.enabled:
             continue
@@ -175,8 +175,10 @@ class BudgetSource:
 
     kind = "budget"
 
-    def evaluate(self, engine: sa.Engine, store: Store, now: datetime) -> SourceRound:
-        verdicts, live_ids = evaluate(engine, store, now)
+    def evaluate(
+        self, engine: sa.Engine, store: Store, now: datetime, project: str | None = None
+    ) -> SourceRound:
+        verdicts, live_ids = evaluate(engine, store, now, project)
         return SourceRound(verdicts, live_ids)
 
     def channels(self, engine: sa.Engine, source_id: str) -> tuple[ChannelSpec, ...]:

@@ -196,11 +196,11 @@ def slo_history(
 
 
 def evaluate(
-    engine: sa.Engine, store: Store, now: datetime
+    engine: sa.Engine, store: Store, now: datetime, project: str | None = None
 ) -> tuple[list[tuple[Subject, Verdict]], list[str]]:
     out: list[tuple[Subject, Verdict]] = []
     ids = []
-    for rec in repo.list(engine):
+    for rec in repo.list(engine, project):
         slo = rec.spec
         if not slo.enabled:
             continue
@@ -261,8 +261,10 @@ class SloSource:
 
     kind = "slo"
 
-    def evaluate(self, engine: sa.Engine, store: Store, now: datetime) -> SourceRound:
-        verdicts, live_ids = evaluate(engine, store, now)
+    def evaluate(
+        self, engine: sa.Engine, store: Store, now: datetime, project: str | None = None
+    ) -> SourceRound:
+        verdicts, live_ids = evaluate(engine, store, now, project)
         return SourceRound(verdicts, live_ids)
 
     def channels(self, engine: sa.Engine, source_id: str) -> tuple[ChannelSpec, ...]:

@@ -14,7 +14,7 @@ from promptpulse.alerts import TEMPLATES, AlertService, RuleIn
 from promptpulse.alerts import repo as alerts_repo
 from promptpulse.alerts.rules import SEVERITIES
 from promptpulse.alerts.state import STATES
-from promptpulse.errors import FieldError, Forbidden, Invalid, invalid
+from promptpulse.errors import FieldError, Invalid, invalid
 from promptpulse.meta import ApiKey, Scope
 from promptpulse.notify import PRIORITY, ChannelSpec, Notification
 from promptpulse.web.auth import require
@@ -115,12 +115,13 @@ async def patch_rule(
 
 
 @router.post(
-    "/evaluate", summary="Run an evaluation round now; returns what changed", **answer(Round)
+    "/evaluate",
+    summary="Run an evaluation round now (a project's key: that project's rules, budgets and "
+    "SLOs only); returns what changed",
+    **answer(Round),
 )
 async def evaluate(request: Request, key: ApiKey = Depends(require(Scope.ADMIN))) -> Any:
-    if key.project is not None:
-        raise Forbidden("evaluating every rule needs an admin key for all projects")
-    return await service(request).run_round()
+    return await service(request).run_round(key.project)
 
 
 class SilenceIn(BaseModel):

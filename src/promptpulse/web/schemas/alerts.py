@@ -104,6 +104,9 @@ class Round(Out):
     """What an evaluation round changed, and the deliveries it queued."""
 
     evaluated_at: str | None
+    project: str | None = Field(
+        None, description="The project the round was scoped to (null: every project)"
+    )
     rules: int
     subjects: int
     queries: int
