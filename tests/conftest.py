@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -124,7 +125,14 @@ class InProcessApp:
 def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InProcessApp]:
     """One app per test module, in-process, over a store and metadata database it is handed;
     tests isolate themselves by project."""
-    settings = Settings(data_dir=tmp_path_factory.mktemp("data"))
+    yield from in_process_app(tmp_path_factory.mktemp("data"))
+
+
+def in_process_app(data_dir: Path, **settings_: Any) -> Iterator[InProcessApp]:
+    """The body of `app`, with settings of a module's own (e.g. a background loop turned off
+    with `alerts_interval_s=0`, so that only the test runs its rounds):
+    `yield from in_process_app(tmp_path_factory.mktemp("data"), alerts_interval_s=0)`."""
+    settings = Settings(data_dir=data_dir, **settings_)
     store = open_store(settings)
     meta = MetaDB(settings.metadata_db_url)
     application = create_app(settings, store=store, meta=meta)

@@ -10,27 +10,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
 
-from promptpulse.app import create_app
-from promptpulse.config import Settings
-from promptpulse.meta import MetaDB
-from promptpulse.store import open_store
-from tests.conftest import InProcessApp, iso
+from tests.conftest import InProcessApp, in_process_app, iso
 
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InProcessApp]:
     """The shared in-process app, but rounds run only when asked (no evaluator loop racing
     the tests)."""
-    settings = Settings(data_dir=tmp_path_factory.mktemp("data"), alerts_interval_s=0)
-    store = open_store(settings)
-    meta = MetaDB(settings.metadata_db_url)
-    application = create_app(settings, store=store, meta=meta)
-    with TestClient(application) as running:
-        yield InProcessApp(settings, meta, application, running)
-    meta.close()
-    store.close()
+    yield from in_process_app(tmp_path_factory.mktemp("data"), alerts_interval_s=0)
 
 
 RULE = {
