@@ -162,12 +162,15 @@ class ReportService:
 
     # ------------------------------------------------------------ the scheduler
 
-    async def run_due(self, now: datetime | None = None) -> list[dict[str, Any]]:
-        """Send every enabled schedule whose latest period was not sent yet; returns the sends."""
+    async def run_due(
+        self, now: datetime | None = None, project: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Send every enabled schedule (of every project, or of `project` only) whose latest
+        period was not sent yet; returns the sends."""
         async with self._lock:
             now = now or self.clock()
             sent = []
-            records = await asyncio.to_thread(sch.list_schedules, self.engine)
+            records = await asyncio.to_thread(sch.list_schedules, self.engine, project)
             for rec in records:
                 s = rec.spec
                 if not s.enabled:

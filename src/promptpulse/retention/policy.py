@@ -43,10 +43,21 @@ def cutoff(now: datetime, days: int) -> datetime | None:
 
 
 def plan(
-    now: datetime, defaults: Policy, overrides: Mapping[str, Mapping[str, int | None]]
+    now: datetime,
+    defaults: Policy,
+    overrides: Mapping[str, Mapping[str, int | None]],
+    project: str | None = None,
 ) -> list[Deletion]:
-    """The deletions that bring every project within its policy."""
+    """The deletions that bring every project within its policy, or only `project` (its
+    override where it has one, the defaults elsewhere)."""
     out: list[Deletion] = []
+    if project is not None:
+        effective = defaults.merged(overrides.get(project, {}))
+        for field, data_class in CLASSES.items():
+            before = cutoff(now, getattr(effective, field))
+            if before is not None:
+                out.append(Deletion(data_class, before, project))
+        return out
     for field, data_class in CLASSES.items():
         special = tuple(sorted(p for p, o in overrides.items() if o.get(field) is not None))
         before = cutoff(now, getattr(defaults, field))

@@ -67,11 +67,14 @@ class RetentionService:
                 con.execute(sa.insert(retention_policies).values(**row))
         return self.policies(project)
 
-    def apply(self, now: datetime | None = None) -> list[dict[str, Any]]:
-        """Delete what the policies say is too old; log and return each deletion."""
+    def apply(
+        self, now: datetime | None = None, project: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Delete what the policies say is too old (of every project, or of `project` only);
+        log and return each deletion."""
         now = now or self.clock()
         done = []
-        for d in plan(now, defaults(self.settings), self.overrides()):
+        for d in plan(now, defaults(self.settings), self.overrides(), project):
             n = self.store.apply_retention(d.data_class, d.before, d.project, d.keep_projects)
             entry = {
                 "data_class": d.data_class,

@@ -9,7 +9,6 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from promptpulse.errors import Forbidden
 from promptpulse.exports import ExportRequest, ExportService
 from promptpulse.meta import ApiKey, Scope
 from promptpulse.model import FILTERS, Filter, is_dimension
@@ -62,13 +61,15 @@ async def put_retention(
     return await run_in_threadpool(_retention(request).set_override, project, body.model_dump())
 
 
-@router.post("/v1/retention/apply", summary="Apply every retention policy now")
+@router.post(
+    "/v1/retention/apply",
+    summary="Apply the retention policies now (a project's key: that project's policy only)",
+)
 async def apply_retention(
     request: Request, key: ApiKey = Depends(require(Scope.ADMIN))
 ) -> dict[str, Any]:
-    if key.project is not None:
-        raise Forbidden("applying retention needs an admin key for all projects")
-    return {"deleted": await run_in_threadpool(_retention(request).apply)}
+    deleted = await run_in_threadpool(_retention(request).apply, None, key.project)
+    return {"deleted": deleted}
 
 
 class ErasureIn(BaseModel):
