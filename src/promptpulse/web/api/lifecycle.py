@@ -9,6 +9,7 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
+from promptpulse.errors import Forbidden
 from promptpulse.exports import ExportRequest, ExportService
 from promptpulse.meta import ApiKey, Scope
 from promptpulse.model import FILTERS, Filter, is_dimension
@@ -85,10 +86,19 @@ async def erase(
     return await run_in_threadpool(_retention(request).erase, project, body.user_id)
 
 
-@router.get("/v1/rollups", summary="Rollup tables: rows, fragments, range, raw horizons")
+@router.get(
+    "/v1/rollups",
+    summary="Rollup tables: rows, fragments, range, raw horizons (of every project: an admin key "
+    "for all projects)",
+)
 async def rollup_status(
     request: Request, key: ApiKey = Depends(require(Scope.ADMIN))
 ) -> dict[str, Any]:
+    if key.project is not None:  # the tables' totals and horizons are every project's
+        raise Forbidden(
+            "rollup status covers every project (and names them): it needs an admin key for "
+            "all projects"
+        )
     return await run_in_threadpool(context(request).store.rollup_stats)  # type: ignore[attr-defined]
 
 
