@@ -11,6 +11,7 @@ from rich.console import Console
 
 from promptpulse.config import Settings
 from promptpulse.demo import PROJECT, DemoTraffic, seed
+from promptpulse.demo.traffic import AB_CONTROL, AB_PROMPT, AB_TREATMENT
 from promptpulse.ingest.pipeline import prepare_events
 from promptpulse.meta import MetaDB, list_prices
 from promptpulse.store import open_store
@@ -65,3 +66,22 @@ def test_seed_writes_history_once(tmp_path: Path) -> None:
         assert price.model == "llama-3.1-70b-selfhosted"
     finally:
         meta.close()
+
+
+def test_the_ab_test_splits_evenly_and_the_treatment_fails_less() -> None:
+    """rag-answer v4 against v5, half and half per call all along: v5 fails less often and
+    answers more briefly (the experiment the demo seeds has a real winner)."""
+    calls = [e for e in _events(DemoTraffic(seed=5, base_rpm=20), 3) if e["prompt_id"] == AB_PROMPT]
+    arms = {v: [e for e in calls if e["prompt_version"] == v] for v in (AB_CONTROL, AB_TREATMENT)}
+    control, treatment = arms[AB_CONTROL], arms[AB_TREATMENT]
+    assert len(control) + len(treatment) == len(calls) > 2000
+    assert abs(len(control) - len(treatment)) < 4 * (len(calls) ** 0.5)  # no sample-ratio skew
+
+    def failed(arm: list[dict[str, object]]) -> float:
+        return sum(e["status"] == "error" for e in arm) / len(arm)
+
+    def output(arm: list[dict[str, object]]) -> float:
+        return sum(int(str(e["output_tokens"])) for e in arm) / len(arm)
+
+    assert failed(control) > failed(treatment) + 0.015
+    assert output(treatment) < output(control)
