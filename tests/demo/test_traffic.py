@@ -9,11 +9,16 @@ from pathlib import Path
 import orjson
 from rich.console import Console
 
+from promptpulse.alerts import repo as alerts_repo
+from promptpulse.budgets.service import repo as budgets_repo
 from promptpulse.config import Settings
 from promptpulse.demo import PROJECT, DemoTraffic, seed
+from promptpulse.demo.scenario import heading_for_overrun
 from promptpulse.demo.traffic import AB_CONTROL, AB_PROMPT, AB_TREATMENT
+from promptpulse.experiments import repo as experiments_repo
 from promptpulse.ingest.pipeline import prepare_events
 from promptpulse.meta import MetaDB, list_prices
+from promptpulse.slos.service import repo as slos_repo
 from promptpulse.store import open_store
 
 END = datetime(2026, 3, 5, 14, 0, tzinfo=UTC)
@@ -64,8 +69,22 @@ def test_seed_writes_history_once(tmp_path: Path) -> None:
     try:
         [(_, price)] = list_prices(meta, PROJECT)
         assert price.model == "llama-3.1-70b-selfhosted"
+        # The demo's objects, once: a restart duplicates none of them.
+        assert len(experiments_repo.list_all(meta, PROJECT)) == 1
+        assert len(budgets_repo.list(meta.engine, PROJECT)) == 1
+        assert len(slos_repo.list(meta.engine, PROJECT)) == 2
+        assert len(alerts_repo.list_rules(meta.engine, PROJECT)) == 3
+        alerts = alerts_repo.list_alerts(meta.engine, PROJECT, [], [], None, 100)
+        assert [a["state"] for a in alerts].count("acknowledged") == 1
     finally:
         meta.close()
+    assert out.getvalue().count("demo objects") == 1
+
+
+def test_a_budget_heading_for_overrun_sits_between_spend_and_projection() -> None:
+    assert heading_for_overrun(54, 1180) == 940
+    for spent, projected in ((54, 1180), (900, 1000), (0.01, 0.02), (99.99, 100), (0, 3.3)):
+        assert spent < heading_for_overrun(spent, projected) < projected
 
 
 def test_the_ab_test_splits_evenly_and_the_treatment_fails_less() -> None:
