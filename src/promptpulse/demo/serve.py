@@ -7,6 +7,7 @@ import asyncio
 from datetime import UTC, datetime
 
 from rich.console import Console
+from rich.markup import escape
 
 from promptpulse.config import Settings
 from promptpulse.demo.key import demo_key, key_path
@@ -46,13 +47,16 @@ def run_demo(settings: Settings, days: int, rpm: float, trickle: bool, console: 
     kept = "new, kept in" if minted else "reused from"
 
     def started() -> None:
-        console.print(f"\n[bold green]PromptPulse demo is running[/bold green] at {url}/")
-        console.print(f"  open {url}/ and sign in with the key below; API docs at {url}/docs")
-        console.print(
-            f"  key: project '{PROJECT}', scopes ingest,read,admin ({kept} {key_path(settings)})",
-            highlight=False,
+        lines = (
+            f"\n[bold green]PromptPulse demo is running[/bold green] at {url}/",
+            f"  open:      {url}/ and sign in with the key below",
+            f"  API docs:  {url}/docs",
+            f"  key:       project '{PROJECT}', scopes ingest,read,admin ({kept} "
+            f"{escape(str(key_path(settings)))})",
+            "  paste this for the CLI and curl:",
         )
-        console.print("  for the CLI and curl, paste:")
+        for line in lines:
+            console.print(line, soft_wrap=True, highlight=False)
         console.print(
             f"export PROMPTPULSE_URL={url} PROMPTPULSE_API_KEY={secret}",
             soft_wrap=True,
