@@ -9,10 +9,16 @@ from pathlib import Path
 import orjson
 from rich.console import Console
 
+from promptpulse.alerts import repo as alerts_repo
+from promptpulse.budgets.service import repo as budgets_repo
 from promptpulse.config import Settings
 from promptpulse.demo import PROJECT, DemoTraffic, seed
+from promptpulse.demo.scenario import heading_for_overrun
+from promptpulse.demo.traffic import AB_CONTROL, AB_PROMPT, AB_TREATMENT
+from promptpulse.experiments import repo as experiments_repo
 from promptpulse.ingest.pipeline import prepare_events
 from promptpulse.meta import MetaDB, list_prices
+from promptpulse.slos.service import repo as slos_repo
 from promptpulse.store import open_store
 
 END = datetime(2026, 3, 5, 14, 0, tzinfo=UTC)
@@ -63,5 +69,38 @@ def test_seed_writes_history_once(tmp_path: Path) -> None:
     try:
         [(_, price)] = list_prices(meta, PROJECT)
         assert price.model == "llama-3.1-70b-selfhosted"
+        # The demo's objects, once: a restart duplicates none of them.
+        assert len(experiments_repo.list_all(meta, PROJECT)) == 1
+        assert len(budgets_repo.list(meta.engine, PROJECT)) == 1
+        assert len(slos_repo.list(meta.engine, PROJECT)) == 2
+        assert len(alerts_repo.list_rules(meta.engine, PROJECT)) == 3
+        alerts = alerts_repo.list_alerts(meta.engine, PROJECT, [], [], None, 100)
+        assert [a["state"] for a in alerts].count("acknowledged") == 1
     finally:
         meta.close()
+    assert out.getvalue().count("demo objects") == 1
+
+
+def test_a_budget_heading_for_overrun_sits_between_spend_and_projection() -> None:
+    assert heading_for_overrun(54, 1180) == 940
+    for spent, projected in ((54, 1180), (900, 1000), (0.01, 0.02), (99.99, 100), (0, 3.3)):
+        assert spent < heading_for_overrun(spent, projected) < projected
+
+
+def test_the_ab_test_splits_evenly_and_the_treatment_fails_less() -> None:
+    """rag-answer v4 against v5, half and half per call all along: v5 fails less often and
+    answers more briefly (the experiment the demo seeds has a real winner)."""
+    calls = [e for e in _events(DemoTraffic(seed=5, base_rpm=20), 3) if e["prompt_id"] == AB_PROMPT]
+    arms = {v: [e for e in calls if e["prompt_version"] == v] for v in (AB_CONTROL, AB_TREATMENT)}
+    control, treatment = arms[AB_CONTROL], arms[AB_TREATMENT]
+    assert len(control) + len(treatment) == len(calls) > 2000
+    assert abs(len(control) - len(treatment)) < 4 * (len(calls) ** 0.5)  # no sample-ratio skew
+
+    def failed(arm: list[dict[str, object]]) -> float:
+        return sum(e["status"] == "error" for e in arm) / len(arm)
+
+    def output(arm: list[dict[str, object]]) -> float:
+        return sum(int(str(e["output_tokens"])) for e in arm) / len(arm)
+
+    assert failed(control) > failed(treatment) + 0.015
+    assert output(treatment) < output(control)

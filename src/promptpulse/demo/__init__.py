@@ -1,6 +1,7 @@
 """`promptpulse demo`: realistic synthetic traffic (`traffic`: a seeded generator), written once
-into a data directory through the ingest pipeline (`seed`), then served with a live trickle of
-calls (`serve`)."""
+into a data directory through the ingest pipeline (`seed`), with the experiment, budget, SLOs,
+rules and alerts the pages show (`scenario`), then served with a live trickle of calls and one
+key reused across restarts (`serve`, `key`)."""
 
 from promptpulse.demo.seed import PROJECT, seed
 from promptpulse.demo.serve import run_demo, trickle_task

@@ -1,4 +1,5 @@
-"""`promptpulse demo`: seed history once, make a key, serve with a live trickle of calls."""
+"""`promptpulse demo`: seed history and objects once, reuse (or make) its key, serve with a live
+trickle of calls."""
 
 from __future__ import annotations
 
@@ -6,11 +7,13 @@ import asyncio
 from datetime import UTC, datetime
 
 from rich.console import Console
+from rich.markup import escape
 
 from promptpulse.config import Settings
+from promptpulse.demo.key import demo_key, key_path
 from promptpulse.demo.seed import PROJECT, prepared, seed
 from promptpulse.demo.traffic import DemoTraffic, rate_per_minute
-from promptpulse.meta import MetaDB, Scope, create_key
+from promptpulse.meta import MetaDB
 from promptpulse.tasks import DaemonTask
 from promptpulse.web.context import AppContext
 
@@ -36,17 +39,30 @@ def run_demo(settings: Settings, days: int, rpm: float, trickle: bool, console: 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     seed(settings, days, rpm, console)
     meta = MetaDB(settings.metadata_db_url)
-    _, secret = create_key(meta, PROJECT, frozenset({Scope.INGEST, Scope.READ}), "demo")
-    _, admin = create_key(meta, None, frozenset({Scope.ADMIN}), "demo admin")
-    meta.close()
+    try:
+        secret, minted = demo_key(settings, meta)
+    finally:
+        meta.close()
     url = f"http://{settings.host}:{settings.port}"
+    kept = "new, kept in" if minted else "reused from"
 
     def started() -> None:
-        console.print(f"\n[bold green]PromptPulse demo is running[/bold green] at {url}/")
-        console.print(f"  API docs:   {url}/docs")
-        console.print(f"  admin key:  {admin}")
-        console.print(f"  API key (project '{PROJECT}', ingest+read):")
-        console.print(secret, soft_wrap=True)
+        lines = (
+            f"\n[bold green]PromptPulse demo is running[/bold green] at {url}/",
+            f"  open:      {url}/ and sign in with the key below",
+            f"  API docs:  {url}/docs",
+            f"  key:       project '{PROJECT}', scopes ingest,read,admin ({kept} "
+            f"{escape(str(key_path(settings)))})",
+            "  paste this for the CLI and curl:",
+        )
+        for line in lines:
+            console.print(line, soft_wrap=True, highlight=False)
+        console.print(
+            f"export PROMPTPULSE_URL={url} PROMPTPULSE_API_KEY={secret}",
+            soft_wrap=True,
+            markup=False,
+            highlight=False,
+        )
 
     asyncio.set_event_loop_policy(None)
     tasks = [lambda ctx: trickle_task(ctx, rpm)] if trickle else []

@@ -1,5 +1,7 @@
 """Realistic synthetic traffic for `promptpulse demo`: a dozen prompts with versions, several
-models and providers, every error type, users with tiers, daily seasonality and two incidents."""
+models and providers, every error type, users with tiers, daily seasonality, two incidents and
+one running A/B test (rag-answer v4 against v5, split evenly per call all week; v5 fails
+output validation less often and answers more briefly, so it wins on success rate)."""
 
 from __future__ import annotations
 
@@ -86,6 +88,10 @@ ERROR_HTTP = {
     "other": None,
 }
 TIERS = ("free", "pro", "enterprise")
+# The A/B test: the prompt, its control and its treatment (the demo seeds an experiment on them).
+AB_PROMPT, AB_CONTROL, AB_TREATMENT = "rag-answer", "v4", "v5"
+AB_CONTROL_VALIDATION_ERRORS = 0.03  # extra share of the control's calls failing validation
+AB_TREATMENT_OUTPUT = 0.85  # the treatment's answers, relative to the control's length
 assert set(ERROR_WEIGHTS) == set(ERROR_TYPES)
 
 
@@ -161,6 +167,8 @@ class DemoTraffic:
         return self._record(call, ts)
 
     def _version(self, prompt: DemoPrompt, progress: float) -> str:
+        if prompt.id == AB_PROMPT:  # the A/B test: half and half, per call, all along
+            return AB_TREATMENT if self.rng.random() < 0.5 else AB_CONTROL
         # Newer versions roll out over the week: the last one takes over in the second half.
         newest_share = min(1.0, max(0.0, (progress - 0.3) * 2))
         if self.rng.random() < newest_share or len(prompt.versions) == 1:
@@ -173,6 +181,8 @@ class DemoTraffic:
         output_tokens = max(1, int(rng.lognormal(math.log(prompt.output_tokens), 0.45)))
         if prompt.id == "support-answer" and version == "v3":
             output_tokens = int(output_tokens * 1.4)  # the v3 prompt is chattier
+        if prompt.id == AB_PROMPT and version == AB_TREATMENT:
+            output_tokens = max(1, int(output_tokens * AB_TREATMENT_OUTPUT))
         cached = int(input_tokens * rng.uniform(0.2, 0.8)) if rng.random() < 0.35 else 0
         reasoning = int(output_tokens * 0.6) if model == "o3-mini" else 0
         return _Call(prompt, version, model, user, input_tokens, output_tokens, cached, reasoning)
@@ -189,15 +199,24 @@ class DemoTraffic:
     def _error(self, call: _Call, days_ago: float) -> None:
         # Incident 2: gpt-4o-mini rate-limited for about an hour, 4 days ago.
         spike = call.model == "gpt-4o-mini" and 4.02 < days_ago < 4.06
-        error_p = 0.025 + (0.25 if spike else 0)
+        # The A/B test's control fails output validation more often than its treatment.
+        invalid = (
+            AB_CONTROL_VALIDATION_ERRORS
+            if (call.prompt.id, call.version) == (AB_PROMPT, AB_CONTROL)
+            else 0.0
+        )
+        error_p = 0.025 + (0.25 if spike else 0) + invalid
         if not self.rng.random() < error_p:
             return
         call.status = "error"
-        call.error_type = (
-            "rate_limit"
-            if error_p > 0.2 and self.rng.random() < 0.8
-            else str(self.rng.choice(list(ERROR_WEIGHTS), p=list(ERROR_WEIGHTS.values())))
-        )
+        if invalid and self.rng.random() < invalid / error_p:
+            call.error_type = "validation"
+        elif error_p > 0.2 and self.rng.random() < 0.8:
+            call.error_type = "rate_limit"
+        else:
+            call.error_type = str(
+                self.rng.choice(list(ERROR_WEIGHTS), p=list(ERROR_WEIGHTS.values()))
+            )
         if call.error_type == "timeout":
             call.latency = 30_000.0
         call.output_tokens, call.reasoning_tokens = 0, 0
