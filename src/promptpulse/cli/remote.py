@@ -8,7 +8,7 @@ from typing import Annotated, NoReturn
 import httpx
 import typer
 
-from promptpulse.cli.output import err
+from promptpulse.cli.output import err, problem_lines
 
 Url = Annotated[
     str, typer.Option(envvar="PROMPTPULSE_URL", help="Server URL (env PROMPTPULSE_URL)")
@@ -38,9 +38,10 @@ def problem(response: httpx.Response) -> str:
         body = response.json()
     except ValueError:
         return f"HTTP {response.status_code}: {response.text[:200]}"
-    lines = [f"HTTP {response.status_code}: {body.get('detail', body)}"]
-    lines += [f"  {e['field']}: {e['message']}" for e in body.get("errors", [])]
-    return "\n".join(lines)
+    errors = [(e["field"], e["message"]) for e in body.get("errors", [])]
+    return "\n".join(
+        problem_lines(str(body.get("detail", body)), errors, f"HTTP {response.status_code}: ")
+    )
 
 
 def exit_on_problem(response: httpx.Response, *, labelled: bool = False) -> NoReturn:
