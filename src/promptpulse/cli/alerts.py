@@ -14,10 +14,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from pydantic import BaseModel, ValidationError
-from rich.table import Table
 
 from promptpulse.cli.local import DataDir, metadata, settings_from
-from promptpulse.cli.output import console
+from promptpulse.cli.output import Json, console, listing, print_json
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
@@ -196,16 +195,18 @@ def apply(
 
 @alerts_app.command("rules")
 def list_rules(
-    project: Annotated[str | None, typer.Option()] = None, data_dir: DataDir = None
+    project: Annotated[str | None, typer.Option()] = None,
+    data_dir: DataDir = None,
+    as_json: Json = False,
 ) -> None:
     """List alert rules (secrets never shown)."""
     from promptpulse.alerts import repo
 
-    table = Table(
-        "id", "project", "name", "metric", "condition", "window", "for", "severity", "enabled"
-    )
     with alerting_engine(data_dir) as engine:
         records = repo.list_rules(engine, project)
+    if as_json:
+        return print_json({"rules": [rec.public() for rec in records]})
+    rows = []
     for rec in records:
         r = rec.rule
         cond = (
@@ -213,18 +214,12 @@ def list_rules(
             if r.operator == "anomaly"
             else f"{r.operator} {r.threshold:g}"
         )
-        table.add_row(
-            rec.id,
-            r.project or "*",
-            r.name,
-            r.metric,
-            cond,
-            r.window,
-            r.for_,
-            r.severity,
-            "yes" if r.enabled else "no",
-        )
-    console.print(table)
+        on = "yes" if r.enabled else "no"
+        rows.append((rec.id, r.project or "*", r.name, str(r.metric), cond, r.window, r.for_,
+                     r.severity, on))  # fmt: skip
+    columns = ("id", "project", "name", "metric", "condition", "window", "for", "severity",
+               "enabled")  # fmt: skip
+    console.print(listing(columns, rows))
 
 
 @alerts_app.command("list")
@@ -234,15 +229,17 @@ def list_alerts(
     ] = None,
     project: Annotated[str | None, typer.Option()] = None,
     data_dir: DataDir = None,
+    as_json: Json = False,
 ) -> None:
     """List alerts, newest first."""
     from promptpulse.alerts import repo
 
-    table = Table("id", "state", "severity", "name", "value", "threshold", "started")
     with alerting_engine(data_dir) as engine:
-        rows = repo.list_alerts(engine, project, [state] if state else [], [], None, 100)
-    for a in rows:
-        table.add_row(
+        alerts = repo.list_alerts(engine, project, [state] if state else [], [], None, 100)
+    if as_json:
+        return print_json({"alerts": alerts})
+    rows = [
+        (
             a["id"],
             a["state"],
             a["severity"],
@@ -251,23 +248,29 @@ def list_alerts(
             "" if a["threshold"] is None else f"{a['threshold']:.4g}",
             str(a["started_at"])[:19],
         )
-    console.print(table)
+        for a in alerts
+    ]
+    columns = ("id", "state", "severity", "name", "value", "threshold", "started")
+    console.print(listing(columns, rows))
 
 
 @alerts_app.command("templates")
-def templates() -> None:
+def templates(as_json: Json = False) -> None:
     """Built-in rule templates (use `template: NAME` in a rule)."""
     from promptpulse.alerts import TEMPLATES
 
-    table = Table("template", "metric", "condition", "window", "for", "what")
+    if as_json:
+        return print_json({"templates": [{"name": n, **t} for n, t in TEMPLATES.items()]})
+    rows = []
     for name, t in TEMPLATES.items():
         cond = (
             f"anomaly {t.get('direction', '')} ≥{t.get('min_ratio', '')}x"
             if t["operator"] == "anomaly"
             else f"{t['operator']} {t['threshold']}"
         )
-        table.add_row(name, t["metric"], cond, t["window"], t["for"], t["description"])
-    console.print(table)
+        rows.append((name, t["metric"], cond, t["window"], t["for"], t["description"]))
+    columns = ("template", "metric", "condition", "window", "for", "what")
+    console.print(listing(columns, rows, ids=("template",)))
 
 
 def register(app: typer.Typer) -> None:

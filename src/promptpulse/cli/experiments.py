@@ -10,14 +10,12 @@ import orjson
 import typer
 from rich.table import Table
 
-from promptpulse.cli.output import console, err
+from promptpulse.cli.output import Json, console, err, listing, print_json
 from promptpulse.cli.remote import DEFAULT_URL, Key, Url, client, exit_on_problem, require_key
 
 experiments_app = typer.Typer(
     help="A/B experiments: create, list, results, plan.", no_args_is_help=True
 )
-
-Json = Annotated[bool, typer.Option("--json", help="Print the raw JSON")]
 
 
 def _call(url: str, api_key: str, method: str, path: str, **kwargs: Any) -> Any:
@@ -50,10 +48,9 @@ def list_cmd(url: Url = DEFAULT_URL, api_key: Key = "", as_json: Json = False) -
     """Experiments of the key's project."""
     data = _call(url, api_key, "GET", "/v1/experiments")
     if as_json:
-        return _dump(data)
-    table = Table("id", "key", "name", "variants", "primary", "status", "start")
-    for e in data["experiments"]:
-        table.add_row(
+        return print_json(data)
+    rows = [
+        (
             e["id"],
             e["key"],
             e["name"],
@@ -62,7 +59,10 @@ def list_cmd(url: Url = DEFAULT_URL, api_key: Key = "", as_json: Json = False) -
             e["status"],
             e["start"],
         )
-    console.print(table)
+        for e in data["experiments"]
+    ]
+    columns = ("id", "key", "name", "variants", "primary", "status", "start")
+    console.print(listing(columns, rows, ids=("id", "key")))
 
 
 @experiments_app.command("create")

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from promptpulse.cli.local import DataDirOrDefault, metadata, settings_from
-from promptpulse.cli.output import console
+from promptpulse.cli.output import Json, console, listing, print_json
 
 keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
 
@@ -37,28 +37,33 @@ def keys_create(
 
 @keys_app.command("list")
 def keys_list(
-    project: Annotated[str | None, typer.Option()] = None, data_dir: DataDirOrDefault = None
+    project: Annotated[str | None, typer.Option()] = None,
+    data_dir: DataDirOrDefault = None,
+    as_json: Json = False,
 ) -> None:
     """List keys (never their secrets)."""
-    from rich.table import Table
-
     from promptpulse.meta import list_keys
 
-    table = Table("id", "prefix", "project", "scopes", "name", "created", "revoked")
     with metadata(settings_from(data_dir)) as meta:
         keys = list_keys(meta, project)
+    if as_json:
+        return print_json({"keys": [k.as_dict() for k in keys]})
+    rows = []
     for k in keys:
         d = k.as_dict()
-        table.add_row(
-            k.id,
-            k.prefix + "…",
-            k.project or "* (admin)",
-            ",".join(sorted(s.value for s in k.scopes)),
-            k.name or "",
-            str(d["created_at"])[:19],
-            str(d["revoked_at"] or "")[:19],
+        rows.append(
+            (
+                k.id,
+                k.prefix + "…",
+                k.project or "* (admin)",
+                ",".join(sorted(s.value for s in k.scopes)),
+                k.name or "",
+                str(d["created_at"])[:19],
+                str(d["revoked_at"] or "")[:19],
+            )
         )
-    console.print(table)
+    columns = ("id", "prefix", "project", "scopes", "name", "created", "revoked")
+    console.print(listing(columns, rows))
 
 
 @keys_app.command("revoke")
