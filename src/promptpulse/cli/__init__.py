@@ -7,7 +7,7 @@ them to the services the server itself uses; domain errors become clear messages
     export       export                        keys         keys create|list|revoke
     reports      report                        prices       prices set|list|delete
     experiments  experiments ...               alerts       alerts apply|rules|list|templates
-    lifecycle    rollups ..., retention ...
+    lifecycle    rollups ..., retention ...    ids          unique id prefixes typed back
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from promptpulse.cli.ids import resolve
 from promptpulse.cli.local import DataDirOrDefault, metadata, settings_from
 from promptpulse.cli.output import Json, console, listing, print_json
 
@@ -67,11 +68,16 @@ def keys_list(
 
 
 @keys_app.command("revoke")
-def keys_revoke(key_id: str, data_dir: DataDirOrDefault = None) -> None:
-    """Revoke a key by id; it stops working within a second, even on a running server."""
-    from promptpulse.meta import revoke_key
+def keys_revoke(
+    key_id: Annotated[str, typer.Argument(help="The key's id, or a unique start of it")],
+    data_dir: DataDirOrDefault = None,
+) -> None:
+    """Revoke a key by id (or a unique start of it); it stops working within a second, even on
+    a running server."""
+    from promptpulse.meta import list_keys, revoke_key
 
     with metadata(settings_from(data_dir)) as meta:
+        key_id = resolve(key_id, (k.id for k in list_keys(meta, None)), "key")
         revoke_key(meta, key_id)
     console.print(f"revoked {key_id}")
 
