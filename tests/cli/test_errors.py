@@ -26,7 +26,7 @@ def test_no_key_is_said_once() -> None:
 
 def test_wrong_key_is_said_once(live: LiveServer) -> None:
     env = {**NARROW, "PROMPTPULSE_URL": live.url, "PROMPTPULSE_API_KEY": "pp_wrong"}
-    for args in (("query", "overview"), ("experiments", "list")):
+    for args in (("query", "overview"), ("experiments", "list"), ("alerts", "ack", "alert_x")):
         done = run(*args, env=env)
         _once(done, "HTTP 401")
 

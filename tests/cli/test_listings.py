@@ -4,18 +4,14 @@ and `--json` prints the same list, machine-readable."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from promptpulse.alerts import TEMPLATES
-from promptpulse.alerts import repo as alerts_repo
-from promptpulse.alerts.state import Subject
 from promptpulse.meta import list_keys
-from tests.cli.helpers import run
+from tests.cli.helpers import LONG, make_alert, run
 from tests.conftest import LiveServer
 
 NARROW = {"COLUMNS": "80"}
-LONG = "a rather long label that has to give way before any identifier does"
 
 
 def _listed(*args: str, env: dict[str, str] | None = None) -> tuple[str, object]:
@@ -26,18 +22,6 @@ def _listed(*args: str, env: dict[str, str] | None = None) -> tuple[str, object]
     done = run(*args, "--json", env={**NARROW, **(env or {})})
     assert done.returncode == 0, done.stderr
     return table.stdout, json.loads(done.stdout)
-
-
-def make_alert(live: LiveServer, project: str, name: str = LONG) -> str:
-    subject = Subject(
-        source="rule", source_id="rule_cli", scope_key="", name=name, severity="warning",
-        alert_type="threshold", metric="error_rate", for_=timedelta(0), renotify=timedelta(0),
-        project=project, scope={},
-    )  # fmt: skip
-    with live.meta.engine.begin() as conn:
-        return alerts_repo.open_alert(
-            conn, subject, datetime.now(UTC), "firing", 0.5, 0.1, "error rate above 10 %"
-        )
 
 
 def test_keys_list(live: LiveServer, project: str) -> None:

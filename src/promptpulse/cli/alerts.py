@@ -1,6 +1,7 @@
 """`promptpulse alerts ...`: rules, budgets and SLOs from a YAML file (idempotent, so they live
 in git), and lists. Writes the metadata database directly, like `keys`; works while the server
-runs (the evaluator reads rules afresh every round)."""
+runs (the evaluator reads rules afresh every round). `ack` and `resolve` go through a running
+server's API (`--url`/`--api-key`), so the change is notified as the dashboard's would be."""
 
 from __future__ import annotations
 
@@ -15,14 +16,17 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from pydantic import BaseModel, ValidationError
 
+from promptpulse.cli.ids import resolve
 from promptpulse.cli.local import DataDir, metadata, settings_from
 from promptpulse.cli.output import Json, console, listing, print_json
+from promptpulse.cli.remote import DEFAULT_URL, Key, Url, call
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
 
 alerts_app = typer.Typer(
-    help="Alert rules, budgets and SLOs; `apply` a YAML file.", no_args_is_help=True
+    help="Alert rules, budgets and SLOs; `apply` a YAML file; `ack`/`resolve` an alert.",
+    no_args_is_help=True,
 )
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 KINDS = ("rules", "budgets", "slos")
@@ -271,6 +275,57 @@ def templates(as_json: Json = False) -> None:
         rows.append((name, t["metric"], cond, t["window"], t["for"], t["description"]))
     columns = ("template", "metric", "condition", "window", "for", "what")
     console.print(listing(columns, rows, ids=("template",)))
+
+
+AlertId = Annotated[str, typer.Argument(help="The alert's id, or a unique start of it")]
+Note = Annotated[str | None, typer.Option(help="A note kept in the alert's history")]
+By = Annotated[str | None, typer.Option(help="Who (default: the key's name)")]
+
+
+def _by_hand(action: str, typed: str, note: str | None, by: str | None, url: str, key: str) -> Any:
+    """POST /v1/alerts/{id}/{action} through the API (an admin key); a unique start of an open
+    alert's id is enough. What is not an open alert's start goes as typed: the server says why."""
+    from promptpulse.errors import NotFound
+
+    open_ = call(url, key, "GET", "/v1/alerts", params={"state": "open", "limit": 1000})
+    try:
+        alert_id = resolve(typed, (a["id"] for a in open_["alerts"]), "open alert")
+    except NotFound:
+        alert_id = typed
+    body = {k: v for k, v in (("note", note), ("by", by)) if v is not None}
+    return call(url, key, "POST", f"/v1/alerts/{alert_id}/{action}", json=body)
+
+
+@alerts_app.command("ack")
+def ack(
+    alert_id: AlertId,
+    note: Note = None,
+    by: By = None,
+    url: Url = DEFAULT_URL,
+    api_key: Key = "",
+    as_json: Json = False,
+) -> None:
+    """Acknowledge a firing alert on a running server (stops its reminders)."""
+    a = _by_hand("acknowledge", alert_id, note, by, url, api_key)
+    if as_json:
+        return print_json(a)
+    console.print(f"acknowledged {a['id']} ({a['name']})", highlight=False, markup=False)
+
+
+@alerts_app.command("resolve")
+def resolve_cmd(
+    alert_id: AlertId,
+    note: Note = None,
+    by: By = None,
+    url: Url = DEFAULT_URL,
+    api_key: Key = "",
+    as_json: Json = False,
+) -> None:
+    """Resolve an alert by hand on a running server."""
+    a = _by_hand("resolve", alert_id, note, by, url, api_key)
+    if as_json:
+        return print_json(a)
+    console.print(f"resolved {a['id']} ({a['name']})", highlight=False, markup=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -3,7 +3,7 @@ server's problem details (RFC 9457) turned into a message and an exit code."""
 
 from __future__ import annotations
 
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import httpx
 import typer
@@ -49,6 +49,20 @@ def exit_on_problem(response: httpx.Response, *, labelled: bool = False) -> NoRe
     text = problem(response)
     err.print(f"[red]error:[/red] {text}" if labelled else f"[red]{text}[/red]")
     raise typer.Exit(2)
+
+
+def call(url: str, api_key: str, method: str, path: str, **kwargs: Any) -> Any:
+    """One request to the server; its JSON answer, or its problem said on stderr and exit 2."""
+    require_key(api_key)
+    with client(url, api_key) as http:
+        try:
+            r = http.request(method, path, **kwargs)
+        except httpx.HTTPError as exc:
+            err.print(f"[red]error:[/red] cannot reach {url}: {exc}", highlight=False)
+            raise typer.Exit(1) from None
+    if r.status_code >= 400:
+        exit_on_problem(r, labelled=True)
+    return r.json() if r.content else None
 
 
 def parse_filters(filters: list[str]) -> list[tuple[str, str]]:
