@@ -18,6 +18,7 @@ import typer
 
 from promptpulse.cli.local import DataDir, metadata, settings_from, stopped_store
 from promptpulse.cli.output import Json, console, listing, print_json
+from promptpulse.cli.ranges import Since, start
 from promptpulse.config import Settings
 
 if TYPE_CHECKING:
@@ -55,12 +56,18 @@ def _retention(settings: Settings, store: Store | None = None) -> Iterator[Reten
 
 @rollups_app.command("rebuild")
 def rollups_rebuild(
-    frm: Annotated[str, typer.Option("--from", help="Start (RFC 3339 or a date); whole days")],
     to: Annotated[str, typer.Option(help="End, exclusive (RFC 3339 or a date)")],
+    frm: Annotated[
+        str | None, typer.Option("--from", help="Start (RFC 3339 or a date); whole days")
+    ] = None,
+    since: Since = None,
     project: Annotated[str | None, typer.Option(help="Only this project")] = None,
     data_dir: DataDir = None,
 ) -> None:
     """Rebuild rollups of whole days from raw calls (never before the raw retention horizon)."""
+    frm = start(since, frm, to)
+    if frm is None:
+        raise typer.BadParameter("give --from or --since (e.g. --since 7d)")
     with stopped_store(settings_from(data_dir)) as store:
         done = store.rebuild_rollups(_time(frm, "from"), _time(to, "to"), project)
     for p, n in done.items():
