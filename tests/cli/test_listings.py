@@ -88,6 +88,21 @@ def test_alerts_rules_and_list(live: LiveServer, project: str, tmp_path: Path) -
     assert [a["id"] for a in data["alerts"]] == [alert_id]  # type: ignore[index]
 
 
+def test_alerts_budgets_and_slos(live: LiveServer, project: str, tmp_path: Path) -> None:
+    d = str(live.settings.data_dir)
+    specs = tmp_path / "specs.yaml"
+    specs.write_text(
+        f"budgets:\n  - {{name: {LONG}, amount: 500, filters: {{project: {project}}}}}\n"
+        f"slos:\n  - {{name: {LONG}, objective: 0.995, filters: {{project: {project}}}}}\n"
+    )
+    done = run("alerts", "apply", str(specs), "--data-dir", d)
+    assert done.returncode == 0, done.stderr
+    for kind in ("budgets", "slos"):
+        out, data = _listed("alerts", kind, "--project", project, "--data-dir", d)
+        (spec,) = data[kind]  # type: ignore[index]
+        assert spec["id"] in out and spec["name"] == LONG, out
+
+
 def test_alerts_templates() -> None:
     out, data = _listed("alerts", "templates")
     assert all(name in out for name in TEMPLATES), out

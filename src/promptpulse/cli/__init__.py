@@ -6,7 +6,7 @@ them to the services the server itself uses; domain errors become clear messages
     query        query overview|...            output       the stdout and stderr consoles
     export       export                        keys         keys create|list|revoke
     reports      report                        prices       prices set|list|delete
-    experiments  experiments ...               alerts       alerts apply|rules|list|templates
+    experiments  experiments ...               alerts       alerts apply|rules|list|...
     lifecycle    rollups ..., retention ...    ids          unique id prefixes typed back
 """
 

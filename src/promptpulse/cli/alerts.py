@@ -258,6 +258,52 @@ def list_alerts(
     console.print(listing(columns, rows))
 
 
+@alerts_app.command("budgets")
+def list_budgets(
+    project: Annotated[str | None, typer.Option()] = None,
+    data_dir: DataDir = None,
+    as_json: Json = False,
+) -> None:
+    """List budgets (their status is in the API and the dashboard)."""
+    from promptpulse.budgets.service import repo as budget_repo
+
+    with alerting_engine(data_dir) as engine:
+        records = budget_repo.list(engine, project)
+    if as_json:
+        return print_json({"budgets": [rec.public() for rec in records]})
+    rows = [
+        (rec.id, b.project or "*", b.name, f"{b.amount:g} {b.metric}", b.period,
+         "yes" if b.enabled else "no")
+        for rec in records
+        for b in [rec.spec]
+    ]  # fmt: skip
+    columns = ("id", "project", "name", "amount", "period", "enabled")
+    console.print(listing(columns, rows))
+
+
+@alerts_app.command("slos")
+def list_slos(
+    project: Annotated[str | None, typer.Option()] = None,
+    data_dir: DataDir = None,
+    as_json: Json = False,
+) -> None:
+    """List SLOs (their burn rates are in the API and the dashboard)."""
+    from promptpulse.slos.service import repo as slo_repo
+
+    with alerting_engine(data_dir) as engine:
+        records = slo_repo.list(engine, project)
+    if as_json:
+        return print_json({"slos": [rec.public() for rec in records]})
+    rows = [
+        (rec.id, s.project or "*", s.name, s.sli, f"{s.objective:g}", s.window,
+         "yes" if s.enabled else "no")
+        for rec in records
+        for s in [rec.spec]
+    ]  # fmt: skip
+    columns = ("id", "project", "name", "sli", "objective", "window", "enabled")
+    console.print(listing(columns, rows))
+
+
 @alerts_app.command("templates")
 def templates(as_json: Json = False) -> None:
     """Built-in rule templates (use `template: NAME` in a rule)."""
