@@ -8,6 +8,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tests.conftest import LiveServer
 
 CLI = [sys.executable, "-m", "promptpulse.cli"]
 
@@ -24,3 +29,22 @@ def assert_clean_failure(done: subprocess.CompletedProcess[str], *words: str) ->
     assert "Traceback" not in out, out
     for w in words:
         assert w.lower() in out.lower(), out
+
+
+LONG = "a rather long label that has to give way before any identifier does"
+
+
+def make_alert(live: LiveServer, project: str, name: str = LONG) -> str:
+    """A firing alert of `project`, straight in the live server's metadata database."""
+    from promptpulse.alerts import repo
+    from promptpulse.alerts.state import Subject
+
+    subject = Subject(
+        source="rule", source_id="rule_cli", scope_key=name, name=name, severity="warning",
+        alert_type="threshold", metric="error_rate", for_=timedelta(0), renotify=timedelta(0),
+        project=project, scope={},
+    )  # fmt: skip
+    with live.meta.engine.begin() as conn:
+        return repo.open_alert(
+            conn, subject, datetime.now(UTC), "firing", 0.5, 0.1, "error rate above 10 %"
+        )

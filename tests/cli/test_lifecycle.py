@@ -45,7 +45,7 @@ def test_rebuild_compact_and_retention_from_the_cli(tmp_path: Path) -> None:
     r = runner.invoke(app, ["rollups", "status", *d])
     assert r.exit_code == 0, r.output
     assert json.loads(r.output)["hour"]["calls"] == 3_000
-    r = runner.invoke(app, ["retention", "show", "--project", "p", *d])
+    r = runner.invoke(app, ["retention", "show", "--project", "p", "--json", *d])
     assert r.exit_code == 0, r.output
     assert json.loads(r.output)["projects"]["p"]["effective"]["raw_days"] == 30
     r = runner.invoke(app, ["retention", "erase", "--project", "p", *d], input="n\n")

@@ -6,8 +6,8 @@ them to the services the server itself uses; domain errors become clear messages
     query        query overview|...            output       the stdout and stderr consoles
     export       export                        keys         keys create|list|revoke
     reports      report                        prices       prices set|list|delete
-    experiments  experiments ...               alerts       alerts apply|rules|list|templates
-    lifecycle    rollups ..., retention ...
+    experiments  experiments ...               alerts       alerts apply|rules|list|...
+    lifecycle    rollups ..., retention ...    ids          unique id prefixes typed back
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from promptpulse.cli import (
     reports,
     serve,
 )
-from promptpulse.cli.output import err
+from promptpulse.cli.output import err, problem_lines
 from promptpulse.errors import PromptPulseError
 
 app = typer.Typer(
@@ -46,9 +46,10 @@ def main() -> None:
     try:
         app(prog_name="promptpulse")
     except PromptPulseError as exc:
-        err.print(f"[red]error:[/red] {exc.detail}")
-        for e in exc.errors:
-            err.print(f"  {e.field}: {e.message}")
+        first, *rest = problem_lines(exc.detail, ((e.field, e.message) for e in exc.errors))
+        err.print(f"[red]error:[/red] {first}", highlight=False)
+        for line in rest:
+            err.print(line, highlight=False, markup=False)
         sys.exit(2)
     except httpx.TransportError as exc:  # `ingest`/`query` with no server there
         try:

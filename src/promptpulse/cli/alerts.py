@@ -1,6 +1,7 @@
 """`promptpulse alerts ...`: rules, budgets and SLOs from a YAML file (idempotent, so they live
 in git), and lists. Writes the metadata database directly, like `keys`; works while the server
-runs (the evaluator reads rules afresh every round)."""
+runs (the evaluator reads rules afresh every round). `ack` and `resolve` go through a running
+server's API (`--url`/`--api-key`), so the change is notified as the dashboard's would be."""
 
 from __future__ import annotations
 
@@ -14,16 +15,18 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from pydantic import BaseModel, ValidationError
-from rich.table import Table
 
+from promptpulse.cli.ids import resolve
 from promptpulse.cli.local import DataDir, metadata, settings_from
-from promptpulse.cli.output import console
+from promptpulse.cli.output import Json, console, listing, print_json
+from promptpulse.cli.remote import DEFAULT_URL, Key, Url, call
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
 
 alerts_app = typer.Typer(
-    help="Alert rules, budgets and SLOs; `apply` a YAML file.", no_args_is_help=True
+    help="Alert rules, budgets and SLOs; `apply` a YAML file; `ack`/`resolve` an alert.",
+    no_args_is_help=True,
 )
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 KINDS = ("rules", "budgets", "slos")
@@ -196,16 +199,18 @@ def apply(
 
 @alerts_app.command("rules")
 def list_rules(
-    project: Annotated[str | None, typer.Option()] = None, data_dir: DataDir = None
+    project: Annotated[str | None, typer.Option()] = None,
+    data_dir: DataDir = None,
+    as_json: Json = False,
 ) -> None:
     """List alert rules (secrets never shown)."""
     from promptpulse.alerts import repo
 
-    table = Table(
-        "id", "project", "name", "metric", "condition", "window", "for", "severity", "enabled"
-    )
     with alerting_engine(data_dir) as engine:
         records = repo.list_rules(engine, project)
+    if as_json:
+        return print_json({"rules": [rec.public() for rec in records]})
+    rows = []
     for rec in records:
         r = rec.rule
         cond = (
@@ -213,18 +218,12 @@ def list_rules(
             if r.operator == "anomaly"
             else f"{r.operator} {r.threshold:g}"
         )
-        table.add_row(
-            rec.id,
-            r.project or "*",
-            r.name,
-            r.metric,
-            cond,
-            r.window,
-            r.for_,
-            r.severity,
-            "yes" if r.enabled else "no",
-        )
-    console.print(table)
+        on = "yes" if r.enabled else "no"
+        rows.append((rec.id, r.project or "*", r.name, str(r.metric), cond, r.window, r.for_,
+                     r.severity, on))  # fmt: skip
+    columns = ("id", "project", "name", "metric", "condition", "window", "for", "severity",
+               "enabled")  # fmt: skip
+    console.print(listing(columns, rows))
 
 
 @alerts_app.command("list")
@@ -234,15 +233,17 @@ def list_alerts(
     ] = None,
     project: Annotated[str | None, typer.Option()] = None,
     data_dir: DataDir = None,
+    as_json: Json = False,
 ) -> None:
     """List alerts, newest first."""
     from promptpulse.alerts import repo
 
-    table = Table("id", "state", "severity", "name", "value", "threshold", "started")
     with alerting_engine(data_dir) as engine:
-        rows = repo.list_alerts(engine, project, [state] if state else [], [], None, 100)
-    for a in rows:
-        table.add_row(
+        alerts = repo.list_alerts(engine, project, [state] if state else [], [], None, 100)
+    if as_json:
+        return print_json({"alerts": alerts})
+    rows = [
+        (
             a["id"],
             a["state"],
             a["severity"],
@@ -251,23 +252,126 @@ def list_alerts(
             "" if a["threshold"] is None else f"{a['threshold']:.4g}",
             str(a["started_at"])[:19],
         )
-    console.print(table)
+        for a in alerts
+    ]
+    columns = ("id", "state", "severity", "name", "value", "threshold", "started")
+    console.print(listing(columns, rows))
+
+
+@alerts_app.command("budgets")
+def list_budgets(
+    project: Annotated[str | None, typer.Option()] = None,
+    data_dir: DataDir = None,
+    as_json: Json = False,
+) -> None:
+    """List budgets (their status is in the API and the dashboard)."""
+    from promptpulse.budgets.service import repo as budget_repo
+
+    with alerting_engine(data_dir) as engine:
+        records = budget_repo.list(engine, project)
+    if as_json:
+        return print_json({"budgets": [rec.public() for rec in records]})
+    rows = [
+        (rec.id, b.project or "*", b.name, f"{b.amount:g} {b.metric}", b.period,
+         "yes" if b.enabled else "no")
+        for rec in records
+        for b in [rec.spec]
+    ]  # fmt: skip
+    columns = ("id", "project", "name", "amount", "period", "enabled")
+    console.print(listing(columns, rows))
+
+
+@alerts_app.command("slos")
+def list_slos(
+    project: Annotated[str | None, typer.Option()] = None,
+    data_dir: DataDir = None,
+    as_json: Json = False,
+) -> None:
+    """List SLOs (their burn rates are in the API and the dashboard)."""
+    from promptpulse.slos.service import repo as slo_repo
+
+    with alerting_engine(data_dir) as engine:
+        records = slo_repo.list(engine, project)
+    if as_json:
+        return print_json({"slos": [rec.public() for rec in records]})
+    rows = [
+        (rec.id, s.project or "*", s.name, s.sli, f"{s.objective:g}", s.window,
+         "yes" if s.enabled else "no")
+        for rec in records
+        for s in [rec.spec]
+    ]  # fmt: skip
+    columns = ("id", "project", "name", "sli", "objective", "window", "enabled")
+    console.print(listing(columns, rows))
 
 
 @alerts_app.command("templates")
-def templates() -> None:
+def templates(as_json: Json = False) -> None:
     """Built-in rule templates (use `template: NAME` in a rule)."""
     from promptpulse.alerts import TEMPLATES
 
-    table = Table("template", "metric", "condition", "window", "for", "what")
+    if as_json:
+        return print_json({"templates": [{"name": n, **t} for n, t in TEMPLATES.items()]})
+    rows = []
     for name, t in TEMPLATES.items():
         cond = (
             f"anomaly {t.get('direction', '')} ≥{t.get('min_ratio', '')}x"
             if t["operator"] == "anomaly"
             else f"{t['operator']} {t['threshold']}"
         )
-        table.add_row(name, t["metric"], cond, t["window"], t["for"], t["description"])
-    console.print(table)
+        rows.append((name, t["metric"], cond, t["window"], t["for"], t["description"]))
+    columns = ("template", "metric", "condition", "window", "for", "what")
+    console.print(listing(columns, rows, ids=("template",)))
+
+
+AlertId = Annotated[str, typer.Argument(help="The alert's id, or a unique start of it")]
+Note = Annotated[str | None, typer.Option(help="A note kept in the alert's history")]
+By = Annotated[str | None, typer.Option(help="Who (default: the key's name)")]
+
+
+def _by_hand(action: str, typed: str, note: str | None, by: str | None, url: str, key: str) -> Any:
+    """POST /v1/alerts/{id}/{action} through the API (an admin key); a unique start of an open
+    alert's id is enough. What is not an open alert's start goes as typed: the server says why."""
+    from promptpulse.errors import NotFound
+
+    open_ = call(url, key, "GET", "/v1/alerts", params={"state": "open", "limit": 1000})
+    try:
+        alert_id = resolve(typed, (a["id"] for a in open_["alerts"]), "open alert")
+    except NotFound:
+        alert_id = typed
+    body = {k: v for k, v in (("note", note), ("by", by)) if v is not None}
+    return call(url, key, "POST", f"/v1/alerts/{alert_id}/{action}", json=body)
+
+
+@alerts_app.command("ack")
+def ack(
+    alert_id: AlertId,
+    note: Note = None,
+    by: By = None,
+    url: Url = DEFAULT_URL,
+    api_key: Key = "",
+    as_json: Json = False,
+) -> None:
+    """Acknowledge a firing alert on a running server (stops its reminders)."""
+    a = _by_hand("acknowledge", alert_id, note, by, url, api_key)
+    if as_json:
+        return print_json(a)
+    console.print(f"acknowledged {a['id']} ({a['name']})", highlight=False, markup=False)
+
+
+@alerts_app.command("resolve")
+def resolve_cmd(
+    alert_id: AlertId,
+    note: Note = None,
+    by: By = None,
+    url: Url = DEFAULT_URL,
+    api_key: Key = "",
+    as_json: Json = False,
+) -> None:
+    """Resolve an alert by hand on a running server."""
+    a = _by_hand("resolve", alert_id, note, by, url, api_key)
+    if as_json:
+        return print_json(a)
+    console.print(f"resolved {a['id']} ({a['name']})", highlight=False, markup=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -5,32 +5,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-import httpx
 import orjson
 import typer
 from rich.table import Table
 
-from promptpulse.cli.output import console, err
-from promptpulse.cli.remote import DEFAULT_URL, Key, Url, client, exit_on_problem, require_key
+from promptpulse.cli.output import Json, console, listing, print_json
+from promptpulse.cli.remote import DEFAULT_URL, Key, Url, call
 
 experiments_app = typer.Typer(
     help="A/B experiments: create, list, results, plan.", no_args_is_help=True
 )
-
-Json = Annotated[bool, typer.Option("--json", help="Print the raw JSON")]
-
-
-def _call(url: str, api_key: str, method: str, path: str, **kwargs: Any) -> Any:
-    require_key(api_key)
-    with client(url, api_key) as http:
-        try:
-            r = http.request(method, path, **kwargs)
-        except httpx.HTTPError as exc:
-            err.print(f"[red]error:[/red] cannot reach {url}: {exc}")
-            raise typer.Exit(1) from None
-    if r.status_code >= 400:
-        exit_on_problem(r, labelled=True)
-    return r.json() if r.content else None
 
 
 def _dump(data: Any) -> None:
@@ -48,12 +32,11 @@ def _fmt(x: Any) -> str:
 @experiments_app.command("list")
 def list_cmd(url: Url = DEFAULT_URL, api_key: Key = "", as_json: Json = False) -> None:
     """Experiments of the key's project."""
-    data = _call(url, api_key, "GET", "/v1/experiments")
+    data = call(url, api_key, "GET", "/v1/experiments")
     if as_json:
-        return _dump(data)
-    table = Table("id", "key", "name", "variants", "primary", "status", "start")
-    for e in data["experiments"]:
-        table.add_row(
+        return print_json(data)
+    rows = [
+        (
             e["id"],
             e["key"],
             e["name"],
@@ -62,7 +45,10 @@ def list_cmd(url: Url = DEFAULT_URL, api_key: Key = "", as_json: Json = False) -
             e["status"],
             e["start"],
         )
-    console.print(table)
+        for e in data["experiments"]
+    ]
+    columns = ("id", "key", "name", "variants", "primary", "status", "start")
+    console.print(listing(columns, rows, ids=("id", "key")))
 
 
 @experiments_app.command("create")
@@ -108,7 +94,7 @@ def create_cmd(
     if guardrail is not None:
         body["guardrails"] = guardrail
     params = {"project": project} if project else None
-    data = _call(url, api_key, "POST", "/v1/experiments", json=body, params=params)
+    data = call(url, api_key, "POST", "/v1/experiments", json=body, params=params)
     if as_json:
         return _dump(data)
     console.print(f"created experiment {data['id']} (key {data['key']})")
@@ -135,7 +121,7 @@ def show_cmd(
     api_key: Key = "",
 ) -> None:
     """One experiment's settings, as JSON."""
-    _dump(_call(url, api_key, "GET", f"/v1/experiments/{ref}"))
+    _dump(call(url, api_key, "GET", f"/v1/experiments/{ref}"))
 
 
 def _interval(c: dict[str, Any]) -> str:
@@ -153,7 +139,7 @@ def results_cmd(
     as_json: Json = False,
 ) -> None:
     """Comparison, sample-ratio check, sequential decision and plan."""
-    data = _call(url, api_key, "GET", f"/v1/experiments/{ref}/results")
+    data = call(url, api_key, "GET", f"/v1/experiments/{ref}/results")
     if as_json:
         return _dump(data)
     table = Table("metric", "variant", "difference", "CI", "p (adj.)", "test", "sig.")
@@ -188,7 +174,7 @@ def stop_cmd(
     api_key: Key = "",
 ) -> None:
     """Mark an experiment stopped (its results stay)."""
-    data = _call(url, api_key, "PATCH", f"/v1/experiments/{ref}", json={"status": "stopped"})
+    data = call(url, api_key, "PATCH", f"/v1/experiments/{ref}", json={"status": "stopped"})
     console.print(f"stopped {data['id']} ({data['key']})")
 
 
@@ -199,7 +185,7 @@ def delete_cmd(
     api_key: Key = "",
 ) -> None:
     """Delete an experiment and its exposures."""
-    _call(url, api_key, "DELETE", f"/v1/experiments/{ref}")
+    call(url, api_key, "DELETE", f"/v1/experiments/{ref}")
     console.print(f"deleted {ref}")
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -14,6 +15,7 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from promptpulse.cli.output import console, err
+from promptpulse.cli.ranges import Since, iso, start
 from promptpulse.cli.remote import (
     DEFAULT_URL,
     Key,
@@ -28,8 +30,9 @@ POLL_S = 0.2
 
 
 def export(
-    frm: Annotated[str, typer.Option("--from", help="RFC 3339 start")],
-    to: Annotated[str, typer.Option(help="RFC 3339 end (exclusive)")],
+    frm: Annotated[str | None, typer.Option("--from", help="RFC 3339 start")] = None,
+    to: Annotated[str | None, typer.Option(help="RFC 3339 end, exclusive (default: now)")] = None,
+    since: Since = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="Directory to save the file in")] = Path(
         "."
     ),
@@ -44,6 +47,10 @@ def export(
 ) -> None:
     """Export calls or rollups from a running server: a job, a progress bar, the file and its
     manifest (sha256 checked) saved in --out."""
+    frm = start(since, frm, to)
+    if frm is None:
+        raise typer.BadParameter("give --from or --since (e.g. --since 7d)")
+    to = to or iso(datetime.now(UTC))
     require_key(api_key)
     body = _request(frm, to, fmt, source, filters or [], columns)
     with client(url, api_key) as http:

@@ -7,8 +7,9 @@ from typing import Annotated
 
 import typer
 
+from promptpulse.cli.ids import resolve
 from promptpulse.cli.local import DataDirOrDefault, metadata, settings_from
-from promptpulse.cli.output import console
+from promptpulse.cli.output import Json, console, listing, print_json
 
 keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
 
@@ -37,36 +38,46 @@ def keys_create(
 
 @keys_app.command("list")
 def keys_list(
-    project: Annotated[str | None, typer.Option()] = None, data_dir: DataDirOrDefault = None
+    project: Annotated[str | None, typer.Option()] = None,
+    data_dir: DataDirOrDefault = None,
+    as_json: Json = False,
 ) -> None:
     """List keys (never their secrets)."""
-    from rich.table import Table
-
     from promptpulse.meta import list_keys
 
-    table = Table("id", "prefix", "project", "scopes", "name", "created", "revoked")
     with metadata(settings_from(data_dir)) as meta:
         keys = list_keys(meta, project)
+    if as_json:
+        return print_json({"keys": [k.as_dict() for k in keys]})
+    rows = []
     for k in keys:
         d = k.as_dict()
-        table.add_row(
-            k.id,
-            k.prefix + "…",
-            k.project or "* (admin)",
-            ",".join(sorted(s.value for s in k.scopes)),
-            k.name or "",
-            str(d["created_at"])[:19],
-            str(d["revoked_at"] or "")[:19],
+        rows.append(
+            (
+                k.id,
+                k.prefix + "…",
+                k.project or "* (admin)",
+                ",".join(sorted(s.value for s in k.scopes)),
+                k.name or "",
+                str(d["created_at"])[:19],
+                str(d["revoked_at"] or "")[:19],
+            )
         )
-    console.print(table)
+    columns = ("id", "prefix", "project", "scopes", "name", "created", "revoked")
+    console.print(listing(columns, rows))
 
 
 @keys_app.command("revoke")
-def keys_revoke(key_id: str, data_dir: DataDirOrDefault = None) -> None:
-    """Revoke a key by id; it stops working within a second, even on a running server."""
-    from promptpulse.meta import revoke_key
+def keys_revoke(
+    key_id: Annotated[str, typer.Argument(help="The key's id, or a unique start of it")],
+    data_dir: DataDirOrDefault = None,
+) -> None:
+    """Revoke a key by id (or a unique start of it); it stops working within a second, even on
+    a running server."""
+    from promptpulse.meta import list_keys, revoke_key
 
     with metadata(settings_from(data_dir)) as meta:
+        key_id = resolve(key_id, (k.id for k in list_keys(meta, None)), "key")
         revoke_key(meta, key_id)
     console.print(f"revoked {key_id}")
 

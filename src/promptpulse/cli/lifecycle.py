@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from promptpulse.cli.local import DataDir, metadata, settings_from, stopped_store
-from promptpulse.cli.output import console
+from promptpulse.cli.output import Json, console, listing, print_json
+from promptpulse.cli.ranges import Since, start
 from promptpulse.config import Settings
 
 if TYPE_CHECKING:
@@ -55,12 +56,18 @@ def _retention(settings: Settings, store: Store | None = None) -> Iterator[Reten
 
 @rollups_app.command("rebuild")
 def rollups_rebuild(
-    frm: Annotated[str, typer.Option("--from", help="Start (RFC 3339 or a date); whole days")],
     to: Annotated[str, typer.Option(help="End, exclusive (RFC 3339 or a date)")],
+    frm: Annotated[
+        str | None, typer.Option("--from", help="Start (RFC 3339 or a date); whole days")
+    ] = None,
+    since: Since = None,
     project: Annotated[str | None, typer.Option(help="Only this project")] = None,
     data_dir: DataDir = None,
 ) -> None:
     """Rebuild rollups of whole days from raw calls (never before the raw retention horizon)."""
+    frm = start(since, frm, to)
+    if frm is None:
+        raise typer.BadParameter("give --from or --since (e.g. --since 7d)")
     with stopped_store(settings_from(data_dir)) as store:
         done = store.rebuild_rollups(_time(frm, "from"), _time(to, "to"), project)
     for p, n in done.items():
@@ -81,19 +88,36 @@ def rollups_compact(data_dir: DataDir = None, now: When = None) -> None:
 
 
 @rollups_app.command("status")
-def rollups_status(data_dir: DataDir = None) -> None:
-    """Rows, uncompacted fragments and range of each rollup level; raw horizons."""
+def rollups_status(data_dir: DataDir = None, as_json: Json = False) -> None:
+    """Rows, uncompacted fragments and range of each rollup level; raw horizons (JSON)."""
     with stopped_store(settings_from(data_dir)) as store:
-        console.print_json(json.dumps(store.rollup_stats(), default=str))
+        stats = store.rollup_stats()
+    if as_json:
+        return print_json(stats)
+    console.print_json(json.dumps(stats, default=str))
 
 
 @retention_app.command("show")
 def retention_show(
-    project: Annotated[str | None, typer.Option()] = None, data_dir: DataDir = None
+    project: Annotated[str | None, typer.Option()] = None,
+    data_dir: DataDir = None,
+    as_json: Json = False,
 ) -> None:
-    """Defaults and per-project overrides (days; 0 keeps forever)."""
+    """Defaults and per-project overrides (days; 0 keeps forever; `*`: an override)."""
     with _retention(settings_from(data_dir)) as service:
-        console.print_json(json.dumps(service.policies(project)))
+        policies = service.policies(project)
+    if as_json:
+        return print_json(policies)
+    classes = ("raw_days", "hourly_days", "daily_days")
+    rows = [("(defaults)", *(str(policies["defaults"][c]) for c in classes))]
+    for name, p in policies["projects"].items():
+        marked = (
+            f"{p['effective'][c]}{'*' if p['override'].get(c) is not None else ''}" for c in classes
+        )
+        rows.append((name, *marked))
+    console.print(
+        listing(("project", "raw days", "hourly days", "daily days"), rows, ids=("project",))
+    )
 
 
 @retention_app.command("set")

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from promptpulse.cli.local import DataDirOrDefault, metadata, settings_from
-from promptpulse.cli.output import console
+from promptpulse.cli.output import Json, console, listing, print_json
 
 prices_app = typer.Typer(
     help="Per-project price overrides (USD per million tokens).", no_args_is_help=True
@@ -41,25 +41,43 @@ def prices_set(
 
 @prices_app.command("list")
 def prices_list(
-    project: Annotated[str | None, typer.Option()] = None, data_dir: DataDirOrDefault = None
+    project: Annotated[str | None, typer.Option()] = None,
+    data_dir: DataDirOrDefault = None,
+    as_json: Json = False,
 ) -> None:
     """List price overrides."""
-    from rich.table import Table
-
     from promptpulse.meta import list_prices
 
-    table = Table("project", "model", "input $/M", "output $/M", "cached $/M")
     with metadata(settings_from(data_dir)) as meta:
         prices = list_prices(meta, project)
-    for proj, o in prices:
-        table.add_row(
+    if as_json:
+        return print_json(
+            {
+                "prices": [
+                    {
+                        "project": proj,
+                        "model": o.model,
+                        "input_per_mtok": o.input_per_mtok,
+                        "output_per_mtok": o.output_per_mtok,
+                        "cached_input_per_mtok": o.cached_input_per_mtok,
+                    }
+                    for proj, o in prices
+                ]
+            }
+        )
+    rows = [
+        (
             proj,
             o.model,
             f"{o.input_per_mtok:g}",
             f"{o.output_per_mtok:g}",
             "" if o.cached_input_per_mtok is None else f"{o.cached_input_per_mtok:g}",
         )
-    console.print(table)
+        for proj, o in prices
+    ]
+    columns = ("project", "model", "input $/M", "output $/M", "cached $/M")
+    # `prices delete MODEL --project P` takes both back: neither is cut.
+    console.print(listing(columns, rows, ids=("project", "model")))
 
 
 @prices_app.command("delete")

@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from promptpulse.cli.output import console
+from promptpulse.cli.ranges import Since, start
 from promptpulse.cli.remote import (
     DEFAULT_URL,
     Key,
@@ -29,6 +30,7 @@ def query(
     api_key: Key = "",
     frm: Annotated[str | None, typer.Option("--from", help="RFC 3339 start")] = None,
     to: Annotated[str | None, typer.Option(help="RFC 3339 end (exclusive)")] = None,
+    since: Since = None,
     filters: Annotated[
         list[str] | None,
         typer.Option("--filter", "-f", help="name=value, repeatable (metadata.<key>=v too)"),
@@ -44,6 +46,7 @@ def query(
     """Ask a running server for metrics; a table, or --json."""
     if what not in WHATS:
         raise typer.BadParameter("choose overview, timeseries or breakdown")
+    frm = start(since, frm, to)
     require_key(api_key)
     params: list[tuple[str, Any]] = [(k, v) for k, v in (("from", frm), ("to", to)) if v]
     params += parse_filters(filters or [])

@@ -3,12 +3,12 @@ server's problem details (RFC 9457) turned into a message and an exit code."""
 
 from __future__ import annotations
 
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import httpx
 import typer
 
-from promptpulse.cli.output import err
+from promptpulse.cli.output import err, problem_lines
 
 Url = Annotated[
     str, typer.Option(envvar="PROMPTPULSE_URL", help="Server URL (env PROMPTPULSE_URL)")
@@ -38,9 +38,10 @@ def problem(response: httpx.Response) -> str:
         body = response.json()
     except ValueError:
         return f"HTTP {response.status_code}: {response.text[:200]}"
-    lines = [f"HTTP {response.status_code}: {body.get('detail', body)}"]
-    lines += [f"  {e['field']}: {e['message']}" for e in body.get("errors", [])]
-    return "\n".join(lines)
+    errors = [(e["field"], e["message"]) for e in body.get("errors", [])]
+    return "\n".join(
+        problem_lines(str(body.get("detail", body)), errors, f"HTTP {response.status_code}: ")
+    )
 
 
 def exit_on_problem(response: httpx.Response, *, labelled: bool = False) -> NoReturn:
@@ -48,6 +49,20 @@ def exit_on_problem(response: httpx.Response, *, labelled: bool = False) -> NoRe
     text = problem(response)
     err.print(f"[red]error:[/red] {text}" if labelled else f"[red]{text}[/red]")
     raise typer.Exit(2)
+
+
+def call(url: str, api_key: str, method: str, path: str, **kwargs: Any) -> Any:
+    """One request to the server; its JSON answer, or its problem said on stderr and exit 2."""
+    require_key(api_key)
+    with client(url, api_key) as http:
+        try:
+            r = http.request(method, path, **kwargs)
+        except httpx.HTTPError as exc:
+            err.print(f"[red]error:[/red] cannot reach {url}: {exc}", highlight=False)
+            raise typer.Exit(1) from None
+    if r.status_code >= 400:
+        exit_on_problem(r, labelled=True)
+    return r.json() if r.content else None
 
 
 def parse_filters(filters: list[str]) -> list[tuple[str, str]]:
