@@ -7,6 +7,8 @@ const compact = nf({ notation: "compact", maximumFractionDigits: 1 });
 export const DASH = "—";
 /** Below this many calls in the previous period a relative change says "n/a" (or "new"). */
 export const MIN_BASELINE = 100;
+/** "Top issues" lists rank only prompts with at least this many calls (the reports' movers too). */
+export const MIN_ISSUE_CALLS = 20;
 const SUFFIXES = [[1e12, "T"], [1e9, "B"], [1e6, "M"], [1e3, "k"]];
 const none = (v) => v === null || v === undefined || Number.isNaN(v);
 
