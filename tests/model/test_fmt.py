@@ -79,6 +79,22 @@ DELTAS: list[tuple[float | None, float | None, float | None, str | None, str]] =
     (1200, 1000, None, "ms", "+20.0%"),
 ]
 
+DIFFERENCES: list[tuple[float | None, str | None, str]] = [
+    (None, "ratio", "—"),
+    (0, "usd", "±0"),
+    (0.02, "ratio", "+2.0 pts"),
+    (-0.0001, "ratio", "-<0.1 pts"),
+    (0.0123456, "usd", "+$0.0123"),
+    (-1234, "ms", "-1.23 s"),
+    (-16_743, "tokens", "-16.7k"),
+    (0.25, None, "+0.25"),
+]
+
+
+@pytest.mark.parametrize(("d", "unit", "text"), DIFFERENCES)
+def test_difference(d: float | None, unit: str | None, text: str) -> None:
+    assert fmt.difference(d, unit) == text
+
 
 @pytest.mark.parametrize(("v", "unit", "text"), VALUES)
 def test_value(v: float | None, unit: str | None, text: str) -> None:
@@ -100,13 +116,14 @@ def test_change_is_none_below_the_minimum_baseline() -> None:
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
 def test_fmt_js_agrees() -> None:
-    cases = {"values": VALUES, "deltas": DELTAS}
+    cases = {"values": VALUES, "deltas": DELTAS, "differences": DIFFERENCES}
     script = (
         f"import * as f from {json.dumps(FMT_JS.as_uri())};\n"
         f"const c = {json.dumps(cases)};\n"
         "const out = {\n"
         "  values: c.values.map(([v, u]) => f.value(v, u)),\n"
         "  deltas: c.deltas.map(([a, b, n, u]) => f.delta(a, b, n, u)),\n"
+        "  differences: c.differences.map(([d, u]) => f.difference(d, u)),\n"
         "  changes: [f.change(100000, 12, 12), f.change(5, 0, 5000), f.change(120, 100, 100)],\n"
         "};\n"
         "console.log(JSON.stringify(out));\n"
@@ -116,4 +133,5 @@ def test_fmt_js_agrees() -> None:
     got = json.loads(run.stdout)
     assert got["values"] == [t for _, _, t in VALUES]
     assert got["deltas"] == [t for *_, t in DELTAS]
+    assert got["differences"] == [t for *_, t in DIFFERENCES]
     assert got["changes"][:2] == [None, None] and got["changes"][2] == pytest.approx(0.2)

@@ -18,6 +18,7 @@ from rich.table import Table
 
 from promptpulse.cli.local import DataDir, metadata, settings_from
 from promptpulse.cli.output import console
+from promptpulse.model import CATALOG, fmt
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
@@ -211,7 +212,7 @@ def list_rules(
         cond = (
             f"anomaly ({r.sensitivity})"
             if r.operator == "anomaly"
-            else f"{r.operator} {r.threshold:g}"
+            else f"{r.operator} {_threshold(r.operator, r.threshold, r.metric)}"
         )
         table.add_row(
             rec.id,
@@ -247,8 +248,8 @@ def list_alerts(
             a["state"],
             a["severity"],
             a["name"],
-            "" if a["value"] is None else f"{a['value']:.4g}",
-            "" if a["threshold"] is None else f"{a['threshold']:.4g}",
+            _value(a["value"], a["metric"]),
+            _value(a["threshold"], a["metric"]),
             str(a["started_at"])[:19],
         )
     console.print(table)
@@ -272,3 +273,16 @@ def templates() -> None:
 
 def register(app: typer.Typer) -> None:
     app.add_typer(alerts_app, name="alerts")
+
+
+def _value(v: float | None, metric: str | None) -> str:
+    """A value in its metric's catalog unit, by the one rule of `model.fmt`."""
+    m = CATALOG.get(metric or "")
+    return "" if v is None else fmt.value(v, m.unit if m is not None else None)
+
+
+def _threshold(operator: str | None, threshold: float | None, metric: str | None) -> str:
+    """increase/decrease thresholds are relative (a percentage); others in the metric's unit."""
+    if operator in ("increase", "decrease"):
+        return fmt.pct(threshold)
+    return _value(threshold, metric)

@@ -180,3 +180,17 @@ def signed_pct(r: float) -> str:
         return "±0" if a == 0 else ("+" if p > 0 else "-") + "<0.1%"
     body = _grouped(a, 1) if _round_half_up(a, 1) < 100 else _grouped(a)
     return f"{'+' if p > 0 else '-'}{body}%"
+
+
+def difference(d: float | None, unit: str | None) -> str:
+    """A signed difference in the metric's unit (experiments): rates in points (+2.0 pts,
+    +<0.1 pts), everything else by its unit's rule with a sign (+$0.0123, -1.23 s); ±0."""
+    if d is None:
+        return DASH
+    if d == 0:
+        return "±0"
+    sign = "+" if d > 0 else "-"
+    a = abs(d)
+    if unit == "ratio":
+        return f"{sign}<0.1 pts" if a * 100 < 0.05 else f"{sign}{_grouped(a * 100, 1)} pts"
+    return sign + value(a, unit)

@@ -128,6 +128,18 @@ export function delta(current, previous, baselineRequests = null, unit = null) {
   return signedPct((current - previous) / Math.abs(previous));
 }
 
+/**
+ * A signed difference in the metric's unit (experiments): rates in points (+2.0 pts, +<0.1 pts),
+ * everything else by its unit's rule with a sign (+$0.0123, -1.23 s); ±0.
+ */
+export function difference(d, unit) {
+  if (none(d)) return DASH;
+  if (d === 0) return "±0";
+  const sign = d > 0 ? "+" : "-", a = Math.abs(d);
+  if (unit === "ratio") return a * 100 < 0.05 ? `${sign}<0.1 pts` : `${sign}${grouped(a * 100, 1)} pts`;
+  return sign + value(a, unit);
+}
+
 /** Axis labels: short forms of the same units. */
 export function axis(unit) {
   return (v) => {

@@ -17,22 +17,10 @@ export const ROWS = [
 ];
 const LETTERS = "ABCDEFGHIJKLMNOPQRST";
 
-/** A difference in the metric's unit, signed: rates in percentage points. */
-export function signed(unit, v) {
-  if (v === null || v === undefined) return fmt.DASH;
-  const sign = v > 0 ? "+" : v < 0 ? "−" : "±";
-  const a = Math.abs(v);
-  if (unit === "ratio") return `${sign}${(a * 100).toFixed(a * 100 < 1 ? 2 : 1)} pts`;
-  if (unit === "usd") return `${sign}${a > 0 && a < 1 ? `$${+a.toPrecision(2)}` : fmt.usd(a)}`;
-  if (unit === "ms") return `${sign}${fmt.ms(a)}`;
-  return `${sign}${fmt.tokens(a)}`;
-}
+/** A difference in the metric's unit, signed: rates in percentage points (fmt.difference). */
+export function signed(unit, v) { return fmt.difference(v, unit); }
 
-export function pValue(p) {
-  if (p === null || p === undefined) return fmt.DASH;
-  if (p < 0.001) return "p < 0.001";
-  return `p = ${p < 0.01 ? p.toFixed(3) : p.toFixed(2)}`;
-}
+export const pValue = fmt.pValue;
 
 /** Which way is better for a metric of this answer: the primary's direction may be overridden. */
 function upFor(metric, answer, catalog, direction) {
