@@ -74,7 +74,7 @@ export function comparisonTable(answer, catalog, { id = "compare", direction = n
         if (c.difference === null) return h("td", attrs, value, h("div", { class: "d muted" }, "not enough data"));
         const good = up === null || up === undefined || !c.significant || c.difference === 0 ? "flat" : (c.difference > 0) === up ? "good" : "bad";
         // With 3+ variants the API widens each interval to its Holm level (ci_level).
-        const level = c.ci_level ? `${+(c.ci_level * 100).toFixed(2)}%` : "95%";
+        const level = c.ci_level ? fmt.pct(c.ci_level) : "95%";
         const ci = `${level} CI ${signed(m.unit, c.ci_low)} to ${signed(m.unit, c.ci_high)}`;
         return h("td", attrs, value,
           h("div", { class: `d ${good}`, title: `${c.test.replaceAll("_", " ")}; ${ci}; ${pValue(c.p_value)} before Holm` },
