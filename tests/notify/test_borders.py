@@ -1,5 +1,6 @@
-"""promptpulse.notify is a floor: it imports no other part of PromptPulse but errors and config,
-and the rest reaches it through its door (`promptpulse.notify`), never its modules."""
+"""promptpulse.notify is a floor: it imports no other part of PromptPulse but errors, config and
+model (the pure floor: how a figure reads, `model.fmt`, and the catalog's units), and the rest
+reaches it through its door (`promptpulse.notify`), never its modules."""
 
 from __future__ import annotations
 
@@ -19,8 +20,13 @@ def _imports(path: Path) -> set[str]:
     return {m for m in out if m == "promptpulse" or m.startswith("promptpulse.")}
 
 
-def test_notify_imports_only_errors_and_config() -> None:
-    allowed = ("promptpulse.notify", "promptpulse.errors", "promptpulse.config")
+def test_notify_imports_only_errors_config_and_model() -> None:
+    allowed = (
+        "promptpulse.notify",
+        "promptpulse.errors",
+        "promptpulse.config",
+        "promptpulse.model",
+    )
     for path in sorted((SRC / "notify").glob("*.py")):
         bad = {m for m in _imports(path) if not m.startswith(allowed)}
         assert not bad, f"{path.name} imports {bad}"

@@ -60,7 +60,7 @@ def test_cheaper_model_needs_half_the_cost_and_success_within_a_point() -> None:
         ("p", "big", "small")
     ]
     assert recs[0].numbers["saving_usd"] == pytest.approx(0.6)
-    assert "$0.00400 per request" in recs[0].detail and "98.2%" in recs[0].detail
+    assert "$0.004 per request" in recs[0].detail and "98.2%" in recs[0].detail
 
 
 def test_rising_error_rate_needs_points_factor_and_evidence() -> None:

@@ -7,6 +7,7 @@ from typing import Any
 
 from promptpulse.alerts import anomaly
 from promptpulse.alerts.rules import TRAFFIC_METRICS, RuleIn
+from promptpulse.model import CATALOG, fmt
 
 
 @dataclass(frozen=True)
@@ -69,9 +70,9 @@ def judge(rule: RuleIn, obs: Observation) -> Verdict:
             value,
             rule.threshold,
             obs.requests,
-            f"{metric} {_fmt(value)} {op} {_fmt(rule.threshold)}"
+            f"{metric} {_fmt(value, metric)} {op} {_fmt(rule.threshold, metric)}"
             if hit
-            else f"{metric} {_fmt(value)} within {op} {_fmt(rule.threshold)}",
+            else f"{metric} {_fmt(value, metric)} within {op} {_fmt(rule.threshold, metric)}",
         )
     if op in ("increase", "decrease"):
         return _relative(rule, obs, value)
@@ -80,6 +81,7 @@ def judge(rule: RuleIn, obs: Observation) -> Verdict:
 
 def _relative(rule: RuleIn, obs: Observation, value: float) -> Verdict:
     assert rule.threshold is not None
+    metric = rule.metric or ""
     before = obs.past[0] if obs.past else None
     if before is None or before == 0:
         return Verdict(False, value, None, obs.requests, f"no {rule.baseline} value to compare")
@@ -96,8 +98,8 @@ def _relative(rule: RuleIn, obs: Observation, value: float) -> Verdict:
         value,
         limit,
         obs.requests,
-        f"{rule.metric} {_fmt(value)}, {word} {abs(change):.0%} "
-        f"on {rule.baseline} ({_fmt(before)})",
+        f"{metric} {_fmt(value, metric)}, {word} {fmt.pct(abs(change))} "
+        f"on {rule.baseline} ({_fmt(before, metric)})",
         {"kind": rule.baseline, "value": before, "change": change},
     )
 
@@ -115,16 +117,19 @@ def _anomaly(rule: RuleIn, obs: Observation, value: float) -> Verdict:
     else:
         threshold = band.get("lower", band.get("upper"))
     ratio = value / base.median if base.median else None
-    how = f"{ratio:.2f}x usual" if ratio is not None else "usual is 0"
+    how = f"{fmt.number(ratio)}x usual" if ratio is not None else "usual is 0"
     return Verdict(
         hit,
         value,
         threshold,
         obs.requests,
-        f"{metric} {_fmt(value)}, {how} ({_fmt(base.median)} ± {_fmt(base.sigma)})",
+        f"{metric} {_fmt(value, metric)}, {how} "
+        f"({_fmt(base.median, metric)} ± {_fmt(base.sigma, metric)})",
         {"kind": "seasonal", **base.as_dict(), **band},
     )
 
 
-def _fmt(x: float) -> str:
-    return f"{x:.4g}"
+def _fmt(x: float, metric: str) -> str:
+    """A value in its metric's catalog unit, by the one rule of `model.fmt`."""
+    m = CATALOG.get(metric)
+    return fmt.value(x, m.unit if m is not None else None)

@@ -14,7 +14,7 @@ from promptpulse.alerts.sources import SourceRound
 from promptpulse.alerts.specs import Record, SpecRepo
 from promptpulse.alerts.state import Subject
 from promptpulse.meta import budgets
-from promptpulse.model import CATALOG
+from promptpulse.model import CATALOG, fmt
 from promptpulse.notify import ChannelSpec
 from promptpulse.query.forecast import period_bounds, project_period
 from promptpulse.store import Store
@@ -104,13 +104,15 @@ def evaluate(
         ids.append(rec.id)
         status = budget_status(store, b, now)
         spent, ratio = status["spent"], status["spent_ratio"]
+        unit = CATALOG[b.metric].unit if b.metric in CATALOG else None
         for th in b.thresholds:
             hit = ratio >= th
             severity = "critical" if th >= 1 else "warning" if th >= 0.8 else "info"
             reason = (
-                f"{b.name}: {ratio:.0%} of {b.amount:g} spent ({spent:.4g})"
+                f"{b.name}: {fmt.pct(ratio)} of {fmt.value(b.amount, unit)} spent "
+                f"({fmt.value(spent, unit)})"
                 if hit
-                else f"{b.name}: {ratio:.0%} spent, under {th:.0%}"
+                else f"{b.name}: {fmt.pct(ratio)} spent, under {fmt.pct(th)}"
             )
             out.append(
                 (
@@ -124,9 +126,10 @@ def evaluate(
             proj = status["projected"]
             hit = proj > b.amount and spent < b.amount
             reason = (
-                f"{b.name}: projected {proj:.4g} by {status['period_end']} "
-                f"({proj / b.amount:.0%} of {b.amount:g}; 95 % interval "
-                f"{status['projected_low']:.4g}-{status['projected_high']:.4g})"
+                f"{b.name}: projected {fmt.value(proj, unit)} by {status['period_end']} "
+                f"({fmt.pct(proj / b.amount)} of {fmt.value(b.amount, unit)}; 95 % interval "
+                f"{fmt.value(status['projected_low'], unit)}–"
+                f"{fmt.value(status['projected_high'], unit)})"
             )
             out.append(
                 (

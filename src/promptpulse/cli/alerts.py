@@ -20,6 +20,7 @@ from promptpulse.cli.ids import resolve
 from promptpulse.cli.local import DataDir, metadata, settings_from
 from promptpulse.cli.output import Json, console, listing, print_json
 from promptpulse.cli.remote import DEFAULT_URL, Key, Url, call
+from promptpulse.model import CATALOG, fmt
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
@@ -216,7 +217,7 @@ def list_rules(
         cond = (
             f"anomaly ({r.sensitivity})"
             if r.operator == "anomaly"
-            else f"{r.operator} {r.threshold:g}"
+            else f"{r.operator} {_threshold(r.operator, r.threshold, r.metric)}"
         )
         on = "yes" if r.enabled else "no"
         rows.append((rec.id, r.project or "*", r.name, str(r.metric), cond, r.window, r.for_,
@@ -248,8 +249,8 @@ def list_alerts(
             a["state"],
             a["severity"],
             a["name"],
-            "" if a["value"] is None else f"{a['value']:.4g}",
-            "" if a["threshold"] is None else f"{a['threshold']:.4g}",
+            _value(a["value"], a["metric"]),
+            _value(a["threshold"], a["metric"]),
             str(a["started_at"])[:19],
         )
         for a in alerts
@@ -376,3 +377,16 @@ def resolve_cmd(
 
 def register(app: typer.Typer) -> None:
     app.add_typer(alerts_app, name="alerts")
+
+
+def _value(v: float | None, metric: str | None) -> str:
+    """A value in its metric's catalog unit, by the one rule of `model.fmt`."""
+    m = CATALOG.get(metric or "")
+    return "" if v is None else fmt.value(v, m.unit if m is not None else None)
+
+
+def _threshold(operator: str | None, threshold: float | None, metric: str | None) -> str:
+    """increase/decrease thresholds are relative (a percentage); others in the metric's unit."""
+    if operator in ("increase", "decrease"):
+        return fmt.pct(threshold)
+    return _value(threshold, metric)

@@ -11,6 +11,7 @@ from rich.table import Table
 
 from promptpulse.cli.output import Json, console, listing, print_json
 from promptpulse.cli.remote import DEFAULT_URL, Key, Url, call
+from promptpulse.model import CATALOG, fmt
 
 experiments_app = typer.Typer(
     help="A/B experiments: create, list, results, plan.", no_args_is_help=True
@@ -21,12 +22,9 @@ def _dump(data: Any) -> None:
     console.print_json(orjson.dumps(data).decode())
 
 
-def _fmt(x: Any) -> str:
-    if x is None:
-        return "–"
-    if isinstance(x, float):
-        return f"{x:.4g}"
-    return str(x)
+def _unit(metric: str) -> str | None:
+    m = CATALOG.get(metric)
+    return m.unit if m is not None else None
 
 
 @experiments_app.command("list")
@@ -127,8 +125,9 @@ def show_cmd(
 def _interval(c: dict[str, Any]) -> str:
     """low … high, with its level when Holm widened it beyond 95 % (3+ variants)."""
     level = c.get("ci_level") or 0.95
-    text = f"{_fmt(c['ci_low'])} … {_fmt(c['ci_high'])}"
-    return text if abs(level - 0.95) < 1e-9 else f"{text} ({level:.1%})"
+    unit = _unit(c["metric"])
+    text = f"{fmt.difference(c['ci_low'], unit)} … {fmt.difference(c['ci_high'], unit)}"
+    return text if abs(level - 0.95) < 1e-9 else f"{text} ({fmt.pct(level)})"
 
 
 @experiments_app.command("results")
@@ -147,9 +146,9 @@ def results_cmd(
         table.add_row(
             c["metric"],
             c["variant"],
-            _fmt(c["difference"]),
+            fmt.difference(c["difference"], _unit(c["metric"])),
             _interval(c),
-            _fmt(c["p_value_adjusted"]),
+            fmt.p_value(c["p_value_adjusted"]),
             c["test"],
             "yes" if c["significant"] else "",
         )
@@ -161,7 +160,7 @@ def results_cmd(
     if plan.get("per_variant"):
         console.print(
             f"plan: {plan['per_variant']} calls per variant, "
-            f"{_fmt(plan.get('days_to_go'))} days to go"
+            f"{fmt.number(plan.get('days_to_go'))} days to go"
         )
     console.print(f"verdict: {data['verdict']}")
     console.print(f"[bold]decision: {data['decision']}[/bold]")
@@ -211,7 +210,8 @@ def plan_cmd(
     console.print(f"{plan.per_variant} calls per variant ({2 * plan.per_variant} for two)")
     if daily_calls:
         console.print(
-            f"about {2 * plan.per_variant / daily_calls:.1f} days at {daily_calls:g} calls per day"
+            f"about {fmt.number(2 * plan.per_variant / daily_calls)} days at "
+            f"{fmt.count(daily_calls)} calls per day"
         )
 
 

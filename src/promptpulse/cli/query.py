@@ -20,6 +20,7 @@ from promptpulse.cli.remote import (
     parse_filters,
     require_key,
 )
+from promptpulse.model import CATALOG, fmt
 
 WHATS = ("overview", "timeseries", "breakdown")
 
@@ -72,12 +73,27 @@ def query(
     )
 
 
-def _fmt(value: Any) -> str:
+def _unit(name: str) -> str | None:
+    """The catalog unit of a column: a metric name, or an overview group such as latency_ms.p95."""
+    top, _, sub = name.partition(".")
+    for n in (name, sub, top):
+        if n in CATALOG:
+            return CATALOG[n].unit
+    if top.endswith("_ms"):
+        return "ms"
+    if top.endswith("_usd"):
+        return "usd"
+    return {"tokens": "tokens", "errors_by_type": "count"}.get(top)
+
+
+def _fmt(value: Any, name: str = "") -> str:
+    """A figure by the one rule of `model.fmt`, in its catalog unit."""
     if value is None:
-        return "—"
-    if isinstance(value, float):
-        return f"{value:,.4g}" if abs(value) < 1000 else f"{value:,.1f}"
-    return f"{value:,}" if isinstance(value, int) else str(value)
+        return fmt.DASH
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return str(value)
+    unit = _unit(name)
+    return fmt.value(value, unit or ("count" if isinstance(value, int) else None))
 
 
 def _print_overview(data: dict[str, Any]) -> None:
@@ -87,9 +103,11 @@ def _print_overview(data: dict[str, Any]) -> None:
             continue
         if isinstance(value, dict):
             for sub, v in value.items():
-                table.add_row(f"{name}.{sub}", _fmt(v) if not isinstance(v, dict) else str(v))
+                table.add_row(
+                    f"{name}.{sub}", _fmt(v, f"{name}.{sub}") if not isinstance(v, dict) else str(v)
+                )
         else:
-            table.add_row(name, _fmt(value))
+            table.add_row(name, _fmt(value, name))
     console.print(table)
 
 
@@ -102,7 +120,7 @@ def _print_series(data: dict[str, Any]) -> None:
         title = f"group {series['group']}" if data.get("group_by") else data["interval"]
         table = Table("t", *names, title=title)
         for p in points:
-            table.add_row(p["t"], *(_fmt(p[n]) for n in names))
+            table.add_row(p["t"], *(_fmt(p[n], n) for n in names))
         console.print(table)
 
 
@@ -113,7 +131,7 @@ def _print_breakdown(data: dict[str, Any]) -> None:
         return
     table = Table(*rows[0].keys(), title=f"by {data['by']}")
     for r in rows:
-        table.add_row(*(_fmt(v) for v in r.values()))
+        table.add_row(*(_fmt(v, k) for k, v in r.items()))
     console.print(table)
 
 

@@ -1,6 +1,7 @@
 """The floor everybody stands on, pure: record schemas, the query scope, the metric catalog and
 typed result rows. Imports nothing of PromptPulse but `errors`."""
 
+from promptpulse.model import fmt
 from promptpulse.model.catalog import (
     CATALOG,
     CONDITIONS,
@@ -60,5 +61,6 @@ __all__ = [
     "Sort",
     "base_aggregates",
     "check_call_fields",
+    "fmt",
     "is_dimension",
 ]

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import Any
 
+from promptpulse.model import CATALOG, fmt
+
 PRIORITY = {"critical": "P1", "warning": "P2", "info": "P3"}
 PD_SEVERITY = {"critical": "critical", "warning": "warning", "info": "info"}
 EMOJI = {
@@ -103,16 +105,18 @@ def webhook_payload(n: Notification) -> dict[str, Any]:
     }
 
 
-def _num(v: float | None) -> str:
-    return "—" if v is None else f"{v:.4g}"
+def _num(v: float | None, metric: str = "") -> str:
+    """A value in its metric's catalog unit, by the one rule of `model.fmt`."""
+    m = CATALOG.get(metric)
+    return fmt.value(v, m.unit if m is not None else None)
 
 
 def slack_payload(n: Notification) -> dict[str, Any]:
     fallback = f"{n.title}: {n.reason}"
     fields = [
         {"type": "mrkdwn", "text": f"*Metric*\n{_slack_escape(n.metric)}"},
-        {"type": "mrkdwn", "text": f"*Value*\n{_num(n.value)}"},
-        {"type": "mrkdwn", "text": f"*Threshold*\n{_num(n.threshold)}"},
+        {"type": "mrkdwn", "text": f"*Value*\n{_num(n.value, n.metric)}"},
+        {"type": "mrkdwn", "text": f"*Threshold*\n{_num(n.threshold, n.metric)}"},
         {"type": "mrkdwn", "text": f"*Severity*\n{n.severity} ({PRIORITY.get(n.severity)})"},
     ]
     if n.project:
@@ -186,8 +190,8 @@ def email_message(n: Notification, sender: str, to: list[str]) -> EmailMessage:
     rows = [
         ("Reason", n.reason),
         ("Metric", n.metric),
-        ("Value", _num(n.value)),
-        ("Threshold", _num(n.threshold)),
+        ("Value", _num(n.value, n.metric)),
+        ("Threshold", _num(n.threshold, n.metric)),
         ("Severity", f"{n.severity} ({PRIORITY.get(n.severity)})"),
         ("Project", n.project or "all"),
         ("Prompt", n.prompt_id or "—"),

@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from promptpulse.model import fmt
 from promptpulse.reports.model import Recommendation
 
 MIN_REQUESTS = 20
@@ -63,8 +64,8 @@ def output_growth(current: Rows, previous: Rows, min_requests: int) -> list[Reco
                 kind="output_tokens_growth",
                 title=f"Output tokens per request of '{prompt}' grew {growth:.0%}",
                 detail=(
-                    f"'{prompt}' produced {now_per:,.0f} output tokens per request "
-                    f"(output_tokens_per_request) against {before:,.0f} the period before "
+                    f"'{prompt}' produced {fmt.count(now_per)} output tokens per request "
+                    f"(output_tokens_per_request) against {fmt.count(before)} the period before "
                     f"(+{growth:.0%}; {cur['requests']:,} calls now, {prev['requests']:,} "
                     "before). A prompt change may have made answers longer: check it, or cap "
                     "max_tokens."
@@ -110,11 +111,11 @@ def cheaper_models(
                     kind="cheaper_model",
                     title=f"'{prompt}': {other} costs {1 - b_cpr / a_cpr:.0%} less than {model}",
                     detail=(
-                        f"On '{prompt}', {other} cost ${b_cpr:.5f} per request at a "
-                        f"{b['success_rate']:.1%} success rate ({b['requests']:,} calls), "
-                        f"{model} ${a_cpr:.5f} at {a['success_rate']:.1%} "
+                        f"On '{prompt}', {other} cost {fmt.usd(b_cpr)} per request at a "
+                        f"{fmt.pct(b['success_rate'])} success rate ({b['requests']:,} calls), "
+                        f"{model} {fmt.usd(a_cpr)} at {fmt.pct(a['success_rate'])} "
                         f"({a['requests']:,} calls). Moving {model}'s calls to {other} would "
-                        f"have saved about ${saving:,.2f} this period; check quality first."
+                        f"have saved about {fmt.usd(saving)} this period; check quality first."
                     ),
                     prompt_id=prompt,
                     model=model,
@@ -160,10 +161,10 @@ def rising_errors(current: Rows, previous: Rows, min_requests: int) -> list[Reco
         out.append(
             Recommendation(
                 kind="rising_error_rate",
-                title=f"Error rate of '{prompt}' rose to {now:.1%}",
+                title=f"Error rate of '{prompt}' rose to {fmt.pct(now)}",
                 detail=(
-                    f"'{prompt}' failed {e1:,} of {n1:,} calls ({now:.1%}) against {e0:,} of "
-                    f"{n0:,} ({before:.1%}) the period before: +{rise * 100:.1f} points "
+                    f"'{prompt}' failed {e1:,} of {n1:,} calls ({fmt.pct(now)}) against {e0:,} of "
+                    f"{n0:,} ({fmt.pct(before)}) the period before: +{rise * 100:.1f} points "
                     f"(z = {z:.1f}). Look at its errors by type and its latest version."
                 ),
                 prompt_id=prompt,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 
+from promptpulse.model import fmt
 from promptpulse.reports.model import Figure, Mover, Report
 
 MOVER_TITLES = {
@@ -14,30 +15,33 @@ MOVER_TITLES = {
 
 
 def value(v: float | None, unit: str) -> str:
-    if v is None:
-        return "—"
-    if unit == "ratio":
-        return f"{v * 100:.1f} %"
-    if unit == "ms":
-        return f"{v:,.0f} ms"
-    if unit == "usd":
-        return f"${v:,.2f}" if abs(v) >= 100 else f"${v:,.4f}".rstrip("0").rstrip(".")
-    return f"{v:,.0f}"
+    """A figure by the one rule of `model.fmt`."""
+    return fmt.value(v, unit)
 
 
-def change(v: float | None, previous: float | None, unit: str) -> str:
-    if v is None or previous is None:
-        return "—"
-    d = v - previous
-    if unit == "ratio":
-        return f"{d * 100:+.1f} pts"
-    if previous == 0:
-        return "new" if d else "±0"
-    return f"{d / abs(previous) * 100:+.1f} %"
+def change(
+    v: float | None, previous: float | None, unit: str, baseline_requests: float | None = None
+) -> str:
+    """The change against the previous period (`model.fmt.delta`: "new"/"n/a" on a tiny
+    baseline, points for rates)."""
+    return fmt.delta(v, previous, baseline_requests, unit)
 
 
-def _arrow(f: Figure) -> str:
-    return {True: "▲ better", False: "▼ worse", None: ""}[f.better]
+def _baseline(r: Report) -> float | None:
+    """Calls in the previous period, the baseline of every headline change."""
+    f = next((f for f in r.figures if f.name == "requests"), None)
+    return None if f is None else (f.previous or 0)
+
+
+def _better(f: Figure, baseline_requests: float | None) -> bool | None:
+    """Better or worse, unless the change itself reads "new" or "n/a"."""
+    if fmt.delta(f.value, f.previous, baseline_requests, f.unit) in ("new", "n/a"):
+        return None
+    return f.better
+
+
+def _arrow(f: Figure, baseline_requests: float | None = None) -> str:
+    return {True: "▲ better", False: "▼ worse", None: ""}[_better(f, baseline_requests)]
 
 
 def _period_line(r: Report) -> str:
@@ -61,7 +65,7 @@ def _mover_cells(m: Mover) -> list[str]:
         value(m.previous, m.unit),
         value(m.value, m.unit),
         change(m.value, m.previous, m.unit),
-        f"{m.previous_requests:,} → {m.requests:,}",
+        f"{fmt.count(m.previous_requests)} → {fmt.count(m.requests)}",
     ]
 
 
@@ -76,8 +80,8 @@ def _sections(r: Report) -> dict[str, list[list[str]]]:
                 f.label,
                 value(f.value, f.unit),
                 value(f.previous, f.unit),
-                change(f.value, f.previous, f.unit),
-                _arrow(f),
+                change(f.value, f.previous, f.unit, _baseline(r)),
+                _arrow(f, _baseline(r)),
             ]
             for f in r.figures
         ],
@@ -88,7 +92,7 @@ def _sections(r: Report) -> dict[str, list[list[str]]]:
                 b.name,
                 f"{value(b.spent, 'usd' if b.metric == 'cost_usd' else 'count')} of "
                 f"{value(b.amount, 'usd' if b.metric == 'cost_usd' else 'count')}",
-                f"{b.spent_ratio:.0%}",
+                fmt.pct(b.spent_ratio),
                 value(b.projected, "usd" if b.metric == "cost_usd" else "count"),
                 "yes" if b.will_overrun else "no",
             ]
@@ -203,7 +207,7 @@ def _html_table(header: list[str], rows: list[list[str]], styles: list[str] | No
 def render_html(r: Report) -> str:
     s = _sections(r)
     e = html.escape
-    styles = [{True: _GOOD, False: _BAD, None: ""}[f.better] for f in r.figures]
+    styles = [{True: _GOOD, False: _BAD, None: ""}[_better(f, _baseline(r))] for f in r.figures]
     parts = [
         f'<h1 style="font-size:22px;margin:0 0 4px 0;">{e(r.title)}</h1>',
         f'<p style="color:#57606a;margin:0 0 16px 0;">{e(_period_line(r))}</p>',

@@ -28,7 +28,7 @@ from promptpulse.alerts.sources import SourceRound
 from promptpulse.alerts.specs import Record, SpecRepo
 from promptpulse.alerts.state import Subject
 from promptpulse.meta import slos
-from promptpulse.model import CATALOG, Scope
+from promptpulse.model import CATALOG, Scope, fmt
 from promptpulse.notify import ChannelSpec
 from promptpulse.query.engine import bucket_starts
 from promptpulse.store import Store
@@ -210,7 +210,7 @@ def evaluate(
             lr, sr = a["long_rate"], a["short_rate"]
             reason = (
                 f"{slo.name}: error budget burning {_x(lr)} over {a['long']} and "
-                f"{_x(sr)} over {a['short']} (alert at {a['burn_rate']:g}x)"
+                f"{_x(sr)} over {a['short']} (alert at {fmt.number(a['burn_rate'])}x)"
             )
             out.append(
                 (
@@ -232,7 +232,7 @@ def evaluate(
 
 
 def _x(v: float | None) -> str:
-    return "n/a" if v is None else f"{v:.3g}x"
+    return "n/a" if v is None else f"{fmt.number(v)}x"
 
 
 def _subject(rec: Record[SloIn], a: dict[str, Any]) -> Subject:

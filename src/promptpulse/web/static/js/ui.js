@@ -60,19 +60,23 @@ export function kpiCard(metric, label, { spark = false, hint = "" } = {}) {
     h("div", { class: "label" }, label), value, delta, hintEl, sparkEl);
   return {
     card, sparkEl,
-    set(raw, text, { previous = undefined, higherIsBetter = null, hint: hintText = null } = {}) {
+    set(raw, text, { previous = undefined, higherIsBetter = null, hint: hintText = null, baseline = null, unit = null } = {}) {
       card.dataset.value = raw === null || raw === undefined ? "" : String(raw);
       value.textContent = text;
       if (hintText !== null) hintEl.textContent = hintText;
       delta.textContent = "";
       if (previous === undefined) return;
-      const c = fmt.change(raw, previous);
-      if (c === null) { delta.className = "delta flat"; delta.append(h("span", { class: "vs" }, "no previous data")); return; }
+      // One rule (fmt.delta): "new" from 0, "n/a" on a previous period under MIN_BASELINE calls.
+      const said = fmt.delta(raw, previous, baseline, unit);
+      const c = fmt.change(raw, previous, baseline);
+      delta.dataset.delta = said;
+      delta.dataset.change = c === null ? "" : String(c);
+      if (said === fmt.DASH) { delta.className = "delta flat"; delta.append(h("span", { class: "vs" }, "no previous data")); return; }
+      if (c === null) { delta.className = "delta flat"; delta.append(said, h("span", { class: "vs" }, "vs previous")); return; }
       const arrow = c > 0 ? "▲" : c < 0 ? "▼" : "■";
       const good = higherIsBetter === null || c === 0 ? "flat" : (c > 0) === higherIsBetter ? "good" : "bad";
       delta.className = `delta ${good}`;
-      delta.dataset.change = String(c);
-      delta.append(`${arrow} ${Math.abs(c * 100).toFixed(Math.abs(c) < 0.1 ? 1 : 0)}%`, h("span", { class: "vs" }, "vs previous"));
+      delta.append(`${arrow} ${said.replace(/^[+-]/, "")}`, h("span", { class: "vs" }, "vs previous"));
     },
   };
 }

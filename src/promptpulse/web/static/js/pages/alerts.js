@@ -21,7 +21,7 @@ function severity(a) {
 /** A value in the unit of the metric an alert or rule watches. */
 function metricValue(catalog, metric, v) {
   const m = catalog[metric];
-  return m ? fmt.byUnit(m.unit, v) : v === null || v === undefined ? fmt.DASH : +Number(v).toPrecision(4);
+  return m ? fmt.byUnit(m.unit, v) : fmt.number(v);
 }
 
 function scopeText(filters = {}, group = null) {
@@ -123,7 +123,7 @@ function sloCard(slo, history) {
       h("div", { class: `meter ${tone}` }, h("div", { style: `width:${width.toFixed(1)}%` }))),
     h("dl", { class: "facts compact" },
       h("dt", {}, "SLI"), h("dd", { class: "num" }, `${fmt.pct(s.sli, 3)} `, h("span", { class: "muted" }, `target ${fmt.pct(s.objective, 2)}`)),
-      h("dt", {}, "Bad calls"), h("dd", { class: "num" }, `${fmt.countFull(s.bad)} of ${fmt.countFull(s.requests)} (${+s.error_budget.toPrecision(3)} allowed)`),
+      h("dt", {}, "Bad calls"), h("dd", { class: "num" }, `${fmt.countFull(s.bad)} of ${fmt.countFull(s.requests)} (${fmt.number(s.error_budget)} allowed)`),
       h("dt", {}, "Burn rate"), h("dd", { class: "num" }, s.burn_rate === null ? fmt.DASH : `${s.burn_rate.toFixed(2)}× over ${s.window}`)),
     h("div", { class: "burns" }, s.burn_alerts.map((a) => h("span", { class: `badge ${a.firing ? "bad" : ""}`, "data-burn": `${a.long}/${a.short}`, "data-firing": String(a.firing),
       title: `long ${a.long}: ${a.long_rate === null ? "—" : a.long_rate.toFixed(2)}×, short ${a.short}: ${a.short_rate === null ? "—" : a.short_rate.toFixed(2)}×` },

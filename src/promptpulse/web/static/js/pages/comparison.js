@@ -17,22 +17,10 @@ export const ROWS = [
 ];
 const LETTERS = "ABCDEFGHIJKLMNOPQRST";
 
-/** A difference in the metric's unit, signed: rates in percentage points. */
-export function signed(unit, v) {
-  if (v === null || v === undefined) return fmt.DASH;
-  const sign = v > 0 ? "+" : v < 0 ? "−" : "±";
-  const a = Math.abs(v);
-  if (unit === "ratio") return `${sign}${(a * 100).toFixed(a * 100 < 1 ? 2 : 1)} pts`;
-  if (unit === "usd") return `${sign}${a > 0 && a < 1 ? `$${+a.toPrecision(2)}` : fmt.usd(a)}`;
-  if (unit === "ms") return `${sign}${fmt.ms(a)}`;
-  return `${sign}${fmt.tokens(a)}`;
-}
+/** A difference in the metric's unit, signed: rates in percentage points (fmt.difference). */
+export function signed(unit, v) { return fmt.difference(v, unit); }
 
-export function pValue(p) {
-  if (p === null || p === undefined) return fmt.DASH;
-  if (p < 0.001) return "p < 0.001";
-  return `p = ${p < 0.01 ? p.toFixed(3) : p.toFixed(2)}`;
-}
+export const pValue = fmt.pValue;
 
 /** Which way is better for a metric of this answer: the primary's direction may be overridden. */
 function upFor(metric, answer, catalog, direction) {
@@ -86,7 +74,7 @@ export function comparisonTable(answer, catalog, { id = "compare", direction = n
         if (c.difference === null) return h("td", attrs, value, h("div", { class: "d muted" }, "not enough data"));
         const good = up === null || up === undefined || !c.significant || c.difference === 0 ? "flat" : (c.difference > 0) === up ? "good" : "bad";
         // With 3+ variants the API widens each interval to its Holm level (ci_level).
-        const level = c.ci_level ? `${+(c.ci_level * 100).toFixed(2)}%` : "95%";
+        const level = c.ci_level ? fmt.pct(c.ci_level) : "95%";
         const ci = `${level} CI ${signed(m.unit, c.ci_low)} to ${signed(m.unit, c.ci_high)}`;
         return h("td", attrs, value,
           h("div", { class: `d ${good}`, title: `${c.test.replaceAll("_", " ")}; ${ci}; ${pValue(c.p_value)} before Holm` },

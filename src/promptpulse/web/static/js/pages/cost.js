@@ -54,8 +54,8 @@ export default {
           optional(ctx.api.get("/v1/forecast", fq)),
           ...BREAKDOWNS.map((b) => ctx.api.get("/v1/metrics/breakdown", state.scopeParams(r, { by: b.by, metrics: "cost_usd,requests,cost_per_request_usd", sort: "cost_usd", limit: 10 }))),
         ]);
-        k.cost.set(o.cost_usd.total, fmt.usd(o.cost_usd.total), { previous: o.previous.cost_usd.total, higherIsBetter: false });
-        k.perReq.set(o.cost_usd.per_request, fmt.usd(o.cost_usd.per_request), { previous: o.previous.cost_usd.per_request, higherIsBetter: false });
+        k.cost.set(o.cost_usd.total, fmt.usd(o.cost_usd.total), { previous: o.previous.cost_usd.total, higherIsBetter: false, baseline: o.previous.requests, unit: "usd" });
+        k.perReq.set(o.cost_usd.per_request, fmt.usd(o.cost_usd.per_request), { previous: o.previous.cost_usd.per_request, higherIsBetter: false, baseline: o.previous.requests, unit: "usd" });
         k.unpriced.set(o.cost_usd.unpriced_requests, fmt.countFull(o.cost_usd.unpriced_requests), { hint: "calls with no known price" });
         if (forecast) {
           k.mtd.set(forecast.to_date, fmt.usd(forecast.to_date), { hint: `${forecast.period_start.slice(0, 10)} to now` });

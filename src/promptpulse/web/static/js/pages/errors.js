@@ -37,7 +37,8 @@ export default {
         const types = Object.keys(o.errors_by_type);
         const perType = await Promise.all(types.map((t) => ctx.api.get("/v1/metrics/breakdown",
           state.scopeParams(r, { by: "prompt_id", metrics: "requests", status: "error", error_type: t, limit: 1000 }))));
-        const set = (view, metric, raw, prev, text) => view.set(raw, text, { previous: prev, higherIsBetter: ctx.catalog[metric]?.higher_is_better ?? null });
+        const set = (view, metric, raw, prev, text) => view.set(raw, text, { previous: prev, higherIsBetter: ctx.catalog[metric]?.higher_is_better ?? null,
+          baseline: o.previous.requests, unit: ctx.catalog[metric]?.unit ?? null });
         set(k.errors, "errors", o.errors, o.previous.errors, fmt.countFull(o.errors));
         set(k.rate, "error_rate", o.error_rate, o.previous.error_rate, fmt.pct(o.error_rate, 2));
         set(k.success, "success_rate", o.success_rate, o.previous.success_rate, fmt.pct(o.success_rate, 2));

@@ -53,14 +53,15 @@ export default {
           ctx.api.get("/v1/metrics/timeseries", state.scopeParams(r, { metrics: SERIES.join(",") })),
           ctx.api.get("/v1/metrics/timeseries", state.scopeParams(r, { metrics: "requests", group_by: "error_type", status: "error" })),
           ctx.api.get("/v1/metrics/breakdown", state.scopeParams(r, { by: "model", metrics: "requests,cost_usd", limit: 12 })),
-          ctx.api.get("/v1/metrics/breakdown", state.scopeParams(r, { by: "prompt_id", metrics: "requests,error_rate", sort: "error_rate", limit: 5 })),
-          ctx.api.get("/v1/metrics/breakdown", state.scopeParams(r, { by: "prompt_id", metrics: "requests,latency_p95_ms", sort: "latency_p95_ms", limit: 5 })),
+          ctx.api.get("/v1/metrics/breakdown", state.scopeParams(r, { by: "prompt_id", metrics: "requests,error_rate", sort: "error_rate", limit: 1000 })),
+          ctx.api.get("/v1/metrics/breakdown", state.scopeParams(r, { by: "prompt_id", metrics: "requests,latency_p95_ms", sort: "latency_p95_ms", limit: 1000 })),
           optional(ctx.api.get("/v1/forecast", forecastParams())),
         ]);
         const pts = points(ts);
         for (const k of kpis) {
           const m = ctx.catalog[k.metric] || {};
-          k.view.set(k.value(o), fmt.byUnit(m.unit, k.value(o)), { previous: k.value(o.previous), higherIsBetter: m.higher_is_better ?? null });
+          k.view.set(k.value(o), fmt.byUnit(m.unit, k.value(o)), { previous: k.value(o.previous), higherIsBetter: m.higher_is_better ?? null,
+            baseline: o.previous.requests, unit: m.unit });
           let spark = sparks.get(k.metric);
           if (!spark) { spark = init(k.view.sparkEl); sparks.set(k.metric, spark); }
           spark.setOption(sparkOption(pts.map((p) => p[k.metric]), PALETTE[KPIS.indexOf(k) % PALETTE.length]), { notMerge: true });
@@ -136,11 +137,13 @@ function forecastParams() {
   return q;
 }
 
-function issueList(ul, rows, metric, format, go) {
+/** Top issues rank only prompts with at least fmt.MIN_ISSUE_CALLS calls: 1 error in 2 calls is no trend. */
+function issueList(ul, all, metric, format, go) {
+  const rows = all.filter((row) => row.requests >= fmt.MIN_ISSUE_CALLS).slice(0, 5);
   ul.replaceChildren(...(rows.length ? rows.map((row) => h("li", {},
     h("a", { class: "name", href: state.carry(`/prompts/${encodeURIComponent(row.prompt_id ?? "")}`),
       onclick: (e) => { e.preventDefault(); go(`/prompts/${encodeURIComponent(row.prompt_id ?? "")}`); } }, label(row.prompt_id)),
     h("span", { class: "muted num", style: "font-size:12px" }, `${fmt.count(row.requests)} calls`),
     h("span", { class: `badge ${metric === "error_rate" && row[metric] > 0.05 ? "bad" : ""} num`, "data-value": row[metric] ?? "" }, format(row[metric]))))
-    : [h("li", { class: "muted" }, "No calls in this range")]));
+    : [h("li", { class: "muted" }, all.length ? `No prompt with at least ${fmt.MIN_ISSUE_CALLS} calls in this range` : "No calls in this range")]));
 }

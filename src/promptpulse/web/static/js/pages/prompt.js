@@ -46,7 +46,8 @@ export default {
         ]);
         for (const k of kpis) {
           const m = ctx.catalog[k.metric] || {};
-          k.view.set(k.value(o), fmt.byUnit(m.unit, k.value(o)), { previous: k.value(o.previous), higherIsBetter: m.higher_is_better ?? null });
+          k.view.set(k.value(o), fmt.byUnit(m.unit, k.value(o)), { previous: k.value(o.previous), higherIsBetter: m.higher_is_better ?? null,
+            baseline: o.previous.requests, unit: m.unit });
         }
         const x = groupedLabels(ts);
         const lines = (metric, unit, type = "line", stack = null) => base({ tooltip: axisTooltip(unit),
