@@ -304,7 +304,7 @@ def test_range_and_filter_change_url_cards_and_charts(tab, live, world) -> None:
     page = tab.open("/?range=24h")
     volume = (
         "echarts.getInstanceByDom(document.querySelector('[data-chart=requests]'))"
-        ".getOption().series[0].data"
+        ".getOption().series[0].data.map(d => d && typeof d === 'object' ? d.value : d)"
     )
     before_cards, before_chart = tab.kpis(), page.evaluate(volume)
     n = tab.updates()
@@ -618,6 +618,68 @@ def test_prompts_table_sorts_searches_and_opens_a_prompt(tab) -> None:  # type: 
         "table[data-table=versions] tbody tr td:first-child", names
     )
     assert versions == ["v1"]
+    assert tab.errors == []
+
+
+OPTION = "id => echarts.getInstanceByDom(document.querySelector(`[data-chart=${id}]`)).getOption()"
+
+
+def test_the_last_bucket_is_drawn_partial(tab) -> None:  # type: ignore[no-untyped-def]
+    page = tab.open("/?range=24h")
+    volume = page.evaluate(OPTION, "requests")
+    last = len(volume["xAxis"][0]["data"]) - 1
+    assert page.get_attribute("[data-chart=requests]", "data-partial") == str(last)
+    bars = volume["series"][0]["data"]
+    assert bars[last]["partial"] and bars[last]["itemStyle"]["opacity"] < 1
+    assert all(not isinstance(b, dict) for b in bars[:last])  # full buckets are drawn as usual
+    latency = page.evaluate(OPTION, "latency")
+    dashed = [s for s in latency["series"] if s["lineStyle"].get("type") == "dashed"]
+    assert {s["name"] for s in dashed} == {"p50", "p95", "p99"}
+    for s in dashed:  # only the last segment, from the bucket before to the partial one
+        assert [j for j, d in enumerate(s["data"]) if d is not None] == [last - 1, last]
+    solid = [s for s in latency["series"] if s["lineStyle"].get("type") != "dashed"]
+    assert all(s["data"][last] is None for s in solid)
+    overlay = latency["series"].index(dashed[0])
+    page.evaluate(
+        """([s, i]) => echarts.getInstanceByDom(document.querySelector('[data-chart=latency]'))
+             .dispatchAction({type: 'showTip', seriesIndex: s, dataIndex: i})""",
+        [overlay, last],
+    )
+    tip = page.locator("[data-chart=latency] [data-partial]")
+    tip.wait_for(state="attached")
+    assert "partial: up to now" in tip.inner_text()
+    assert tab.errors == []
+
+
+def test_the_interval_follows_the_range(tab) -> None:  # type: ignore[no-untyped-def]
+    seen: list[str] = []
+    tab.page.on("request", lambda r: "/v1/metrics/timeseries" in r.url and seen.append(r.url))
+    for preset, interval in (("1h", "minute"), ("24h", "hour"), ("7d", "day"), ("30d", "day")):
+        for path in ("/", "/errors", "/prompts/beta", "/compare?cmp_by=model&cmp=m-fast"):
+            seen.clear()
+            tab.open(f"{path}{'&' if '?' in path else '?'}range={preset}")
+            assert seen, path
+            assert {parse_qs(urlparse(u).query)["interval"][0] for u in seen} == {interval}
+    seen.clear()
+    now = datetime.now(UTC)
+    tab.open(f"/cost?from={iso(now - timedelta(days=90))}&to={iso(now)}")
+    intervals = [parse_qs(urlparse(u).query)["interval"][0] for u in seen]
+    assert "week" in intervals  # the spend chart; the weekday × hour heatmap stays hourly
+    assert tab.errors == []
+
+
+def test_a_series_keeps_its_colour_across_pages_and_ranges(tab) -> None:  # type: ignore[no-untyped-def]
+    def donut(preset: str) -> dict[str, str]:
+        page = tab.open(f"/?range={preset}")
+        data = page.evaluate(OPTION, "models")["series"][0]["data"]
+        return {d["name"]: d["itemStyle"]["color"] for d in data}
+
+    day, week = donut("24h"), donut("7d")
+    assert day == week and len(set(day.values())) == len(day) == 3
+    page = tab.open("/compare?range=24h&cmp_by=model&cmp=m-slow&cmp=m-fast&cmp=m-mid")
+    for chart in ("compare-requests", "compare-p95"):
+        series = page.evaluate(OPTION, chart)["series"]
+        assert {s["name"]: s["color"] for s in series} == day, chart
     assert tab.errors == []
 
 

@@ -1,4 +1,6 @@
 // The public API, read with the signed-in key. Every figure on every page comes through here.
+import { intervalFor } from "./state.js";
+
 const KEY = "pp-key";
 
 export class ApiError extends Error {
@@ -18,7 +20,17 @@ export function forgetKey() { sessionStorage.removeItem(KEY); }
 export class Api {
   constructor(key) { this.key = key; }
 
-  get(path, params) { return this.request("GET", path, params); }
+  async get(path, params) {
+    if (path !== "/v1/metrics/timeseries" || !params) return this.request("GET", path, params);
+    // Every page's timeseries: the interval follows the range (state.intervalFor) unless the
+    // page asks for one; the answer keeps the range's end so the partial bucket can be marked.
+    if (!params.get("interval") && params.get("from") && params.get("to")) {
+      params.set("interval", intervalFor({ from: params.get("from"), to: params.get("to") }));
+    }
+    const answer = await this.request("GET", path, params);
+    answer.to = params.get("to");
+    return answer;
+  }
 
   /** A JSON POST (acknowledge, resolve); the server checks the key's scope. */
   post(path, body = {}) { return this.request("POST", path, null, body); }

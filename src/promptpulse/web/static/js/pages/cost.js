@@ -4,7 +4,7 @@ import { base, chartCard, PALETTE } from "../charts.js";
 import * as fmt from "../fmt.js";
 import * as state from "../state.js";
 import { h, kpiCard, label } from "../ui.js";
-import { axisTooltip, dailyInterval, optional, points, tsTable, xLabels, DAY_MS } from "./common.js";
+import { axisTooltip, optional, points, tsTable, xLabels, DAY_MS } from "./common.js";
 
 const BREAKDOWNS = [
   { by: "model", title: "By model" },
@@ -49,7 +49,7 @@ export default {
         for (const [name, values] of state.filters()) values.forEach((v) => fq.append(name, v));
         const [o, ts, hourly, forecast, ...bds] = await Promise.all([
           ctx.api.get("/v1/metrics/overview", state.scopeParams(r, { compare: "previous" })),
-          ctx.api.get("/v1/metrics/timeseries", state.scopeParams(r, { metrics: "cost_usd,requests", interval: dailyInterval(r) })),
+          ctx.api.get("/v1/metrics/timeseries", state.scopeParams(r, { metrics: "cost_usd,requests" })),
           ctx.api.get("/v1/metrics/timeseries", state.scopeParams({ from: heatFrom, to: r.to }, { metrics: "cost_usd", interval: "hour" })),
           optional(ctx.api.get("/v1/forecast", fq)),
           ...BREAKDOWNS.map((b) => ctx.api.get("/v1/metrics/breakdown", state.scopeParams(r, { by: b.by, metrics: "cost_usd,requests,cost_per_request_usd", sort: "cost_usd", limit: 10 }))),
