@@ -683,6 +683,117 @@ def test_a_series_keeps_its_colour_across_pages_and_ranges(tab) -> None:  # type
     assert tab.errors == []
 
 
+PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True}
+LAYOUT = """id => {
+  const chart = echarts.getInstanceByDom(document.querySelector(`[data-chart=${id}]`));
+  const view = chart.getViewOfComponentModel(chart.getModel().getComponent('legend'));
+  const r = view.group.getBoundingRect();
+  const pie = chart.getModel().getSeriesByIndex(0).getData().getItemLayout(0);
+  return {legend: {x: r.x + view.group.x, y: r.y + view.group.y, w: r.width, h: r.height},
+          pie: {cx: pie.cx, cy: pie.cy, r: pie.r},
+          width: chart.getWidth(), height: chart.getHeight()};
+}"""
+
+
+def _luminance(css: str) -> float:
+    if css.startswith("#"):
+        rgb = [int(css[i : i + 2], 16) for i in (1, 3, 5)]
+    else:
+        rgb = [int(float(v)) for v in css[css.index("(") + 1 : css.index(")")].split(",")[:3]]
+    lin = [
+        (c / 255) / 12.92 if c / 255 <= 0.03928 else ((c / 255 + 0.055) / 1.055) ** 2.4 for c in rgb
+    ]
+    return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+
+def _contrast(a: str, b: str) -> float:
+    la, lb = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (la + 0.05) / (lb + 0.05)
+
+
+def test_phone_nav_donut_compare_and_wide_tables(browser, live, world) -> None:  # type: ignore[no-untyped-def]
+    t = Tab(browser, live.url, world["key"], **PHONE)
+    try:
+        page = t.open("/?range=24h")
+        for path in ("/", "/alerts"):  # every nav icon on screen, Alerts last
+            box = page.locator(f"nav a[data-nav='{path}']").bounding_box()
+            assert box and box["x"] >= 0 and box["x"] + box["width"] <= 390, (path, box)
+        layout = page.evaluate(LAYOUT, "models")
+        legend, pie = layout["legend"], layout["pie"]
+        nearest_x = min(max(pie["cx"], legend["x"]), legend["x"] + legend["w"])
+        nearest_y = min(max(pie["cy"], legend["y"]), legend["y"] + legend["h"])
+        assert math.hypot(nearest_x - pie["cx"], nearest_y - pie["cy"]) > pie["r"], layout
+        assert legend["y"] + legend["h"] <= layout["height"] and legend["x"] >= 0, layout
+
+        page = t.open("/compare?range=24h&cmp=alpha&cmp=beta&cmp=gamma")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 391
+        clipped = page.evaluate(
+            """() => [...document.querySelectorAll('td.cmp, td.cmp *')]
+                 .filter(e => e.scrollWidth > e.clientWidth + 1 && e.clientWidth > 0)
+                 .map(e => e.textContent)"""
+        )
+        assert clipped == []
+        for el in page.locator(".toolbar label").all():
+            box = el.bounding_box()
+            assert box and box["x"] + box["width"] <= 390, box
+
+        page = t.open("/prompts?range=24h")
+        wrap = page.locator(".table-wrap:has(table[data-table=prompts])")
+        assert wrap.get_attribute("data-overflow") == "right"  # more columns to the right
+        after = page.evaluate(
+            """() => { const s = document.querySelector(
+                          '.table-wrap:has(table[data-table=prompts]) .table-scroll');
+                        s.scrollLeft = s.scrollWidth; s.dispatchEvent(new Event('scroll'));
+                        return s.parentElement.dataset.overflow; }"""
+        )
+        assert after == "left"
+        page.wait_for_function(  # the shadow on the side with hidden columns
+            """() => getComputedStyle(document.querySelector('.table-wrap[data-overflow]'),
+                                      '::before').opacity === '1'"""
+        )
+        assert t.errors == []
+    finally:
+        t.close()
+
+
+def test_dark_mode_chart_text_contrast_and_heatmap_scale(browser, live, world) -> None:  # type: ignore[no-untyped-def]
+    t = Tab(
+        browser,
+        live.url,
+        world["key"],
+        viewport={"width": 1400, "height": 900},
+        color_scheme="dark",
+    )
+    try:
+        page = t.open("/?range=24h")
+        panel = page.evaluate(
+            "() => getComputedStyle(document.querySelector('[data-card=latency]')).backgroundColor"
+        )
+        colors = page.evaluate(
+            """() => { const el = document.querySelector('[data-chart=latency]');
+                 const m = echarts.getInstanceByDom(el).getModel();
+                 return [m.getComponent('xAxis').get(['axisLabel', 'color']),
+                         m.getComponent('yAxis').get(['axisLabel', 'color']),
+                         m.getComponent('legend').get(['textStyle', 'color'])]; }"""
+        )
+        for color in colors:
+            assert _contrast(color, panel) >= 4.5, (color, panel)
+        page = t.open("/cost?range=24h")
+        heat = page.evaluate(
+            """() => { const el = document.querySelector('[data-chart=spend-heatmap]');
+                 const m = echarts.getInstanceByDom(el).getModel();
+                 const v = m.getComponent('visualMap');
+                 return {text: v.get('text'), colors: v.get(['inRange', 'color']),
+                         label: v.get(['textStyle', 'color'])}; }"""
+        )
+        assert heat["text"] and all(x.startswith("$") for x in heat["text"])  # values on the scale
+        assert _luminance(heat["colors"][0]) < 0.05  # the empty end is dark, not white
+        assert _contrast(heat["label"], panel) >= 4.5
+        assert t.errors == []
+    finally:
+        t.close()
+
+
 @pytest.mark.slow
 def test_every_page_draws_without_errors_light_dark_desktop_phone(browser, live, world) -> None:  # type: ignore[no-untyped-def]
     shutil.rmtree(ARTIFACTS, ignore_errors=True)

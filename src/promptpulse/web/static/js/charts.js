@@ -1,9 +1,9 @@
 // ECharts (vendored, window.echarts) with two themes, chart cards with CSV and PNG export.
 import { h, icon } from "./ui.js";
 
-export const PALETTE = ["#6366f1", "#10b981", "#f59e0b", "#ef4444", "#06b6d4", "#a855f7", "#ec4899", "#84cc16", "#f97316", "#64748b", "#a16207", "#3b82f6"];
+export const PALETTE = ["#6366f1", "#10b981", "#f59e0b", "#ef4444", "#06b6d4", "#a855f7", "#ec4899", "#84cc16", "#f97316", "#64748b", "#a16207", "#1f2937"];
 // The same hues, lighter, for dark mode (index i is the same series in both themes).
-export const PALETTE_DARK = ["#818cf8", "#34d399", "#fbbf24", "#f87171", "#22d3ee", "#c084fc", "#f472b6", "#a3e635", "#fb923c", "#94a3b8", "#eab308", "#60a5fa"];
+export const PALETTE_DARK = ["#818cf8", "#34d399", "#fbbf24", "#f87171", "#22d3ee", "#c084fc", "#f472b6", "#a3e635", "#fb923c", "#94a3b8", "#eab308", "#e5e7eb"];
 // Series every chart names the same way keep fixed slots (no hash collisions between them).
 const FIXED = { p50: 0, p95: 1, p99: 2, Input: 0, Output: 1, Requests: 0 };
 
@@ -26,8 +26,19 @@ export const ERROR_COLORS = {
   network: "#64748b", content_filter: "#ec4899", system: "#f97316", other: "#94a3b8",
 };
 
+// Chart text in each theme: app.css --muted, ≥ 4.5:1 against --panel (tested).
+export const THEME_TEXT = { light: "#5d6679", dark: "#9aa4b6" };
+// The heatmap's scale, light to strong, in each theme (dark starts at the panel's colour).
+export const HEAT = {
+  light: ["#eef2ff", "#a5b4fc", "#6366f1", "#3730a3"],
+  dark: ["#1c2233", "#3730a3", "#6366f1", "#c7d2fe"],
+};
+export function heatColors() { return isDark() ? HEAT.dark : HEAT.light; }
+/** Alternating row/column shading of category axes (the heatmap's grid). */
+export function splitAreaColors() { return isDark() ? ["#151b24", "#18202b"] : ["#ffffff", "#fafbfd"]; }
+
 function theme(dark) {
-  const text = dark ? "#9aa4b6" : "#5d6679";
+  const text = dark ? THEME_TEXT.dark : THEME_TEXT.light;  // app.css --muted
   const line = dark ? "#252d3a" : "#e9ecf2";
   const axis = { axisLine: { lineStyle: { color: line } }, axisTick: { show: false },
     axisLabel: { color: text, fontSize: 11 }, splitLine: { lineStyle: { color: line } } };
@@ -38,7 +49,10 @@ function theme(dark) {
     legend: { textStyle: { color: text, fontSize: 11.5 }, icon: "roundRect", itemWidth: 10, itemHeight: 10 },
     tooltip: { backgroundColor: dark ? "#1a212c" : "#ffffff", borderColor: dark ? "#323c4c" : "#e4e7ee",
       textStyle: { color: dark ? "#e6eaf2" : "#141a26", fontSize: 12 }, extraCssText: "box-shadow:0 4px 16px rgba(0,0,0,.12);border-radius:8px;" },
-    categoryAxis: axis, valueAxis: { ...axis, axisLine: { show: false } }, timeAxis: axis,
+    categoryAxis: { ...axis, axisLabel: { ...axis.axisLabel, hideOverlap: true, alignMaxLabel: "right" } },
+    valueAxis: { ...axis, axisLine: { show: false } }, timeAxis: axis,
+    visualMap: { textStyle: { color: text } },
+    markLine: { label: { color: text } },
     line: { symbol: "none", smooth: 0.2, lineStyle: { width: 2 } },
   };
 }
@@ -109,6 +123,15 @@ function stableColors(option) {
     }
   }
   return option;
+}
+
+/** On a narrow card a pie's side legend would sit on the pie: it goes below it instead. */
+function fitPie(option, el) {
+  const pie = [option.series || []].flat().find((s) => s.type === "pie");
+  if (!pie || !option.legend || option.legend.orient !== "vertical" || el.clientWidth >= 520) return;
+  option.legend = { ...option.legend, orient: "horizontal", left: "center", right: null, top: null, bottom: 0 };
+  pie.center = ["50%", "44%"];
+  pie.radius = ["44%", "70%"];
 }
 
 const esc = (v) => String(v).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -211,6 +234,7 @@ export function chartCard({ id, title, sub = "", size = "", extraTools = [] }) {
     set(option, data) {
       if (!chart) chart = init(el);
       markPartial(stableColors(option), el);
+      fitPie(option, el);
       chart.setOption(option, { notMerge: true, lazyUpdate: false });
       if (data) table = data;
       el.dataset.drawn = "1";
