@@ -794,6 +794,78 @@ def test_dark_mode_chart_text_contrast_and_heatmap_scale(browser, live, world) -
         t.close()
 
 
+def test_time_zone_setting_for_axis_labels_and_range_inputs(browser, live, world) -> None:  # type: ignore[no-untyped-def]
+    t = Tab(browser, live.url, world["key"], viewport={"width": 1400, "height": 900})
+    try:
+        page = t.open("/?range=24h")
+        assert page.input_value("select[name=tz]") == "UTC"  # the default
+        assert page.get_attribute("input[name=from]", "aria-label") == "From (UTC)"
+        assert page.inner_text("[data-range-label]").endswith("UTC")
+        n = t.updates()
+        kolkata = page.evaluate(  # UTC+05:30 all year; older ICU calls it Asia/Calcutta
+            """() => [...document.querySelectorAll('select[name=tz] option')].map(o => o.value)
+                 .find(v => v === 'Asia/Kolkata' || v === 'Asia/Calcutta')"""
+        )
+        page.select_option("select[name=tz]", kolkata)
+        t.wait_update(n)
+        assert page.evaluate("localStorage.getItem('pp-tz')") == kolkata
+        labels = page.evaluate(OPTION, "requests")["xAxis"][0]["data"]
+        assert labels and all(x.endswith(":30") for x in labels), labels  # hours at :30
+        assert page.inner_text("[data-range-label]").endswith(kolkata)
+        assert page.inner_text("[data-tz-label]") == kolkata
+        n = t.updates()
+        page.click("[data-range=custom]")
+        page.fill("input[name=from]", "2026-01-01T05:30")
+        page.fill("input[name=to]", "2026-01-01T11:30")
+        page.click("[data-form=custom-range] button[type=submit]")
+        t.wait_update(n)
+        assert t.query()["from"] == ["2026-01-01T00:00:00Z"]
+        assert t.query()["to"] == ["2026-01-01T06:00:00Z"]
+        assert page.input_value("input[name=from]") == "2026-01-01T05:30"
+        page = t.open("/?range=24h")  # remembered
+        assert page.input_value("select[name=tz]") == kolkata
+        assert t.errors == []
+    finally:
+        t.close()
+
+
+def test_the_key_survives_a_new_tab_and_sign_out_clears_every_tab(browser, live, world) -> None:  # type: ignore[no-untyped-def]
+    context = browser.new_context(viewport={"width": 1200, "height": 800})
+    try:
+        first = context.new_page()
+        first.goto(live.url + "/")
+        first.wait_for_selector("body[data-state=signin]")
+        first.fill("input[name=api_key]", world["key"])
+        first.click("button[type=submit]")
+        first.wait_for_selector("body[data-state=ready]")
+        assert first.evaluate("localStorage.getItem('pp-key')") is None  # not remembered
+        second = context.new_page()  # a new tab of the same session
+        second.goto(live.url + "/cost")
+        second.wait_for_selector("body[data-state=ready]", timeout=30_000)
+        second.click("[data-action=signout]")
+        second.wait_for_selector("body[data-state=signin]")
+        first.wait_for_selector("body[data-state=signin]")  # signed out there too
+        assert first.evaluate("sessionStorage.getItem('pp-key')") is None
+        third = context.new_page()
+        third.goto(live.url + "/")
+        third.wait_for_selector("body[data-state=signin]")
+        # remembered on this device: a tab opened after every other one closed still has it
+        third.fill("input[name=api_key]", world["key"])
+        third.check("input[name=remember]")
+        third.click("button[type=submit]")
+        third.wait_for_selector("body[data-state=ready]")
+        for p in (first, second, third):
+            p.close()
+        fourth = context.new_page()
+        fourth.goto(live.url + "/")
+        fourth.wait_for_selector("body[data-state=ready]", timeout=30_000)
+        fourth.click("[data-action=signout]")
+        fourth.wait_for_selector("body[data-state=signin]")
+        assert fourth.evaluate("localStorage.getItem('pp-key')") is None
+    finally:
+        context.close()
+
+
 @pytest.mark.slow
 def test_every_page_draws_without_errors_light_dark_desktop_phone(browser, live, world) -> None:  # type: ignore[no-untyped-def]
     shutil.rmtree(ARTIFACTS, ignore_errors=True)

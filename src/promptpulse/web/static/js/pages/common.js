@@ -1,6 +1,7 @@
 // Pieces several pages share: series helpers over the API's timeseries answers.
 import * as fmt from "../fmt.js";
 import { INTERVAL_MS } from "../state.js";
+import * as tz from "../tz.js";
 import { label } from "../ui.js";
 
 export const DAY_MS = 86400e3;
@@ -8,7 +9,7 @@ export const DAY_MS = 86400e3;
 /** The points of an ungrouped timeseries answer. */
 export function points(ts) { return ts.series.length ? ts.series[0].points : []; }
 
-export function xLabels(ts) { return withPartial(points(ts).map((p) => fmt.time(p.t, ts.interval)), ts); }
+export function xLabels(ts) { return withPartial(points(ts).map((p) => tz.time(p.t, ts.interval)), ts); }
 
 /** When a bucket ends (exclusive), from its start and the answer's interval. */
 export function bucketEnd(t, interval) {
@@ -42,7 +43,7 @@ export function grouped(ts, metric) {
 
 /** Labels of a grouped answer (all groups share the same buckets). */
 export function groupedLabels(ts) {
-  return withPartial(ts.series.length ? ts.series[0].points.map((p) => fmt.time(p.t, ts.interval)) : [], ts);
+  return withPartial(ts.series.length ? ts.series[0].points.map((p) => tz.time(p.t, ts.interval)) : [], ts);
 }
 
 /** CSV table of a timeseries answer: one row per bucket (and group). */
