@@ -1,4 +1,5 @@
 // ECharts (vendored, window.echarts) with two themes, chart cards with CSV and PNG export.
+import * as tz from "./tz.js";
 import { h, icon } from "./ui.js";
 
 export const PALETTE = ["#6366f1", "#10b981", "#f59e0b", "#ef4444", "#06b6d4", "#a855f7", "#ec4899", "#84cc16", "#f97316", "#64748b", "#a16207", "#1f2937"];
@@ -149,7 +150,7 @@ function markPartial(option, el) {
   if (i === null || i === undefined) return option;
   el.dataset.partial = String(i);
   const until = x.data.partialUntil && Math.abs(new Date(x.data.partialUntil) - Date.now()) > 120e3
-    ? `${new Date(x.data.partialUntil).toISOString().slice(11, 16)} UTC` : "now";
+    ? `${tz.dateTime(x.data.partialUntil)} ${tz.label()}` : "now";
   const out = [];
   const stacked = new Map();
   for (const s of option.series) {
