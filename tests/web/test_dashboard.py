@@ -486,6 +486,9 @@ def test_experiment_page_shows_srm_decision_and_plan(tab, live, world) -> None: 
     drawn = dict(page.evaluate(DRAWN))
     assert set(drawn) == {"experiment-daily-calls", "experiment-daily-primary"}
     assert all(v > 0 for v in drawn.values()), drawn
+    last = len(page.evaluate(OPTION, "experiment-daily-calls")["xAxis"][0]["data"]) - 1
+    for chart in drawn:  # running: today's UTC day is still filling
+        assert page.get_attribute(f"[data-chart={chart}]", "data-partial") == str(last)
     assert tab.errors == []
 
 
