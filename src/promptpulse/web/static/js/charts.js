@@ -147,7 +147,7 @@ function markPartial(option, el) {
   const x = Array.isArray(option.xAxis) ? option.xAxis[0] : option.xAxis;
   const i = x?.data?.partial;
   delete el.dataset.partial;
-  if (i === null || i === undefined) return option;
+  if (i === null || i === undefined || i < 0 || i >= x.data.length) return option;
   el.dataset.partial = String(i);
   const until = x.data.partialUntil && Math.abs(new Date(x.data.partialUntil) - Date.now()) > 120e3
     ? `${tz.dateTime(x.data.partialUntil)} ${tz.label()}` : "now";
