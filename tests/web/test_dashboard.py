@@ -304,7 +304,7 @@ def test_range_and_filter_change_url_cards_and_charts(tab, live, world) -> None:
     page = tab.open("/?range=24h")
     volume = (
         "echarts.getInstanceByDom(document.querySelector('[data-chart=requests]'))"
-        ".getOption().series[0].data"
+        ".getOption().series[0].data.map(d => d && typeof d === 'object' ? d.value : d)"
     )
     before_cards, before_chart = tab.kpis(), page.evaluate(volume)
     n = tab.updates()
@@ -486,6 +486,9 @@ def test_experiment_page_shows_srm_decision_and_plan(tab, live, world) -> None: 
     drawn = dict(page.evaluate(DRAWN))
     assert set(drawn) == {"experiment-daily-calls", "experiment-daily-primary"}
     assert all(v > 0 for v in drawn.values()), drawn
+    last = len(page.evaluate(OPTION, "experiment-daily-calls")["xAxis"][0]["data"]) - 1
+    for chart in drawn:  # running: today's UTC day is still filling
+        assert page.get_attribute(f"[data-chart={chart}]", "data-partial") == str(last)
     assert tab.errors == []
 
 
@@ -619,6 +622,251 @@ def test_prompts_table_sorts_searches_and_opens_a_prompt(tab) -> None:  # type: 
     )
     assert versions == ["v1"]
     assert tab.errors == []
+
+
+OPTION = "id => echarts.getInstanceByDom(document.querySelector(`[data-chart=${id}]`)).getOption()"
+
+
+def test_the_last_bucket_is_drawn_partial(tab) -> None:  # type: ignore[no-untyped-def]
+    page = tab.open("/?range=24h")
+    volume = page.evaluate(OPTION, "requests")
+    last = len(volume["xAxis"][0]["data"]) - 1
+    assert page.get_attribute("[data-chart=requests]", "data-partial") == str(last)
+    bars = volume["series"][0]["data"]
+    assert bars[last]["partial"] and bars[last]["itemStyle"]["opacity"] < 1
+    assert all(not isinstance(b, dict) for b in bars[:last])  # full buckets are drawn as usual
+    latency = page.evaluate(OPTION, "latency")
+    dashed = [s for s in latency["series"] if s["lineStyle"].get("type") == "dashed"]
+    assert {s["name"] for s in dashed} == {"p50", "p95", "p99"}
+    for s in dashed:  # only the last segment, from the bucket before to the partial one
+        assert [j for j, d in enumerate(s["data"]) if d is not None] == [last - 1, last]
+    solid = [s for s in latency["series"] if s["lineStyle"].get("type") != "dashed"]
+    assert all(s["data"][last] is None for s in solid)
+    overlay = latency["series"].index(dashed[0])
+    page.evaluate(
+        """([s, i]) => echarts.getInstanceByDom(document.querySelector('[data-chart=latency]'))
+             .dispatchAction({type: 'showTip', seriesIndex: s, dataIndex: i})""",
+        [overlay, last],
+    )
+    tip = page.locator("[data-chart=latency] [data-partial]")
+    tip.wait_for(state="attached")
+    assert "partial: up to now" in tip.inner_text()
+    assert tab.errors == []
+
+
+def test_the_interval_follows_the_range(tab) -> None:  # type: ignore[no-untyped-def]
+    seen: list[str] = []
+    tab.page.on("request", lambda r: "/v1/metrics/timeseries" in r.url and seen.append(r.url))
+    for preset, interval in (("1h", "minute"), ("24h", "hour"), ("7d", "day"), ("30d", "day")):
+        for path in ("/", "/errors", "/prompts/beta", "/compare?cmp_by=model&cmp=m-fast"):
+            seen.clear()
+            tab.open(f"{path}{'&' if '?' in path else '?'}range={preset}")
+            assert seen, path
+            assert {parse_qs(urlparse(u).query)["interval"][0] for u in seen} == {interval}
+    seen.clear()
+    now = datetime.now(UTC)
+    tab.open(f"/cost?from={iso(now - timedelta(days=90))}&to={iso(now)}")
+    intervals = [parse_qs(urlparse(u).query)["interval"][0] for u in seen]
+    assert "week" in intervals  # the spend chart; the weekday × hour heatmap stays hourly
+    assert tab.errors == []
+
+
+def test_a_series_keeps_its_colour_across_pages_and_ranges(tab) -> None:  # type: ignore[no-untyped-def]
+    def donut(preset: str) -> dict[str, str]:
+        page = tab.open(f"/?range={preset}")
+        data = page.evaluate(OPTION, "models")["series"][0]["data"]
+        return {d["name"]: d["itemStyle"]["color"] for d in data}
+
+    day, week = donut("24h"), donut("7d")
+    assert day == week and len(set(day.values())) == len(day) == 3
+    page = tab.open("/compare?range=24h&cmp_by=model&cmp=m-slow&cmp=m-fast&cmp=m-mid")
+    for chart in ("compare-requests", "compare-p95"):
+        series = page.evaluate(OPTION, chart)["series"]
+        assert {s["name"]: s["color"] for s in series} == day, chart
+    assert tab.errors == []
+
+
+PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True}
+LAYOUT = """id => {
+  const chart = echarts.getInstanceByDom(document.querySelector(`[data-chart=${id}]`));
+  const view = chart.getViewOfComponentModel(chart.getModel().getComponent('legend'));
+  const r = view.group.getBoundingRect();
+  const pie = chart.getModel().getSeriesByIndex(0).getData().getItemLayout(0);
+  return {legend: {x: r.x + view.group.x, y: r.y + view.group.y, w: r.width, h: r.height},
+          pie: {cx: pie.cx, cy: pie.cy, r: pie.r},
+          width: chart.getWidth(), height: chart.getHeight()};
+}"""
+
+
+def _luminance(css: str) -> float:
+    if css.startswith("#"):
+        rgb = [int(css[i : i + 2], 16) for i in (1, 3, 5)]
+    else:
+        rgb = [int(float(v)) for v in css[css.index("(") + 1 : css.index(")")].split(",")[:3]]
+    lin = [
+        (c / 255) / 12.92 if c / 255 <= 0.03928 else ((c / 255 + 0.055) / 1.055) ** 2.4 for c in rgb
+    ]
+    return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+
+def _contrast(a: str, b: str) -> float:
+    la, lb = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (la + 0.05) / (lb + 0.05)
+
+
+def test_phone_nav_donut_compare_and_wide_tables(browser, live, world) -> None:  # type: ignore[no-untyped-def]
+    t = Tab(browser, live.url, world["key"], **PHONE)
+    try:
+        page = t.open("/?range=24h")
+        for path in ("/", "/alerts"):  # every nav icon on screen, Alerts last
+            box = page.locator(f"nav a[data-nav='{path}']").bounding_box()
+            assert box and box["x"] >= 0 and box["x"] + box["width"] <= 390, (path, box)
+        layout = page.evaluate(LAYOUT, "models")
+        legend, pie = layout["legend"], layout["pie"]
+        nearest_x = min(max(pie["cx"], legend["x"]), legend["x"] + legend["w"])
+        nearest_y = min(max(pie["cy"], legend["y"]), legend["y"] + legend["h"])
+        assert math.hypot(nearest_x - pie["cx"], nearest_y - pie["cy"]) > pie["r"], layout
+        assert legend["y"] + legend["h"] <= layout["height"] and legend["x"] >= 0, layout
+
+        page = t.open("/compare?range=24h&cmp=alpha&cmp=beta&cmp=gamma")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 391
+        clipped = page.evaluate(
+            """() => [...document.querySelectorAll('td.cmp, td.cmp *')]
+                 .filter(e => e.scrollWidth > e.clientWidth + 1 && e.clientWidth > 0)
+                 .map(e => e.textContent)"""
+        )
+        assert clipped == []
+        for el in page.locator(".toolbar label").all():
+            box = el.bounding_box()
+            assert box and box["x"] + box["width"] <= 390, box
+
+        page = t.open("/prompts?range=24h")
+        wrap = page.locator(".table-wrap:has(table[data-table=prompts])")
+        assert wrap.get_attribute("data-overflow") == "right"  # more columns to the right
+        after = page.evaluate(
+            """() => { const s = document.querySelector(
+                          '.table-wrap:has(table[data-table=prompts]) .table-scroll');
+                        s.scrollLeft = s.scrollWidth; s.dispatchEvent(new Event('scroll'));
+                        return s.parentElement.dataset.overflow; }"""
+        )
+        assert after == "left"
+        page.wait_for_function(  # the shadow on the side with hidden columns
+            """() => getComputedStyle(document.querySelector('.table-wrap[data-overflow]'),
+                                      '::before').opacity === '1'"""
+        )
+        assert t.errors == []
+    finally:
+        t.close()
+
+
+def test_dark_mode_chart_text_contrast_and_heatmap_scale(browser, live, world) -> None:  # type: ignore[no-untyped-def]
+    t = Tab(
+        browser,
+        live.url,
+        world["key"],
+        viewport={"width": 1400, "height": 900},
+        color_scheme="dark",
+    )
+    try:
+        page = t.open("/?range=24h")
+        panel = page.evaluate(
+            "() => getComputedStyle(document.querySelector('[data-card=latency]')).backgroundColor"
+        )
+        colors = page.evaluate(
+            """() => { const el = document.querySelector('[data-chart=latency]');
+                 const m = echarts.getInstanceByDom(el).getModel();
+                 return [m.getComponent('xAxis').get(['axisLabel', 'color']),
+                         m.getComponent('yAxis').get(['axisLabel', 'color']),
+                         m.getComponent('legend').get(['textStyle', 'color'])]; }"""
+        )
+        for color in colors:
+            assert _contrast(color, panel) >= 4.5, (color, panel)
+        page = t.open("/cost?range=24h")
+        heat = page.evaluate(
+            """() => { const el = document.querySelector('[data-chart=spend-heatmap]');
+                 const m = echarts.getInstanceByDom(el).getModel();
+                 const v = m.getComponent('visualMap');
+                 return {text: v.get('text'), colors: v.get(['inRange', 'color']),
+                         label: v.get(['textStyle', 'color'])}; }"""
+        )
+        assert heat["text"] and all(x.startswith("$") for x in heat["text"])  # values on the scale
+        assert _luminance(heat["colors"][0]) < 0.05  # the empty end is dark, not white
+        assert _contrast(heat["label"], panel) >= 4.5
+        assert t.errors == []
+    finally:
+        t.close()
+
+
+def test_time_zone_setting_for_axis_labels_and_range_inputs(browser, live, world) -> None:  # type: ignore[no-untyped-def]
+    t = Tab(browser, live.url, world["key"], viewport={"width": 1400, "height": 900})
+    try:
+        page = t.open("/?range=24h")
+        assert page.input_value("select[name=tz]") == "UTC"  # the default
+        assert page.get_attribute("input[name=from]", "aria-label") == "From (UTC)"
+        assert page.inner_text("[data-range-label]").endswith("UTC")
+        n = t.updates()
+        kolkata = page.evaluate(  # UTC+05:30 all year; older ICU calls it Asia/Calcutta
+            """() => [...document.querySelectorAll('select[name=tz] option')].map(o => o.value)
+                 .find(v => v === 'Asia/Kolkata' || v === 'Asia/Calcutta')"""
+        )
+        page.select_option("select[name=tz]", kolkata)
+        t.wait_update(n)
+        assert page.evaluate("localStorage.getItem('pp-tz')") == kolkata
+        labels = page.evaluate(OPTION, "requests")["xAxis"][0]["data"]
+        assert labels and all(x.endswith(":30") for x in labels), labels  # hours at :30
+        assert page.inner_text("[data-range-label]").endswith(kolkata)
+        assert page.inner_text("[data-tz-label]") == kolkata
+        n = t.updates()
+        page.click("[data-range=custom]")
+        page.fill("input[name=from]", "2026-01-01T05:30")
+        page.fill("input[name=to]", "2026-01-01T11:30")
+        page.click("[data-form=custom-range] button[type=submit]")
+        t.wait_update(n)
+        assert t.query()["from"] == ["2026-01-01T00:00:00Z"]
+        assert t.query()["to"] == ["2026-01-01T06:00:00Z"]
+        assert page.input_value("input[name=from]") == "2026-01-01T05:30"
+        page = t.open("/?range=24h")  # remembered
+        assert page.input_value("select[name=tz]") == kolkata
+        assert t.errors == []
+    finally:
+        t.close()
+
+
+def test_the_key_survives_a_new_tab_and_sign_out_clears_every_tab(browser, live, world) -> None:  # type: ignore[no-untyped-def]
+    context = browser.new_context(viewport={"width": 1200, "height": 800})
+    try:
+        first = context.new_page()
+        first.goto(live.url + "/")
+        first.wait_for_selector("body[data-state=signin]")
+        first.fill("input[name=api_key]", world["key"])
+        first.click("button[type=submit]")
+        first.wait_for_selector("body[data-state=ready]")
+        assert first.evaluate("localStorage.getItem('pp-key')") is None  # not remembered
+        second = context.new_page()  # a new tab of the same session
+        second.goto(live.url + "/cost")
+        second.wait_for_selector("body[data-state=ready]", timeout=30_000)
+        second.click("[data-action=signout]")
+        second.wait_for_selector("body[data-state=signin]")
+        first.wait_for_selector("body[data-state=signin]")  # signed out there too
+        assert first.evaluate("sessionStorage.getItem('pp-key')") is None
+        third = context.new_page()
+        third.goto(live.url + "/")
+        third.wait_for_selector("body[data-state=signin]")
+        # remembered on this device: a tab opened after every other one closed still has it
+        third.fill("input[name=api_key]", world["key"])
+        third.check("input[name=remember]")
+        third.click("button[type=submit]")
+        third.wait_for_selector("body[data-state=ready]")
+        for p in (first, second, third):
+            p.close()
+        fourth = context.new_page()
+        fourth.goto(live.url + "/")
+        fourth.wait_for_selector("body[data-state=ready]", timeout=30_000)
+        fourth.click("[data-action=signout]")
+        fourth.wait_for_selector("body[data-state=signin]")
+        assert fourth.evaluate("localStorage.getItem('pp-key')") is None
+    finally:
+        context.close()
 
 
 @pytest.mark.slow

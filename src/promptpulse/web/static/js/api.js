@@ -1,4 +1,6 @@
 // The public API, read with the signed-in key. Every figure on every page comes through here.
+import { intervalFor } from "./state.js";
+
 const KEY = "pp-key";
 
 export class ApiError extends Error {
@@ -9,16 +11,73 @@ export class ApiError extends Error {
   }
 }
 
+// The key lives in this tab's sessionStorage, and in localStorage only when the user asks to be
+// remembered on this device. A new tab of the same session gets it from an open tab over a
+// BroadcastChannel (same origin only); signing out clears it in every tab and on the device.
+const channel = typeof BroadcastChannel === "function" ? new BroadcastChannel("pp-auth") : null;
+let signedOutElsewhere = () => {};
+
 export function savedKey() {
-  try { return sessionStorage.getItem(KEY); } catch { return null; }
+  try { return sessionStorage.getItem(KEY) || localStorage.getItem(KEY); } catch { return null; }
 }
-export function saveKey(key) { sessionStorage.setItem(KEY, key); }
-export function forgetKey() { sessionStorage.removeItem(KEY); }
+export function saveKey(key, { remember = false } = {}) {
+  sessionStorage.setItem(KEY, key);
+  try {
+    if (remember) localStorage.setItem(KEY, key);
+    else localStorage.removeItem(KEY);
+  } catch { /* storage off: this tab only */ }
+}
+/** Sign out: this tab, the device, and (unless told otherwise) every other open tab. */
+export function forgetKey({ everywhere = true } = {}) {
+  try { sessionStorage.removeItem(KEY); localStorage.removeItem(KEY); } catch { /* storage off */ }
+  if (everywhere && channel) channel.postMessage({ type: "signout" });
+}
+export function onSignedOutElsewhere(fn) { signedOutElsewhere = fn; }
+
+/** Ask the dashboard's other open tabs for the key; null when none answers in time. */
+export function askKey(ms = 300) {
+  if (!channel) return Promise.resolve(null);
+  return new Promise((resolve) => {
+    const listen = (e) => {
+      if (e.data?.type !== "key" || !e.data.key) return;
+      channel.removeEventListener("message", listen);
+      clearTimeout(timer);
+      sessionStorage.setItem(KEY, e.data.key);
+      resolve(e.data.key);
+    };
+    const timer = setTimeout(() => { channel.removeEventListener("message", listen); resolve(null); }, ms);
+    channel.addEventListener("message", listen);
+    channel.postMessage({ type: "ask" });
+  });
+}
+
+if (channel) {
+  channel.addEventListener("message", (e) => {
+    if (e.data?.type === "ask") {
+      let key = null;
+      try { key = sessionStorage.getItem(KEY); } catch { /* storage off */ }
+      if (key) channel.postMessage({ type: "key", key });
+    } else if (e.data?.type === "signout") {
+      forgetKey({ everywhere: false });
+      signedOutElsewhere();
+    }
+  });
+}
 
 export class Api {
   constructor(key) { this.key = key; }
 
-  get(path, params) { return this.request("GET", path, params); }
+  async get(path, params) {
+    if (path !== "/v1/metrics/timeseries" || !params) return this.request("GET", path, params);
+    // Every page's timeseries: the interval follows the range (state.intervalFor) unless the
+    // page asks for one; the answer keeps the range's end so the partial bucket can be marked.
+    if (!params.get("interval") && params.get("from") && params.get("to")) {
+      params.set("interval", intervalFor({ from: params.get("from"), to: params.get("to") }));
+    }
+    const answer = await this.request("GET", path, params);
+    answer.to = params.get("to");
+    return answer;
+  }
 
   /** A JSON POST (acknowledge, resolve); the server checks the key's scope. */
   post(path, body = {}) { return this.request("POST", path, null, body); }

@@ -1,9 +1,10 @@
 // The dashboard shell: sign-in, navigation, global controls (range, filters, live, theme),
 // and the refresh loop. Pages (pages/*.js) build their cards once and fill them on each refresh.
-import { Api, ApiError, forgetKey, saveKey, savedKey } from "./api.js";
+import { Api, ApiError, askKey, forgetKey, onSignedOutElsewhere, saveKey, savedKey } from "./api.js";
 import { disposeAll } from "./charts.js";
 import * as fmt from "./fmt.js";
 import * as state from "./state.js";
+import * as tz from "./tz.js";
 import { h, icon } from "./ui.js";
 import overview from "./pages/overview.js";
 import prompts from "./pages/prompts.js";
@@ -56,12 +57,13 @@ function signIn(message = "") {
   document.body.dataset.state = "signin";
   const input = h("input", { type: "password", name: "api_key", autocomplete: "off", placeholder: "pp_…", required: true, "aria-label": "API key" });
   const error = h("div", { class: "error-text", role: "alert" }, message);
+  const remember = h("input", { type: "checkbox", name: "remember" });
   const button = h("button", { class: "btn primary", type: "submit" }, "Sign in");
   const form = h("form", { class: "signin-form", "data-form": "signin" },
     h("div", { class: "brand" }, h("img", { src: "/static/favicon.svg", alt: "" }), "PromptPulse"),
     h("h1", {}, "Sign in to your dashboard"),
-    h("p", {}, "Paste an API key with the read scope. It stays in this browser tab's session and is sent only to this server."),
-    input, error, button,
+    h("p", {}, "Paste an API key with the read scope. It is kept for this browser session (this dashboard's open tabs share it) and sent only to this server."),
+    input, h("label", { class: "remember" }, remember, "Remember on this device (until you sign out)"), error, button,
     h("p", { class: "muted", style: "font-size:12px" }, "No key yet? ", h("code", {}, "promptpulse keys create --project NAME --scopes read")));
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
@@ -71,7 +73,7 @@ function signIn(message = "") {
     try {
       const api = new Api(key);
       await api.get("/v1/metrics/catalog");
-      saveKey(key);
+      saveKey(key, { remember: remember.checked });
       await start(api);
     } catch (err) {
       error.textContent = err instanceof ApiError && err.status === 401 ? "That key is unknown or revoked."
@@ -94,35 +96,39 @@ function shell() {
     go(a.getAttribute("data-nav"));
   });
   const themeBtn = h("button", { class: "btn ghost", "data-action": "theme", title: "Toggle dark mode", onclick: toggleTheme });
-  const signOut = h("button", { class: "btn ghost", "data-action": "signout", onclick: () => { forgetKey(); signIn(); } }, icon("logout"), "Sign out");
+  const signOut = h("button", { class: "btn ghost", "data-action": "signout", onclick: () => { forgetKey(); ctx.api = null; signIn(); } }, icon("logout"), "Sign out");
   const sidebar = h("aside", { class: "sidebar" },
     h("a", { class: "brand", href: "/", onclick: (e) => { e.preventDefault(); go("/"); } }, h("img", { src: "/static/favicon.svg", alt: "" }), h("span", {}, "PromptPulse")),
     nav,
-    h("div", { class: "sidebar-foot" }, signOut, h("span", {}, "All times UTC"), h("a", { href: "/docs" }, "API docs")));
+    h("div", { class: "sidebar-foot" }, signOut, h("a", { href: "/docs" }, "API docs")));
   const title = h("h1", { "data-title": "" });
   const presets = h("div", { class: "seg", role: "group", "aria-label": "Time range" },
     state.PRESETS.map((p) => h("button", { "data-range": p.id, title: p.title, onclick: () => state.update({ range: p.id, from: null, to: null }) }, p.label)),
     h("button", { "data-range": "custom", onclick: () => { els.custom.hidden = !els.custom.hidden; } }, "Custom"));
-  const fromIn = h("input", { type: "datetime-local", name: "from", "aria-label": "From (UTC)" });
-  const toIn = h("input", { type: "datetime-local", name: "to", "aria-label": "To (UTC)" });
-  const custom = h("form", { class: "custom-range", hidden: true, "data-form": "custom-range" }, fromIn, h("span", { class: "muted" }, "→"), toIn,
+  const fromIn = h("input", { type: "datetime-local", name: "from" });
+  const toIn = h("input", { type: "datetime-local", name: "to" });
+  const tzTag = h("span", { class: "tz-tag", "data-tz-label": "" });
+  const zone = h("select", { name: "tz", "aria-label": "Time zone", title: "Time zone of the axis labels and the custom range" },
+    tz.zones().map((z) => h("option", { value: z, selected: z === tz.zone() }, z)));
+  zone.addEventListener("change", () => { tz.setZone(zone.value); viewKey = ""; render(); });
+  const custom = h("form", { class: "custom-range", hidden: true, "data-form": "custom-range" }, fromIn, h("span", { class: "muted" }, "→"), toIn, tzTag,
     h("button", { class: "btn small primary", type: "submit" }, "Apply"));
   custom.addEventListener("submit", (e) => {
     e.preventDefault();
     if (!fromIn.value || !toIn.value) return;
-    state.update({ range: null, from: `${fromIn.value}:00Z`, to: `${toIn.value}:00Z` });
+    state.update({ range: null, from: tz.fromInput(fromIn.value), to: tz.fromInput(toIn.value) });
   });
   const liveBtn = h("button", { class: "btn live-toggle", "data-action": "live", "aria-pressed": "false", title: "Refresh as new calls arrive",
     onclick: () => state.update({ live: state.params().get("live") === "1" ? null : "1" }, { replace: true }) },
   h("span", { class: "live-dot" }), "Live");
   const topbar = h("header", { class: "topbar" }, title, presets, custom, h("div", { class: "spacer" }),
-    h("span", { class: "range-label", "data-range-label": "" }), liveBtn, themeBtn);
+    h("span", { class: "range-label", "data-range-label": "" }), zone, liveBtn, themeBtn);
   const filterbar = h("div", { class: "filterbar", "data-filters": "" });
   const banner = h("div", { class: "banner", role: "alert", hidden: true });
   const content = h("div", { class: "content" });
   const main = h("main", { class: "main" }, topbar, filterbar, h("div", { class: "content", style: "padding-bottom:0" }, banner), content);
   root.replaceChildren(sidebar, main);
-  els = { nav, title, presets, custom, fromIn, toIn, liveBtn, themeBtn, filterbar, banner, content, main, rangeLabel: topbar.querySelector("[data-range-label]") };
+  els = { nav, title, presets, custom, fromIn, toIn, tzTag, zone, liveBtn, themeBtn, filterbar, banner, content, main, rangeLabel: topbar.querySelector("[data-range-label]") };
   banner.parentElement.hidden = true;
 }
 
@@ -138,8 +144,12 @@ function paintControls(r) {
   const range = state.resolveRange();
   for (const b of els.presets.querySelectorAll("button")) b.setAttribute("aria-pressed", String(b.dataset.range === range.preset));
   if (range.preset === "custom") els.custom.hidden = false;
-  els.fromIn.value = fmt.localInput(range.from);
-  els.toIn.value = fmt.localInput(range.to);
+  els.fromIn.value = tz.inputValue(range.from);
+  els.toIn.value = tz.inputValue(range.to);
+  els.tzTag.textContent = tz.label();
+  els.fromIn.setAttribute("aria-label", `From (${tz.label()})`);
+  els.toIn.setAttribute("aria-label", `To (${tz.label()})`);
+  els.zone.value = tz.zone();
   const isLive = state.params().get("live") === "1";
   els.liveBtn.setAttribute("aria-pressed", String(isLive));
   els.themeBtn.replaceChildren(icon(document.documentElement.dataset.theme === "dark" ? "sun" : "moon"));
@@ -246,7 +256,7 @@ async function refresh() {
   ctx.filters = state.filters();
   els.main.dataset.from = ctx.range.from;
   els.main.dataset.to = ctx.range.to;
-  els.rangeLabel.textContent = fmt.rangeText(ctx.range.from, ctx.range.to);
+  els.rangeLabel.textContent = tz.rangeText(ctx.range.from, ctx.range.to);
   document.body.dataset.state = "loading";
   inflight = (async () => {
     try {
@@ -311,12 +321,17 @@ async function start(api) {
 window.addEventListener("popstate", () => render());
 window.addEventListener("pp:navigate", () => render());
 
-const key = savedKey();
-if (key) {
+// Signed out in another tab: this one forgets the key too.
+onSignedOutElsewhere(() => { ctx.api = null; signIn("Signed out (in another tab)."); });
+
+function boot(key) {
   start(new Api(key)).catch((err) => {
     if (err instanceof ApiError && (err.status === 401 || err.status === 403)) { forgetKey(); signIn("Your key is no longer valid; sign in again."); }
     else signIn(err.message);
   });
-} else {
-  signIn();
 }
+
+// This tab's key, the device's (remembered), or one an open tab of this session hands over.
+const key = savedKey();
+if (key) boot(key);
+else askKey().then((k) => (k ? boot(k) : signIn()));

@@ -44,6 +44,22 @@ export function resolveRange(p = params(), now = new Date()) {
   };
 }
 
+// Bucket size follows the range, in this one place, for every page's timeseries: enough
+// buckets to see a shape, few enough that one call in a bucket does not read as a 100 % rate.
+export const INTERVALS = [
+  { max: 6 * 3600e3, interval: "minute" },
+  { max: 2 * 86400e3, interval: "hour" },
+  { max: 60 * 86400e3, interval: "day" },
+  { max: Infinity, interval: "week" },
+];
+export const INTERVAL_MS = { minute: 60e3, hour: 3600e3, day: 86400e3, week: 7 * 86400e3 };
+
+/** The API interval for a range ({from, to} as ISO strings). */
+export function intervalFor(range) {
+  const span = new Date(range.to) - new Date(range.from);
+  return INTERVALS.find((x) => span <= x.max).interval;
+}
+
 /** The API filters present in the URL, as [name, [values]] pairs. */
 export function filters(p = params()) {
   const out = new Map();

@@ -102,7 +102,31 @@ export function dataTable({ id, columns, rows, sort = null, onSort = null, empty
       return h("td", { class: `${c.align === "right" ? "r num" : ""} ${c.cls ? c.cls(row) : ""}`, "data-key": c.key }, content);
     })));
   }
-  return h("div", { class: "table-wrap" }, h("table", { class: "data", "data-table": id }, thead, tbody));
+  return scrollCue(h("table", { class: "data", "data-table": id }, thead, tbody));
+}
+
+const cued = new ResizeObserver((entries) => entries.forEach((e) => e.target.pp_cue?.()));
+
+/**
+ * A table in a horizontally scrolling box that says when columns are hidden: the wrapper gets
+ * `data-overflow="left right"` (either or both) and app.css draws a shadow on that side.
+ */
+export function scrollCue(table) {
+  const scroller = h("div", { class: "table-scroll" }, table);
+  const wrap = h("div", { class: "table-wrap" }, scroller);
+  const cue = () => {
+    const sides = [];
+    if (scroller.scrollLeft > 1) sides.push("left");
+    if (scroller.scrollLeft + scroller.clientWidth < scroller.scrollWidth - 1) sides.push("right");
+    if (sides.length) wrap.dataset.overflow = sides.join(" ");
+    else delete wrap.dataset.overflow;
+  };
+  scroller.pp_cue = cue;
+  scroller.addEventListener("scroll", cue, { passive: true });
+  cued.observe(scroller);
+  cued.observe(table);
+  table.pp_cue = cue;
+  return wrap;
 }
 
 export function sortRows(rows, key, desc) {

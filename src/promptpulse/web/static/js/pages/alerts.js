@@ -4,6 +4,7 @@
 // range does not apply (alerts, budgets and SLOs have their own windows and periods).
 import { base, chartCard, disposeWithin, isDark } from "../charts.js";
 import * as fmt from "../fmt.js";
+import * as tz from "../tz.js";
 import { card, cardsOnPhone, dataTable, h } from "../ui.js";
 
 const SEVERITY_CLASS = { critical: "bad", warning: "warn", info: "info" };
@@ -96,7 +97,7 @@ function sloCard(slo, history) {
   const left = s.error_budget_remaining;
   const chart = chartCard({ id: `slo-${slo.id}`, title: slo.name, sub: `${slo.sli === "latency" ? `calls under ${fmt.ms(slo.latency_threshold_ms)}` : "success rate"} ≥ ${fmt.pct(slo.objective, 2)} over ${slo.window}` });
   const pts = history.points;
-  const x = pts.map((p) => fmt.time(p.t, history.interval));
+  const x = pts.map((p) => tz.time(p.t, history.interval));
   chart.set(base({
     tooltip: { trigger: "axis", confine: true },
     legend: { top: 0, left: 0 },

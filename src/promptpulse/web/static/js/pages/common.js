@@ -1,5 +1,7 @@
 // Pieces several pages share: series helpers over the API's timeseries answers.
 import * as fmt from "../fmt.js";
+import { INTERVAL_MS } from "../state.js";
+import * as tz from "../tz.js";
 import { label } from "../ui.js";
 
 export const DAY_MS = 86400e3;
@@ -7,7 +9,32 @@ export const DAY_MS = 86400e3;
 /** The points of an ungrouped timeseries answer. */
 export function points(ts) { return ts.series.length ? ts.series[0].points : []; }
 
-export function xLabels(ts) { return points(ts).map((p) => fmt.time(p.t, ts.interval)); }
+export function xLabels(ts) { return withPartial(points(ts).map((p) => tz.time(p.t, ts.interval)), ts); }
+
+/** When a bucket ends (exclusive), from its start and the answer's interval. */
+export function bucketEnd(t, interval) {
+  const d = new Date(t);
+  if (interval === "month") return Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1);
+  return d.getTime() + (INTERVAL_MS[interval] || 0);
+}
+
+/**
+ * The index of the last bucket when the range ends inside it (it is still filling: drawn as
+ * partial by charts.js), else null. `ts.to` is the range's end, kept by Api.get.
+ */
+export function partialIndex(ts) {
+  const pts = ts.series.length ? ts.series[0].points : [];
+  if (!pts.length || !ts.to) return null;
+  const last = pts[pts.length - 1];
+  return bucketEnd(last.t, ts.interval) > new Date(ts.to).getTime() ? pts.length - 1 : null;
+}
+
+/** Category labels carry the partial bucket's index for charts.js (`labels.partial`). */
+function withPartial(labels, ts) {
+  labels.partial = partialIndex(ts);
+  labels.partialUntil = ts.to;
+  return labels;
+}
 
 /** One series per group of a grouped answer: {name, values} in API order. */
 export function grouped(ts, metric) {
@@ -16,7 +43,7 @@ export function grouped(ts, metric) {
 
 /** Labels of a grouped answer (all groups share the same buckets). */
 export function groupedLabels(ts) {
-  return ts.series.length ? ts.series[0].points.map((p) => fmt.time(p.t, ts.interval)) : [];
+  return withPartial(ts.series.length ? ts.series[0].points.map((p) => tz.time(p.t, ts.interval)) : [], ts);
 }
 
 /** CSV table of a timeseries answer: one row per bucket (and group). */
@@ -33,10 +60,6 @@ export function tsTable(ts, metrics) {
   return { columns: ["t", ...(ts.group_by ? [ts.group_by] : []), ...metrics], rows };
 }
 
-/** An interval that suits the range for daily views: days when the range spans two or more. */
-export function dailyInterval(range) {
-  return new Date(range.to) - new Date(range.from) >= 2 * DAY_MS ? "day" : null;
-}
 
 export async function optional(promise) {
   try { return await promise; } catch (err) { if (err.status === 404) return null; throw err; }

@@ -2,7 +2,7 @@
 // difference against the control with its CI (95 %, Holm-widened with 3+ variants) and p-value, the best of a row marked only when
 // the API says it is significantly best, and the winner with the API's verdict sentence.
 import * as fmt from "../fmt.js";
-import { h } from "../ui.js";
+import { scrollCue, h } from "../ui.js";
 
 export const ROWS = [
   { metric: "requests", label: "Requests" },
@@ -82,7 +82,7 @@ export function comparisonTable(answer, catalog, { id = "compare", direction = n
           h("div", { class: "ci" }, ci));
       }));
   });
-  return h("div", { class: "table-wrap" }, h("table", { class: "data cmp-table", "data-table": id, style: `--n:${answer.variants.length}` }, h("thead", {}, head), h("tbody", {}, body)));
+  return scrollCue(h("table", { class: "data cmp-table", "data-table": id, style: `--n:${answer.variants.length}` }, h("thead", {}, head), h("tbody", {}, body)));
 }
 
 /** The winner (or none) and the API's verdict sentence, as one banner. */

@@ -1,10 +1,10 @@
 // Cost: where the money goes (model, provider, prompt, user, environment), daily spend,
 // month to date and projected, and spend by weekday and hour.
-import { base, chartCard, PALETTE } from "../charts.js";
+import { base, chartCard, heatColors, PALETTE, splitAreaColors } from "../charts.js";
 import * as fmt from "../fmt.js";
 import * as state from "../state.js";
 import { h, kpiCard, label } from "../ui.js";
-import { axisTooltip, dailyInterval, optional, points, tsTable, xLabels, DAY_MS } from "./common.js";
+import { axisTooltip, optional, points, tsTable, xLabels, DAY_MS } from "./common.js";
 
 const BREAKDOWNS = [
   { by: "model", title: "By model" },
@@ -49,7 +49,7 @@ export default {
         for (const [name, values] of state.filters()) values.forEach((v) => fq.append(name, v));
         const [o, ts, hourly, forecast, ...bds] = await Promise.all([
           ctx.api.get("/v1/metrics/overview", state.scopeParams(r, { compare: "previous" })),
-          ctx.api.get("/v1/metrics/timeseries", state.scopeParams(r, { metrics: "cost_usd,requests", interval: dailyInterval(r) })),
+          ctx.api.get("/v1/metrics/timeseries", state.scopeParams(r, { metrics: "cost_usd,requests" })),
           ctx.api.get("/v1/metrics/timeseries", state.scopeParams({ from: heatFrom, to: r.to }, { metrics: "cost_usd", interval: "hour" })),
           optional(ctx.api.get("/v1/forecast", fq)),
           ...BREAKDOWNS.map((b) => ctx.api.get("/v1/metrics/breakdown", state.scopeParams(r, { by: b.by, metrics: "cost_usd,requests,cost_per_request_usd", sort: "cost_usd", limit: 10 }))),
@@ -83,10 +83,11 @@ export default {
         heat.set({ animation: false,
           tooltip: { position: "top", confine: true, formatter: (p) => `${fmt.dayLabel(`${days[p.value[1]]}T00:00:00Z`)} ${String(p.value[0]).padStart(2, "0")}:00 UTC<br><b>${fmt.usd(p.value[2])}</b>` },
           grid: { left: 8, right: 12, top: 8, bottom: 44, containLabel: true },
-          xAxis: { type: "category", data: Array.from({ length: 24 }, (_, i) => String(i).padStart(2, "0")), splitArea: { show: true } },
-          yAxis: { type: "category", data: days.map((d) => fmt.dayLabel(`${d}T00:00:00Z`)), inverse: true, splitArea: { show: true } },
+          xAxis: { type: "category", data: Array.from({ length: 24 }, (_, i) => String(i).padStart(2, "0")), splitArea: { show: true, areaStyle: { color: splitAreaColors() } } },
+          yAxis: { type: "category", data: days.map((d) => fmt.dayLabel(`${d}T00:00:00Z`)), inverse: true, splitArea: { show: true, areaStyle: { color: splitAreaColors() } } },
+          // the scale with its values at both ends, in the theme's palette
           visualMap: { min: 0, max: max || 1, calculable: false, orient: "horizontal", left: "center", bottom: 0, itemHeight: 140, itemWidth: 10,
-            inRange: { color: ["#eef2ff", "#a5b4fc", "#6366f1", "#3730a3"] }, formatter: (v) => fmt.usd(v), textStyle: { fontSize: 11 } },
+            text: [fmt.usd(max), fmt.usd(0)], inRange: { color: heatColors() }, textStyle: { fontSize: 11 } },
           series: [{ name: "Spend", type: "heatmap", data: cells, itemStyle: { borderColor: "transparent", borderWidth: 1, borderRadius: 2 } }] },
         tsTable(hourly, ["cost_usd"]));
         bars.forEach((b, i) => {

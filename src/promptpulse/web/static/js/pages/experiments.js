@@ -7,6 +7,7 @@ import { base, chartCard } from "../charts.js";
 import * as fmt from "../fmt.js";
 import * as state from "../state.js";
 import { card, cardsOnPhone, dataTable, h } from "../ui.js";
+import { bucketEnd } from "./common.js";
 import { comparisonTable, pValue, signed, verdictBox } from "./comparison.js";
 
 function decisionKind(decision) {
@@ -127,6 +128,9 @@ function detail(root, ref, { go }) {
     const names = exp.variants.map((v) => v.name);
     const cell = new Map(res.daily.map((d) => [`${d.t}\u0000${d.variant}`, d]));
     const x = days.map((t) => fmt.time(t, "day"));
+    // a running experiment's last UTC day is still filling: charts.js draws it as partial
+    x.partial = days.length > 0 && bucketEnd(days[days.length - 1], "day") > new Date(res.to).getTime() ? days.length - 1 : null;
+    x.partialUntil = res.to;
     const csv = { columns: ["t", "variant", "requests", res.primary], rows: res.daily };
     calls.set(base({ tooltip: { trigger: "axis", confine: true, valueFormatter: (v) => fmt.count(v) },
       xAxis: { type: "category", data: x }, yAxis: { type: "value", axisLabel: { formatter: fmt.axis("count") } },
