@@ -121,6 +121,11 @@ def test_query_overview_json_and_breakdown(live: LiveServer, project: str) -> No
     series = run("query", "timeseries", "--interval", "hour", *rng, "--json", env=env)
     points = json.loads(series.stdout)["series"][0]["points"]
     assert len(points) == 24 and sum(p["requests"] for p in points) == 5
+    # At 80 columns the range reads on one line, as a person writes it.
+    narrow = run("query", "overview", *rng, env={**env, "COLUMNS": "80"})
+    assert narrow.returncode == 0, narrow.stderr
+    assert narrow.stdout.splitlines()[0] == "2025-06-02 00:00 → 2025-06-03 00:00 UTC", narrow.stdout
+    assert max(len(line) for line in narrow.stdout.splitlines()) <= 80, narrow.stdout
 
 
 @pytest.mark.parametrize(

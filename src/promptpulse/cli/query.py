@@ -96,8 +96,15 @@ def _fmt(value: Any, name: str = "") -> str:
     return fmt.value(value, unit or ("count" if isinstance(value, int) else None))
 
 
+def _when(iso: str) -> str:
+    """An API time (RFC 3339, UTC) as a person reads it: to the minute, without the offset."""
+    return iso.replace("T", " ")[:16]
+
+
 def _print_overview(data: dict[str, Any]) -> None:
-    table = Table("metric", "value", title=f"{data['from']} → {data['to']}")
+    # The range on a line of its own: as a table title it wraps mid-timestamp at 80 columns.
+    console.print(f"{_when(data['from'])} → {_when(data['to'])} UTC")
+    table = Table("metric", "value")
     for name, value in data.items():
         if name in ("from", "to", "previous"):
             continue
