@@ -44,8 +44,8 @@ def alert_service(
     """The alert evaluator with its sources: budgets and SLOs register with it (alerts imports
     neither of them)."""
     service = AlertService(meta.engine, store, clock, settings)
-    service.register_source(budgets.BudgetSource())
-    service.register_source(slos.SloSource())
+    service.register_source(budgets.budget_source())
+    service.register_source(slos.slo_source())
     return service
 
 

@@ -29,7 +29,9 @@ class FakeSource:
         self.broken = False
         self.rounds = 0
 
-    def evaluate(self, engine: sa.Engine, store: Any, now: datetime) -> SourceRound:
+    def evaluate(
+        self, engine: sa.Engine, store: Any, now: datetime, project: str | None = None
+    ) -> SourceRound:
         self.rounds += 1
         if self.broken:
             raise RuntimeError("boom")

@@ -5,7 +5,7 @@ SLOs raise alerts as registered sources (`AlertSource`, `AlertService.register_s
 from promptpulse.alerts.evaluate import Verdict
 from promptpulse.alerts.rules import TEMPLATES, RuleIn, parse_duration
 from promptpulse.alerts.service import AlertService
-from promptpulse.alerts.sources import AlertSource, SourceRound
+from promptpulse.alerts.sources import AlertSource, SourceRound, SpecSource
 from promptpulse.alerts.state import Subject
 
 __all__ = [
@@ -14,6 +14,7 @@ __all__ = [
     "AlertSource",
     "RuleIn",
     "SourceRound",
+    "SpecSource",
     "Subject",
     "Verdict",
     "parse_duration",

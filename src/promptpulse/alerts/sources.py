@@ -10,7 +10,7 @@ its open alerts are kept as they are, and the other sources and the rules go on.
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -18,6 +18,7 @@ from typing import Any, Protocol
 import sqlalchemy as sa
 
 from promptpulse.alerts.evaluate import Verdict
+from promptpulse.alerts.specs import SpecRepo
 from promptpulse.alerts.state import Subject
 from promptpulse.notify import ChannelSpec
 
@@ -52,6 +53,30 @@ class AlertSource(Protocol):
         ...
 
 
+Judge = Callable[
+    [sa.Engine, Any, datetime, str | None], tuple[list[tuple[Subject, Verdict]], list[str]]
+]
+
+
+@dataclass(frozen=True)
+class SpecSource:
+    """An `AlertSource` over specs kept in a `SpecRepo` (budgets, SLOs): `judge` gives the
+    verdicts and live ids of a round, the repo gives an object's channels."""
+
+    kind: str
+    judge: Judge
+    repo: SpecRepo[Any]
+
+    def evaluate(
+        self, engine: sa.Engine, store: Any, now: datetime, project: str | None = None
+    ) -> SourceRound:
+        verdicts, live_ids = self.judge(engine, store, now, project)
+        return SourceRound(verdicts, live_ids)
+
+    def channels(self, engine: sa.Engine, source_id: str) -> tuple[ChannelSpec, ...]:
+        return self.repo.channels(engine, source_id)
+
+
 @dataclass
 class SourcesRound:
     """Every source's verdicts in one round, the (kind, id) pairs still alive, and errors."""
@@ -75,11 +100,7 @@ def judge_sources(
     out = SourcesRound()
     for source in sources:
         try:
-            answer = (
-                source.evaluate(engine, store, now)
-                if project is None
-                else source.evaluate(engine, store, now, project)
-            )
+            answer = source.evaluate(engine, store, now, project)
         except Exception as exc:
             log.exception("%s evaluation failed", source.kind)
             out.errors.append({"source": source.kind, "error": f"{type(exc).__name__}: {exc}"})

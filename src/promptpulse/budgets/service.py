@@ -8,9 +8,9 @@ from typing import Any, Literal
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from promptpulse.alerts import SpecSource
 from promptpulse.alerts.evaluate import Verdict
 from promptpulse.alerts.rules import ScopedSpec, check_filters, filter_lists
-from promptpulse.alerts.sources import SourceRound
 from promptpulse.alerts.specs import Record, SpecRepo
 from promptpulse.alerts.state import Subject
 from promptpulse.meta import budgets
@@ -172,17 +172,6 @@ def _subject(rec: Record[BudgetIn], key: str, severity: str, kind: str, name: st
     )
 
 
-class BudgetSource:
-    """Budgets as an alert source (`promptpulse.alerts.AlertSource`): whoever builds the
-    AlertService registers one (`service.register_source(BudgetSource())`)."""
-
-    kind = "budget"
-
-    def evaluate(
-        self, engine: sa.Engine, store: Store, now: datetime, project: str | None = None
-    ) -> SourceRound:
-        verdicts, live_ids = evaluate(engine, store, now, project)
-        return SourceRound(verdicts, live_ids)
-
-    def channels(self, engine: sa.Engine, source_id: str) -> tuple[ChannelSpec, ...]:
-        return repo.channels(engine, source_id)
+def budget_source() -> SpecSource:
+    """Budgets as an alert source: whoever builds the AlertService registers one."""
+    return SpecSource("budget", evaluate, repo)

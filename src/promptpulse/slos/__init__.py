@@ -1,6 +1,6 @@
 """SLOs: an objective on success rate or on the share of calls under a latency bound, over a
 rolling window; error budget, burn rates and multi-window multi-burn-rate alerts."""
 
-from promptpulse.slos.service import SloIn, SloSource, evaluate, slo_history, slo_status
+from promptpulse.slos.service import SloIn, evaluate, slo_history, slo_source, slo_status
 
-__all__ = ["SloIn", "SloSource", "evaluate", "slo_history", "slo_status"]
+__all__ = ["SloIn", "evaluate", "slo_history", "slo_source", "slo_status"]

@@ -16,6 +16,7 @@ import numpy as np
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from promptpulse.alerts import SpecSource
 from promptpulse.alerts.evaluate import Verdict
 from promptpulse.alerts.rules import (
     ScopedSpec,
@@ -24,7 +25,6 @@ from promptpulse.alerts.rules import (
     format_duration,
     parse_duration,
 )
-from promptpulse.alerts.sources import SourceRound
 from promptpulse.alerts.specs import Record, SpecRepo
 from promptpulse.alerts.state import Subject
 from promptpulse.meta import slos
@@ -255,17 +255,6 @@ def _subject(rec: Record[SloIn], a: dict[str, Any]) -> Subject:
     )
 
 
-class SloSource:
-    """SLOs as an alert source (`promptpulse.alerts.AlertSource`): whoever builds the
-    AlertService registers one (`service.register_source(SloSource())`)."""
-
-    kind = "slo"
-
-    def evaluate(
-        self, engine: sa.Engine, store: Store, now: datetime, project: str | None = None
-    ) -> SourceRound:
-        verdicts, live_ids = evaluate(engine, store, now, project)
-        return SourceRound(verdicts, live_ids)
-
-    def channels(self, engine: sa.Engine, source_id: str) -> tuple[ChannelSpec, ...]:
-        return repo.channels(engine, source_id)
+def slo_source() -> SpecSource:
+    """SLOs as an alert source: whoever builds the AlertService registers one."""
+    return SpecSource("slo", evaluate, repo)
