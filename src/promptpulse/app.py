@@ -15,7 +15,7 @@ from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddle
 from promptpulse import __version__, budgets, slos
 from promptpulse.alerts import AlertService
 from promptpulse.config import Settings
-from promptpulse.exports.service import ExportService
+from promptpulse.exports import MEDIA_TYPES, ExportService
 from promptpulse.ingest.writer import Writer
 from promptpulse.meta import MetaDB
 from promptpulse.meta.prices import OverrideCache
@@ -153,12 +153,11 @@ def _install_http(app: FastAPI, settings: Settings) -> None:
     # Export downloads (CSV, JSONL, Parquet) are sent as stored: Parquet is compressed already,
     # and gzipping a large file on the fly would cost CPU on the event loop and drop its
     # Content-Length and byte ranges (progress bars, resumed downloads).
-    exports = ("text/csv", "application/x-ndjson", "application/vnd.apache.parquet")
     app.add_middleware(
         GZipMiddleware,
         minimum_size=1000,
         compresslevel=6,  # level 9 takes ~2x the time for <1% less on the ECharts bundle
-        exclude_content_types=(*DEFAULT_EXCLUDED_CONTENT_TYPES, *exports),
+        exclude_content_types=(*DEFAULT_EXCLUDED_CONTENT_TYPES, *MEDIA_TYPES.values()),
     )
     for router in ROUTERS:
         app.include_router(router)

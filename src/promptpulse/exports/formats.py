@@ -17,6 +17,12 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 FORMATS: dict[str, str] = {"csv": "csv", "jsonl": "jsonl", "parquet": "parquet"}
+# The media type of each format's file, for downloads.
+MEDIA_TYPES: dict[str, str] = {
+    "csv": "text/csv",
+    "jsonl": "application/x-ndjson",
+    "parquet": "application/vnd.apache.parquet",
+}
 UTC_TS = pa.timestamp("us", tz="UTC")
 
 

@@ -4,6 +4,8 @@ store, and what every backend stores. One definition; a backend maps it to its o
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import pyarrow as pa
 
 CALL_SCHEMA = pa.schema(
@@ -63,8 +65,10 @@ NUMERIC_CALL_FIELDS: tuple[str, ...] = tuple(
 )
 
 
-def check_call_fields(names: object) -> None:
-    """ValueError naming the unknown fields, so no backend ever inlines a name it does not know."""
-    unknown = sorted(set(names) - set(CALL_FIELDS))  # type: ignore[call-overload]
-    if unknown:
+def check_call_fields(names: Iterable[str], at_least_one: bool = False) -> None:
+    """ValueError naming the unknown fields, so no backend ever inlines a name it does not know
+    (and, with `at_least_one`, when there are none)."""
+    names = list(names)
+    unknown = sorted(set(names) - set(CALL_FIELDS))
+    if unknown or (at_least_one and not names):
         raise ValueError(f"not a call field: {unknown}")

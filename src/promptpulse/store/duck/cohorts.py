@@ -97,9 +97,7 @@ class CohortsMixin:
     ) -> dict[str, np.ndarray]:
         """Like `columns`, for the calls of one cohort (new users' or returning users'): the raw
         per-call sample the mean and percentile tests need. Callers bound the scope."""
-        if not columns:
-            raise ValueError("not a call field: []")
-        check_call_fields(columns)
+        check_call_fields(columns, at_least_one=True)
         cte, params = self._cohort_sql(scope, since)
         select = ", ".join(f"CAST({c} AS DOUBLE) AS {c}" for c in columns)
         sql = f"{cte}SELECT {select} FROM scoped WHERE is_new = ?"

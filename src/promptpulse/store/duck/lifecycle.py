@@ -21,7 +21,9 @@ from promptpulse.store.duck.rollup_plan import (
     LEVELS,
     ROLLUP_DIMENSIONS,
     Piece,
+    ceil_to,
     eligible,
+    floor_to,
     is_approximate,
     pieces,
 )
@@ -65,9 +67,10 @@ class LifecycleMixin:
         plan = pieces(scope.start, scope.end, interval)
         if all(p.source == "raw" for p in plan):
             return None
-        if self._rollups_deleted_under(plan, scope) and not self.raw_incomplete(scope):
+        raw_incomplete = self.raw_incomplete(scope)
+        if self._rollups_deleted_under(plan, scope) and not raw_incomplete:
             return None  # retention removed rollups the plan would read; raw calls are all there
-        if self.rollup_min_calls <= 0 or self.raw_incomplete(scope):
+        if self.rollup_min_calls <= 0 or raw_incomplete:
             return plan
         query, params = sql.calls_in(plan, scope)
         rows = self._records(query, params)
@@ -151,7 +154,7 @@ class LifecycleMixin:
         out = {}
         with self._maintenance, self._cursor() as cur:
             for level in LEVELS:
-                closed = _floor(now - grace, level)
+                closed = floor_to(now - grace, level)
                 out[level] = sql.compact(cur, level, closed)
         return out
 
@@ -159,7 +162,7 @@ class LifecycleMixin:
         self, start: datetime, end: datetime, project: str | None = None
     ) -> dict[str, int]:
         """Rebuild whole days' rollups from raw calls; never before a project's raw horizon."""
-        start, end = _floor(start, "day"), _ceil_day(end)
+        start, end = floor_to(start, "day"), ceil_to(end, "day")
         with self._maintenance, self._cursor() as cur:
             return sql.rebuild(cur, start, end, project)
 
@@ -312,16 +315,6 @@ def _hll_sql(
         f"SELECT {cols}n, count(*) AS c FROM ({merged}) GROUP BY {cols}n",
         params,
     )
-
-
-def _floor(t: datetime, level: str) -> datetime:
-    t = t.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-    return t.replace(hour=0) if level == "day" else t
-
-
-def _ceil_day(t: datetime) -> datetime:
-    f = _floor(t, "day")
-    return f if f == t.astimezone(UTC) else f + timedelta(days=1)
 
 
 def _aware(t: datetime | None) -> str | None:

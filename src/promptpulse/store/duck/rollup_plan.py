@@ -78,13 +78,15 @@ def is_approximate(metrics: Sequence[Metric]) -> bool:
     )
 
 
-def _floor(t: datetime, level: str) -> datetime:
+def floor_to(t: datetime, level: str) -> datetime:
+    """The start of the UTC hour or day holding `t`."""
     t = t.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
     return t.replace(hour=0) if level == "day" else t
 
 
-def _ceil(t: datetime, level: str) -> datetime:
-    f = _floor(t, level)
+def ceil_to(t: datetime, level: str) -> datetime:
+    """`t` when it starts an hour or day (UTC), else the start of the next one."""
+    f = floor_to(t, level)
     if f == t.astimezone(UTC):
         return f
     return f + (timedelta(days=1) if level == "day" else timedelta(hours=1))
@@ -93,11 +95,11 @@ def _ceil(t: datetime, level: str) -> datetime:
 def pieces(start: datetime, end: datetime, interval: str | None) -> list[Piece]:
     """[start, end) cut into raw edges, whole hours and whole days (days only when the interval
     is a day or coarser, or there is none)."""
-    h0, h1 = _ceil(start, "hour"), _floor(end, "hour")
+    h0, h1 = ceil_to(start, "hour"), floor_to(end, "hour")
     if h0 >= h1:
         return [Piece("raw", start, end)]
     out = [Piece("raw", start, h0)] if start < h0 else []
-    d0, d1 = _ceil(h0, "day"), _floor(h1, "day")
+    d0, d1 = ceil_to(h0, "day"), floor_to(h1, "day")
     if interval != "hour" and d0 < d1:
         if h0 < d0:
             out.append(Piece("hour", h0, d0))

@@ -12,7 +12,7 @@ never behind raw data), and compaction later folds each closed bucket's fragment
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import duckdb
@@ -26,6 +26,7 @@ from promptpulse.store.duck.rollup_plan import (
     ROLLUP_DIMENSIONS,
     Piece,
     agg_column,
+    ceil_to,
 )
 from promptpulse.store.duck.sketch import HLL_HASH_BITS, HLL_M, HLL_P, LN_GAMMA, ZERO_KEY
 from promptpulse.store.duck.sql import CONDITION_SQL, filter_clause, naive_utc, where_clause
@@ -201,15 +202,6 @@ def rollup_horizons(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], dat
     return {(level, p): c.replace(tzinfo=UTC) for level, p, c in rows}
 
 
-def _ceil(t: datetime, level: str) -> datetime:
-    floor = t.replace(minute=0, second=0, microsecond=0)
-    if level == "day":
-        floor = floor.replace(hour=0)
-    if floor == t:
-        return t
-    return floor + (timedelta(days=1) if level == "day" else timedelta(hours=1))
-
-
 def rebuild(
     con: duckdb.DuckDBPyConnection, start: datetime, end: datetime, project: str | None
 ) -> dict[str, int]:
@@ -237,7 +229,7 @@ def rebuild(
             for level in LEVELS:
                 # A bucket the raw horizon cuts through keeps its rollups: they still hold the
                 # calls before the horizon, which raw no longer has.
-                level_bounds = [p, naive_utc(_ceil(lo, level)), naive_utc(end)]
+                level_bounds = [p, naive_utc(ceil_to(lo, level)), naive_utc(end)]
                 tables = [f"rollup_{level}", *(t for t, _, _ in sketch_tables(level))]
                 for table in tables:
                     con.execute(

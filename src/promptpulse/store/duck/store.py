@@ -153,10 +153,13 @@ class DuckStore(LifecycleMixin, CohortsMixin):
             if m.kind is Kind.QUANTILE or any(a.op is Op.DISTINCT for a in m.parts)
         ]  # fmt: skip
         rest = [m for m in metrics if m not in raw_only]
-        if not raw_only or not rest or self._rollup_plan(scope, rest, (), None, False) is None:
+        if not raw_only or not rest:
             return None
-        row = self.aggregate(scope, rest)[0]
-        row.values.update(self.aggregate(scope, raw_only)[0].values)
+        plan = self._rollup_plan(scope, rest, (), None, False)  # decided once: it may count calls
+        if plan is None:
+            return None
+        row = self._aggregate_rollups(plan, scope, rest, (), None)[0]
+        row.values.update(self._aggregate_raw(scope, raw_only, (), None)[0].values)
         return [row]
 
     def aggregate(
@@ -299,9 +302,7 @@ class DuckStore(LifecycleMixin, CohortsMixin):
         """Numeric columns of every call in scope, row-aligned, NULL as NaN: for statistics that
         need per-call values of more than one column (tokens = input + output). Callers bound the
         scope; this is not for dashboards."""
-        if not columns:
-            raise ValueError("not a call field: []")
-        check_call_fields(columns)
+        check_call_fields(columns, at_least_one=True)
         where, params = where_clause(scope)
         select = ", ".join(f"CAST({c} AS DOUBLE) AS {c}" for c in columns)
         with self._cursor() as cur:

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from promptpulse.errors import Forbidden
-from promptpulse.exports import ExportRequest, ExportService
+from promptpulse.exports import MEDIA_TYPES, ExportRequest, ExportService
 from promptpulse.meta import ApiKey, Scope
 from promptpulse.model import FILTERS, Filter, is_dimension
 from promptpulse.model import Scope as QueryScope
@@ -23,11 +23,6 @@ from promptpulse.web.schemas.common import answer
 from promptpulse.web.schemas.data import ExportJob
 
 router = APIRouter(tags=["data lifecycle"], responses=documented(401, 403, 422))
-EXPORT_TYPES = {
-    "csv": "text/csv",
-    "jsonl": "application/x-ndjson",
-    "parquet": "application/vnd.apache.parquet",
-}
 
 
 def _retention(request: Request) -> RetentionService:
@@ -186,7 +181,7 @@ async def get_export(
         200: {
             "description": "The file; `X-Content-SHA256` is its checksum",
             "content": {
-                t: {"schema": {"type": "string", "format": "binary"}} for t in EXPORT_TYPES.values()
+                t: {"schema": {"type": "string", "format": "binary"}} for t in MEDIA_TYPES.values()
             },
         },
         **documented(404),
@@ -198,7 +193,7 @@ async def download_export(
     service = _exports(request)
     job = service.get(export_id, key.project)
     path = service.file_of(job)
-    media = EXPORT_TYPES[job.request.format]
+    media = MEDIA_TYPES[job.request.format]
     sha = job.manifest["files"][0]["sha256"] if job.manifest else ""
     return FileResponse(
         path, media_type=media, filename=path.name, headers={"X-Content-SHA256": sha}
