@@ -516,6 +516,7 @@ def test_openai_v2_instrumentation_calls_land_with_model_tokens_latency(
             "error_type",
             "service",
             "metadata",
+            "response_model",
         ],
     )
     assert len(rows) == 4
@@ -527,9 +528,7 @@ def test_openai_v2_instrumentation_calls_land_with_model_tokens_latency(
     assert {
         (r["model"], r["provider"], r["input_tokens"], r["output_tokens"], r["status"]) for r in ok
     } == {("gpt-4o-mini", "openai", 21, 7, "success")}
-    assert all(
-        orjson.loads(r["metadata"])["response_model"] == "gpt-4o-mini-2024-07-18" for r in ok
-    )
+    assert all(r["response_model"] == "gpt-4o-mini-2024-07-18" for r in ok)
     assert (rows[3]["model"], rows[3]["status"], rows[3]["error_type"]) == (
         "fake-429",
         "error",

@@ -201,6 +201,7 @@ def map_span(
         "latency_ms": (end - start) / 1e6,
         **common,
     }
+    _put(record, "response_model", text(attrs, RESPONSE_MODEL, _LIMITS["model"]))
     _put(record, "provider", _provider(attrs))
     for key, names in (("prompt_id", PROMPT_ID), ("prompt_version", PROMPT_VERSION),
                        ("feature", FEATURE)):  # fmt: skip
@@ -209,10 +210,10 @@ def map_span(
         _put(record, "environment", text(attrs, ENVIRONMENT, _LIMITS["environment"]))
     _put(record, "session_id", text(attrs, SESSION, _LIMITS["session_id"]))
     _put(record, "user_id", text(attrs, USER, _LIMITS["user_id"]))
-    cache_write = _tokens(record, attrs)
+    _tokens(record, attrs)
     _put(record, "ttft_ms", _ttft_ms(span, attrs))
     _error(record, span, attrs)
-    record["metadata"] = _metadata(span, attrs, op, cache_write)
+    record["metadata"] = _metadata(span, attrs, op)
     return record
 
 
@@ -301,26 +302,27 @@ def _url_patterns() -> tuple[tuple[str, re.Pattern[str]], ...]:
     return tuple(patterns)
 
 
-def _tokens(record: dict[str, Any], attrs: Attributes) -> int | None:
-    """Token counts in our convention (input includes cached, output includes reasoning).
+def _tokens(record: dict[str, Any], attrs: Attributes) -> None:
+    """Token counts in our convention (input includes cache reads and writes, output includes
+    reasoning).
 
     Conventions say input includes cache reads and writes; when the cache counts exceed the
     input, the instrumentation reported uncached input only, so the cache counts are added.
-    The same for reasoning against output. Returns the cache-write count (for metadata)."""
+    The same for reasoning against output."""
     input_tokens = count(attrs, INPUT_TOKENS) or 0
     output_tokens = count(attrs, OUTPUT_TOKENS) or 0
     cache_read = count(attrs, CACHE_READ_TOKENS) or 0
-    cache_write = count(attrs, CACHE_WRITE_TOKENS)
+    cache_write = count(attrs, CACHE_WRITE_TOKENS) or 0
     reasoning = count(attrs, REASONING_TOKENS) or 0
-    if cache_read + (cache_write or 0) > input_tokens:
-        input_tokens += cache_read + (cache_write or 0)
+    if cache_read + cache_write > input_tokens:
+        input_tokens += cache_read + cache_write
     if reasoning > output_tokens:
         output_tokens += reasoning
     record["input_tokens"] = min(input_tokens, MAX_TOKENS)
     record["output_tokens"] = min(output_tokens, MAX_TOKENS)
     record["cached_tokens"] = cache_read
+    record["cache_write_tokens"] = cache_write
     record["reasoning_tokens"] = reasoning
-    return cache_write
 
 
 def _ttft_ms(span: Span, attrs: Attributes) -> float | None:
@@ -408,21 +410,16 @@ def _exception_event(span: Span) -> tuple[str | None, str | None]:
     return None, None
 
 
-def _metadata(span: Span, attrs: Attributes, op: str, cache_write: int | None) -> dict[str, Any]:
+def _metadata(span: Span, attrs: Attributes, op: str) -> dict[str, Any]:
     """Small, filterable facts (`metadata.<key>` filters); never message contents."""
     meta: dict[str, Any] = {"operation": op}
     if span.trace_id:
         meta["trace_id"] = span.trace_id.hex()
     if span.span_id:
         meta["span_id"] = span.span_id.hex()
-    response_model = text(attrs, RESPONSE_MODEL, _LIMITS["model"])
-    if response_model is not None:
-        meta["response_model"] = response_model
     stream = flag(attrs, STREAM)
     if stream is not None:
         meta["stream"] = stream
-    if cache_write:
-        meta["cache_write_tokens"] = cache_write
     return meta
 
 
