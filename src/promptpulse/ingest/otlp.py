@@ -414,7 +414,7 @@ def _metadata(span: Span, attrs: Attributes, op: str) -> dict[str, Any]:
 def summarize(rejections: Iterable[str], total: int, limit: int = 2000) -> str:
     """`partial_success.error_message`: how many spans were rejected and why, cut to `limit`."""
     reasons = list(rejections)
-    head = f"{total} span{'s' if total != 1 else ''} rejected: "
+    head = f"{total} span{'s' if total != 1 else ''} rejected: " if total else ""
     message = head + "; ".join(reasons)
     if len(message) <= limit:
         return message
