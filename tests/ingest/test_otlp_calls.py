@@ -318,7 +318,7 @@ def test_malformed_and_conflicting_usage_is_stored_with_what_is_valid_and_report
                     "gen_ai.usage.cache_read.input_tokens": 1.5,
                     "gen_ai.usage.reasoning_tokens": 2,
                 }
-            ),  # fmt: skip
+            ),
         )
     )
     [record] = mapped.records
