@@ -19,6 +19,7 @@ demo: install
 
 test: install
 	scripts/ensure-chromium
+	PYTHON=$(PYTHON) scripts/instrumentation-env
 	$(PY) -m pytest -n 2 -q
 
 lint: install
@@ -38,4 +39,4 @@ bench: install
 	$(PY) -m bench.sdk_overhead
 
 clean:
-	rm -rf $(VENV) promptpulse-data test-artifacts .pytest_cache
+	rm -rf $(VENV) .venv-instr .instr-node promptpulse-data test-artifacts .pytest_cache

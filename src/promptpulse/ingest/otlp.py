@@ -130,6 +130,7 @@ class _Seen:
     attrs: Attributes
     resource: Attributes
     common: dict[str, Any]
+    scope: str
 
 
 def map_request(request: ExportTraceServiceRequest) -> Mapped:
@@ -140,8 +141,9 @@ def map_request(request: ExportTraceServiceRequest) -> Mapped:
         resource = attributes(resource_spans.resource.attributes)
         common = _resource_fields(resource)
         for scope_spans in resource_spans.scope_spans:
+            scope = scope_spans.scope.name
             for span in scope_spans.spans:
-                seen.append(_Seen(span, attributes(span.attributes), resource, common))
+                seen.append(_Seen(span, attributes(span.attributes), resource, common, scope))
     by_id = {(s.span.trace_id, s.span.span_id): s for s in seen if s.span.span_id}
     mapped = Mapped()
     described: list[SpanCall] = []
@@ -158,7 +160,8 @@ def map_request(request: ExportTraceServiceRequest) -> Mapped:
             continue
         _inherit(call.record, _ancestors(item, by_id), item.resource)
         mapped.warnings.extend(SpanRejection(ref, w) for w in call.warnings)
-        described.append(call.with_place(ref, _llm_ancestors(item, by_id)))
+        place = (item.scope, item.span.start_time_unix_nano, item.span.end_time_unix_nano)
+        described.append(call.with_place(ref, _llm_ancestors(item, by_id), *place))
     for merged in one_record_per_call(described):
         if merged.reported_cost is not None:
             mapped.fallback_costs[len(mapped.records)] = merged.reported_cost
@@ -243,7 +246,7 @@ def map_span(
         _put(record, key, text(attrs, names, _LIMITS[key]))
     if "environment" not in record:
         _put(record, "environment", text(attrs, ENVIRONMENT, _LIMITS["environment"]))
-    warnings = _tokens(record, attrs)
+    warnings, reported = _tokens(record, attrs)
     _put(record, "ttft_ms", _ttft_ms(span, attrs))
     record.update(error_fields(span, attrs))
     record["metadata"] = _metadata(span, attrs, op)
@@ -252,6 +255,7 @@ def map_span(
         warnings=warnings,
         response_id=text(attrs, RESPONSE_ID, 512),
         reported_cost=_reported_cost(attrs),
+        reported_tokens=reported,
     )
 
 
@@ -340,9 +344,10 @@ def _url_patterns() -> tuple[tuple[str, re.Pattern[str]], ...]:
     return tuple(patterns)
 
 
-def _tokens(record: dict[str, Any], attrs: Attributes) -> list[str]:
+def _tokens(record: dict[str, Any], attrs: Attributes) -> tuple[list[str], frozenset[str]]:
     """Token counts in our convention (input includes cache reads and writes, output includes
-    reasoning); returns what was wrong with the usage attributes, to report.
+    reasoning); returns what was wrong with the usage attributes, to report, and the token
+    classes the span reported.
 
     Per token class the first valid name wins (newest convention first); a value that is not a
     whole number ≥ 0 is ignored, and names that disagree are reported. Conventions say input
@@ -373,7 +378,7 @@ def _tokens(record: dict[str, Any], attrs: Attributes) -> list[str]:
     record["cached_tokens"] = cache_read
     record["cache_write_tokens"] = cache_write
     record["reasoning_tokens"] = reasoning
-    return warnings
+    return warnings, frozenset(got)
 
 
 def _ttft_ms(span: Span, attrs: Attributes) -> float | None:

@@ -67,7 +67,7 @@ TTFT_SECONDS = ("gen_ai.response.time_to_first_chunk",
 TTFT_MS = ("ai.response.msToFirstChunk", "ai.stream.msToFirstChunk")
 FIRST_TOKEN_EVENTS = frozenset(
     {"First Token Stream Event", "gen_ai.content.first_chunk", "ai.stream.firstChunk",
-     "llm.content.completion.chunk"}
+     "llm.content.completion.chunk", "gen_ai.content.completion.chunk"}
 )  # fmt: skip
 REPORTED_COST = ("gen_ai.cost.total_cost", "gen_ai.usage.cost", "llm.usage.total_cost")
 SESSION = ("gen_ai.conversation.id", "session.id", "ai.telemetry.metadata.sessionId",

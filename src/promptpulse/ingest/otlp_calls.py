@@ -1,9 +1,13 @@
 """One provider call, one record, however many spans describe it. Pure.
 
 Several instrumentations often describe the same call: the `anthropic` SDK's own span beside
-OpenLLMetry's (another trace, the same `gen_ai.response.id`) or as a child of OpenInference's; a
-framework's LLM span (Pydantic AI, LangChain) around an SDK instrumentation's. Spans are one call
-when one is an LLM-span ancestor of the other in the same trace, or when they share a response id.
+OpenLLMetry's (a sibling, or in another trace, with the same `gen_ai.response.id`) or as a child of
+OpenInference's; a framework's LLM span (Pydantic AI, LangChain) around an SDK instrumentation's.
+Spans are one call when one is an LLM-span ancestor of the other in the same trace, when they share
+a response id, or (failed calls have no response id) when a span of one instrumentation scope lies
+within the time of a span of another scope for the same model and provider, and neither has a
+response id (each pairs with the tightest such span; calls of one scope are never paired, so
+concurrent calls stay apart).
 
 What is guaranteed:
 - spans sharing a response id are one record in any trace and in any export request: the record id
@@ -15,8 +19,9 @@ What is guaranteed:
   are two records.
 
 The merged record is the outermost span's (its time and latency cover the whole call, retries
-included; its status is the call's outcome), each token class the largest any span reports (a
-span that omits a class reports 0), and fields it lacks taken from the nearest span that has them.
+included; its status is the call's outcome); each token class comes from the innermost span that
+reports it (the provider SDK's own span is nearest the response: OpenLLMetry's Anthropic stream
+counts one output token twice), and other fields it lacks from the nearest span that has them.
 """
 
 from __future__ import annotations
@@ -64,11 +69,19 @@ class SpanCall:
     warnings: list[str] = field(default_factory=list)
     response_id: str | None = None
     reported_cost: float | None = None
+    reported_tokens: frozenset[str] = frozenset()  # the token classes the span named
     ref: SpanRef = SpanRef("", "", "")
     llm_ancestors: tuple[str, ...] = ()  # span ids (hex) of LLM spans above it, nearest first
+    scope: str = ""  # the instrumentation scope that made the span
+    start: int = 0
+    end: int = 0
 
-    def with_place(self, ref: SpanRef, llm_ancestors: Iterable[str]) -> SpanCall:
-        return replace(self, ref=ref, llm_ancestors=tuple(llm_ancestors))
+    def with_place(
+        self, ref: SpanRef, llm_ancestors: Iterable[str], scope: str, start: int, end: int
+    ) -> SpanCall:
+        return replace(
+            self, ref=ref, llm_ancestors=tuple(llm_ancestors), scope=scope, start=start, end=end
+        )
 
 
 @dataclass(frozen=True)
@@ -110,10 +123,42 @@ def one_record_per_call(calls: list[SpanCall]) -> list[MergedCall]:
                 union(i, j)
         if call.response_id is not None:
             union(i, by_response.setdefault(call.response_id, i))
+    for inner, outer in _same_call_of_two_scopes(calls):
+        union(inner, outer)
     groups: dict[int, list[SpanCall]] = {}
     for i, call in enumerate(calls):
         groups.setdefault(find(i), []).append(call)
     return [_merge(group) for group in groups.values()]
+
+
+def _same_call_of_two_scopes(calls: list[SpanCall]) -> list[tuple[int, int]]:
+    """Pairs (inner, outer) of spans without a response id, from different instrumentation
+    scopes, for the same model and provider, the inner one within the outer one's time."""
+    loose = [i for i, c in enumerate(calls) if c.response_id is None and c.end > c.start]
+    pairs: list[tuple[int, int]] = []
+    taken: set[int] = set()
+    # Shortest first: each span pairs with the tightest span around it that is still free.
+    for i in sorted(loose, key=lambda k: calls[k].end - calls[k].start):
+        if i in taken:
+            continue
+        inner = calls[i]
+        around = [
+            j for j in loose
+            if j != i and j not in taken and calls[j].scope != inner.scope
+            and calls[j].start <= inner.start and inner.end <= calls[j].end
+            and _same_target(inner.record, calls[j].record)
+        ]  # fmt: skip
+        if around:
+            j = min(around, key=lambda k: calls[k].end - calls[k].start)
+            pairs.append((i, j))
+            taken.update((i, j))
+    return pairs
+
+
+def _same_target(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    provider_a, provider_b = a.get("provider"), b.get("provider")
+    same_provider = provider_a is None or provider_b is None or provider_a == provider_b
+    return bool(a["model"] == b["model"] and same_provider)
 
 
 def _merge(group: list[SpanCall]) -> MergedCall:
@@ -125,19 +170,24 @@ def _merge(group: list[SpanCall]) -> MergedCall:
     if response_ids:
         record["id"] = response_record_id(response_ids[0])
     if len(group) > 1:
+        innermost = sorted(group, key=lambda c: (-len(c.llm_ancestors), c.record["latency_ms"]))
+        _merge_tokens(record, innermost)
         _merge_fields(record, [c.record for c in ordered[1:]])
         record["metadata"] = {**record.get("metadata", {}), "spans": len(group)}
     cost = next((c.reported_cost for c in ordered if c.reported_cost is not None), None)
     return MergedCall(record, base.ref, cost, len(group) - 1)
 
 
-def _merge_fields(record: dict[str, Any], others: list[dict[str, Any]]) -> None:
-    everyone = [record, *others]
+def _merge_tokens(record: dict[str, Any], innermost_first: list[SpanCall]) -> None:
     for key in TOKEN_FIELDS:
-        record[key] = max(r.get(key, 0) for r in everyone)
+        record[key] = next((c.record[key] for c in innermost_first if key in c.reported_tokens), 0)
     if record["cached_tokens"] + record["cache_write_tokens"] > record["input_tokens"]:
         record["input_tokens"] = record["cached_tokens"] + record["cache_write_tokens"]
     record["output_tokens"] = max(record["output_tokens"], record["reasoning_tokens"])
+
+
+def _merge_fields(record: dict[str, Any], others: list[dict[str, Any]]) -> None:
+    everyone = [record, *others]
     for key in _FILLED:
         if key not in record:
             found = next((r[key] for r in others if key in r), None)
