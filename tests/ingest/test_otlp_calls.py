@@ -333,3 +333,80 @@ def test_malformed_and_conflicting_usage_is_stored_with_what_is_valid_and_report
         "gen_ai.usage.cache_read.input_tokens is not a whole number >= 0; ignored",
     ]
     assert stored(mapped.records).rejected == []
+
+
+def scoped(*pairs: tuple[str, list[Any]]) -> Any:
+    """A request whose spans come from the named instrumentation scopes."""
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+        ExportTraceServiceRequest,
+    )
+    from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans
+
+    scopes = []
+    for name, spans in pairs:
+        scope = ScopeSpans(spans=spans)
+        scope.scope.name = name
+        scopes.append(scope)
+    return ExportTraceServiceRequest(resource_spans=[ResourceSpans(scope_spans=scopes)])
+
+
+def timed(s: Any, start_ms: float, end_ms: float) -> Any:
+    base = s.start_time_unix_nano
+    s.start_time_unix_nano, s.end_time_unix_nano = (
+        base + int(start_ms * 1e6), base + int(end_ms * 1e6),
+    )  # fmt: skip
+    return s
+
+
+def test_failed_call_seen_by_two_scopes_is_one_call_and_concurrent_calls_stay_apart() -> None:
+    failed = {**CHAT, "error.type": "RateLimitError"}
+    # One failed call: OpenLLMetry's span around the SDK's own (siblings, no response id).
+    outer = timed(span(failed, n=1, status=Status.STATUS_CODE_ERROR), 0, 30)
+    inner = timed(span({**failed, "http.response.status_code": 429}, n=2,
+                       status=Status.STATUS_CODE_ERROR), 2, 25)  # fmt: skip
+    mapped = otlp.map_request(scoped(("openllmetry", [outer]), ("sdk", [inner])))
+    [record] = mapped.records
+    assert (record["http_status"], record["latency_ms"]) == (429, 30)
+    # Two concurrent failed calls, each seen by both scopes: two records, each pairing tightly.
+    o1 = timed(span(failed, n=11, status=Status.STATUS_CODE_ERROR), 0, 100)
+    o2 = timed(span(failed, n=12, status=Status.STATUS_CODE_ERROR), 5, 90)
+    i1 = timed(span(failed, n=21, status=Status.STATUS_CODE_ERROR), 1, 99)
+    i2 = timed(span(failed, n=22, status=Status.STATUS_CODE_ERROR), 6, 89)
+    both = otlp.map_request(scoped(("openllmetry", [o1, o2]), ("sdk", [i1, i2])))
+    assert sorted(r["latency_ms"] for r in both.records) == [85, 100]
+    # The same scope never pairs with itself: concurrent calls of one instrumentation.
+    alone = otlp.map_request(scoped(("sdk", [timed(span(failed, n=31), 0, 100),
+                                             timed(span(failed, n=32), 5, 90)])))  # fmt: skip
+    assert len(alone.records) == 2
+
+
+def test_vercel_anthropic_cache_from_provider_metadata() -> None:
+    metadata = ('{"anthropic":{"usage":{"input_tokens":200,"output_tokens":90,'
+                '"cache_creation_input_tokens":100,"cache_read_input_tokens":900}}}')  # fmt: skip
+    record = one(span({"ai.operationId": "ai.generateText.doGenerate", "ai.model.id": CLAUDE_ID,
+                       "gen_ai.system": "anthropic.messages", "gen_ai.usage.input_tokens": 200,
+                       "gen_ai.usage.output_tokens": 90,
+                       "ai.response.providerMetadata": metadata}))  # fmt: skip
+    assert [record[k] for k in ("input_tokens", "cached_tokens", "cache_write_tokens")] == [
+        1200, 900, 100,
+    ]  # fmt: skip
+    broken = one(span({**CHAT, "ai.response.providerMetadata": '{"anthropic": cache'}))
+    assert broken["cached_tokens"] == 0
+
+
+CLAUDE_ID = "claude-sonnet-4-20250514"
+
+
+@pytest.mark.parametrize(
+    ("message", "error_type", "http_status"),
+    [("fake error 429", "rate_limit", 429),
+     ("Rate limit reached for gpt-4o-mini on tokens per min", "rate_limit", None),
+     ("The request timed out", "timeout", None)],
+)  # fmt: skip
+def test_vercel_api_call_error_typed_by_its_message(
+    message: str, error_type: str, http_status: int | None
+) -> None:
+    record = one(span(CHAT, status=Status.STATUS_CODE_ERROR,
+                      events=[("exception", 1, {"exception.type": "AI_APICallError",
+                                                "exception.message": message})]))  # fmt: skip
+    assert (record["error_type"], record.get("http_status")) == (error_type, http_status)

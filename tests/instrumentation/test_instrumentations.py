@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -204,3 +205,52 @@ def test_instrumentation_lands_call_by_call(
                   or name != "litellm"]  # fmt: skip
     for row in attributed:
         assert (row["prompt_id"], row["prompt_version"], row["user_id"]) == expect.prompt, row
+
+
+VERCEL_DIR = ROOT / ".instr-node"
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is not installed")
+def test_vercel_ai_sdk_lands_call_by_call(
+    instrumentation_env: Path, live: LiveServer, fakes: dict[str, FakeServer]
+) -> None:
+    """ai 5 with experimental_telemetry (the `ai.*` attributes), @ai-sdk/openai and
+    @ai-sdk/anthropic: generateText, streamText, a 429, and an Anthropic call with cache."""
+    shutil.copy(Path(__file__).parent / "vercel" / "run.mjs", VERCEL_DIR / "run.mjs")
+    env = {**os.environ, "PP_URL": live.url, "PP_KEY": live.key("vercel"),
+           **{k: f.url for k, f in fakes.items()}}  # fmt: skip
+    done = subprocess.run(["node", "run.mjs"], cwd=VERCEL_DIR, env=env, capture_output=True,
+                          text=True, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-4000:]
+    spans = {s["span_id"]: s for s in json.loads(done.stdout.strip().splitlines()[-1])}
+    rows = stored(live, "vercel")
+    # The outer ai.generateText / ai.streamText spans repeat their inner call: not counted.
+    assert [r["model"] for r in rows] == ["gpt-4o-mini", "gpt-4o-mini", "fake-429", CLAUDE]
+    o, a = OPENAI_USAGE, ANTHROPIC_USAGE
+    want = [
+        # ai 5's generateText span names no cached or reasoning tokens (its streamText does).
+        ("openai", "gpt-4o-mini-2024-07-18", (o.input_tokens, 0, 0, o.output_tokens, 0)),
+        ("openai", "gpt-4o-mini-2024-07-18",
+         (o.input_tokens, o.cached_tokens, 0, o.output_tokens, o.reasoning_tokens)),
+        ("openai", None, (0, 0, 0, 0, 0)),
+        # Anthropic's cache counts are only in ai.response.providerMetadata; its input_tokens
+        # there exclude the cache.
+        ("anthropic", CLAUDE,
+         (a.input_tokens, a.cached_tokens, a.cache_write_tokens, a.output_tokens, 0)),
+    ]  # fmt: skip
+    tokens = ("input_tokens", "cached_tokens", "cache_write_tokens", "output_tokens",
+              "reasoning_tokens")  # fmt: skip
+    for row, (provider, served, counts) in zip(rows, want, strict=True):
+        source = spans[row["metadata"]["span_id"]]
+        assert row["latency_ms"] == pytest.approx((source["end"] - source["start"]) / 1e6), row
+        assert (row["provider"], row["response_model"]) == (provider, served), row
+        assert tuple(row[k] for k in tokens) == counts, row
+        # Its own attribution: telemetry metadata and functionId.
+        assert (row["prompt_id"], row["prompt_version"], row["user_id"]) == ("greet", "v1", "u-1")
+        if row["status"] == "success":
+            assert math.isclose(row["cost_usd"], reference_cost(row), rel_tol=1e-12), row
+    assert rows[0]["ttft_ms"] is None and 0 < rows[1]["ttft_ms"] <= rows[1]["latency_ms"]
+    # AI_APICallError: the status is only in its message ("... error 429").
+    assert (rows[2]["status"], rows[2]["error_type"], rows[2]["http_status"]) == (
+        "error", "rate_limit", 429,
+    )  # fmt: skip

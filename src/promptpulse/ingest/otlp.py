@@ -48,6 +48,7 @@ from promptpulse.ingest.otlp_attributes import (
     TTFT_SECONDS,
     VERCEL_CALLS,
     VERCEL_OPERATION,
+    VERCEL_PROVIDER_METADATA,
     Attributes,
     attributes,
     counts,
@@ -366,6 +367,8 @@ def _tokens(record: dict[str, Any], attrs: Attributes) -> tuple[list[str], froze
                     f"{valid[0][0]}={valid[0][1]} disagrees with {', '.join(others)}; "
                     f"kept {valid[0][0]}"
                 )
+    for key, value in _anthropic_cache_in_metadata(attrs).items():
+        got.setdefault(key, value)
     cache_read, cache_write = got.get("cached_tokens", 0), got.get("cache_write_tokens", 0)
     input_tokens, output_tokens = got.get("input_tokens", 0), got.get("output_tokens", 0)
     reasoning = got.get("reasoning_tokens", 0)
@@ -379,6 +382,28 @@ def _tokens(record: dict[str, Any], attrs: Attributes) -> tuple[list[str], froze
     record["cache_write_tokens"] = cache_write
     record["reasoning_tokens"] = reasoning
     return warnings, frozenset(got)
+
+
+def _anthropic_cache_in_metadata(attrs: Attributes) -> dict[str, int]:
+    value = attrs.get(VERCEL_PROVIDER_METADATA)
+    raw = scalar_of(value) if value is not None else None
+    if not isinstance(raw, str) or len(raw) > _MAX_INVOCATION_PARAMETERS or "cache" not in raw:
+        return {}
+    try:
+        document = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return {}
+    anthropic = document.get("anthropic") if isinstance(document, dict) else None
+    usage = anthropic.get("usage") if isinstance(anthropic, dict) else None
+    if not isinstance(usage, dict):
+        return {}
+    found = {}
+    for key, name in (("cached_tokens", "cache_read_input_tokens"),
+                      ("cache_write_tokens", "cache_creation_input_tokens")):  # fmt: skip
+        number = usage.get(name)
+        if isinstance(number, int) and not isinstance(number, bool) and 0 < number <= MAX_TOKENS:
+            found[key] = number
+    return found
 
 
 def _ttft_ms(span: Span, attrs: Attributes) -> float | None:

@@ -36,6 +36,9 @@ REQUEST_MODEL = ("gen_ai.request.model", "llm.request.model", "llm.request.model
 RESPONSE_MODEL = ("gen_ai.response.model", "llm.response.model", "llm.response.model_name",
                   "ai.response.model", "llm.model_name")  # fmt: skip
 RESPONSE_ID = ("gen_ai.response.id", "ai.response.id")
+# The Vercel AI SDK (5) keeps Anthropic's cache counts only in this JSON: {"anthropic": {"usage":
+# {"cache_read_input_tokens", "cache_creation_input_tokens"}}}.
+VERCEL_PROVIDER_METADATA = "ai.response.providerMetadata"
 INVOCATION_PARAMETERS = "llm.invocation_parameters"
 INPUT_TOKENS = ("gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens",
                 "llm.token_count.prompt", "llm.usage.prompt_tokens", "ai.usage.inputTokens",

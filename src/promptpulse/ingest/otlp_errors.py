@@ -34,20 +34,27 @@ _GENERIC_WORDS: tuple[tuple[str, str], ...] = (
     ("overloaded", "llm_error"), ("apierror", "llm_error"), ("apistatus", "llm_error"),
     ("apicall", "llm_error"), ("modelhttp", "llm_error"),
 )  # fmt: skip
-# "Error code: 429", "status_code: 400", "statusCode":500, "status=503", "HTTP 502", "HTTP/1.1 500"
+# "Error code: 429", "status_code: 400", "statusCode":500, "status=503", "HTTP 502", "HTTP/1.1 500",
+# "error 429"
 _STATUS_IN_TEXT = re.compile(
-    r"(?:error[ _]?code|status[ _]?code|\bstatus|\bhttp(?:/\d(?:\.\d)?)?)[\"']?\s*[:=]?\s*"
+    r"(?:error[ _]?code|status[ _]?code|\bstatus|\bhttp(?:/\d(?:\.\d)?)?|\berror)[\"']?\s*[:=]?\s*"
     r"[\"']?([1-5]\d\d)\b",
     re.IGNORECASE,
 )
+# A provider's own words in an error message, when neither the type nor a status tells.
+_MESSAGE_WORDS: tuple[tuple[str, str], ...] = (
+    ("ratelimit", "rate_limit"), ("toomanyrequests", "rate_limit"), ("timedout", "timeout"),
+    ("contentfilter", "content_filter"), ("contentpolicy", "content_filter"),
+)  # fmt: skip
 
 
 def _squash(name: str | None) -> str:
     return re.sub(r"[^a-z0-9]", "", (name or "").lower())
 
 
-def error_type_of(name: str | None, http_status: int | None) -> str:
-    """Our error type from an exception/error.type name and an HTTP status, where it is clear."""
+def error_type_of(name: str | None, http_status: int | None, message: str | None = None) -> str:
+    """Our error type from an exception/error.type name, an HTTP status and the error message,
+    where it is clear."""
     squashed = _squash(name)
     for word, kind in _SPECIFIC_WORDS:
         if word in squashed:
@@ -61,6 +68,10 @@ def error_type_of(name: str | None, http_status: int | None) -> str:
         return "validation"
     if status is not None and (500 <= status <= 599 or status in (401, 403)):
         return "llm_error"
+    said = _squash((message or "")[:MAX_ERROR_MESSAGE])
+    for word, kind in _MESSAGE_WORDS:
+        if word in said:
+            return kind
     for word, kind in _GENERIC_WORDS:
         if word in squashed:
             return kind
@@ -104,8 +115,9 @@ def error_fields(span: Span, attrs: Attributes) -> dict[str, Any]:
     if http_status is not None:
         fields["http_status"] = http_status
     name = exception_type if error_name in (None, "_OTHER") else error_name
-    fields["error_type"] = error_type_of(name or exception_type, http_status)
-    message = span.status.message or exception_message or name
+    message = span.status.message or exception_message
+    fields["error_type"] = error_type_of(name or exception_type, http_status, message)
+    message = message or name
     if message:
         fields["error_message"] = message[:MAX_ERROR_MESSAGE]
     return fields
