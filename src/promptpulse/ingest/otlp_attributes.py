@@ -92,6 +92,19 @@ SERVICE = "service.name"
 INHERITED = {"prompt_id": PROMPT_ID, "prompt_version": PROMPT_VERSION, "feature": FEATURE,
              "user_id": USER, "session_id": SESSION}  # fmt: skip
 
+# What decides the span kind and what an error is (read in otlp.operation / otlp_errors).
+KIND_ATTRIBUTES = ("gen_ai.operation.name", "openinference.span.kind", "llm.request.type",
+                   "traceloop.span.kind", VERCEL_OPERATION)  # fmt: skip
+ERROR_ATTRIBUTES = ("error.type", "exception.type", "exception.message")
+# Every attribute name the receiver reads: docs/otlp.md lists exactly these (a test checks).
+ATTRIBUTES_READ: frozenset[str] = frozenset(
+    {*KIND_ATTRIBUTES, *ERROR_ATTRIBUTES, *PROVIDER, *PROVIDER_URL, *REQUEST_MODEL,
+     *RESPONSE_MODEL, *RESPONSE_ID, VERCEL_PROVIDER_METADATA, INVOCATION_PARAMETERS,
+     *(name for names in TOKEN_CLASSES.values() for name in names), *TTFT_SECONDS, *TTFT_MS,
+     *REPORTED_COST, *(name for names in INHERITED.values() for name in names), *STREAM,
+     *HTTP_STATUS, *ENVIRONMENT, PROJECT, SERVICE}
+)  # fmt: skip
+
 # --- attribute access ---------------------------------------------------------------
 
 Attributes = Mapping[str, AnyValue]
