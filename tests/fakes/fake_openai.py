@@ -1,4 +1,5 @@
-"""A fake OpenAI-compatible server: `POST /v1/chat/completions`, JSON or SSE stream with usage."""
+"""A fake OpenAI-compatible server: `POST /v1/chat/completions` and `POST /v1/responses` (the
+Responses API), JSON or SSE stream with usage."""
 
 from __future__ import annotations
 
@@ -35,7 +36,61 @@ def _error(status: int) -> dict[str, Any]:
     return {"error": {"message": f"fake error {status}", "type": kind, "code": kind}}
 
 
+def _responses_usage(fake: FakeServer) -> dict[str, Any]:
+    u = fake.usage
+    return {
+        "input_tokens": u.input_tokens,
+        "input_tokens_details": {"cached_tokens": u.cached_tokens},
+        "output_tokens": u.output_tokens,
+        "output_tokens_details": {"reasoning_tokens": u.reasoning_tokens},
+        "total_tokens": u.input_tokens + u.output_tokens,
+    }
+
+
+def _response(rid: str, model: str, done: bool, usage: dict[str, Any] | None) -> dict[str, Any]:
+    text = [{"type": "output_text", "text": REPLY_TEXT, "annotations": []}]
+    return {
+        "id": rid, "object": "response", "created_at": int(time.time()), "model": model,
+        "status": "completed" if done else "in_progress", "error": None,
+        "incomplete_details": None, "instructions": None, "metadata": {},
+        "parallel_tool_calls": True, "tool_choice": "auto", "tools": [], "temperature": 1.0,
+        "top_p": 1.0, "text": {"format": {"type": "text"}}, "usage": usage,
+        "output": [{"type": "message", "id": f"msg_{rid}", "status": "completed",
+                    "role": "assistant", "content": text}] if done else [],
+    }  # fmt: skip
+
+
+def _responses(fake: FakeServer, req: dict[str, Any]) -> Reply:
+    """The Responses API (`client.responses.create`): JSON or its typed SSE events."""
+    rid = f"resp_{uuid.uuid4().hex[:24]}"
+    model = response_model(str(req["model"]))
+    if not req.get("stream"):
+        return Reply(body=_response(rid, model, True, _responses_usage(fake)))
+
+    def frames() -> Iterator[bytes]:
+        def event(kind: str, n: int, body: dict[str, Any]) -> bytes:
+            data = {"type": kind, "sequence_number": n, **body}
+            return f"event: {kind}\ndata: {json.dumps(data)}\n\n".encode()
+
+        yield event("response.created", 0, {"response": _response(rid, model, False, None)})
+        for n, word in enumerate(REPLY_WORDS, start=1):
+            yield event("response.output_text.delta", n, {"item_id": f"msg_{rid}",
+                        "output_index": 0, "content_index": 0, "delta": word,
+                        "logprobs": []})  # fmt: skip
+        done = _response(rid, model, True, _responses_usage(fake))
+        yield event("response.completed", len(REPLY_WORDS) + 1, {"response": done})
+
+    return Reply(frames=frames())
+
+
 def _route(fake: FakeServer, path: str, req: dict[str, Any]) -> Reply:
+    if path.rstrip("/").endswith("/responses") and req.get("model") not in (None, "fake-429"):
+        failure = fake.take_failure()
+        if failure is not None:
+            return error_reply(failure.status, _error(failure.status), failure.retry_after)
+        return _responses(fake, req)
+    if path.rstrip("/").endswith("/responses"):
+        return error_reply(429, _error(429), 0) if req.get("model") else Reply(400, _error(400))
     if not path.rstrip("/").endswith("/chat/completions"):
         return Reply(404, {"error": {"message": f"no route {path}", "type": "not_found"}})
     failure = fake.take_failure()

@@ -1,8 +1,10 @@
-"""`wrap_anthropic`: record every `messages.create` of an official Anthropic client (sync or async).
+"""`wrap_anthropic`: record every `messages.create` and `messages.stream` of an official Anthropic
+client (sync or async).
 
     client = wrap_anthropic(Anthropic(), prompt_id="triage", prompt_version="v2")
 
-Streams (`stream=True`) reach the caller unchanged; TTFT is the first content delta. Anthropic's
+Streams (`stream=True`, or the `messages.stream()` helper) reach the caller unchanged; TTFT is the
+first content delta. Anthropic's
 `input_tokens` excludes the prompt cache: the record's input is input + cache reads + cache writes,
 its cached tokens the cache reads.
 """
@@ -15,7 +17,7 @@ from promptpulse.sdk.client import AsyncClient, Client
 from promptpulse.sdk.streams import OnItem
 from promptpulse.sdk.track import Call
 from promptpulse.sdk.usage import anthropic_usage
-from promptpulse.sdk.wrap import base_fields, instrument
+from promptpulse.sdk.wrap import base_fields, instrument, instrument_stream_helper
 
 _USAGE_KEYS = (
     "input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens",
@@ -90,4 +92,5 @@ def wrap_anthropic(
         prepare=lambda kwargs: None,
         make_on_item=_make_on_item,
     )
+    instrument_stream_helper(client.messages, "stream", pp=promptpulse_client, base=base)
     return client

@@ -1,4 +1,5 @@
-"""`wrap_openai`: record each `chat.completions.create` of an official OpenAI client, sync or async.
+"""`wrap_openai`: record each `chat.completions.create` and `responses.create` (the Responses API)
+of an official OpenAI client, sync or async.
 
     client = wrap_openai(OpenAI(), prompt_id="support", prompt_version="v3")
 
@@ -80,6 +81,32 @@ def _make_on_item(hide_usage: Any) -> OnItem:
     return on_item
 
 
+_RESPONSE_EVENTS = ("response.created", "response.in_progress", "response.completed",
+                    "response.incomplete", "response.failed")  # fmt: skip
+
+
+def _make_responses_on_item(_state: Any) -> OnItem:
+    """Responses API stream events: the response (model, then usage at the end) and deltas."""
+
+    def on_item(call: Call, event: Any) -> bool:
+        kind = getattr(event, "type", None) or ""
+        if kind in _RESPONSE_EVENTS:
+            response = getattr(event, "response", None)
+            model = getattr(response, "model", None)
+            if model:
+                call.fields["response_model"] = model
+            usage = getattr(response, "usage", None)
+            if usage is not None:
+                call.fields.update(openai_usage(usage))
+            if kind == "response.failed":
+                call.fields.update(status="error", error_type="llm_error")
+        elif kind.endswith(".delta"):
+            call.first_token()
+        return True
+
+    return on_item
+
+
 def wrap_openai(
     client: Any,
     *,
@@ -105,4 +132,8 @@ def wrap_openai(
         prepare=_prepare if stream_usage else (lambda kwargs: False),
         make_on_item=_make_on_item,
     )
+    responses = getattr(client, "responses", None)
+    if responses is not None:  # the Responses API (openai >= 1.66); usage is always streamed
+        instrument(responses, "create", pp=promptpulse_client, base=base,
+                   prepare=lambda kwargs: None, make_on_item=_make_responses_on_item)  # fmt: skip
     return client

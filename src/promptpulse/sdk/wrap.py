@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from promptpulse.sdk.anthropic_stream import StreamManagerProxy
 from promptpulse.sdk.client import AsyncClient, Client, resolve
 from promptpulse.sdk.streams import AsyncStreamProxy, OnItem, SyncStreamProxy
 from promptpulse.sdk.track import Call
@@ -105,6 +106,26 @@ def instrument(
             return SyncStreamProxy(result, call, make_on_item(state))
         _finish(call, result)
         return result
+
+    setattr(wrapped, MARK, True)
+    setattr(resource, method, wrapped)
+
+
+def instrument_stream_helper(
+    resource: Any, method: str, *, pp: Client | AsyncClient | None, base: dict[str, Any]
+) -> None:
+    """Instrument a method returning a stream manager (Anthropic's `messages.stream`): the
+    call is recorded from entering the manager's `with` block."""
+    original = getattr(resource, method, None)
+    if original is None or getattr(original, MARK, False):
+        return
+
+    @functools.wraps(original)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        per_call = kwargs.pop("promptpulse", None)
+        manager = original(*args, **kwargs)
+        fields = {**kwargs, "promptpulse": per_call}
+        return StreamManagerProxy(manager, lambda: _start(pp, base, fields))
 
     setattr(wrapped, MARK, True)
     setattr(resource, method, wrapped)
