@@ -31,6 +31,8 @@ export interface CallFields {
   input_tokens?: number; inputTokens?: number;
   output_tokens?: number; outputTokens?: number;
   cached_tokens?: number; cachedTokens?: number;
+  cache_write_tokens?: number; cacheWriteTokens?: number;
+  response_model?: string; responseModel?: string;
   reasoning_tokens?: number; reasoningTokens?: number;
   cost_usd?: number; costUsd?: number;
   cache_hit?: boolean; cacheHit?: boolean;
@@ -135,6 +137,17 @@ export interface WrapOpenAIOptions extends CallFields {
  */
 export declare function wrapOpenAI<C>(client: C, options?: WrapOpenAIOptions): C;
 
+export interface WrapAnthropicOptions extends CallFields {
+  /** The PromptPulse client to record with (default: the process-wide one). */
+  promptpulse?: PromptPulse;
+}
+
+/**
+ * Record every `messages.create` of an official `@anthropic-ai/sdk` client (JSON or stream);
+ * returns the same client. Per call, add `promptpulse: {...}` to the request body; it is not sent.
+ */
+export declare function wrapAnthropic<C>(client: C, options?: WrapAnthropicOptions): C;
+
 export declare function init(options?: PromptPulseOptions): PromptPulse;
 export declare function getClient(): PromptPulse;
 export declare function track<T>(fields: CallFields, fn: (call: Call) => T): T;
@@ -148,6 +161,10 @@ export declare function newId(): string;
 export declare function toRecord(fields: CallFields): Record<string, unknown>;
 export declare function openaiUsage(usage: unknown): {
   input_tokens?: number; output_tokens?: number; cached_tokens?: number; reasoning_tokens?: number;
+};
+export declare function anthropicUsage(usage: unknown): {
+  input_tokens?: number; output_tokens?: number; cached_tokens?: number;
+  cache_write_tokens?: number; reasoning_tokens?: number;
 };
 
 export default PromptPulse;

@@ -89,7 +89,8 @@ const FIELD_NAMES = {
   promptId: "prompt_id", promptVersion: "prompt_version", userId: "user_id",
   sessionId: "session_id", latencyMs: "latency_ms", ttftMs: "ttft_ms", queueMs: "queue_ms",
   inputTokens: "input_tokens", outputTokens: "output_tokens", cachedTokens: "cached_tokens",
-  reasoningTokens: "reasoning_tokens", costUsd: "cost_usd", cacheHit: "cache_hit",
+  reasoningTokens: "reasoning_tokens", cacheWriteTokens: "cache_write_tokens",
+  responseModel: "response_model", costUsd: "cost_usd", cacheHit: "cache_hit",
   errorType: "error_type", errorMessage: "error_message", httpStatus: "http_status",
 };
 
@@ -147,10 +148,12 @@ export class Call {
       event.timestamp ??= new Date(this._wall).toISOString();
       event.latency_ms ??= latency;
       if (this._ttft !== null) event.ttft_ms ??= Math.min(this._ttft, event.latency_ms);
-      if (!event.model) event.model = "unknown";
+      if (!event.model) event.model = event.response_model || "unknown"; // none asked for by name
       for (const [part, whole] of [["cached_tokens", "input_tokens"], ["reasoning_tokens", "output_tokens"]]) {
         if (event[part] > (event[whole] ?? 0)) event[part] = event[whole] ?? 0;
       }
+      const room = (event.input_tokens ?? 0) - (event.cached_tokens ?? 0);
+      if (event.cache_write_tokens > room) event.cache_write_tokens = room;
       this._sink(event);
     } catch {
       // recording never fails the caller
@@ -480,10 +483,31 @@ export function openaiUsage(usage) {
   };
 }
 
+/** Anthropic's usage: its input_tokens exclude the prompt cache (reads and writes). */
+export function anthropicUsage(usage) {
+  if (!usage) return {};
+  const int = (v) => (Number.isInteger(v) && v > 0 ? v : 0);
+  const read = int(usage.cache_read_input_tokens);
+  const write = int(usage.cache_creation_input_tokens);
+  return {
+    input_tokens: int(usage.input_tokens) + read + write,
+    output_tokens: int(usage.output_tokens),
+    cached_tokens: read,
+    cache_write_tokens: write,
+    reasoning_tokens: int(usage.output_tokens_details?.thinking_tokens),
+  };
+}
+
+// The served model is `response_model`; `model` stays the one the caller asked for.
 function observeResponse(call, response) {
   try {
     if (!response || typeof response !== "object") return;
-    if (typeof response.model === "string" && response.model) call.fields.model = response.model;
+    if (typeof response.model === "string" && response.model) call.fields.response_model = response.model;
+    if (response.type === "message") {
+      Object.assign(call.fields, anthropicUsage(response.usage));
+      if (response.stop_reason === "refusal") Object.assign(call.fields, { status: "error", error_type: "content_filter" });
+      return;
+    }
     if (response.usage) Object.assign(call.fields, openaiUsage(response.usage));
     if ((response.choices ?? []).some((c) => c?.finish_reason === "content_filter")) {
       Object.assign(call.fields, { status: "error", error_type: "content_filter" });
@@ -547,25 +571,11 @@ export function wrapOpenAI(client, options = {}) {
   const base = toRecord({ provider: provider ?? providerFor(client), ...fields });
 
   const wrapped = function create(body, requestOptions) {
-    let call = null;
+    let { call, sent } = startWrapped(promptpulse, base, body);
     let hideUsage = false;
-    let sent = body;
-    try {
-      const pp = promptpulse ?? getClient();
-      if (pp.enabled && body && typeof body === "object") {
-        const { promptpulse: perCall, ...rest } = body;
-        sent = rest;
-        call = pp.start({ ...base, model: rest.model, ...(perCall ?? {}) });
-        if (rest.stream === true && streamUsage && !rest.stream_options?.include_usage) {
-          sent = { ...rest, stream_options: { ...(rest.stream_options ?? {}), include_usage: true } };
-          hideUsage = true;
-        }
-      } else if (body && typeof body === "object" && "promptpulse" in body) {
-        const { promptpulse: _ignored, ...rest } = body;
-        sent = rest;
-      }
-    } catch {
-      call = null;
+    if (call && sent.stream === true && streamUsage && !sent.stream_options?.include_usage) {
+      sent = { ...sent, stream_options: { ...(sent.stream_options ?? {}), include_usage: true } };
+      hideUsage = true;
     }
     const promise = original(sent, requestOptions);
     if (!call) return promise;
@@ -577,7 +587,7 @@ export function wrapOpenAI(client, options = {}) {
         return result;
       }
       return proxyStream(result, call, (chunk) => {
-        if (chunk?.model) call.fields.model = chunk.model;
+        if (chunk?.model) call.fields.response_model = chunk.model;
         const choices = chunk?.choices ?? [];
         for (const choice of choices) {
           const d = choice?.delta;
@@ -593,16 +603,96 @@ export function wrapOpenAI(client, options = {}) {
         return true;
       });
     };
-    const failed = (err) => { call.fail(err); };
-    // Keep the SDK's APIPromise (withResponse(), asResponse()) when it offers a way to.
-    if (typeof promise?._thenUnwrap === "function" && promise.responsePromise?.then) {
-      promise.responsePromise.then(null, failed);
-      return promise._thenUnwrap(transform);
-    }
-    return Promise.resolve(promise).then(transform, (err) => { failed(err); throw err; });
+    return keepApiPromise(promise, call, transform);
   };
   wrapped[WRAPPED] = true;
   completions.create = wrapped;
+  return client;
+}
+
+/** The call to record (null when disabled) and the body to send (without `promptpulse`). */
+function startWrapped(promptpulse, base, body) {
+  let call = null;
+  let sent = body;
+  try {
+    if (body && typeof body === "object" && "promptpulse" in body) {
+      const { promptpulse: _perCall, ...rest } = body;
+      sent = rest;
+    }
+    const pp = promptpulse ?? getClient();
+    if (pp.enabled && body && typeof body === "object") {
+      call = pp.start({ ...base, model: sent.model, ...(body.promptpulse ?? {}) });
+    }
+  } catch {
+    call = null;
+  }
+  return { call, sent };
+}
+
+function keepApiPromise(promise, call, transform) {
+  const failed = (err) => { call.fail(err); };
+  // Keep the SDK's APIPromise (withResponse(), asResponse()) when it offers a way to.
+  if (typeof promise?._thenUnwrap === "function" && promise.responsePromise?.then) {
+    promise.responsePromise.then(null, failed);
+    return promise._thenUnwrap(transform);
+  }
+  return Promise.resolve(promise).then(transform, (err) => { failed(err); throw err; });
+}
+
+function anthropicProvider(client) {
+  const name = client?.constructor?.name ?? "";
+  if (name.includes("Bedrock")) return "aws";
+  if (name.includes("Vertex")) return "google";
+  return "anthropic";
+}
+
+/**
+ * Record every `messages.create` of an official `@anthropic-ai/sdk` client (JSON or
+ * `stream: true`); returns the same client. TTFT on streams is the first content delta; input
+ * tokens include the prompt cache (reads → cached_tokens, writes → cache_write_tokens).
+ */
+export function wrapAnthropic(client, options = {}) {
+  const { promptpulse, provider, ...fields } = options;
+  const messages = client?.messages;
+  if (!messages || messages.create?.[WRAPPED]) return client;
+  const original = messages.create.bind(messages);
+  const base = toRecord({ provider: provider ?? anthropicProvider(client), ...fields });
+
+  const wrapped = function create(body, requestOptions) {
+    const { call, sent } = startWrapped(promptpulse, base, body);
+    const promise = original(sent, requestOptions);
+    if (!call) return promise;
+    const transform = (result) => {
+      if (sent.stream !== true) {
+        observeResponse(call, result);
+        call.finish();
+        return result;
+      }
+      const usage = {}; // message_start has the input side, message_delta the output
+      const merge = (u) => { for (const [k, v] of Object.entries(u ?? {})) if (v != null) usage[k] = v; };
+      return proxyStream(result, call, (event) => {
+        if (event?.type === "message_start") {
+          if (event.message?.model) call.fields.response_model = event.message.model;
+          merge(event.message?.usage);
+        } else if (event?.type === "content_block_delta") {
+          call.firstToken();
+          return true;
+        } else if (event?.type === "message_delta") {
+          merge(event.usage);
+          if (event.delta?.stop_reason === "refusal") {
+            Object.assign(call.fields, { status: "error", error_type: "content_filter" });
+          }
+        } else {
+          return true;
+        }
+        Object.assign(call.fields, anthropicUsage(usage));
+        return true;
+      });
+    };
+    return keepApiPromise(promise, call, transform);
+  };
+  wrapped[WRAPPED] = true;
+  messages.create = wrapped;
   return client;
 }
 
@@ -610,7 +700,7 @@ export function wrapOpenAI(client, options = {}) {
 
 let defaultClient = null;
 
-/** Configure the process-wide client used by wrapOpenAI and the module-level helpers. */
+/** Configure the process-wide client used by the wrappers and the module-level helpers. */
 export function init(options = {}) {
   const old = defaultClient;
   defaultClient = new PromptPulse(options);

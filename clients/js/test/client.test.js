@@ -1,5 +1,5 @@
 // Run by tests/sdk/test_js_client.py against a real PromptPulse server and the fake OpenAI server:
-//   PROMPTPULSE_URL, PROMPTPULSE_API_KEY (scopes ingest,read), FAKE_OPENAI_URL
+//   PROMPTPULSE_URL, PROMPTPULSE_API_KEY (scopes ingest,read), FAKE_OPENAI_URL, FAKE_ANTHROPIC_URL
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
@@ -7,11 +7,13 @@ import { createServer } from "node:http";
 import { gunzipSync } from "node:zlib";
 import { fileURLToPath } from "node:url";
 import OpenAI from "openai";
-import { PromptPulse, wrapOpenAI, classify, parseRetryAfter } from "../index.js";
+import Anthropic from "@anthropic-ai/sdk";
+import { PromptPulse, wrapOpenAI, wrapAnthropic, classify, parseRetryAfter } from "../index.js";
 
 const URL_ = process.env.PROMPTPULSE_URL;
 const KEY = process.env.PROMPTPULSE_API_KEY;
 const FAKE = process.env.FAKE_OPENAI_URL;
+const FAKE_ANTHROPIC = process.env.FAKE_ANTHROPIC_URL;
 const MESSAGES = [{ role: "user", content: "Say hello" }];
 const REPLY = "Hello from the fake model.";
 const quiet = { warn() {} };
@@ -54,7 +56,8 @@ test("wrapOpenAI: a JSON answer is recorded with model and tokens", async () => 
   assert.equal(res.choices[0].message.content, REPLY);
   assert.equal(await pp.flush(30_000), true);
   assert.equal(pp.stats.accepted, 1);
-  const o = await overview({ prompt_id: "js-wrap", model: "gpt-4o-mini-2024-07-18", user_id: "u-js" });
+  // The model asked for (the served, dated one is response_model).
+  const o = await overview({ prompt_id: "js-wrap", model: "gpt-4o-mini", user_id: "u-js" });
   assert.equal(o.requests, 1);
   assert.equal(o.tokens.input, 21);
   assert.equal(o.tokens.cached, 16);
@@ -173,4 +176,26 @@ test("helpers", () => {
   assert.equal(parseRetryAfter("nonsense"), null);
   assert.deepEqual(classify(Object.assign(new Error("x"), { status: 429 })), ["rate_limit", 429]);
   assert.deepEqual(classify(new TypeError("x")), ["other", null]);
+});
+
+function anthropic(timeout = 30_000) {
+  return new Anthropic({ baseURL: FAKE_ANTHROPIC, apiKey: "test", maxRetries: 0, timeout });
+}
+
+test("wrapAnthropic: JSON and stream recorded with every token class and TTFT", async () => {
+  const pp = client();
+  const ai = wrapAnthropic(anthropic(), { promptId: "js-anthropic", promptVersion: "v2", promptpulse: pp });
+  const body = { model: "claude-sonnet-4-20250514", max_tokens: 100, messages: MESSAGES };
+  const res = await ai.messages.create({ ...body, promptpulse: { id: "js-anth-json" } });
+  assert.equal(res.content[0].text, "Hello from the fake Claude.");
+  const stream = await ai.messages.create({ ...body, stream: true, promptpulse: { id: "js-anth-stream" } });
+  const kinds = [];
+  for await (const event of stream) kinds.push(event.type);
+  assert.equal(kinds[0], "message_start");
+  assert.equal(kinds.at(-1), "message_stop");
+  await assert.rejects(ai.messages.create({ ...body, model: "fake-429", promptpulse: { id: "js-anth-429" } }),
+    (err) => err.status === 429);
+  assert.equal(await pp.flush(30_000), true);
+  assert.equal(pp.stats.accepted, 3);
+  await pp.shutdown();
 });
