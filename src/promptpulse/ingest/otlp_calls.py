@@ -131,10 +131,26 @@ def one_record_per_call(calls: list[SpanCall]) -> list[MergedCall]:
     return [_merge(group) for group in groups.values()]
 
 
+_MAX_LOOSE = 1000  # spans without a response id per model in one request that are paired
+
+
 def _same_call_of_two_scopes(calls: list[SpanCall]) -> list[tuple[int, int]]:
     """Pairs (inner, outer) of spans without a response id, from different instrumentation
     scopes, for the same model and provider, the inner one within the outer one's time."""
-    loose = [i for i, c in enumerate(calls) if c.response_id is None and c.end > c.start]
+    by_model: dict[str, list[int]] = {}
+    for i, c in enumerate(calls):
+        if c.response_id is None and c.end > c.start:
+            by_model.setdefault(c.record["model"], []).append(i)
+    pairs: list[tuple[int, int]] = []
+    for loose in by_model.values():
+        if len(loose) < 2 or len(loose) > _MAX_LOOSE:  # quadratic: bounded
+            continue
+        if len({calls[i].scope for i in loose}) > 1:
+            pairs.extend(_pair_tightly(calls, loose))
+    return pairs
+
+
+def _pair_tightly(calls: list[SpanCall], loose: list[int]) -> list[tuple[int, int]]:
     pairs: list[tuple[int, int]] = []
     taken: set[int] = set()
     # Shortest first: each span pairs with the tightest span around it that is still free.
