@@ -693,3 +693,41 @@ def test_docs_snippet_with_env_configuration(live: LiveServer, project: str) -> 
             "environment": "prod",
         }
     ]
+
+
+# --- one call described in two exports ---------------------------------------------------------
+
+
+def test_nested_spans_of_one_call_in_two_exports_are_stored_once(
+    live: LiveServer, project: str
+) -> None:
+    from tests.ingest.test_otlp_mapping import T0, request, span
+
+    def post(*spans: Any) -> None:
+        body = request(*spans).SerializeToString()
+        with live.client(live.key(project)) as c:
+            r = c.post("/v1/traces", content=body, headers=PROTOBUF)
+        assert r.status_code == 200, r.content
+
+    def llm(n: int, parent: int | None, **attrs: Any) -> Any:
+        s = span({"gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4o-mini",
+                  "gen_ai.usage.input_tokens": 21, **attrs}, n=n)  # fmt: skip
+        s.trace_id = (project + "-nested").encode().ljust(16, b"\0")[:16]
+        if parent is not None:
+            s.parent_span_id = parent.to_bytes(8, "big")
+        return s
+
+    # The SDK's span (a response id) first, its OpenInference parent (none) in the next export.
+    post(llm(2, parent=1, **{"gen_ai.response.id": "chatcmpl-a"}))
+    post(llm(1, parent=9))
+    # The other way round: the parent first, then its child.
+    post(llm(11, parent=9))
+    post(llm(12, parent=11, **{"gen_ai.response.id": "chatcmpl-b"}))
+    # A sibling call under the same (non-LLM) app span 9 is a call of its own.
+    post(llm(21, parent=9))
+    t0 = datetime.fromtimestamp(T0 / 1e9, UTC)
+    rows = stored_calls(live, project, t0 - timedelta(minutes=1), ["id"])
+    assert sorted(r["id"] for r in rows) == sorted(
+        ["otel-resp-chatcmpl-a", f"otel-{llm(11, None).trace_id.hex()}-{11:016x}",
+         f"otel-{llm(21, None).trace_id.hex()}-{21:016x}"]
+    )  # fmt: skip

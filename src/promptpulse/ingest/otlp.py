@@ -57,7 +57,13 @@ from promptpulse.ingest.otlp_attributes import (
     seconds,
     text,
 )
-from promptpulse.ingest.otlp_calls import SpanCall, SpanRef, SpanRejection, one_record_per_call
+from promptpulse.ingest.otlp_calls import (
+    CallSpans,
+    SpanCall,
+    SpanRef,
+    SpanRejection,
+    one_record_per_call,
+)
 from promptpulse.ingest.otlp_decode import Encoding as Encoding
 from promptpulse.ingest.otlp_decode import decode_request as decode_request
 from promptpulse.ingest.otlp_errors import error_fields
@@ -83,6 +89,7 @@ class Mapped:
     merged: int = 0  # LLM spans folded into another span's record: the same provider call
     # A cost the span itself carried, by record index: used when no price is known.
     fallback_costs: dict[int, float] = field(default_factory=dict)
+    spans_of: list[CallSpans] = field(default_factory=list)  # by record index
 
     @property
     def spans(self) -> int:
@@ -161,13 +168,16 @@ def map_request(request: ExportTraceServiceRequest) -> Mapped:
             continue
         _inherit(call.record, _ancestors(item, by_id), item.resource)
         mapped.warnings.extend(SpanRejection(ref, w) for w in call.warnings)
-        place = (item.scope, item.span.start_time_unix_nano, item.span.end_time_unix_nano)
-        described.append(call.with_place(ref, _llm_ancestors(item, by_id), *place))
+        span = item.span
+        place = (item.scope, span.start_time_unix_nano, span.end_time_unix_nano)
+        parent = span.parent_span_id.hex()
+        described.append(call.with_place(ref, _llm_ancestors(item, by_id), *place, parent))
     for merged in one_record_per_call(described):
         if merged.reported_cost is not None:
             mapped.fallback_costs[len(mapped.records)] = merged.reported_cost
         mapped.records.append(merged.record)
         mapped.sources.append(merged.ref)
+        mapped.spans_of.append(merged.spans)
         mapped.merged += merged.folded
     return mapped
 

@@ -15,8 +15,9 @@ What is guaranteed:
   duplicate of the stored record (the first to arrive is what is stored);
 - nested LLM spans of one trace are one record when they arrive in the same export request (the
   batch span processor exports a parent and its child together unless a batch boundary falls
-  between them); nested spans without a shared response id that arrive in different requests
-  are two records.
+  between them); a direct parent/child pair split across requests is caught by the receiver's
+  memory of recent spans (otlp_recent); spans of two scopes paired by time are merged only
+  within one request.
 
 The merged record is the outermost span's (its time and latency cover the whole call, retries
 included; its status is the call's outcome); each token class comes from the innermost span that
@@ -75,13 +76,30 @@ class SpanCall:
     scope: str = ""  # the instrumentation scope that made the span
     start: int = 0
     end: int = 0
+    parent: str = ""  # the parent span id (hex), "" for a root
 
     def with_place(
-        self, ref: SpanRef, llm_ancestors: Iterable[str], scope: str, start: int, end: int
+        self,
+        ref: SpanRef,
+        llm_ancestors: Iterable[str],
+        scope: str,
+        start: int,
+        end: int,
+        parent: str = "",
     ) -> SpanCall:
         return replace(
-            self, ref=ref, llm_ancestors=tuple(llm_ancestors), scope=scope, start=start, end=end
-        )
+            self, ref=ref, llm_ancestors=tuple(llm_ancestors), scope=scope, start=start, end=end,
+            parent=parent,
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class CallSpans:
+    """Where the spans of one call sit: to know a span of it arriving in a later export."""
+
+    trace_id: str
+    span_ids: tuple[str, ...]
+    parent_ids: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -90,6 +108,7 @@ class MergedCall:
     ref: SpanRef
     reported_cost: float | None
     folded: int  # spans merged into this record besides its own
+    spans: CallSpans
 
 
 def response_record_id(response_id: str) -> str:
@@ -191,7 +210,13 @@ def _merge(group: list[SpanCall]) -> MergedCall:
         _merge_fields(record, [c.record for c in ordered[1:]])
         record["metadata"] = {**record.get("metadata", {}), "spans": len(group)}
     cost = next((c.reported_cost for c in ordered if c.reported_cost is not None), None)
-    return MergedCall(record, base.ref, cost, len(group) - 1)
+    same_trace = [c for c in group if c.ref.trace_id == base.ref.trace_id]
+    spans = CallSpans(
+        base.ref.trace_id,
+        tuple(c.ref.span_id for c in same_trace if c.ref.span_id),
+        tuple(c.parent for c in same_trace if c.parent),
+    )
+    return MergedCall(record, base.ref, cost, len(group) - 1, spans)
 
 
 def _merge_tokens(record: dict[str, Any], innermost_first: list[SpanCall]) -> None:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from fastapi import Request
 
 from promptpulse.config import Settings
+from promptpulse.ingest.otlp_recent import RecentSpans
 from promptpulse.ingest.writer import Writer
 from promptpulse.meta import ApiKey, MetaDB
 from promptpulse.meta.prices import OverrideCache
@@ -43,6 +44,8 @@ class AppContext:
     reports: ReportService
     # secret -> (valid until, key): a revoked key stops working within the cache's second
     key_cache: dict[str, tuple[float, ApiKey | None]] = field(default_factory=dict)
+    # LLM spans stored recently: a span of the same call in a later OTLP export is a duplicate.
+    recent_spans: RecentSpans = field(default_factory=RecentSpans)
 
 
 def context(request: Request) -> AppContext:

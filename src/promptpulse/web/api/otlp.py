@@ -30,6 +30,7 @@ from promptpulse.errors import (
     TooLarge,
 )
 from promptpulse.ingest import otlp
+from promptpulse.ingest.otlp_recent import drop_stored
 from promptpulse.ingest.pipeline import decode_body, prepare_events
 from promptpulse.meta import ApiKey, Scope
 from promptpulse.web.auth import require
@@ -129,23 +130,35 @@ async def _export(
             f"{len(mapped.records)} LLM spans in one export; at most "
             f"{ctx.settings.max_batch_events} (lower the exporter's batch size)"
         )
+    # A span of a call stored from an earlier export (its parent or child): a duplicate.
+    keep = drop_stored(mapped.records, mapped.spans_of, ctx.recent_spans, key.project)
+    records = [mapped.records[i] for i in keep]
     prepared = prepare_events(
-        orjson.dumps({"events": mapped.records}),
+        orjson.dumps({"events": records}),
         key_project=key.project,
         overrides=ctx.prices.lookup,
         now=ctx.clock(),
         max_events=ctx.settings.max_batch_events,
-        fallback_costs=mapped.fallback_costs,
+        fallback_costs={
+            n: mapped.fallback_costs[i] for n, i in enumerate(keep) if i in mapped.fallback_costs
+        },
     )
     result = await ctx.writer.write("events", prepared.table)
+    refused = {r.index for r in prepared.rejected}
+    for n, i in enumerate(keep):
+        if n not in refused:
+            project = key.project or records[n].get("project") or ""
+            ctx.recent_spans.remember(project, mapped.spans_of[i], records[n]["id"])
     reasons = [r.describe() for r in mapped.rejected]
     for rejected in prepared.rejected:
         fields = "; ".join(f"{e.field}: {e.message}" for e in rejected.errors)
-        reasons.append(f"{mapped.sources[rejected.index].describe()}: {fields}")
+        reasons.append(f"{mapped.sources[keep[rejected.index]].describe()}: {fields}")
     # Spans stored without some of their usage attributes: told, not counted as rejected.
     warnings = [f"stored without: {w.describe()}" for w in mapped.warnings]
     ctx.metrics.ingested.labels("events", "accepted").inc(result.accepted)
-    ctx.metrics.ingested.labels("events", "duplicate").inc(result.duplicates)
+    ctx.metrics.ingested.labels("events", "duplicate").inc(
+        result.duplicates + len(mapped.records) - len(keep)
+    )
     ctx.metrics.ingested.labels("events", "rejected").inc(len(reasons))
     response = ExportTraceServiceResponse()
     if reasons or warnings:
