@@ -113,6 +113,14 @@ def run_openllmetry_openai() -> None:
     openai_calls(openai_client())
 
 
+def run_openai_v2() -> None:
+    # Runs in the project's venv (its pin), with OTEL_SEMCONV_STABILITY_OPT_IN set by the test.
+    from opentelemetry.instrumentation.openai_v2 import OpenAIInstrumentor
+
+    OpenAIInstrumentor().instrument()
+    openai_calls(openai_client())
+
+
 def run_openllmetry_anthropic() -> None:
     from opentelemetry.instrumentation.anthropic import AnthropicInstrumentor
 
@@ -224,6 +232,7 @@ def run_google_genai() -> None:
 
 
 RUNS: dict[str, Callable[[], None]] = {
+    "openai-v2": run_openai_v2,
     "openllmetry-openai": run_openllmetry_openai,
     "openllmetry-anthropic": run_openllmetry_anthropic,
     "openinference-anthropic": run_openinference_anthropic,
