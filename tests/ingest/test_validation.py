@@ -74,6 +74,9 @@ BAD_EVENTS: list[tuple[str, dict[str, Any], str]] = [
     ("output-negative", good(9, output_tokens=-1), "output_tokens"),
     ("cached-negative", good(9, cached_tokens=-1), "cached_tokens"),
     ("reasoning-negative", good(9, reasoning_tokens=-1), "reasoning_tokens"),
+    ("cache-write-negative", good(9, cache_write_tokens=-1), "cache_write_tokens"),
+    ("cache-write-text", good(9, cache_write_tokens="3"), "cache_write_tokens"),
+    ("response-model-long", good(9, response_model="m" * 201), "response_model"),
     ("cost-negative", good(9, cost_usd=-0.01), "cost_usd"),
     ("retries-negative", good(9, retries=-1), "retries"),
     ("latency-nan-string", good(9, latency_ms="NaN"), "latency_ms"),
@@ -89,6 +92,11 @@ BAD_EVENTS: list[tuple[str, dict[str, Any], str]] = [
     ("error_type-with-success", good(9, error_type="timeout"), "error_type"),
     ("error_type-default-success", good(9, status="success", error_type="other"), "error_type"),
     ("cached-over-input", good(9, input_tokens=10, cached_tokens=11), "cached_tokens"),
+    (
+        "cache-read-and-write-over-input",
+        good(9, input_tokens=10, cached_tokens=6, cache_write_tokens=5),
+        "cache_write_tokens",
+    ),
     ("reasoning-over-output", good(9, output_tokens=10, reasoning_tokens=11), "reasoning_tokens"),
 ]
 
