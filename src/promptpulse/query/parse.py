@@ -27,6 +27,7 @@ from promptpulse.model import (
     Filter,
     Metric,
     Scope,
+    canonical_provider,
     is_dimension,
 )
 
@@ -200,6 +201,8 @@ def read_filters(params: MultiDict, errors: Errors) -> tuple[Filter, ...]:
             if not values:
                 errors.add(key, "needs a value")
                 continue
+            if key == "provider":  # stored under one canonical name: `openai.chat` finds `openai`
+                values = tuple(dict.fromkeys(canonical_provider(v) or v for v in values))
             if key not in {f.dimension for f in filters}:
                 filters.append(Filter(key, values))
     return tuple(filters)
