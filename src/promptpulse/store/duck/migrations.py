@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import duckdb
 
+from promptpulse.model import PROVIDER_ALIASES
 from promptpulse.store.duck import rollup_sql
 from promptpulse.store.duck.rollup_plan import LEVELS, ROLLUP_AGGS_V2, ROLLUP_AGGS_V4, agg_column
 
@@ -14,6 +15,21 @@ _ADDED_ROLLUP_SUMS = "\n".join(
     for level in LEVELS
     for a in ROLLUP_AGGS_V4
 )
+
+
+def _canonical_providers_sql() -> str:
+    """Calls stored before provider names were canonical (`openai.chat`, `gcp.gen_ai`...), in
+    the calls and in every rollup table, so breakdowns and filters see one name per provider."""
+    renames = sorted((a, c) for a, c in PROVIDER_ALIASES.items() if a != c)
+    case = " ".join(f"WHEN '{alias}' THEN '{canonical}'" for alias, canonical in renames)
+    listed = ", ".join(f"'{alias}'" for alias, _ in renames)
+    tables = ["events", *(f"rollup_{level}" for level in LEVELS)]
+    tables += [table for level in LEVELS for table, _, _ in rollup_sql.sketch_tables(level)]
+    return "\n".join(
+        f"UPDATE {t} SET provider = CASE provider {case} END WHERE provider IN ({listed});"
+        for t in tables
+    )
+
 
 # Numbered, applied in order at start-up; never edit one that has shipped, add the next.
 MIGRATIONS: tuple[str, ...] = (
@@ -42,6 +58,8 @@ MIGRATIONS: tuple[str, ...] = (
     # 4: cache-write tokens (priced apart from input) and the model the provider says it served.
     "ALTER TABLE events ADD COLUMN cache_write_tokens BIGINT NOT NULL DEFAULT 0;\n"
     "ALTER TABLE events ADD COLUMN response_model VARCHAR;\n" + _ADDED_ROLLUP_SUMS,
+    # 5: one canonical name per provider for the calls stored before (model/providers.py).
+    _canonical_providers_sql(),
 )
 
 
