@@ -9,8 +9,10 @@ import orjson
 import typer
 from rich.table import Table
 
+from promptpulse.cli.ids import resolve
 from promptpulse.cli.output import Json, console, listing, print_json
 from promptpulse.cli.remote import DEFAULT_URL, Key, Url, call
+from promptpulse.errors import NotFound
 from promptpulse.model import CATALOG, fmt
 
 experiments_app = typer.Typer(
@@ -25,6 +27,18 @@ def _dump(data: Any) -> None:
 def _unit(metric: str) -> str | None:
     m = CATALOG.get(metric)
     return m.unit if m is not None else None
+
+
+def _ref(url: str, api_key: str, typed: str) -> str:
+    """The experiment a typed id or key names: whole, or any unique start of an id or a key
+    (as `promptpulse experiments list` prints them). What starts none goes as typed: the
+    server says why."""
+    experiments = call(url, api_key, "GET", "/v1/experiments")["experiments"]
+    names = [e["id"] for e in experiments] + [e["key"] for e in experiments]
+    try:
+        return resolve(typed, dict.fromkeys(names), "experiment")
+    except NotFound:
+        return typed
 
 
 @experiments_app.command("list")
@@ -114,12 +128,12 @@ def _variant(option: str) -> dict[str, Any]:
 
 @experiments_app.command("show")
 def show_cmd(
-    ref: Annotated[str, typer.Argument(help="Experiment id or key")],
+    ref: Annotated[str, typer.Argument(help="Experiment id or key (or a unique start)")],
     url: Url = DEFAULT_URL,
     api_key: Key = "",
 ) -> None:
     """One experiment's settings, as JSON."""
-    _dump(call(url, api_key, "GET", f"/v1/experiments/{ref}"))
+    _dump(call(url, api_key, "GET", f"/v1/experiments/{_ref(url, api_key, ref)}"))
 
 
 def _interval(c: dict[str, Any]) -> str:
@@ -132,13 +146,13 @@ def _interval(c: dict[str, Any]) -> str:
 
 @experiments_app.command("results")
 def results_cmd(
-    ref: Annotated[str, typer.Argument(help="Experiment id or key")],
+    ref: Annotated[str, typer.Argument(help="Experiment id or key (or a unique start)")],
     url: Url = DEFAULT_URL,
     api_key: Key = "",
     as_json: Json = False,
 ) -> None:
     """Comparison, sample-ratio check, sequential decision and plan."""
-    data = call(url, api_key, "GET", f"/v1/experiments/{ref}/results")
+    data = call(url, api_key, "GET", f"/v1/experiments/{_ref(url, api_key, ref)}/results")
     if as_json:
         return _dump(data)
     table = Table("metric", "variant", "difference", "CI", "p (adj.)", "test", "sig.")
@@ -168,22 +182,24 @@ def results_cmd(
 
 @experiments_app.command("stop")
 def stop_cmd(
-    ref: Annotated[str, typer.Argument(help="Experiment id or key")],
+    ref: Annotated[str, typer.Argument(help="Experiment id or key (or a unique start)")],
     url: Url = DEFAULT_URL,
     api_key: Key = "",
 ) -> None:
     """Mark an experiment stopped (its results stay)."""
+    ref = _ref(url, api_key, ref)
     data = call(url, api_key, "PATCH", f"/v1/experiments/{ref}", json={"status": "stopped"})
     console.print(f"stopped {data['id']} ({data['key']})")
 
 
 @experiments_app.command("delete")
 def delete_cmd(
-    ref: Annotated[str, typer.Argument(help="Experiment id or key")],
+    ref: Annotated[str, typer.Argument(help="Experiment id or key (or a unique start)")],
     url: Url = DEFAULT_URL,
     api_key: Key = "",
 ) -> None:
     """Delete an experiment and its exposures."""
+    ref = _ref(url, api_key, ref)
     call(url, api_key, "DELETE", f"/v1/experiments/{ref}")
     console.print(f"deleted {ref}")
 

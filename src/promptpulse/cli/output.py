@@ -56,3 +56,35 @@ def listing(
 def print_json(data: Any) -> None:
     """Machine-readable output: plain JSON on stdout (no colour, no wrapping)."""
     print(orjson.dumps(data, option=orjson.OPT_INDENT_2, default=str).decode())
+
+
+def figure_tables(
+    key: str, columns: Sequence[str], rows: Sequence[Sequence[str]], title: str | None = None
+) -> list[Table]:
+    """A table of figures (a key column, then one column per metric) as one table or, when it is
+    wider than the terminal, as several that each repeat the key column: a figure is never
+    folded, cut or ellipsized at 80 columns."""
+
+    def width(i: int, head: str) -> int:
+        return max([len(head), *(len(r[i]) for r in rows)]) + 3  # padding and a border
+
+    room = max(console.width - 1, 20) - width(0, key)
+    chunks: list[list[int]] = [[]]
+    used = 0
+    for i, c in enumerate(columns, start=1):
+        w = width(i, c)
+        if chunks[-1] and used + w > room:
+            chunks.append([])
+            used = 0
+        chunks[-1].append(i)
+        used += w
+    tables = []
+    for n, chunk in enumerate(chunks):
+        table = Table(title=title if n == 0 else None)
+        for i in (0, *chunk):
+            head = key if i == 0 else columns[i - 1]
+            table.add_column(head, no_wrap=True, justify="left" if i == 0 else "right")
+        for r in rows:
+            table.add_row(*(r[i] for i in (0, *chunk)))
+        tables.append(table)
+    return tables
