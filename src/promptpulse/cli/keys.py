@@ -72,8 +72,9 @@ def keys_revoke(
     key_id: Annotated[str, typer.Argument(help="The key's id, or a unique start of it")],
     data_dir: DataDirOrDefault = None,
 ) -> None:
-    """Revoke a key by id (or a unique start of it); it stops working within a second, even on
-    a running server."""
+    """Revoke a key by id (or a unique start of it).
+
+    It stops working within a second, even on a running server."""
     from promptpulse.meta import list_keys, revoke_key
 
     with metadata(settings_from(data_dir)) as meta:

@@ -40,12 +40,12 @@ export function count(v) {
 }
 /** A count in full (tables of exact counts): 12,345. */
 export function countFull(v) { return none(v) ? DASH : grouped(v); }
-/** Money: $1,234.56 from $1; 3 significant digits below ($0.0123); <$0.001; $0.00. */
+/** Money: $1,234.56 from $1; 3 significant digits below ($0.0123, $0.000251); <$0.000001; $0.00. */
 export function usd(v) {
   if (none(v)) return DASH;
   const sign = v < 0 ? "-" : "", a = Math.abs(v);
   if (a === 0) return "$0.00";
-  if (a < 0.001) return "<$0.001";
+  if (a < 0.000001) return "<$0.000001";
   if (Number(sig(a)) < 1) return `${sign}$${sig(a)}`;
   return `${sign}$${grouped(a, 2)}`;
 }
