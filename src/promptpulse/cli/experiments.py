@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 import orjson
 import typer
+from rich import box
 from rich.table import Table
 
 from promptpulse.cli.ids import resolve
@@ -48,19 +49,12 @@ def list_cmd(url: Url = DEFAULT_URL, api_key: Key = "", as_json: Json = False) -
     if as_json:
         return print_json(data)
     rows = [
-        (
-            e["id"],
-            e["key"],
-            e["name"],
-            ", ".join(v["name"] for v in e["variants"]),
-            e["primary_metric"],
-            e["status"],
-            e["start"],
-        )
+        (e["id"], e["key"], e["status"], (e["start"] or "")[:10], e["name"])
         for e in data["experiments"]
     ]
-    columns = ("id", "key", "name", "variants", "primary", "status", "start")
-    console.print(listing(columns, rows, ids=("id", "key")))
+    # The name last: the one column that may wrap (variants and metrics are in `show`).
+    columns = ("id", "key", "status", "start", "name")
+    console.print(listing(columns, rows, ids=("id", "key", "status", "start")))
 
 
 @experiments_app.command("create")
@@ -155,25 +149,25 @@ def results_cmd(
     data = call(url, api_key, "GET", f"/v1/experiments/{_ref(url, api_key, ref)}/results")
     if as_json:
         return _dump(data)
-    table = Table("metric", "variant", "difference", "CI", "p (adj.)", "test", "sig.")
+    # Whole figures at 80 columns: no border lines, the test named in --json, significance
+    # as a star on the difference.
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    for head in ("metric", "variant", "difference", "95% CI (Holm)", "p (adj.)"):
+        table.add_column(head, no_wrap=True)
     for c in data["comparisons"]:
-        table.add_row(
-            c["metric"],
-            c["variant"],
-            fmt.difference(c["difference"], _unit(c["metric"])),
-            _interval(c),
-            fmt.p_value(c["p_value_adjusted"]),
-            c["test"],
-            "yes" if c["significant"] else "",
-        )
+        star = " *" if c["significant"] else ""
+        table.add_row(c["metric"], c["variant"], fmt.difference(c["difference"],
+                      _unit(c["metric"])) + star, _interval(c),
+                      fmt.p_value(c["p_value_adjusted"]))  # fmt: skip
     console.print(table)
+    console.print("* significant after the Holm adjustment (tests and raw figures: --json)")
     srm = data["srm"]
     style = "bold red" if srm["mismatch"] else "green"
     console.print(f"[{style}]sample ratio: {srm['message']}[/{style}]")
     plan = data["plan"]
     if plan.get("per_variant"):
         console.print(
-            f"plan: {plan['per_variant']} calls per variant, "
+            f"plan: {fmt.count(plan['per_variant'])} calls per variant, "
             f"{fmt.number(plan.get('days_to_go'))} days to go"
         )
     console.print(f"verdict: {data['verdict']}")
