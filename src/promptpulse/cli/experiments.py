@@ -54,7 +54,7 @@ def list_cmd(url: Url = DEFAULT_URL, api_key: Key = "", as_json: Json = False) -
     ]
     # The name last: the one column that may wrap (variants and metrics are in `show`).
     columns = ("id", "key", "status", "start", "name")
-    console.print(listing(columns, rows, ids=("id", "key", "status", "start")))
+    console.print(listing(columns, rows, optional=("start",)))
 
 
 @experiments_app.command("create")

@@ -64,7 +64,9 @@ def metadata(settings: Settings) -> Iterator[MetaDB]:
     from promptpulse.cli.output import err
     from promptpulse.meta import MetaDB
 
-    fresh = settings.metadata_url is None and not (settings.data_dir / "metadata.sqlite").exists()
+    fresh = settings.metadata_url is None and not any(
+        p.exists() for p in (settings.data_dir / "metadata.sqlite", settings.duckdb_path)
+    )
     if fresh:  # a listing here would be empty for no visible reason: say where it looked
         err.print(
             f"[dim]note: {settings.data_dir} holds no PromptPulse data yet (a new metadata "
