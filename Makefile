@@ -26,6 +26,7 @@ demo: install
 
 test: install-dev
 	scripts/ensure-chromium
+	PYTHON=$(PYTHON) scripts/instrumentation-env
 	$(PY) -m pytest -n 2 -q
 
 lint: install-dev
@@ -45,4 +46,4 @@ bench: install-dev
 	$(PY) -m bench.sdk_overhead
 
 clean:
-	rm -rf $(VENV) promptpulse-data test-artifacts .pytest_cache
+	rm -rf $(VENV) .venv-instr .instr-node promptpulse-data test-artifacts .pytest_cache

@@ -50,6 +50,8 @@ def _events(project: str) -> list[dict[str, Any]]:
         "output_tokens": 45,
         "cached_tokens": 10,
         "reasoning_tokens": 7,
+        "cache_write_tokens": 30,
+        "response_model": "m-2026-01-01",
         "cost_usd": 0.0125,
         "cache_hit": True,
         "retries": 2,
@@ -72,6 +74,7 @@ DEFAULTS: dict[str, Any] = {
     "output_tokens": 0,
     "cached_tokens": 0,
     "reasoning_tokens": 0,
+    "cache_write_tokens": 0,
     "cache_hit": False,
     "retries": 0,
 }
@@ -123,6 +126,7 @@ INT_COLUMNS = (
     "output_tokens",
     "cached_tokens",
     "reasoning_tokens",
+    "cache_write_tokens",
     "retries",
 )
 

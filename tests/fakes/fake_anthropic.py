@@ -1,8 +1,10 @@
 """A fake Anthropic server: `POST /v1/messages`, JSON or the streaming event sequence.
 
 Anthropic's `usage.input_tokens` excludes cache reads and writes; the fake reports
-`input_tokens = usage.input_tokens - usage.cached_tokens` and `cache_read_input_tokens =
-usage.cached_tokens`, so that PromptPulse's input (cache included) equals `fake.usage.input_tokens`.
+`input_tokens = usage.input_tokens - usage.cached_tokens - usage.cache_write_tokens`,
+`cache_read_input_tokens = usage.cached_tokens` and `cache_creation_input_tokens =
+usage.cache_write_tokens`, so that PromptPulse's input (cache included) equals
+`fake.usage.input_tokens`.
 `reasoning_tokens` is reported as `output_tokens_details.thinking_tokens`.
 """
 
@@ -26,10 +28,10 @@ def response_model(model: str) -> str:
 def _usage(fake: FakeServer, output: int | None = None) -> dict[str, Any]:
     u = fake.usage
     return {
-        "input_tokens": u.input_tokens - u.cached_tokens,
+        "input_tokens": u.input_tokens - u.cached_tokens - u.cache_write_tokens,
         "output_tokens": u.output_tokens if output is None else output,
         "cache_read_input_tokens": u.cached_tokens,
-        "cache_creation_input_tokens": 0,
+        "cache_creation_input_tokens": u.cache_write_tokens,
         "output_tokens_details": {"thinking_tokens": u.reasoning_tokens if output is None else 0},
     }
 

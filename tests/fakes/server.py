@@ -15,13 +15,14 @@ from typing import Any
 class FakeUsage:
     """Token counts the fake reports, in PromptPulse's terms.
 
-    cached ⊆ input, reasoning ⊆ output.
+    cached + cache_write ⊆ input, reasoning ⊆ output. Only Anthropic reports cache writes.
     """
 
     input_tokens: int = 21
     output_tokens: int = 7
     cached_tokens: int = 16
     reasoning_tokens: int = 3
+    cache_write_tokens: int = 0
 
 
 @dataclass

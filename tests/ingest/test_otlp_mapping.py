@@ -120,6 +120,7 @@ def test_otel_genai_latest_names() -> None:
         "id": f"otel-{TRACE.hex()}-0000000000000001",
         "timestamp": "2026-01-01T12:00:00+00:00",
         "model": "gpt-4o-mini",
+        "response_model": "gpt-4o-mini-2024-07-18",
         "provider": "openai",
         "latency_ms": 812.5,
         "ttft_ms": 125.0,
@@ -128,12 +129,12 @@ def test_otel_genai_latest_names() -> None:
         "input_tokens": 21,
         "output_tokens": 7,
         "cached_tokens": 16,
+        "cache_write_tokens": 0,
         "reasoning_tokens": 3,
         "metadata": {
             "operation": "chat",
             "trace_id": TRACE.hex(),
             "span_id": "0000000000000001",
-            "response_model": "gpt-4o-mini-2024-07-18",
             "stream": True,
         },
     }
@@ -187,7 +188,7 @@ def test_openinference_names() -> None:
     # OpenInference: llm.provider is who hosts the model (what prices it), llm.system the family.
     assert record["provider"] == "azure"
     assert record["model"] == "gpt-4o-mini"  # the requested model, from the invocation parameters
-    assert record["metadata"]["response_model"] == "gpt-4o-mini-2024-07-18"
+    assert record["response_model"] == "gpt-4o-mini-2024-07-18"
     assert (record["input_tokens"], record["output_tokens"]) == (21, 7)
     assert (record["cached_tokens"], record["reasoning_tokens"]) == (16, 3)
     assert record["ttft_ms"] == 40.0
@@ -423,7 +424,7 @@ def test_uncached_input_is_completed_with_cache_counts() -> None:
         )
     )
     assert (record["input_tokens"], record["cached_tokens"]) == (125, 100)
-    assert record["metadata"]["cache_write_tokens"] == 20
+    assert record["cache_write_tokens"] == 20
     assert (record["output_tokens"], record["reasoning_tokens"]) == (11, 9)
     assert stored([record]).rejected == []
 
@@ -443,6 +444,7 @@ def test_consistent_splits_are_trusted() -> None:
         )
     )
     assert (record["input_tokens"], record["cached_tokens"]) == (200, 100)
+    assert record["cache_write_tokens"] == 50
     assert (record["output_tokens"], record["reasoning_tokens"]) == (10, 4)
 
 

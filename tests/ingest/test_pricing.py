@@ -38,10 +38,10 @@ def no_overrides(project: str, model: str) -> None:
 
 
 def reference(
-    model: str, provider: str | None, ts: datetime, i: int, c: int, o: int
+    model: str, provider: str | None, ts: datetime, i: int, c: int, o: int, w: int = 0
 ) -> tuple[str, float]:
     found = calc_price(
-        Usage(input_tokens=i, cache_read_tokens=c, output_tokens=o),
+        Usage(input_tokens=i, cache_read_tokens=c, cache_write_tokens=w, output_tokens=o),
         model_ref=model,
         provider_id=provider,
         genai_request_timestamp=ts,
@@ -62,6 +62,34 @@ def test_price_call_matches_genai_prices(model: str) -> None:
         assert provider == want_provider
         assert cost is not None
         assert math.isclose(cost, want, rel_tol=1e-9, abs_tol=1e-15), (i, c, o)
+
+
+@pytest.mark.parametrize(
+    "model", ["claude-3-5-sonnet-20241022", "claude-sonnet-4-20250514", "gemini-2.5-pro", "gpt-4o"]
+)
+def test_cache_writes_priced_at_the_cache_write_price(model: str) -> None:
+    """Random input/cache-read/cache-write/output splits, each against calc_price to 1e-12."""
+    rng = np.random.default_rng(zlib.crc32(b"write" + model.encode()))
+    ts = datetime(2025, 6, 2, 15, 30)
+    for _ in range(60):
+        i = int(rng.integers(1, 400_000)) if rng.random() < 0.3 else int(rng.integers(1, 5000))
+        c = int(rng.integers(0, i + 1)) if rng.random() < 0.5 else 0
+        w = int(rng.integers(0, i - c + 1))
+        o = int(rng.integers(0, 8000))
+        _, cost = price_call(no_overrides, "p", None, model, ts, i, c, o, w)
+        _, want = reference(model, None, ts, i, c, o, w)
+        assert cost is not None
+        assert math.isclose(cost, want, rel_tol=1e-12, abs_tol=1e-15), (i, c, w, o)
+
+
+def test_cache_write_costs_more_than_plain_input_for_claude() -> None:
+    ts = datetime(2025, 6, 2, 12)
+    _, plain = price_call(no_overrides, "p", None, "claude-sonnet-4-20250514", ts, 10_000, 0, 0)
+    _, written = price_call(
+        no_overrides, "p", None, "claude-sonnet-4-20250514", ts, 10_000, 0, 0, 10_000
+    )
+    assert plain is not None and written is not None
+    assert math.isclose(written / plain, 1.25, rel_tol=1e-12)  # Anthropic's 5-minute write
 
 
 def test_tiered_price_above_200k_is_the_upper_tier() -> None:

@@ -12,7 +12,8 @@ COLUMNS = (
     "id", "timestamp", "project", "prompt_id", "prompt_version", "model", "provider",
     "environment", "feature", "user_id", "session_id", "tags", "metadata", "status", "error_type",
     "error_message", "http_status", "latency_ms", "ttft_ms", "input_tokens", "output_tokens",
-    "cached_tokens", "reasoning_tokens", "cost_usd", "retries",
+    "cached_tokens", "reasoning_tokens", "cost_usd", "retries", "response_model",
+    "cache_write_tokens",
 )  # fmt: skip
 
 

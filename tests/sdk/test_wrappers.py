@@ -18,6 +18,10 @@ from tests.fakes import fake_openai as fo
 from tests.sdk.helpers import stored
 
 USAGE = FakeUsage(input_tokens=1200, output_tokens=90, cached_tokens=1000, reasoning_tokens=40)
+ANTHROPIC_USAGE = FakeUsage(
+    input_tokens=1200, output_tokens=90, cached_tokens=900, reasoning_tokens=40,
+    cache_write_tokens=100,
+)  # fmt: skip
 MESSAGES = [{"role": "user", "content": "Say hello"}]
 
 
@@ -135,7 +139,8 @@ def test_openai_success(
     row = _one(live, pp, project)
     if event_id is not None:
         assert row["id"] == event_id
-    assert row["model"] == fo.response_model("gpt-4o-mini")
+    assert row["model"] == "gpt-4o-mini"  # what was asked for
+    assert row["response_model"] == fo.response_model("gpt-4o-mini")
     assert row["provider"] == "openai"
     assert (row["prompt_id"], row["prompt_version"]) == ("greet", "v2")
     assert (row["user_id"], row["session_id"], row["feature"]) == ("u-1", "s-9", "chat")
@@ -217,7 +222,8 @@ def test_stream_closed_early_is_recorded(
         first = next(iter(s))
         assert first.choices[0].delta.role == "assistant"
     row = _one(live, pp, project)
-    assert row["status"] == "success" and row["model"] == fo.response_model("gpt-4o-mini")
+    assert row["status"] == "success" and row["model"] == "gpt-4o-mini"
+    assert row["response_model"] == fo.response_model("gpt-4o-mini")
 
 
 # -- Anthropic --------------------------------------------------------------------------------
@@ -228,7 +234,7 @@ def test_stream_closed_early_is_recorded(
 def test_anthropic_success(
     live: LiveServer, project: str, pp: Client, anth_fake: FakeServer, is_async: bool, stream: bool
 ) -> None:
-    anth_fake.usage = USAGE
+    anth_fake.usage = ANTHROPIC_USAGE
     client = wrap_anthropic(_anthropic(anth_fake, is_async), prompt_id="triage",
                             prompt_version="v7", promptpulse_client=pp,
                             environment="prod")  # fmt: skip
@@ -253,12 +259,14 @@ def test_anthropic_success(
         assert result.content[0].text == fa.REPLY_TEXT
 
     row = _one(live, pp, project)
-    assert row["model"] == fa.response_model("claude-3-7-sonnet")
+    assert row["model"] == "claude-3-7-sonnet"
+    assert row["response_model"] == fa.response_model("claude-3-7-sonnet")
     assert (row["provider"], row["environment"]) == ("anthropic", "prod")
     assert (row["prompt_id"], row["prompt_version"]) == ("triage", "v7")
     assert row["status"] == "success"
-    # Anthropic's input excludes the cache; the record's input includes it.
-    assert (row["input_tokens"], row["cached_tokens"]) == (1200, 1000)
+    # Anthropic's input excludes the cache; the record's input includes reads and writes.
+    assert (row["input_tokens"], row["cached_tokens"]) == (1200, 900)
+    assert row["cache_write_tokens"] == 100
     assert (row["output_tokens"], row["reasoning_tokens"]) == (90, 40)
     assert row["latency_ms"] > 0
     if stream:

@@ -127,6 +127,7 @@ def figures(data: Dataset, idx: np.ndarray) -> dict[str, Any]:
         "output_tokens": out,
         "cached_tokens": int(col("cached_tokens").sum()),
         "reasoning_tokens": int(col("reasoning_tokens").sum()),
+        "cache_write_tokens": int(col("cache_write_tokens").sum()),
         "tokens": inp + out,
         "tokens_per_request": _ratio(inp + out, n),
         "output_tokens_per_request": _ratio(out, n),

@@ -60,6 +60,27 @@ def test_calls_newest_first_with_their_fields(live, seeded) -> None:  # type: ig
     assert body["calls"][0]["id"] == "c-102"
 
 
+def test_calls_show_every_token_class_service_and_metadata(live) -> None:  # type: ignore[no-untyped-def]
+    key = live.key("calls-full", "ingest,read")
+    t = datetime.now(UTC) - timedelta(minutes=2)
+    event = _event(
+        7, t, model="claude-sonnet-4-20250514", response_model="claude-sonnet-4-20250514-x",
+        provider="anthropic.messages", service="api", metadata={"trace_id": "abc", "n": 2},
+        input_tokens=5000, cached_tokens=3000, cache_write_tokens=1500, output_tokens=200,
+        reasoning_tokens=50,
+    )  # fmt: skip
+    with live.client(key) as c:
+        assert c.post("/v1/events", json={"events": [event]}).status_code == 200
+        [call] = c.get("/v1/calls").json()["calls"]
+    assert call["provider"] == "anthropic"  # one canonical name per provider
+    assert (call["model"], call["response_model"]) == (event["model"], event["response_model"])
+    assert (call["service"], call["metadata"]) == ("api", {"trace_id": "abc", "n": 2})
+    assert [call[k] for k in ("input_tokens", "cached_tokens", "cache_write_tokens")] == [
+        5000, 3000, 1500,
+    ]  # fmt: skip
+    assert (call["output_tokens"], call["reasoning_tokens"]) == (200, 50)
+
+
 def test_calls_filter_errors_and_limit(live, seeded) -> None:  # type: ignore[no-untyped-def]
     key, _, now = seeded
     window = {"from": iso(now - timedelta(hours=1)), "to": iso(now + timedelta(minutes=1))}

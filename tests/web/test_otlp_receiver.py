@@ -290,6 +290,45 @@ def test_json_partial_success(live: LiveServer, project: str) -> None:
     assert "names no model" in r.json()["partialSuccess"]["errorMessage"]
 
 
+def test_bad_usage_attributes_stored_with_what_is_valid_and_told(
+    live: LiveServer, project: str
+) -> None:
+    key = live.key(project)
+    t0 = datetime(2026, 1, 6, 12, tzinfo=UTC)
+
+    def build(tracer: Any) -> None:
+        odd = tracer.start_span(
+            "chat",
+            start_time=ns(t0),
+            attributes={
+                "gen_ai.operation.name": "chat",
+                "gen_ai.request.model": "gpt-4o-mini",
+                "gen_ai.usage.input_tokens": -3,
+                "gen_ai.usage.prompt_tokens": 40,
+                "gen_ai.usage.output_tokens": "many",
+                "gen_ai.usage.completion_tokens": 9,
+                "llm.token_count.completion": 8,
+            },
+        )
+        odd.end(end_time=ns(t0) + NS)
+
+    document = otlp_json(record_spans(RESOURCE, build))
+    with live.client(key) as c:
+        r = c.post("/v1/traces", content=orjson.dumps(document), headers=JSON)
+    assert r.status_code == 200
+    partial = r.json()["partialSuccess"]
+    assert partial.get("rejectedSpans", "0") == "0"  # stored: a warning, not a rejection
+    assert "gen_ai.usage.input_tokens is not a whole number" in partial["errorMessage"]
+    assert "gen_ai.usage.output_tokens is not a whole number" in partial["errorMessage"]
+    assert (
+        "completion_tokens=9 disagrees with llm.token_count.completion=8"
+        in (partial["errorMessage"])
+    )
+    [row] = stored_calls(live, project, t0, ["input_tokens", "output_tokens", "cost_usd"])
+    assert (row["input_tokens"], row["output_tokens"]) == (40, 9)
+    assert row["cost_usd"] is not None
+
+
 # --- failures ----------------------------------------------------------------------------------
 
 
@@ -516,20 +555,23 @@ def test_openai_v2_instrumentation_calls_land_with_model_tokens_latency(
             "error_type",
             "service",
             "metadata",
+            "response_model",
         ],
     )
     assert len(rows) == 4
     for span, row in zip(spans, rows, strict=True):
-        assert row["id"] == f"otel-{span.context.trace_id:032x}-{span.context.span_id:016x}"
+        # A call with a provider response id is stored under it (one record however many
+        # instrumentations describe it); a failed call has none: its span names it.
+        response_id = (span.attributes or {}).get("gen_ai.response.id")
+        own = f"otel-{span.context.trace_id:032x}-{span.context.span_id:016x}"
+        assert row["id"] == (f"otel-resp-{response_id}" if response_id else own)
         assert row["latency_ms"] == pytest.approx((span.end_time - span.start_time) / 1e6)
         assert row["service"] == "instrumented"
     ok = rows[:3]
     assert {
         (r["model"], r["provider"], r["input_tokens"], r["output_tokens"], r["status"]) for r in ok
     } == {("gpt-4o-mini", "openai", 21, 7, "success")}
-    assert all(
-        orjson.loads(r["metadata"])["response_model"] == "gpt-4o-mini-2024-07-18" for r in ok
-    )
+    assert all(r["response_model"] == "gpt-4o-mini-2024-07-18" for r in ok)
     assert (rows[3]["model"], rows[3]["status"], rows[3]["error_type"]) == (
         "fake-429",
         "error",

@@ -23,74 +23,50 @@ from typing import Any
 
 import orjson
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
+from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from promptpulse.ingest.otlp_attributes import (
-    CACHE_READ_TOKENS,
-    CACHE_WRITE_TOKENS,
     ENVIRONMENT,
-    FEATURE,
     FIRST_TOKEN_EVENTS,
-    HTTP_STATUS,
-    INPUT_TOKENS,
+    INHERITED,
     INVOCATION_PARAMETERS,
     LEGACY_REQUEST_TYPES,
     LLM_OPERATIONS,
     MAX_TOKENS,
     OPENINFERENCE_KINDS,
-    OUTPUT_TOKENS,
     PROJECT,
-    PROMPT_ID,
-    PROMPT_VERSION,
     PROVIDER,
     PROVIDER_URL,
-    REASONING_TOKENS,
+    REPORTED_COST,
     REQUEST_MODEL,
+    RESPONSE_ID,
     RESPONSE_MODEL,
     SERVICE,
-    SESSION,
     STREAM,
+    TOKEN_CLASSES,
+    TTFT_MS,
     TTFT_SECONDS,
-    USER,
+    VERCEL_CALLS,
+    VERCEL_OPERATION,
     Attributes,
     attributes,
-    count,
+    counts,
     flag,
     scalar_of,
     seconds,
     text,
 )
+from promptpulse.ingest.otlp_calls import SpanCall, SpanRef, SpanRejection, one_record_per_call
 from promptpulse.ingest.otlp_decode import Encoding as Encoding
 from promptpulse.ingest.otlp_decode import decode_request as decode_request
+from promptpulse.ingest.otlp_errors import error_fields
+from promptpulse.ingest.otlp_errors import error_type_of as error_type_of
 
 # Field limits of the call record (ingest/schema.py): longer strings are cut, not rejected.
 _LIMITS = {"model": 200, "provider": 64, "prompt_id": 200, "prompt_version": 64,
            "environment": 200, "feature": 200, "user_id": 200, "session_id": 200,
            "service": 200, "project": 100}  # fmt: skip
-_MAX_ERROR_MESSAGE = 2048
 _MAX_INVOCATION_PARAMETERS = 64 * 1024
-
-
-@dataclass(frozen=True)
-class SpanRef:
-    """Enough of a span to name it in an error message."""
-
-    trace_id: str
-    span_id: str
-    name: str
-
-    def describe(self) -> str:
-        name = self.name if len(self.name) <= 80 else self.name[:77] + "..."
-        return f"span {self.span_id or '?'} ({name!r})"
-
-
-@dataclass(frozen=True)
-class SpanRejection:
-    span: SpanRef
-    reason: str
-
-    def describe(self) -> str:
-        return f"{self.span.describe()}: {self.reason}"
 
 
 @dataclass
@@ -101,10 +77,15 @@ class Mapped:
     sources: list[SpanRef] = field(default_factory=list)
     skipped: int = 0  # spans that are not LLM calls (HTTP, DB, agent, tool...)
     rejected: list[SpanRejection] = field(default_factory=list)
+    # Stored, but with usage attributes ignored (malformed) or in conflict: to report.
+    warnings: list[SpanRejection] = field(default_factory=list)
+    merged: int = 0  # LLM spans folded into another span's record: the same provider call
+    # A cost the span itself carried, by record index: used when no price is known.
+    fallback_costs: dict[int, float] = field(default_factory=dict)
 
     @property
     def spans(self) -> int:
-        return len(self.records) + self.skipped + len(self.rejected)
+        return len(self.records) + self.skipped + len(self.rejected) + self.merged
 
 
 class _Unusable(Exception):
@@ -123,6 +104,9 @@ def operation(attrs: Attributes) -> str | None:
     kind = text(attrs, ("openinference.span.kind",))
     if kind is not None:
         return OPENINFERENCE_KINDS.get(kind.upper())
+    vercel = text(attrs, (VERCEL_OPERATION,))
+    if vercel is not None and vercel.startswith("ai."):
+        return VERCEL_CALLS.get(vercel)
     legacy = text(attrs, ("llm.request.type",))
     if legacy is not None:
         return LEGACY_REQUEST_TYPES.get(legacy.lower())
@@ -138,16 +122,87 @@ def operation(attrs: Attributes) -> str | None:
 # --- the mapping --------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class _Seen:
+    """A span of the request with what it was sent with."""
+
+    span: Span
+    attrs: Attributes
+    resource: Attributes
+    common: dict[str, Any]
+    scope: str
+
+
 def map_request(request: ExportTraceServiceRequest) -> Mapped:
-    """Every span of the request, each becoming a record, a skip or a rejection."""
-    mapped = Mapped()
+    """Every span of the request, each becoming a record, a skip, a rejection, or a part of the
+    record of the one provider call it describes with other spans (otlp_calls)."""
+    seen: list[_Seen] = []
     for resource_spans in request.resource_spans:
         resource = attributes(resource_spans.resource.attributes)
         common = _resource_fields(resource)
         for scope_spans in resource_spans.scope_spans:
+            scope = scope_spans.scope.name
             for span in scope_spans.spans:
-                _map_into(mapped, span, common, resource)
+                seen.append(_Seen(span, attributes(span.attributes), resource, common, scope))
+    by_id = {(s.span.trace_id, s.span.span_id): s for s in seen if s.span.span_id}
+    mapped = Mapped()
+    described: list[SpanCall] = []
+    for item in seen:
+        op = operation(item.attrs)
+        if op is None:
+            mapped.skipped += 1
+            continue
+        ref = SpanRef(item.span.trace_id.hex(), item.span.span_id.hex(), item.span.name)
+        try:
+            call = map_span(item.span, item.attrs, op, item.common, item.resource)
+        except _Unusable as exc:
+            mapped.rejected.append(SpanRejection(ref, str(exc)))
+            continue
+        _inherit(call.record, _ancestors(item, by_id), item.resource)
+        mapped.warnings.extend(SpanRejection(ref, w) for w in call.warnings)
+        place = (item.scope, item.span.start_time_unix_nano, item.span.end_time_unix_nano)
+        described.append(call.with_place(ref, _llm_ancestors(item, by_id), *place))
+    for merged in one_record_per_call(described):
+        if merged.reported_cost is not None:
+            mapped.fallback_costs[len(mapped.records)] = merged.reported_cost
+        mapped.records.append(merged.record)
+        mapped.sources.append(merged.ref)
+        mapped.merged += merged.folded
     return mapped
+
+
+_MAX_DEPTH = 64  # a parent chain longer than this is malformed (or a cycle)
+
+
+def _ancestors(item: _Seen, by_id: Mapping[tuple[bytes, bytes], _Seen]) -> list[_Seen]:
+    """The span's ancestors present in this request, nearest first."""
+    found: list[_Seen] = []
+    parent = item.span.parent_span_id
+    while parent and len(found) < _MAX_DEPTH:
+        above = by_id.get((item.span.trace_id, parent))
+        if above is None or above is item or any(a is above for a in found):
+            break
+        found.append(above)
+        parent = above.span.parent_span_id
+    return found
+
+
+def _llm_ancestors(item: _Seen, by_id: Mapping[tuple[bytes, bytes], _Seen]) -> list[str]:
+    return [a.span.span_id.hex() for a in _ancestors(item, by_id) if operation(a.attrs)]
+
+
+def _inherit(record: dict[str, Any], ancestors: list[_Seen], resource: Attributes) -> None:
+    """Prompt, feature, user and session: from the span, else its nearest ancestor that has
+    them (auto-instrumented LLM spans cannot carry them; the app's own span around them can),
+    else the resource."""
+    for key, names in INHERITED.items():
+        if key in record:
+            continue
+        for holder in [*(a.attrs for a in ancestors), resource]:
+            value = text(holder, names, _LIMITS[key])
+            if value is not None:
+                record[key] = value
+                break
 
 
 def _resource_fields(resource: Attributes) -> dict[str, Any]:
@@ -162,30 +217,14 @@ def _resource_fields(resource: Attributes) -> dict[str, Any]:
     return fields
 
 
-def _map_into(mapped: Mapped, span: Span, common: dict[str, Any], resource: Attributes) -> None:
-    attrs = attributes(span.attributes)
-    op = operation(attrs)
-    if op is None:
-        mapped.skipped += 1
-        return
-    ref = SpanRef(span.trace_id.hex(), span.span_id.hex(), span.name)
-    try:
-        record = map_span(span, attrs, op, common, resource)
-    except _Unusable as exc:
-        mapped.rejected.append(SpanRejection(ref, str(exc)))
-        return
-    mapped.records.append(record)
-    mapped.sources.append(ref)
-
-
 def map_span(
     span: Span,
     attrs: Attributes,
     op: str,
     common: Mapping[str, Any],
     resource: Attributes,
-) -> dict[str, Any]:
-    """One LLM span -> one call record (the `/v1/events` item shape). Raises _Unusable."""
+) -> SpanCall:
+    """One LLM span -> what it says of one call (a `/v1/events` item). Raises _Unusable."""
     start, end = span.start_time_unix_nano, span.end_time_unix_nano
     if start == 0:
         raise _Unusable("has no start time")
@@ -201,19 +240,23 @@ def map_span(
         "latency_ms": (end - start) / 1e6,
         **common,
     }
+    _put(record, "response_model", text(attrs, RESPONSE_MODEL, _LIMITS["model"]))
     _put(record, "provider", _provider(attrs))
-    for key, names in (("prompt_id", PROMPT_ID), ("prompt_version", PROMPT_VERSION),
-                       ("feature", FEATURE)):  # fmt: skip
-        _put(record, key, text(attrs, names, _LIMITS[key]) or text(resource, names, _LIMITS[key]))
+    for key, names in INHERITED.items():
+        _put(record, key, text(attrs, names, _LIMITS[key]))
     if "environment" not in record:
         _put(record, "environment", text(attrs, ENVIRONMENT, _LIMITS["environment"]))
-    _put(record, "session_id", text(attrs, SESSION, _LIMITS["session_id"]))
-    _put(record, "user_id", text(attrs, USER, _LIMITS["user_id"]))
-    cache_write = _tokens(record, attrs)
+    warnings, reported = _tokens(record, attrs)
     _put(record, "ttft_ms", _ttft_ms(span, attrs))
-    _error(record, span, attrs)
-    record["metadata"] = _metadata(span, attrs, op, cache_write)
-    return record
+    record.update(error_fields(span, attrs))
+    record["metadata"] = _metadata(span, attrs, op)
+    return SpanCall(
+        record=record,
+        warnings=warnings,
+        response_id=text(attrs, RESPONSE_ID, 512),
+        reported_cost=_reported_cost(attrs),
+        reported_tokens=reported,
+    )
 
 
 def span_record_id(span: Span) -> str:
@@ -301,128 +344,72 @@ def _url_patterns() -> tuple[tuple[str, re.Pattern[str]], ...]:
     return tuple(patterns)
 
 
-def _tokens(record: dict[str, Any], attrs: Attributes) -> int | None:
-    """Token counts in our convention (input includes cached, output includes reasoning).
+def _tokens(record: dict[str, Any], attrs: Attributes) -> tuple[list[str], frozenset[str]]:
+    """Token counts in our convention (input includes cache reads and writes, output includes
+    reasoning); returns what was wrong with the usage attributes, to report, and the token
+    classes the span reported.
 
-    Conventions say input includes cache reads and writes; when the cache counts exceed the
-    input, the instrumentation reported uncached input only, so the cache counts are added.
-    The same for reasoning against output. Returns the cache-write count (for metadata)."""
-    input_tokens = count(attrs, INPUT_TOKENS) or 0
-    output_tokens = count(attrs, OUTPUT_TOKENS) or 0
-    cache_read = count(attrs, CACHE_READ_TOKENS) or 0
-    cache_write = count(attrs, CACHE_WRITE_TOKENS)
-    reasoning = count(attrs, REASONING_TOKENS) or 0
-    if cache_read + (cache_write or 0) > input_tokens:
-        input_tokens += cache_read + (cache_write or 0)
+    Per token class the first valid name wins (newest convention first); a value that is not a
+    whole number ≥ 0 is ignored, and names that disagree are reported. Conventions say input
+    includes cache reads and writes; when the cache counts exceed the input, the instrumentation
+    reported uncached input only, so the cache counts are added. The same for reasoning."""
+    warnings: list[str] = []
+    got: dict[str, int] = {}
+    for key, names in TOKEN_CLASSES.items():
+        valid, malformed = counts(attrs, names)
+        warnings.extend(f"{name} is not a whole number >= 0; ignored" for name in malformed)
+        if valid:
+            got[key] = valid[0][1]
+            others = [f"{n}={v}" for n, v in valid[1:] if v != valid[0][1]]
+            if others:
+                warnings.append(
+                    f"{valid[0][0]}={valid[0][1]} disagrees with {', '.join(others)}; "
+                    f"kept {valid[0][0]}"
+                )
+    cache_read, cache_write = got.get("cached_tokens", 0), got.get("cache_write_tokens", 0)
+    input_tokens, output_tokens = got.get("input_tokens", 0), got.get("output_tokens", 0)
+    reasoning = got.get("reasoning_tokens", 0)
+    if cache_read + cache_write > input_tokens:
+        input_tokens += cache_read + cache_write
     if reasoning > output_tokens:
         output_tokens += reasoning
     record["input_tokens"] = min(input_tokens, MAX_TOKENS)
     record["output_tokens"] = min(output_tokens, MAX_TOKENS)
     record["cached_tokens"] = cache_read
+    record["cache_write_tokens"] = cache_write
     record["reasoning_tokens"] = reasoning
-    return cache_write
+    return warnings, frozenset(got)
 
 
 def _ttft_ms(span: Span, attrs: Attributes) -> float | None:
     first = seconds(attrs, TTFT_SECONDS)
     if first is not None:
         return first * 1000
-    for event in span.events:
-        if event.name in FIRST_TOKEN_EVENTS and event.time_unix_nano >= span.start_time_unix_nano:
-            return (event.time_unix_nano - span.start_time_unix_nano) / 1e6
-    return None
+    first_ms = seconds(attrs, TTFT_MS)
+    if first_ms is not None:
+        return first_ms
+    start = span.start_time_unix_nano
+    times = [e.time_unix_nano for e in span.events
+             if e.name in FIRST_TOKEN_EVENTS and e.time_unix_nano >= start]  # fmt: skip
+    return (min(times) - start) / 1e6 if times else None
 
 
-# --- errors -------------------------------------------------------------------------
-
-_ERROR_WORDS: tuple[tuple[str, str], ...] = (
-    ("timeout", "timeout"), ("timedout", "timeout"), ("deadline", "timeout"),
-    ("ratelimit", "rate_limit"), ("toomanyrequests", "rate_limit"), ("quota", "rate_limit"),
-    ("contentfilter", "content_filter"), ("contentpolicy", "content_filter"),
-    ("safety", "content_filter"),
-    ("connection", "network"), ("connect", "network"), ("network", "network"),
-    ("dns", "network"), ("ssl", "network"),
-    ("badrequest", "validation"), ("validation", "validation"), ("invalid", "validation"),
-    ("unprocessable", "validation"),
-    ("internalserver", "llm_error"), ("serviceunavailable", "llm_error"),
-    ("overloaded", "llm_error"), ("apierror", "llm_error"), ("apistatus", "llm_error"),
-)  # fmt: skip
+def _reported_cost(attrs: Attributes) -> float | None:
+    """A cost the instrumentation computed (LiteLLM): used only when no price is known."""
+    cost = seconds(attrs, REPORTED_COST)  # a finite number >= 0, whatever its unit
+    return cost if cost is not None and cost < 1e9 else None
 
 
-def error_type_of(name: str | None, http_status: int | None) -> str:
-    """Our error type from an exception/error.type name and an HTTP status, where it is clear."""
-    squashed = re.sub(r"[^a-z0-9]", "", (name or "").lower())
-    for word, kind in _ERROR_WORDS:
-        if word in squashed:
-            return kind
-    status = http_status if http_status is not None else _status_from_name(name)
-    if status == 429:
-        return "rate_limit"
-    if status in (408, 504):
-        return "timeout"
-    if status in (400, 422):
-        return "validation"
-    if status is not None and 500 <= status <= 599:
-        return "llm_error"
-    return "other"
-
-
-def _status_from_name(name: str | None) -> int | None:
-    # HTTP instrumentations put the status code itself in error.type ("429").
-    if name and name.isdigit() and len(name) == 3:
-        return int(name)
-    return None
-
-
-def _error(record: dict[str, Any], span: Span, attrs: Attributes) -> None:
-    error_name = text(attrs, ("error.type",), 200)
-    exception_type, exception_message = _exception_event(span)
-    failed = span.status.code == Status.STATUS_CODE_ERROR or (
-        error_name is not None and span.status.code != Status.STATUS_CODE_OK
-    )
-    http_status = count(attrs, HTTP_STATUS)
-    if http_status is not None and not 100 <= http_status <= 599:
-        http_status = None
-    if http_status is None:
-        http_status = _status_from_name(error_name)
-    if http_status is not None and failed:
-        record["http_status"] = http_status
-    if not failed:
-        return
-    record["status"] = "error"
-    name = exception_type if error_name in (None, "_OTHER") else error_name
-    record["error_type"] = error_type_of(name or exception_type, http_status)
-    message = span.status.message or exception_message or name
-    if message:
-        record["error_message"] = message[:_MAX_ERROR_MESSAGE]
-
-
-def _exception_event(span: Span) -> tuple[str | None, str | None]:
-    for event in span.events:
-        if event.name == "exception":
-            event_attrs = attributes(event.attributes)
-            return (
-                text(event_attrs, ("exception.type",), 200),
-                text(event_attrs, ("exception.message",), _MAX_ERROR_MESSAGE),
-            )
-    return None, None
-
-
-def _metadata(span: Span, attrs: Attributes, op: str, cache_write: int | None) -> dict[str, Any]:
+def _metadata(span: Span, attrs: Attributes, op: str) -> dict[str, Any]:
     """Small, filterable facts (`metadata.<key>` filters); never message contents."""
     meta: dict[str, Any] = {"operation": op}
     if span.trace_id:
         meta["trace_id"] = span.trace_id.hex()
     if span.span_id:
         meta["span_id"] = span.span_id.hex()
-    response_model = text(attrs, RESPONSE_MODEL, _LIMITS["model"])
-    if response_model is not None:
-        meta["response_model"] = response_model
     stream = flag(attrs, STREAM)
     if stream is not None:
         meta["stream"] = stream
-    if cache_write:
-        meta["cache_write_tokens"] = cache_write
     return meta
 
 
@@ -432,7 +419,7 @@ def _metadata(span: Span, attrs: Attributes, op: str, cache_write: int | None) -
 def summarize(rejections: Iterable[str], total: int, limit: int = 2000) -> str:
     """`partial_success.error_message`: how many spans were rejected and why, cut to `limit`."""
     reasons = list(rejections)
-    head = f"{total} span{'s' if total != 1 else ''} rejected: "
+    head = f"{total} span{'s' if total != 1 else ''} rejected: " if total else ""
     message = head + "; ".join(reasons)
     if len(message) <= limit:
         return message

@@ -10,7 +10,7 @@ from __future__ import annotations
 import gzip
 import uuid
 import zlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -31,7 +31,7 @@ from promptpulse.ingest.schema import (
     cross_field_errors,
     score_errors,
 )
-from promptpulse.model import CALL_SCHEMA, SCORE_SCHEMA
+from promptpulse.model import CALL_SCHEMA, SCORE_SCHEMA, canonical_provider
 
 
 @dataclass
@@ -141,13 +141,17 @@ def prepare_events(
     overrides: OverrideLookup,
     now: datetime,
     max_events: int,
+    fallback_costs: Mapping[int, float] | None = None,
 ) -> Prepared:
-    """Validate, default, price and columnise a `{"events": [...]}` body."""
+    """Validate, default, price and columnise a `{"events": [...]}` body. `fallback_costs`
+    (by item index) is a cost the sender reported apart from `cost_usd`, used only when no price
+    is known (LiteLLM's own estimate on an OTLP span, say)."""
     indexed, rejected = _validate_items(body, EventBatch, "events", CallEvent)
     if len(indexed) + len(rejected) > max_events:
         raise TooLarge(f"a batch holds at most {max_events} events; send several")
     valid: list[CallEvent] = []
     projects: list[str] = []
+    fallbacks: list[float | None] = []
     for index, event in indexed:
         errors = cross_field_errors(event, now)
         project = event.project or key_project
@@ -160,8 +164,9 @@ def prepare_events(
             continue
         valid.append(event)
         projects.append(project)  # type: ignore[arg-type]
+        fallbacks.append(fallback_costs.get(index) if fallback_costs else None)
     rejected.sort(key=lambda r: r.index)
-    return Prepared(_columns(valid, projects, now, overrides), rejected)
+    return Prepared(_columns(valid, projects, now, overrides, fallbacks), rejected)
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -179,22 +184,30 @@ def _utc_day(micros: int) -> datetime:
 
 
 def _columns(
-    events: list[CallEvent], projects: list[str], now: datetime, overrides: OverrideLookup
+    events: list[CallEvent],
+    projects: list[str],
+    now: datetime,
+    overrides: OverrideLookup,
+    fallbacks: list[float | None],
 ) -> pa.Table:
     """Column by column with list comprehensions: this is the ingest hot path. Times become
     UTC microseconds by integer arithmetic (exact, and 5x cheaper than Arrow converting
     offset-aware datetimes one by one)."""
     micros = [(e.timestamp - _EPOCH) // _MICROSECOND for e in events]
-    providers: list[str | None] = [e.provider for e in events]
+    providers: list[str | None] = [canonical_provider(e.provider) for e in events]
     costs: list[float | None] = [e.cost_usd for e in events]
     for i, e in enumerate(events):
         if costs[i] is None or providers[i] is None:
             provider, computed = price_call(
                 overrides, projects[i], providers[i], e.model, _utc_day(micros[i]),
-                e.input_tokens, e.cached_tokens, e.output_tokens,
+                e.input_tokens, e.cached_tokens, e.output_tokens, e.cache_write_tokens,
             )  # fmt: skip
             providers[i] = provider
-            costs[i] = computed if costs[i] is None else costs[i]
+            costs[i] = (
+                (computed if computed is not None else fallbacks[i])
+                if costs[i] is None
+                else costs[i]
+            )
     received = now.astimezone(UTC).replace(tzinfo=None)
     columns: dict[str, Any] = {
         "project": projects,
@@ -203,7 +216,8 @@ def _columns(
         "prompt_id": [e.prompt_id for e in events],
         "prompt_version": [e.prompt_version for e in events],
         "model": [e.model for e in events],
-        "provider": [p.lower() if p else None for p in providers],
+        "response_model": [e.response_model for e in events],
+        "provider": providers,
         "environment": [e.environment for e in events],
         "feature": [e.feature for e in events],
         "user_id": [e.user_id for e in events],
@@ -222,6 +236,7 @@ def _columns(
         "output_tokens": [e.output_tokens for e in events],
         "cached_tokens": [e.cached_tokens for e in events],
         "reasoning_tokens": [e.reasoning_tokens for e in events],
+        "cache_write_tokens": [e.cache_write_tokens for e in events],
         "cost_usd": costs,
         "cache_hit": [e.cache_hit for e in events],
         "retries": [e.retries for e in events],

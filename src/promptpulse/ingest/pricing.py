@@ -28,14 +28,18 @@ log = logging.getLogger("promptpulse.pricing")
 class _Linear:
     base: float
     per_input: float
-    per_cached_delta: float
+    per_cached_delta: float  # a cache read instead of a plain input token
     per_output: float
+    per_cache_write_delta: float = 0.0  # a cache write instead of a plain input token
 
-    def cost(self, input_tokens: int, cached_tokens: int, output_tokens: int) -> float:
+    def cost(
+        self, input_tokens: int, cached_tokens: int, output_tokens: int, cache_write: int
+    ) -> float:
         return (
             self.base
             + input_tokens * self.per_input
             + cached_tokens * self.per_cached_delta
+            + cache_write * self.per_cache_write_delta
             + output_tokens * self.per_output
         )
 
@@ -56,10 +60,12 @@ class _Tiered:
             for lo, hi in zip([0, *(s + 1 for s in starts)], [*starts, None], strict=True)
         ]
 
-    def cost(self, input_tokens: int, cached_tokens: int, output_tokens: int) -> float:
+    def cost(
+        self, input_tokens: int, cached_tokens: int, output_tokens: int, cache_write: int
+    ) -> float:
         # Region k holds inputs with exactly k tier starts strictly below them.
         region = self.regions[bisect_left(self.starts, input_tokens)]
-        return region.cost(input_tokens, cached_tokens, output_tokens)
+        return region.cost(input_tokens, cached_tokens, output_tokens, cache_write)
 
 
 def _probe(mp: ModelPrice, lo: int, hi: int | None) -> _Linear:
@@ -75,6 +81,7 @@ def _probe(mp: ModelPrice, lo: int, hi: int | None) -> _Linear:
         per_input=per_input,
         per_cached_delta=float(_total(mp, a, a, 0) - at_a) / a,
         per_output=float(_total(mp, a, 0, MTOK) - at_a) / MTOK,
+        per_cache_write_delta=float(_total(mp, a, 0, 0, a) - at_a) / a,
     )
 
 
@@ -84,8 +91,13 @@ class Resolved:
     formula: _Linear | _Tiered | None
 
 
-def _total(mp: ModelPrice, input_tokens: int, cached: int, output: int) -> Decimal:
-    usage = Usage(input_tokens=input_tokens, cache_read_tokens=cached, output_tokens=output)
+def _total(mp: ModelPrice, input_tokens: int, cached: int, output: int, write: int = 0) -> Decimal:
+    usage = Usage(
+        input_tokens=input_tokens,
+        cache_read_tokens=cached,
+        cache_write_tokens=write,
+        output_tokens=output,
+    )
     return mp.calc_price(usage)["total_price"]
 
 
@@ -111,6 +123,7 @@ def resolve(provider: str | None, model: str, day: date) -> Resolved:
         per_input=float(with_input - base) / MTOK,
         per_cached_delta=float(_total(mp, MTOK, MTOK, 0) - with_input) / MTOK,
         per_output=float(_total(mp, 0, 0, MTOK) - base) / MTOK,
+        per_cache_write_delta=float(_total(mp, MTOK, 0, 0, MTOK) - with_input) / MTOK,
     )
     return Resolved(provider or found.provider.id, linear)
 
@@ -127,8 +140,10 @@ def price_call(
     input_tokens: int,
     cached_tokens: int,
     output_tokens: int,
+    cache_write_tokens: int = 0,
 ) -> tuple[str | None, float | None]:
-    """(provider, cost_usd) for one call; cost None when nobody knows the price."""
+    """(provider, cost_usd) for one call; cost None when nobody knows the price. An override
+    prices cache writes as plain input (it has no cache-write price)."""
     override = overrides(project, model)
     resolved = resolve(provider.lower() if provider else None, model, timestamp.date())
     if override is not None:
@@ -136,7 +151,8 @@ def price_call(
     if resolved.formula is None:
         return resolved.provider, None
     try:
-        return resolved.provider, resolved.formula.cost(input_tokens, cached_tokens, output_tokens)
+        cost = resolved.formula.cost(input_tokens, cached_tokens, output_tokens, cache_write_tokens)
+        return resolved.provider, cost
     except Exception:  # a price-data quirk must never cost the user the call itself
         log.warning("could not price %s/%s; stored as unpriced", provider, model, exc_info=True)
         return resolved.provider, None

@@ -54,6 +54,9 @@ class CallEvent(_Record):
     prompt_id: Str200 | None = None
     prompt_version: Str64 | None = None
     model: Annotated[str, Field(min_length=1, max_length=200)]
+    # The model the provider says it served (often dated: gpt-4o-mini-2024-07-18); `model` stays
+    # the one asked for, which is what users choose and filter by.
+    response_model: Str200 | None = None
     provider: Str64 | None = None
     environment: Str200 | None = None
     feature: Str200 | None = None
@@ -73,6 +76,7 @@ class CallEvent(_Record):
     output_tokens: NonNegInt = 0
     cached_tokens: NonNegInt = 0
     reasoning_tokens: NonNegInt = 0
+    cache_write_tokens: NonNegInt = 0  # input tokens written to the provider's cache
     cost_usd: NonNegFloat | None = None
     cache_hit: Annotated[bool, Strict()] = False
     retries: Annotated[int, Strict(), Field(ge=0, le=1000)] = 0
@@ -130,6 +134,12 @@ def cross_field_errors(event: CallEvent, now: datetime) -> list[FieldError]:
         errors.append(FieldError("timestamp", "is more than 24 hours in the future"))
     if event.cached_tokens > event.input_tokens:
         errors.append(FieldError("cached_tokens", "must not exceed input_tokens"))
+    elif event.cached_tokens + event.cache_write_tokens > event.input_tokens:
+        errors.append(
+            FieldError(
+                "cache_write_tokens", "cached_tokens + cache_write_tokens exceed input_tokens"
+            )
+        )
     if event.reasoning_tokens > event.output_tokens:
         errors.append(FieldError("reasoning_tokens", "must not exceed output_tokens"))
     if event.error_type is not None and event.status != "error":

@@ -14,6 +14,7 @@ from promptpulse.model.catalog import (
     base_aggregates,
 )
 from promptpulse.model.prices import MTOK, PriceOverride
+from promptpulse.model.providers import PROVIDER_ALIASES, canonical_provider
 from promptpulse.model.records import (
     CALL_FIELDS,
     CALL_SCHEMA,
@@ -47,6 +48,7 @@ __all__ = [
     "METRICS",
     "MTOK",
     "NUMERIC_CALL_FIELDS",
+    "PROVIDER_ALIASES",
     "SCORE_SCHEMA",
     "Agg",
     "AggRow",
@@ -60,6 +62,7 @@ __all__ = [
     "Scope",
     "Sort",
     "base_aggregates",
+    "canonical_provider",
     "check_call_fields",
     "fmt",
     "is_dimension",

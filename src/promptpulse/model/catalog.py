@@ -145,6 +145,8 @@ METRICS: tuple[Metric, ...] = (
     _sum("cached_tokens", "tokens", "Input tokens read from the provider's cache",
          "cached_tokens"),
     _sum("reasoning_tokens", "tokens", "Output tokens spent on reasoning", "reasoning_tokens"),
+    _sum("cache_write_tokens", "tokens", "Input tokens written to the provider's cache",
+         "cache_write_tokens"),
     _sum("tokens", "tokens", "Input + output tokens", "input_tokens", "output_tokens"),
     Metric("tokens_per_request", "tokens", "tokens / requests",
            parts=(Agg(Op.SUM, "input_tokens"), Agg(Op.SUM, "output_tokens")), per=COUNT),

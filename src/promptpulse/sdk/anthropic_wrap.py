@@ -52,7 +52,7 @@ def _make_on_item(_state: Any) -> OnItem:
             message = getattr(event, "message", None)
             model = getattr(message, "model", None)
             if model:
-                call.fields["model"] = model
+                call.fields["response_model"] = model
             _merge(raw, getattr(message, "usage", None))
         elif kind == "content_block_delta":
             call.first_token()

@@ -57,7 +57,7 @@ def _make_on_item(hide_usage: Any) -> OnItem:
     def on_item(call: Call, chunk: Any) -> bool:
         model = getattr(chunk, "model", None)
         if model:
-            call.fields["model"] = model
+            call.fields["response_model"] = model
         choices = getattr(chunk, "choices", None) or ()
         for choice in choices:
             delta = getattr(choice, "delta", None)

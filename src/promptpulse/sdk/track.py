@@ -99,8 +99,8 @@ class Call:
             event.setdefault("latency_ms", latency)
             if self._ttft is not None:
                 event.setdefault("ttft_ms", min(self._ttft, event["latency_ms"]))
-            if not event.get("model"):
-                event["model"] = "unknown"
+            if not event.get("model"):  # nothing asked for by name: the served one
+                event["model"] = event.get("response_model") or "unknown"
             # The server rejects cached > input and reasoning > output; keep the record instead.
             for part, whole in (
                 ("cached_tokens", "input_tokens"),
@@ -108,6 +108,9 @@ class Call:
             ):
                 if part in event and event[part] > event.get(whole, 0):
                     event[part] = event.get(whole, 0)
+            room = event.get("input_tokens", 0) - event.get("cached_tokens", 0)
+            if event.get("cache_write_tokens", 0) > room:
+                event["cache_write_tokens"] = room
             self._sink(event)
         except Exception:
             log.exception("PromptPulse could not record a call")

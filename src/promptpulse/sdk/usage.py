@@ -6,8 +6,11 @@
 - OpenAI Responses API: `usage.input_tokens`, `input_tokens_details.cached_tokens`, `output_tokens`,
   `output_tokens_details.reasoning_tokens`.
 - Anthropic messages: `usage.input_tokens` excludes the cache, so input = input + cache reads +
-  cache writes; cached = cache reads; reasoning = `output_tokens_details.thinking_tokens`;
-  `stop_reason=refusal` is a content filter.
+  cache writes; cached = cache reads; cache writes = `cache_creation_input_tokens`; reasoning =
+  `output_tokens_details.thinking_tokens`; `stop_reason=refusal` is a content filter.
+
+The served model (`model` of a response, often dated) is `response_model`; the record's `model`
+stays the one the caller asked for.
 """
 
 from __future__ import annotations
@@ -65,17 +68,18 @@ def anthropic_usage(usage: Any) -> dict[str, int]:
         "input_tokens": _int(_get(usage, "input_tokens")) + cache_read + cache_write,
         "output_tokens": _int(_get(usage, "output_tokens")),
         "cached_tokens": cache_read,
+        "cache_write_tokens": cache_write,
         "reasoning_tokens": _int(_get(_get(usage, "output_tokens_details"), "thinking_tokens")),
     }
 
 
 def from_response(obj: Any) -> dict[str, Any]:
-    """Model, tokens and a content-filter flag from an OpenAI or Anthropic response."""
+    """Served model, tokens and a content-filter flag from an OpenAI or Anthropic response."""
     usage = _get(obj, "usage")
     fields: dict[str, Any] = {}
     model = _get(obj, "model")
     if isinstance(model, str) and model:
-        fields["model"] = model
+        fields["response_model"] = model
     if usage is None:
         return fields
     if _get(obj, "type") == "message" or _get(usage, "cache_read_input_tokens") is not None:

@@ -5,6 +5,15 @@ from __future__ import annotations
 import duckdb
 
 from promptpulse.store.duck import rollup_sql
+from promptpulse.store.duck.rollup_plan import LEVELS, ROLLUP_AGGS_V2, ROLLUP_AGGS_V4, agg_column
+
+# Sums added to the rollups after they shipped; zero is exact for calls stored before (they had
+# no such figure: the events column defaults to 0 as well).
+_ADDED_ROLLUP_SUMS = "\n".join(
+    f"ALTER TABLE rollup_{level} ADD COLUMN {agg_column(a)} BIGINT DEFAULT 0;"
+    for level in LEVELS
+    for a in ROLLUP_AGGS_V4
+)
 
 # Numbered, applied in order at start-up; never edit one that has shipped, add the next.
 MIGRATIONS: tuple[str, ...] = (
@@ -26,10 +35,13 @@ MIGRATIONS: tuple[str, ...] = (
     );
     """,
     # 2: rollups (hourly, daily; mergeable sketches), the raw-retention horizon; backfilled.
-    rollup_sql.ddl() + "\n" + rollup_sql.backfill_sql(),
+    rollup_sql.ddl(ROLLUP_AGGS_V2) + "\n" + rollup_sql.backfill_sql(ROLLUP_AGGS_V2),
     # 3: where retention deleted rollups, per level and project (the plan must not read there).
     "CREATE TABLE rollup_horizon (level VARCHAR NOT NULL, project VARCHAR NOT NULL, "
     "cutoff TIMESTAMP NOT NULL);",
+    # 4: cache-write tokens (priced apart from input) and the model the provider says it served.
+    "ALTER TABLE events ADD COLUMN cache_write_tokens BIGINT NOT NULL DEFAULT 0;\n"
+    "ALTER TABLE events ADD COLUMN response_model VARCHAR;\n" + _ADDED_ROLLUP_SUMS,
 )
 
 

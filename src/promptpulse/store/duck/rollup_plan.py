@@ -26,14 +26,18 @@ SUMMED: tuple[str, ...] = (
     "latency_ms", "ttft_ms", "queue_ms", "input_tokens", "output_tokens", "cached_tokens",
     "reasoning_tokens", "cost_usd", "retries",
 )  # fmt: skip
-# The base aggregates a rollup row stores. Changing this needs a new store migration.
-ROLLUP_AGGS: tuple[Agg, ...] = (
+# The base aggregates a rollup row stores. Changing this needs a new store migration, and the
+# migration that created the tables keeps the list it had (new aggregates are appended columns).
+ROLLUP_AGGS_V2: tuple[Agg, ...] = (
     Agg(Op.COUNT),
     *(Agg(Op.COUNT_IF, c) for c in CONDITIONS),
     *(Agg(Op.COUNT_VALUES, c) for c in ("latency_ms", "ttft_ms", "queue_ms", "cost_usd")),
     *(Agg(Op.SUM, c) for c in SUMMED),
     *(Agg(Op.MAX, c) for c in ("latency_ms", "ttft_ms")),
 )
+# Migration 4 appended these (ALTER TABLE ... ADD COLUMN puts them last: keep them last).
+ROLLUP_AGGS_V4: tuple[Agg, ...] = (Agg(Op.SUM, "cache_write_tokens"),)
+ROLLUP_AGGS: tuple[Agg, ...] = ROLLUP_AGGS_V2 + ROLLUP_AGGS_V4
 LEVELS: tuple[str, ...] = ("hour", "day")
 
 

@@ -50,10 +50,10 @@ def _agg_type(agg: Agg) -> str:
     return "BIGINT"
 
 
-def ddl() -> str:
+def ddl(stored: Sequence[Agg] = ROLLUP_AGGS) -> str:
     parts = []
     for level in LEVELS:
-        aggs = ", ".join(f"{agg_column(a)} {_agg_type(a)}" for a in ROLLUP_AGGS)
+        aggs = ", ".join(f"{agg_column(a)} {_agg_type(a)}" for a in stored)
         parts.append(
             f"CREATE TABLE rollup_{level} (bucket TIMESTAMP NOT NULL, {DIM_TYPES}, "
             f"compacted BOOLEAN NOT NULL, {aggs});"
@@ -68,11 +68,11 @@ def ddl() -> str:
     return "\n".join(parts)
 
 
-def backfill_sql() -> str:
+def backfill_sql(stored: Sequence[Agg] = ROLLUP_AGGS) -> str:
     """Rollups of every stored call: run once by the migration that creates the tables."""
     out = []
     for level in LEVELS:
-        for target, select in build_selects(level, "events", "TRUE", compacted=True):
+        for target, select in build_selects(level, "events", "TRUE", True, stored):
             out.append(f"INSERT INTO {target} {select};")
     return "\n".join(out)
 
@@ -92,12 +92,14 @@ def key_sql(column: str) -> str:
     )
 
 
-def build_selects(level: str, source: str, where: str, compacted: bool) -> list[tuple[str, str]]:
+def build_selects(
+    level: str, source: str, where: str, compacted: bool, stored: Sequence[Agg] = ROLLUP_AGGS
+) -> list[tuple[str, str]]:
     """(target table, SELECT) pairs summarising calls of `source` matching `where` as fragments
     of `level`; the SELECTs have the target tables' column order."""
     bucket = f"date_trunc('{level}', timestamp) AS bucket"
     flag = f"{str(compacted).upper()} AS compacted"
-    aggs = ", ".join(f"{_build_agg(a)} AS {agg_column(a)}" for a in ROLLUP_AGGS)
+    aggs = ", ".join(f"{_build_agg(a)} AS {agg_column(a)}" for a in stored)
     out = [
         (
             f"rollup_{level}",

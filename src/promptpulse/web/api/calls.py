@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 
@@ -24,12 +25,14 @@ from promptpulse.web.schemas.metrics import CallsPage
 
 router = APIRouter(prefix="/v1", tags=["calls"], responses=documented(401, 403, 422))
 
-# The call record's own fields a list shows; metadata and tags stay out to keep pages light.
+# The call record's own fields a list shows; tags stay out to keep pages light. Metadata is
+# at most 16 KiB a call and is what a drill-down needs (trace id, operation, the app's keys).
 COLUMNS: tuple[str, ...] = (
-    "id", "timestamp", "project", "prompt_id", "prompt_version", "model", "provider",
-    "environment", "feature", "user_id", "session_id", "status", "error_type", "error_message",
-    "http_status", "latency_ms", "ttft_ms", "input_tokens", "output_tokens", "cost_usd",
-    "cache_hit", "retries",
+    "id", "timestamp", "project", "prompt_id", "prompt_version", "model", "response_model",
+    "provider", "environment", "feature", "user_id", "session_id", "service", "status",
+    "error_type", "error_message", "http_status", "latency_ms", "ttft_ms", "input_tokens",
+    "output_tokens", "cached_tokens", "reasoning_tokens", "cache_write_tokens", "cost_usd",
+    "cache_hit", "retries", "metadata",
 )  # fmt: skip
 
 
@@ -42,6 +45,8 @@ def shape_call(row: dict[str, Any]) -> dict[str, Any]:
     out = dict(row)
     if isinstance(out.get("timestamp"), datetime):
         out["timestamp"] = _iso(out["timestamp"])
+    if isinstance(out.get("metadata"), str):  # stored as JSON text by some backends
+        out["metadata"] = orjson.loads(out["metadata"])
     return out
 
 

@@ -135,20 +135,24 @@ async def _export(
         overrides=ctx.prices.lookup,
         now=ctx.clock(),
         max_events=ctx.settings.max_batch_events,
+        fallback_costs=mapped.fallback_costs,
     )
     result = await ctx.writer.write("events", prepared.table)
     reasons = [r.describe() for r in mapped.rejected]
     for rejected in prepared.rejected:
         fields = "; ".join(f"{e.field}: {e.message}" for e in rejected.errors)
         reasons.append(f"{mapped.sources[rejected.index].describe()}: {fields}")
+    # Spans stored without some of their usage attributes: told, not counted as rejected.
+    warnings = [f"stored without: {w.describe()}" for w in mapped.warnings]
     ctx.metrics.ingested.labels("events", "accepted").inc(result.accepted)
     ctx.metrics.ingested.labels("events", "duplicate").inc(result.duplicates)
     ctx.metrics.ingested.labels("events", "rejected").inc(len(reasons))
     response = ExportTraceServiceResponse()
-    if reasons:
+    if reasons or warnings:
         response.partial_success.CopyFrom(
             ExportTracePartialSuccess(
-                rejected_spans=len(reasons), error_message=otlp.summarize(reasons, len(reasons))
+                rejected_spans=len(reasons),
+                error_message=otlp.summarize([*reasons, *warnings], len(reasons)),
             )
         )
     return _message(200, response, encoding)

@@ -34,6 +34,7 @@ class Tokens(Out):
     output: int | None
     cached: int | None
     reasoning: int | None
+    cache_write: int | None = None
     total: int | None
     per_request: Number | None
 
@@ -131,11 +132,13 @@ class Call(Out):
     prompt_id: str | None
     prompt_version: str | None
     model: str | None
+    response_model: str | None = None
     provider: str | None
     environment: str | None
     feature: str | None
     user_id: str | None
     session_id: str | None
+    service: str | None = None
     status: str
     error_type: str | None
     error_message: str | None
@@ -144,9 +147,13 @@ class Call(Out):
     ttft_ms: Number | None
     input_tokens: int | None
     output_tokens: int | None
+    cached_tokens: int | None = None
+    reasoning_tokens: int | None = None
+    cache_write_tokens: int | None = None
     cost_usd: Number | None
     cache_hit: bool | None
     retries: int | None
+    metadata: dict[str, Any] | None = None
 
 
 class CallsPage(Out):
