@@ -30,6 +30,8 @@ from promptpulse.web.api import ROUTERS
 from promptpulse.web.changes import ChangeFeed
 from promptpulse.web.context import AppContext
 from promptpulse.web.gzip_body import GzipRequestBody
+from promptpulse.web.header_limit import HeaderLimit
+from promptpulse.web.keycache import FailureThrottle
 
 log = logging.getLogger("promptpulse")
 
@@ -68,6 +70,7 @@ def build_context(
     changes = ChangeFeed(loop)
     writer.add_listener(changes.notify_threadsafe)
     return AppContext(
+        auth_failures=FailureThrottle(settings.auth_failures_burst, settings.auth_failures_per_s),
         settings=settings,
         store=store,
         meta=meta,
@@ -159,6 +162,8 @@ def _install_http(app: FastAPI, settings: Settings) -> None:
         compresslevel=6,  # level 9 takes ~2x the time for <1% less on the ECharts bundle
         exclude_content_types=(*DEFAULT_EXCLUDED_CONTENT_TYPES, *MEDIA_TYPES.values()),
     )
+    # Outermost: an oversized header block is refused before any middleware or route reads it.
+    app.add_middleware(HeaderLimit, limit=settings.max_header_bytes)
     for router in ROUTERS:
         app.include_router(router)
     dashboard.install(app)

@@ -25,6 +25,17 @@ class Settings(BaseSettings):
     duckdb_threads: int | None = Field(None, description="DuckDB threads (default: all cores).")
     max_batch_events: int = Field(10_000, description="Most events in one ingest request.")
     max_body_bytes: int = Field(10 * 1024 * 1024, description="Largest decompressed request body.")
+    max_header_bytes: int = Field(
+        32 * 1024, description="Largest request header block (a larger one is answered 431)."
+    )
+    auth_failures_burst: int = Field(
+        100,
+        description="Failed authentications one client address may make at once before "
+        "it is answered 429 (0: no throttling).",
+    )
+    auth_failures_per_s: float = Field(
+        10.0, description="Failed authentications per second an address earns back."
+    )
     writer_queue_events: int = Field(
         200_000, description="Events waiting for the writer before ingest answers 429."
     )

@@ -28,6 +28,9 @@ def run(
         port=settings.port,
         log_level=settings.log_level.lower(),
         access_log=False,
+        # h11 bounds the header block while it is received (httptools buffers any size).
+        http="h11",
+        h11_max_incomplete_event_size=settings.max_header_bytes,
         timeout_graceful_shutdown=10,
     )
     server = uvicorn.Server(config)
