@@ -13,6 +13,7 @@ import orjson
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, Strict, field_validator
 
 from promptpulse.errors import FieldError
+from promptpulse.model import TIME_FLOOR
 
 ErrorType = Literal[
     "timeout",
@@ -30,9 +31,6 @@ ScoreSource = Literal["user", "eval", "human"]
 MAX_METADATA_BYTES = 16 * 1024
 MAX_ERROR_MESSAGE = 2048
 MAX_FUTURE = timedelta(hours=24)
-# No LLM call happened before this; an older time is a client bug (a zero value, seconds read
-# as milliseconds), and a year-1 time with an offset would not even fit the column.
-TIME_FLOOR = datetime(2000, 1, 1, tzinfo=UTC)
 
 Str64 = Annotated[str, Field(max_length=64)]
 Str100 = Annotated[str, Field(max_length=100)]
@@ -119,6 +117,7 @@ def _not_a_number_time(value: Any) -> Any:
 
 
 def _utc_after_floor(value: datetime) -> datetime:
+    """In UTC, from 2000 on (the future limit is checked against the clock later)."""
     try:
         utc = value.astimezone(UTC)
     except OverflowError:  # 0001-01-01T00:00:00+01:00 is in year 0 in UTC

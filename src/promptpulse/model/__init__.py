@@ -2,6 +2,7 @@
 typed result rows. Imports nothing of PromptPulse but `errors`."""
 
 from promptpulse.model import fmt
+from promptpulse.model.bounds import MAX_CUSTOM_PERIOD, TIME_CEILING, TIME_FLOOR, utc_within
 from promptpulse.model.catalog import (
     CATALOG,
     CONDITIONS,
@@ -43,11 +44,14 @@ __all__ = [
     "COUNT",
     "FILTERS",
     "INTERVALS",
+    "MAX_CUSTOM_PERIOD",
     "METADATA_PREFIX",
     "METRICS",
     "MTOK",
     "NUMERIC_CALL_FIELDS",
     "SCORE_SCHEMA",
+    "TIME_CEILING",
+    "TIME_FLOOR",
     "Agg",
     "AggRow",
     "Dimension",
@@ -63,4 +67,5 @@ __all__ = [
     "check_call_fields",
     "fmt",
     "is_dimension",
+    "utc_within",
 ]
