@@ -56,6 +56,11 @@ class Settings(BaseSettings):
         description="SMTP server for email alerts: smtp://[user:pass@]host[:port], "
         "smtps://... (TLS) or smtp+starttls://...",
     )
+    allowed_hosts: str | None = Field(
+        None,
+        description="Comma list of host names and CIDR ranges that webhooks, Slack and "
+        "PagerDuty may reach although private, loopback or link-local (default: none).",
+    )
     smtp_from: str = Field("promptpulse@localhost", description="Sender of alert emails.")
     public_url: str | None = Field(
         None, description="Base URL for links in notifications (default http://host:port)."

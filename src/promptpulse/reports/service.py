@@ -21,7 +21,13 @@ import sqlalchemy as sa
 from promptpulse.config import Settings
 from promptpulse.errors import Invalid
 from promptpulse.model import Filter, Scope
-from promptpulse.notify import PermanentFailure, attempts, post_json, send_email
+from promptpulse.notify import (
+    PermanentFailure,
+    attempts,
+    outgoing_client,
+    post_json,
+    send_email,
+)
 from promptpulse.reports import periods
 from promptpulse.reports import schedules as sch
 from promptpulse.reports.build import build_report
@@ -128,7 +134,7 @@ class ReportService:
     async def deliver(self, r: Report, channels: list[sch.ReportChannel]) -> list[dict[str, Any]]:
         results = []
         base_s = self.settings.alerts_retry_base_s
-        async with httpx.AsyncClient(timeout=15, follow_redirects=False) as http:
+        async with outgoing_client(self.settings.allowed_hosts, timeout=15) as http:
             for ch in channels:
                 status, error, detail = "failed", None, None
                 send = partial(self._send, ch, r, http)
