@@ -72,7 +72,7 @@ def start_server(
         if not thread.is_alive() or time.monotonic() > deadline:
             raise RuntimeError("server did not start")
         time.sleep(0.02)
-    meta = MetaDB(settings.metadata_db_url)
+    meta = MetaDB(settings.metadata_db_url, settings.secret_keys)
     return server, thread, LiveServer(f"http://127.0.0.1:{port}", settings, meta, app)
 
 
@@ -140,7 +140,7 @@ def in_process_app(data_dir: Path, **settings_: Any) -> Iterator[InProcessApp]:
     settings_.setdefault("allowed_hosts", LOCAL_RECEIVERS)
     settings = Settings(data_dir=data_dir, **settings_)
     store = open_store(settings)
-    meta = MetaDB(settings.metadata_db_url)
+    meta = MetaDB(settings.metadata_db_url, settings.secret_keys)
     application = create_app(settings, store=store, meta=meta)
     with TestClient(application) as running:  # runs the lifespan: writer, services, tasks
         yield InProcessApp(settings, meta, application, running)

@@ -121,7 +121,7 @@ def create_app(
             own_store = store or open_store(settings)
             if store is None:
                 stack.callback(own_store.close)
-            own_meta = meta or MetaDB(settings.metadata_db_url)
+            own_meta = meta or MetaDB(settings.metadata_db_url, settings.secret_keys)
             if meta is None:
                 stack.callback(own_meta.close)
             ctx = build_context(settings, own_store, own_meta, clock, asyncio.get_running_loop())
@@ -132,6 +132,12 @@ def create_app(
             for task in tasks:
                 task.start()
                 stack.push_async_callback(task.stop)
+            _private_data_dir(settings)
+            if not settings.secret_key:
+                log.warning(
+                    "PROMPTPULSE_SECRET_KEY is not set: channel secrets (webhook URLs, routing "
+                    "keys, signing secrets) are stored in plain text in the metadata database"
+                )
             log.info("PromptPulse %s serving data from %s", __version__, settings.data_dir)
             yield
 
@@ -145,6 +151,16 @@ def create_app(
     )
     _install_http(app, settings)
     return app
+
+
+def _private_data_dir(settings: Settings) -> None:
+    """The data directory and its databases readable by their owner only (files made later are
+    private too: `promptpulse serve` runs with umask 077)."""
+    if settings.data_dir.is_dir():
+        settings.data_dir.chmod(0o700)
+    for path in (settings.duckdb_path, settings.data_dir / "metadata.sqlite"):
+        if path.is_file():
+            path.chmod(0o600)
 
 
 def _install_http(app: FastAPI, settings: Settings) -> None:

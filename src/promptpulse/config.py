@@ -61,6 +61,14 @@ class Settings(BaseSettings):
         description="Comma list of host names and CIDR ranges that webhooks, Slack and "
         "PagerDuty may reach although private, loopback or link-local (default: none).",
     )
+    secret_key: str | None = Field(
+        None,
+        description="Fernet key that encrypts channel secrets (webhook URLs, routing keys, "
+        "signing secrets, headers) in the metadata database; unset: stored in plain text.",
+    )
+    secret_key_old: str | None = Field(
+        None, description="A previous secret key, still read while rotating to a new one."
+    )
     smtp_from: str = Field("promptpulse@localhost", description="Sender of alert emails.")
     public_url: str | None = Field(
         None, description="Base URL for links in notifications (default http://host:port)."
@@ -105,6 +113,10 @@ class Settings(BaseSettings):
     @property
     def duckdb_path(self) -> Path:
         return self.data_dir / "events.duckdb"
+
+    @property
+    def secret_keys(self) -> list[str]:
+        return [k for k in (self.secret_key, self.secret_key_old) if k]
 
     @property
     def metadata_db_url(self) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Sequence
 
 import uvicorn
@@ -21,6 +22,7 @@ def run(
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    os.umask(0o077)  # every file the server makes (databases, exports, reports) is private
     app = create_app(settings, extra_tasks=extra_tasks)
     config = uvicorn.Config(
         app,

@@ -63,7 +63,7 @@ def metadata(settings: Settings) -> Iterator[MetaDB]:
     """The metadata database (keys, prices, rules, policies), closed on the way out."""
     from promptpulse.meta import MetaDB
 
-    meta = MetaDB(settings.metadata_db_url)
+    meta = MetaDB(settings.metadata_db_url, settings.secret_keys)
     try:
         yield meta
     finally:

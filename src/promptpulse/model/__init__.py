@@ -14,6 +14,7 @@ from promptpulse.model.catalog import (
     Op,
     base_aggregates,
 )
+from promptpulse.model.channel_fields import CHANNEL_SECRET_FIELDS
 from promptpulse.model.prices import MTOK, PriceOverride
 from promptpulse.model.records import (
     CALL_FIELDS,
@@ -39,6 +40,7 @@ __all__ = [
     "CALL_FIELDS",
     "CALL_SCHEMA",
     "CATALOG",
+    "CHANNEL_SECRET_FIELDS",
     "COLUMN_DIMENSIONS",
     "CONDITIONS",
     "COUNT",

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import logging
 import socket
 from dataclasses import dataclass
 
@@ -113,6 +114,8 @@ def _default_port(request: httpx.Request) -> int:
 
 def outgoing_client(allowed_hosts: str | None, timeout: float) -> httpx.AsyncClient:
     """The HTTP client every notification goes out with: guarded, never following redirects."""
+    # httpx logs each request's full URL at INFO; a webhook URL is a secret.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     return httpx.AsyncClient(
         timeout=timeout,
         follow_redirects=False,
