@@ -24,6 +24,10 @@ from promptpulse.config import Settings
 from promptpulse.meta import MetaDB, Scope, create_key
 from promptpulse.store import open_store
 
+# Test receivers (webhook, Slack, PagerDuty, report channels) listen on loopback, which the
+# server refuses by default (SSRF guard): every test server allows it explicitly.
+LOCAL_RECEIVERS = "127.0.0.1"
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -55,6 +59,7 @@ def start_server(
     data_dir: Path, clock: Callable[[], datetime] | None = None, **overrides: object
 ) -> tuple[uvicorn.Server, threading.Thread, LiveServer]:
     port = free_port()
+    overrides.setdefault("allowed_hosts", LOCAL_RECEIVERS)
     settings = Settings(data_dir=data_dir, port=port, **overrides)  # type: ignore[arg-type]
     app = create_app(settings, clock=clock) if clock else create_app(settings)
     server = uvicorn.Server(
@@ -67,7 +72,7 @@ def start_server(
         if not thread.is_alive() or time.monotonic() > deadline:
             raise RuntimeError("server did not start")
         time.sleep(0.02)
-    meta = MetaDB(settings.metadata_db_url)
+    meta = MetaDB(settings.metadata_db_url, settings.secret_keys)
     return server, thread, LiveServer(f"http://127.0.0.1:{port}", settings, meta, app)
 
 
@@ -132,9 +137,10 @@ def in_process_app(data_dir: Path, **settings_: Any) -> Iterator[InProcessApp]:
     """The body of `app`, with settings of a module's own (e.g. a background loop turned off
     with `alerts_interval_s=0`, so that only the test runs its rounds):
     `yield from in_process_app(tmp_path_factory.mktemp("data"), alerts_interval_s=0)`."""
+    settings_.setdefault("allowed_hosts", LOCAL_RECEIVERS)
     settings = Settings(data_dir=data_dir, **settings_)
     store = open_store(settings)
-    meta = MetaDB(settings.metadata_db_url)
+    meta = MetaDB(settings.metadata_db_url, settings.secret_keys)
     application = create_app(settings, store=store, meta=meta)
     with TestClient(application) as running:  # runs the lifespan: writer, services, tasks
         yield InProcessApp(settings, meta, application, running)

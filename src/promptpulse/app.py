@@ -30,6 +30,8 @@ from promptpulse.web.api import ROUTERS
 from promptpulse.web.changes import ChangeFeed
 from promptpulse.web.context import AppContext
 from promptpulse.web.gzip_body import GzipRequestBody
+from promptpulse.web.header_limit import HeaderLimit
+from promptpulse.web.keycache import FailureThrottle
 
 log = logging.getLogger("promptpulse")
 
@@ -68,6 +70,7 @@ def build_context(
     changes = ChangeFeed(loop)
     writer.add_listener(changes.notify_threadsafe)
     return AppContext(
+        auth_failures=FailureThrottle(settings.auth_failures_burst, settings.auth_failures_per_s),
         settings=settings,
         store=store,
         meta=meta,
@@ -118,7 +121,7 @@ def create_app(
             own_store = store or open_store(settings)
             if store is None:
                 stack.callback(own_store.close)
-            own_meta = meta or MetaDB(settings.metadata_db_url)
+            own_meta = meta or MetaDB(settings.metadata_db_url, settings.secret_keys)
             if meta is None:
                 stack.callback(own_meta.close)
             ctx = build_context(settings, own_store, own_meta, clock, asyncio.get_running_loop())
@@ -129,6 +132,12 @@ def create_app(
             for task in tasks:
                 task.start()
                 stack.push_async_callback(task.stop)
+            _private_data_dir(settings)
+            if not settings.secret_key:
+                log.warning(
+                    "PROMPTPULSE_SECRET_KEY is not set: channel secrets (webhook URLs, routing "
+                    "keys, signing secrets) are stored in plain text in the metadata database"
+                )
             log.info("PromptPulse %s serving data from %s", __version__, settings.data_dir)
             yield
 
@@ -142,6 +151,16 @@ def create_app(
     )
     _install_http(app, settings)
     return app
+
+
+def _private_data_dir(settings: Settings) -> None:
+    """The data directory and its databases readable by their owner only (files made later are
+    private too: `promptpulse serve` runs with umask 077)."""
+    if settings.data_dir.is_dir():
+        settings.data_dir.chmod(0o700)
+    for path in (settings.duckdb_path, settings.data_dir / "metadata.sqlite"):
+        if path.is_file():
+            path.chmod(0o600)
 
 
 def _install_http(app: FastAPI, settings: Settings) -> None:
@@ -159,6 +178,8 @@ def _install_http(app: FastAPI, settings: Settings) -> None:
         compresslevel=6,  # level 9 takes ~2x the time for <1% less on the ECharts bundle
         exclude_content_types=(*DEFAULT_EXCLUDED_CONTENT_TYPES, *MEDIA_TYPES.values()),
     )
+    # Outermost: an oversized header block is refused before any middleware or route reads it.
+    app.add_middleware(HeaderLimit, limit=settings.max_header_bytes)
     for router in ROUTERS:
         app.include_router(router)
     dashboard.install(app)

@@ -25,6 +25,17 @@ class Settings(BaseSettings):
     duckdb_threads: int | None = Field(None, description="DuckDB threads (default: all cores).")
     max_batch_events: int = Field(10_000, description="Most events in one ingest request.")
     max_body_bytes: int = Field(10 * 1024 * 1024, description="Largest decompressed request body.")
+    max_header_bytes: int = Field(
+        32 * 1024, description="Largest request header block (a larger one is answered 431)."
+    )
+    auth_failures_burst: int = Field(
+        100,
+        description="Failed authentications one client address may make at once before "
+        "it is answered 429 (0: no throttling).",
+    )
+    auth_failures_per_s: float = Field(
+        10.0, description="Failed authentications per second an address earns back."
+    )
     writer_queue_events: int = Field(
         200_000, description="Events waiting for the writer before ingest answers 429."
     )
@@ -44,6 +55,19 @@ class Settings(BaseSettings):
         None,
         description="SMTP server for email alerts: smtp://[user:pass@]host[:port], "
         "smtps://... (TLS) or smtp+starttls://...",
+    )
+    allowed_hosts: str | None = Field(
+        None,
+        description="Comma list of host names and CIDR ranges that webhooks, Slack and "
+        "PagerDuty may reach although private, loopback or link-local (default: none).",
+    )
+    secret_key: str | None = Field(
+        None,
+        description="Fernet key that encrypts channel secrets (webhook URLs, routing keys, "
+        "signing secrets, headers) in the metadata database; unset: stored in plain text.",
+    )
+    secret_key_old: str | None = Field(
+        None, description="A previous secret key, still read while rotating to a new one."
     )
     smtp_from: str = Field("promptpulse@localhost", description="Sender of alert emails.")
     public_url: str | None = Field(
@@ -89,6 +113,10 @@ class Settings(BaseSettings):
     @property
     def duckdb_path(self) -> Path:
         return self.data_dir / "events.duckdb"
+
+    @property
+    def secret_keys(self) -> list[str]:
+        return [k for k in (self.secret_key, self.secret_key_old) if k]
 
     @property
     def metadata_db_url(self) -> str:

@@ -74,7 +74,7 @@ def metadata(settings: Settings) -> Iterator[MetaDB]:
             "directory the server runs on[/dim]",
             highlight=False,
         )
-    meta = MetaDB(settings.metadata_db_url)
+    meta = MetaDB(settings.metadata_db_url, settings.secret_keys)
     try:
         yield meta
     finally:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -10,19 +10,35 @@ import sqlalchemy as sa
 
 from promptpulse.errors import SchemaTooNew
 from promptpulse.meta import migrations
+from promptpulse.meta.sealed import seal_existing, seal_with
+from promptpulse.meta.tables import alert_rules, budgets, report_schedules, slos
+
+
+def private_file(path: Path) -> None:
+    """Create `path` (if missing) readable by its owner only: it holds keys' hashes and secrets."""
+    path.touch(mode=0o600, exist_ok=True)
+    path.chmod(0o600)
 
 
 class MetaDB:
     """Opening one migrates it: the features find every table of `meta.tables` there."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, secret_keys: Sequence[str] = ()) -> None:
+        """`secret_keys`: the key channel secrets are sealed with, then older keys still read
+        (none: stored as plain JSON, as before)."""
         if url.startswith("sqlite:///"):
-            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+            path = Path(url.removeprefix("sqlite:///"))
+            path.parent.mkdir(parents=True, exist_ok=True)
+            private_file(path)
         self.engine = sa.create_engine(url, future=True)
         if self.engine.dialect.name == "sqlite":
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
         try:
             self._migrate()
+            seal_with(self.engine, [k for k in secret_keys if k])
+            self.resealed = seal_existing(
+                self.engine, [alert_rules, budgets, slos, report_schedules]
+            )
         except BaseException:
             self.engine.dispose()
             raise

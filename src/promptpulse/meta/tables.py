@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from promptpulse.meta.sealed import SealedSpec
+
 metadata = sa.MetaData()
 
 schema_version = sa.Table(
@@ -53,7 +55,7 @@ alert_rules = sa.Table(
     sa.Column("id", sa.String(32), primary_key=True),
     sa.Column("project", sa.String(100), nullable=True),  # NULL: every project (admin)
     sa.Column("name", sa.String(200), nullable=False),
-    sa.Column("spec", sa.Text, nullable=False),  # RuleIn as JSON, secrets included
+    sa.Column("spec", SealedSpec, nullable=False),  # RuleIn as JSON, channel secrets sealed
     sa.Column("enabled", sa.Boolean, nullable=False),
     sa.Column("created_at", sa.DateTime, nullable=False),
     sa.Column("updated_at", sa.DateTime, nullable=False),
@@ -153,7 +155,7 @@ def _spec_table(name: str) -> sa.Table:
         sa.Column("id", sa.String(32), primary_key=True),
         sa.Column("project", sa.String(100), nullable=True),
         sa.Column("name", sa.String(200), nullable=False),
-        sa.Column("spec", sa.Text, nullable=False),
+        sa.Column("spec", SealedSpec, nullable=False),
         sa.Column("created_at", sa.DateTime, nullable=False),
         sa.Column("updated_at", sa.DateTime, nullable=False),
     )
@@ -204,7 +206,7 @@ report_schedules = sa.Table(
     sa.Column("id", sa.String(32), primary_key=True),
     sa.Column("project", sa.String(100), nullable=True),  # NULL: every project (admin)
     sa.Column("name", sa.String(200), nullable=False),
-    sa.Column("spec", sa.Text, nullable=False),  # ScheduleIn as JSON, secrets included
+    sa.Column("spec", SealedSpec, nullable=False),  # ScheduleIn as JSON, channel secrets sealed
     sa.Column("created_at", sa.DateTime, nullable=False),
     sa.Column("updated_at", sa.DateTime, nullable=False),
     # The end of the last period sent (naive UTC): a period is sent once, across restarts.

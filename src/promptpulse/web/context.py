@@ -14,11 +14,12 @@ from fastapi import Request
 
 from promptpulse.config import Settings
 from promptpulse.ingest.writer import Writer
-from promptpulse.meta import ApiKey, MetaDB
+from promptpulse.meta import MetaDB
 from promptpulse.meta.prices import OverrideCache
 from promptpulse.observability import ServerMetrics
 from promptpulse.store import Store
 from promptpulse.web.changes import ChangeFeed
+from promptpulse.web.keycache import FailureThrottle, KeyCache
 
 if TYPE_CHECKING:
     from promptpulse.alerts import AlertService
@@ -41,8 +42,9 @@ class AppContext:
     retention: RetentionService
     exports: ExportService
     reports: ReportService
-    # secret -> (valid until, key): a revoked key stops working within the cache's second
-    key_cache: dict[str, tuple[float, ApiKey | None]] = field(default_factory=dict)
+    # hashes of known keys, trusted for a second: a key revoked anywhere stops working here
+    key_cache: KeyCache = field(default_factory=KeyCache)
+    auth_failures: FailureThrottle = field(default_factory=FailureThrottle)
 
 
 def context(request: Request) -> AppContext:
