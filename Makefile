@@ -19,6 +19,7 @@ demo: install
 
 test: install
 	scripts/ensure-chromium
+	scripts/ensure-postgres
 	$(PY) -m pytest -n 2 -q
 
 lint: install
