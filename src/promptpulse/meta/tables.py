@@ -248,3 +248,20 @@ retention_policies = sa.Table(
     sa.Column("hourly_days", sa.Integer, nullable=True),
     sa.Column("daily_days", sa.Integer, nullable=True),
 )
+
+# ---------------------------------------------------------------- replicas
+
+# Leadership of the periodic jobs among replicas that share a PostgreSQL metadata database
+# (promptpulse.meta.lease): the holder renews `expires_at` (the database's clock) every few
+# seconds; another replica takes the row over once it has expired.
+# The sequence of commits of every replica (promptpulse.meta.changes); PostgreSQL only.
+change_sequence = sa.Sequence("change_sequence", metadata=metadata)
+
+leases = sa.Table(
+    "leases",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("holder", sa.String(200), nullable=False),
+    sa.Column("expires_at", UTCDateTime(), nullable=False),
+    sa.Column("acquired_at", UTCDateTime(), nullable=False),
+)

@@ -15,6 +15,7 @@ from fastapi import Request
 from promptpulse.config import Settings
 from promptpulse.ingest.writer import Writer
 from promptpulse.meta import ApiKey, MetaDB
+from promptpulse.meta.lease import Lease
 from promptpulse.meta.prices import OverrideCache
 from promptpulse.observability import ServerMetrics
 from promptpulse.store import Store
@@ -41,6 +42,7 @@ class AppContext:
     retention: RetentionService
     exports: ExportService
     reports: ReportService
+    lease: Lease  # whether this replica runs the periodic jobs
     # secret -> (valid until, key): a revoked key stops working within the cache's second
     key_cache: dict[str, tuple[float, ApiKey | None]] = field(default_factory=dict)
 

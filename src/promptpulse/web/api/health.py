@@ -33,7 +33,13 @@ async def readyz(request: Request) -> Any:
         await run_in_threadpool(ctx.store.ping)
     except Exception as exc:
         raise StoreUnavailable(f"store not reachable: {exc}") from exc
-    return {"status": "ready", "writer_queue_events": ctx.writer.pending_events}
+    leader = await run_in_threadpool(ctx.lease.leader)
+    return {
+        "status": "ready",
+        "writer_queue_events": ctx.writer.pending_events,
+        "replica": ctx.lease.holder,
+        "leader": leader.holder if leader else None,
+    }
 
 
 @router.get(
