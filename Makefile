@@ -26,6 +26,7 @@ demo: install
 
 test: install-dev
 	scripts/ensure-chromium
+	scripts/ensure-postgres
 	PYTHON=$(PYTHON) scripts/instrumentation-env
 	$(PY) -m pytest -n 2 -q
 

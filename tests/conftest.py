@@ -23,6 +23,7 @@ from promptpulse.app import create_app
 from promptpulse.config import Settings
 from promptpulse.meta import MetaDB, Scope, create_key
 from promptpulse.store import open_store
+from tests.harness.pg import PostgresServer
 
 # Test receivers (webhook, Slack, PagerDuty, report channels) listen on loopback, which the
 # server refuses by default (SSRF guard): every test server allows it explicitly.
@@ -155,3 +156,28 @@ def project() -> str:
 
 def iso(t: datetime) -> str:
     return t.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+# ---------------------------------------------------------------- a real PostgreSQL (metadata)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """One PostgreSQL cluster per test session (per xdist worker): tests/harness/pg.py."""
+    server = PostgresServer()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def pg_url(postgres: PostgresServer) -> str:
+    """A fresh, empty PostgreSQL database for this test: its SQLAlchemy URL."""
+    return postgres.create_database()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def metadata_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh metadata database on each engine PromptPulse supports."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'meta' / 'metadata.sqlite'}"
+    return str(request.getfixturevalue("postgres").create_database())

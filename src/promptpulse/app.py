@@ -18,6 +18,9 @@ from promptpulse.config import Settings
 from promptpulse.exports import MEDIA_TYPES, ExportService
 from promptpulse.ingest.writer import Writer
 from promptpulse.meta import MetaDB
+from promptpulse.meta.changes import ChangeBus
+from promptpulse.meta.changes import shared as shared_metadata
+from promptpulse.meta.lease import Lease
 from promptpulse.meta.prices import OverrideCache
 from promptpulse.observability import ServerMetrics
 from promptpulse.reports import ReportService
@@ -68,6 +71,8 @@ def build_context(
     )
     server_metrics.watch_queue(lambda: writer.pending_events)
     changes = ChangeFeed(loop)
+    if shared_metadata(meta.engine):  # replicas: every one's commits wake every one's waiters
+        changes.bus = ChangeBus(meta.engine, changes.advance_threadsafe)
     writer.add_listener(changes.notify_threadsafe)
     return AppContext(
         auth_failures=FailureThrottle(settings.auth_failures_burst, settings.auth_failures_per_s),
@@ -83,11 +88,35 @@ def build_context(
         retention=RetentionService(meta.engine, store, settings, clock),
         exports=ExportService(store, settings, clock),
         reports=ReportService(meta.engine, store, clock, settings),
+        lease=Lease(meta, settings.replica_name, settings.lease_ttl_s),
     )
 
 
 def daemons(ctx: AppContext) -> list[DaemonTask]:
-    """The background loops of every server (an interval of 0: that loop does not run)."""
+    """The background loops of every server (an interval of 0: that loop does not run): the
+    jobs lease's renewal, and the periodic jobs, which run only while this replica holds it."""
+
+    async def renew() -> None:
+        await asyncio.to_thread(ctx.lease.renew)
+
+    jobs = [_leader_only(ctx.lease, task) for task in periodic_jobs(ctx)]
+    return [DaemonTask("lease", ctx.settings.lease_renew_s, renew), *jobs]
+
+
+def _leader_only(lease: Lease, task: DaemonTask) -> DaemonTask:
+    """The task, skipping its rounds while another replica holds the jobs lease."""
+    run_once = task.run_once
+
+    async def when_leading() -> None:
+        if lease.held():
+            await run_once()
+
+    task.run_once = when_leading
+    return task
+
+
+def periodic_jobs(ctx: AppContext) -> list[DaemonTask]:
+    """Alert evaluation, rollup compaction, retention, scheduled exports and reports."""
     s = ctx.settings
     tasks = [ctx.alerts.daemon()]
     if s.rollup_interval_s > 0:
@@ -125,8 +154,12 @@ def create_app(
             if meta is None:
                 stack.callback(own_meta.close)
             ctx = build_context(settings, own_store, own_meta, clock, asyncio.get_running_loop())
+            ctx.changes.start()
+            stack.callback(ctx.changes.stop)
             ctx.writer.start()
             stack.callback(ctx.writer.stop)
+            await asyncio.to_thread(ctx.lease.renew)  # the first rounds need not wait for it
+            stack.callback(ctx.lease.release)  # after every job stopped: another leads at once
             app.state.ctx = ctx
             tasks = [*daemons(ctx), *(make(ctx) for make in extra_tasks)]
             for task in tasks:

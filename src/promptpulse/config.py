@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import socket
 from pathlib import Path
 
 from pydantic import Field
@@ -106,9 +108,25 @@ class Settings(BaseSettings):
     reports_interval_s: float = Field(
         60.0, description="Seconds between checks for due scheduled reports (0: none)."
     )
+    replica_id: str | None = Field(
+        None,
+        description="This replica's name in the jobs lease and /readyz (default: host:pid).",
+    )
+    lease_ttl_s: float = Field(
+        15.0,
+        description="Replicas on PostgreSQL: the jobs lease lasts this long unless renewed; "
+        "another replica takes over at most this plus lease_renew_s after the holder dies.",
+    )
+    lease_renew_s: float = Field(
+        5.0, description="Seconds between renewals (or attempts to take) the jobs lease."
+    )
     reports_dir: Path | None = Field(
         None, description="Root of file-channel report directories (default <data_dir>/reports)."
     )
+
+    @property
+    def replica_name(self) -> str:
+        return self.replica_id or f"{socket.gethostname()}:{os.getpid()}"
 
     @property
     def duckdb_path(self) -> Path:

@@ -30,7 +30,9 @@ class MetaDB:
             path = Path(url.removeprefix("sqlite:///"))
             path.parent.mkdir(parents=True, exist_ok=True)
             private_file(path)
-        self.engine = sa.create_engine(url, future=True)
+        # pre_ping: a replica outlives PostgreSQL restarts and failovers; a dead pooled
+        # connection is replaced instead of failing the request that drew it.
+        self.engine = sa.create_engine(url, future=True, pool_pre_ping=True)
         if self.engine.dialect.name == "sqlite":
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
         try:
@@ -49,6 +51,10 @@ class MetaDB:
             return migrations.current_version(conn)
 
     def _migrate(self) -> None:
+        with _migration_lock(self.engine):
+            self._migrate_locked()
+
+    def _migrate_locked(self) -> None:
         with self.engine.connect() as conn:
             found = migrations.current_version(conn)
             if found > migrations.HEAD:
@@ -63,6 +69,27 @@ class MetaDB:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+# pg_advisory_lock key of the migrations (any constant; "PrPl" in ASCII): replicas that start
+# at the same moment migrate one after the other, and the later ones find nothing to do.
+MIGRATION_LOCK_KEY = 0x5072506C
+
+
+@contextmanager
+def _migration_lock(engine: sa.Engine) -> Iterator[None]:
+    """On PostgreSQL, a session advisory lock held around the whole migration (reading the
+    version included). SQLite needs none: each step's BEGIN IMMEDIATE serialises writers and
+    `apply` skips a step another process applied meanwhile."""
+    if engine.dialect.name != "postgresql":
+        yield
+        return
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(sa.text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+        try:
+            yield
+        finally:
+            conn.execute(sa.text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK_KEY})
 
 
 @contextmanager

@@ -15,6 +15,7 @@ from fastapi import Request
 from promptpulse.config import Settings
 from promptpulse.ingest.writer import Writer
 from promptpulse.meta import MetaDB
+from promptpulse.meta.lease import Lease
 from promptpulse.meta.prices import OverrideCache
 from promptpulse.observability import ServerMetrics
 from promptpulse.store import Store
@@ -42,6 +43,7 @@ class AppContext:
     retention: RetentionService
     exports: ExportService
     reports: ReportService
+    lease: Lease  # whether this replica runs the periodic jobs
     # hashes of known keys, trusted for a second: a key revoked anywhere stops working here
     key_cache: KeyCache = field(default_factory=KeyCache)
     auth_failures: FailureThrottle = field(default_factory=FailureThrottle)

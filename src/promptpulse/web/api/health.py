@@ -39,7 +39,13 @@ async def readyz(request: Request) -> Any:
     failure = ctx.writer.failure
     if failure is not None and not _space_is_back(ctx.settings.data_dir, failure[0]):
         raise WriteFailed(f"the store cannot write: {failure[1]}")
-    return {"status": "ready", "writer_queue_events": ctx.writer.pending_events}
+    leader = await run_in_threadpool(ctx.lease.leader)
+    return {
+        "status": "ready",
+        "writer_queue_events": ctx.writer.pending_events,
+        "replica": ctx.lease.holder,
+        "leader": leader.holder if leader else None,
+    }
 
 
 FREE_BYTES_TO_RETRY = 64 * 1024 * 1024
