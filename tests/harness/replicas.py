@@ -88,6 +88,7 @@ def start_replica(name: str, data_dir: Path, metadata_url: str, **settings: obje
         "PROMPTPULSE_PORT": str(port),
         "PROMPTPULSE_METADATA_URL": metadata_url,
         "PROMPTPULSE_REPLICA_ID": name,
+        "PROMPTPULSE_ALLOWED_HOSTS": "127.0.0.1",  # the tests' webhook receivers
         **{f"PROMPTPULSE_{k.upper()}": str(v) for k, v in settings.items()},
     }
     log = (data_dir / "server.log").open("ab")
