@@ -5,6 +5,7 @@ as the DuckDB store's."""
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta
@@ -35,6 +36,8 @@ from promptpulse.store.rollup_plan import (
     is_approximate,
     pieces,
 )
+
+log = logging.getLogger("promptpulse.rollups")
 
 
 class LifecycleMixin:
@@ -173,29 +176,65 @@ class LifecycleMixin:
     # ------------------------------------------------------------ maintenance
 
     def compact_rollups(self, now: datetime, grace: timedelta) -> dict[str, int]:
-        """Fold the fragments of buckets closed for at least `grace`. ClickHouse merges them in
-        the background; this makes it happen now (OPTIMIZE ... FINAL of the partitions that
-        hold closed buckets with fragments). Returns buckets folded per level."""
+        """Fold the fragments of buckets closed for at least `grace`: ClickHouse merges them in
+        the background; this makes it happen now (OPTIMIZE ... FINAL of the partitions that hold
+        closed buckets with fragments). First it heals closed days that received calls: a copy
+        of a call that two replicas inserted at the same moment is one call in raw (FINAL) but
+        the views summarised it twice. Returns buckets folded per level."""
         out = {}
         with self._maintenance:
+            for day, project in self._miscounted(floor_to(now - grace, "day")):
+                log.info("rollups of %s on %s did not match raw calls: rebuilt", project, day)
+                self._rebuild(day, day + timedelta(days=1), project)
             for level in LEVELS:
-                params = Params()
-                closed = params.time(floor_to(now - grace, level))
-                table = f"rollup_{level}"
-                rows = self._records(
-                    f"SELECT toYYYYMM(bucket) AS part, uniqExact(bucket) AS buckets FROM "
-                    f"(SELECT bucket FROM {table} WHERE bucket < {closed} "
-                    f"GROUP BY bucket, {sql.DIMS} HAVING count() > 1) GROUP BY part",
-                    params,
-                )
-                for r in rows:
-                    for t in sql.tables(level):
-                        self._command(
-                            f"OPTIMIZE TABLE {self.layout.local(t)}{self.layout.on} "
-                            f"PARTITION {int(r['part'])} FINAL"
-                        )
-                out[level] = sum(int(r["buckets"]) for r in rows)
+                out[level] = self._optimize_closed(level, floor_to(now - grace, level))
         return out
+
+    def _miscounted(self, closed: datetime) -> list[tuple[datetime, str]]:
+        """(day, project) of the closed days that received calls since the last pass (the view
+        into `rollup_touched` notes them) whose rollups count other calls than raw, where raw
+        calls are complete; the notes read are then cleared."""
+        params = Params()
+        checked_at = self._records("SELECT now64(6) AS t")[0]["t"]
+        before = params.time(closed)
+        touched = f"SELECT DISTINCT day, project FROM rollup_touched WHERE day < {before}"
+        rows = self._records(
+            f"SELECT day, project, sum(raw) AS raw, sum(rolled) AS rolled FROM ("
+            f"SELECT toDateTime64(toStartOfDay(timestamp), 0, 'UTC') AS day, project, "
+            f"count() AS raw, toUInt64(0) AS rolled FROM {EVENTS} "
+            f"WHERE (toDateTime64(toStartOfDay(timestamp), 0, 'UTC'), project) IN ({touched}) "
+            f"GROUP BY day, project UNION ALL "
+            f"SELECT bucket AS day, assumeNotNull(project) AS project, toUInt64(0) AS raw, "
+            f"sum(a_count) AS rolled FROM rollup_day WHERE (bucket, assumeNotNull(project)) IN "
+            f"({touched}) GROUP BY day, project) GROUP BY day, project HAVING raw != rolled",
+            params,
+        )
+        done = params.add(checked_at.strftime("%Y-%m-%d %H:%M:%S.%f"), "DateTime64(6, 'UTC')")
+        self._delete("rollup_touched", f"day < {before} AND last <= {done}", params)
+        out = []
+        for r in rows:
+            day, project = _utc(r["day"]), str(r["project"])
+            cut = self._horizons.get(project)
+            deleted = self._rollup_horizons.get(("day", project))  # by rollup retention
+            if (cut is None or day >= cut) and (deleted is None or day >= deleted):
+                out.append((day, project))
+        return sorted(out)
+
+    def _optimize_closed(self, level: str, closed: datetime) -> int:
+        params = Params()
+        rows = self._records(
+            f"SELECT toYYYYMM(bucket) AS part, uniqExact(bucket) AS buckets FROM "
+            f"(SELECT bucket FROM rollup_{level} WHERE bucket < {params.time(closed)} "
+            f"GROUP BY bucket, {sql.DIMS} HAVING count() > 1) GROUP BY part",
+            params,
+        )
+        for r in rows:
+            for t in sql.tables(level):
+                self._command(
+                    f"OPTIMIZE TABLE {self.layout.local(t)}{self.layout.on} "
+                    f"PARTITION {int(r['part'])} FINAL"
+                )
+        return sum(int(r["buckets"]) for r in rows)
 
     def rebuild_rollups(
         self, start: datetime, end: datetime, project: str | None = None

@@ -89,6 +89,20 @@ def ddl(layout: Layout) -> list[str]:
                 f"CREATE MATERIALIZED VIEW IF NOT EXISTS {target}_mv{layout.on} "
                 f"TO {layout.local(target)} AS {select}"
             )
+    # Which (day, project) received calls since compaction last checked them (see
+    # `compact_rollups`: a copy two replicas inserted at once is counted twice by the views).
+    out += layout.create(
+        "rollup_touched",
+        "day DateTime64(0, 'UTC'), project String, "
+        "last SimpleAggregateFunction(max, DateTime64(6, 'UTC'))",
+        "AggregatingMergeTree", "", "ORDER BY (day, project)", "cityHash64(day)",
+    )  # fmt: skip
+    out.append(
+        f"CREATE MATERIALIZED VIEW IF NOT EXISTS rollup_touched_mv{layout.on} "
+        f"TO {layout.local('rollup_touched')} AS SELECT toDateTime64(toStartOfDay(timestamp), 0, "
+        f"'UTC') AS day, project, max(now64(6)) AS last FROM {layout.local('events')} "
+        "GROUP BY day, project"
+    )
     return out
 
 

@@ -80,8 +80,8 @@ class Layout:
         if not self.cluster:
             return f"{kind}({args})"
         # Unsharded (small, global) tables are replicated to every node: no {shard} in path.
-        shard = "{shard}/" if sharded else ""
-        path = f"'/clickhouse/tables/{shard}{{database}}/{self.local(table)}', '{{replica}}'"
+        shard, name = ("{shard}/", self.local(table)) if sharded else ("", table)
+        path = f"'/clickhouse/tables/{shard}{{database}}/{name}', '{{replica}}'"
         return f"Replicated{kind}({path}{', ' + args if args else ''})"
 
     def create(

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from clickhouse_connect.driver.exceptions import ClickHouseError, OperationalError
 
 from promptpulse.config import Settings
@@ -128,6 +129,30 @@ class ClickStore(LifecycleMixin, CohortsMixin):
             params,
         )
         return {(r["project"], r["i"]) for r in rows}
+
+    def stored_calls(self, events: pa.Table) -> set[tuple[str, str]]:
+        """Which calls of `events` are stored already, looked up by the sort key (project, day,
+        id): the same key under which copies collapse, so what this misses FINAL catches."""
+        if not events.num_rows:
+            return set()
+        days = pc.cast(pc.cast(events.column("timestamp"), pa.timestamp("us")), pa.date32())
+        keys = list(
+            zip(
+                events.column("project").to_pylist(),
+                days.to_pylist(),
+                events.column("id").to_pylist(),
+                strict=True,
+            )
+        )
+        params = Params()
+        projects = params.texts(sorted({k[0] for k in keys}))
+        wanted = params.add(keys, "Array(Tuple(String, Date, String))")
+        rows = self._records(
+            f"SELECT DISTINCT project, id FROM events WHERE project IN {projects} "
+            f"AND (project, toDate(timestamp), id) IN {wanted}",
+            params,
+        )
+        return {(r["project"], r["id"]) for r in rows}
 
     # ------------------------------------------------------------ writing
 

@@ -61,6 +61,16 @@ class ClickWriter:
         return self._store.stored_keys("events", "id", keys)
 
     def insert_events(self, events: pa.Table) -> None:
+        """Buffer the calls not stored yet. The writer's in-memory index knows only what this
+        process stored; another replica's calls are found here, so a client's retry through
+        another replica is not stored twice (a copy racing in at the same moment is left to
+        FINAL)."""
+        stored = self._store.stored_calls(events)
+        if stored:
+            keys = zip(
+                events.column("project").to_pylist(), events.column("id").to_pylist(), strict=True
+            )
+            events = events.filter(pa.array([k not in stored for k in keys], pa.bool_()))
         if events.num_rows:
             self._events.append(events)
 
