@@ -153,24 +153,43 @@ class LifecycleMixin:
         aliases: Sequence[str],
         ms: Sequence[Metric],
     ) -> dict[tuple[Any, ...], Any]:
-        """Per group: the percentiles `ms` (kind "q") or the distinct count (kind "hll"),
-        from the merged sketch rows."""
+        """Per group: the percentiles `ms` (kind "q") or the distinct count (kind "hll"). The
+        engine reduces the merged sketch rows to what the maths needs: for percentiles the
+        bucket keys of the two ranks around each q, for HyperLogLog a histogram of ranks."""
         params = Params()
-        query = sql.sketch_query(plan, scope, params, kind, column, group_by, interval)
-        table = self._arrow(query, params)
-        groups: dict[tuple[Any, ...], list[int]] = {}
-        keys = list(zip(*(table.column(a).to_pylist() for a in aliases), strict=True))
-        for row, key in enumerate(keys or [()] * table.num_rows):
-            groups.setdefault(tuple(_key(v) for v in key), []).append(row)
-        k = table.column("k").to_numpy().astype(np.int64)
-        n = table.column("n").to_numpy().astype(np.int64)
+        merged = sql.sketch_query(plan, scope, params, kind, column, group_by, interval)
+        cols = "".join(f"{a}, " for a in aliases)
+        if kind == "hll":
+            query = f"SELECT {cols}n, count() AS c FROM ({merged}) GROUP BY {cols}n"
+            hists: dict[tuple[Any, ...], dict[int, int]] = {}
+            for r in self._records(query, params):
+                key = tuple(_key(r[a]) for a in aliases)
+                hists.setdefault(key, {})[int(r["n"])] = int(r["c"])
+            return {k: sketch.hll_estimate_from_histogram(h) for k, h in hists.items()}
+        part = f"PARTITION BY {', '.join(aliases)} " if aliases else ""
+        picks = []
+        for i, m in enumerate(ms):
+            lo = f"toInt64(floor((toInt64(total) - 1) * {m.q!r}))"
+            picks.append(f"minIf(k, through > {lo}) AS lo{i}")
+            picks.append(f"minIf(k, through > least({lo} + 1, toInt64(total) - 1)) AS hi{i}")
+        group = f" GROUP BY {', '.join(aliases)}" if aliases else ""
+        query = (
+            f"SELECT {cols}any(total) AS n_total, {', '.join(picks)} FROM (SELECT {cols}k, "
+            f"sum(n) OVER ({part}ORDER BY k ROWS UNBOUNDED PRECEDING) AS through, "
+            f"sum(n) OVER ({part.strip()}) AS total FROM ({merged})){group}"
+        )
         out: dict[tuple[Any, ...], Any] = {}
-        for key, rows in groups.items():
-            idx = np.asarray(rows)
-            if kind == "q":
-                out[key] = sketch.quantiles(k[idx], n[idx], [m.q for m in ms])
-            else:
-                out[key] = sketch.hll_estimate(n[idx])
+        for r in self._records(query, params):
+            if not r["n_total"]:
+                continue
+            total = int(r["n_total"])
+            values = []
+            for i, m in enumerate(ms):
+                h = (total - 1) * m.q
+                w = h - int(h)
+                lo, hi = sketch.value_of(np.array([r[f"lo{i}"], r[f"hi{i}"]], dtype=np.int64))
+                values.append(float(lo + w * (hi - lo)))
+            out[tuple(_key(r[a]) for a in aliases)] = values
         return out
 
     # ------------------------------------------------------------ maintenance
