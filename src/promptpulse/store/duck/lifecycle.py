@@ -15,9 +15,10 @@ import duckdb
 import pyarrow as pa
 
 from promptpulse.model import Agg, AggRow, Dimension, Kind, Metric, Op, Scope, base_aggregates
+from promptpulse.store import sketch
 from promptpulse.store.duck import rollup_sql as sql
-from promptpulse.store.duck import sketch
-from promptpulse.store.duck.rollup_plan import (
+from promptpulse.store.duck.sql import Record, aware_utc, py
+from promptpulse.store.rollup_plan import (
     LEVELS,
     ROLLUP_DIMENSIONS,
     Piece,
@@ -27,7 +28,6 @@ from promptpulse.store.duck.rollup_plan import (
     is_approximate,
     pieces,
 )
-from promptpulse.store.duck.sql import Record, aware_utc, py
 
 log = logging.getLogger("promptpulse.rollups")
 

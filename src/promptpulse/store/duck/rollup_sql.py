@@ -18,7 +18,8 @@ from typing import Any
 import duckdb
 
 from promptpulse.model import Agg, Dimension, Op, Scope
-from promptpulse.store.duck.rollup_plan import (
+from promptpulse.store.duck.sql import CONDITION_SQL, filter_clause, naive_utc, where_clause
+from promptpulse.store.rollup_plan import (
     DISTINCT_COLUMNS,
     LEVELS,
     QUANTILE_COLUMNS,
@@ -28,8 +29,7 @@ from promptpulse.store.duck.rollup_plan import (
     agg_column,
     ceil_to,
 )
-from promptpulse.store.duck.sketch import HLL_HASH_BITS, HLL_M, HLL_P, LN_GAMMA, ZERO_KEY
-from promptpulse.store.duck.sql import CONDITION_SQL, filter_clause, naive_utc, where_clause
+from promptpulse.store.sketch import HLL_HASH_BITS, HLL_M, HLL_P, LN_GAMMA, ZERO_KEY
 
 DIMS = ", ".join(ROLLUP_DIMENSIONS)
 DIM_TYPES = ", ".join(f"{d} VARCHAR" for d in ROLLUP_DIMENSIONS)
