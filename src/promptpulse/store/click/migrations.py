@@ -16,11 +16,11 @@ from promptpulse.store.click.schema import Layout
 
 # The record fields the first migration created; later fields arrive by `add_columns`.
 V1_CALL_FIELDS: tuple[str, ...] = (
-    "project", "id", "timestamp", "prompt_id", "prompt_version", "model", "provider",
-    "environment", "feature", "user_id", "session_id", "service", "tags", "metadata", "status",
-    "error_type", "error_message", "http_status", "latency_ms", "ttft_ms", "queue_ms",
-    "input_tokens", "output_tokens", "cached_tokens", "reasoning_tokens", "cost_usd",
-    "cache_hit", "retries", "received_at",
+    "project", "id", "timestamp", "prompt_id", "prompt_version", "model", "response_model",
+    "provider", "environment", "feature", "user_id", "session_id", "service", "tags", "metadata",
+    "status", "error_type", "error_message", "http_status", "latency_ms", "ttft_ms", "queue_ms",
+    "input_tokens", "output_tokens", "cached_tokens", "reasoning_tokens", "cache_write_tokens",
+    "cost_usd", "cache_hit", "retries", "received_at",
 )  # fmt: skip
 V1_SCORE_FIELDS: tuple[str, ...] = (
     "project", "id", "event_id", "name", "value", "comment", "source", "timestamp", "received_at",
