@@ -20,10 +20,12 @@ from promptpulse.store.click import rollup_sql as sql
 from promptpulse.store.click.schema import Layout
 from promptpulse.store.click.sql import (
     EVENTS,
+    SCORES,
     Params,
     Record,
     aware_utc,
     py,
+    score_where,
     where_clause,
 )
 from promptpulse.store.rollup_plan import (
@@ -422,9 +424,15 @@ class LifecycleMixin:
         batch_rows: int = 50_000,
     ) -> tuple[int, Iterator[Any]]:
         """(rows, record batches) of an export, streamed (never the whole result in memory):
-        calls in time order, or rollup rows with their fragments merged."""
+        calls in time order, scores in arrival order (the scope's range on `received_at` and its
+        projects), or rollup rows with their fragments merged."""
         params = Params()
-        if source == "calls":
+        if source == "scores":
+            select = (
+                f"SELECT {', '.join(f'`{c}`' for c in columns)} FROM {SCORES} "
+                f"WHERE {score_where(scope, params)} ORDER BY received_at, project, id"
+            )
+        elif source == "calls":
             where = where_clause(scope, params, time_column=time_column)
             select = (
                 f"SELECT {', '.join(f'`{c}`' for c in columns)} FROM {EVENTS} WHERE {where} "

@@ -109,6 +109,14 @@ def where_clause(scope: Scope, params: Params, time_column: str = "timestamp") -
     return where if filters == "1" else f"{where} AND {filters}"
 
 
+def score_where(scope: Scope, params: Params) -> str:
+    """Scores of a scope: its range on `received_at` (a score's own time is optional) and its
+    projects; the other filters are call dimensions, which scores do not have."""
+    where = f"received_at >= {params.time(scope.start)} AND received_at < {params.time(scope.end)}"
+    projects = scope.filter_values("project")
+    return where if projects is None else f"{where} AND project IN {params.texts(projects)}"
+
+
 def agg_sql(agg: Agg) -> str:
     """A base aggregate of the catalog in ClickHouse's dialect (NULL, not 0, for no max)."""
     if agg.op is Op.COUNT:

@@ -452,7 +452,20 @@ ROLLUP_EXPORT_COLUMNS: tuple[str, ...] = (
 def export_select(
     source: str, columns: Sequence[str], scope: Scope, time_column: str = "timestamp"
 ) -> tuple[str, list[Any]]:
-    """The SELECT of an export: calls in time order, or rollup rows (fragments merged)."""
+    """The SELECT of an export: calls in time order, scores in arrival order (only the scope's
+    range, on `received_at`, and its projects apply to them), or rollup rows (fragments merged)."""
+    if source == "scores":
+        projects = scope.filter_values("project")
+        where = "received_at >= ? AND received_at < ?"
+        params: list[Any] = [naive_utc(scope.start), naive_utc(scope.end)]
+        if projects is not None:
+            where += f" AND project IN ({', '.join('?' for _ in projects)})"
+            params += list(projects)
+        return (
+            f"SELECT {', '.join(columns)} FROM scores WHERE {where} "
+            "ORDER BY received_at, project, id",
+            params,
+        )
     if source == "calls":
         where, params = where_clause(scope, time_column=time_column)
         return (
@@ -485,6 +498,6 @@ def export_count(
     source: str, scope: Scope, time_column: str = "timestamp"
 ) -> tuple[str, list[Any]]:
     select, params = export_select(
-        source, ["1"] if source == "calls" else ["bucket"], scope, time_column
+        source, ["bucket"] if source in ("hourly", "daily") else ["1"], scope, time_column
     )
     return f"SELECT count(*) FROM ({select})", params
