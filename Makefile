@@ -1,39 +1,47 @@
 # Two commands on a fresh machine: `make demo` and `make test`. Each installs what it needs.
 VENV   := .venv
 PY     := $(VENV)/bin/python
-STAMP  := $(VENV)/.installed-stamp
+RUNTIME := $(VENV)/.runtime-stamp
+DEV    := $(VENV)/.dev-stamp
 PYTHON ?= python3
 
-.PHONY: install demo test test-fast lint format bench clean
+.PHONY: install install-dev demo test test-fast lint format bench clean
 
-$(STAMP): pyproject.toml
+# The product alone (what `make demo` needs, so a first look waits only for that)...
+$(RUNTIME): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
-	touch $(STAMP)
+	$(PY) -m pip install -q -e .
+	touch $(RUNTIME)
 
-install: $(STAMP)
+# ...and what the tests, linters and benches add to it.
+$(DEV): $(RUNTIME)
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $(DEV)
+
+install: $(RUNTIME)
+install-dev: $(DEV)
 
 demo: install
 	$(VENV)/bin/promptpulse demo
 
-test: install
+test: install-dev
 	scripts/ensure-chromium
+	scripts/ensure-postgres
 	PYTHON=$(PYTHON) scripts/instrumentation-env
 	$(PY) -m pytest -n 2 -q
 
-lint: install
+lint: install-dev
 	$(VENV)/bin/ruff format --check src tests bench
 	$(VENV)/bin/ruff check src tests bench
 	$(VENV)/bin/mypy src/promptpulse
 	$(PY) -m pytest -q -p no:cacheprovider tests/test_architecture.py
 
-format: install
+format: install-dev
 	$(VENV)/bin/ruff format src tests bench
 	$(VENV)/bin/ruff check --fix src tests bench
 
 # Benchmarks print figures; they are run by hand, never by the tests (see each script's --help).
-bench: install
+bench: install-dev
 	$(PY) -m bench.ingest
 	$(PY) -m bench.query
 	$(PY) -m bench.sdk_overhead

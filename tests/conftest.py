@@ -23,6 +23,11 @@ from promptpulse.app import create_app
 from promptpulse.config import Settings
 from promptpulse.meta import MetaDB, Scope, create_key
 from promptpulse.store import open_store
+from tests.harness.pg import PostgresServer
+
+# Test receivers (webhook, Slack, PagerDuty, report channels) listen on loopback, which the
+# server refuses by default (SSRF guard): every test server allows it explicitly.
+LOCAL_RECEIVERS = "127.0.0.1"
 
 
 def free_port() -> int:
@@ -55,6 +60,7 @@ def start_server(
     data_dir: Path, clock: Callable[[], datetime] | None = None, **overrides: object
 ) -> tuple[uvicorn.Server, threading.Thread, LiveServer]:
     port = free_port()
+    overrides.setdefault("allowed_hosts", LOCAL_RECEIVERS)
     settings = Settings(data_dir=data_dir, port=port, **overrides)  # type: ignore[arg-type]
     app = create_app(settings, clock=clock) if clock else create_app(settings)
     server = uvicorn.Server(
@@ -67,7 +73,7 @@ def start_server(
         if not thread.is_alive() or time.monotonic() > deadline:
             raise RuntimeError("server did not start")
         time.sleep(0.02)
-    meta = MetaDB(settings.metadata_db_url)
+    meta = MetaDB(settings.metadata_db_url, settings.secret_keys)
     return server, thread, LiveServer(f"http://127.0.0.1:{port}", settings, meta, app)
 
 
@@ -132,9 +138,10 @@ def in_process_app(data_dir: Path, **settings_: Any) -> Iterator[InProcessApp]:
     """The body of `app`, with settings of a module's own (e.g. a background loop turned off
     with `alerts_interval_s=0`, so that only the test runs its rounds):
     `yield from in_process_app(tmp_path_factory.mktemp("data"), alerts_interval_s=0)`."""
+    settings_.setdefault("allowed_hosts", LOCAL_RECEIVERS)
     settings = Settings(data_dir=data_dir, **settings_)
     store = open_store(settings)
-    meta = MetaDB(settings.metadata_db_url)
+    meta = MetaDB(settings.metadata_db_url, settings.secret_keys)
     application = create_app(settings, store=store, meta=meta)
     with TestClient(application) as running:  # runs the lifespan: writer, services, tasks
         yield InProcessApp(settings, meta, application, running)
@@ -149,3 +156,28 @@ def project() -> str:
 
 def iso(t: datetime) -> str:
     return t.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+# ---------------------------------------------------------------- a real PostgreSQL (metadata)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """One PostgreSQL cluster per test session (per xdist worker): tests/harness/pg.py."""
+    server = PostgresServer()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def pg_url(postgres: PostgresServer) -> str:
+    """A fresh, empty PostgreSQL database for this test: its SQLAlchemy URL."""
+    return postgres.create_database()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def metadata_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh metadata database on each engine PromptPulse supports."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'meta' / 'metadata.sqlite'}"
+    return str(request.getfixturevalue("postgres").create_database())

@@ -18,6 +18,9 @@ from promptpulse.config import Settings
 from promptpulse.exports import MEDIA_TYPES, ExportService
 from promptpulse.ingest.writer import Writer
 from promptpulse.meta import MetaDB
+from promptpulse.meta.changes import ChangeBus
+from promptpulse.meta.changes import shared as shared_metadata
+from promptpulse.meta.lease import Lease
 from promptpulse.meta.prices import OverrideCache
 from promptpulse.observability import ServerMetrics
 from promptpulse.reports import ReportService
@@ -30,6 +33,8 @@ from promptpulse.web.api import ROUTERS
 from promptpulse.web.changes import ChangeFeed
 from promptpulse.web.context import AppContext
 from promptpulse.web.gzip_body import GzipRequestBody
+from promptpulse.web.header_limit import HeaderLimit
+from promptpulse.web.keycache import FailureThrottle
 
 log = logging.getLogger("promptpulse")
 
@@ -66,8 +71,11 @@ def build_context(
     )
     server_metrics.watch_queue(lambda: writer.pending_events)
     changes = ChangeFeed(loop)
+    if shared_metadata(meta.engine):  # replicas: every one's commits wake every one's waiters
+        changes.bus = ChangeBus(meta.engine, changes.advance_threadsafe)
     writer.add_listener(changes.notify_threadsafe)
     return AppContext(
+        auth_failures=FailureThrottle(settings.auth_failures_burst, settings.auth_failures_per_s),
         settings=settings,
         store=store,
         meta=meta,
@@ -80,11 +88,35 @@ def build_context(
         retention=RetentionService(meta.engine, store, settings, clock),
         exports=ExportService(store, settings, clock),
         reports=ReportService(meta.engine, store, clock, settings),
+        lease=Lease(meta, settings.replica_name, settings.lease_ttl_s),
     )
 
 
 def daemons(ctx: AppContext) -> list[DaemonTask]:
-    """The background loops of every server (an interval of 0: that loop does not run)."""
+    """The background loops of every server (an interval of 0: that loop does not run): the
+    jobs lease's renewal, and the periodic jobs, which run only while this replica holds it."""
+
+    async def renew() -> None:
+        await asyncio.to_thread(ctx.lease.renew)
+
+    jobs = [_leader_only(ctx.lease, task) for task in periodic_jobs(ctx)]
+    return [DaemonTask("lease", ctx.settings.lease_renew_s, renew), *jobs]
+
+
+def _leader_only(lease: Lease, task: DaemonTask) -> DaemonTask:
+    """The task, skipping its rounds while another replica holds the jobs lease."""
+    run_once = task.run_once
+
+    async def when_leading() -> None:
+        if lease.held():
+            await run_once()
+
+    task.run_once = when_leading
+    return task
+
+
+def periodic_jobs(ctx: AppContext) -> list[DaemonTask]:
+    """Alert evaluation, rollup compaction, retention, scheduled exports and reports."""
     s = ctx.settings
     tasks = [ctx.alerts.daemon()]
     if s.rollup_interval_s > 0:
@@ -118,17 +150,27 @@ def create_app(
             own_store = store or open_store(settings)
             if store is None:
                 stack.callback(own_store.close)
-            own_meta = meta or MetaDB(settings.metadata_db_url)
+            own_meta = meta or MetaDB(settings.metadata_db_url, settings.secret_keys)
             if meta is None:
                 stack.callback(own_meta.close)
             ctx = build_context(settings, own_store, own_meta, clock, asyncio.get_running_loop())
+            ctx.changes.start()
+            stack.callback(ctx.changes.stop)
             ctx.writer.start()
             stack.callback(ctx.writer.stop)
+            await asyncio.to_thread(ctx.lease.renew)  # the first rounds need not wait for it
+            stack.callback(ctx.lease.release)  # after every job stopped: another leads at once
             app.state.ctx = ctx
             tasks = [*daemons(ctx), *(make(ctx) for make in extra_tasks)]
             for task in tasks:
                 task.start()
                 stack.push_async_callback(task.stop)
+            _private_data_dir(settings)
+            if not settings.secret_key:
+                log.warning(
+                    "PROMPTPULSE_SECRET_KEY is not set: channel secrets (webhook URLs, routing "
+                    "keys, signing secrets) are stored in plain text in the metadata database"
+                )
             log.info("PromptPulse %s serving data from %s", __version__, settings.data_dir)
             yield
 
@@ -142,6 +184,16 @@ def create_app(
     )
     _install_http(app, settings)
     return app
+
+
+def _private_data_dir(settings: Settings) -> None:
+    """The data directory and its databases readable by their owner only (files made later are
+    private too: `promptpulse serve` runs with umask 077)."""
+    if settings.data_dir.is_dir():
+        settings.data_dir.chmod(0o700)
+    for path in (settings.duckdb_path, settings.data_dir / "metadata.sqlite"):
+        if path.is_file():
+            path.chmod(0o600)
 
 
 def _install_http(app: FastAPI, settings: Settings) -> None:
@@ -159,6 +211,8 @@ def _install_http(app: FastAPI, settings: Settings) -> None:
         compresslevel=6,  # level 9 takes ~2x the time for <1% less on the ECharts bundle
         exclude_content_types=(*DEFAULT_EXCLUDED_CONTENT_TYPES, *MEDIA_TYPES.values()),
     )
+    # Outermost: an oversized header block is refused before any middleware or route reads it.
+    app.add_middleware(HeaderLimit, limit=settings.max_header_bytes)
     for router in ROUTERS:
         app.include_router(router)
     dashboard.install(app)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import socket
 from pathlib import Path
 
 from pydantic import Field
@@ -19,12 +21,37 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL of the metadata database (keys, prices). "
         "Default: a SQLite file in the data directory.",
     )
+    store_url: str | None = Field(
+        None,
+        description="The event store: duckdb:///path (default: events.duckdb in the data "
+        "directory), clickhouse://user:pass@host:8123/db (?secure=true for TLS) or chdb:///path "
+        "(ClickHouse embedded in the process).",
+    )
+    clickhouse_cluster: str | None = Field(
+        None,
+        description="ClickHouse cluster name: Replicated tables, ON CLUSTER DDL and Distributed "
+        "tables sharded by (project, id).",
+    )
+    clickhouse_connect_timeout_s: float = Field(
+        10.0, description="Seconds to connect to a ClickHouse server."
+    )
     duckdb_memory_limit: str = Field(
         "400MB", description="DuckDB memory_limit: its cache (the process uses ~250 MB more)."
     )
     duckdb_threads: int | None = Field(None, description="DuckDB threads (default: all cores).")
     max_batch_events: int = Field(10_000, description="Most events in one ingest request.")
     max_body_bytes: int = Field(10 * 1024 * 1024, description="Largest decompressed request body.")
+    max_header_bytes: int = Field(
+        32 * 1024, description="Largest request header block (a larger one is answered 431)."
+    )
+    auth_failures_burst: int = Field(
+        100,
+        description="Failed authentications one client address may make at once before "
+        "it is answered 429 (0: no throttling).",
+    )
+    auth_failures_per_s: float = Field(
+        10.0, description="Failed authentications per second an address earns back."
+    )
     writer_queue_events: int = Field(
         200_000, description="Events waiting for the writer before ingest answers 429."
     )
@@ -44,6 +71,19 @@ class Settings(BaseSettings):
         None,
         description="SMTP server for email alerts: smtp://[user:pass@]host[:port], "
         "smtps://... (TLS) or smtp+starttls://...",
+    )
+    allowed_hosts: str | None = Field(
+        None,
+        description="Comma list of host names and CIDR ranges that webhooks, Slack and "
+        "PagerDuty may reach although private, loopback or link-local (default: none).",
+    )
+    secret_key: str | None = Field(
+        None,
+        description="Fernet key that encrypts channel secrets (webhook URLs, routing keys, "
+        "signing secrets, headers) in the metadata database; unset: stored in plain text.",
+    )
+    secret_key_old: str | None = Field(
+        None, description="A previous secret key, still read while rotating to a new one."
     )
     smtp_from: str = Field("promptpulse@localhost", description="Sender of alert emails.")
     public_url: str | None = Field(
@@ -82,13 +122,33 @@ class Settings(BaseSettings):
     reports_interval_s: float = Field(
         60.0, description="Seconds between checks for due scheduled reports (0: none)."
     )
+    replica_id: str | None = Field(
+        None,
+        description="This replica's name in the jobs lease and /readyz (default: host:pid).",
+    )
+    lease_ttl_s: float = Field(
+        15.0,
+        description="Replicas on PostgreSQL: the jobs lease lasts this long unless renewed; "
+        "another replica takes over at most this plus lease_renew_s after the holder dies.",
+    )
+    lease_renew_s: float = Field(
+        5.0, description="Seconds between renewals (or attempts to take) the jobs lease."
+    )
     reports_dir: Path | None = Field(
         None, description="Root of file-channel report directories (default <data_dir>/reports)."
     )
 
     @property
+    def replica_name(self) -> str:
+        return self.replica_id or f"{socket.gethostname()}:{os.getpid()}"
+
+    @property
     def duckdb_path(self) -> Path:
         return self.data_dir / "events.duckdb"
+
+    @property
+    def secret_keys(self) -> list[str]:
+        return [k for k in (self.secret_key, self.secret_key_old) if k]
 
     @property
     def metadata_db_url(self) -> str:

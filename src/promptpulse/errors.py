@@ -74,6 +74,13 @@ class StoreUnavailable(PromptPulseError):
     title = "Store unavailable"
 
 
+@dataclass
+class WriteFailed(StoreUnavailable):
+    """The store could not commit (a full disk...): nothing of the batch was stored; retry."""
+
+    retry_after_s: int = 5
+
+
 def invalid(field_name: str, message: str) -> Invalid:
     """An Invalid naming one field, the common case."""
     return Invalid(f"{field_name}: {message}", [FieldError(field_name, message)])

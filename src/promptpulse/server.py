@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Sequence
 
 import uvicorn
@@ -21,6 +22,7 @@ def run(
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    os.umask(0o077)  # every file the server makes (databases, exports, reports) is private
     app = create_app(settings, extra_tasks=extra_tasks)
     config = uvicorn.Config(
         app,
@@ -28,6 +30,9 @@ def run(
         port=settings.port,
         log_level=settings.log_level.lower(),
         access_log=False,
+        # h11 bounds the header block while it is received (httptools buffers any size).
+        http="h11",
+        h11_max_incomplete_event_size=settings.max_header_bytes,
         timeout_graceful_shutdown=10,
     )
     server = uvicorn.Server(config)

@@ -7,6 +7,7 @@ import importlib
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -190,3 +191,26 @@ def test_the_script_and_python_m_run_the_same_main() -> None:
     for command in ("serve", "demo", "keys", "prices", "ingest", "query", "export", "report",
                     "experiments", "alerts", "rollups", "retention"):  # fmt: skip
         assert f" {command} " in done.stdout, command
+
+
+def test_every_command_summary_is_one_line() -> None:
+    """A command's summary (the first paragraph of its help) is one line: Typer keeps a
+    docstring's line breaks, and a summary broken mid-sentence reads as two in `--help`."""
+    import typer
+
+    from promptpulse.cli import app
+
+    def walk(cmd: Any, path: str) -> list[tuple[str, str]]:  # Typer's (vendored) click
+        out = [(path, (cmd.help or "").split("\n\n")[0])]
+        if hasattr(cmd, "list_commands"):
+            ctx = cmd.context_class(cmd)
+            for name in cmd.list_commands(ctx):
+                sub = cmd.get_command(ctx, name)
+                assert sub is not None
+                out += walk(sub, f"{path} {name}")
+        return out
+
+    summaries = walk(typer.main.get_command(app), "promptpulse")
+    assert len(summaries) > 30
+    broken = [(path, text) for path, text in summaries if "\n" in text.strip()]
+    assert not broken, broken

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
+import orjson
 from typer.testing import CliRunner
 
 from promptpulse.cli import app
 from promptpulse.experiments import power
+from promptpulse.model import fmt
+from tests.cli.helpers import run
 from tests.conftest import LiveServer, iso
 
 
@@ -55,7 +59,23 @@ def test_create_list_results_stop_delete(live: LiveServer) -> None:
     res = runner.invoke(app, ["experiments", "results", "cli-1"], env=env)
     assert res.exit_code == 0, res.output
     assert "decision: keep running" in res.output and "success_rate" in res.output
-    stopped = runner.invoke(app, ["experiments", "stop", "cli-1"], env=env)
+    # A unique start of an id or a key is enough, as for keys and alerts.
+    exp_id = orjson.loads(runner.invoke(app, ["experiments", "list", "--json"], env=env).output)[
+        "experiments"
+    ][0]["id"]
+    shown = runner.invoke(app, ["experiments", "show", exp_id[:6]], env=env)
+    assert shown.exit_code == 0 and '"cli-1"' in shown.output, shown.output
+    res_prefix = runner.invoke(app, ["experiments", "results", "cli-"], env=env)
+    assert res_prefix.exit_code == 0 and "decision:" in res_prefix.output
+    # At 80 columns every figure is whole: nothing ends in an ellipsis (" … " joins a CI).
+    narrow = run("experiments", "results", "cli-1", env={**env, "COLUMNS": "80"})
+    assert narrow.returncode == 0, narrow.stderr
+    assert all(len(line) <= 80 for line in narrow.stdout.splitlines()), narrow.stdout
+    assert not re.search(r"\S…", narrow.stdout), narrow.stdout
+    for c in orjson.loads(runner.invoke(app, ["experiments", "results", "cli-1", "--json"],
+                                        env=env).output)["comparisons"]:  # fmt: skip
+        assert fmt.p_value(c["p_value_adjusted"]) in narrow.stdout
+    stopped = runner.invoke(app, ["experiments", "stop", "cli"], env=env)
     assert stopped.exit_code == 0 and "stopped" in stopped.output
     bad = runner.invoke(app, ["experiments", "create", "--name", "x", "--variant", "nope"], env=env)
     assert bad.exit_code != 0

@@ -4,12 +4,13 @@ and `--json` prints the same list, machine-readable."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from promptpulse.alerts import TEMPLATES
 from promptpulse.meta import list_keys
 from tests.cli.helpers import LONG, make_alert, run
-from tests.conftest import LiveServer
+from tests.conftest import LiveServer, iso
 
 NARROW = {"COLUMNS": "80"}
 
@@ -140,3 +141,39 @@ def test_retention_show(live: LiveServer) -> None:
 def test_rollups_status(tmp_path: Path) -> None:
     _, data = _listed("rollups", "status", "--data-dir", str(tmp_path))
     assert set(data) >= {"hour", "day"}, data  # type: ignore[arg-type]
+
+
+def test_query_breakdown_and_timeseries_keep_every_figure_whole(
+    live: LiveServer, project: str
+) -> None:
+    """Many metric columns at 80 columns: split into tables that repeat the key column, never a
+    figure folded or cut (each one the JSON gives is printed whole, by the formatting rule)."""
+    from promptpulse.cli.query import _fmt
+
+    key = live.key(project, "ingest,read")
+    now = datetime.now(UTC).replace(microsecond=0)
+    models = ["a-very-long-fine-tuned-model-name-2026-03-01", "gpt-4o-mini"]
+    events = [
+        {"id": f"q{i}", "timestamp": iso(now - timedelta(minutes=i)), "model": models[i % 2],
+         "latency_ms": 1234.5 + i * 17.25, "cost_usd": 0.0123 * (i + 1),
+         "input_tokens": 1000 + i, "output_tokens": 20 * i,
+         "status": "error" if i % 5 == 0 else "success"}
+        for i in range(60)
+    ]  # fmt: skip
+    with live.client(key) as c:
+        assert c.post("/v1/events", json={"events": events}).status_code == 200
+    env = {**NARROW, "PROMPTPULSE_URL": live.url, "PROMPTPULSE_API_KEY": key}
+    for args, rows_of in (
+        (("breakdown", "--by", "model"), lambda d: d["rows"]),
+        (("timeseries", "--interval", "hour"), lambda d: d["series"][0]["points"]),
+    ):
+        table = run("query", *args, "--since", "1d", env=env)
+        assert table.returncode == 0, table.stderr
+        lines = table.stdout.splitlines()
+        assert all(len(line) <= 80 for line in lines), table.stdout
+        data = json.loads(run("query", *args, "--since", "1d", "--json", env=env).stdout)
+        cells = {c.strip() for line in lines for c in line.split("│")}
+        for row in rows_of(data):
+            for name, value in row.items():
+                if name != "t":
+                    assert _fmt(value, name) in cells, (name, value, table.stdout)

@@ -20,4 +20,4 @@ def test_experiment_interval_in_the_metric_unit() -> None:
     assert _interval(c) == "-1.2 pts … +4.6 pts"
     wide = {"metric": "cost_per_request_usd", "ci_low": -0.0004, "ci_high": 0.0123456,
             "ci_level": 0.9833333}  # fmt: skip
-    assert _interval(wide) == "-<$0.001 … +$0.0123 (98.3%)"
+    assert _interval(wide) == "-$0.0004 … +$0.0123 (98.3%)"

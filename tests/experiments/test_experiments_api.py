@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -11,10 +12,13 @@ import numpy as np
 import pytest
 
 from promptpulse.experiments import power
+from promptpulse.model import fmt
 from promptpulse.sdk.assign import assign
 from tests.conftest import InProcessApp, iso
 
 T0 = datetime(2026, 2, 2, tzinfo=UTC)
+# An exponent or four+ decimals: a machine number where a person reads.
+RAW_NUMBER = re.compile(r"\d[eE][+-]?\d|\d\.\d{4,}")
 DAYS = 7
 
 
@@ -140,6 +144,11 @@ def test_results_winner_and_plan(admin: httpx.Client) -> None:
     res = r.json()
     assert res["winner"] == "v2"
     assert res["decision"] == "stop: v2 wins"
+    # The verdict reads by the formatting rule: points and an adjusted p, no raw floats.
+    won = next(c for c in res["comparisons"] if c["metric"] == "success_rate")
+    assert fmt.difference(won["difference"], "ratio") in res["verdict"], res["verdict"]
+    assert fmt.p_value(won["p_value_adjusted"]) in res["verdict"]
+    assert not RAW_NUMBER.search(res["verdict"]), res["verdict"]
     assert res["srm"]["source"] == "calls" and not res["srm"]["mismatch"]
     seq = next(t for t in res["sequential"]["tests"] if t["metric"] == "success_rate")
     fixed = next(c for c in res["comparisons"] if c["metric"] == "success_rate")
@@ -191,6 +200,8 @@ def test_exposures_are_sticky_and_srm_is_flagged(admin: httpx.Client) -> None:
     res = admin.get(f"/v1/experiments/{exp['id']}/results").json()
     assert res["srm"]["source"] == "exposures" and res["srm"]["mismatch"]
     assert res["verdict"].startswith("SAMPLE RATIO MISMATCH")
+    assert "(1,002, 800)" in res["srm"]["message"] and "p < 0.001" in res["srm"]["message"]
+    assert not RAW_NUMBER.search(res["srm"]["message"] + res["verdict"]), res["srm"]["message"]
 
 
 def test_plan_endpoint(admin: httpx.Client) -> None:

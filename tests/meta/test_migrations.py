@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -43,12 +44,51 @@ ROWS = {
 }
 
 
-@pytest.fixture
-def v1(tmp_path: Path) -> str:
-    """A copy of the fixture (never the committed file: opening it migrates it)."""
+@pytest.fixture(params=["sqlite", "postgresql"])
+def v1(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A copy of the fixture (never the committed file: opening it migrates it); on PostgreSQL,
+    a database at version 1 holding the fixture's rows."""
     path = tmp_path / "metadata.sqlite"
     shutil.copy(FIXTURE, path)
-    return f"sqlite:///{path}"
+    if request.param == "sqlite":
+        return f"sqlite:///{path}"
+    url = str(request.getfixturevalue("pg_url"))
+    copy_v1_rows(f"sqlite:///{path}", url)
+    return url
+
+
+@pytest.fixture
+def blank(v1: str, tmp_path: Path, request: pytest.FixtureRequest) -> Callable[[], str]:
+    """Fresh, empty databases on the engine of `v1`."""
+    if v1.startswith("sqlite"):
+        names = iter(range(1_000))
+        return lambda: f"sqlite:///{tmp_path / f'blank{next(names)}' / 'metadata.sqlite'}"
+    server = request.getfixturevalue("postgres")
+    return lambda: str(server.create_database())
+
+
+def copy_v1_rows(source: str, target: str) -> None:
+    """The version-1 schema on `target` (the baseline) with every row of `source`, read and
+    written through the same table definitions, so each value crosses as its Python type."""
+    src, dst = sa.create_engine(source), sa.create_engine(target)
+    try:
+        with src.connect() as read, dst.begin() as write:
+            m.apply(write, 1)
+            for table in m.BASELINE_TABLES:
+                if table is not metadata.tables["schema_version"]:
+                    found = [dict(r._mapping) for r in read.execute(sa.select(table))]
+                    if found:
+                        write.execute(table.insert(), found)
+            # Explicit ids leave PostgreSQL's sequence behind: later inserts would collide.
+            write.execute(
+                sa.text(
+                    "SELECT setval(pg_get_serial_sequence('alert_events', 'id'), max(id)) "
+                    "FROM alert_events HAVING count(*) > 0"
+                )
+            )
+    finally:
+        src.dispose()
+        dst.dispose()
 
 
 @pytest.fixture
@@ -62,6 +102,13 @@ def engines() -> Iterator[list[sa.Engine]]:
 def _engine(url: str, engines: list[sa.Engine]) -> sa.Engine:
     engines.append(sa.create_engine(url))
     return engines[-1]
+
+
+def _made(url: str) -> str:
+    """`url`, its SQLite file's directory created (SQLAlchemy does not create it)."""
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    return url
 
 
 def _open(url: str, engines: list[sa.Engine]) -> MetaDB:
@@ -181,9 +228,9 @@ def _get(c: TestClient, path: str) -> Any:
 
 
 def test_a_fresh_database_reaches_head_with_every_table(
-    tmp_path: Path, engines: list[sa.Engine]
+    metadata_url: str, engines: list[sa.Engine]
 ) -> None:
-    db = _open(f"sqlite:///{tmp_path / 'new' / 'metadata.sqlite'}", engines)
+    db = _open(metadata_url, engines)
     assert db.version == m.HEAD
     assert set(sa.inspect(db.engine).get_table_names()) == set(metadata.tables)
 
@@ -213,18 +260,18 @@ def test_opening_a_database_at_head_writes_nothing(
 
 
 def test_a_fresh_head_has_the_schema_of_the_migrated_fixture(
-    v1: str, tmp_path: Path, engines: list[sa.Engine]
+    v1: str, blank: Callable[[], str], engines: list[sa.Engine]
 ) -> None:
     migrated = _open(v1, engines)
-    fresh = _open(f"sqlite:///{tmp_path / 'fresh.sqlite'}", engines)
+    fresh = _open(blank(), engines)
     assert schema(fresh.engine) == schema(migrated.engine)
 
 
 def test_the_baseline_creates_the_v1_schema(
-    v1: str, tmp_path: Path, engines: list[sa.Engine]
+    v1: str, blank: Callable[[], str], engines: list[sa.Engine]
 ) -> None:
     """Migration 1 must keep creating what the server of that time created."""
-    fresh = _engine(f"sqlite:///{tmp_path / 'baseline.sqlite'}", engines)
+    fresh = _engine(_made(blank()), engines)
     with fresh.begin() as conn:
         m.apply(conn, 1)
     assert schema(fresh) == schema(_engine(v1, engines))
@@ -243,7 +290,11 @@ def test_a_v1_database_with_only_the_key_tables_gets_the_others(
     db = _open(v1, engines)
     assert db.version == m.HEAD
     assert set(sa.inspect(db.engine).get_table_names()) == set(metadata.tables)
-    assert {n: r for n, r in rows(db.engine).items() if n in keep} == kept
+    after = rows(db.engine)
+    assert {n: after[n] for n in keep - {"schema_version"}} == {
+        n: kept[n] for n in keep - {"schema_version"}
+    }
+    assert [v[0] for v in after["schema_version"]] == list(range(1, m.HEAD + 1))
     assert verify_key(db, OPS_SECRET) is not None
 
 
@@ -285,3 +336,32 @@ def test_each_migration_is_one_transaction(
         assert m.current_version(conn) == m.HEAD - 1
     assert _open(v1, engines).version == m.HEAD
     assert _open(v1, engines).version == m.HEAD and len(runs) == 2
+
+
+def test_replicas_starting_together_migrate_once(
+    metadata_url: str, engines: list[sa.Engine]
+) -> None:
+    """Six replicas open one fresh database at the same moment: each reaches head, and every
+    step ran exactly once (PostgreSQL: the advisory lock; SQLite: BEGIN IMMEDIATE)."""
+    _made(metadata_url)
+    start = threading.Barrier(6)
+    opened: list[MetaDB] = []
+    failed: list[BaseException] = []
+
+    def replica() -> None:
+        start.wait()
+        try:
+            opened.append(MetaDB(metadata_url))
+        except BaseException as e:
+            failed.append(e)
+
+    threads = [threading.Thread(target=replica) for _ in range(6)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    engines.extend(db.engine for db in opened)
+    assert failed == []
+    assert [db.version for db in opened] == [m.HEAD] * 6
+    versions = rows(opened[0].engine)["schema_version"]
+    assert [v[0] for v in versions] == list(range(1, m.HEAD + 1))

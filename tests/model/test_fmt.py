@@ -36,7 +36,9 @@ VALUES: list[tuple[float | None, str | None, str]] = [
     (0.5, "usd", "$0.5"),
     (0.0123456, "usd", "$0.0123"),
     (0.001, "usd", "$0.001"),
-    (0.0004, "usd", "<$0.001"),
+    (0.0004, "usd", "$0.0004"),
+    (0.000251234, "usd", "$0.000251"),  # a cheap model's cost per request
+    (4e-7, "usd", "<$0.000001"),
     (-2.5, "usd", "-$2.50"),
     (0.4, "ms", "0.4 ms"),
     (850.2, "ms", "850 ms"),
@@ -91,6 +93,22 @@ DIFFERENCES: list[tuple[float | None, str | None, str]] = [
 ]
 
 
+# Chart axis ticks (JS only): the same units, spacing and suffixes as the rule, shortest form.
+AXIS: list[tuple[float, str | None, str]] = [
+    (0, "ms", "0 ms"),
+    (250, "ms", "250 ms"),
+    (5000, "ms", "5 s"),
+    (150_000, "ms", "2.5 min"),
+    (7_200_000, "ms", "2 h"),
+    (12_000, "tokens", "12k"),
+    (2_500_000, "count", "2.5M"),
+    (0.25, "ratio", "25%"),
+    (0.5, "usd", "$0.5"),
+    (1500, "usd", "$1.5k"),
+    (0, "usd", "$0"),
+]
+
+
 @pytest.mark.parametrize(("d", "unit", "text"), DIFFERENCES)
 def test_difference(d: float | None, unit: str | None, text: str) -> None:
     assert fmt.difference(d, unit) == text
@@ -116,7 +134,7 @@ def test_change_is_none_below_the_minimum_baseline() -> None:
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
 def test_fmt_js_agrees() -> None:
-    cases = {"values": VALUES, "deltas": DELTAS, "differences": DIFFERENCES}
+    cases = {"values": VALUES, "deltas": DELTAS, "differences": DIFFERENCES, "axis": AXIS}
     script = (
         f"import * as f from {json.dumps(FMT_JS.as_uri())};\n"
         f"const c = {json.dumps(cases)};\n"
@@ -124,6 +142,7 @@ def test_fmt_js_agrees() -> None:
         "  values: c.values.map(([v, u]) => f.value(v, u)),\n"
         "  deltas: c.deltas.map(([a, b, n, u]) => f.delta(a, b, n, u)),\n"
         "  differences: c.differences.map(([d, u]) => f.difference(d, u)),\n"
+        "  axis: c.axis.map(([v, u]) => f.axis(u)(v)),\n"
         "  changes: [f.change(100000, 12, 12), f.change(5, 0, 5000), f.change(120, 100, 100)],\n"
         "};\n"
         "console.log(JSON.stringify(out));\n"
@@ -134,4 +153,5 @@ def test_fmt_js_agrees() -> None:
     assert got["values"] == [t for _, _, t in VALUES]
     assert got["deltas"] == [t for *_, t in DELTAS]
     assert got["differences"] == [t for *_, t in DIFFERENCES]
+    assert got["axis"] == [t for *_, t in AXIS]
     assert got["changes"][:2] == [None, None] and got["changes"][2] == pytest.approx(0.2)

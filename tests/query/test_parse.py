@@ -68,3 +68,32 @@ def test_typed_requests_raise_every_bad_field() -> None:
         parse_breakdown(QueryParams("sort=nope&order=up&limit=0&exact=maybe"), NOW)
     fields = [e.field for e in caught.value.errors]
     assert fields == ["by", "sort", "order", "limit", "exact"]
+
+
+# -- bounded ranges (issue 17, items 3-4) ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("from=0001-01-01T00:00:00%2B01:00", "from"),
+        ("from=1999-12-31T00:00:00Z", "from"),
+        ("to=9999-12-31T23:59:59-01:00", "to"),
+        ("from=2001-01-01&to=2100-01-02", "to"),
+    ],
+)
+def test_a_time_no_calendar_holds_is_refused_naming_it(query: str, field: str) -> None:
+    with pytest.raises(Invalid) as caught:
+        parse_series(QueryParams(query), NOW)
+    assert field in [e.field for e in caught.value.errors]
+
+
+def test_a_century_without_an_interval_stays_within_the_points_limit() -> None:
+    from promptpulse.model import INTERVALS
+    from promptpulse.query.parse import MAX_SERIES_POINTS
+
+    request = parse_series(QueryParams("from=2000-01-01&to=2099-12-31"), NOW)
+    step = INTERVALS[request.interval]
+    span = request.scope.end - request.scope.start
+    assert step is None or span / step <= MAX_SERIES_POINTS  # month (None): 1,200 points
+    assert parse_series(QueryParams("from=2026-01-01&to=2026-03-01"), NOW).interval == "day"

@@ -59,6 +59,7 @@ def test_a_report_and_a_cli_table_read_by_the_rule(app: InProcessApp, project: s
             f: c.get("/v1/reports/preview", params={**params, "format": f}).text
             for f in ("text", "markdown", "html")
         }
+        as_json = c.get("/v1/reports/preview", params={**params, "format": "json"}).json()
         span = {"from": iso(WEEK), "to": iso(WEEK + timedelta(days=7))}
         overview = c.get("/v1/metrics/overview", params=span).json()
     md = texts["markdown"]
@@ -71,6 +72,11 @@ def test_a_report_and_a_cli_table_read_by_the_rule(app: InProcessApp, project: s
     assert "11.4 s" in rows["p95 latency"]
     for text in texts.values():
         _assert_readable(text)
+    # The webhook's JSON says the same: no raw +3,233 % on a 12-call baseline.
+    figures = {f["name"]: f for f in as_json["figures"]}
+    assert figures["requests"]["change"] is None and figures["requests"]["change_text"] == "n/a"
+    assert figures["requests"]["better"] is None and figures["requests"]["delta"] == 388
+    assert figures["cost_usd"]["change_text"] == "new" and figures["cost_usd"]["change"] is None
 
     from promptpulse.cli import query as cli_query
 

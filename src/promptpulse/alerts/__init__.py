@@ -5,7 +5,7 @@ SLOs raise alerts as registered sources (`AlertSource`, `AlertService.register_s
 from promptpulse.alerts.evaluate import Verdict
 from promptpulse.alerts.rules import TEMPLATES, RuleIn, parse_duration
 from promptpulse.alerts.service import AlertService
-from promptpulse.alerts.sources import AlertSource, SourceRound, SpecSource
+from promptpulse.alerts.sources import AlertSource, SourceRound, SpecSource, isolated
 from promptpulse.alerts.state import Subject
 
 __all__ = [
@@ -17,5 +17,6 @@ __all__ = [
     "SpecSource",
     "Subject",
     "Verdict",
+    "isolated",
     "parse_duration",
 ]

@@ -13,7 +13,14 @@ import sqlalchemy as sa
 
 from promptpulse.alerts import tables as t
 from promptpulse.alerts.repo import new_id
-from promptpulse.notify import ChannelSpec, Notification, SendResult, attempts, send
+from promptpulse.notify import (
+    ChannelSpec,
+    Notification,
+    SendResult,
+    attempts,
+    outgoing_client,
+    send,
+)
 
 log = logging.getLogger("promptpulse.alerts.delivery")
 MAX_BACKOFF_S = 300.0
@@ -27,8 +34,10 @@ class Dispatcher:
         retry_base_s: float = 2.0,
         smtp_url: str | None = None,
         smtp_from: str = "promptpulse@localhost",
+        allowed_hosts: str | None = None,
     ) -> None:
         self.engine = engine
+        self.allowed_hosts = allowed_hosts
         self.max_attempts = max(1, max_attempts)
         self.retry_base_s = retry_base_s
         self.smtp_url = smtp_url
@@ -38,7 +47,7 @@ class Dispatcher:
 
     def _client(self) -> httpx.AsyncClient:
         if self._http is None:
-            self._http = httpx.AsyncClient(timeout=10, follow_redirects=False)
+            self._http = outgoing_client(self.allowed_hosts, timeout=10)
         return self._http
 
     def submit(self, channel: ChannelSpec, n: Notification, project: str | None) -> str:

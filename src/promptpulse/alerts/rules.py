@@ -28,6 +28,9 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
+MAX_DURATION = timedelta(days=400)  # longer than any window, baseline or renotify interval
+
+
 def parse_duration(text: str | int | float, name: str = "duration") -> timedelta:
     """'30s', '5m', '1h', '3d', '1w' (or a number of seconds) -> timedelta."""
     if isinstance(text, int | float):
@@ -39,6 +42,8 @@ def parse_duration(text: str | int | float, name: str = "duration") -> timedelta
         seconds = float(m.group(1)) * _UNITS[m.group(2)]
     if seconds < 0:
         raise ValueError(f"{name}: must not be negative")
+    if not seconds <= MAX_DURATION.total_seconds():  # '9999999999w' would overflow timedelta
+        raise ValueError(f"{name}: at most {MAX_DURATION.days} days")
     return timedelta(seconds=seconds)
 
 

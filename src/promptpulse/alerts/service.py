@@ -59,6 +59,7 @@ class AlertService:
             retry_base_s=settings.alerts_retry_base_s,
             smtp_url=settings.smtp_url,
             smtp_from=settings.smtp_from,
+            allowed_hosts=settings.allowed_hosts,
         )
         self._lock = threading.Lock()
         self._cache: dict[Any, Any] = {}

@@ -10,7 +10,8 @@ its open alerts are kept as they are, and the other sources and the rules go on.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -23,6 +24,16 @@ from promptpulse.alerts.state import Subject
 from promptpulse.notify import ChannelSpec
 
 log = logging.getLogger("promptpulse.alerts")
+
+
+@contextmanager
+def isolated(kind: str, source_id: str) -> Iterator[None]:
+    """Judge one object: an error is logged and swallowed so that one broken budget or SLO (in
+    any project) never stops the others' evaluation; its open alerts stay as they are."""
+    try:
+        yield
+    except Exception:
+        log.exception("%s %s could not be evaluated; the others go on", kind, source_id)
 
 
 @dataclass(frozen=True)

@@ -3,16 +3,19 @@ promptpulse.meta), one code."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from promptpulse.alerts import tables as t
 from promptpulse.alerts.repo import new_id
-from promptpulse.errors import NotFound, invalid
+from promptpulse.errors import Invalid, NotFound, invalid
+
+log = logging.getLogger("promptpulse.alerts")
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -56,18 +59,38 @@ class SpecRepo(Generic[M]):
         )
 
     def list(self, engine: sa.Engine, project: str | None = None) -> list[Record[M]]:
+        """Every stored object that still validates. One stored by an older version under rules
+        since tightened (a period from year 1) is logged and left out, so that it can break
+        neither the list nor an alert round; it can still be replaced (PUT) or deleted."""
         q = sa.select(self.table).order_by(self.table.c.project, self.table.c.name)
         if project is not None:
             q = q.where(self.table.c.project == project)
+        out: list[Record[M]] = []
         with engine.connect() as conn:
-            return [self._from(r) for r in conn.execute(q)]
+            for row in conn.execute(q):
+                try:
+                    out.append(self._from(row))
+                except ValidationError as exc:
+                    log.warning("%s %s no longer validates, skipped: %s", self.what, row.id, exc)
+        return out
 
-    def get(self, engine: sa.Engine, oid: str, project: str | None = None) -> Record[M]:
+    def _row(self, engine: sa.Engine, oid: str, project: str | None) -> Any:
         with engine.connect() as conn:
             row = conn.execute(sa.select(self.table).where(self.table.c.id == oid)).first()
         if row is None or (project is not None and row.project != project):
             raise NotFound(f"no {self.what} {oid}")
-        return self._from(row)
+        return row
+
+    def get(self, engine: sa.Engine, oid: str, project: str | None = None) -> Record[M]:
+        row = self._row(engine, oid, project)
+        try:
+            return self._from(row)
+        except ValidationError as exc:
+            raise Invalid(
+                f"{self.what} {oid} was stored under older rules and no longer validates; "
+                f"replace it (PUT) or delete it: {exc.errors()[0]['msg']}",
+                [],
+            ) from None
 
     def channels(self, engine: sa.Engine, oid: str) -> tuple[Any, ...]:
         """Where an object's alerts go; none when it was deleted meanwhile."""
@@ -101,7 +124,7 @@ class SpecRepo(Generic[M]):
     def update(
         self, engine: sa.Engine, oid: str, spec: M, now: datetime, project: str | None = None
     ) -> Record[M]:
-        old = self.get(engine, oid, project)
+        old = self._row(engine, oid, project)
         self._clash(engine, spec, oid)
         with engine.begin() as conn:
             conn.execute(
@@ -114,9 +137,9 @@ class SpecRepo(Generic[M]):
                     updated_at=t.naive(now),
                 )
             )
-        return Record(oid, spec, old.created_at, now)
+        return Record(oid, spec, t.aware(old.created_at), now)
 
     def delete(self, engine: sa.Engine, oid: str, project: str | None = None) -> None:
-        self.get(engine, oid, project)
+        self._row(engine, oid, project)
         with engine.begin() as conn:
             conn.execute(self.table.delete().where(self.table.c.id == oid))

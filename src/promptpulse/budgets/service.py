@@ -8,13 +8,13 @@ from typing import Any, Literal
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from promptpulse.alerts import SpecSource
+from promptpulse.alerts import SpecSource, isolated
 from promptpulse.alerts.evaluate import Verdict
 from promptpulse.alerts.rules import ScopedSpec, check_filters, filter_lists
 from promptpulse.alerts.specs import Record, SpecRepo
 from promptpulse.alerts.state import Subject
 from promptpulse.meta import budgets
-from promptpulse.model import CATALOG, fmt
+from promptpulse.model import CATALOG, MAX_CUSTOM_PERIOD, fmt, utc_within
 from promptpulse.notify import ChannelSpec
 from promptpulse.query.forecast import period_bounds, project_period
 from promptpulse.store import Store
@@ -52,8 +52,14 @@ class BudgetIn(ScopedSpec, BaseModel):
                 raise ValueError("a custom period needs starts_at and ends_at")
             if self.starts_at.tzinfo is None or self.ends_at.tzinfo is None:
                 raise ValueError("starts_at and ends_at need a time-zone offset")
+            self.starts_at = utc_within(self.starts_at, "starts_at")
+            self.ends_at = utc_within(self.ends_at, "ends_at")
             if self.ends_at <= self.starts_at:
                 raise ValueError("ends_at must be after starts_at")
+            if self.ends_at - self.starts_at > MAX_CUSTOM_PERIOD:
+                raise ValueError(
+                    f"ends_at: a custom period spans at most {MAX_CUSTOM_PERIOD.days} days"
+                )
         if not self.thresholds or any(not 0 < x <= 10 for x in self.thresholds):
             raise ValueError("thresholds: fractions of the amount, such as 0.5, 0.8, 1.0")
         self.thresholds = sorted(set(self.thresholds))
@@ -98,59 +104,65 @@ def evaluate(
     out: list[tuple[Subject, Verdict]] = []
     ids = []
     for rec in repo.list(engine, project):
-        b = rec.spec
-        if not b.enabled:
+        if not rec.spec.enabled:
             continue
-        ids.append(rec.id)
-        status = budget_status(store, b, now)
-        spent, ratio = status["spent"], status["spent_ratio"]
-        unit = CATALOG[b.metric].unit if b.metric in CATALOG else None
-        for th in b.thresholds:
-            hit = ratio >= th
-            severity = "critical" if th >= 1 else "warning" if th >= 0.8 else "info"
-            reason = (
-                f"{b.name}: {fmt.pct(ratio)} of {fmt.value(b.amount, unit)} spent "
-                f"({fmt.value(spent, unit)})"
-                if hit
-                else f"{b.name}: {fmt.pct(ratio)} spent, under {fmt.pct(th)}"
-            )
-            out.append(
-                (
-                    _subject(
-                        rec, f"spent>={th:.0%}", severity, "budget", f"{b.name}: {th:.0%} spent"
-                    ),
-                    Verdict(hit, spent, th * b.amount, 0, reason, {"amount": b.amount}),
-                )
-            )
-        if b.alert_on_forecast:
-            proj = status["projected"]
-            hit = proj > b.amount and spent < b.amount
-            reason = (
-                f"{b.name}: projected {fmt.value(proj, unit)} by {status['period_end']} "
-                f"({fmt.pct(proj / b.amount)} of {fmt.value(b.amount, unit)}; 95 % interval "
-                f"{fmt.value(status['projected_low'], unit)}–"
-                f"{fmt.value(status['projected_high'], unit)})"
-            )
-            out.append(
-                (
-                    _subject(
-                        rec,
-                        "forecast",
-                        "warning",
-                        "budget_forecast",
-                        f"{b.name}: projected to overrun",
-                    ),
-                    Verdict(
-                        hit,
-                        proj,
-                        b.amount,
-                        0,
-                        reason,
-                        {"low": status["projected_low"], "high": status["projected_high"]},
-                    ),
-                )
-            )
+        ids.append(rec.id)  # live even when it fails below: its open alerts stay as they are
+        with isolated("budget", rec.id):
+            out.extend(_judge(store, rec, now))
     return out, ids
+
+
+def _judge(store: Store, rec: Record[BudgetIn], now: datetime) -> list[tuple[Subject, Verdict]]:
+    """One budget's verdicts: a threshold each, and the forecast."""
+    out: list[tuple[Subject, Verdict]] = []
+    b = rec.spec
+    status = budget_status(store, b, now)
+    spent, ratio = status["spent"], status["spent_ratio"]
+    unit = CATALOG[b.metric].unit if b.metric in CATALOG else None
+    for th in b.thresholds:
+        hit = ratio >= th
+        severity = "critical" if th >= 1 else "warning" if th >= 0.8 else "info"
+        reason = (
+            f"{b.name}: {fmt.pct(ratio)} of {fmt.value(b.amount, unit)} spent "
+            f"({fmt.value(spent, unit)})"
+            if hit
+            else f"{b.name}: {fmt.pct(ratio)} spent, under {fmt.pct(th)}"
+        )
+        out.append(
+            (
+                _subject(rec, f"spent>={th:.0%}", severity, "budget", f"{b.name}: {th:.0%} spent"),
+                Verdict(hit, spent, th * b.amount, 0, reason, {"amount": b.amount}),
+            )
+        )
+    if b.alert_on_forecast:
+        proj = status["projected"]
+        hit = proj > b.amount and spent < b.amount
+        reason = (
+            f"{b.name}: projected {fmt.value(proj, unit)} by {status['period_end']} "
+            f"({fmt.pct(proj / b.amount)} of {fmt.value(b.amount, unit)}; 95 % interval "
+            f"{fmt.value(status['projected_low'], unit)}–"
+            f"{fmt.value(status['projected_high'], unit)})"
+        )
+        out.append(
+            (
+                _subject(
+                    rec,
+                    "forecast",
+                    "warning",
+                    "budget_forecast",
+                    f"{b.name}: projected to overrun",
+                ),
+                Verdict(
+                    hit,
+                    proj,
+                    b.amount,
+                    0,
+                    reason,
+                    {"low": status["projected_low"], "high": status["projected_high"]},
+                ),
+            )
+        )
+    return out
 
 
 def _subject(rec: Record[BudgetIn], key: str, severity: str, kind: str, name: str) -> Subject:

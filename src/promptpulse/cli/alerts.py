@@ -18,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 
 from promptpulse.cli.ids import resolve
 from promptpulse.cli.local import DataDir, metadata, settings_from
-from promptpulse.cli.output import Json, console, listing, print_json
+from promptpulse.cli.output import Json, console, listing, print_json, when
 from promptpulse.cli.remote import DEFAULT_URL, Key, Url, call
 from promptpulse.model import CATALOG, fmt
 
@@ -206,6 +206,7 @@ def list_rules(
 ) -> None:
     """List alert rules (secrets never shown)."""
     from promptpulse.alerts import repo
+    from promptpulse.notify import PRIORITY
 
     with alerting_engine(data_dir) as engine:
         records = repo.list_rules(engine, project)
@@ -221,10 +222,9 @@ def list_rules(
         )
         on = "yes" if r.enabled else "no"
         rows.append((rec.id, r.project or "*", r.name, str(r.metric), cond, r.window, r.for_,
-                     r.severity, on))  # fmt: skip
-    columns = ("id", "project", "name", "metric", "condition", "window", "for", "severity",
-               "enabled")  # fmt: skip
-    console.print(listing(columns, rows))
+                     PRIORITY.get(r.severity, r.severity), on))  # fmt: skip
+    columns = ("id", "project", "name", "metric", "condition", "window", "for", "P", "enabled")
+    console.print(listing(columns, rows, optional=("project", "for", "enabled", "window")))
 
 
 @alerts_app.command("list")
@@ -247,16 +247,20 @@ def list_alerts(
         (
             a["id"],
             a["state"],
-            a["severity"],
+            a["priority"],
+            f"{_value(a['value'], a['metric'])} / {_value(a['threshold'], a['metric'])}",
+            _since(a["started_at"]),
             a["name"],
-            _value(a["value"], a["metric"]),
-            _value(a["threshold"], a["metric"]),
-            str(a["started_at"])[:19],
         )
         for a in alerts
     ]
-    columns = ("id", "state", "severity", "name", "value", "threshold", "started")
-    console.print(listing(columns, rows))
+    columns = ("id", "state", "P", "value / threshold", "since (UTC)", "name")
+    console.print(listing(columns, rows, optional=("since (UTC)", "P")))
+
+
+def _since(at: Any) -> str:
+    """A time as a person reads it in a listing: month-day hour:minute (the year is --json's)."""
+    return when(at)[5:]
 
 
 @alerts_app.command("budgets")
@@ -279,7 +283,7 @@ def list_budgets(
         for b in [rec.spec]
     ]  # fmt: skip
     columns = ("id", "project", "name", "amount", "period", "enabled")
-    console.print(listing(columns, rows))
+    console.print(listing(columns, rows, optional=("project", "enabled")))
 
 
 @alerts_app.command("slos")
@@ -302,7 +306,7 @@ def list_slos(
         for s in [rec.spec]
     ]  # fmt: skip
     columns = ("id", "project", "name", "sli", "objective", "window", "enabled")
-    console.print(listing(columns, rows))
+    console.print(listing(columns, rows, optional=("project", "enabled", "window")))
 
 
 @alerts_app.command("templates")
@@ -321,7 +325,7 @@ def templates(as_json: Json = False) -> None:
         )
         rows.append((name, t["metric"], cond, t["window"], t["for"], t["description"]))
     columns = ("template", "metric", "condition", "window", "for", "what")
-    console.print(listing(columns, rows, ids=("template",)))
+    console.print(listing(columns, rows, wrap=("what",), optional=("for", "window")))
 
 
 AlertId = Annotated[str, typer.Argument(help="The alert's id, or a unique start of it")]

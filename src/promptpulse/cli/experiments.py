@@ -7,10 +7,13 @@ from typing import Annotated, Any
 
 import orjson
 import typer
+from rich import box
 from rich.table import Table
 
+from promptpulse.cli.ids import resolve
 from promptpulse.cli.output import Json, console, listing, print_json
 from promptpulse.cli.remote import DEFAULT_URL, Key, Url, call
+from promptpulse.errors import NotFound
 from promptpulse.model import CATALOG, fmt
 
 experiments_app = typer.Typer(
@@ -27,6 +30,18 @@ def _unit(metric: str) -> str | None:
     return m.unit if m is not None else None
 
 
+def _ref(url: str, api_key: str, typed: str) -> str:
+    """The experiment a typed id or key names: whole, or any unique start of an id or a key
+    (as `promptpulse experiments list` prints them). What starts none goes as typed: the
+    server says why."""
+    experiments = call(url, api_key, "GET", "/v1/experiments")["experiments"]
+    names = [e["id"] for e in experiments] + [e["key"] for e in experiments]
+    try:
+        return resolve(typed, dict.fromkeys(names), "experiment")
+    except NotFound:
+        return typed
+
+
 @experiments_app.command("list")
 def list_cmd(url: Url = DEFAULT_URL, api_key: Key = "", as_json: Json = False) -> None:
     """Experiments of the key's project."""
@@ -34,19 +49,12 @@ def list_cmd(url: Url = DEFAULT_URL, api_key: Key = "", as_json: Json = False) -
     if as_json:
         return print_json(data)
     rows = [
-        (
-            e["id"],
-            e["key"],
-            e["name"],
-            ", ".join(v["name"] for v in e["variants"]),
-            e["primary_metric"],
-            e["status"],
-            e["start"],
-        )
+        (e["id"], e["key"], e["status"], (e["start"] or "")[:10], e["name"])
         for e in data["experiments"]
     ]
-    columns = ("id", "key", "name", "variants", "primary", "status", "start")
-    console.print(listing(columns, rows, ids=("id", "key")))
+    # The name last: the one column that may wrap (variants and metrics are in `show`).
+    columns = ("id", "key", "status", "start", "name")
+    console.print(listing(columns, rows, optional=("start",)))
 
 
 @experiments_app.command("create")
@@ -114,12 +122,12 @@ def _variant(option: str) -> dict[str, Any]:
 
 @experiments_app.command("show")
 def show_cmd(
-    ref: Annotated[str, typer.Argument(help="Experiment id or key")],
+    ref: Annotated[str, typer.Argument(help="Experiment id or key (or a unique start)")],
     url: Url = DEFAULT_URL,
     api_key: Key = "",
 ) -> None:
     """One experiment's settings, as JSON."""
-    _dump(call(url, api_key, "GET", f"/v1/experiments/{ref}"))
+    _dump(call(url, api_key, "GET", f"/v1/experiments/{_ref(url, api_key, ref)}"))
 
 
 def _interval(c: dict[str, Any]) -> str:
@@ -132,34 +140,34 @@ def _interval(c: dict[str, Any]) -> str:
 
 @experiments_app.command("results")
 def results_cmd(
-    ref: Annotated[str, typer.Argument(help="Experiment id or key")],
+    ref: Annotated[str, typer.Argument(help="Experiment id or key (or a unique start)")],
     url: Url = DEFAULT_URL,
     api_key: Key = "",
     as_json: Json = False,
 ) -> None:
     """Comparison, sample-ratio check, sequential decision and plan."""
-    data = call(url, api_key, "GET", f"/v1/experiments/{ref}/results")
+    data = call(url, api_key, "GET", f"/v1/experiments/{_ref(url, api_key, ref)}/results")
     if as_json:
         return _dump(data)
-    table = Table("metric", "variant", "difference", "CI", "p (adj.)", "test", "sig.")
+    # Whole figures at 80 columns: no border lines, the test named in --json, significance
+    # as a star on the difference.
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    for head in ("metric", "variant", "difference", "95% CI (Holm)", "p (adj.)"):
+        table.add_column(head, no_wrap=True)
     for c in data["comparisons"]:
-        table.add_row(
-            c["metric"],
-            c["variant"],
-            fmt.difference(c["difference"], _unit(c["metric"])),
-            _interval(c),
-            fmt.p_value(c["p_value_adjusted"]),
-            c["test"],
-            "yes" if c["significant"] else "",
-        )
+        star = " *" if c["significant"] else ""
+        table.add_row(c["metric"], c["variant"], fmt.difference(c["difference"],
+                      _unit(c["metric"])) + star, _interval(c),
+                      fmt.p_value(c["p_value_adjusted"]))  # fmt: skip
     console.print(table)
+    console.print("* significant after the Holm adjustment (tests and raw figures: --json)")
     srm = data["srm"]
     style = "bold red" if srm["mismatch"] else "green"
     console.print(f"[{style}]sample ratio: {srm['message']}[/{style}]")
     plan = data["plan"]
     if plan.get("per_variant"):
         console.print(
-            f"plan: {plan['per_variant']} calls per variant, "
+            f"plan: {fmt.count(plan['per_variant'])} calls per variant, "
             f"{fmt.number(plan.get('days_to_go'))} days to go"
         )
     console.print(f"verdict: {data['verdict']}")
@@ -168,22 +176,24 @@ def results_cmd(
 
 @experiments_app.command("stop")
 def stop_cmd(
-    ref: Annotated[str, typer.Argument(help="Experiment id or key")],
+    ref: Annotated[str, typer.Argument(help="Experiment id or key (or a unique start)")],
     url: Url = DEFAULT_URL,
     api_key: Key = "",
 ) -> None:
     """Mark an experiment stopped (its results stay)."""
+    ref = _ref(url, api_key, ref)
     data = call(url, api_key, "PATCH", f"/v1/experiments/{ref}", json={"status": "stopped"})
     console.print(f"stopped {data['id']} ({data['key']})")
 
 
 @experiments_app.command("delete")
 def delete_cmd(
-    ref: Annotated[str, typer.Argument(help="Experiment id or key")],
+    ref: Annotated[str, typer.Argument(help="Experiment id or key (or a unique start)")],
     url: Url = DEFAULT_URL,
     api_key: Key = "",
 ) -> None:
     """Delete an experiment and its exposures."""
+    ref = _ref(url, api_key, ref)
     call(url, api_key, "DELETE", f"/v1/experiments/{ref}")
     console.print(f"deleted {ref}")
 

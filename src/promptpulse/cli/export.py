@@ -45,8 +45,9 @@ def export(
     url: Url = DEFAULT_URL,
     api_key: Key = "",
 ) -> None:
-    """Export calls or rollups from a running server: a job, a progress bar, the file and its
-    manifest (sha256 checked) saved in --out."""
+    """Export calls or rollups from a running server into --out.
+
+    A server-side job with a progress bar; the file and its manifest (sha256 checked) are saved."""
     frm = start(since, frm, to)
     if frm is None:
         raise typer.BadParameter("give --from or --since (e.g. --since 7d)")

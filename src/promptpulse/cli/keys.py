@@ -9,7 +9,7 @@ import typer
 
 from promptpulse.cli.ids import resolve
 from promptpulse.cli.local import DataDirOrDefault, metadata, settings_from
-from promptpulse.cli.output import Json, console, listing, print_json
+from promptpulse.cli.output import Json, console, listing, print_json, when
 
 keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
 
@@ -59,12 +59,12 @@ def keys_list(
                 k.project or "* (admin)",
                 ",".join(sorted(s.value for s in k.scopes)),
                 k.name or "",
-                str(d["created_at"])[:19],
-                str(d["revoked_at"] or "")[:19],
+                when(d["created_at"]),
+                when(d["revoked_at"]),
             )
         )
     columns = ("id", "prefix", "project", "scopes", "name", "created", "revoked")
-    console.print(listing(columns, rows))
+    console.print(listing(columns, rows, optional=("prefix", "created")))
 
 
 @keys_app.command("revoke")
@@ -72,8 +72,9 @@ def keys_revoke(
     key_id: Annotated[str, typer.Argument(help="The key's id, or a unique start of it")],
     data_dir: DataDirOrDefault = None,
 ) -> None:
-    """Revoke a key by id (or a unique start of it); it stops working within a second, even on
-    a running server."""
+    """Revoke a key by id (or a unique start of it).
+
+    It stops working within a second, even on a running server."""
     from promptpulse.meta import list_keys, revoke_key
 
     with metadata(settings_from(data_dir)) as meta:

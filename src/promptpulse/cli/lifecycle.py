@@ -115,9 +115,7 @@ def retention_show(
             f"{p['effective'][c]}{'*' if p['override'].get(c) is not None else ''}" for c in classes
         )
         rows.append((name, *marked))
-    console.print(
-        listing(("project", "raw days", "hourly days", "daily days"), rows, ids=("project",))
-    )
+    console.print(listing(("project", "raw days", "hourly days", "daily days"), rows, wrap=()))
 
 
 @retention_app.command("set")

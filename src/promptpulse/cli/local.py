@@ -61,9 +61,20 @@ def stopped_store(settings: Settings) -> Iterator[Store]:
 @contextmanager
 def metadata(settings: Settings) -> Iterator[MetaDB]:
     """The metadata database (keys, prices, rules, policies), closed on the way out."""
+    from promptpulse.cli.output import err
     from promptpulse.meta import MetaDB
 
-    meta = MetaDB(settings.metadata_db_url)
+    fresh = settings.metadata_url is None and not any(
+        p.exists() for p in (settings.data_dir / "metadata.sqlite", settings.duckdb_path)
+    )
+    if fresh:  # a listing here would be empty for no visible reason: say where it looked
+        err.print(
+            f"[dim]note: {settings.data_dir} holds no PromptPulse data yet (a new metadata "
+            "database is made there); give --data-dir (or PROMPTPULSE_DATA_DIR) of the "
+            "directory the server runs on[/dim]",
+            highlight=False,
+        )
+    meta = MetaDB(settings.metadata_db_url, settings.secret_keys)
     try:
         yield meta
     finally:

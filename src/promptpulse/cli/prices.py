@@ -77,7 +77,7 @@ def prices_list(
     ]
     columns = ("project", "model", "input $/M", "output $/M", "cached $/M")
     # `prices delete MODEL --project P` takes both back: neither is cut.
-    console.print(listing(columns, rows, ids=("project", "model")))
+    console.print(listing(columns, rows, wrap=()))
 
 
 @prices_app.command("delete")

@@ -9,7 +9,7 @@ import orjson
 import typer
 from rich.table import Table
 
-from promptpulse.cli.output import console
+from promptpulse.cli.output import console, figure_tables
 from promptpulse.cli.ranges import Since, start
 from promptpulse.cli.remote import (
     DEFAULT_URL,
@@ -125,10 +125,9 @@ def _print_series(data: dict[str, Any]) -> None:
             continue
         names = [k for k in points[0] if k != "t"]
         title = f"group {series['group']}" if data.get("group_by") else data["interval"]
-        table = Table("t", *names, title=title)
-        for p in points:
-            table.add_row(p["t"], *(_fmt(p[n], n) for n in names))
-        console.print(table)
+        rows = [[_when(p["t"]), *(_fmt(p[n], n) for n in names)] for p in points]
+        for table in figure_tables("t (UTC)", names, rows, title=title):
+            console.print(table)
 
 
 def _print_breakdown(data: dict[str, Any]) -> None:
@@ -136,10 +135,10 @@ def _print_breakdown(data: dict[str, Any]) -> None:
     if not rows:
         console.print("no data in range")
         return
-    table = Table(*rows[0].keys(), title=f"by {data['by']}")
-    for r in rows:
-        table.add_row(*(_fmt(v, k) for k, v in r.items()))
-    console.print(table)
+    key, *names = rows[0].keys()
+    cells = [[_fmt(r[key], key), *(_fmt(r[n], n) for n in names)] for r in rows]
+    for table in figure_tables(key, names, cells, title=f"by {data['by']}"):
+        console.print(table)
 
 
 def register(app: typer.Typer) -> None:

@@ -103,8 +103,9 @@ def report(
         Path | None, typer.Option("--data-dir", help="Read a data directory instead of a server")
     ] = None,
 ) -> None:
-    """Print the report of the last whole day, week or month (figures, movers, alerts,
-    budgets, forecast, recommendations)."""
+    """Print the report of the last whole day, week or month.
+
+    Key figures against the period before, movers, alerts, budgets, forecast, recommendations."""
     if period not in ("day", "week", "month"):
         raise typer.BadParameter("--period: day, week or month")
     if fmt not in ("text", "markdown", "html"):

@@ -40,7 +40,7 @@ def seed(settings: Settings, days: int, rpm: float, console: Console) -> int:
     demo's experiment, budget, SLOs, rules and alerts, those that are missing. Calls written."""
     store = open_store(settings)
     try:
-        meta = MetaDB(settings.metadata_db_url)
+        meta = MetaDB(settings.metadata_db_url, settings.secret_keys)
         try:
             start = datetime.now(UTC) - timedelta(days=days)
             total = _seed_history(store, meta, days, rpm, console)

@@ -38,7 +38,7 @@ def run_demo(settings: Settings, days: int, rpm: float, trickle: bool, console: 
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     seed(settings, days, rpm, console)
-    meta = MetaDB(settings.metadata_db_url)
+    meta = MetaDB(settings.metadata_db_url, settings.secret_keys)
     try:
         secret, minted = demo_key(settings, meta)
     finally:

@@ -21,7 +21,7 @@ import numpy as np
 
 from promptpulse.errors import FieldError, Invalid
 from promptpulse.experiments import stats
-from promptpulse.model import CATALOG, AggRow, Dimension, Kind, Metric, Scope
+from promptpulse.model import CATALOG, AggRow, Dimension, Kind, Metric, Scope, fmt
 from promptpulse.store import Store
 
 ROW_METRICS: tuple[str, ...] = (
@@ -370,10 +370,11 @@ def decide(
         sign = 1 if up else -1
         win = max(candidates, key=lambda v: sign * (by_key[(primary, v)].difference or 0.0))
         c = by_key[(primary, win)]
+        unit = CATALOG[primary].unit if primary in CATALOG else None
         return win, (
-            f"{win} wins: {primary} {_signed(c.difference)} against {labels[0]} "
-            f"(CI {_num(c.ci_low)} to {_num(c.ci_high)}, "
-            f"p = {_num(c.p_value_adjusted)})"
+            f"{win} wins: {primary} {fmt.difference(c.difference, unit)} against {labels[0]} "
+            f"(95 % CI {fmt.difference(c.ci_low, unit)} to {fmt.difference(c.ci_high, unit)}, "
+            f"{fmt.p_value(c.p_value_adjusted)})"
             ", and no guardrail is significantly worse"
         )
     if breached:
@@ -388,11 +389,3 @@ def decide(
         f"no variant is significantly better than {labels[0]} on {primary}"
         + (f" ({', '.join(worse)} significantly worse)" if worse else "")
     )
-
-
-def _num(x: float | None) -> str:
-    return "n/a" if x is None else f"{x:.4g}"
-
-
-def _signed(x: float | None) -> str:
-    return "n/a" if x is None else f"{x:+.4g}"

@@ -20,7 +20,7 @@ from promptpulse.experiments.compare import (
 )
 from promptpulse.experiments.repo import Experiment, exposure_counts
 from promptpulse.meta import MetaDB
-from promptpulse.model import CATALOG, AggRow, Dimension, Scope
+from promptpulse.model import CATALOG, AggRow, Dimension, Scope, fmt
 from promptpulse.query.engine import bucket_starts
 from promptpulse.store import Store
 
@@ -95,11 +95,11 @@ def sample_ratio(meta: MetaDB, exp: Experiment, base: dict[str, Any]) -> dict[st
     chi = stats.chi_square_goodness_of_fit(observed, weights)
     mismatch = chi.p_value < SRM_ALPHA
     message = (
-        f"the split of {source} ({', '.join(map(str, observed))}) is far from the intended "
-        f"({', '.join(f'{e:.0f}' for e in chi.expected)}), p = {chi.p_value:.2g}: "
+        f"the split of {source} ({', '.join(map(fmt.count, observed))}) is far from the "
+        f"intended ({', '.join(map(fmt.count, chi.expected))}), {fmt.p_value(chi.p_value)}: "
         "assignment or logging is broken; do not trust these results."
         if mismatch
-        else f"the split of {source} matches the intended one (p = {chi.p_value:.2g})"
+        else f"the split of {source} matches the intended one ({fmt.p_value(chi.p_value)})"
     )
     return {
         "source": source,

@@ -13,6 +13,7 @@ import orjson
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, Strict, field_validator
 
 from promptpulse.errors import FieldError
+from promptpulse.model import TIME_FLOOR
 
 ErrorType = Literal[
     "timeout",
@@ -86,6 +87,24 @@ class CallEvent(_Record):
     def _rfc3339_only(cls, value: Any) -> Any:
         return _not_a_number_time(value)
 
+    @field_validator("timestamp")
+    @classmethod
+    def _in_utc_after_floor(cls, value: datetime) -> datetime:
+        return _utc_after_floor(value)
+
+    @field_validator("metadata")
+    @classmethod
+    def _storable_as_json(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is None:
+            return None
+        try:
+            encoded = orjson.dumps(value)
+        except orjson.JSONEncodeError as exc:  # an integer over 64 bits, nesting over 255
+            raise ValueError(f"cannot be stored as JSON: {exc}") from None
+        if len(encoded) > MAX_METADATA_BYTES:
+            raise ValueError("is larger than 16 KiB once encoded as JSON")
+        return value
+
     @field_validator("error_message")
     @classmethod
     def _truncate_message(cls, value: str | None) -> str | None:
@@ -98,6 +117,23 @@ def _not_a_number_time(value: Any) -> Any:
     # asks for RFC 3339.
     if isinstance(value, int | float) or (isinstance(value, str) and "-" not in value[:5]):
         raise ValueError("must be an RFC 3339 time with an offset, e.g. 2026-01-31T12:00:00Z")
+    return value
+
+
+def _utc_after_floor(value: datetime) -> datetime:
+    """In UTC, from 2000 on (the future limit is checked against the clock later)."""
+    try:
+        utc = value.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00:00+01:00 is in year 0 in UTC
+        raise ValueError("is out of range once converted to UTC") from None
+    if utc < TIME_FLOOR:
+        raise ValueError(f"is before {TIME_FLOOR.date().isoformat()}: send the call's real time")
+    return utc
+
+
+def _number_not_text(value: Any) -> Any:
+    if isinstance(value, str):
+        raise ValueError("must be a JSON number or boolean, not text")
     return value
 
 
@@ -122,6 +158,16 @@ class Score(_Record):
     def _rfc3339_only(cls, value: Any) -> Any:
         return _not_a_number_time(value)
 
+    @field_validator("timestamp")
+    @classmethod
+    def _in_utc_after_floor(cls, value: datetime | None) -> datetime | None:
+        return _utc_after_floor(value) if value is not None else None
+
+    @field_validator("value", mode="before")
+    @classmethod
+    def _not_text(cls, value: Any) -> Any:
+        return _number_not_text(value)
+
 
 class ScoreBatch(_Record):
     scores: list[Score]
@@ -144,8 +190,6 @@ def cross_field_errors(event: CallEvent, now: datetime) -> list[FieldError]:
         errors.append(FieldError("reasoning_tokens", "must not exceed output_tokens"))
     if event.error_type is not None and event.status != "error":
         errors.append(FieldError("error_type", "is allowed only with status=error"))
-    if event.metadata and len(orjson.dumps(event.metadata)) > MAX_METADATA_BYTES:
-        errors.append(FieldError("metadata", "is larger than 16 KiB once encoded as JSON"))
     return errors
 
 

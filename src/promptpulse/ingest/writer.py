@@ -19,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from promptpulse.errors import Overloaded, StoreUnavailable
+from promptpulse.errors import Overloaded, StoreUnavailable, WriteFailed
 from promptpulse.ingest.dedupe import SeenKeys
 from promptpulse.store import Store, StoreWriter
 
@@ -72,6 +72,8 @@ class Writer:
         self._seen = SeenKeys()
         self._listeners: list[Callable[[float, int], None]] = [on_commit] if on_commit else []
         self.stats = WriterStats()
+        # (monotonic time, error) of the last failed commit; None once a commit succeeds
+        self.failure: tuple[float, str] | None = None
 
     def add_listener(self, listener: Callable[[float, int], None]) -> None:
         """Called in the writer thread after each commit with (seconds, rows)."""
@@ -176,10 +178,12 @@ class Writer:
                 writer.rollback()
             except Exception:
                 log.exception("rollback failed")
-            failure = StoreUnavailable(f"the store could not write: {exc}")
+            failure = WriteFailed(f"the store could not write: {exc}")
+            self.failure = (time.monotonic(), str(exc))
             results = [failure] * len(jobs)
         else:
             self._seen.add(new_hashes)
+            self.failure = None
         elapsed = time.perf_counter() - started
         rows = sum(j.table.num_rows for j in jobs)
         with self._pending_lock:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -10,19 +10,37 @@ import sqlalchemy as sa
 
 from promptpulse.errors import SchemaTooNew
 from promptpulse.meta import migrations
+from promptpulse.meta.sealed import seal_existing, seal_with
+from promptpulse.meta.tables import alert_rules, budgets, report_schedules, slos
+
+
+def private_file(path: Path) -> None:
+    """Create `path` (if missing) readable by its owner only: it holds keys' hashes and secrets."""
+    path.touch(mode=0o600, exist_ok=True)
+    path.chmod(0o600)
 
 
 class MetaDB:
     """Opening one migrates it: the features find every table of `meta.tables` there."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, secret_keys: Sequence[str] = ()) -> None:
+        """`secret_keys`: the key channel secrets are sealed with, then older keys still read
+        (none: stored as plain JSON, as before)."""
         if url.startswith("sqlite:///"):
-            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        self.engine = sa.create_engine(url, future=True)
+            path = Path(url.removeprefix("sqlite:///"))
+            path.parent.mkdir(parents=True, exist_ok=True)
+            private_file(path)
+        # pre_ping: a replica outlives PostgreSQL restarts and failovers; a dead pooled
+        # connection is replaced instead of failing the request that drew it.
+        self.engine = sa.create_engine(url, future=True, pool_pre_ping=True)
         if self.engine.dialect.name == "sqlite":
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
         try:
             self._migrate()
+            seal_with(self.engine, [k for k in secret_keys if k])
+            self.resealed = seal_existing(
+                self.engine, [alert_rules, budgets, slos, report_schedules]
+            )
         except BaseException:
             self.engine.dispose()
             raise
@@ -33,6 +51,10 @@ class MetaDB:
             return migrations.current_version(conn)
 
     def _migrate(self) -> None:
+        with _migration_lock(self.engine):
+            self._migrate_locked()
+
+    def _migrate_locked(self) -> None:
         with self.engine.connect() as conn:
             found = migrations.current_version(conn)
             if found > migrations.HEAD:
@@ -47,6 +69,27 @@ class MetaDB:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+# pg_advisory_lock key of the migrations (any constant; "PrPl" in ASCII): replicas that start
+# at the same moment migrate one after the other, and the later ones find nothing to do.
+MIGRATION_LOCK_KEY = 0x5072506C
+
+
+@contextmanager
+def _migration_lock(engine: sa.Engine) -> Iterator[None]:
+    """On PostgreSQL, a session advisory lock held around the whole migration (reading the
+    version included). SQLite needs none: each step's BEGIN IMMEDIATE serialises writers and
+    `apply` skips a step another process applied meanwhile."""
+    if engine.dialect.name != "postgresql":
+        yield
+        return
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(sa.text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+        try:
+            yield
+        finally:
+            conn.execute(sa.text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK_KEY})
 
 
 @contextmanager

@@ -46,7 +46,14 @@ def baseline(conn: sa.Connection) -> None:
     t.metadata.create_all(conn, tables=list(BASELINE_TABLES), checkfirst=True)
 
 
-MIGRATIONS: tuple[Migration, ...] = (baseline,)
+def add_leases(conn: sa.Connection) -> None:
+    """Version 2, for replicas sharing PostgreSQL: the lease of the periodic jobs and the
+    sequence of commits (a sequence is PostgreSQL's alone: SQLite skips it)."""
+    t.leases.create(conn, checkfirst=True)
+    t.change_sequence.create(conn, checkfirst=True)
+
+
+MIGRATIONS: tuple[Migration, ...] = (baseline, add_leases)
 HEAD = len(MIGRATIONS)
 
 

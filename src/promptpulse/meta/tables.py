@@ -6,14 +6,43 @@ column goes here and in a new migration (docs/architecture.md, "Metadata and mig
 
 Times of the alerting, budget, SLO and report tables are stored as naive UTC (SQLite has no time
 zones; promptpulse.alerts.tables makes them aware again); keys, prices and experiments use
-time-zone aware columns.
+`UTCDateTime`: TIMESTAMP WITH TIME ZONE on PostgreSQL, and aware UTC datetimes in Python on
+both engines.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from typing import Any
+
 import sqlalchemy as sa
 
+from promptpulse.meta.sealed import SealedSpec
+
 metadata = sa.MetaData()
+
+
+class UTCDateTime(sa.TypeDecorator[datetime]):
+    """A time-zone aware column that reads back as an aware UTC datetime on every engine.
+    PostgreSQL keeps the instant (timestamptz); SQLite keeps the text without its offset, so
+    a value is turned to UTC before it is written and marked UTC when read."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def __init__(self) -> None:
+        super().__init__(timezone=True)
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is not None:
+            return value.astimezone(UTC)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
 
 schema_version = sa.Table(
     "schema_version", metadata, sa.Column("version", sa.Integer, nullable=False)
@@ -30,8 +59,8 @@ api_keys = sa.Table(
     sa.Column("project", sa.String(100), nullable=True),  # NULL: an admin key for all projects
     sa.Column("scopes", sa.String(64), nullable=False),
     sa.Column("name", sa.String(200), nullable=True),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("revoked_at", UTCDateTime(), nullable=True),
 )
 
 price_overrides = sa.Table(
@@ -42,7 +71,7 @@ price_overrides = sa.Table(
     sa.Column("input_per_mtok", sa.Float, nullable=False),
     sa.Column("output_per_mtok", sa.Float, nullable=False),
     sa.Column("cached_input_per_mtok", sa.Float, nullable=True),
-    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
 )
 
 # ---------------------------------------------------------------- alerting
@@ -53,7 +82,7 @@ alert_rules = sa.Table(
     sa.Column("id", sa.String(32), primary_key=True),
     sa.Column("project", sa.String(100), nullable=True),  # NULL: every project (admin)
     sa.Column("name", sa.String(200), nullable=False),
-    sa.Column("spec", sa.Text, nullable=False),  # RuleIn as JSON, secrets included
+    sa.Column("spec", SealedSpec, nullable=False),  # RuleIn as JSON, channel secrets sealed
     sa.Column("enabled", sa.Boolean, nullable=False),
     sa.Column("created_at", sa.DateTime, nullable=False),
     sa.Column("updated_at", sa.DateTime, nullable=False),
@@ -153,7 +182,7 @@ def _spec_table(name: str) -> sa.Table:
         sa.Column("id", sa.String(32), primary_key=True),
         sa.Column("project", sa.String(100), nullable=True),
         sa.Column("name", sa.String(200), nullable=False),
-        sa.Column("spec", sa.Text, nullable=False),
+        sa.Column("spec", SealedSpec, nullable=False),
         sa.Column("created_at", sa.DateTime, nullable=False),
         sa.Column("updated_at", sa.DateTime, nullable=False),
     )
@@ -180,10 +209,10 @@ experiments = sa.Table(
     sa.Column("mde", sa.Float, nullable=True),
     sa.Column("alpha", sa.Float, nullable=False),
     sa.Column("power", sa.Float, nullable=False),
-    sa.Column("start", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("end", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("start", UTCDateTime(), nullable=False),
+    sa.Column("end", UTCDateTime(), nullable=True),
     sa.Column("status", sa.String(16), nullable=False),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.UniqueConstraint("project", "key", name="uq_experiments_project_key"),
 )
 
@@ -193,7 +222,7 @@ experiment_exposures = sa.Table(
     sa.Column("experiment_id", sa.String(32), primary_key=True),
     sa.Column("unit_id", sa.String(200), primary_key=True),
     sa.Column("variant", sa.String(100), nullable=False),
-    sa.Column("first_seen", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("first_seen", UTCDateTime(), nullable=False),
 )
 
 # ---------------------------------------------------------------- reports and retention
@@ -204,7 +233,7 @@ report_schedules = sa.Table(
     sa.Column("id", sa.String(32), primary_key=True),
     sa.Column("project", sa.String(100), nullable=True),  # NULL: every project (admin)
     sa.Column("name", sa.String(200), nullable=False),
-    sa.Column("spec", sa.Text, nullable=False),  # ScheduleIn as JSON, secrets included
+    sa.Column("spec", SealedSpec, nullable=False),  # ScheduleIn as JSON, channel secrets sealed
     sa.Column("created_at", sa.DateTime, nullable=False),
     sa.Column("updated_at", sa.DateTime, nullable=False),
     # The end of the last period sent (naive UTC): a period is sent once, across restarts.
@@ -220,4 +249,21 @@ retention_policies = sa.Table(
     sa.Column("raw_days", sa.Integer, nullable=True),  # NULL: the server default
     sa.Column("hourly_days", sa.Integer, nullable=True),
     sa.Column("daily_days", sa.Integer, nullable=True),
+)
+
+# ---------------------------------------------------------------- replicas
+
+# Leadership of the periodic jobs among replicas that share a PostgreSQL metadata database
+# (promptpulse.meta.lease): the holder renews `expires_at` (the database's clock) every few
+# seconds; another replica takes the row over once it has expired.
+# The sequence of commits of every replica (promptpulse.meta.changes); PostgreSQL only.
+change_sequence = sa.Sequence("change_sequence", metadata=metadata)
+
+leases = sa.Table(
+    "leases",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("holder", sa.String(200), nullable=False),
+    sa.Column("expires_at", UTCDateTime(), nullable=False),
+    sa.Column("acquired_at", UTCDateTime(), nullable=False),
 )

@@ -2,6 +2,7 @@
 typed result rows. Imports nothing of PromptPulse but `errors`."""
 
 from promptpulse.model import fmt
+from promptpulse.model.bounds import MAX_CUSTOM_PERIOD, TIME_CEILING, TIME_FLOOR, utc_within
 from promptpulse.model.catalog import (
     CATALOG,
     CONDITIONS,
@@ -13,6 +14,7 @@ from promptpulse.model.catalog import (
     Op,
     base_aggregates,
 )
+from promptpulse.model.channel_fields import CHANNEL_SECRET_FIELDS
 from promptpulse.model.prices import MTOK, PriceOverride
 from promptpulse.model.providers import PROVIDER_ALIASES, canonical_provider
 from promptpulse.model.records import (
@@ -39,17 +41,21 @@ __all__ = [
     "CALL_FIELDS",
     "CALL_SCHEMA",
     "CATALOG",
+    "CHANNEL_SECRET_FIELDS",
     "COLUMN_DIMENSIONS",
     "CONDITIONS",
     "COUNT",
     "FILTERS",
     "INTERVALS",
+    "MAX_CUSTOM_PERIOD",
     "METADATA_PREFIX",
     "METRICS",
     "MTOK",
     "NUMERIC_CALL_FIELDS",
     "PROVIDER_ALIASES",
     "SCORE_SCHEMA",
+    "TIME_CEILING",
+    "TIME_FLOOR",
     "Agg",
     "AggRow",
     "Dimension",
@@ -66,4 +72,5 @@ __all__ = [
     "check_call_fields",
     "fmt",
     "is_dimension",
+    "utc_within",
 ]

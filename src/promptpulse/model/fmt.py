@@ -51,14 +51,15 @@ def count(v: float | None) -> str:
 
 
 def usd(v: float | None) -> str:
-    """Money: $1,234.56 from $1; 3 significant digits below ($0.0123); <$0.001; $0.00."""
+    """Money: $1,234.56 from $1; 3 significant digits below ($0.0123, a cheap model's cost per
+    request $0.000251); <$0.000001; $0.00."""
     if v is None:
         return DASH
     sign, a = ("-" if v < 0 else ""), abs(v)
     if a == 0:
         return "$0.00"
-    if a < 0.001:
-        return "<$0.001"
+    if a < 0.000001:
+        return "<$0.000001"
     if float(_sig(a)) < 1:
         return f"{sign}${_sig(a)}"
     return f"{sign}${_grouped(a, 2)}"

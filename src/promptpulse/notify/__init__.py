@@ -4,6 +4,7 @@ channel is sent, one send attempt, and the retry loop. Knows nothing of alerts o
 import from here (this module is the door), never the other way round."""
 
 from promptpulse.notify.channel import MASK, ChannelSpec, keep_secrets
+from promptpulse.notify.guard import Allowed, outgoing_client
 from promptpulse.notify.message import PRIORITY, Notification, webhook_payload
 from promptpulse.notify.send import (
     Attempt,
@@ -18,6 +19,7 @@ from promptpulse.notify.send import (
 __all__ = [
     "MASK",
     "PRIORITY",
+    "Allowed",
     "Attempt",
     "ChannelSpec",
     "Notification",
@@ -25,6 +27,7 @@ __all__ = [
     "SendResult",
     "attempts",
     "keep_secrets",
+    "outgoing_client",
     "post_json",
     "send",
     "send_email",

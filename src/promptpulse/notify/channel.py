@@ -8,11 +8,17 @@ from __future__ import annotations
 
 import re
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-SECRET_FIELDS = ("url", "routing_key", "secret", "headers", "smtp_password")
+from promptpulse.model import CHANNEL_SECRET_FIELDS
+
+SECRET_FIELDS = CHANNEL_SECRET_FIELDS
 MASK = "********"
+# RFC 9110 token characters for a header name; a value may not hold CR, LF or NUL.
+_HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,100}$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class ChannelSpec(BaseModel):
@@ -38,6 +44,13 @@ class ChannelSpec(BaseModel):
             raise ValueError(f"a {self.type} channel needs url")
         if self.url and self.url != MASK and not re.match(r"^https?://", self.url):
             raise ValueError("url must start with http:// or https://")
+        if self.url and (_CONTROL.search(self.url) or " " in self.url):
+            raise ValueError("url: must not hold spaces or control characters (CR, LF, NUL)")
+        for name, value in (self.headers or {}).items():
+            if not _HEADER_NAME.match(name):
+                raise ValueError(f"headers: '{name[:100]}' is not an HTTP header name")
+            if _CONTROL.search(value.replace("\t", "")):
+                raise ValueError(f"headers.{name}: must not hold control characters (CR, LF, NUL)")
         if self.type == "pagerduty" and not self.routing_key:
             raise ValueError("a pagerduty channel needs routing_key")
         if self.type == "email":
@@ -64,15 +77,37 @@ class ChannelSpec(BaseModel):
         if self.type == "email":
             return ", ".join(self.to or [])
         if self.url:
-            m = re.match(r"^(https?://[^/]+)", self.url)
-            return (m.group(1) if m else "") + "/…"
+            return origin(self.url) + "/…"
         return "pagerduty"
+
+
+def origin(url: str) -> str:
+    """scheme://host[:port] of a URL: no user, password, path, query or fragment."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return ""
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{parts.scheme}://{host}{port}" if parts.scheme and host else ""
+
+
+_URL = re.compile(r"https?://[^\s\"'<>]+")
+
+
+def redact(text: str) -> str:
+    """A message fit for a log line or `last_error`: every URL cut to its origin (credentials,
+    paths and query tokens gone), control characters shown escaped (no forged log lines)."""
+    cut = _URL.sub(lambda m: (origin(m.group(0)) or "<url>") + "/…", text)
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group(0)):02x}", cut)
 
 
 def _mask(name: str, value: Any) -> Any:
     if name == "url":
-        m = re.match(r"^(https?://[^/]+)", str(value))
-        return f"{m.group(1)}/{MASK}" if m else MASK
+        shown = origin(str(value))
+        return f"{shown}/{MASK}" if shown else MASK
     if name == "headers":
         return {k: MASK for k in value}
     return MASK

@@ -18,7 +18,7 @@ from urllib.parse import unquote, urlsplit
 import httpx
 import orjson
 
-from promptpulse.notify.channel import ChannelSpec
+from promptpulse.notify.channel import ChannelSpec, redact
 from promptpulse.notify.message import (
     Notification,
     email_message,
@@ -82,7 +82,7 @@ async def post_json(
     response = await http.post(url, content=body, headers=sent)
     if response.is_success:
         return SendResult(response.status_code)
-    message = f"HTTP {response.status_code}: {response.text[:200]}"
+    message = f"HTTP {response.status_code}: {redact(response.text[:200])}"
     if 400 <= response.status_code < 500 and response.status_code not in (408, 429):
         raise PermanentFailure(message)
     raise RuntimeError(message)
@@ -141,9 +141,9 @@ async def attempts(
         try:
             outcome: Attempt[T] = Attempt(number, "sent", await call())
         except PermanentFailure as exc:
-            outcome = Attempt(number, "failed", error=str(exc))
+            outcome = Attempt(number, "failed", error=redact(str(exc)))
         except Exception as exc:
-            error = f"{type(exc).__name__}: {exc}"[:error_chars]
+            error = redact(f"{type(exc).__name__}: {exc}")[:error_chars]
             outcome = Attempt(
                 number, "failed" if number == max_attempts else "pending", None, error
             )

@@ -29,6 +29,7 @@ from promptpulse.model import (
     Scope,
     canonical_provider,
     is_dimension,
+    utc_within,
 )
 
 DEFAULT_RANGE = timedelta(hours=24)
@@ -223,8 +224,9 @@ def parse_time(value: str, name: str) -> datetime:
     text = value.strip()
     try:
         if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-            return datetime.fromisoformat(text).replace(tzinfo=UTC)
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+            parsed = datetime.fromisoformat(text).replace(tzinfo=UTC)
+        else:
+            parsed = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
         raise Invalid(
             f"{name}: not an RFC 3339 time",
@@ -235,7 +237,11 @@ def parse_time(value: str, name: str) -> datetime:
             f"{name}: needs a time-zone offset",
             [FieldError(name, f"'{value}' has no offset; add Z or +HH:MM")],
         )
-    return parsed.astimezone(UTC)
+    try:
+        return utc_within(parsed, name)
+    except ValueError as exc:
+        message = str(exc).removeprefix(f"{name}: ")
+        raise Invalid(f"{name}: {message}", [FieldError(name, f"'{value}' {message}")]) from None
 
 
 def parse_metrics(raw: str | None, name: str, errors: Errors, default: list[str]) -> list[Metric]:
@@ -268,13 +274,17 @@ def parse_dimension(raw: str | None, name: str, errors: Errors, required: bool) 
 def parse_interval(raw: str | None, scope: Scope, errors: Errors) -> str:
     if raw is None or raw == "":
         span = scope.end - scope.start
-        return (
-            "minute"
-            if span <= timedelta(hours=2)
-            else "hour"
-            if span <= timedelta(days=7)
-            else "day"
-        )
+        if span <= timedelta(hours=2):
+            return "minute"
+        if span <= timedelta(days=7):
+            return "hour"
+        # the finest of day, week, month that stays within the points a series may have
+        for name in ("day", "week"):
+            step = INTERVALS[name]
+            assert step is not None
+            if span / step <= MAX_SERIES_POINTS:
+                return name
+        return "month"
     if raw not in INTERVALS:
         errors.add("interval", f"'{raw}' is not one of {', '.join(INTERVALS)}")
         return "hour"

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from promptpulse.model import fmt
+
 
 @dataclass(frozen=True)
 class Figure:
@@ -139,10 +141,25 @@ class Report:
     def figure(self, name: str) -> Figure:
         return next(f for f in self.figures if f.name == name)
 
+    @property
+    def baseline_requests(self) -> float | None:
+        """Calls in the previous period, the baseline of every headline change."""
+        f = next((f for f in self.figures if f.name == "requests"), None)
+        return None if f is None else (f.previous or 0)
+
     def as_dict(self) -> dict[str, Any]:
+        """The JSON of the webhook and of the preview: the same rule as every renderer, so a
+        tiny baseline gives `change: null` and `change_text: "n/a"` (never +825350 %)."""
         out = asdict(self)
+        base = self.baseline_requests
         for f, raw in zip(self.figures, out["figures"], strict=True):
-            raw.update(delta=f.delta, change=f.change, better=f.better)
+            text = fmt.delta(f.value, f.previous, base, f.unit)
+            raw.update(
+                delta=f.delta,
+                change=fmt.change(f.value, f.previous, base),
+                change_text=text,
+                better=None if text in ("new", "n/a") else f.better,
+            )
         for m, raw in zip(self.movers, out["movers"], strict=True):
             raw.update(delta=m.delta, change=m.change)
         return out

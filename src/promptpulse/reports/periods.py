@@ -21,8 +21,10 @@ _AT = re.compile(r"^\s*(?:([A-Za-z]{3}|\d{1,2})\s+)?(\d{1,2}):(\d{2})\s*$")
 
 def zone(name: str) -> ZoneInfo:
     try:
+        if not 0 < len(name) <= 64 or "\x00" in name:  # the longest IANA name has 30
+            raise ValueError(name)
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a path
         raise ValueError(f"'{name}' is not an IANA time zone such as Europe/Paris or UTC") from None
 
 

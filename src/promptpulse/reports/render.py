@@ -27,12 +27,6 @@ def change(
     return fmt.delta(v, previous, baseline_requests, unit)
 
 
-def _baseline(r: Report) -> float | None:
-    """Calls in the previous period, the baseline of every headline change."""
-    f = next((f for f in r.figures if f.name == "requests"), None)
-    return None if f is None else (f.previous or 0)
-
-
 def _better(f: Figure, baseline_requests: float | None) -> bool | None:
     """Better or worse, unless the change itself reads "new" or "n/a"."""
     if fmt.delta(f.value, f.previous, baseline_requests, f.unit) in ("new", "n/a"):
@@ -80,8 +74,8 @@ def _sections(r: Report) -> dict[str, list[list[str]]]:
                 f.label,
                 value(f.value, f.unit),
                 value(f.previous, f.unit),
-                change(f.value, f.previous, f.unit, _baseline(r)),
-                _arrow(f, _baseline(r)),
+                change(f.value, f.previous, f.unit, r.baseline_requests),
+                _arrow(f, r.baseline_requests),
             ]
             for f in r.figures
         ],
@@ -207,7 +201,9 @@ def _html_table(header: list[str], rows: list[list[str]], styles: list[str] | No
 def render_html(r: Report) -> str:
     s = _sections(r)
     e = html.escape
-    styles = [{True: _GOOD, False: _BAD, None: ""}[_better(f, _baseline(r))] for f in r.figures]
+    styles = [
+        {True: _GOOD, False: _BAD, None: ""}[_better(f, r.baseline_requests)] for f in r.figures
+    ]
     parts = [
         f'<h1 style="font-size:22px;margin:0 0 4px 0;">{e(r.title)}</h1>',
         f'<p style="color:#57606a;margin:0 0 16px 0;">{e(_period_line(r))}</p>',

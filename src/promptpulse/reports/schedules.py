@@ -41,6 +41,8 @@ class ReportChannel(BaseModel):
         if self.type == "file":
             if not self.dir:
                 raise ValueError("a file channel needs dir")
+            if len(self.dir) > 200 or any(ord(c) < 32 or c == "\x7f" for c in self.dir):
+                raise ValueError("dir: at most 200 characters, no control characters (NUL...)")
         else:
             self.channel_spec()  # email and webhook follow promptpulse.notify's rules
         return self
@@ -93,7 +95,10 @@ class ScheduleIn(BaseModel):
 def resolve_dir(root: Path, raw: str) -> Path:
     """A file channel's directory: relative to `root`, and never outside it."""
     root = root.resolve()
-    path = (root / raw).resolve()
+    try:
+        path = (root / raw).resolve()
+    except (ValueError, OSError):  # an embedded NUL, a name too long
+        raise invalid("channels", f"dir '{raw[:200]!r}' is not a usable directory name") from None
     if path != root and root not in path.parents:
         raise invalid("channels", f"dir '{raw}' is outside the reports directory {root}")
     return path

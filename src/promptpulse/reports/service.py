@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 from collections.abc import Callable
 from datetime import datetime
 from email.message import EmailMessage
@@ -21,7 +22,13 @@ import sqlalchemy as sa
 from promptpulse.config import Settings
 from promptpulse.errors import Invalid
 from promptpulse.model import Filter, Scope
-from promptpulse.notify import PermanentFailure, attempts, post_json, send_email
+from promptpulse.notify import (
+    PermanentFailure,
+    attempts,
+    outgoing_client,
+    post_json,
+    send_email,
+)
 from promptpulse.reports import periods
 from promptpulse.reports import schedules as sch
 from promptpulse.reports.build import build_report
@@ -79,8 +86,13 @@ def email_message(r: Report, sender: str, to: list[str]) -> EmailMessage:
 def file_names(r: Report) -> tuple[str, str]:
     tz = periods.zone(r.timezone)
     first = datetime.fromisoformat(r.start.replace("Z", "+00:00")).astimezone(tz).date()
-    stem = f"report-{r.project or 'all'}-{r.period}-{first.isoformat()}"
+    stem = f"report-{_file_safe(r.project or 'all')}-{r.period}-{first.isoformat()}"
     return f"{stem}.md", f"{stem}.html"
+
+
+def _file_safe(name: str) -> str:
+    """A project name as one harmless path segment: '/../x' -> '_.._x' (never a separator)."""
+    return re.sub(r"[^A-Za-z0-9._-]", "_", name)[:100]
 
 
 def write_files(r: Report, directory: Path) -> list[Path]:
@@ -89,6 +101,8 @@ def write_files(r: Report, directory: Path) -> list[Path]:
     out = []
     for name, text in zip(file_names(r), (render_markdown(r), render_html(r)), strict=True):
         path = directory / name
+        if path.resolve().parent != directory.resolve():  # belt and braces: one segment only
+            raise PermanentFailure(f"report file name '{name}' leaves its directory")
         tmp = directory / f".{name}.partial"
         tmp.write_text(text, encoding="utf-8")
         os.replace(tmp, path)
@@ -128,7 +142,7 @@ class ReportService:
     async def deliver(self, r: Report, channels: list[sch.ReportChannel]) -> list[dict[str, Any]]:
         results = []
         base_s = self.settings.alerts_retry_base_s
-        async with httpx.AsyncClient(timeout=15, follow_redirects=False) as http:
+        async with outgoing_client(self.settings.allowed_hosts, timeout=15) as http:
             for ch in channels:
                 status, error, detail = "failed", None, None
                 send = partial(self._send, ch, r, http)

@@ -23,7 +23,7 @@ from typing import Any
 
 from promptpulse.sdk.assign import Variants
 from promptpulse.sdk.assign import assign as assign_variant
-from promptpulse.sdk.sender import EXPOSURES, Sender, Stats
+from promptpulse.sdk.sender import EXPOSURES, DropCallback, Sender, Stats
 from promptpulse.sdk.track import Call, Track, new_id
 
 log = logging.getLogger("promptpulse.sdk")
@@ -46,8 +46,11 @@ class Client:
     """Records LLM calls and scores to a PromptPulse server in the background.
 
     Never raises into the caller and never blocks it: with no API key it logs one warning and
-    records nothing; when the queue (`max_queue` items) is full, new items are dropped and counted
-    (`stats.dropped`, with a warning log). `defaults` (e.g. `environment="prod"`) go on every call.
+    records nothing; when the queue (`max_queue` items) is full, new items are dropped and
+    counted (`stats.dropped`, with a warning log). Items the server refuses (a 4xx, or rejected
+    in a 207) are never re-sent: they are counted (`stats.rejected`/`stats.failed`), logged, and
+    handed to `on_drop(kind, items, reason)` if given. `defaults` (e.g. `environment="prod"`) go
+    on every call.
     """
 
     def __init__(
@@ -63,6 +66,7 @@ class Client:
         max_backoff: float = 30.0,
         shutdown_timeout: float = 5.0,
         enabled: bool = True,
+        on_drop: DropCallback | None = None,
         **defaults: Any,
     ) -> None:
         self.url = (url or os.environ.get("PROMPTPULSE_URL") or DEFAULT_URL).rstrip("/")
@@ -87,6 +91,7 @@ class Client:
                 backoff_base=backoff_base,
                 max_backoff=max_backoff,
                 user_agent=USER_AGENT,
+                on_drop=on_drop,
             )
         except ValueError as exc:
             log.warning("PromptPulse disabled: %s", exc)

@@ -4,8 +4,11 @@ Standard library only. The caller's side (`put`) never blocks and never raises: 
 full the item is dropped, counted, and a warning is logged. The thread sends batches, retries with
 exponential backoff and full jitter (honouring `Retry-After` on 429/503), splits a batch the server
 calls too large (413), and gives up only on answers a retry cannot fix (400/401/403/422) or when
-`close()` runs out of time. Items carry client-made ids, so a retry after a lost answer is stored
-once (the server counts it as a duplicate).
+`close()` runs out of time. A batch that keeps failing with a server error (500) is split, so
+that one item the server cannot take never holds back the others. Items the server rejects in
+a 207 are never re-sent. Every item given up on is counted, logged, and handed to `on_drop`.
+Items carry client-made ids, so a retry after a lost answer is stored once (the server counts
+it as a duplicate).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import threading
 import time
 import urllib.parse
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -44,6 +48,10 @@ RETRYABLE = frozenset({408, 425, 429, 500, 502, 503, 504})
 GZIP_MIN_BYTES = 1024
 MAX_RETRY_AFTER_S = 300.0
 DROP_WARNING_EVERY_S = 10.0
+SPLIT_AFTER_SERVER_ERRORS = 3  # 500s in a row: split the batch (one item in it may be the cause)
+
+# on_drop(kind, items, reason): items the server will never store ("events" or "scores").
+DropCallback = Callable[[str, list[dict[str, Any]], str], None]
 
 
 @dataclass
@@ -102,7 +110,9 @@ class Sender:
         backoff_base: float,
         max_backoff: float,
         user_agent: str,
+        on_drop: DropCallback | None = None,
     ) -> None:
+        self.on_drop = on_drop
         parts = urlsplit(url.rstrip("/"))
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"PromptPulse URL must be http(s)://host[:port], got {url!r}")
@@ -262,25 +272,29 @@ class Sender:
     def _send_items(self, kind: str, items: list[dict[str, Any]]) -> None:
         path, body_key = route(kind)
         body = json.dumps({body_key: items}, default=str, separators=(",", ":")).encode()
-        attempt = 0
+        attempt = server_errors = 0
         while True:
             outcome = self._post(path, body)
             if outcome.ok:
                 self._record_success(kind, items, outcome)
                 return
-            if outcome.status == 413 and len(items) > 1:
+            server_errors = server_errors + 1 if outcome.status == 500 else 0
+            if (outcome.status == 413 or server_errors >= SPLIT_AFTER_SERVER_ERRORS) and len(
+                items
+            ) > 1:
                 half = len(items) // 2
                 self._send_items(kind, items[:half])
                 self._send_items(kind, items[half:])
                 return
             retryable = outcome.status is None or outcome.status in RETRYABLE
-            if not retryable:
+            if not retryable or server_errors >= SPLIT_AFTER_SERVER_ERRORS:
                 self.stats.failed += len(items)
                 self.stats.rejected += len(outcome.body.get("rejected") or [])
                 log.error(
                     "PromptPulse refused %d %s (HTTP %s): %s; not retrying",
                     len(items), kind, outcome.status, outcome.error,
                 )  # fmt: skip
+                self._dropped(kind, items, f"HTTP {outcome.status}: {outcome.error}")
                 return
             delay = outcome.retry_after
             if delay is None:
@@ -291,6 +305,7 @@ class Sender:
                 log.warning(
                     "PromptPulse: gave up on %d %s at close (%s)", len(items), kind, outcome.error
                 )
+                self._dropped(kind, items, f"not delivered before close: {outcome.error}")
                 return
             attempt += 1
             self.stats.retries += 1
@@ -313,6 +328,18 @@ class Sender:
                 "PromptPulse rejected %d of %d %s; first: id=%s %s",
                 len(rejected), len(items), kind, first.get("id"), first.get("errors"),
             )  # fmt: skip
+            indexes = {r.get("index") for r in rejected if isinstance(r, dict)}
+            refused = [item for i, item in enumerate(items) if i in indexes]
+            self._dropped(kind, refused, f"rejected: first {first.get('errors')}")
+
+    def _dropped(self, kind: str, items: list[dict[str, Any]], reason: str) -> None:
+        """Tell the application (its own callback never breaks the sender)."""
+        if self.on_drop is None or not items:
+            return
+        try:
+            self.on_drop(kind, items, reason)
+        except Exception:
+            log.exception("PromptPulse on_drop callback failed")
 
     # -- HTTP ----------------------------------------------------------------------------------
     def _connection(self) -> http.client.HTTPConnection:

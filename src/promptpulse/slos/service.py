@@ -16,7 +16,7 @@ import numpy as np
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from promptpulse.alerts import SpecSource
+from promptpulse.alerts import SpecSource, isolated
 from promptpulse.alerts.evaluate import Verdict
 from promptpulse.alerts.rules import (
     ScopedSpec,
@@ -205,29 +205,30 @@ def evaluate(
         if not slo.enabled:
             continue
         ids.append(rec.id)
-        status = slo_status(store, slo, now)
-        for a in status["burn_alerts"]:
-            lr, sr = a["long_rate"], a["short_rate"]
-            reason = (
-                f"{slo.name}: error budget burning {_x(lr)} over {a['long']} and "
-                f"{_x(sr)} over {a['short']} (alert at {fmt.number(a['burn_rate'])}x)"
-            )
-            out.append(
-                (
-                    _subject(rec, a),
-                    Verdict(
-                        a["firing"],
-                        lr,
-                        a["burn_rate"],
-                        status["requests"],
-                        reason,
-                        {
-                            "short_rate": sr,
-                            "error_budget_remaining": status["error_budget_remaining"],
-                        },
-                    ),
+        with isolated("slo", rec.id):  # one broken SLO never stops the others
+            status = slo_status(store, slo, now)
+            for a in status["burn_alerts"]:
+                lr, sr = a["long_rate"], a["short_rate"]
+                reason = (
+                    f"{slo.name}: error budget burning {_x(lr)} over {a['long']} and "
+                    f"{_x(sr)} over {a['short']} (alert at {fmt.number(a['burn_rate'])}x)"
                 )
-            )
+                out.append(
+                    (
+                        _subject(rec, a),
+                        Verdict(
+                            a["firing"],
+                            lr,
+                            a["burn_rate"],
+                            status["requests"],
+                            reason,
+                            {
+                                "short_rate": sr,
+                                "error_budget_remaining": status["error_budget_remaining"],
+                            },
+                        ),
+                    )
+                )
     return out, ids
 
 

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Awaitable, Callable
 
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
-from promptpulse.errors import Forbidden, Unauthorized, invalid
+from promptpulse.errors import Forbidden, Overloaded, Unauthorized, invalid
 from promptpulse.meta import ApiKey, Scope, verify_key
 from promptpulse.model import Scope as QueryScope
 from promptpulse.web.context import context
-
-_CACHE_S = 1.0  # a revoked key stops working within a second
 
 
 def _secret(request: Request) -> str:
@@ -26,24 +23,33 @@ def _secret(request: Request) -> str:
 
 def require(scope: Scope) -> Callable[[Request], Awaitable[ApiKey]]:
     async def dependency(request: Request) -> ApiKey:
-        secret = _secret(request)
-        cache = context(request).key_cache
-        now = time.monotonic()
-        hit = cache.get(secret)
-        if hit is None or hit[0] < now:
-            key = await run_in_threadpool(verify_key, context(request).meta, secret)
-            if len(cache) > 10_000:
-                cache.clear()
-            cache[secret] = (now + _CACHE_S, key)
-        else:
-            key = hit[1]
-        if key is None:
-            raise Unauthorized("unknown or revoked API key")
+        ctx = context(request)
+        address = request.client.host if request.client else "unknown"
+        try:
+            secret = _secret(request)
+            key = ctx.key_cache.get(secret)
+            if key is None:
+                _refuse_if_throttled(ctx.auth_failures.retry_after(address))
+                key = await run_in_threadpool(verify_key, ctx.meta, secret)
+                if key is None:
+                    raise Unauthorized("unknown or revoked API key")
+                ctx.key_cache.remember(secret, key)
+        except Unauthorized:
+            ctx.auth_failures.failed(address)
+            raise
         if not key.allows(scope):
             raise Forbidden(f"this key lacks the '{scope.value}' scope")
         return key
 
     return dependency
+
+
+def _refuse_if_throttled(retry_after_s: int) -> None:
+    if retry_after_s:
+        raise Overloaded(
+            f"too many failed authentications from this address; retry after {retry_after_s} s",
+            retry_after_s=retry_after_s,
+        )
 
 
 def restrict_to_key(key: ApiKey, scope: QueryScope) -> QueryScope:

@@ -15,11 +15,13 @@ from fastapi import Request
 from promptpulse.config import Settings
 from promptpulse.ingest.otlp_recent import RecentSpans
 from promptpulse.ingest.writer import Writer
-from promptpulse.meta import ApiKey, MetaDB
+from promptpulse.meta import MetaDB
+from promptpulse.meta.lease import Lease
 from promptpulse.meta.prices import OverrideCache
 from promptpulse.observability import ServerMetrics
 from promptpulse.store import Store
 from promptpulse.web.changes import ChangeFeed
+from promptpulse.web.keycache import FailureThrottle, KeyCache
 
 if TYPE_CHECKING:
     from promptpulse.alerts import AlertService
@@ -42,9 +44,12 @@ class AppContext:
     retention: RetentionService
     exports: ExportService
     reports: ReportService
-    # secret -> (valid until, key): a revoked key stops working within the cache's second
-    key_cache: dict[str, tuple[float, ApiKey | None]] = field(default_factory=dict)
-    # LLM spans stored recently: a span of the same call in a later OTLP export is a duplicate.
+    lease: Lease  # whether this replica runs the periodic jobs
+    # hashes of known keys, trusted for a second: a key revoked anywhere stops working here
+    key_cache: KeyCache = field(default_factory=KeyCache)
+    auth_failures: FailureThrottle = field(default_factory=FailureThrottle)
+    # LLM spans this replica stored recently: a span of the same call in a later OTLP export is
+    # a duplicate.
     recent_spans: RecentSpans = field(default_factory=RecentSpans)
 
 

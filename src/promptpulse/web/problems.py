@@ -12,7 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from promptpulse.errors import FieldError, Overloaded, PromptPulseError
+from promptpulse.errors import FieldError, PromptPulseError
 
 log = logging.getLogger("promptpulse.web")
 PROBLEM = "application/problem+json"
@@ -27,7 +27,7 @@ ANSWERS: dict[int, str] = {
     415: "An unsupported Content-Type",
     422: "A parameter or the body is wrong: `errors` names each field",
     429: "The writer is behind: retry after `Retry-After` seconds; nothing was stored",
-    503: "The store cannot write or answer",
+    503: "The store cannot write (retry after `Retry-After` seconds) or answer",
 }
 
 
@@ -59,7 +59,8 @@ def problem(
 def install(app: FastAPI) -> None:
     @app.exception_handler(PromptPulseError)
     async def domain_error(_: Request, exc: PromptPulseError) -> Response:
-        headers = {"Retry-After": str(exc.retry_after_s)} if isinstance(exc, Overloaded) else None
+        retry_after = getattr(exc, "retry_after_s", None)  # Overloaded, WriteFailed
+        headers = {"Retry-After": str(retry_after)} if retry_after else None
         if exc.status == 401:
             headers = {"WWW-Authenticate": "Bearer"}
         return problem(exc.status, exc.title, exc.detail, exc.errors, headers)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
+import time
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -9,7 +12,7 @@ from fastapi.responses import PlainTextResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from promptpulse.errors import StoreUnavailable
+from promptpulse.errors import StoreUnavailable, WriteFailed
 from promptpulse.web.context import context
 from promptpulse.web.problems import documented
 from promptpulse.web.schemas.common import answer
@@ -33,7 +36,31 @@ async def readyz(request: Request) -> Any:
         await run_in_threadpool(ctx.store.ping)
     except Exception as exc:
         raise StoreUnavailable(f"store not reachable: {exc}") from exc
-    return {"status": "ready", "writer_queue_events": ctx.writer.pending_events}
+    failure = ctx.writer.failure
+    if failure is not None and not _space_is_back(ctx.settings.data_dir, failure[0]):
+        raise WriteFailed(f"the store cannot write: {failure[1]}")
+    leader = await run_in_threadpool(ctx.lease.leader)
+    return {
+        "status": "ready",
+        "writer_queue_events": ctx.writer.pending_events,
+        "replica": ctx.lease.holder,
+        "leader": leader.holder if leader else None,
+    }
+
+
+FREE_BYTES_TO_RETRY = 64 * 1024 * 1024
+
+
+def _space_is_back(data_dir: Path, failed_at: float) -> bool:
+    """After a failed commit, ready again once the data directory has room (the next write then
+    tells): a server recovers by itself when space is freed, without a restart."""
+    if time.monotonic() - failed_at < 2:
+        return False
+    try:
+        usage = shutil.disk_usage(data_dir)
+    except OSError:
+        return False
+    return usage.free >= min(FREE_BYTES_TO_RETRY, usage.total // 4)
 
 
 @router.get(

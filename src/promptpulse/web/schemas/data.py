@@ -53,6 +53,10 @@ class Health(Out):
 class Ready(Out):
     status: str
     writer_queue_events: int = Field(description="Events waiting for the writer")
+    replica: str = Field(description="This replica's name (PROMPTPULSE_REPLICA_ID)")
+    leader: str | None = Field(
+        description="The replica running the periodic jobs (null: none holds the lease now)"
+    )
 
 
 class SentReport(Out):

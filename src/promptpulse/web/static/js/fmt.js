@@ -1,8 +1,6 @@
 // Formatting only: the figures themselves come from the API untouched.
 // The rule (docs/metrics.md, "How figures read") is the twin of src/promptpulse/model/fmt.py;
 // tests/model/test_fmt.py runs one table of cases through both.
-const nf = (opts) => new Intl.NumberFormat("en-US", opts);
-const compact = nf({ notation: "compact", maximumFractionDigits: 1 });
 
 export const DASH = "—";
 /** Below this many calls in the previous period a relative change says "n/a" (or "new"). */
@@ -42,12 +40,12 @@ export function count(v) {
 }
 /** A count in full (tables of exact counts): 12,345. */
 export function countFull(v) { return none(v) ? DASH : grouped(v); }
-/** Money: $1,234.56 from $1; 3 significant digits below ($0.0123); <$0.001; $0.00. */
+/** Money: $1,234.56 from $1; 3 significant digits below ($0.0123, $0.000251); <$0.000001; $0.00. */
 export function usd(v) {
   if (none(v)) return DASH;
   const sign = v < 0 ? "-" : "", a = Math.abs(v);
   if (a === 0) return "$0.00";
-  if (a < 0.001) return "<$0.001";
+  if (a < 0.000001) return "<$0.000001";
   if (Number(sig(a)) < 1) return `${sign}$${sig(a)}`;
   return `${sign}$${grouped(a, 2)}`;
 }
@@ -142,11 +140,23 @@ export function difference(d, unit) {
 
 /** Axis labels: short forms of the same units. */
 export function axis(unit) {
+  // Ticks are round numbers: the rule's units, spacing and suffixes (850 ms, 1.5 s, 12k), shortest.
+  const short = (v) => {
+    for (const [size, suffix] of SUFFIXES) if (Math.abs(v) >= size) return `${+(v / size).toFixed(1)}${suffix}`;
+    return String(+v.toFixed(2));
+  };
+  const duration = (v) => {
+    const a = Math.abs(v);
+    if (a >= 7.2e6) return `${+(v / 3.6e6).toFixed(1)} h`;
+    if (a >= 1.2e5) return `${+(v / 6e4).toFixed(1)} min`;
+    if (a >= 1000) return `${+(v / 1000).toFixed(1)} s`;
+    return `${+v.toFixed(1)} ms`;
+  };
   return (v) => {
     if (unit === "ratio") return `${+(v * 100).toFixed(1)}%`;
-    if (unit === "ms") return v >= 1000 ? `${+(v / 1000).toFixed(1)}s` : `${v}ms`;
-    if (unit === "usd") return v === 0 ? "$0" : Math.abs(v) < 1 ? `$${+v.toPrecision(2)}` : `$${compact.format(v)}`;
-    return compact.format(v);
+    if (unit === "ms") return duration(v);
+    if (unit === "usd") return v === 0 ? "$0" : Math.abs(v) < 1 ? `$${+v.toPrecision(2)}` : `$${short(v)}`;
+    return short(v);
   };
 }
 

@@ -104,7 +104,7 @@ function sloCard(slo, history) {
     grid: { left: 8, right: 8, top: 34, bottom: 4, containLabel: true },
     xAxis: { type: "category", data: x },
     yAxis: [{ type: "value", name: "", axisLabel: { formatter: (v) => `${+v.toFixed(1)}×` } },
-      { type: "value", position: "right", splitLine: { show: false }, axisLabel: { formatter: (v) => `${Math.round(v * 100)}%` } }],
+      { type: "value", position: "right", splitLine: { show: false }, axisLabel: { formatter: fmt.axis("ratio") } }],
     series: [
       { name: "burn rate", type: "bar", barMaxWidth: 10, color: "#f97316", data: pts.map((p) => p.burn_rate),
         tooltip: { valueFormatter: (v) => (v === null || v === undefined ? fmt.DASH : `${v.toFixed(2)}×`) },

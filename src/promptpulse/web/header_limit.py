@@ -1,0 +1,28 @@
+"""Refuse requests whose headers are too large (431) before anything reads them.
+
+uvicorn's h11 parser is told the same limit (server.py) so that an oversized header block is
+dropped while it is being received; this guard holds for any other ASGI server (and for
+in-process tests), so that no route, auth check or cache ever sees a 10 MB header."""
+
+from __future__ import annotations
+
+from promptpulse.web.gzip_body import ASGIApp, Receive, Scope, Send
+from promptpulse.web.problems import problem
+
+
+class HeaderLimit:
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket"):
+            size = sum(len(name) + len(value) + 4 for name, value in scope["headers"])
+            if size > self.limit:
+                response = problem(
+                    431,
+                    "Request header fields too large",
+                    f"the request's headers hold {size} bytes; at most {self.limit} are read",
+                )
+                return await response(scope, receive, send)
+        return await self.app(scope, receive, send)
