@@ -134,6 +134,11 @@ class Settings(BaseSettings):
     lease_renew_s: float = Field(
         5.0, description="Seconds between renewals (or attempts to take) the jobs lease."
     )
+    metadata_outage_grace_s: float = Field(
+        300.0,
+        description="While the metadata database cannot be reached, keys this server verified "
+        "within this many seconds keep working (reads and ingest go on); changes answer 503.",
+    )
     reports_dir: Path | None = Field(
         None, description="Root of file-channel report directories (default <data_dir>/reports)."
     )
