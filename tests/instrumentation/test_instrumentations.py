@@ -256,7 +256,8 @@ def test_vercel_ai_sdk_lands_call_by_call(
               "reasoning_tokens")  # fmt: skip
     for row, (provider, served, counts) in zip(rows, want, strict=True):
         source = spans[row["metadata"]["span_id"]]
-        assert row["latency_ms"] == pytest.approx((source["end"] - source["start"]) / 1e6), row
+        nanos = int(source["end"]) - int(source["start"])  # exact: decimal strings from JS
+        assert row["latency_ms"] == pytest.approx(nanos / 1e6), row
         assert (row["provider"], row["response_model"]) == (provider, served), row
         assert tuple(row[k] for k in tokens) == counts, row
         # Its own attribution: telemetry metadata and functionId.

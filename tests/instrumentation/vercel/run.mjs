@@ -19,6 +19,8 @@ const otlp = new OTLPTraceExporter({
   url: `${env.PP_URL}/v1/traces`,
   headers: { Authorization: `Bearer ${env.PP_KEY}` },
 });
+// [seconds, nanoseconds] -> exact nanoseconds as a decimal string (a Number would round them).
+const nanos = (t) => (BigInt(t[0]) * 1000000000n + BigInt(t[1])).toString();
 const provider = new NodeTracerProvider({
   resource: resourceFromAttributes({ 'service.name': 'instr-vercel' }),
   spanProcessors: [
@@ -61,12 +63,12 @@ console.log(
       span_id: s.spanContext().spanId,
       parent_id: s.parentSpanContext?.spanId ?? s.parentSpanId ?? null,
       name: s.name,
-      start: s.startTime[0] * 1e9 + s.startTime[1],
-      end: s.endTime[0] * 1e9 + s.endTime[1],
+      start: nanos(s.startTime),
+      end: nanos(s.endTime),
       attributes: s.attributes,
       events: s.events.map((e) => ({
         name: e.name,
-        time: e.time[0] * 1e9 + e.time[1],
+        time: nanos(e.time),
         attributes: e.attributes,
       })),
     })),
