@@ -67,6 +67,7 @@ def build_context(
         store,
         queue_events=settings.writer_queue_events,
         group_events=settings.writer_group_events,
+        queue_seconds=settings.writer_queue_s,
         on_commit=server_metrics.on_commit,
     )
     server_metrics.watch_queue(lambda: writer.pending_events)

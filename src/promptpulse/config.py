@@ -41,6 +41,11 @@ class Settings(BaseSettings):
     writer_queue_events: int = Field(
         200_000, description="Events waiting for the writer before ingest answers 429."
     )
+    writer_queue_s: float = Field(
+        3.0,
+        description="Seconds of work (at the writer's recent rate) queued before ingest "
+        "answers 429 with Retry-After (0: bounded by events only).",
+    )
     writer_group_events: int = Field(
         50_000, description="Most events the writer commits in one transaction."
     )

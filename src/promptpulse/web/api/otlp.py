@@ -33,7 +33,7 @@ from promptpulse.ingest import otlp
 from promptpulse.ingest.pipeline import decode_body, prepare_events
 from promptpulse.meta import ApiKey, Scope
 from promptpulse.web.auth import require
-from promptpulse.web.context import AppContext, context
+from promptpulse.web.context import AppContext, context, off_loop
 
 router = APIRouter(tags=["ingest"])
 
@@ -129,8 +129,12 @@ async def _export(
             f"{len(mapped.records)} LLM spans in one export; at most "
             f"{ctx.settings.max_batch_events} (lower the exporter's batch size)"
         )
-    prepared = prepare_events(
-        orjson.dumps({"events": mapped.records}),
+    events = orjson.dumps({"events": mapped.records})
+    prepared = await off_loop(
+        ctx,
+        len(events),
+        prepare_events,
+        events,
         key_project=key.project,
         overrides=ctx.prices.lookup,
         now=ctx.clock(),
