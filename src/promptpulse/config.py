@@ -49,7 +49,11 @@ class Settings(BaseSettings):
     writer_group_events: int = Field(
         50_000, description="Most events the writer commits in one transaction."
     )
-    query_timeout_s: float = Field(30.0, description="A metric query is interrupted after this.")
+    query_timeout_s: float = Field(
+        30.0,
+        description="A read request's queries are interrupted once it has run this long "
+        "(every statement of it together; sooner when the client disconnects).",
+    )
     log_level: str = Field("info", description="Log level of the server.")
     alerts_interval_s: float = Field(
         30.0, description="Seconds between alert evaluation rounds (0: only on demand)."

@@ -4,6 +4,8 @@ backends (`duck/`: DuckDB, the embedded default) live behind it and own all of t
 from __future__ import annotations
 
 from promptpulse.config import Settings
+from promptpulse.store.deadline import Deadline
+from promptpulse.store.deadline import active as with_deadline
 from promptpulse.store.protocol import Record, Store, StoreWriter
 
 
@@ -21,4 +23,4 @@ def open_store(settings: Settings) -> Store:
     )
 
 
-__all__ = ["Record", "Store", "StoreWriter", "open_store"]
+__all__ = ["Deadline", "Record", "Store", "StoreWriter", "open_store", "with_deadline"]
