@@ -121,6 +121,10 @@ class DuckStore(LifecycleMixin, CohortsMixin):
         with self._cursor() as cur:
             return records(cur, sql, params)
 
+    def _submit(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
+        """Run on the query pool, carrying the caller's request deadline."""
+        return self._pool.submit(in_context(fn), *args)
+
     def _with_cursor(self, fn: Callable[..., Any], *args: Any) -> Any:
         with self._cursor() as cur:
             return fn(cur, *args)
@@ -224,23 +228,18 @@ class DuckStore(LifecycleMixin, CohortsMixin):
                 qs = ", ".join(repr(m.q) for m in ms)
                 select.append(f'quantile_cont({column}, [{qs}]) AS "q_{column}"')
         sql = f"SELECT {', '.join(select) or 'count(*)'} FROM events WHERE {where}{group}"
-        main = self._pool.submit(in_context(self._records), sql, params)
+        main = self._submit(self._records, sql, params)
         side: Future[list[Record]] | None = None
         if distinct:
             extra = [f"{expr} AS {alias}" for alias, expr in keys]
             extra += [f"{agg_sql(a)} AS a{aggs.index(a)}" for a in distinct]
             sql = f"SELECT {', '.join(extra)} FROM events WHERE {where}{group}"
-            side = self._pool.submit(in_context(self._records), sql, params)
+            side = self._submit(self._records, sql, params)
         exact_futures = {}
         if not keys:
             for column, ms in quantiles.items():
-                exact_futures[column] = self._pool.submit(
-                    in_context(self._with_cursor),
-                    exact_quantiles,
-                    where,
-                    params,
-                    column,
-                    [m.q for m in ms],
+                exact_futures[column] = self._submit(
+                    self._with_cursor, exact_quantiles, where, params, column, [m.q for m in ms]
                 )
         raw = main.result()
         if side is not None:
