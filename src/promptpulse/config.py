@@ -113,6 +113,9 @@ class Settings(BaseSettings):
     export_grace_s: float = Field(
         300.0, description="A window is exported once closed this long (calls in flight land)."
     )
+    export_keep_hours: float = Field(
+        168.0, description="One-off export files are deleted this long after they finish (0: kept)."
+    )
     export_interval_s: float = Field(60.0, description="Seconds between scheduled-export checks.")
     reports_interval_s: float = Field(
         60.0, description="Seconds between checks for due scheduled reports (0: none)."
