@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     max_header_bytes: int = Field(
         32 * 1024, description="Largest request header block (a larger one is answered 431)."
     )
+    header_timeout_s: float = Field(
+        10.0, description="A connection whose request headers take longer than this is closed."
+    )
     auth_failures_burst: int = Field(
         100,
         description="Failed authentications one client address may make at once before "
