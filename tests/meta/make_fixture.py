@@ -183,6 +183,7 @@ def build(data_dir: Path) -> dict[str, str]:
         rollup_interval_s=0,
         retention_interval_s=0,
         reports_interval_s=0,
+        allowed_hosts="127.0.0.1",  # its webhook receiver listens on loopback (SSRF guard)
     )
     meta = MetaDB(settings.metadata_db_url)
     secrets = _keys(meta)
