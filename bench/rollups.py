@@ -26,10 +26,10 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pyarrow as pa
+from promptpulse.store.duck.rollup_plan import ROLLUP_DIMENSIONS
 
 from promptpulse.model import CATALOG, Scope
 from promptpulse.store.duck import DuckStore, sketch
-from promptpulse.store.duck.rollup_plan import ROLLUP_DIMENSIONS
 
 END = datetime(2026, 11, 1, tzinfo=UTC)
 START = END - timedelta(days=395)

@@ -6,10 +6,10 @@ PromptPulse is built in floors, and imports only point down:
     model                 pure floor: record schemas, query scope, metric catalog, typed result
                           rows. Only errors; no database driver, no web, ORM or HTTP library
     store                 the door (`promptpulse.store`: protocol + `open_store`) and its backend
-                          packages (`store.duck`, later `store.clickhouse`). Only model, errors,
+                          packages (`store.duck`, `store.click`). Only model, errors,
                           config. A backend never imports another backend, and a driver lives in
                           its backend alone (duckdb in store.duck; clickhouse_connect and chdb in
-                          store.clickhouse; psycopg, psycopg2 and sqlite3 nowhere)
+                          store.click; psycopg, psycopg2 and sqlite3 nowhere)
     query                 model, the store door, errors, config. No web, no feature
     features              alerts budgets slos experiments exports reports retention rollups
                           notify: never web, app, server, cli or demo. notify imports no other
@@ -59,7 +59,7 @@ CONFIG = "promptpulse.config"
 MODEL = "promptpulse.model"
 STORE = "promptpulse.store"
 DUCK = "promptpulse.store.duck"
-CLICKHOUSE = "promptpulse.store.clickhouse"
+CLICKHOUSE = "promptpulse.store.click"
 QUERY = "promptpulse.query"
 META = "promptpulse.meta"
 INGEST = "promptpulse.ingest"
@@ -123,7 +123,7 @@ RULES: tuple[Rule, ...] = (
         "promptpulse",
         unless=CLICKHOUSE,
         never=("clickhouse_connect", "chdb"),
-        why="clickhouse drivers only in store.clickhouse",
+        why="clickhouse drivers only in store.click",
     ),
     Rule(
         "promptpulse",

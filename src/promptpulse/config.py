@@ -21,6 +21,20 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL of the metadata database (keys, prices). "
         "Default: a SQLite file in the data directory.",
     )
+    store_url: str | None = Field(
+        None,
+        description="The event store: duckdb:///path (default: events.duckdb in the data "
+        "directory), clickhouse://user:pass@host:8123/db (?secure=true for TLS) or chdb:///path "
+        "(ClickHouse embedded in the process).",
+    )
+    clickhouse_cluster: str | None = Field(
+        None,
+        description="ClickHouse cluster name: Replicated tables, ON CLUSTER DDL and Distributed "
+        "tables sharded by (project, id).",
+    )
+    clickhouse_connect_timeout_s: float = Field(
+        10.0, description="Seconds to connect to a ClickHouse server."
+    )
     duckdb_memory_limit: str = Field(
         "400MB", description="DuckDB memory_limit: its cache (the process uses ~250 MB more)."
     )
@@ -134,6 +148,11 @@ class Settings(BaseSettings):
     )
     lease_renew_s: float = Field(
         5.0, description="Seconds between renewals (or attempts to take) the jobs lease."
+    )
+    metadata_outage_grace_s: float = Field(
+        300.0,
+        description="While the metadata database cannot be reached, keys this server verified "
+        "within this many seconds keep working (reads and ingest go on); changes answer 503.",
     )
     reports_dir: Path | None = Field(
         None, description="Root of file-channel report directories (default <data_dir>/reports)."

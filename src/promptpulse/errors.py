@@ -81,6 +81,15 @@ class WriteFailed(StoreUnavailable):
     retry_after_s: int = 5
 
 
+@dataclass
+class MetadataUnavailable(StoreUnavailable):
+    """The metadata database (keys, rules, budgets...) cannot be reached: reads go on with keys
+    this server already knows, changes wait until it is back."""
+
+    retry_after_s: int = 5
+    title = "Metadata database unavailable"
+
+
 def invalid(field_name: str, message: str) -> Invalid:
     """An Invalid naming one field, the common case."""
     return Invalid(f"{field_name}: {message}", [FieldError(field_name, message)])

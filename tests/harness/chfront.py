@@ -29,6 +29,8 @@ algorithm and delayed ACKs.
 from __future__ import annotations
 
 import argparse
+import email.parser
+import email.policy
 import gzip
 import json
 import queue
@@ -118,6 +120,20 @@ class Engine:
                 s.conn.close()
             self._all.clear()
             self._sessions.clear()
+
+
+def form_fields(content_type: str, body: bytes) -> dict[str, str]:
+    """The text fields of a multipart/form-data body (the query, `param_<name>` values)."""
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+        f"Content-Type: {content_type}\r\n\r\n".encode() + body
+    )
+    fields = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        if isinstance(name, str):
+            payload = part.get_payload(decode=True)
+            fields[name] = payload.decode() if isinstance(payload, bytes) else str(payload)
+    return fields
 
 
 def decompress(body: bytes, encoding: str | None) -> bytes:
@@ -239,6 +255,11 @@ class Handler(BaseHTTPRequestHandler):
 
     def _query(self, body: bytes) -> None:
         params = dict(parse_qsl(urlsplit(self.path).query, keep_blank_values=True))
+        if self.headers.get("Content-Type", "").startswith("multipart/form-data"):
+            # clickhouse-connect sends the query and large parameters as form fields when they
+            # would not fit in a URL (e.g. 100+ keys of an IN list), as ClickHouse accepts.
+            params.update(form_fields(self.headers["Content-Type"], body))
+            body = b""
         query_id = params.get("query_id") or str(uuid.uuid4())
         try:
             data, fmt, summary = run(self.server.engine, params, body)

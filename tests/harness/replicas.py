@@ -2,9 +2,9 @@
 replicas of the scale-out mode, for tests that kill them (-9) and watch the others.
 
 Each replica is `python -m promptpulse serve` with its settings in PROMPTPULSE_* variables and
-its log in `<data_dir>/server.log`. Until the ClickHouse store is shared, each keeps its own
-DuckDB data directory; the metadata (keys, alerts, the jobs lease, the change sequence) is the
-shared part.
+its log in `<data_dir>/server.log`. The metadata (keys, alerts, the jobs lease, the change
+sequence) is always shared; the event store too when a test passes `store_url` (one ClickHouse
+engine behind tests/harness/chfront.py), else each replica keeps its own DuckDB data directory.
 """
 
 from __future__ import annotations
@@ -88,6 +88,7 @@ def start_replica(name: str, data_dir: Path, metadata_url: str, **settings: obje
         "PROMPTPULSE_PORT": str(port),
         "PROMPTPULSE_METADATA_URL": metadata_url,
         "PROMPTPULSE_REPLICA_ID": name,
+        "PROMPTPULSE_ALLOWED_HOSTS": "127.0.0.1",  # the tests' webhook receivers
         **{f"PROMPTPULSE_{k.upper()}": str(v) for k, v in settings.items()},
     }
     log = (data_dir / "server.log").open("ab")

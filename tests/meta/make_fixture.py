@@ -183,7 +183,7 @@ def build(data_dir: Path) -> dict[str, str]:
         rollup_interval_s=0,
         retention_interval_s=0,
         reports_interval_s=0,
-        allowed_hosts="127.0.0.1",  # its webhook receiver listens on loopback (SSRF guard)
+        allowed_hosts="127.0.0.1",  # its webhook receiver (ignored by the code of f2b75d5)
     )
     meta = MetaDB(settings.metadata_db_url)
     secrets = _keys(meta)
@@ -199,6 +199,7 @@ def build(data_dir: Path) -> dict[str, str]:
         _lifecycle(c, clock, admin)
         _wait_deliveries(settings.metadata_db_url)
     server.shutdown()
+    server.server_close()
     return secrets
 
 

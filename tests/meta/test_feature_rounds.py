@@ -31,7 +31,7 @@ def built(metadata_url: str, tmp_path: Path) -> Iterator[tuple[TestClient, fx.Cl
         retention_interval_s=0,
         reports_interval_s=0,
         reports_dir=tmp_path / "reports",
-        allowed_hosts="127.0.0.1",  # the webhook receiver listens on loopback (SSRF guard)
+        allowed_hosts="127.0.0.1",  # the fixture's webhook receiver
     )
     meta = MetaDB(metadata_url)
     keys = fx._keys(meta)

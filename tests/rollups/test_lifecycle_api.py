@@ -16,7 +16,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 
-from promptpulse.store.duck.sketch import ALPHA
+from promptpulse.store.sketch import ALPHA
 from tests.conftest import LiveServer, iso, start_server, stop_server
 
 NOW = datetime(2025, 9, 1, tzinfo=UTC)

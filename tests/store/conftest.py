@@ -25,10 +25,9 @@ from promptpulse.ingest.writer import Writer
 from promptpulse.model import CALL_SCHEMA, SCORE_SCHEMA
 from promptpulse.store import Store, open_store
 
-# Every backend the contract runs against. The ClickHouse backend (next issue) adds "clickhouse"
-# here, run in tests through chdb (embedded ClickHouse), and its Settings in `backend_settings`;
-# skip it there (pytest.skip) when chdb is not installed.
-BACKENDS: list[str] = ["duckdb"]
+# Every backend the contract runs against: DuckDB, and ClickHouse through chdb (its engine
+# embedded in the process; skipped where chdb is not installed).
+BACKENDS: list[str] = ["duckdb", "chdb"]
 
 # rollup_min_calls that keeps every query on raw calls (rollups never hold that many).
 RAW_ONLY = 10**18
@@ -285,6 +284,13 @@ def backend_settings(backend: str, data_dir: Path, **overrides: Any) -> Settings
     """Settings that make `open_store` open this backend in a fresh data directory."""
     if backend == "duckdb":
         return Settings(data_dir=data_dir, **overrides)
+    if backend == "chdb":
+        pytest.importorskip("chdb")
+        # chdb runs one engine path per process: every store of the session is a database in
+        # one engine under the session's temporary root.
+        engine = data_dir.parent / "chdb-engine"
+        url = f"chdb:///{engine}?database={data_dir.name}"
+        return Settings(data_dir=data_dir, store_url=url, **overrides)
     raise ValueError(f"unknown backend {backend!r}")
 
 

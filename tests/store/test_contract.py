@@ -30,6 +30,7 @@ from promptpulse.model import (
     COLUMN_DIMENSIONS,
     METRICS,
     NUMERIC_CALL_FIELDS,
+    SCORE_SCHEMA,
     AggRow,
     Dimension,
     Filter,
@@ -812,6 +813,25 @@ def test_export_calls_by_arrival(store: Store, dataset: Dataset) -> None:
         scope = Scope(start, end, (Filter("project", ("beta",)),))
         table = exported(store, "calls", ["id", "received_at"], scope, "received_at")
         assert table.num_rows == (rows and int((dataset.col("project") == "beta").sum()))
+
+
+def test_export_scores(store: Store, dataset: Dataset) -> None:
+    """Scores by arrival (`received_at`), of the scope's projects only, every stored column as
+    written (orphans included: a score is kept whether or not its call is)."""
+    arrived = dataset.scores.column("received_at")[0].as_py().replace(tzinfo=UTC)
+    columns = list(SCORE_SCHEMA.names)
+    everything = exported(store, "scores", columns, Scope(arrived, arrived + timedelta(seconds=1)))
+    key = lambda r: (r["project"], r["id"])  # noqa: E731
+    want = sorted(dataset.scores.to_pylist(), key=key)
+    got = sorted(everything.to_pylist(), key=key)
+    assert [key(r) for r in got] == [key(r) for r in want]
+    for g, w in zip(got, want, strict=True):
+        assert (g["event_id"], g["name"], g["value"], g["source"]) == (
+            w["event_id"], w["name"], w["value"], w["source"])  # fmt: skip
+    beta = Scope(arrived, arrived + timedelta(seconds=1), (Filter("project", ("beta",)),))
+    only = exported(store, "scores", ["project", "id"], beta).to_pylist()
+    assert len(only) == sum(r["project"] == "beta" for r in want) > 0
+    assert exported(store, "scores", ["id"], Scope(T0, END)).num_rows == 0  # before arrival
 
 
 @pytest.mark.parametrize(("source", "interval"), [("hourly", "hour"), ("daily", "day")])

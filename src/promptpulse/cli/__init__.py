@@ -8,6 +8,7 @@ them to the services the server itself uses; domain errors become clear messages
     reports      report                        prices       prices set|list|delete
     experiments  experiments ...               alerts       alerts apply|rules|list|...
     lifecycle    rollups ..., retention ...    ids          unique id prefixes typed back
+    migrate      migrate --to ... --metadata   (a data directory up to ClickHouse + PostgreSQL)
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from promptpulse.cli import (
     ingest,
     keys,
     lifecycle,
+    migrate,
     prices,
     query,
     reports,
@@ -38,7 +40,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 # Commands are listed in --help in this order, single commands first, then the groups.
-for group in (serve, ingest, query, export, reports, keys, prices, experiments, alerts, lifecycle):
+for group in (serve, ingest, query, export, reports, keys, prices, experiments, alerts, lifecycle,
+              migrate):  # fmt: skip
     group.register(app)
 
 

@@ -275,6 +275,9 @@ def bootstrap_quantile(
     quantile has (Schultzberg & Ankargren, "Resampling-free bootstrap inference for quantiles"):
     O(resamples) after one sort, with the same interval to well within 1 % at these sizes.
     """
+    # Sorted first: the replicates depend on the values alone, not on the order a store hands
+    # them back in (DuckDB's is insertion order, ClickHouse's its sort key).
+    x = np.sort(x)
     n = len(x)
     if n <= _EXACT_RESAMPLE_MAX_N:
         out = np.empty(resamples)
@@ -284,9 +287,8 @@ def bootstrap_quantile(
             idx = rng.integers(0, n, size=(stop - start, n))
             out[start:stop] = np.percentile(x[idx], q * 100, axis=1)
         return out
-    ordered = np.sort(x)
     ranks = rng.binomial(n, q, size=resamples)
-    return ordered[np.clip(ranks, 0, n - 1)]
+    return x[np.clip(ranks, 0, n - 1)]
 
 
 def bootstrap_quantile_difference(

@@ -6,7 +6,7 @@ Kept apart from the DuckDB file so that the CLI can change it while the server r
 import their tables from here.
 """
 
-from promptpulse.meta.db import MetaDB
+from promptpulse.meta.db import UNREACHABLE, MetaDB
 from promptpulse.meta.keys import ApiKey, Scope, create_key, list_keys, revoke_key, verify_key
 from promptpulse.meta.prices import delete_price, get_override, list_prices, set_price
 from promptpulse.meta.tables import (
@@ -29,6 +29,7 @@ from promptpulse.meta.tables import (
 )
 
 __all__ = [
+    "UNREACHABLE",
     "ApiKey",
     "MetaDB",
     "Scope",

@@ -20,6 +20,11 @@ def private_file(path: Path) -> None:
     path.chmod(0o600)
 
 
+# What SQLAlchemy raises when the database cannot be reached (down, restarting, network): the
+# web layer answers 503 with Retry-After for these, and reads fall back to what is cached.
+UNREACHABLE: tuple[type[Exception], ...] = (sa.exc.OperationalError, sa.exc.InterfaceError)
+
+
 class MetaDB:
     """Opening one migrates it: the features find every table of `meta.tables` there."""
 

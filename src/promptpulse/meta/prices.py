@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 import math
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
-from promptpulse.errors import NotFound, invalid
-from promptpulse.meta.db import MetaDB
+from promptpulse.errors import MetadataUnavailable, NotFound, invalid
+from promptpulse.meta.db import UNREACHABLE, MetaDB
 from promptpulse.meta.tables import price_overrides
 from promptpulse.model import PriceOverride
+
+log = logging.getLogger("promptpulse.prices")
 
 
 def _check(name: str, value: float | None) -> None:
@@ -90,9 +93,21 @@ class OverrideCache:
     def lookup(self, project: str, model: str) -> PriceOverride | None:
         now = _monotonic()
         if now - self._loaded_at > self._ttl:
-            self._table = {(p, o.model): o for p, o in list_prices(self._db)}
-            self._loaded_at = now
+            self._reload(now)
         return self._table.get((project, model))
+
+    def _reload(self, now: float) -> None:
+        try:
+            self._table = {(p, o.model): o for p, o in list_prices(self._db)}
+        except UNREACHABLE as exc:
+            if self._loaded_at == -math.inf:  # nothing to price with: ingest must wait
+                raise MetadataUnavailable(
+                    f"the metadata database cannot be reached: {type(exc).__name__}"
+                ) from exc
+            # Keep pricing with the overrides last read (calls keep flowing in an outage);
+            # try the database again after the next ttl.
+            log.warning("metadata database unreachable; pricing with the overrides last read")
+        self._loaded_at = now
 
 
 def _monotonic() -> float:

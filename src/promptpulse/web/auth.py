@@ -7,10 +7,10 @@ from collections.abc import Awaitable, Callable
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
-from promptpulse.errors import Forbidden, Overloaded, Unauthorized, invalid
-from promptpulse.meta import ApiKey, Scope, verify_key
+from promptpulse.errors import Forbidden, MetadataUnavailable, Overloaded, Unauthorized, invalid
+from promptpulse.meta import UNREACHABLE, ApiKey, Scope, verify_key
 from promptpulse.model import Scope as QueryScope
-from promptpulse.web.context import context
+from promptpulse.web.context import AppContext, context
 
 
 def _secret(request: Request) -> str:
@@ -30,7 +30,7 @@ def require(scope: Scope) -> Callable[[Request], Awaitable[ApiKey]]:
             key = ctx.key_cache.get(secret)
             if key is None:
                 _refuse_if_throttled(ctx.auth_failures.retry_after(address))
-                key = await run_in_threadpool(verify_key, ctx.meta, secret)
+                key = await _verified(ctx, secret)
                 if key is None:
                     raise Unauthorized("unknown or revoked API key")
                 ctx.key_cache.remember(secret, key)
@@ -50,6 +50,21 @@ def _own_project_only(key: ApiKey, asked: list[str]) -> None:
     would otherwise answer 200 and empty, as if the other project had nothing)."""
     if key.project is not None and asked and set(asked) != {key.project}:
         raise Forbidden(f"this key may reach only project '{key.project}'")
+
+
+async def _verified(ctx: AppContext, secret: str) -> ApiKey | None:
+    """The live key from the metadata database; while that cannot be reached, a key this server
+    verified within `metadata_outage_grace_s` still works (reads go on in an outage), any
+    other answers 503 with Retry-After rather than a misleading 401."""
+    try:
+        return await run_in_threadpool(verify_key, ctx.meta, secret)
+    except UNREACHABLE as exc:
+        known = ctx.key_cache.stale(secret, ctx.settings.metadata_outage_grace_s)
+        if known is not None:
+            return known
+        raise MetadataUnavailable(
+            "the metadata database cannot be reached to check this key; retry shortly"
+        ) from exc
 
 
 def _refuse_if_throttled(retry_after_s: int) -> None:

@@ -36,6 +36,14 @@ class KeyCache:
             return None
         return hit[1]
 
+    def stale(self, secret: str, max_age_s: float) -> ApiKey | None:
+        """The key last verified at most `max_age_s` ago, expired or not: what requests go on
+        with while the metadata database cannot be reached."""
+        hit = self._entries.get(digest(secret))
+        if hit is None or hit[0] - self.ttl_s + max_age_s < self.clock():
+            return None
+        return hit[1]
+
     def remember(self, secret: str, key: ApiKey) -> None:
         entry = digest(secret)
         self._entries[entry] = (self.clock() + self.ttl_s, key)

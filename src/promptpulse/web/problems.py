@@ -12,7 +12,8 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from promptpulse.errors import FieldError, PromptPulseError
+from promptpulse.errors import FieldError, MetadataUnavailable, PromptPulseError
+from promptpulse.meta import UNREACHABLE
 
 log = logging.getLogger("promptpulse.web")
 PROBLEM = "application/problem+json"
@@ -84,6 +85,15 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> Response:
         return problem(exc.status_code, str(exc.detail), str(exc.detail), headers=exc.headers)
+
+    for unreachable in UNREACHABLE:  # the metadata database is down: a change waits
+
+        @app.exception_handler(unreachable)
+        async def metadata_down(_: Request, exc: Exception) -> Response:
+            log.warning("metadata database unreachable: %s", type(exc).__name__)
+            down = MetadataUnavailable("the metadata database cannot be reached; retry shortly")
+            return problem(down.status, down.title, down.detail, [],
+                           {"Retry-After": str(down.retry_after_s)})  # fmt: skip
 
     @app.exception_handler(Exception)
     async def unexpected(_: Request, exc: Exception) -> Response:

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from promptpulse.model import CATALOG, METRICS, Dimension, Filter, Kind, Metric, Scope
-from promptpulse.store.duck import DuckStore, sketch
+from promptpulse.store import sketch
+from promptpulse.store.duck import DuckStore
 from tests.rollups.helpers import random_calls, write
 
 T0 = datetime(2025, 3, 3, tzinfo=UTC)

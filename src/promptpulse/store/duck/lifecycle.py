@@ -15,10 +15,12 @@ import duckdb
 import pyarrow as pa
 
 from promptpulse.model import Agg, AggRow, Dimension, Kind, Metric, Op, Scope, base_aggregates
+from promptpulse.store import sketch
 from promptpulse.store.deadline import in_context
+from promptpulse.store.duck import export_sql
 from promptpulse.store.duck import rollup_sql as sql
-from promptpulse.store.duck import sketch
-from promptpulse.store.duck.rollup_plan import (
+from promptpulse.store.duck.sql import Record, aware_utc, py
+from promptpulse.store.rollup_plan import (
     LEVELS,
     ROLLUP_DIMENSIONS,
     Piece,
@@ -28,7 +30,6 @@ from promptpulse.store.duck.rollup_plan import (
     is_approximate,
     pieces,
 )
-from promptpulse.store.duck.sql import Record, aware_utc, py
 
 log = logging.getLogger("promptpulse.rollups")
 
@@ -36,7 +37,7 @@ log = logging.getLogger("promptpulse.rollups")
 class LifecycleMixin:
     # What rollups keep: the dimensions they can filter by, and the columns of exported rows.
     rollup_dimensions: tuple[str, ...] = ROLLUP_DIMENSIONS
-    rollup_columns: tuple[str, ...] = sql.ROLLUP_EXPORT_COLUMNS
+    rollup_columns: tuple[str, ...] = export_sql.ROLLUP_EXPORT_COLUMNS
     rollup_min_calls: int
     _horizons: dict[str, datetime]
     _rollup_horizons: dict[tuple[str, str], datetime]
@@ -245,11 +246,11 @@ class LifecycleMixin:
     ) -> tuple[int, Iterator[Any]]:
         """(rows, record batches) of an export, streamed from a cursor of its own (no query time
         limit: an export may take long; it never holds the whole result in memory)."""
-        count_sql, params = sql.export_count(source, scope, time_column)
+        count_sql, params = export_sql.export_count(source, scope, time_column)
         with self._cursor() as cur:
             row = cur.execute(count_sql, params).fetchone()
         total = int(row[0]) if row else 0
-        select, params = sql.export_select(source, columns, scope, time_column)
+        select, params = export_sql.export_select(source, columns, scope, time_column)
         con: duckdb.DuckDBPyConnection = self._con  # type: ignore[attr-defined]
 
         def batches() -> Iterator[Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import duckdb
 
 from promptpulse.store.duck import rollup_sql
-from promptpulse.store.duck.rollup_plan import LEVELS, ROLLUP_AGGS_V2, ROLLUP_AGGS_V4, agg_column
+from promptpulse.store.rollup_plan import LEVELS, ROLLUP_AGGS_V2, ROLLUP_AGGS_V4, agg_column
 
 # Sums added to the rollups after they shipped; zero is exact for calls stored before (they had
 # no such figure: the events column defaults to 0 as well).

@@ -18,7 +18,8 @@ from typing import Any
 import duckdb
 
 from promptpulse.model import Agg, Dimension, Op, Scope
-from promptpulse.store.duck.rollup_plan import (
+from promptpulse.store.duck.sql import CONDITION_SQL, filter_clause, naive_utc
+from promptpulse.store.rollup_plan import (
     DISTINCT_COLUMNS,
     LEVELS,
     QUANTILE_COLUMNS,
@@ -28,8 +29,7 @@ from promptpulse.store.duck.rollup_plan import (
     agg_column,
     ceil_to,
 )
-from promptpulse.store.duck.sketch import HLL_HASH_BITS, HLL_M, HLL_P, LN_GAMMA, ZERO_KEY
-from promptpulse.store.duck.sql import CONDITION_SQL, filter_clause, naive_utc, where_clause
+from promptpulse.store.sketch import HLL_HASH_BITS, HLL_M, HLL_P, LN_GAMMA, ZERO_KEY
 
 DIMS = ", ".join(ROLLUP_DIMENSIONS)
 DIM_TYPES = ", ".join(f"{d} VARCHAR" for d in ROLLUP_DIMENSIONS)
@@ -140,7 +140,7 @@ def write_through(con: duckdb.DuckDBPyConnection, source: str) -> None:
         con.execute(f"INSERT INTO {target} {select}")
 
 
-def _merge_agg(agg: Agg) -> str:
+def merge_agg(agg: Agg) -> str:
     col = agg_column(agg)
     return f"max({col})" if agg.op is Op.MAX else f"sum({col})"
 
@@ -158,7 +158,7 @@ def compact(con: duckdb.DuckDBPyConnection, level: str, before: datetime) -> int
         row = con.execute(f"SELECT count(*) FROM dirty_{level}").fetchone()
         count = int(row[0]) if row else 0
         if count:
-            aggs = ", ".join(f"{_merge_agg(a)} AS {agg_column(a)}" for a in ROLLUP_AGGS)
+            aggs = ", ".join(f"{merge_agg(a)} AS {agg_column(a)}" for a in ROLLUP_AGGS)
             merges = [(f"rollup_{level}", f"TRUE AS compacted, {aggs}")]
             for table, _, kind in sketch_tables(level):
                 merge = "sum(n)" if kind == "q" else "max(n)"
@@ -302,7 +302,7 @@ def main_query(
     cols = ", ".join(["bucket", *ROLLUP_DIMENSIONS, *(agg_column(a) for a in ROLLUP_AGGS)])
     union, params = _piece_selects(pieces, scope, tables, 0, cols)
     select = [f"{expr} AS {alias}" for alias, expr in keys]
-    select += [f"{_merge_agg(a)} AS a{i}" for i, a in enumerate(aggs)]
+    select += [f"{merge_agg(a)} AS a{i}" for i, a in enumerate(aggs)]
     group = " GROUP BY " + ", ".join(alias for alias, _ in keys) if keys else ""
     return f"SELECT {', '.join(select) or 'count(*)'} FROM ({union}){group}", params
 
@@ -438,53 +438,3 @@ def erase(
     con.execute("DELETE FROM events WHERE project = ? AND user_id = ?", [project, user_id])
     out["rebuilt_days"] = len(days)
     return out, days
-
-
-# ---------------------------------------------------------------- exports
-
-ROLLUP_EXPORT_COLUMNS: tuple[str, ...] = (
-    "bucket",
-    *ROLLUP_DIMENSIONS,
-    *(agg_column(a) for a in ROLLUP_AGGS),
-)
-
-
-def export_select(
-    source: str, columns: Sequence[str], scope: Scope, time_column: str = "timestamp"
-) -> tuple[str, list[Any]]:
-    """The SELECT of an export: calls in time order, or rollup rows (fragments merged)."""
-    if source == "calls":
-        where, params = where_clause(scope, time_column=time_column)
-        return (
-            f"SELECT {', '.join(columns)} FROM events WHERE {where} "
-            "ORDER BY timestamp, project, id",
-            params,
-        )
-    params = [naive_utc(scope.start), naive_utc(scope.end)]
-    level = {"hourly": "hour", "daily": "day"}[source]
-    filt, fparams = filter_clause(scope)
-    aggs = ", ".join(f"{_merge_agg(a)} AS {agg_column(a)}" for a in ROLLUP_AGGS)
-    rows = f"SELECT * FROM rollup_{level}"
-    if level == "day":  # with hourly fragments not yet folded into their days
-        cols = ", ".join(f"{c}" for c in ("compacted", *(agg_column(a) for a in ROLLUP_AGGS)))
-        rows += (
-            f" UNION ALL SELECT date_trunc('day', bucket) AS bucket, {DIMS}, {cols} "
-            "FROM rollup_hour WHERE NOT compacted"
-        )
-    inner = (
-        f"SELECT bucket, {DIMS}, {aggs} FROM ({rows}) WHERE bucket >= ? AND bucket < ? "
-        f"AND {filt} GROUP BY bucket, {DIMS}"
-    )
-    return (
-        f"SELECT {', '.join(columns)} FROM ({inner}) ORDER BY bucket, {DIMS}",
-        params + fparams,
-    )
-
-
-def export_count(
-    source: str, scope: Scope, time_column: str = "timestamp"
-) -> tuple[str, list[Any]]:
-    select, params = export_select(
-        source, ["1"] if source == "calls" else ["bucket"], scope, time_column
-    )
-    return f"SELECT count(*) FROM ({select})", params

@@ -36,7 +36,6 @@ from promptpulse.store.duck.cohorts import CohortsMixin
 from promptpulse.store.duck.lifecycle import LifecycleMixin
 from promptpulse.store.duck.migrations import migrate
 from promptpulse.store.duck.quantiles import exact_quantiles
-from promptpulse.store.duck.rollup_plan import is_approximate
 from promptpulse.store.duck.sql import (
     Record,
     agg_sql,
@@ -48,6 +47,7 @@ from promptpulse.store.duck.sql import (
     where_clause,
 )
 from promptpulse.store.duck.writer import DuckWriter
+from promptpulse.store.rollup_plan import is_approximate
 
 
 def group_keys(group_by: Sequence[Dimension], interval: str | None) -> list[tuple[str, str]]:

@@ -1,0 +1,337 @@
+"""ClickHouse, the scale-out event store: one clickhouse-connect client (a server, or chdb in the
+process) shared by every thread; each statement is synchronous. Answering from rollups,
+retention, erasure and exports are in `lifecycle`; new-vs-returning cohorts in `cohorts`."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from clickhouse_connect.driver.exceptions import ClickHouseError, OperationalError
+
+from promptpulse.config import Settings
+from promptpulse.errors import StoreUnavailable
+from promptpulse.model import (
+    AggRow,
+    Dimension,
+    Kind,
+    Metric,
+    Op,
+    PeakRow,
+    Scope,
+    base_aggregates,
+    check_call_fields,
+)
+from promptpulse.store.click.cohorts import CohortsMixin
+from promptpulse.store.click.connect import connect
+from promptpulse.store.click.lifecycle import LifecycleMixin
+from promptpulse.store.click.migrations import migrate
+from promptpulse.store.click.schema import Layout
+from promptpulse.store.click.sql import (
+    EVENTS,
+    SCORES,
+    Params,
+    Record,
+    agg_sql,
+    aware_utc,
+    bucket_sql,
+    dimension_sql,
+    floats,
+    py,
+    where_clause,
+)
+from promptpulse.store.click.writer import KEY_HASH_SQL, ClickWriter, keys_param
+from promptpulse.store.rollup_plan import is_approximate
+from promptpulse.store.url import StoreTarget
+
+
+def group_keys(group_by: Sequence[Dimension], interval: str | None) -> list[tuple[str, str]]:
+    """(alias, expression) of the time bucket `t` and the groups `g0`..: aliases stay inside."""
+    keys: list[tuple[str, str]] = []
+    if interval:
+        keys.append(("t", bucket_sql(interval)))
+    keys.extend((f"g{i}", dimension_sql(d)) for i, d in enumerate(group_by))
+    return keys
+
+
+def row_of(record: Record, groups: int, values: dict[str, Any]) -> AggRow:
+    return AggRow(values, tuple(record[f"g{i}"] for i in range(groups)), aware_utc(record.get("t")))
+
+
+class ClickStore(LifecycleMixin, CohortsMixin):
+    def __init__(self, target: StoreTarget, settings: Settings) -> None:
+        self.target = target
+        self.layout = Layout(settings.clickhouse_cluster)
+        self._client = connect(target, settings)
+        self._timeout = settings.query_timeout_s
+        # Long ranges with at least this many calls answer from rollups (0: whenever possible).
+        self.rollup_min_calls = settings.rollup_min_calls
+        self._maintenance = threading.Lock()  # rebuild, retention, erasure
+        # Durable on return: no async insert; a Distributed table forwards before it returns.
+        self._insert_settings: dict[str, Any] = {"async_insert": 0}
+        if self.layout.cluster:
+            self._insert_settings["distributed_foreground_insert"] = 1
+        with self._errors():
+            migrate(self._client.command, self._scalar, self.layout)
+        self._load_horizons()
+
+    # ------------------------------------------------------------ the connection
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        """An unreachable server is StoreUnavailable (503 and Retry-After, not a 500)."""
+        try:
+            yield
+        except OperationalError as exc:
+            raise StoreUnavailable(f"ClickHouse is unreachable: {exc}") from exc
+        except ClickHouseError as exc:
+            if "TIMEOUT_EXCEEDED" in str(exc) or "Timeout exceeded" in str(exc):
+                raise StoreUnavailable(f"query took longer than {self._timeout:g} s") from exc
+            raise
+
+    def _records(self, sql: str, params: Params | None = None) -> list[Record]:
+        with self._errors():
+            return list(self._client.query(sql, parameters=params or {}).named_results())
+
+    def _arrow(self, sql: str, params: Params | None = None) -> pa.Table:
+        with self._errors():
+            return self._client.query_arrow(sql, parameters=params or {})
+
+    def _command(self, sql: str, params: Params | None = None) -> None:
+        with self._errors():
+            self._client.command(sql, parameters=params or None)
+
+    def _scalar(self, sql: str, params: Params | None = None) -> Any:
+        rows = self._records(sql, params)
+        return next(iter(rows[0].values())) if rows else None
+
+    def insert(self, table: str, data: pa.Table) -> None:
+        with self._errors():
+            self._client.insert_arrow(table, data, settings=self._insert_settings)
+
+    def stored_keys(
+        self, table: str, id_column: str, keys: Sequence[tuple[str, str]]
+    ) -> set[tuple[str, str]]:
+        """Which (project, id) of `keys` the table holds."""
+        if not keys:
+            return set()
+        params = Params()
+        projects = params.texts(sorted({k[0] for k in keys}))
+        wanted = keys_param(params, keys)
+        rows = self._records(
+            f"SELECT DISTINCT project, {id_column} AS i FROM {table} WHERE project IN {projects} "
+            f"AND (project, {id_column}) IN {wanted}",
+            params,
+        )
+        return {(r["project"], r["i"]) for r in rows}
+
+    def stored_calls(self, events: pa.Table) -> set[tuple[str, str]]:
+        """Which calls of `events` are stored already, looked up by the sort key (project, day,
+        id): the same key under which copies collapse, so what this misses FINAL catches."""
+        if not events.num_rows:
+            return set()
+        days = pc.cast(pc.cast(events.column("timestamp"), pa.timestamp("us")), pa.date32())
+        keys = list(
+            zip(
+                events.column("project").to_pylist(),
+                days.to_pylist(),
+                events.column("id").to_pylist(),
+                strict=True,
+            )
+        )
+        params = Params()
+        projects = params.texts(sorted({k[0] for k in keys}))
+        wanted = params.add(keys, "Array(Tuple(String, Date, String))")
+        rows = self._records(
+            f"SELECT DISTINCT project, id FROM events WHERE project IN {projects} "
+            f"AND (project, toDate(timestamp), id) IN {wanted}",
+            params,
+        )
+        return {(r["project"], r["id"]) for r in rows}
+
+    # ------------------------------------------------------------ writing
+
+    def writer(self) -> ClickWriter:
+        return ClickWriter(self)
+
+    def all_key_hashes(self) -> np.ndarray:
+        result = self._arrow(f"SELECT {KEY_HASH_SQL} AS h FROM events")
+        return np.asarray(result.column("h").to_numpy(), dtype=np.uint64)
+
+    def row_counts(self) -> dict[str, int]:
+        """Rows stored per kind: calls and scores."""
+        rows = self._records(
+            f"SELECT (SELECT count() FROM {EVENTS}) AS calls, (SELECT count() FROM {SCORES}) AS s"
+        )
+        return {"calls": int(rows[0]["calls"]), "scores": int(rows[0]["s"])}
+
+    def execute(self, sql: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        """Run one statement in ClickHouse's SQL: for this backend's own tests and tools only."""
+        with self._errors():
+            return list(self._client.query(sql, parameters=params or {}).result_rows)
+
+    # ------------------------------------------------------------ aggregates
+
+    def _exact_split(self, scope: Scope, metrics: Sequence[Metric]) -> list[AggRow] | None:
+        """An exact whole-range answer in two parts: counts and sums (exact in rollups, so they
+        may come from there) and what only raw calls give exactly (percentiles, distinct
+        users). None when there is nothing to split."""
+        raw_only = [
+            m for m in metrics
+            if m.kind is Kind.QUANTILE or any(a.op is Op.DISTINCT for a in m.parts)
+        ]  # fmt: skip
+        rest = [m for m in metrics if m not in raw_only]
+        if not raw_only or not rest:
+            return None
+        plan = self._rollup_plan(scope, rest, (), None, False)
+        if plan is None:
+            return None
+        row = self._aggregate_rollups(plan, scope, rest, (), None)[0]
+        row.values.update(self._aggregate_raw(scope, raw_only, (), None)[0].values)
+        return [row]
+
+    def aggregate(
+        self,
+        scope: Scope,
+        metrics: Sequence[Metric],
+        group_by: Sequence[Dimension] = (),
+        interval: str | None = None,
+        allow_approximate: bool = False,
+    ) -> list[AggRow]:
+        """Catalog metrics per group in one scan; percentiles exact (quantilesExactInclusive:
+        numpy's linear interpolation). Long ranges answer from rollups as in the DuckDB store:
+        counts and sums exact, sketched figures only when allowed, and those rows say so."""
+        if not allow_approximate and not group_by and not interval:
+            split = self._exact_split(scope, metrics)
+            if split is not None:
+                return split
+        plan = self._rollup_plan(scope, metrics, group_by, interval, allow_approximate)
+        if plan is not None:
+            rows = self._aggregate_rollups(plan, scope, metrics, group_by, interval)
+            if is_approximate(metrics):
+                for r in rows:
+                    r.approximate = True
+            return rows
+        return self._aggregate_raw(scope, metrics, group_by, interval)
+
+    def _aggregate_raw(
+        self,
+        scope: Scope,
+        metrics: Sequence[Metric],
+        group_by: Sequence[Dimension],
+        interval: str | None,
+    ) -> list[AggRow]:
+        keys = group_keys(group_by, interval)
+        derived = [m for m in metrics if m.kind is Kind.AGGREGATE]
+        aggs = base_aggregates(derived)
+        quantiles: dict[str, list[Metric]] = {}
+        for m in metrics:
+            if m.kind is Kind.QUANTILE:
+                check_call_fields([m.column])
+                quantiles.setdefault(m.column, []).append(m)
+        params = Params()
+        where = where_clause(scope, params)
+        select = [f"{expr} AS {alias}" for alias, expr in keys]
+        select += [f"{agg_sql(a)} AS a{i}" for i, a in enumerate(aggs)]
+        for column, ms in quantiles.items():
+            qs = ", ".join(repr(m.q) for m in ms)
+            select.append(f"quantilesExactInclusive({qs})({column}) AS `q_{column}`")
+        group = " GROUP BY " + ", ".join(alias for alias, _ in keys) if keys else ""
+        sql = f"SELECT {', '.join(select) or 'count()'} FROM {EVENTS} WHERE {where}{group}"
+        rows = []
+        for record in self._records(sql, params):
+            base = {a: py(record.get(f"a{i}")) for i, a in enumerate(aggs)}
+            values = {m.name: m.value(base) for m in derived}
+            for column, ms in quantiles.items():
+                found = record[f"q_{column}"]
+                for i, m in enumerate(ms):
+                    values[m.name] = py(found[i]) if found else None
+            rows.append(row_of(record, len(group_by), values))
+        return rows
+
+    def peak_per_minute(
+        self, scope: Scope, group_by: Sequence[Dimension] = (), interval: str | None = None
+    ) -> list[PeakRow]:
+        keys = group_keys(group_by, interval)
+        inner = [f"{expr} AS {alias}" for alias, expr in keys]
+        inner.append("toStartOfMinute(timestamp) AS m")
+        outer = ", ".join(alias for alias, _ in keys)
+        params = Params()
+        where = where_clause(scope, params)
+        sql = (
+            f"SELECT {outer + ', ' if keys else ''}max(c) AS peak FROM ("
+            f"SELECT {', '.join(inner)}, count() AS c FROM {EVENTS} WHERE {where} "
+            f"GROUP BY {', '.join([*(a for a, _ in keys), 'm'])})"
+            + (f" GROUP BY {outer}" if keys else "")
+        )
+        return [
+            PeakRow(
+                int(r["peak"] or 0),
+                tuple(r[f"g{i}"] for i in range(len(group_by))),
+                aware_utc(r.get("t")),
+            )
+            for r in self._records(sql, params)
+        ]
+
+    # ------------------------------------------------------------ raw calls
+
+    def calls(
+        self, scope: Scope, columns: Sequence[str], limit: int, newest_first: bool = True
+    ) -> list[Record]:
+        """Raw calls in scope (the record's own fields), newest first: for lists and drill-downs."""
+        check_call_fields(columns)
+        params = Params()
+        where = where_clause(scope, params)
+        order = "DESC" if newest_first else "ASC"
+        sql = (
+            f"SELECT {', '.join(f'`{c}`' for c in columns)} FROM {EVENTS} WHERE {where} "
+            f"ORDER BY timestamp {order} LIMIT {int(limit)}"
+        )
+        return self._records(sql, params)
+
+    def values(self, scope: Scope, column: str, where_not_null: bool = True) -> np.ndarray:
+        """One numeric column of every call in scope, for statistics that need the raw sample.
+        Callers bound the scope; this is not for dashboards."""
+        check_call_fields([column])
+        params = Params()
+        where = where_clause(scope, params)
+        if where_not_null:
+            where += f" AND {column} IS NOT NULL"
+        return floats(self._arrow(f"SELECT {column} AS v FROM {EVENTS} WHERE {where}", params)["v"])
+
+    def columns(self, scope: Scope, columns: Sequence[str]) -> dict[str, np.ndarray]:
+        """Numeric columns of every call in scope, row-aligned, NULL as NaN. Callers bound the
+        scope; this is not for dashboards."""
+        check_call_fields(columns, at_least_one=True)
+        params = Params()
+        where = where_clause(scope, params)
+        select = ", ".join(f"toFloat64({c}) AS {c}" for c in columns)
+        result = self._arrow(f"SELECT {select} FROM {EVENTS} WHERE {where}", params)
+        return {c: floats(result[c]) for c in columns}
+
+    def score_summary(self, scope: Scope) -> dict[str, dict[str, float | int]]:
+        """Scores of the calls in scope (scores join calls on (project, id)), per name."""
+        params = Params()
+        where = where_clause(scope, params)
+        sql = (
+            f"SELECT name, count() AS n, avg(value) AS mean FROM {SCORES} "
+            f"WHERE (project, event_id) IN (SELECT project, id FROM {EVENTS} WHERE {where}) "
+            "GROUP BY name ORDER BY name"
+        )
+        return {
+            r["name"]: {"count": int(r["n"]), "mean": float(r["mean"])}
+            for r in self._records(sql, params)
+        }
+
+    # ------------------------------------------------------------ health
+
+    def ping(self) -> None:
+        self._records("SELECT 1")
+
+    def close(self) -> None:
+        self._client.close()
