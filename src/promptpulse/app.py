@@ -35,6 +35,7 @@ from promptpulse.web.context import AppContext
 from promptpulse.web.gzip_body import GzipRequestBody
 from promptpulse.web.header_limit import HeaderLimit
 from promptpulse.web.keycache import FailureThrottle
+from promptpulse.web.request_deadline import RequestDeadline
 
 log = logging.getLogger("promptpulse")
 
@@ -67,6 +68,7 @@ def build_context(
         store,
         queue_events=settings.writer_queue_events,
         group_events=settings.writer_group_events,
+        queue_seconds=settings.writer_queue_s,
         on_commit=server_metrics.on_commit,
     )
     server_metrics.watch_queue(lambda: writer.pending_events)
@@ -211,6 +213,7 @@ def _install_http(app: FastAPI, settings: Settings) -> None:
         compresslevel=6,  # level 9 takes ~2x the time for <1% less on the ECharts bundle
         exclude_content_types=(*DEFAULT_EXCLUDED_CONTENT_TYPES, *MEDIA_TYPES.values()),
     )
+    app.add_middleware(RequestDeadline, seconds=settings.query_timeout_s)
     # Outermost: an oversized header block is refused before any middleware or route reads it.
     app.add_middleware(HeaderLimit, limit=settings.max_header_bytes)
     for router in ROUTERS:

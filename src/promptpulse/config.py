@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     max_header_bytes: int = Field(
         32 * 1024, description="Largest request header block (a larger one is answered 431)."
     )
+    header_timeout_s: float = Field(
+        10.0, description="A connection whose request headers take longer than this is closed."
+    )
     auth_failures_burst: int = Field(
         100,
         description="Failed authentications one client address may make at once before "
@@ -55,10 +58,19 @@ class Settings(BaseSettings):
     writer_queue_events: int = Field(
         200_000, description="Events waiting for the writer before ingest answers 429."
     )
+    writer_queue_s: float = Field(
+        3.0,
+        description="Seconds of work (at the writer's recent rate) queued before ingest "
+        "answers 429 with Retry-After (0: bounded by events only).",
+    )
     writer_group_events: int = Field(
         50_000, description="Most events the writer commits in one transaction."
     )
-    query_timeout_s: float = Field(30.0, description="A metric query is interrupted after this.")
+    query_timeout_s: float = Field(
+        30.0,
+        description="A read request's queries are interrupted once it has run this long "
+        "(every statement of it together; sooner when the client disconnects).",
+    )
     log_level: str = Field("info", description="Log level of the server.")
     alerts_interval_s: float = Field(
         30.0, description="Seconds between alert evaluation rounds (0: only on demand)."
@@ -117,6 +129,9 @@ class Settings(BaseSettings):
     export_format: str = Field("parquet", description="csv, jsonl or parquet.")
     export_grace_s: float = Field(
         300.0, description="A window is exported once closed this long (calls in flight land)."
+    )
+    export_keep_hours: float = Field(
+        168.0, description="One-off export files are deleted this long after they finish (0: kept)."
     )
     export_interval_s: float = Field(60.0, description="Seconds between scheduled-export checks.")
     reports_interval_s: float = Field(

@@ -5,13 +5,30 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import uvicorn
 
 from promptpulse.app import create_app
 from promptpulse.config import Settings
+from promptpulse.slow_clients import guarded_h11
 from promptpulse.tasks import DaemonTask
 from promptpulse.web.context import AppContext
+
+
+def uvicorn_config(app: Any, settings: Settings) -> uvicorn.Config:
+    """How the server listens: h11 bounds the header block while it is received (httptools
+    buffers any size), and headers must be complete within `header_timeout_s`."""
+    return uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+        access_log=False,
+        http=guarded_h11(settings.header_timeout_s),
+        h11_max_incomplete_event_size=settings.max_header_bytes,
+        timeout_graceful_shutdown=10,
+    )
 
 
 def run(
@@ -24,18 +41,7 @@ def run(
     )
     os.umask(0o077)  # every file the server makes (databases, exports, reports) is private
     app = create_app(settings, extra_tasks=extra_tasks)
-    config = uvicorn.Config(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level.lower(),
-        access_log=False,
-        # h11 bounds the header block while it is received (httptools buffers any size).
-        http="h11",
-        h11_max_incomplete_event_size=settings.max_header_bytes,
-        timeout_graceful_shutdown=10,
-    )
-    server = uvicorn.Server(config)
+    server = uvicorn.Server(uvicorn_config(app, settings))
     if on_started is not None:
         original = server.startup
 

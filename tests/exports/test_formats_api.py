@@ -206,3 +206,42 @@ def test_every_format_exports_every_column(
     with app.client(key) as c:
         body = _export(c, fmt, columns)
     _compare(_rows(fmt, body), tuple(columns) if columns else CALL_COLUMNS, project)
+
+
+def test_csv_cells_a_spreadsheet_would_run_are_quoted(app: InProcessApp) -> None:
+    """OWASP CSV injection: text starting with = + - @ (or a tab/CR) goes out with a leading
+    quote in CSV; JSONL and Parquet keep the value as sent."""
+    project = f"x-{uuid.uuid4().hex[:8]}"
+    key = app.key(project, "ingest,read")
+    hostile = '=HYPERLINK("http://evil.example","click")'
+    event = {
+        "id": "csv-formula", "timestamp": iso(NOW - timedelta(minutes=5)), "model": "m",
+        "latency_ms": 1, "user_id": hostile, "feature": "+1", "prompt_id": "-x", "service": "@s",
+        "environment": "plain",
+    }  # fmt: skip
+    with app.client(key) as c:
+        assert c.post("/v1/events", json={"events": [event]}).status_code == 200
+        text = _export(
+            c, "csv", ["id", "user_id", "feature", "prompt_id", "service", "environment"]
+        )
+        lines = _export(c, "jsonl", ["id", "user_id"])
+    (row,) = list(csv.DictReader(io.StringIO(text.decode())))
+    assert row["user_id"] == "'" + hostile
+    assert (row["feature"], row["prompt_id"], row["service"]) == ("'+1", "'-x", "'@s")
+    assert row["environment"] == "plain"
+    assert json.loads(lines.decode().splitlines()[0])["user_id"] == hostile
+
+
+def test_finished_exports_are_deleted_after_their_keep_time(
+    app: InProcessApp, setup: tuple[str, str]
+) -> None:
+    _, key = setup
+    with app.client(key) as c:
+        _export(c, "jsonl", ["id"])
+        service = app.ctx.exports
+        jobs = {d.name for d in service.root.iterdir()}
+        assert jobs and service.prune(datetime.now(UTC)) == []  # still fresh
+        later = datetime.now(UTC) + timedelta(hours=app.settings.export_keep_hours + 1)
+        assert set(service.prune(later)) == jobs
+        assert not any(service.root.iterdir())
+        assert c.get(f"/v1/exports/{sorted(jobs)[0]}").status_code == 404

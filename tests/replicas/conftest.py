@@ -13,7 +13,13 @@ from tests.harness.replicas import Replica, start_replica
 
 # Short enough that a takeover takes seconds here; production keeps the 15 s default.
 FAST_LEASE = {"lease_ttl_s": 2.0, "lease_renew_s": 0.3}
-QUIET = {"rollup_interval_s": 0, "retention_interval_s": 0, "reports_interval_s": 0}
+# The tests' webhook receivers listen on loopback, which the SSRF guard refuses unless allowed.
+QUIET = {
+    "rollup_interval_s": 0,
+    "retention_interval_s": 0,
+    "reports_interval_s": 0,
+    "allowed_hosts": "127.0.0.1",
+}
 
 
 @pytest.fixture

@@ -106,3 +106,17 @@ def test_a_key_revoked_on_one_replica_stops_working_on_the_other(
         for server, thread, info in (one, two):
             stop_server(server, thread)
             info.meta.close()
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/v1/budgets", "/v1/slos", "/v1/alerts", "/v1/alerts/rules", "/v1/reports/schedules",
+     "/v1/experiments", "/v1/prices", "/v1/alerts/deliveries", "/v1/alerts/silences"],
+)  # fmt: skip
+def test_a_project_key_naming_another_project_is_403_everywhere(
+    live: LiveServer, project: str, path: str
+) -> None:
+    with live.client(live.key(project, "ingest,read,admin")) as c:
+        assert c.get(path, params={"project": "someone-else"}).status_code == 403
+        assert c.get(path, params={"project": project}).status_code == 200
+        assert c.get(path).status_code == 200

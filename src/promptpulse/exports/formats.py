@@ -48,13 +48,24 @@ def _json_text(value: Any) -> str | None:
     return None if value is None else orjson.dumps(value, default=_jsonl_default).decode()
 
 
+# A spreadsheet runs a cell starting with one of these as a formula (`=HYPERLINK(...)` in an
+# error message or a user id): OWASP's advice is to prefix such a cell with a quote.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: str | None) -> str | None:
+    return "'" + value if value and value.startswith(FORMULA_START) else value
+
+
 def _csv_ready(batch: pa.RecordBatch) -> pa.RecordBatch:
     """CSV has no lists or structs: a nested column (tags) goes as its JSON text (`["a","b"]`);
-    metadata is JSON text already."""
+    metadata is JSON text already. Text that a spreadsheet would run as a formula is quoted."""
     arrays = []
     for col in batch.columns:
         if pa.types.is_nested(col.type):
             col = pa.array([_json_text(v) for v in col.to_pylist()], type=pa.string())
+        if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
+            col = pa.array([csv_cell(v) for v in col.to_pylist()], type=col.type)
         arrays.append(col)
     return pa.RecordBatch.from_arrays(arrays, names=batch.schema.names)
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import shutil
 import threading
 import uuid
 from collections.abc import Callable
@@ -277,15 +278,37 @@ class ExportService:
 
     # ---------------------------------------------------------------- scheduled exports
 
+    def prune(self, now: datetime | None = None) -> list[str]:
+        """Delete one-off exports finished more than `export_keep_hours` ago (their files and
+        job); returns their ids. Scheduled exports in `export_dir` are the operator's."""
+        keep = self.settings.export_keep_hours
+        if keep <= 0 or not self.root.is_dir():
+            return []
+        cutoff = (now or self.clock()).timestamp() - keep * 3600
+        gone = []
+        for directory in self.root.iterdir():
+            manifests = list(directory.glob("*.manifest.json"))
+            if directory.is_dir() and manifests and manifests[0].stat().st_mtime < cutoff:
+                shutil.rmtree(directory, ignore_errors=True)
+                with self._lock:
+                    self._jobs.pop(directory.name, None)
+                gone.append(directory.name)
+        return gone
+
     def daemons(self) -> list[DaemonTask]:
         s = self.settings
+
+        async def prune() -> None:
+            await asyncio.to_thread(self.prune)
+
+        tasks = [DaemonTask("export-retention", 3600.0, prune)] if s.export_keep_hours > 0 else []
         if not s.export_schedule or s.export_dir is None:
-            return []
+            return tasks
 
         async def run_once() -> None:
             await asyncio.to_thread(self.run_scheduled)
 
-        return [DaemonTask("scheduled-exports", s.export_interval_s, run_once)]
+        return [*tasks, DaemonTask("scheduled-exports", s.export_interval_s, run_once)]
 
     def run_scheduled(self, now: datetime | None = None) -> list[dict[str, Any]]:
         """Write every window of arrival time that has been closed for the grace period and is

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import queue
 import threading
 import time
@@ -60,10 +61,13 @@ class Writer:
         *,
         queue_events: int = 200_000,
         group_events: int = 50_000,
+        queue_seconds: float = 0.0,
         on_commit: Callable[[float, int], None] | None = None,
     ) -> None:
         self._store = store
         self._limit = queue_events
+        self._limit_s = queue_seconds  # 0: bounded in events only
+        self._rate = 0.0  # events committed per second of commit work (moving average)
         self._group = group_events
         self._queue: queue.Queue[_Job | object] = queue.Queue()
         self._pending = 0
@@ -82,6 +86,12 @@ class Writer:
     @property
     def pending_events(self) -> int:
         return self._pending
+
+    def backlog_seconds(self, events: int | None = None) -> float:
+        """How long the writer needs for `events` (default: what is queued), at its recent
+        rate; 0 until it has committed something."""
+        queued = self._pending if events is None else events
+        return queued / self._rate if self._rate > 0 else 0.0
 
     def start(self) -> None:
         self._seen = SeenKeys(self._store.all_key_hashes())
@@ -130,12 +140,20 @@ class Writer:
         rows = job.table.num_rows
         while True:
             with self._pending_lock:
-                if self._pending == 0 or self._pending + rows <= self._limit:
+                backlog_s = self.backlog_seconds(self._pending + rows)
+                fits = self._pending + rows <= self._limit and not (
+                    self._limit_s and backlog_s > self._limit_s
+                )
+                if self._pending == 0 or fits:
                     self._pending += rows
                     break
             if not block:
-                # A full queue drains within about a second of group commits: retry then.
-                raise Overloaded("the writer is behind; retry later", retry_after_s=1)
+                # Come back once the queue has drained to within its bound.
+                wait = max(1, math.ceil(backlog_s - self._limit_s)) if self._limit_s else 1
+                raise Overloaded(
+                    f"the writer is behind (about {backlog_s:.0f} s of work queued); retry later",
+                    retry_after_s=min(wait, 30),
+                )
             time.sleep(0.01)
         self._queue.put(job)
 
@@ -188,6 +206,9 @@ class Writer:
         rows = sum(j.table.num_rows for j in jobs)
         with self._pending_lock:
             self._pending -= rows
+            if rows and elapsed > 0:
+                rate = rows / elapsed
+                self._rate = rate if self._rate == 0 else 0.7 * self._rate + 0.3 * rate
         self.stats.commits += 1
         self.stats.last_commit_s = elapsed
         for listener in self._listeners:

@@ -5,6 +5,8 @@ behind it and own all of their SQL."""
 from __future__ import annotations
 
 from promptpulse.config import Settings
+from promptpulse.store.deadline import Deadline
+from promptpulse.store.deadline import active as with_deadline
 from promptpulse.store.protocol import Record, Store, StoreWriter
 from promptpulse.store.url import parse_store_url
 
@@ -32,4 +34,4 @@ def open_store(settings: Settings) -> Store:
     return ClickStore(target, settings)
 
 
-__all__ = ["Record", "Store", "StoreWriter", "open_store"]
+__all__ = ["Deadline", "Record", "Store", "StoreWriter", "open_store", "with_deadline"]

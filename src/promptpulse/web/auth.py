@@ -39,9 +39,17 @@ def require(scope: Scope) -> Callable[[Request], Awaitable[ApiKey]]:
             raise
         if not key.allows(scope):
             raise Forbidden(f"this key lacks the '{scope.value}' scope")
+        _own_project_only(key, request.query_params.getlist("project"))
         return key
 
     return dependency
+
+
+def _own_project_only(key: ApiKey, asked: list[str]) -> None:
+    """A project key naming another project in `?project=` is refused on every route (a list
+    would otherwise answer 200 and empty, as if the other project had nothing)."""
+    if key.project is not None and asked and set(asked) != {key.project}:
+        raise Forbidden(f"this key may reach only project '{key.project}'")
 
 
 async def _verified(ctx: AppContext, secret: str) -> ApiKey | None:

@@ -5,14 +5,17 @@ feature's service here, and tests build the same context around a store of their
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from fastapi import Request
+from starlette.concurrency import run_in_threadpool
 
 from promptpulse.config import Settings
+from promptpulse.errors import Overloaded
 from promptpulse.ingest.otlp_recent import RecentSpans
 from promptpulse.ingest.writer import Writer
 from promptpulse.meta import MetaDB
@@ -28,6 +31,9 @@ if TYPE_CHECKING:
     from promptpulse.exports.service import ExportService
     from promptpulse.reports import ReportService
     from promptpulse.retention import RetentionService
+
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -51,6 +57,35 @@ class AppContext:
     # LLM spans this replica stored recently: a span of the same call in a later OTLP export is
     # a duplicate.
     recent_spans: RecentSpans = field(default_factory=RecentSpans)
+    parse_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(PARSE_SLOTS))
+    parse_waiting_bytes: int = 0
+
+
+# Parsing and validating a batch is CPU work: it runs in worker threads so that the event loop
+# keeps answering (health checks, dashboards), a few batches at a time so that eight clients
+# sending 10,000-event batches queue for a slot instead of sharing the GIL forty ways.
+PARSE_SLOTS = 2
+
+
+async def off_loop(
+    ctx: AppContext, size: int, fn: Callable[..., T], *args: Any, **kwargs: Any
+) -> T:
+    """`fn(*args, **kwargs)` in a worker thread, at most PARSE_SLOTS at once. `size`: the bytes
+    it works on; while more than two full bodies' worth already wait for a slot, refuse (429)
+    so that an acknowledgement's wait stays bounded (small batches are never refused so)."""
+    limit = 2 * ctx.settings.max_body_bytes
+    if ctx.parse_slots.locked() and ctx.parse_waiting_bytes + size > limit:
+        raise Overloaded("too many batches are waiting to be parsed; retry later", retry_after_s=1)
+    ctx.parse_waiting_bytes += size
+    waiting = True
+    try:
+        async with ctx.parse_slots:
+            ctx.parse_waiting_bytes -= size
+            waiting = False
+            return await run_in_threadpool(fn, *args, **kwargs)
+    finally:
+        if waiting:  # cancelled (the client went away) while waiting for a slot
+            ctx.parse_waiting_bytes -= size
 
 
 def context(request: Request) -> AppContext:

@@ -119,11 +119,35 @@ def install(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
+SHARED = {
+    "429": "Too many failed authentications from this address (or, when ingesting, the writer "
+    "is behind): retry after `Retry-After` seconds",
+    "431": "The request's headers are larger than PROMPTPULSE_MAX_HEADER_BYTES",
+    "400": "The body is not JSON",
+    "503": "The store cannot answer in time (the request's deadline passed) or cannot write",
+}
+
+
+def _shared_answers(path: str, method: str, operation: dict[str, Any]) -> None:
+    """Answers that middleware and the auth check give on any route, listed on each route."""
+    responses = operation.setdefault("responses", {})
+    wanted = ["431"]
+    if "401" in responses:
+        wanted.append("429")
+    if "application/json" in operation.get("requestBody", {}).get("content", {}):
+        wanted.append("400")
+    if method == "get" and path.startswith("/v1/"):
+        wanted.append("503")
+    for status in wanted:
+        responses.setdefault(status, {"description": SHARED[status]})
+
+
 def as_problems(schema: dict[str, Any]) -> dict[str, Any]:
     """Every error answer's content becomes a problem: its own schema when the route gave one
     (e.g. ingest's 422 with `rejected`), else `Problem`; FastAPI's validation schemas go."""
-    for operations in schema.get("paths", {}).values():
-        for operation in operations.values():
+    for path, operations in schema.get("paths", {}).items():
+        for method, operation in operations.items():
+            _shared_answers(path, method, operation)
             for status, answer in operation.get("responses", {}).items():
                 content = answer.get("content", {})
                 if status[:1] not in "45" or set(content) - {"application/json"}:

@@ -68,6 +68,10 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def request_invalid(_: Request, exc: RequestValidationError) -> Response:
+        broken = [e for e in exc.errors() if e.get("type") == "json_invalid"]
+        if broken:  # not JSON at all: a 400, as for the ingest routes (docs/api.md)
+            reason = str(broken[0].get("ctx", {}).get("error", "invalid JSON"))
+            return problem(400, "Bad request", f"body is not valid JSON: {reason}")
         errors = [
             FieldError(
                 ".".join(str(p) for p in e["loc"][1:]) or str(e["loc"][0]),

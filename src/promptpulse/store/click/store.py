@@ -4,6 +4,7 @@ retention, erasure and exports are in `lifecycle`; new-vs-returning cohorts in `
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -27,6 +28,7 @@ from promptpulse.model import (
     base_aggregates,
     check_call_fields,
 )
+from promptpulse.store import deadline
 from promptpulse.store.click.cohorts import CohortsMixin
 from promptpulse.store.click.connect import connect
 from promptpulse.store.click.lifecycle import LifecycleMixin
@@ -94,13 +96,24 @@ class ClickStore(LifecycleMixin, CohortsMixin):
                 raise StoreUnavailable(f"query took longer than {self._timeout:g} s") from exc
             raise
 
+    def _within_deadline(self) -> dict[str, Any]:
+        """Query settings bounding a statement by its request's time left (store.deadline);
+        a statement started past the deadline fails at once."""
+        request = deadline.current()
+        if request is None:
+            return {}
+        return {"max_execution_time": max(1, math.ceil(min(self._timeout, request.check())))}
+
     def _records(self, sql: str, params: Params | None = None) -> list[Record]:
+        bound = self._within_deadline()
         with self._errors():
-            return list(self._client.query(sql, parameters=params or {}).named_results())
+            result = self._client.query(sql, parameters=params or {}, settings=bound or None)
+            return list(result.named_results())
 
     def _arrow(self, sql: str, params: Params | None = None) -> pa.Table:
+        bound = self._within_deadline()
         with self._errors():
-            return self._client.query_arrow(sql, parameters=params or {})
+            return self._client.query_arrow(sql, parameters=params or {}, settings=bound or None)
 
     def _command(self, sql: str, params: Params | None = None) -> None:
         with self._errors():

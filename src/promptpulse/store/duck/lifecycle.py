@@ -16,6 +16,7 @@ import pyarrow as pa
 
 from promptpulse.model import Agg, AggRow, Dimension, Kind, Metric, Op, Scope, base_aggregates
 from promptpulse.store import sketch
+from promptpulse.store.deadline import in_context
 from promptpulse.store.duck import export_sql
 from promptpulse.store.duck import rollup_sql as sql
 from promptpulse.store.duck.sql import Record, aware_utc, py
@@ -106,17 +107,18 @@ class LifecycleMixin:
             if m.kind is Kind.QUANTILE:
                 quantiles.setdefault(m.column, []).append(m)
         main_sql, main_params = sql.main_query(plan, scope, plain, group_by, interval)
-        main = self._pool.submit(self._records, main_sql, main_params)
+        main = self._pool.submit(in_context(self._records), main_sql, main_params)
         q_futures = {
             column: self._pool.submit(
-                self._records,
+                in_context(self._records),
                 *_quantile_sql(plan, scope, column, [m.q for m in ms], group_by, interval, aliases),
             )
             for column, ms in quantiles.items()
         }
         d_futures = {
             a: self._pool.submit(
-                self._records, *_hll_sql(plan, scope, a.arg, group_by, interval, aliases)
+                in_context(self._records),
+                *_hll_sql(plan, scope, a.arg, group_by, interval, aliases),
             )
             for a in distinct
         }

@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,8 @@ from promptpulse.model import (
     base_aggregates,
     check_call_fields,
 )
+from promptpulse.store import deadline
+from promptpulse.store.deadline import in_context
 from promptpulse.store.duck import rollup_sql
 from promptpulse.store.duck.cohorts import CohortsMixin
 from promptpulse.store.duck.lifecycle import LifecycleMixin
@@ -96,14 +98,20 @@ class DuckStore(LifecycleMixin, CohortsMixin):
 
     @contextmanager
     def _cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A fresh cursor that is interrupted when the query time limit passes."""
+        """A fresh cursor that is interrupted when the query time limit passes, or the request's
+        deadline (store.deadline) does, or the request is cancelled."""
+        request = deadline.current()
+        limit = self._timeout if request is None else min(self._timeout, request.check())
         with self._lock:
             cur = self._con.cursor()
-        timer = threading.Timer(self._timeout, cur.interrupt)
+        timer = threading.Timer(limit, cur.interrupt)
         timer.start()
         try:
-            yield cur
+            with request.watching(cur.interrupt) if request else nullcontext():
+                yield cur
         except duckdb.InterruptException as exc:
+            if request is not None:
+                request.check()  # names the deadline or the cancellation
             raise StoreUnavailable(f"query took longer than {self._timeout:g} s") from exc
         finally:
             timer.cancel()
@@ -112,6 +120,10 @@ class DuckStore(LifecycleMixin, CohortsMixin):
     def _records(self, sql: str, params: Sequence[Any]) -> list[Record]:
         with self._cursor() as cur:
             return records(cur, sql, params)
+
+    def _submit(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
+        """Run on the query pool, carrying the caller's request deadline."""
+        return self._pool.submit(in_context(fn), *args)
 
     def _with_cursor(self, fn: Callable[..., Any], *args: Any) -> Any:
         with self._cursor() as cur:
@@ -216,17 +228,17 @@ class DuckStore(LifecycleMixin, CohortsMixin):
                 qs = ", ".join(repr(m.q) for m in ms)
                 select.append(f'quantile_cont({column}, [{qs}]) AS "q_{column}"')
         sql = f"SELECT {', '.join(select) or 'count(*)'} FROM events WHERE {where}{group}"
-        main = self._pool.submit(self._records, sql, params)
+        main = self._submit(self._records, sql, params)
         side: Future[list[Record]] | None = None
         if distinct:
             extra = [f"{expr} AS {alias}" for alias, expr in keys]
             extra += [f"{agg_sql(a)} AS a{aggs.index(a)}" for a in distinct]
             sql = f"SELECT {', '.join(extra)} FROM events WHERE {where}{group}"
-            side = self._pool.submit(self._records, sql, params)
+            side = self._submit(self._records, sql, params)
         exact_futures = {}
         if not keys:
             for column, ms in quantiles.items():
-                exact_futures[column] = self._pool.submit(
+                exact_futures[column] = self._submit(
                     self._with_cursor, exact_quantiles, where, params, column, [m.q for m in ms]
                 )
         raw = main.result()

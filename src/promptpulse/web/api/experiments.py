@@ -20,6 +20,7 @@ from promptpulse.web.context import context
 from promptpulse.web.openapi import query_params
 from promptpulse.web.problems import documented
 
+NOT_FOUND = documented(404)  # an id or key naming no experiment (of the key's project)
 router = APIRouter(
     prefix="/v1/experiments", tags=["experiments"], responses=documented(401, 403, 422)
 )
@@ -205,14 +206,16 @@ async def list_experiments(
     return {"experiments": [e.as_dict() for e in found]}
 
 
-@router.get("/{ref}", summary="One experiment, by id or key")
+@router.get("/{ref}", summary="One experiment, by id or key", responses=NOT_FOUND)
 async def get_one(
     request: Request, ref: str, key: ApiKey = Depends(require(Scope.READ))
 ) -> dict[str, Any]:
     return (await run_in_threadpool(repo.get, context(request).meta, ref, key.project)).as_dict()
 
 
-@router.patch("/{ref}", summary="Change name, hypothesis, metrics, mde, end or status")
+@router.patch(
+    "/{ref}", summary="Change name, hypothesis, metrics, mde, end or status", responses=NOT_FOUND
+)
 async def patch(
     request: Request, ref: str, body: ExperimentPatch, key: ApiKey = Depends(require(Scope.ADMIN))
 ) -> dict[str, Any]:
@@ -222,7 +225,9 @@ async def patch(
     return (await run_in_threadpool(repo.update, meta, exp, changes)).as_dict()
 
 
-@router.delete("/{ref}", status_code=204, summary="Delete an experiment and its exposures")
+@router.delete(
+    "/{ref}", status_code=204, summary="Delete an experiment and its exposures", responses=NOT_FOUND
+)
 async def remove(
     request: Request, ref: str, key: ApiKey = Depends(require(Scope.ADMIN))
 ) -> Response:
@@ -232,7 +237,11 @@ async def remove(
     return Response(status_code=204)
 
 
-@router.get("/{ref}/results", summary="Comparison, SRM check, sequential decision, plan, daily")
+@router.get(
+    "/{ref}/results",
+    summary="Comparison, SRM check, sequential decision, plan, daily",
+    responses=NOT_FOUND,
+)
 async def get_results(
     request: Request, ref: str, key: ApiKey = Depends(require(Scope.READ))
 ) -> dict[str, Any]:
@@ -241,7 +250,11 @@ async def get_results(
     return await run_in_threadpool(results, ctx.store, ctx.meta, exp, ctx.clock())
 
 
-@router.post("/{ref}/exposures", summary="Record units' first exposure (the SDKs' assign)")
+@router.post(
+    "/{ref}/exposures",
+    summary="Record units' first exposure (the SDKs' assign)",
+    responses=NOT_FOUND,
+)
 async def post_exposures(
     request: Request, ref: str, body: ExposuresIn, key: ApiKey = Depends(require(Scope.INGEST))
 ) -> dict[str, Any]:
@@ -251,7 +264,9 @@ async def post_exposures(
     return await run_in_threadpool(repo.record_exposures, ctx.meta, exp, items, ctx.clock())
 
 
-@router.get("/{ref}/assign", summary="The variant of a unit (pure; records nothing)")
+@router.get(
+    "/{ref}/assign", summary="The variant of a unit (pure; records nothing)", responses=NOT_FOUND
+)
 async def get_assign(
     request: Request,
     ref: str,

@@ -13,7 +13,7 @@ from promptpulse.ingest.pipeline import Prepared, decode_body, prepare_events, p
 from promptpulse.ingest.schema import EventBatch, ScoreBatch
 from promptpulse.meta import ApiKey, Scope
 from promptpulse.web.auth import require
-from promptpulse.web.context import AppContext, context
+from promptpulse.web.context import AppContext, context, off_loop
 from promptpulse.web.openapi import json_body
 from promptpulse.web.problems import ANSWERS, documented, problem
 from promptpulse.web.schemas.data import IngestProblem, IngestResult
@@ -65,7 +65,10 @@ async def read_body(request: Request, ctx: AppContext) -> bytes:
         if size > limit:
             raise TooLarge(f"body is larger than {limit} bytes")
         chunks.append(chunk)
-    return decode_body(b"".join(chunks), request.headers.get("content-encoding"), limit)
+    body = b"".join(chunks)
+    return await off_loop(
+        ctx, len(body), decode_body, body, request.headers.get("content-encoding"), limit
+    )
 
 
 async def _store(request: Request, ctx: AppContext, kind: str, prepared: Prepared) -> Response:
@@ -99,7 +102,10 @@ async def _store(request: Request, ctx: AppContext, kind: str, prepared: Prepare
 async def post_events(request: Request, key: ApiKey = Depends(require(Scope.INGEST))) -> Response:
     ctx = context(request)
     body = await read_body(request, ctx)
-    prepared = prepare_events(
+    prepared = await off_loop(
+        ctx,
+        len(body),
+        prepare_events,
         body,
         key_project=key.project,
         overrides=ctx.prices.lookup,
@@ -119,7 +125,13 @@ async def post_events(request: Request, key: ApiKey = Depends(require(Scope.INGE
 async def post_scores(request: Request, key: ApiKey = Depends(require(Scope.INGEST))) -> Response:
     ctx = context(request)
     body = await read_body(request, ctx)
-    prepared = prepare_scores(
-        body, key_project=key.project, now=ctx.clock(), max_items=ctx.settings.max_batch_events
+    prepared = await off_loop(
+        ctx,
+        len(body),
+        prepare_scores,
+        body,
+        key_project=key.project,
+        now=ctx.clock(),
+        max_items=ctx.settings.max_batch_events,
     )
     return await _store(request, ctx, "scores", prepared)

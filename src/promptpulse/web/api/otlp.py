@@ -34,7 +34,7 @@ from promptpulse.ingest.otlp_recent import drop_stored
 from promptpulse.ingest.pipeline import decode_body, prepare_events
 from promptpulse.meta import ApiKey, Scope
 from promptpulse.web.auth import require
-from promptpulse.web.context import AppContext, context
+from promptpulse.web.context import AppContext, context, off_loop
 
 router = APIRouter(tags=["ingest"])
 
@@ -133,8 +133,12 @@ async def _export(
     # A span of a call stored from an earlier export (its parent or child): a duplicate.
     keep = drop_stored(mapped.records, mapped.spans_of, ctx.recent_spans, key.project)
     records = [mapped.records[i] for i in keep]
-    prepared = prepare_events(
-        orjson.dumps({"events": records}),
+    events = orjson.dumps({"events": records})
+    prepared = await off_loop(
+        ctx,
+        len(events),
+        prepare_events,
+        events,
         key_project=key.project,
         overrides=ctx.prices.lookup,
         now=ctx.clock(),
