@@ -23,7 +23,7 @@ from promptpulse.app import create_app
 from promptpulse.config import Settings
 from promptpulse.meta import MetaDB, Scope, create_key
 from promptpulse.store import open_store
-from tests.harness.pg import PostgresServer
+from tests.harness.pg import PostgresServer, metadata_url_for_tests, shared_server
 
 
 def free_port() -> int:
@@ -56,6 +56,8 @@ def start_server(
     data_dir: Path, clock: Callable[[], datetime] | None = None, **overrides: object
 ) -> tuple[uvicorn.Server, threading.Thread, LiveServer]:
     port = free_port()
+    if "metadata_url" not in overrides:
+        overrides["metadata_url"] = metadata_url_for_tests(data_dir)
     settings = Settings(data_dir=data_dir, port=port, **overrides)  # type: ignore[arg-type]
     app = create_app(settings, clock=clock) if clock else create_app(settings)
     server = uvicorn.Server(
@@ -133,6 +135,7 @@ def in_process_app(data_dir: Path, **settings_: Any) -> Iterator[InProcessApp]:
     """The body of `app`, with settings of a module's own (e.g. a background loop turned off
     with `alerts_interval_s=0`, so that only the test runs its rounds):
     `yield from in_process_app(tmp_path_factory.mktemp("data"), alerts_interval_s=0)`."""
+    settings_.setdefault("metadata_url", metadata_url_for_tests(data_dir))
     settings = Settings(data_dir=data_dir, **settings_)
     store = open_store(settings)
     meta = MetaDB(settings.metadata_db_url)
@@ -156,11 +159,9 @@ def iso(t: datetime) -> str:
 
 
 @pytest.fixture(scope="session")
-def postgres() -> Iterator[PostgresServer]:
+def postgres() -> PostgresServer:
     """One PostgreSQL cluster per test session (per xdist worker): tests/harness/pg.py."""
-    server = PostgresServer()
-    yield server
-    server.stop()
+    return shared_server()
 
 
 @pytest.fixture

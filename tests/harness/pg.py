@@ -8,6 +8,7 @@ cluster belongs to the `postgres` system user the Debian package creates.
 
 from __future__ import annotations
 
+import atexit
 import os
 import pwd
 import shutil
@@ -51,7 +52,10 @@ def _unprivileged_user() -> tuple[int, int] | None:
 class PostgresServer:
     """One cluster on 127.0.0.1:<port>, trust authentication, superuser `postgres`."""
 
-    def __init__(self, bindir: Path | None = None) -> None:
+    def __init__(self, bindir: Path | None = None, durable: bool = False) -> None:
+        """`durable`: keep fsync and synchronous commits (a test that crashes the server and
+        counts what survived); off by default, which is faster and enough for the rest."""
+        self.durable = durable
         found = bindir or find_bindir()
         if found is None:
             raise RuntimeError("PostgreSQL is not installed: run scripts/ensure-postgres")
@@ -70,10 +74,10 @@ class PostgresServer:
         self._run(*self._ctl_start())
 
     def _ctl_start(self) -> tuple[str, ...]:
-        options = (
-            f"-p {self.port} -k {self.sockdir} -c listen_addresses=127.0.0.1 "
-            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
-        )
+        options = f"-p {self.port} -k {self.sockdir} -c listen_addresses=127.0.0.1 "
+        options += "-c max_connections=200"
+        if not self.durable:
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         log = str(self.root / "server.log")
         return ("pg_ctl", "-D", str(self.datadir), "-l", log, "-w", "-o", options, "start")
 
@@ -100,11 +104,43 @@ class PostgresServer:
             conn.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)
 
+    def halt(self) -> None:
+        """Stop the server as a crash would (its data kept): `resume()` starts it again."""
+        self._run("pg_ctl", "-D", str(self.datadir), "-m", "immediate", "-w", "stop")
+
+    def resume(self) -> None:
+        self._run(*self._ctl_start())
+
     def stop(self) -> None:
         try:
             self._run("pg_ctl", "-D", str(self.datadir), "-m", "immediate", "-w", "stop")
         finally:
             shutil.rmtree(self.root, ignore_errors=True)
+
+
+_shared: PostgresServer | None = None
+
+
+def shared_server() -> PostgresServer:
+    """One server for this process, started on first use and stopped when it exits: the
+    `postgres` fixture, and the app fixtures under PROMPTPULSE_TEST_METADATA=postgresql."""
+    global _shared
+    if _shared is None:
+        _shared = PostgresServer()
+        atexit.register(_shared.stop)
+    return _shared
+
+
+def metadata_url_for_tests(data_dir: Path) -> str | None:
+    """A fresh PostgreSQL database for an app fixture when the suite runs with
+    PROMPTPULSE_TEST_METADATA=postgresql (every feature's tests on PostgreSQL metadata);
+    None otherwise (SQLite in the data directory, the default)."""
+    wanted = os.environ.get("PROMPTPULSE_TEST_METADATA", "sqlite")
+    if wanted == "sqlite":
+        return None
+    if wanted != "postgresql":
+        raise ValueError(f"PROMPTPULSE_TEST_METADATA={wanted}: sqlite or postgresql")
+    return shared_server().create_database()
 
 
 if __name__ == "__main__":  # a server to poke at by hand: python -m tests.harness.pg

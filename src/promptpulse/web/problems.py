@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import orjson
+import sqlalchemy as sa
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -16,6 +17,7 @@ from promptpulse.errors import FieldError, Overloaded, PromptPulseError
 
 log = logging.getLogger("promptpulse.web")
 PROBLEM = "application/problem+json"
+METADATA_RETRY_AFTER_S = 5
 
 # What each error status means, for the OpenAPI document (web/openapi.py makes each a Problem).
 ANSWERS: dict[int, str] = {
@@ -27,7 +29,7 @@ ANSWERS: dict[int, str] = {
     415: "An unsupported Content-Type",
     422: "A parameter or the body is wrong: `errors` names each field",
     429: "The writer is behind: retry after `Retry-After` seconds; nothing was stored",
-    503: "The store cannot write or answer",
+    503: "The store or the metadata database cannot write or answer: retry after `Retry-After`",
 }
 
 
@@ -79,6 +81,16 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> Response:
         return problem(exc.status_code, str(exc.detail), str(exc.detail), headers=exc.headers)
+
+    @app.exception_handler(sa.exc.OperationalError)
+    @app.exception_handler(sa.exc.InterfaceError)
+    async def metadata_unavailable(_: Request, exc: sa.exc.DBAPIError) -> Response:
+        # PostgreSQL down, restarting or failing over: the request changed nothing (its
+        # transaction did not commit), so the client may simply retry.
+        log.warning("metadata database unavailable: %s", exc.orig)
+        detail = "the metadata database cannot be reached; nothing was changed, retry later"
+        headers = {"Retry-After": str(METADATA_RETRY_AFTER_S)}
+        return problem(503, "Metadata database unavailable", detail, headers=headers)
 
     @app.exception_handler(Exception)
     async def unexpected(_: Request, exc: Exception) -> Response:
