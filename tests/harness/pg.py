@@ -9,6 +9,7 @@ cluster belongs to the `postgres` system user the Debian package creates.
 from __future__ import annotations
 
 import atexit
+import hashlib
 import os
 import pwd
 import shutil
@@ -97,11 +98,13 @@ class PostgresServer:
     def dsn(self, database: str = "postgres") -> str:
         return f"host=127.0.0.1 port={self.port} user=postgres dbname={database}"
 
-    def create_database(self, name: str | None = None) -> str:
-        """A new empty database; its SQLAlchemy URL."""
+    def create_database(self, name: str | None = None, exist_ok: bool = False) -> str:
+        """A new empty database (or, with `exist_ok`, the one of that name); its URL."""
         name = name or f"t_{uuid.uuid4().hex[:16]}"
         with psycopg.connect(self.dsn(), autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
+            found = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
+            if found.fetchone() is None or not exist_ok:
+                conn.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)
 
     def halt(self) -> None:
@@ -140,7 +143,10 @@ def metadata_url_for_tests(data_dir: Path) -> str | None:
         return None
     if wanted != "postgresql":
         raise ValueError(f"PROMPTPULSE_TEST_METADATA={wanted}: sqlite or postgresql")
-    return shared_server().create_database()
+    # One database per data directory: a test that restarts a server on its data directory
+    # finds its keys and objects again, as it would in the SQLite file there.
+    name = "d_" + hashlib.sha256(str(data_dir.resolve()).encode()).hexdigest()[:24]
+    return shared_server().create_database(name, exist_ok=True)
 
 
 if __name__ == "__main__":  # a server to poke at by hand: python -m tests.harness.pg
