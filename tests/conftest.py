@@ -71,12 +71,21 @@ def start_server(
             raise RuntimeError("server did not start")
         time.sleep(0.02)
     meta = MetaDB(settings.metadata_db_url)
+    _test_side_meta[id(server)] = meta
     return server, thread, LiveServer(f"http://127.0.0.1:{port}", settings, meta, app)
+
+
+# The test's own handle on each started server's metadata, closed with the server (PostgreSQL
+# warns about connections left open).
+_test_side_meta: dict[int, MetaDB] = {}
 
 
 def stop_server(server: uvicorn.Server, thread: threading.Thread) -> None:
     server.should_exit = True
     thread.join(timeout=30)
+    meta = _test_side_meta.pop(id(server), None)
+    if meta is not None:
+        meta.close()
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +94,6 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     server, thread, info = start_server(tmp_path_factory.mktemp("data"))
     yield info
     stop_server(server, thread)
-    info.meta.close()
 
 
 class _SharedLoopClient(TestClient):

@@ -46,6 +46,8 @@ def test_metadata_writes_answer_503_while_postgres_is_down(
             assert down.headers["retry-after"] == "5"
             assert "metadata database" in down.json()["detail"]
             assert c.get("/healthz").status_code == 200
+            ready = c.get("/readyz")  # the event store answers: still ready, leader unknown
+            assert ready.status_code == 200 and ready.json()["leader"] is None
         finally:
             own_postgres.resume()
         again = c.post("/v1/budgets", json={**budget, "name": "after"})
