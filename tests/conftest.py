@@ -23,7 +23,7 @@ from promptpulse.app import create_app
 from promptpulse.config import Settings
 from promptpulse.meta import MetaDB, Scope, create_key
 from promptpulse.store import open_store
-from tests.harness.pg import PostgresServer
+from tests.harness.pg import PostgresServer, metadata_url_for_tests, shared_server
 
 # Test receivers (webhook, Slack, PagerDuty, report channels) listen on loopback, which the
 # server refuses by default (SSRF guard): every test server allows it explicitly.
@@ -61,6 +61,8 @@ def start_server(
 ) -> tuple[uvicorn.Server, threading.Thread, LiveServer]:
     port = free_port()
     overrides.setdefault("allowed_hosts", LOCAL_RECEIVERS)
+    if "metadata_url" not in overrides:
+        overrides["metadata_url"] = metadata_url_for_tests(data_dir)
     settings = Settings(data_dir=data_dir, port=port, **overrides)  # type: ignore[arg-type]
     app = create_app(settings, clock=clock) if clock else create_app(settings)
     server = uvicorn.Server(
@@ -74,12 +76,21 @@ def start_server(
             raise RuntimeError("server did not start")
         time.sleep(0.02)
     meta = MetaDB(settings.metadata_db_url, settings.secret_keys)
+    _test_side_meta[id(server)] = meta
     return server, thread, LiveServer(f"http://127.0.0.1:{port}", settings, meta, app)
+
+
+# The test's own handle on each started server's metadata, closed with the server (PostgreSQL
+# warns about connections left open).
+_test_side_meta: dict[int, MetaDB] = {}
 
 
 def stop_server(server: uvicorn.Server, thread: threading.Thread) -> None:
     server.should_exit = True
     thread.join(timeout=30)
+    meta = _test_side_meta.pop(id(server), None)
+    if meta is not None:
+        meta.close()
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +99,6 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     server, thread, info = start_server(tmp_path_factory.mktemp("data"))
     yield info
     stop_server(server, thread)
-    info.meta.close()
 
 
 class _SharedLoopClient(TestClient):
@@ -139,6 +149,7 @@ def in_process_app(data_dir: Path, **settings_: Any) -> Iterator[InProcessApp]:
     with `alerts_interval_s=0`, so that only the test runs its rounds):
     `yield from in_process_app(tmp_path_factory.mktemp("data"), alerts_interval_s=0)`."""
     settings_.setdefault("allowed_hosts", LOCAL_RECEIVERS)
+    settings_.setdefault("metadata_url", metadata_url_for_tests(data_dir))
     settings = Settings(data_dir=data_dir, **settings_)
     store = open_store(settings)
     meta = MetaDB(settings.metadata_db_url, settings.secret_keys)
@@ -162,11 +173,9 @@ def iso(t: datetime) -> str:
 
 
 @pytest.fixture(scope="session")
-def postgres() -> Iterator[PostgresServer]:
+def postgres() -> PostgresServer:
     """One PostgreSQL cluster per test session (per xdist worker): tests/harness/pg.py."""
-    server = PostgresServer()
-    yield server
-    server.stop()
+    return shared_server()
 
 
 @pytest.fixture

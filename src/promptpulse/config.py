@@ -143,11 +143,12 @@ class Settings(BaseSettings):
     )
     lease_ttl_s: float = Field(
         15.0,
+        gt=0,
         description="Replicas on PostgreSQL: the jobs lease lasts this long unless renewed; "
         "another replica takes over at most this plus lease_renew_s after the holder dies.",
     )
     lease_renew_s: float = Field(
-        5.0, description="Seconds between renewals (or attempts to take) the jobs lease."
+        5.0, gt=0, description="Seconds between renewals (or attempts to take) the jobs lease."
     )
     metadata_outage_grace_s: float = Field(
         300.0,

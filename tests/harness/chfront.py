@@ -6,7 +6,8 @@ One process may open a chdb data path at a time and chdb cannot listen on a port
 process opens the path and speaks the part of ClickHouse's HTTP interface that
 clickhouse-connect's HTTP client uses, unmodified:
 
-- the query in the URL (`query=`) or the body, or both (URL first, then the body's text);
+- the query in the URL (`query=`) or the body, or both (URL first, then the body's text), or
+  with its parameters as multipart/form-data fields (clickhouse-connect's way for long ones);
   an INSERT's data in the body after its `INSERT ... FORMAT <fmt>` (the URL's query); the
   body may be compressed (Content-Encoding gzip, deflate, br, zstd, lz4);
 - `param_<name>` values for `{name:Type}` placeholders; `database`; `default_format`
@@ -29,10 +30,9 @@ algorithm and delayed ACKs.
 from __future__ import annotations
 
 import argparse
-import email.parser
-import email.policy
 import gzip
 import json
+import logging
 import queue
 import re
 import socket
@@ -47,6 +47,8 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import chdb
+
+log = logging.getLogger("chfront")
 
 # URL parameters of the HTTP interface itself, never settings.
 HTTP_ONLY = {
@@ -122,20 +124,6 @@ class Engine:
             self._sessions.clear()
 
 
-def form_fields(content_type: str, body: bytes) -> dict[str, str]:
-    """The text fields of a multipart/form-data body (the query, `param_<name>` values)."""
-    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
-        f"Content-Type: {content_type}\r\n\r\n".encode() + body
-    )
-    fields = {}
-    for part in message.iter_parts():
-        name = part.get_param("name", header="content-disposition")
-        if isinstance(name, str):
-            payload = part.get_payload(decode=True)
-            fields[name] = payload.decode() if isinstance(payload, bytes) else str(payload)
-    return fields
-
-
 def decompress(body: bytes, encoding: str | None) -> bytes:
     if not encoding or encoding == "identity":
         return body
@@ -158,6 +146,18 @@ def decompress(body: bytes, encoding: str | None) -> bytes:
     raise ValueError(
         f"Code: 1. DB::Exception: Unknown Content-Encoding {encoding}. (UNSUPPORTED_METHOD)"
     )
+
+
+def form_fields(body: bytes, content_type: str) -> dict[str, str]:
+    """The fields of a multipart/form-data body, by name."""
+    boundary = content_type.split("boundary=", 1)[1].strip().strip('"').encode()
+    fields = {}
+    for part in body.split(b"--" + boundary):
+        head, sep, value = part.partition(b"\r\n\r\n")
+        name = re.search(rb'name="([^"]*)"', head)
+        if sep and name:
+            fields[name.group(1).decode()] = value.removesuffix(b"\r\n").decode()
+    return fields
 
 
 class ClickHouseError(Exception):
@@ -209,6 +209,7 @@ def run(engine: Engine, params: dict[str, str], body: bytes) -> tuple[bytes, str
             result = session.conn._conn.query(sql, fmt, params=values)
         except (RuntimeError, ValueError) as exc:  # chdb's wrappers cut: the engine's text
             text = str(exc)
+            log.info("query failed: %r (URL query %r): %s", body[:300], url_query[:300], text)
             raise ClickHouseError(text[text.find("Code:") :] if "Code:" in text else text) from None
         summary = {"read_rows": result.rows_read(), "written_rows": result.rows_written()}
         return result.bytes(), fmt, summary
@@ -255,10 +256,10 @@ class Handler(BaseHTTPRequestHandler):
 
     def _query(self, body: bytes) -> None:
         params = dict(parse_qsl(urlsplit(self.path).query, keep_blank_values=True))
-        if self.headers.get("Content-Type", "").startswith("multipart/form-data"):
-            # clickhouse-connect sends the query and large parameters as form fields when they
-            # would not fit in a URL (e.g. 100+ keys of an IN list), as ClickHouse accepts.
-            params.update(form_fields(self.headers["Content-Type"], body))
+        content_type = self.headers.get("Content-Type", "")
+        if content_type.startswith("multipart/form-data"):
+            # Long parameters come as form fields (query, param_<name>), not in the URL.
+            params.update(form_fields(body, content_type))
             body = b""
         query_id = params.get("query_id") or str(uuid.uuid4())
         try:
@@ -319,6 +320,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8123)
     parser.add_argument("--host", default="127.0.0.1")
     args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     front = Front(args.path, args.port, args.host)
     print(f"ClickHouse HTTP front over chdb {args.path} on {args.host}:{front.port}", flush=True)
     try:

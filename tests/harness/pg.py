@@ -8,6 +8,8 @@ cluster belongs to the `postgres` system user the Debian package creates.
 
 from __future__ import annotations
 
+import atexit
+import hashlib
 import os
 import pwd
 import shutil
@@ -51,7 +53,10 @@ def _unprivileged_user() -> tuple[int, int] | None:
 class PostgresServer:
     """One cluster on 127.0.0.1:<port>, trust authentication, superuser `postgres`."""
 
-    def __init__(self, bindir: Path | None = None) -> None:
+    def __init__(self, bindir: Path | None = None, durable: bool = False) -> None:
+        """`durable`: keep fsync and synchronous commits (a test that crashes the server and
+        counts what survived); off by default, which is faster and enough for the rest."""
+        self.durable = durable
         found = bindir or find_bindir()
         if found is None:
             raise RuntimeError("PostgreSQL is not installed: run scripts/ensure-postgres")
@@ -70,10 +75,10 @@ class PostgresServer:
         self._run(*self._ctl_start())
 
     def _ctl_start(self) -> tuple[str, ...]:
-        options = (
-            f"-p {self.port} -k {self.sockdir} -c listen_addresses=127.0.0.1 "
-            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
-        )
+        options = f"-p {self.port} -k {self.sockdir} -c listen_addresses=127.0.0.1 "
+        options += "-c max_connections=200"
+        if not self.durable:
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         log = str(self.root / "server.log")
         return ("pg_ctl", "-D", str(self.datadir), "-l", log, "-w", "-o", options, "start")
 
@@ -93,15 +98,17 @@ class PostgresServer:
     def dsn(self, database: str = "postgres") -> str:
         return f"host=127.0.0.1 port={self.port} user=postgres dbname={database}"
 
-    def create_database(self, name: str | None = None) -> str:
-        """A new empty database; its SQLAlchemy URL."""
+    def create_database(self, name: str | None = None, exist_ok: bool = False) -> str:
+        """A new empty database (or, with `exist_ok`, the one of that name); its URL."""
         name = name or f"t_{uuid.uuid4().hex[:16]}"
         with psycopg.connect(self.dsn(), autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
+            found = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
+            if found.fetchone() is None or not exist_ok:
+                conn.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)
 
-    def pause(self) -> None:
-        """The server goes away (as in an outage); `resume` brings it back with its data."""
+    def halt(self) -> None:
+        """Stop the server as a crash would (its data kept): `resume()` starts it again."""
         self._run("pg_ctl", "-D", str(self.datadir), "-m", "immediate", "-w", "stop")
 
     def resume(self) -> None:
@@ -112,6 +119,34 @@ class PostgresServer:
             self._run("pg_ctl", "-D", str(self.datadir), "-m", "immediate", "-w", "stop")
         finally:
             shutil.rmtree(self.root, ignore_errors=True)
+
+
+_shared: PostgresServer | None = None
+
+
+def shared_server() -> PostgresServer:
+    """One server for this process, started on first use and stopped when it exits: the
+    `postgres` fixture, and the app fixtures under PROMPTPULSE_TEST_METADATA=postgresql."""
+    global _shared
+    if _shared is None:
+        _shared = PostgresServer()
+        atexit.register(_shared.stop)
+    return _shared
+
+
+def metadata_url_for_tests(data_dir: Path) -> str | None:
+    """A fresh PostgreSQL database for an app fixture when the suite runs with
+    PROMPTPULSE_TEST_METADATA=postgresql (every feature's tests on PostgreSQL metadata);
+    None otherwise (SQLite in the data directory, the default)."""
+    wanted = os.environ.get("PROMPTPULSE_TEST_METADATA", "sqlite")
+    if wanted == "sqlite":
+        return None
+    if wanted != "postgresql":
+        raise ValueError(f"PROMPTPULSE_TEST_METADATA={wanted}: sqlite or postgresql")
+    # One database per data directory: a test that restarts a server on its data directory
+    # finds its keys and objects again, as it would in the SQLite file there.
+    name = "d_" + hashlib.sha256(str(data_dir.resolve()).encode()).hexdigest()[:24]
+    return shared_server().create_database(name, exist_ok=True)
 
 
 if __name__ == "__main__":  # a server to poke at by hand: python -m tests.harness.pg

@@ -108,13 +108,18 @@ class Lease:
             log.warning("could not release the %s lease: %s", self.name, exc)
 
     def leader(self) -> Leader | None:
-        """The replica holding the lease now, by the database's clock (None: nobody)."""
+        """The replica holding the lease now, by the database's clock (None: nobody, or the
+        database cannot be asked: /readyz keeps answering, the event store decides it)."""
         if not self.shared:
             return Leader(self.holder, None, None)
-        with self.engine.connect() as conn:
-            row = conn.execute(
-                sa.select(leases).where(
-                    leases.c.name == self.name, leases.c.expires_at > sa.func.now()
-                )
-            ).first()
+        try:
+            with self.engine.connect() as conn:
+                row = conn.execute(
+                    sa.select(leases).where(
+                        leases.c.name == self.name, leases.c.expires_at > sa.func.now()
+                    )
+                ).first()
+        except sa.exc.SQLAlchemyError as exc:
+            log.warning("could not read the %s lease: %s", self.name, exc)
+            return None
         return Leader(row.holder, row.expires_at, row.acquired_at) if row else None

@@ -28,7 +28,7 @@ ANSWERS: dict[int, str] = {
     415: "An unsupported Content-Type",
     422: "A parameter or the body is wrong: `errors` names each field",
     429: "The writer is behind: retry after `Retry-After` seconds; nothing was stored",
-    503: "The store cannot write (retry after `Retry-After` seconds) or answer",
+    503: "The store or the metadata database cannot write or answer: retry after `Retry-After`",
 }
 
 

@@ -55,7 +55,8 @@ class Ready(Out):
     writer_queue_events: int = Field(description="Events waiting for the writer")
     replica: str = Field(description="This replica's name (PROMPTPULSE_REPLICA_ID)")
     leader: str | None = Field(
-        description="The replica running the periodic jobs (null: none holds the lease now)"
+        description="The replica running the periodic jobs (null: none holds the lease now, "
+        "or the metadata database cannot be reached)"
     )
 
 
