@@ -202,9 +202,12 @@ class LifecycleMixin:
         the views summarised it twice. Returns buckets folded per level."""
         out = {}
         with self._maintenance:
+            miscounted: dict[str, list[datetime]] = {}
             for day, project in self._miscounted(floor_to(now - grace, "day")):
-                log.info("rollups of %s on %s did not match raw calls: rebuilt", project, day)
-                self._rebuild(day, day + timedelta(days=1), project)
+                miscounted.setdefault(project, []).append(day)
+            for project, days in miscounted.items():
+                log.info("rollups of %s on %s did not match raw calls: rebuilt", project, days)
+                self._rebuild(min(days), max(days) + timedelta(days=1), project, days)
             for level in LEVELS:
                 out[level] = self._optimize_closed(level, floor_to(now - grace, level))
         return out
@@ -263,7 +266,15 @@ class LifecycleMixin:
         with self._maintenance:
             return self._rebuild(start, end, project)
 
-    def _rebuild(self, start: datetime, end: datetime, project: str | None) -> dict[str, int]:
+    def _rebuild(
+        self,
+        start: datetime,
+        end: datetime,
+        project: str | None,
+        days: Sequence[datetime] | None = None,
+    ) -> dict[str, int]:
+        """Rebuild [start, end) (only `days` of it when given: one statement per table for
+        any number of days, as erasure and healing need)."""
         if project is None:
             params = Params()
             lo, hi = params.time(start), params.time(end)
@@ -289,6 +300,9 @@ class LifecycleMixin:
                     f"project = {params.text(p)} AND bucket >= "
                     f"{params.time(ceil_to(lo_t, level))} AND bucket < {params.time(end)}"
                 )
+                if days is not None:
+                    dates = sorted({d.date().isoformat() for d in days})
+                    where += f" AND toDate(bucket) IN {params.add(dates, 'Array(Date)')}"
                 for t in sql.tables(level):
                     self._delete(t, where, params)
                 raw = where.replace("bucket", "timestamp")
@@ -406,9 +420,9 @@ class LifecycleMixin:
             scored = f"project = {p} AND event_id IN (SELECT id FROM {EVENTS} WHERE {mine})"
             self._delete("scores", scored, params)
             self._delete("events", mine, params)
-            for r in rows:
-                day = _utc(r["day"])
-                self._rebuild(day, day + timedelta(days=1), project)
+            days = [_utc(r["day"]) for r in rows]
+            if days:
+                self._rebuild(min(days), max(days) + timedelta(days=1), project, days)
         return {"calls": sum(int(r["n"]) for r in rows), "rebuilt_days": len(rows)}
 
     # ------------------------------------------------------------ exports
