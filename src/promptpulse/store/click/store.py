@@ -103,8 +103,9 @@ class ClickStore(LifecycleMixin, CohortsMixin):
             return self._client.query_arrow(sql, parameters=params or {})
 
     def _command(self, sql: str, params: Params | None = None) -> None:
+        # The insert settings too: an INSERT … SELECT (a rebuild) is synchronous like a write.
         with self._errors():
-            self._client.command(sql, parameters=params or None)
+            self._client.command(sql, parameters=params or None, settings=self._insert_settings)
 
     def _scalar(self, sql: str, params: Params | None = None) -> Any:
         rows = self._records(sql, params)
