@@ -50,6 +50,8 @@ from promptpulse.store.click.writer import KEY_HASH_SQL, ClickWriter, keys_param
 from promptpulse.store.rollup_plan import is_approximate
 from promptpulse.store.url import StoreTarget
 
+LOOKUP_CHUNK = 10_000  # keys per lookup of stored calls
+
 
 def group_keys(group_by: Sequence[Dimension], interval: str | None) -> list[tuple[str, str]]:
     """(alias, expression) of the time bucket `t` and the groups `g0`..: aliases stay inside."""
@@ -137,6 +139,11 @@ class ClickStore(LifecycleMixin, CohortsMixin):
         same key under which copies collapse, so what this misses FINAL catches. The engine
         gets the ids as one string array (10x faster to bind than tuples) bounded by the
         batch's projects and days; the exact key is matched here."""
+        if events.num_rows > LOOKUP_CHUNK:  # a bound array's parse grows faster than its length
+            found: set[tuple[str, str]] = set()
+            for start in range(0, events.num_rows, LOOKUP_CHUNK):
+                found |= self.stored_calls(events.slice(start, LOOKUP_CHUNK))
+            return found
         if not events.num_rows:
             return set()
         stamps = pc.cast(events.column("timestamp"), pa.timestamp("us"))
