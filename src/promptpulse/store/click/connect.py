@@ -42,6 +42,8 @@ def _server(target: StoreTarget, settings: Settings) -> Client:
         "send_receive_timeout": settings.query_timeout_s + 5,
         # No session: one client serves every thread, and a session allows one query at once.
         "autogenerate_session_id": False,
+        # Parameters in the body: a batch's keys (looked up before each insert) outgrow a URL.
+        "form_encode_query_params": True,
         "settings": {"max_execution_time": int(settings.query_timeout_s) or 1},
     }
     if target.database != "default":

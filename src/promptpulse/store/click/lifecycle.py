@@ -17,16 +17,14 @@ import pyarrow as pa
 from promptpulse.model import Agg, AggRow, Dimension, Kind, Metric, Op, Scope, base_aggregates
 from promptpulse.store import sketch
 from promptpulse.store.click import rollup_sql as sql
+from promptpulse.store.click.export_sql import export_select, plain
 from promptpulse.store.click.schema import Layout
 from promptpulse.store.click.sql import (
     EVENTS,
-    SCORES,
     Params,
     Record,
     aware_utc,
     py,
-    score_where,
-    where_clause,
 )
 from promptpulse.store.rollup_plan import (
     LEVELS,
@@ -204,9 +202,12 @@ class LifecycleMixin:
         the views summarised it twice. Returns buckets folded per level."""
         out = {}
         with self._maintenance:
+            miscounted: dict[str, list[datetime]] = {}
             for day, project in self._miscounted(floor_to(now - grace, "day")):
-                log.info("rollups of %s on %s did not match raw calls: rebuilt", project, day)
-                self._rebuild(day, day + timedelta(days=1), project)
+                miscounted.setdefault(project, []).append(day)
+            for project, days in miscounted.items():
+                log.info("rollups of %s on %s did not match raw calls: rebuilt", project, days)
+                self._rebuild(min(days), max(days) + timedelta(days=1), project, days)
             for level in LEVELS:
                 out[level] = self._optimize_closed(level, floor_to(now - grace, level))
         return out
@@ -265,7 +266,15 @@ class LifecycleMixin:
         with self._maintenance:
             return self._rebuild(start, end, project)
 
-    def _rebuild(self, start: datetime, end: datetime, project: str | None) -> dict[str, int]:
+    def _rebuild(
+        self,
+        start: datetime,
+        end: datetime,
+        project: str | None,
+        days: Sequence[datetime] | None = None,
+    ) -> dict[str, int]:
+        """Rebuild [start, end) (only `days` of it when given: one statement per table for
+        any number of days, as erasure and healing need)."""
         if project is None:
             params = Params()
             lo, hi = params.time(start), params.time(end)
@@ -291,6 +300,9 @@ class LifecycleMixin:
                     f"project = {params.text(p)} AND bucket >= "
                     f"{params.time(ceil_to(lo_t, level))} AND bucket < {params.time(end)}"
                 )
+                if days is not None:
+                    dates = sorted({d.date().isoformat() for d in days})
+                    where += f" AND toDate(bucket) IN {params.add(dates, 'Array(Date)')}"
                 for t in sql.tables(level):
                     self._delete(t, where, params)
                 raw = where.replace("bucket", "timestamp")
@@ -408,9 +420,9 @@ class LifecycleMixin:
             scored = f"project = {p} AND event_id IN (SELECT id FROM {EVENTS} WHERE {mine})"
             self._delete("scores", scored, params)
             self._delete("events", mine, params)
-            for r in rows:
-                day = _utc(r["day"])
-                self._rebuild(day, day + timedelta(days=1), project)
+            days = [_utc(r["day"]) for r in rows]
+            if days:
+                self._rebuild(min(days), max(days) + timedelta(days=1), project, days)
         return {"calls": sum(int(r["n"]) for r in rows), "rebuilt_days": len(rows)}
 
     # ------------------------------------------------------------ exports
@@ -427,50 +439,22 @@ class LifecycleMixin:
         calls in time order, scores in arrival order (the scope's range on `received_at` and its
         projects), or rollup rows with their fragments merged."""
         params = Params()
-        if source == "scores":
-            select = (
-                f"SELECT {', '.join(f'`{c}`' for c in columns)} FROM {SCORES} "
-                f"WHERE {score_where(scope, params)} ORDER BY received_at, project, id"
-            )
-        elif source == "calls":
-            where = where_clause(scope, params, time_column=time_column)
-            select = (
-                f"SELECT {', '.join(f'`{c}`' for c in columns)} FROM {EVENTS} WHERE {where} "
-                "ORDER BY timestamp, project, id"
-            )
-        else:
-            level = {"hourly": "hour", "daily": "day"}[source]
-            select = sql.export_rollups(level, columns, scope, params)
+        select = export_select(source, columns, scope, params, time_column)
         total = int(self._records(f"SELECT count() AS n FROM ({select})", params)[0]["n"])
         client = self._client
         empty = self._arrow(f"SELECT * FROM ({select}) LIMIT 0", params)
 
         def batches() -> Iterator[Any]:
             # The schema first (an export of nothing still has its columns).
-            yield _plain(pa.RecordBatch.from_pylist([], schema=empty.schema))
+            yield plain(pa.RecordBatch.from_pylist([], schema=empty.schema))
             stream = client.query_arrow_stream(
                 select, parameters=params, settings={"max_block_size": batch_rows}
             )
             with stream as blocks:
                 for block in blocks:
-                    yield _plain(block)
+                    yield plain(block)
 
         return total, batches()
-
-
-def _plain(batch: pa.RecordBatch) -> pa.RecordBatch:
-    """Arrow as the DuckDB store hands it out: naive UTC timestamps, signed integers, strings."""
-    fields = []
-    for f in batch.schema:
-        t = f.type
-        if pa.types.is_timestamp(t):
-            t = pa.timestamp("us")
-        elif pa.types.is_unsigned_integer(t):
-            t = pa.int64()
-        elif pa.types.is_dictionary(t) or pa.types.is_large_string(t):
-            t = pa.string()
-        fields.append(pa.field(f.name, t))
-    return batch.cast(pa.schema(fields))
 
 
 def _key(value: Any) -> Any:
