@@ -121,3 +121,22 @@ def wait_for(what: str, check: Any, timeout_s: float = 30, every_s: float = 0.1)
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
         time.sleep(every_s)
+
+
+def start_front(path: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
+    """The ClickHouse HTTP front over the chdb data at `path` (tests/harness/chfront.py) as its
+    own process on `port`, answering /ping; its output appended to `log`."""
+    with log.open("ab") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.harness.chfront", "--path", str(path),
+             "--port", str(port)], cwd=SRC.parent, stdout=out, stderr=out,
+        )  # fmt: skip
+    wait_for("the ClickHouse front", lambda: _front_pings(port), 60)
+    return proc
+
+
+def _front_pings(port: int) -> bool:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/ping", timeout=2).text == "Ok.\n"
+    except httpx.HTTPError:
+        return False

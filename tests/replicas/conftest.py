@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from promptpulse.meta import MetaDB, Scope, create_key
-from tests.harness.replicas import Replica, start_replica
+from tests.harness.replicas import Replica, free_port, start_front, start_replica
 
 # Short enough that a takeover takes seconds here; production keeps the 15 s default.
 FAST_LEASE = {"lease_ttl_s": 2.0, "lease_renew_s": 0.3}
@@ -53,3 +53,14 @@ def replicas(shared_meta: MetaDB, tmp_path: Path) -> Iterator[Callable[..., list
     yield start
     for r in started:
         r.stop()
+
+
+@pytest.fixture
+def front(tmp_path: Path) -> Iterator[str]:
+    """One ClickHouse engine (chdb behind the HTTP front, its own process) that every replica of
+    the test reaches like a server: its store URL."""
+    port = free_port()
+    proc = start_front(tmp_path / "chdb", port, tmp_path / "front.log")
+    yield f"clickhouse://default@127.0.0.1:{port}/default"
+    proc.kill()
+    proc.wait(timeout=30)

@@ -5,36 +5,15 @@ exactly once, and /readyz is ready again. Nothing acknowledged before is lost.""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import clickhouse_connect
 import pytest
 
 from tests.conftest import free_port, start_server, stop_server
-from tests.harness.replicas import wait_for
+from tests.harness.replicas import start_front, wait_for
 
 pytest.importorskip("chdb")
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _front(path: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
-    with log.open("ab") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.harness.chfront", "--path", str(path),
-             "--port", str(port)], cwd=ROOT, stdout=out, stderr=out,
-        )  # fmt: skip
-    wait_for("the ClickHouse front", lambda: _pings(port), 60)
-    return proc
-
-
-def _pings(port: int) -> bool:
-    try:
-        return bool(clickhouse_connect.get_client(host="127.0.0.1", port=port).ping())
-    except Exception:
-        return False
 
 
 def _events(prefix: str, n: int) -> list[dict[str, object]]:
@@ -46,7 +25,7 @@ def _events(prefix: str, n: int) -> list[dict[str, object]]:
 def test_ingest_says_503_while_clickhouse_is_away_and_recovers(tmp_path: Path) -> None:
     port = free_port()
     engine_dir, log = tmp_path / "ch", tmp_path / "front.log"
-    front = _front(engine_dir, port, log)
+    front = start_front(engine_dir, port, log)
     server, thread, live = start_server(
         tmp_path / "data", store_url=f"clickhouse://127.0.0.1:{port}/default",
         alerts_interval_s=0, rollup_interval_s=0, retention_interval_s=0, reports_interval_s=0,
@@ -62,7 +41,7 @@ def test_ingest_says_503_while_clickhouse_is_away_and_recovers(tmp_path: Path) -
             assert int(down.headers["retry-after"]) > 0
             ready = c.get("/readyz")
             assert ready.status_code == 503 and "store" in ready.json()["detail"], ready.text
-            front = _front(engine_dir, port, log)  # the same engine, back on its address
+            front = start_front(engine_dir, port, log)  # the same engine, back on its address
             again = wait_for(
                 "ingest to work again",
                 lambda: (

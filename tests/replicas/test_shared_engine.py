@@ -5,50 +5,24 @@ middle of ingest loses nothing it acknowledged; every replica answers the same o
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import clickhouse_connect
 import httpx
 import pytest
 
 from promptpulse.meta import MetaDB, Scope, create_key
-from tests.harness.replicas import Replica, free_port, wait_for
+from tests.harness.replicas import Replica, wait_for
 
 pytest.importorskip("chdb")
-ROOT = Path(__file__).resolve().parents[2]
 SPAN = {"from": "2000-01-01T00:00:00Z", "to": "2099-01-01T00:00:00Z"}  # fixed: same answers
 
 
 @pytest.fixture
 def shop_key(shared_meta: MetaDB) -> str:
     return create_key(shared_meta, "shop", frozenset({Scope.INGEST, Scope.READ}), "shop")[1]
-
-
-@pytest.fixture
-def engine_url(tmp_path: Path) -> Iterator[str]:
-    """One ClickHouse engine, reached over HTTP like a server, for every replica of the test."""
-    port = free_port()
-    with (tmp_path / "front.log").open("wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.harness.chfront", "--path", str(tmp_path / "ch"),
-             "--port", str(port)], cwd=ROOT, stdout=log, stderr=log,
-        )  # fmt: skip
-
-    def pings() -> bool:
-        try:
-            return httpx.get(f"http://127.0.0.1:{port}/ping", timeout=2).text == "Ok.\n"
-        except httpx.HTTPError:
-            return False
-
-    wait_for("the ClickHouse front", pings, 60)
-    yield f"clickhouse://127.0.0.1:{port}/default"
-    proc.kill()
-    proc.wait(timeout=30)
 
 
 def _events(prefix: str, n: int, start: int = 0) -> list[dict[str, object]]:
@@ -66,9 +40,9 @@ def _overview(r: Replica, key: str) -> dict[str, object]:
 
 
 def test_duplicates_across_replicas_count_once_and_every_replica_agrees(
-    replicas: Callable[..., list[Replica]], shop_key: str, engine_url: str
+    replicas: Callable[..., list[Replica]], shop_key: str, front: str
 ) -> None:
-    group = replicas(3, store_url=engine_url, alerts_interval_s=0)
+    group = replicas(3, store_url=front, alerts_interval_s=0)
     batches = [_events("dup", 200, start=k * 200) for k in range(5)]
     threads = []
     answers: list[int] = []
@@ -91,9 +65,9 @@ def test_duplicates_across_replicas_count_once_and_every_replica_agrees(
 
 
 def test_a_replica_killed_mid_ingest_loses_nothing_it_acknowledged(
-    replicas: Callable[..., list[Replica]], shop_key: str, engine_url: str
+    replicas: Callable[..., list[Replica]], shop_key: str, front: str
 ) -> None:
-    victim, survivor = replicas(2, store_url=engine_url, alerts_interval_s=0)
+    victim, survivor = replicas(2, store_url=front, alerts_interval_s=0)
     acknowledged: list[str] = []
     stop = threading.Event()
 
@@ -119,7 +93,7 @@ def test_a_replica_killed_mid_ingest_loses_nothing_it_acknowledged(
     stored = _overview(survivor, shop_key)["requests"]
     assert isinstance(stored, int) and stored >= len(acknowledged) > 0
     # Every acknowledged id, read straight from the engine (not through PromptPulse).
-    port = int(engine_url.rsplit(":", 1)[1].split("/")[0])
+    port = int(front.rsplit(":", 1)[1].split("/")[0])
     engine = clickhouse_connect.get_client(host="127.0.0.1", port=port)
     try:
         rows = engine.query("SELECT id FROM events FINAL WHERE project = 'shop'").result_rows

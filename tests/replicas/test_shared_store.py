@@ -5,48 +5,19 @@ a kill -9 mid-ingest: test_shared_engine.py.)"""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from importlib.util import find_spec
-from pathlib import Path
 from typing import Any
 
-import httpx
 import numpy as np
 import pytest
 
 from promptpulse.meta import MetaDB, Scope, create_key
-from tests.harness.replicas import Replica, free_port, wait_for
+from tests.harness.replicas import Replica
 
-ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.skipif(find_spec("chdb") is None, reason="chdb is not installed")
-
-
-@pytest.fixture
-def front(tmp_path: Path) -> Iterator[str]:
-    """The ClickHouse HTTP front over one chdb path, as its own process: the store URL."""
-    port = free_port()
-    with (tmp_path / "front.log").open("wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.harness.chfront", "--path", str(tmp_path / "chdb"),
-             "--port", str(port)], cwd=ROOT, stdout=log, stderr=log,
-        )  # fmt: skip
-    try:
-        wait_for("the ClickHouse front", lambda: _pings(port), 60)
-        yield f"clickhouse://default@127.0.0.1:{port}/default"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-
-
-def _pings(port: int) -> bool:
-    try:
-        return httpx.get(f"http://127.0.0.1:{port}/ping", timeout=2).text == "Ok.\n"
-    except httpx.HTTPError:
-        return False
 
 
 def calls(n: int, seed: int, prefix: str = "c") -> list[dict[str, Any]]:
