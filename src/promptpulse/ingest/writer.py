@@ -231,7 +231,11 @@ class Writer:
         if event_jobs:
             table = pa.concat_tables([jobs[i].table for i in event_jobs])
             keep, hashes = self._new_rows(writer, table)
-            writer.insert_events(table.filter(pa.array(keep)))
+            elsewhere = writer.insert_events(table.filter(pa.array(keep)))
+            if elsewhere:  # stored by another replica: duplicates, as the index would say
+                keys = zip(table.column("project").to_pylist(), table.column("id").to_pylist(),
+                           strict=True)  # fmt: skip
+                keep &= np.array([k not in elsewhere for k in keys], dtype=bool)
             offset = 0
             for i in event_jobs:
                 n = jobs[i].table.num_rows

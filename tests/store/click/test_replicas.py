@@ -73,12 +73,19 @@ def test_copies_racing_through_two_replicas_count_once_and_the_first_wins(
 def test_a_retry_through_another_replica_is_not_stored_again(
     click_store: Callable[..., ClickStore],
 ) -> None:
-    """Replica b's in-memory index never saw a's calls: the store finds them by key."""
+    """Replica b's in-memory index never saw a's calls: the store finds them by key, and b's
+    answer calls them duplicates (not accepted), as a's own index would."""
     a = click_store(database="retry")
-    calls = make_calls(np.random.default_rng(2), 400)
-    write(a, "events", altered(calls, 1.0))
     b = click_store(database="retry")
-    write(b, "events", altered(calls, 2.0))
+    replica_b = Writer(b)  # running before a stores anything: its index is empty
+    replica_b.start()
+    calls = make_calls(np.random.default_rng(2), 400)
+    try:
+        assert write(a, "events", altered(calls, 1.0)) == (calls.num_rows, 0)
+        retried = replica_b.write_sync("events", altered(calls, 2.0))
+    finally:
+        replica_b.stop()
+    assert (retried.accepted, retried.duplicates) == (0, calls.num_rows)
     assert b.execute("SELECT count() FROM events")[0][0] == calls.num_rows  # no second copy
     assert set(stored_latency(b).values()) == {1.0}
     assert by_project(b, rollups=True) == by_project(a, rollups=False) == expected(calls)

@@ -60,7 +60,7 @@ class ClickWriter:
     def existing_keys(self, keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
         return self._store.stored_keys("events", "id", keys)
 
-    def insert_events(self, events: pa.Table) -> None:
+    def insert_events(self, events: pa.Table) -> set[tuple[str, str]]:
         """Buffer the calls not stored yet. The writer's in-memory index knows only what this
         process stored; another replica's calls are found here, so a client's retry through
         another replica is not stored twice (a copy racing in at the same moment is left to
@@ -73,6 +73,7 @@ class ClickWriter:
             events = events.filter(pa.array([k not in stored for k in keys], pa.bool_()))
         if events.num_rows:
             self._events.append(events)
+        return stored
 
     def insert_scores(self, scores: pa.Table) -> int:
         """Buffer the scores not stored yet; returns how many were new."""

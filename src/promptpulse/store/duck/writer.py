@@ -48,7 +48,8 @@ class DuckWriter:
             self._con.unregister("wanted_keys")
         return {(r[0], r[1]) for r in rows}
 
-    def insert_events(self, events: pa.Table) -> None:
+    def insert_events(self, events: pa.Table) -> set[tuple[str, str]]:
+        # One process per DuckDB file: the writer's own index already knows every stored call.
         self._con.register("incoming_events", events)
         try:
             self._con.execute("INSERT INTO events BY NAME SELECT * FROM incoming_events")
@@ -56,6 +57,7 @@ class DuckWriter:
             rollup_sql.write_through(self._con, "incoming_events")
         finally:
             self._con.unregister("incoming_events")
+        return set()
 
     def insert_scores(self, scores: pa.Table) -> int:
         """Insert the scores not stored yet; returns how many were new."""
