@@ -64,12 +64,14 @@ def calls(rng: np.random.Generator, n: int, offset: int) -> pa.Table:
         "output_tokens": pa.array(rng.integers(20, 620, n)),
         "cached_tokens": pa.array(np.zeros(n, np.int64)),
         "reasoning_tokens": pa.array(np.zeros(n, np.int64)),
+        "cache_write_tokens": pa.array(np.zeros(n, np.int64)),
         "cost_usd": pa.array(rng.uniform(0, 0.01, n)),
         "cache_hit": pa.array(rng.random(n) < 0.05),
         "retries": pa.array(np.zeros(n, np.int32)),
         "received_at": pa.array(ts, pa.timestamp("us")),
     }  # fmt: skip
-    return pa.table(cols, schema=CALL_SCHEMA)
+    cols["response_model"] = pa.nulls(n, pa.string())
+    return pa.table({f: cols[f] for f in CALL_SCHEMA.names}, schema=CALL_SCHEMA)
 
 
 def rss_mb() -> tuple[float, float]:
