@@ -26,21 +26,19 @@ from promptpulse.store.click.sql import (
     aware_utc,
     py,
 )
+from promptpulse.store.planned import RollupPlanning
 from promptpulse.store.rollup_plan import (
     LEVELS,
     ROLLUP_DIMENSIONS,
     Piece,
     ceil_to,
-    eligible,
     floor_to,
-    is_approximate,
-    pieces,
 )
 
 log = logging.getLogger("promptpulse.rollups")
 
 
-class LifecycleMixin:
+class LifecycleMixin(RollupPlanning):
     rollup_dimensions: tuple[str, ...] = ROLLUP_DIMENSIONS
     rollup_columns: tuple[str, ...] = sql.ROLLUP_EXPORT_COLUMNS
     rollup_min_calls: int
@@ -55,48 +53,13 @@ class LifecycleMixin:
 
     # ------------------------------------------------------------ serving
 
-    def raw_incomplete(self, scope: Scope) -> bool:
-        """True when retention removed raw calls this scope would read."""
-        projects = scope.filter_values("project")
-        cut = [c for p, c in self._horizons.items() if projects is None or p in projects]
-        return any(c > scope.start for c in cut)
-
-    def _rollup_plan(
-        self,
-        scope: Scope,
-        metrics: Sequence[Metric],
-        group_by: Sequence[Dimension],
-        interval: str | None,
-        allow_approximate: bool,
-    ) -> list[Piece] | None:
-        if not eligible(scope, metrics, group_by, interval):
-            return None
-        if is_approximate(metrics) and not allow_approximate:
-            return None
-        plan = pieces(scope.start, scope.end, interval)
-        if all(p.source == "raw" for p in plan):
-            return None
-        raw_incomplete = self.raw_incomplete(scope)
-        if self._rollups_deleted_under(plan, scope) and not raw_incomplete:
-            return None  # retention removed rollups the plan would read; raw calls are all there
-        if self.rollup_min_calls <= 0 or raw_incomplete:
-            return plan
+    def _rollup_calls(self, plan: Sequence[Piece], scope: Scope) -> int:
         params = Params()
         rollup = [p for p in plan if p.source != "raw"]
         rows = self._records(
             sql.main_query(rollup, scope, params, [Agg(Op.COUNT)], (), None), params
         )
-        calls = int(rows[0]["a0"] or 0) if rows else 0
-        return plan if calls >= self.rollup_min_calls else None
-
-    def _rollups_deleted_under(self, plan: Sequence[Piece], scope: Scope) -> bool:
-        projects = scope.filter_values("project")
-        for (level, project), cut in self._rollup_horizons.items():
-            if projects is not None and project not in projects:
-                continue
-            if any(p.source == level and p.start < cut for p in plan):
-                return True
-        return False
+        return int(rows[0]["a0"] or 0) if rows else 0
 
     def _aggregate_rollups(
         self,

@@ -23,7 +23,6 @@ from promptpulse.model import (
     Dimension,
     Kind,
     Metric,
-    Op,
     PeakRow,
     Scope,
     base_aggregates,
@@ -49,7 +48,6 @@ from promptpulse.store.click.sql import (
     where_clause,
 )
 from promptpulse.store.click.writer import KEY_HASH_SQL, ClickWriter, keys_param
-from promptpulse.store.rollup_plan import is_approximate
 from promptpulse.store.url import StoreTarget
 
 LOOKUP_CHUNK = 10_000  # keys per lookup of stored calls
@@ -201,48 +199,6 @@ class ClickStore(LifecycleMixin, CohortsMixin):
             return list(self._client.query(sql, parameters=params or {}).result_rows)
 
     # ------------------------------------------------------------ aggregates
-
-    def _exact_split(self, scope: Scope, metrics: Sequence[Metric]) -> list[AggRow] | None:
-        """An exact whole-range answer in two parts: counts and sums (exact in rollups, so they
-        may come from there) and what only raw calls give exactly (percentiles, distinct
-        users). None when there is nothing to split."""
-        raw_only = [
-            m for m in metrics
-            if m.kind is Kind.QUANTILE or any(a.op is Op.DISTINCT for a in m.parts)
-        ]  # fmt: skip
-        rest = [m for m in metrics if m not in raw_only]
-        if not raw_only or not rest:
-            return None
-        plan = self._rollup_plan(scope, rest, (), None, False)
-        if plan is None:
-            return None
-        row = self._aggregate_rollups(plan, scope, rest, (), None)[0]
-        row.values.update(self._aggregate_raw(scope, raw_only, (), None)[0].values)
-        return [row]
-
-    def aggregate(
-        self,
-        scope: Scope,
-        metrics: Sequence[Metric],
-        group_by: Sequence[Dimension] = (),
-        interval: str | None = None,
-        allow_approximate: bool = False,
-    ) -> list[AggRow]:
-        """Catalog metrics per group in one scan; percentiles exact (quantilesExactInclusive:
-        numpy's linear interpolation). Long ranges answer from rollups as in the DuckDB store:
-        counts and sums exact, sketched figures only when allowed, and those rows say so."""
-        if not allow_approximate and not group_by and not interval:
-            split = self._exact_split(scope, metrics)
-            if split is not None:
-                return split
-        plan = self._rollup_plan(scope, metrics, group_by, interval, allow_approximate)
-        if plan is not None:
-            rows = self._aggregate_rollups(plan, scope, metrics, group_by, interval)
-            if is_approximate(metrics):
-                for r in rows:
-                    r.approximate = True
-            return rows
-        return self._aggregate_raw(scope, metrics, group_by, interval)
 
     def _aggregate_raw(
         self,

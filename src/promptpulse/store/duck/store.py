@@ -47,7 +47,6 @@ from promptpulse.store.duck.sql import (
     where_clause,
 )
 from promptpulse.store.duck.writer import DuckWriter
-from promptpulse.store.rollup_plan import is_approximate
 
 
 def group_keys(group_by: Sequence[Dimension], interval: str | None) -> list[tuple[str, str]]:
@@ -156,51 +155,6 @@ class DuckStore(LifecycleMixin, CohortsMixin):
 
     # ------------------------------------------------------------ aggregates
 
-    def _exact_split(self, scope: Scope, metrics: Sequence[Metric]) -> list[AggRow] | None:
-        """An exact whole-range answer in two parts: counts and sums (exact in rollups, so they
-        may come from there) and what only raw calls give exactly (percentiles, distinct users).
-        None when there is nothing to split."""
-        raw_only = [
-            m for m in metrics
-            if m.kind is Kind.QUANTILE or any(a.op is Op.DISTINCT for a in m.parts)
-        ]  # fmt: skip
-        rest = [m for m in metrics if m not in raw_only]
-        if not raw_only or not rest:
-            return None
-        plan = self._rollup_plan(scope, rest, (), None, False)  # decided once: it may count calls
-        if plan is None:
-            return None
-        row = self._aggregate_rollups(plan, scope, rest, (), None)[0]
-        row.values.update(self._aggregate_raw(scope, raw_only, (), None)[0].values)
-        return [row]
-
-    def aggregate(
-        self,
-        scope: Scope,
-        metrics: Sequence[Metric],
-        group_by: Sequence[Dimension] = (),
-        interval: str | None = None,
-        allow_approximate: bool = False,
-    ) -> list[AggRow]:
-        """Catalog metrics per group: one scan computes every base aggregate once; percentiles
-        are exact (grouped: DuckDB's quantile_cont; ungrouped: `exact_quantiles`).
-
-        Long ranges answer from rollups when they can (see `_rollup_plan`): counts, sums and
-        rates stay exact; percentiles and distinct counts come from sketches, so only callers
-        that pass `allow_approximate` get those, and each such row says `approximate`."""
-        if not allow_approximate and not group_by and not interval:
-            split = self._exact_split(scope, metrics)
-            if split is not None:
-                return split
-        plan = self._rollup_plan(scope, metrics, group_by, interval, allow_approximate)
-        if plan is not None:
-            rows = self._aggregate_rollups(plan, scope, metrics, group_by, interval)
-            if is_approximate(metrics):
-                for r in rows:
-                    r.approximate = True
-            return rows
-        return self._aggregate_raw(scope, metrics, group_by, interval)
-
     def _aggregate_raw(
         self,
         scope: Scope,
@@ -208,6 +162,8 @@ class DuckStore(LifecycleMixin, CohortsMixin):
         group_by: Sequence[Dimension],
         interval: str | None,
     ) -> list[AggRow]:
+        """One scan computes every base aggregate once; percentiles exact (grouped: DuckDB's
+        quantile_cont; ungrouped: `exact_quantiles`)."""
         keys = group_keys(group_by, interval)
         derived = [m for m in metrics if m.kind is Kind.AGGREGATE]
         aggs = base_aggregates(derived)

@@ -1,0 +1,125 @@
+"""The engine-neutral half of `Store.aggregate`, shared by every backend: whether a query may
+answer from rollups (and which pieces of its range), the exact split of a whole-range overview
+(counts and sums from rollups, percentiles and distinct counts from raw calls), and the rule
+that rows built from sketches say `approximate`. A backend supplies the SQL: `_aggregate_raw`,
+`_aggregate_rollups` and `_rollup_calls` (how many calls the rollup pieces of a plan hold)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from promptpulse.model import AggRow, Dimension, Kind, Metric, Op, Scope
+from promptpulse.store.rollup_plan import Piece, eligible, is_approximate, pieces
+
+
+class RollupPlanning:
+    rollup_min_calls: int
+    _horizons: dict[str, datetime]  # project -> where retention cut its raw calls
+    _rollup_horizons: dict[tuple[str, str], datetime]  # (level, project) -> rollups cut there
+
+    # --- what each backend writes in its own SQL
+    def _aggregate_raw(
+        self,
+        scope: Scope,
+        metrics: Sequence[Metric],
+        group_by: Sequence[Dimension],
+        interval: str | None,
+    ) -> list[AggRow]:
+        raise NotImplementedError
+
+    def _aggregate_rollups(
+        self,
+        plan: Sequence[Piece],
+        scope: Scope,
+        metrics: Sequence[Metric],
+        group_by: Sequence[Dimension],
+        interval: str | None,
+    ) -> list[AggRow]:
+        raise NotImplementedError
+
+    def _rollup_calls(self, plan: Sequence[Piece], scope: Scope) -> int:
+        raise NotImplementedError
+
+    # --- shared
+    def aggregate(
+        self,
+        scope: Scope,
+        metrics: Sequence[Metric],
+        group_by: Sequence[Dimension] = (),
+        interval: str | None = None,
+        allow_approximate: bool = False,
+    ) -> list[AggRow]:
+        """Catalog metrics per group; percentiles exact unless a row says approximate.
+
+        Long ranges answer from rollups when they can (see `_rollup_plan`): counts, sums and
+        rates stay exact; percentiles and distinct counts come from sketches, so only callers
+        that pass `allow_approximate` get those, and each such row says `approximate`."""
+        if not allow_approximate and not group_by and not interval:
+            split = self._exact_split(scope, metrics)
+            if split is not None:
+                return split
+        plan = self._rollup_plan(scope, metrics, group_by, interval, allow_approximate)
+        if plan is not None:
+            rows = self._aggregate_rollups(plan, scope, metrics, group_by, interval)
+            if is_approximate(metrics):
+                for r in rows:
+                    r.approximate = True
+            return rows
+        return self._aggregate_raw(scope, metrics, group_by, interval)
+
+    def _exact_split(self, scope: Scope, metrics: Sequence[Metric]) -> list[AggRow] | None:
+        """An exact whole-range answer in two parts: counts and sums (exact in rollups, so they
+        may come from there) and what only raw calls give exactly (percentiles, distinct users).
+        None when there is nothing to split."""
+        raw_only = [
+            m for m in metrics
+            if m.kind is Kind.QUANTILE or any(a.op is Op.DISTINCT for a in m.parts)
+        ]  # fmt: skip
+        rest = [m for m in metrics if m not in raw_only]
+        if not raw_only or not rest:
+            return None
+        plan = self._rollup_plan(scope, rest, (), None, False)  # decided once: it may count calls
+        if plan is None:
+            return None
+        row = self._aggregate_rollups(plan, scope, rest, (), None)[0]
+        row.values.update(self._aggregate_raw(scope, raw_only, (), None)[0].values)
+        return [row]
+
+    def raw_incomplete(self, scope: Scope) -> bool:
+        """True when retention removed raw calls this scope would read."""
+        projects = scope.filter_values("project")
+        cut = [c for p, c in self._horizons.items() if projects is None or p in projects]
+        return any(c > scope.start for c in cut)
+
+    def _rollup_plan(
+        self,
+        scope: Scope,
+        metrics: Sequence[Metric],
+        group_by: Sequence[Dimension],
+        interval: str | None,
+        allow_approximate: bool,
+    ) -> list[Piece] | None:
+        if not eligible(scope, metrics, group_by, interval):
+            return None
+        if is_approximate(metrics) and not allow_approximate:
+            return None
+        plan = pieces(scope.start, scope.end, interval)
+        if all(p.source == "raw" for p in plan):
+            return None
+        raw_incomplete = self.raw_incomplete(scope)
+        if self._rollups_deleted_under(plan, scope) and not raw_incomplete:
+            return None  # retention removed rollups the plan would read; raw calls are all there
+        if self.rollup_min_calls <= 0 or raw_incomplete:
+            return plan
+        return plan if self._rollup_calls(plan, scope) >= self.rollup_min_calls else None
+
+    def _rollups_deleted_under(self, plan: Sequence[Piece], scope: Scope) -> bool:
+        """True when retention deleted rollups of a level that a piece of the plan reads."""
+        projects = scope.filter_values("project")
+        for (level, project), cut in self._rollup_horizons.items():
+            if projects is not None and project not in projects:
+                continue
+            if any(p.source == level and p.start < cut for p in plan):
+                return True
+        return False
