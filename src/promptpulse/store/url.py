@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -36,7 +37,9 @@ class StoreTarget:
 
 
 def _bad(url: str, reason: str) -> ValueError:
-    return ValueError(f"{SETTING}={url!r}: {reason}")
+    # The error goes to logs and terminals: the URL's password never does.
+    shown = re.sub(r"(://[^:/@]*):[^@/]*@", r"\1:***@", url)
+    return ValueError(f"{SETTING}={shown!r}: {reason}")
 
 
 def _path(url: str, rest: str) -> Path:

@@ -97,3 +97,9 @@ def test_the_duckdb_path_loads_no_clickhouse_driver(tmp_path: Path) -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == "[]"
+
+
+def test_a_bad_url_never_shows_its_password() -> None:
+    with pytest.raises(ValueError) as bad:
+        parse_store_url("clickhouse://writer:s3cret@host:notaport/db", Path("."))
+    assert "s3cret" not in str(bad.value) and "writer:***@host" in str(bad.value)
