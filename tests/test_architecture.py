@@ -12,8 +12,9 @@ PromptPulse is built in floors, and imports only point down:
                           store.click; psycopg, psycopg2 and sqlite3 nowhere)
     query                 model, the store door, errors, config. No web, no feature
     features              alerts budgets slos experiments exports reports retention rollups
-                          notify: never web, app, server, cli or demo. notify imports no other
-                          feature; alerts never imports budgets or slos (they register with it)
+                          notify dashboards: never web, app, server, cli or demo. notify
+                          imports no other feature; alerts never imports budgets or slos
+                          (they register with it)
     web                   no backend, no driver, nothing above it
     app, server           wire it all together
     cli, demo             the top
@@ -78,6 +79,7 @@ FEATURES = tuple(
         "retention",
         "rollups",
         "notify",
+        "dashboards",
     )
 )
 TOP = ("promptpulse.app", "promptpulse.server", "promptpulse.cli", "promptpulse.demo")

@@ -53,7 +53,12 @@ def add_leases(conn: sa.Connection) -> None:
     t.change_sequence.create(conn, checkfirst=True)
 
 
-MIGRATIONS: tuple[Migration, ...] = (baseline, add_leases)
+def add_dashboards(conn: sa.Connection) -> None:
+    """Custom dashboards (issue 15): their own table, nothing else."""
+    t.dashboards.create(conn, checkfirst=True)
+
+
+MIGRATIONS: tuple[Migration, ...] = (baseline, add_leases, add_dashboards)
 HEAD = len(MIGRATIONS)
 
 

@@ -267,3 +267,19 @@ leases = sa.Table(
     sa.Column("expires_at", UTCDateTime(), nullable=False),
     sa.Column("acquired_at", UTCDateTime(), nullable=False),
 )
+
+# ---------------------------------------------------------------- custom dashboards
+
+# A project's own dashboard pages (promptpulse.dashboards): the validated JSON a user exports,
+# imports, creates and replaces, kept whole in `body`.
+dashboards = sa.Table(
+    "dashboards",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("project", sa.String(100), nullable=False, index=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("body", sa.Text, nullable=False),  # the dashboard JSON (DashboardIn)
+    sa.Column("created_by", sa.String(32), nullable=True),  # the API key's id
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+)

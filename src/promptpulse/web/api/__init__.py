@@ -8,6 +8,7 @@ from promptpulse.web.api import (
     calls,
     changes,
     compare,
+    dashboards,
     experiments,
     forecast,
     health,
@@ -36,6 +37,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     slos.router,
     lifecycle.router,
     reports.router,
+    dashboards.router,
 )
 
 __all__ = ["ROUTERS"]
