@@ -14,6 +14,7 @@ import cost from "./pages/cost.js";
 import errors from "./pages/errors.js";
 import experiments from "./pages/experiments.js";
 import alerts from "./pages/alerts.js";
+import dashboards from "./pages/dashboards.js";
 
 const LIVE_MS = 1000;  // the most often Live re-queries
 const NAV = [
@@ -24,6 +25,7 @@ const NAV = [
   { path: "/errors", label: "Errors", icon: "errors", page: errors },
   { path: "/experiments", label: "Experiments", icon: "experiments", page: experiments },
   { path: "/alerts", label: "Alerts", icon: "alerts", page: alerts },
+  { path: "/dashboards", label: "Dashboards", icon: "dashboards", page: dashboards },
 ];
 
 const root = document.getElementById("app");
@@ -43,6 +45,9 @@ function route() {
   }
   if (path.startsWith("/experiments/")) {
     return { nav: "/experiments", page: experiments, args: { experimentId: decodeURIComponent(path.slice("/experiments/".length)) } };
+  }
+  if (path.startsWith("/dashboards/")) {
+    return { nav: "/dashboards", page: dashboards, args: { dashboardId: decodeURIComponent(path.slice("/dashboards/".length)) } };
   }
   const item = NAV.find((n) => n.path === path) || NAV[0];
   return { nav: item.path, page: item.page, args: {} };
@@ -268,7 +273,9 @@ async function refresh() {
   })();
   await inflight;
   inflight = null;
-  if (current !== view) return;
+  // A page that navigated while it loaded (a dashboard opening on its own range): the new view
+  // asked for a refresh meanwhile.
+  if (current !== view) { if (again) { again = false; refresh(); } return; }
   await new Promise((ok) => requestAnimationFrame(() => requestAnimationFrame(ok)));
   updates += 1;
   document.body.dataset.updates = String(updates);
