@@ -74,6 +74,7 @@ def _objects(client: httpx.Client) -> dict[str, Any]:
         "slos": client.get("/v1/slos").json()["slos"],
         "rules": client.get("/v1/alerts/rules").json()["rules"],
         "alerts": client.get("/v1/alerts", params={"limit": 200}).json()["alerts"],
+        "dashboards": client.get("/v1/dashboards").json()["dashboards"],
     }
 
 
@@ -110,6 +111,14 @@ def _check_pages(client: httpx.Client, seen: dict[str, Any]) -> None:
     burning = [s for s in seen["slos"] if s["status"]["burn_rate"] > 1]
     assert burning and any(a["firing"] for a in burning[0]["status"]["burn_alerts"])
     assert len(seen["rules"]) == 3
+    [board] = seen["dashboards"]  # the custom dashboard, whose widgets all answer
+    assert board["project"] == "demo" and len(board["widgets"]) >= 8
+    for w in board["widgets"]:
+        if w["type"] == "number":
+            r = client.get(
+                "/v1/metrics/breakdown", params={"by": "project", "metrics": w["metric"]}
+            )
+            assert r.status_code == 200 and r.json()["rows"], (w, r.text)
     states = [a["state"] for a in seen["alerts"]]
     assert "firing" in states and states.count("acknowledged") == 1, seen["alerts"]
     # The printed key can do what the pages offer: create an experiment, acknowledge an alert.

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import iso
-from tests.web.test_dashboard import CHROMIUM, Tab
+from tests.web.test_dashboard import ARTIFACTS, CHROMIUM, Tab
 from tests.web.test_dashboard import browser as browser  # the module's browser fixture
 
 pytest.importorskip("playwright.sync_api")
@@ -251,7 +251,14 @@ def test_build_save_reload_share_read_only_export_import(tabs, live, world) -> N
         (b[0], b[1]) for b in BUILD
     ]
     assert stored["widgets"][0]["position"]["w"] == 4 and stored["widgets"][0]["id"] == first_id
-    assert stored["widgets"][1]["position"]["y"] == 1
+    # wider pushed the second number down below the first (y 2), and "move down" took it to 3
+    assert stored["widgets"][1]["position"] == {"x": 3, "y": 3, "w": 3, "h": 2}
+    assert stored["widgets"][2]["position"] == {"x": 6, "y": 0, "w": 3, "h": 2}
+    boxes = [w["position"] for w in stored["widgets"]]
+    for i, a in enumerate(boxes):  # whatever was in the way moved down: nothing overlaps
+        for b in boxes[i + 1 :]:
+            apart = a["x"] + a["w"] <= b["x"] or b["x"] + b["w"] <= a["x"]
+            assert apart or a["y"] + a["h"] <= b["y"] or b["y"] + b["h"] <= a["y"], (a, b)
     assert stored["widgets"][3]["metrics"] == ["requests", "errors"]
 
     # reload: the saved dashboard, the same widgets, the API's figures
@@ -259,6 +266,8 @@ def test_build_save_reload_share_read_only_export_import(tabs, live, world) -> N
     _ready(writer, len(BUILD))
     ids = page.locator("[data-widget]").evaluate_all("els => els.map(e => e.dataset.widget)")
     assert ids == [w["id"] for w in stored["widgets"]]
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "custom-dashboard.png"), full_page=True)
     seen = check_against_api(writer, live, world["writer"])
     check_against_numpy(world, seen)
 
@@ -272,6 +281,7 @@ def test_build_save_reload_share_read_only_export_import(tabs, live, world) -> N
     for control in ("edit", "add-widget", "save", "delete-dashboard", "wider", "move-down"):
         assert view.locator(f"[data-action={control}]").count() == 0, control
     check_against_numpy(world, check_against_api(reader, live, world["reader"]))
+    view.screenshot(path=str(ARTIFACTS / "custom-dashboard-read-only.png"), full_page=True)
     assert reader.errors == []
 
     # export, then import: the same dashboard again

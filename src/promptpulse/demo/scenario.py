@@ -1,9 +1,9 @@
 """The demo's objects, seeded once through the same repositories and services as the API, so
 that the Experiments and Alerts pages have something to show: a running experiment with a real
 winner (rag-answer v4 against v5, the A/B test of `traffic`), a budget heading for overrun, two
-SLOs (availability burns its error budget), alert rules, and one round of the alert evaluator
-after which one alert is acknowledged. Each object is created only when none of its name is
-there yet: a restart duplicates nothing."""
+SLOs (availability burns its error budget), alert rules, a custom dashboard (demo/dashboard.py),
+and one round of the alert evaluator after which one alert is acknowledged. Each object is
+created only when none of its name is there yet: a restart duplicates nothing."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from promptpulse.app import alert_service
 from promptpulse.budgets import BudgetIn, budget_status
 from promptpulse.budgets.service import repo as budgets_repo
 from promptpulse.config import Settings
+from promptpulse.demo.dashboard import seed_dashboard
 from promptpulse.demo.traffic import AB_CONTROL, AB_PROMPT, AB_TREATMENT
 from promptpulse.errors import NotFound
 from promptpulse.experiments import repo as experiments_repo
@@ -96,6 +97,7 @@ def seed_objects(
         *_experiment(meta, start, now),
         *_budget(meta, store, now),
         *_specs(meta, now),
+        *seed_dashboard(meta, PROJECT, now),
     ]
     if not created:
         return []
@@ -103,7 +105,7 @@ def seed_objects(
     service.evaluate_round()  # the demo's objects have no channels: nothing to deliver
     acknowledged = _acknowledge_one(service)
     console.print(
-        f"seeded {len(created)} demo objects (experiment, budget, SLOs, alert rules)"
+        f"seeded {len(created)} demo objects (experiment, budget, SLOs, alert rules, dashboard)"
         + (f"; acknowledged alert: {acknowledged}" if acknowledged else "")
     )
     return created

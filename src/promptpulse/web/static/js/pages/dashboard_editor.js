@@ -17,6 +17,22 @@ export function firstFit(widgets, w, hgt) {
   return { x: 0, y: 1000, w, h: hgt };
 }
 
+const overlaps = (a, b) => a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h;
+
+/** After widget `i` moved or grew: whatever it now covers moves down below it, and so on. */
+export function settle(widgets, i) {
+  const queue = [i];
+  for (let guard = 0; queue.length && guard < 10000; guard++) {
+    const a = widgets[queue.shift()].position;
+    widgets.forEach((other, j) => {
+      if (j !== i && other.position !== a && overlaps(a, other.position)) {
+        other.position.y = a.y + a.h;
+        queue.push(j);
+      }
+    });
+  }
+}
+
 function field(name, text, input) {
   return h("label", { "data-field": name }, h("span", {}, text), input);
 }

@@ -5,7 +5,7 @@
 import * as fmt from "../fmt.js";
 import * as state from "../state.js";
 import { h, icon, scrollCue } from "../ui.js";
-import { editor, firstFit } from "./dashboard_editor.js";
+import { editor, firstFit, settle } from "./dashboard_editor.js";
 import { widget } from "./widgets.js";
 
 const SERVER_FIELDS = ["id", "project", "created_by", "created_at", "updated_at"];
@@ -188,7 +188,7 @@ function board(root, ctx, { dashboardId }) {
       ["taller", "+h", "Taller", (p) => { p.h = Math.min(24, p.h + 1); }],
     ];
     const tools = moves.map(([action, text, title, change]) => h("button", { class: "btn ghost small", "data-action": action, title, "aria-label": title,
-      onclick: () => { change(session.draft.widgets[i].position); redraw(); } }, text));
+      onclick: () => { change(session.draft.widgets[i].position); settle(session.draft.widgets, i); redraw(); } }, text));
     tools.push(
       h("button", { class: "btn ghost small", "data-action": "edit-widget", title: "Edit", onclick: () => side.replaceChildren(editor(ctx, { ...session.draft.widgets[i], index: i }, save)) }, "✎"),
       h("button", { class: "btn ghost small", "data-action": "remove-widget", title: "Remove", onclick: () => { session.draft.widgets.splice(i, 1); redraw(); } }, "×"));
