@@ -238,6 +238,15 @@ def test_build_save_reload_share_read_only_export_import(tabs, live, world) -> N
     assert board_id.startswith("dsh_")
     for kind, metric, more, dimension in BUILD:
         _add(writer, kind, metric, more, dimension)
+    _add(writer, "bar", "errors", [], None)  # one too many: removed again
+    page.locator("[data-widget]").last.locator("[data-action=remove-widget]").click()
+    page.wait_for_function(
+        "n => document.querySelectorAll('[data-widget]').length === n", arg=len(BUILD)
+    )
+    page.locator("[data-widget][data-type=donut] [data-action=edit-widget]").click()
+    page.locator("form[data-form=widget] input[name=title]").fill("Spend by model")
+    page.locator("form[data-form=widget] [data-action=save-widget]").click()
+    page.wait_for_selector("[data-widget][data-type=donut] h2:text-is('Spend by model')")
     first = page.locator("[data-widget]").first
     first_id = first.get_attribute("data-widget")
     first.locator("[data-action=wider]").click()  # 3 -> 4 columns
@@ -260,6 +269,7 @@ def test_build_save_reload_share_read_only_export_import(tabs, live, world) -> N
             apart = a["x"] + a["w"] <= b["x"] or b["x"] + b["w"] <= a["x"]
             assert apart or a["y"] + a["h"] <= b["y"] or b["y"] + b["h"] <= a["y"], (a, b)
     assert stored["widgets"][3]["metrics"] == ["requests", "errors"]
+    assert stored["widgets"][4]["title"] == "Spend by model"
 
     # reload: the saved dashboard, the same widgets, the API's figures
     writer.open(f"/dashboards/{board_id}")
@@ -281,6 +291,11 @@ def test_build_save_reload_share_read_only_export_import(tabs, live, world) -> N
     for control in ("edit", "add-widget", "save", "delete-dashboard", "wider", "move-down"):
         assert view.locator(f"[data-action={control}]").count() == 0, control
     check_against_numpy(world, check_against_api(reader, live, world["reader"]))
+    listing = reader.open("/dashboards")
+    assert listing.locator(f"tr[data-dashboard={board_id}]").count() == 1
+    assert listing.locator("[data-action=new-dashboard], [data-action=import]").count() == 0
+    view = reader.open(urlparse(link).path + "?" + urlparse(link).query)
+    _ready(reader, len(BUILD))
     view.screenshot(path=str(ARTIFACTS / "custom-dashboard-read-only.png"), full_page=True)
     assert reader.errors == []
 

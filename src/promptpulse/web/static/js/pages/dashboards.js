@@ -2,6 +2,7 @@
 // `/dashboards/<id>` shows one, over the top bar's range and filters. A key with `admin` edits
 // (add, edit, move and resize widgets, save, delete); a read-only key sees no edit controls.
 // Everything goes through the public API: /v1/dashboards and the widgets' metric calls.
+import { disposeWithin } from "../charts.js";
 import * as fmt from "../fmt.js";
 import * as state from "../state.js";
 import { h, icon, scrollCue } from "../ui.js";
@@ -69,14 +70,26 @@ function goTo(path) {
   window.dispatchEvent(new Event("pp:navigate"));
 }
 
+/** A key for every project names the project of a new dashboard (`?project=`). */
+function projectInput(ctx) {
+  if (ctx.key?.project) return null;
+  const only = state.filters().get("project") || [];
+  return h("input", { name: "dashboard-project", placeholder: "Project", required: true, value: only.length === 1 ? only[0] : "" });
+}
+
+function target(input) {
+  return input ? new URLSearchParams({ project: input.value.trim() }) : null;
+}
+
 function newForm(ctx, go, fail) {
   const name = h("input", { name: "dashboard-name", placeholder: "Name", required: true, maxlength: "200" });
-  const form = h("form", { class: "toolbar", "data-form": "new-dashboard" }, name,
+  const project = projectInput(ctx);
+  const form = h("form", { class: "toolbar", "data-form": "new-dashboard" }, project, name,
     h("button", { class: "btn primary small", type: "submit", "data-action": "create-dashboard" }, "Create"));
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     try {
-      const made = await ctx.api.request("POST", "/v1/dashboards", null, { version: 1, name: name.value.trim(), widgets: [] });
+      const made = await ctx.api.request("POST", "/v1/dashboards", target(project), { version: 1, name: name.value.trim(), widgets: [] });
       session.id = made.id; session.draft = structuredClone(exported(made)); session.editing = true;
       open(go, made.id);
     } catch (err) { fail(err); }
@@ -89,14 +102,15 @@ function importForm(ctx, go, fail) {
   const text = h("textarea", { name: "dashboard-json", rows: "6", cols: "60", placeholder: "Paste a dashboard's JSON (Export JSON)" });
   const file = h("input", { type: "file", name: "dashboard-file", accept: "application/json,.json" });
   file.addEventListener("change", async () => { if (file.files[0]) text.value = await file.files[0].text(); });
-  const form = h("form", { class: "toolbar", "data-form": "import" }, text, file,
+  const project = projectInput(ctx);
+  const form = h("form", { class: "toolbar", "data-form": "import" }, project, text, file,
     h("button", { class: "btn primary small", type: "submit", "data-action": "import-dashboard" }, "Import"));
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     let body;
     try { body = JSON.parse(text.value); } catch (err) { fail(new Error(`not JSON: ${err.message}`)); return; }
     try {
-      const made = await ctx.api.request("POST", "/v1/dashboards", null, body);
+      const made = await ctx.api.request("POST", "/v1/dashboards", target(project), body);
       open(go, made.id);
     } catch (err) { fail(err); }
   });
@@ -123,6 +137,7 @@ function board(root, ctx, { dashboardId }) {
     head.replaceChildren(...header(shown, ctxNow));
     widgets = shown.widgets.map((w, i) => widget(w, session.editing ? arrangeTools(i) : []));
     grid.classList.toggle("editing", session.editing);
+    disposeWithin(grid);  // each paint draws new charts: the old ones go
     grid.replaceChildren(...widgets.map((x) => x.el));
     if (!shown.widgets.length) grid.append(h("div", { class: "empty", style: "grid-column: 1 / -1" }, session.editing ? "No widget yet: Add widget" : "This dashboard has no widget"));
   };
