@@ -17,6 +17,7 @@ export const TYPE_LABELS = {
 export const MULTI = new Set(["line", "area", "bar", "table"]);  // types that take several metrics
 export const NEEDS_DIMENSION = new Set(["stacked", "pie", "donut", "table", "pivot"]);
 export const HISTOGRAM_FIELDS = ["latency_ms", "ttft_ms", "queue_ms", "input_tokens", "output_tokens", "cost_usd"];
+// The heatmap endpoint's `weekday`: 0 is Monday (ISO order), 6 Sunday.
 const WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
 
 export function metricsOf(w) { return w.metric ? [w.metric] : (w.metrics || []); }
