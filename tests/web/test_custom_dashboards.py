@@ -347,6 +347,34 @@ def test_a_bad_import_says_why_and_saves_nothing(tabs, live, world) -> None:  # 
     assert _api(live, world["reader"], "/v1/dashboards")["dashboards"] == before
 
 
+def test_a_widget_is_dragged_to_a_grid_cell(tabs, live, world) -> None:  # type: ignore[no-untyped-def]
+    at = {"x": 0, "y": 0, "w": 3, "h": 2}
+    body = {"name": "drag", "widgets": [
+        {"id": "a", "type": "number", "metric": "requests", "position": at},
+        {"id": "b", "type": "number", "metric": "errors", "position": {**at, "x": 3}},
+    ]}  # fmt: skip
+    with live.client(world["writer"]) as c:
+        made = c.post("/v1/dashboards", json=body).json()
+    tab = tabs["writer"]
+    page = tab.open(f"/dashboards/{made['id']}?range=1h")
+    _ready(tab, 2)
+    page.click("[data-action=edit]")
+    page.wait_for_selector("[data-widget=b][draggable=true]")
+    box = page.locator(".dash-grid").bounding_box()
+    assert box is not None
+    column = (box["width"] + 16) / 12
+    page.drag_and_drop(
+        "[data-widget=b]",
+        ".dash-grid",
+        target_position={"x": column * 8 + column / 2, "y": (72 + 16) * 3 + 30},
+    )
+    page.click("[data-action=save]")
+    page.wait_for_selector(".dash-grid[data-saved]")
+    stored = _api(live, world["reader"], f"/v1/dashboards/{made['id']}")
+    assert [w["position"] for w in stored["widgets"]] == [at, {"x": 8, "y": 3, "w": 3, "h": 2}]
+    assert tab.errors == []
+
+
 @pytest.mark.parametrize("kind", ["heatmap", "histogram"])
 def test_heatmap_and_histogram_widgets(tabs, live, world, kind: str) -> None:  # type: ignore[no-untyped-def]
     endpoint = f"/v1/metrics/{kind}"

@@ -136,6 +136,7 @@ function board(root, ctx, { dashboardId }) {
     document.title = `${shown.name} · PromptPulse`;
     head.replaceChildren(...header(shown, ctxNow));
     widgets = shown.widgets.map((w, i) => widget(w, session.editing ? arrangeTools(i) : []));
+    if (session.editing) widgets.forEach((x, i) => draggable(x.el, i));
     grid.classList.toggle("editing", session.editing);
     disposeWithin(grid);  // each paint draws new charts: the old ones go
     grid.replaceChildren(...widgets.map((x) => x.el));
@@ -209,6 +210,28 @@ function board(root, ctx, { dashboardId }) {
       h("button", { class: "btn ghost small", "data-action": "remove-widget", title: "Remove", onclick: () => { session.draft.widgets.splice(i, 1); redraw(); } }, "×"));
     return [h("span", { class: "dash-tools" }, ...tools)];
   }
+
+  // Drag a widget by its card to a cell of the grid: its top-left corner goes there.
+  let dragging = null;
+  function draggable(el, i) {
+    el.draggable = true;
+    el.addEventListener("dragstart", (e) => { dragging = i; e.dataTransfer.setData("text/plain", String(i)); });
+    el.addEventListener("dragend", () => { dragging = null; });
+  }
+  grid.addEventListener("dragover", (e) => { if (session.editing && dragging !== null) e.preventDefault(); });
+  grid.addEventListener("drop", (e) => {
+    if (!session.editing || dragging === null) return;
+    e.preventDefault();
+    const box = grid.getBoundingClientRect();
+    const gap = parseFloat(getComputedStyle(grid).columnGap) || 0;
+    const row = parseFloat(getComputedStyle(grid).gridAutoRows) || 72;
+    const p = session.draft.widgets[dragging].position;
+    p.x = Math.max(0, Math.min(12 - p.w, Math.floor((e.clientX - box.left) / ((box.width + gap) / 12))));
+    p.y = Math.max(0, Math.floor((e.clientY - box.top) / (row + gap)));
+    settle(session.draft.widgets, dragging);
+    dragging = null;
+    redraw();
+  });
 
   async function persist() {
     const body = { ...session.draft, ...pageRange() };
