@@ -183,7 +183,7 @@ def check_against_api(tab: Tab, live, key: str) -> dict[str, dict[str, Any]]:  #
             assert cells and len(cells) == len(api_cells)
             for row, col, raw in cells:
                 assert _value(raw) == api_cells[(row, col)], (wid, row, col, raw)
-            info["cells"] = len(cells)
+            info["cells"] = {(row, col): _value(raw) for row, col, raw in cells}
         seen[wid] = info
     return seen
 
@@ -201,29 +201,43 @@ def _same_series(drawn: dict[str, list[Any]], api: dict[str, list[Any]]) -> None
         assert all(g == v or g is None for g, v in zip(got, values, strict=True)), name
 
 
+def _inside(world: dict[str, Any], params: dict[str, list[str]]) -> list[dict[str, Any]]:
+    start, end = (
+        datetime.fromisoformat(params[k][0].replace("Z", "+00:00")) for k in ("from", "to")
+    )
+    return [
+        e
+        for e in world["events"]
+        if start <= datetime.fromisoformat(e["timestamp"].replace("Z", "+00:00")) < end
+    ]
+
+
+def _figures(calls: list[dict[str, Any]]) -> dict[str, float]:
+    """The figures the dashboard shows, computed here (numpy's percentile definition)."""
+    latencies = np.array([e["latency_ms"] for e in calls])
+    return {
+        "requests": len(calls),
+        "latency_p95_ms": float(np.percentile(latencies, 95)),
+        "latency_p50_ms": float(np.percentile(latencies, 50)),
+        "error_rate": sum(e["status"] == "error" for e in calls) / len(calls),
+        "cost_usd": float(np.sum([e["cost_usd"] for e in calls])),
+    }
+
+
 def check_against_numpy(world: dict[str, Any], seen: dict[str, dict[str, Any]]) -> None:
-    """The numbers once more, from the calls the test sent (numpy's percentile definition)."""
+    """The numbers and the table once more, from the calls the test sent."""
     numbers = [i for i in seen.values() if i["type"] == "number"]
     assert len(numbers) == 3
     for info in numbers:
-        p = info["params"]
-        start, end = (
-            datetime.fromisoformat(p[k][0].replace("Z", "+00:00")) for k in ("from", "to")
-        )
-        inside = [
-            e
-            for e in world["events"]
-            if start <= datetime.fromisoformat(e["timestamp"].replace("Z", "+00:00")) < end
-        ]
-        latencies = np.array([e["latency_ms"] for e in inside])
-        errors = sum(e["status"] == "error" for e in inside)
-        metric = p["metrics"][0].split(",")[0]
-        expected = {
-            "requests": len(inside),
-            "latency_p95_ms": float(np.percentile(latencies, 95)),
-            "error_rate": errors / len(inside),
-        }[metric]
+        metric = info["params"]["metrics"][0].split(",")[0]
+        expected = _figures(_inside(world, info["params"]))[metric]
         assert math.isclose(info["value"], expected, rel_tol=1e-9), (metric, info, expected)
+    (table,) = [i for i in seen.values() if i["type"] == "table"]
+    inside = _inside(world, table["params"])
+    for (prompt, metric), shown in table["cells"].items():
+        expected = _figures([e for e in inside if e["prompt_id"] == prompt])[metric]
+        assert math.isclose(shown, expected, rel_tol=1e-9), (prompt, metric, shown, expected)
+    assert {p for p, _ in table["cells"]} == {e["prompt_id"] for e in inside}
 
 
 def test_build_save_reload_share_read_only_export_import(tabs, live, world) -> None:  # type: ignore[no-untyped-def]
