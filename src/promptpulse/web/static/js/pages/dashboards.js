@@ -125,8 +125,7 @@ function board(root, ctx, { dashboardId }) {
   const problem = h("div", { class: "error-text", role: "alert", "data-error": "" });
   const grid = h("div", { class: "dash-grid", "data-dashboard": dashboardId });
   const side = h("div", { class: "dash-side" });
-  root.append(head, problem, side, grid);
-  root.dataset.readonly = canEdit ? "false" : "true";
+  root.append(h("div", { class: "dash-page", "data-readonly": canEdit ? "false" : "true" }, head, problem, side, grid));
   let stored = null;
   let widgets = [];
   const view = { title: "Dashboard", ranged: true };
