@@ -58,6 +58,7 @@ def test_create_get_list_replace_delete(app, keys, project) -> None:  # type: ig
         assert made["created_by"] and made["created_at"] == made["updated_at"]
         got = c.get(f"/v1/dashboards/{made['id']}").json()
         assert got == made
+        assert {k: v for k, v in made.items() if k not in SERVER_FIELDS} == board()  # as sent
         assert [d["id"] for d in _stored(app, keys["read"])] == [made["id"]]
         changed = board(name="Renamed")
         changed["widgets"] = changed["widgets"][:1]

@@ -141,10 +141,18 @@ class DashboardIn(Strict):
         return v
 
     def public(self) -> dict[str, Any]:
-        """The JSON as exported: no empty options."""
-        out = self.model_dump(mode="json", by_alias=True, exclude_none=True)
-        out["version"] = VERSION
-        return out
+        """The JSON as exported: a widget's options only where they differ from the default,
+        the dashboard's own fields always."""
+        out = self.model_dump(mode="json", by_alias=True, exclude_none=True, exclude_defaults=True)
+        shown = self.range if isinstance(self.range, str) else out["range"]
+        return {
+            "version": VERSION,
+            "name": self.name,
+            **({"description": self.description} if self.description else {}),
+            "range": shown,
+            "filters": self.filters,
+            "widgets": out.get("widgets", []),
+        }
 
 
 class TimeRange(Strict):
