@@ -382,10 +382,21 @@ def test_a_widget_is_dragged_to_a_grid_cell(tabs, live, world) -> None:  # type:
         ".dash-grid",
         target_position={"x": column * 8 + column / 2, "y": (72 + 16) * 3 + 30},
     )
+    page.click("[data-action=add-widget]")  # a table by a metadata key
+    form = page.locator("form[data-form=widget]")
+    form.locator("select[name=type]").select_option("table")
+    form.locator("select[name=dimension]").select_option("metadata.")
+    form.locator("input[name=dimension-metadata]").fill("team")
+    form.locator("[data-action=save-widget]").click()
+    page.wait_for_selector("[data-widget][data-type=table][data-drawn]")
     page.click("[data-action=save]")
     page.wait_for_selector(".dash-grid[data-saved]")
     stored = _api(live, world["reader"], f"/v1/dashboards/{made['id']}")
-    assert [w["position"] for w in stored["widgets"]] == [at, {"x": 8, "y": 3, "w": 3, "h": 2}]
+    assert [w["position"] for w in stored["widgets"][:2]] == [
+        at,
+        {"x": 8, "y": 3, "w": 3, "h": 2},
+    ]
+    assert stored["widgets"][2]["dimension"] == "metadata.team"
     assert tab.errors == []
 
 

@@ -64,8 +64,11 @@ export function editor(ctx, existing, save) {
   const extra = h("select", { name: "metrics-extra", multiple: true, size: "4", "aria-label": "More metrics" },
     metricNames.map((m) => h("option", { value: m, selected: metricsOf(w).slice(1).includes(m) }, m)));
   const dims = state.API_FILTERS.filter((d) => d !== "tag");
+  const onMetadata = (w.dimension || "").startsWith("metadata.");
   const dimension = h("select", { name: "dimension", "aria-label": "Dimension" }, h("option", { value: "" }, "—"),
-    dims.map((d) => h("option", { value: d, selected: d === w.dimension }, d)));
+    dims.map((d) => h("option", { value: d, selected: d === w.dimension }, d)),
+    h("option", { value: "metadata.", selected: onMetadata }, "metadata.<key>…"));
+  const metaKey = h("input", { name: "dimension-metadata", placeholder: "metadata key", value: onMetadata ? w.dimension.slice(9) : "", size: "12" });
   const filters = h("input", { name: "widget-filters", placeholder: "model=gpt-4o, environment=prod", value: formatFilters(w.filters), size: "28" });
   const limit = h("input", { name: "limit", type: "number", min: "1", max: "100", value: String(w.limit ?? 10), style: "width:64px" });
   const histField = h("select", { name: "field", "aria-label": "Field" }, HISTOGRAM_FIELDS.map((f) => h("option", { value: f, selected: f === w.field }, f)));
@@ -73,7 +76,8 @@ export function editor(ctx, existing, save) {
   const error = h("div", { class: "error-text", role: "alert" });
   const parts = {
     metric: field("metric", "Metric", metric), extra: field("metrics-extra", "More metrics", extra),
-    dimension: field("dimension", "Dimension", dimension), limit: field("limit", "Rows", limit),
+    dimension: field("dimension", "Dimension", dimension), metaKey: field("dimension-metadata", "Metadata key", metaKey),
+    limit: field("limit", "Rows", limit),
     field: field("field", "Field", histField), bins: field("bins", "Bins", bins),
   };
   const show = () => {
@@ -81,15 +85,17 @@ export function editor(ctx, existing, save) {
     parts.metric.hidden = t === "histogram";
     parts.extra.hidden = !MULTI.has(t);
     parts.dimension.hidden = !NEEDS_DIMENSION.has(t);
+    parts.metaKey.hidden = parts.dimension.hidden || dimension.value !== "metadata.";
     parts.limit.hidden = !["stacked", "pie", "donut", "table", "pivot"].includes(t);
     parts.field.hidden = parts.bins.hidden = t !== "histogram";
   };
   type.addEventListener("change", show);
+  dimension.addEventListener("change", show);
   show();
   const form = h("form", { class: "card dash-editor", "data-form": "widget" },
     h("div", { class: "card-head" }, h("h2", {}, existing ? "Edit widget" : "Add widget")),
     h("div", { class: "card-body toolbar" }, field("type", "Type", type), field("title", "Title", title),
-      parts.metric, parts.extra, parts.dimension, field("widget-filters", "Filters", filters), parts.limit, parts.field, parts.bins,
+      parts.metric, parts.extra, parts.dimension, parts.metaKey, field("widget-filters", "Filters", filters), parts.limit, parts.field, parts.bins,
       h("button", { class: "btn primary small", type: "submit", "data-action": "save-widget" }, existing ? "Apply" : "Add"),
       h("button", { class: "btn small", type: "button", "data-action": "cancel-widget", onclick: () => form.remove() }, "Cancel"), error));
   form.addEventListener("submit", (e) => {
@@ -107,7 +113,9 @@ export function editor(ctx, existing, save) {
     if (t === "histogram") return { ...out, field: histField.value, bins: Number(bins.value) || 40 };
     const more = MULTI.has(t) ? [...extra.selectedOptions].map((o) => o.value).filter((m) => m !== metric.value) : [];
     Object.assign(out, more.length ? { metrics: [metric.value, ...more] } : { metric: metric.value });
-    if (NEEDS_DIMENSION.has(t)) out.dimension = dimension.value || null;
+    if (NEEDS_DIMENSION.has(t)) {
+      out.dimension = dimension.value === "metadata." ? (metaKey.value.trim() ? `metadata.${metaKey.value.trim()}` : null) : dimension.value || null;
+    }
     if (!parts.limit.hidden) out.limit = Number(limit.value) || 10;
     if (existing?.interval) out.interval = existing.interval;
     if (existing && existing.compare === false) out.compare = false;
