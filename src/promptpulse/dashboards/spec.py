@@ -14,7 +14,7 @@ whole or not at all:
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import (
     BaseModel,
@@ -30,19 +30,6 @@ from promptpulse.model import FILTERS, METADATA_PREFIX, is_dimension, utc_within
 
 VERSION = 1  # the newest dashboard JSON this server reads and writes
 GRID_COLUMNS = 12
-WIDGET_TYPES = (
-    "number",
-    "line",
-    "area",
-    "bar",
-    "stacked",
-    "pie",
-    "donut",
-    "table",
-    "pivot",
-    "heatmap",
-    "histogram",
-)
 RANGES = ("1h", "24h", "7d", "30d")  # the dashboard's range presets (the top bar's)
 # Fields of the call record a histogram widget may bin (GET /v1/metrics/histogram?field=).
 HISTOGRAM_FIELDS = (
@@ -72,6 +59,7 @@ WidgetType = Literal[
     "heatmap",
     "histogram",
 ]
+WIDGET_TYPES: tuple[str, ...] = get_args(WidgetType)
 Filters = dict[str, list[str]]
 
 
@@ -120,6 +108,8 @@ class DashboardIn(Strict):
     @field_validator("range", mode="before")
     @classmethod
     def _range(cls, v: Any) -> Any:
+        if isinstance(v, TimeRange):
+            return v
         if isinstance(v, str):
             if v not in RANGES:
                 raise ValueError(f"'{v}' is not one of {', '.join(RANGES)}, or {{from, to}}")
