@@ -36,7 +36,7 @@ HISTOGRAM_FIELDS: dict[str, str] = {
 }
 MARKS: tuple[tuple[str, float], ...] = (("p50", 0.5), ("p95", 0.95), ("p99", 0.99))
 RANGE_OVER_P99 = 1.25  # the bins span 0 .. a round number >= 1.25 x p99; the last bin is open
-NICE_STEPS = (1.0, 2.0, 2.5, 5.0, 10.0)
+NICE_STEPS = (1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0)
 DEFAULT_HEATMAP = ("requests", "error_rate")
 ZONE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_+\-/]{0,63}$")
 
@@ -109,7 +109,8 @@ def known_zone(tz: str) -> bool:
 
 
 def nice_width(span: float, bins: int) -> float:
-    """The smallest 1, 2, 2.5 or 5 x 10^k at least span / bins (round bin edges)."""
+    """The smallest round width (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6 or 8 x 10^k) at least span /
+    bins: round bin edges, and the bins end below 4/3 of the span asked for."""
     raw = span / bins
     scale = 10.0 ** math.floor(math.log10(raw))
     return next(step * scale for step in NICE_STEPS if step * scale >= raw * (1 - 1e-12))

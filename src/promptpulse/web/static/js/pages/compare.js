@@ -84,7 +84,7 @@ export default {
         const order = (series) => [...series].sort((a, b) => items.indexOf(a.group) - items.indexOf(b.group));
         const draw = (chart, metric, unit, type = "line") => chart.set(base({ tooltip: axisTooltip(unit),
           xAxis: { type: "category", data: x, boundaryGap: type === "bar" }, yAxis: { type: "value", axisLabel: { formatter: fmt.axis(unit) } },
-          series: order(grouped(ts, metric)).map((s) => ({ name: s.name === NONE ? NONE : label(s.group), type, barMaxWidth: 10, data: s.values, connectNulls: true })) }),
+          series: order(grouped(ts, metric)).map((s) => ({ name: s.name === NONE ? NONE : label(s.group), type, barMaxWidth: 10, data: s.values, connectNulls: true, metric, group: s.group })) }),
         tsTable(ts, [metric]));
         draw(c.requests, "requests", "count", "bar");
         draw(c.p95, "latency_p95_ms", "ms");
