@@ -6,8 +6,10 @@ from the generated events alone."""
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -264,3 +266,21 @@ def test_alert_rule_on_tpot_p95(app: InProcessApp) -> None:
     assert set(fired) == {ids["under"]}, alerts
     assert fired[ids["under"]]["metric"] == "tpot_p95_ms"
     assert fired[ids["under"]]["value"] == pytest.approx(want, rel=1e-9)
+
+
+def test_the_api_docs_examples_answer_as_documented(app: InProcessApp, seeded: Any) -> None:
+    """The curl examples of docs/api.md, sent as written (plus the test's range)."""
+    key, events = seeded
+    text = (Path(__file__).resolve().parents[2] / "docs" / "api.md").read_text()
+    urls = re.findall(r'"\$PROMPTPULSE_URL(/v1/metrics/(?:histogram|heatmap)\?[^"]+)"', text)
+    assert len(urls) == 2, urls
+    with app.client(key) as c:
+        hist, heat = (c.get(f"{u}&from={RANGE['from']}&to={RANGE['to']}").json() for u in urls)
+    assert set(hist) == {"field", "unit", "bins", "count", "width", "percentiles"}
+    assert set(hist["bins"][0]) == {"lo", "hi", "count"}
+    ttft = present(per_call(events, "ttft_ms"))
+    assert hist["count"] == len(ttft) and len(hist["bins"]) == 20
+    assert hist["percentiles"]["p95"] == pytest.approx(np.percentile(ttft, 95), rel=1e-9)
+    assert set(heat) == {"tz", "metrics", "cells", "scale"} and heat["tz"] == "America/New_York"
+    assert set(heat["cells"][0]) == {"weekday", "hour", "requests", "error_rate"}
+    assert sum(cell["requests"] for cell in heat["cells"]) == len(events)
