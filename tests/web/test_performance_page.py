@@ -284,3 +284,20 @@ def test_phone_and_themes(browser, live, perf, theme: str) -> None:  # type: ign
         assert math.isfinite(float(t.kpis()["tpot_p95_ms"]))
     finally:
         t.close()
+
+
+def test_compare_page_decides_by_time_per_output_token(tab, live, perf) -> None:  # type: ignore[no-untyped-def]
+    page = tab.open(
+        f"/compare?range={RANGE}&cmp_by=model&cmp=m-fast&cmp=m-slow&primary=tpot_p95_ms"
+    )
+    assert page.locator("select[name=primary]").input_value() == "tpot_p95_ms"
+    api = _api(live, perf["key"], "/v1/compare",
+               {**_range(page), "by": "model", "values": "m-fast,m-slow",
+                "primary": "tpot_p95_ms"})  # fmt: skip
+    row = page.locator("table[data-table=compare] tr[data-metric=tpot_p95_ms]")
+    for v in api["variants"]:
+        shown = row.locator(f"td[data-item='{v['value']}']").get_attribute("data-value")
+        mine = [c for c in perf["calls"] if c["model"] == v["value"]]
+        assert float(shown) == v["tpot_p95_ms"]
+        assert v["tpot_p95_ms"] == pytest.approx(np.percentile(per_call(mine, "tpot_ms"), 95))
+    assert tab.errors == []

@@ -14,6 +14,7 @@ export const DIMENSIONS = { prompt_id: "Prompts", prompt_version: "Versions", mo
 export const PRIMARIES = {
   success_rate: "Success rate", error_rate: "Error rate", latency_p50_ms: "p50 latency",
   latency_p95_ms: "p95 latency", cost_per_request_usd: "Cost / request",
+  tpot_p95_ms: "p95 time / output token", output_tps_p50: "p50 output tok/s",
 };
 const MAX = 3;
 const NONE = "(none)";
