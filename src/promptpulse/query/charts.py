@@ -113,7 +113,8 @@ def nice_width(span: float, bins: int) -> float:
     bins: round bin edges, and the bins end below 4/3 of the span asked for."""
     raw = span / bins
     scale = 10.0 ** math.floor(math.log10(raw))
-    return next(step * scale for step in NICE_STEPS if step * scale >= raw * (1 - 1e-12))
+    width = next(step * scale for step in NICE_STEPS if step * scale >= raw * (1 - 1e-12))
+    return float(f"{width:.12g}")  # 0.3, not 0.30000000000000004
 
 
 def histogram(store: Store, scope: Scope, field: str, bins: int) -> dict[str, Any]:
@@ -136,8 +137,12 @@ def histogram(store: Store, scope: Scope, field: str, bins: int) -> dict[str, An
         return out
     width = nice_width(p99 * RANGE_OVER_P99 if p99 > 0 else 1.0, bins)
     counts = store.histogram(scope, field, width, bins)
+
+    def edge(i: int) -> float:
+        return float(f"{i * width:.12g}")  # 0.3, not 0.30000000000000004
+
     out["bins"] = [
-        {"lo": i * width, "hi": (i + 1) * width if i < bins - 1 else None, "count": n}
+        {"lo": edge(i), "hi": edge(i + 1) if i < bins - 1 else None, "count": n}
         for i, n in enumerate(counts)
     ]
     out["count"] = sum(counts)
