@@ -301,3 +301,12 @@ def test_compare_page_decides_by_time_per_output_token(tab, live, perf) -> None:
         assert float(shown) == v["tpot_p95_ms"]
         assert v["tpot_p95_ms"] == pytest.approx(np.percentile(per_call(mine, "tpot_ms"), 95))
     assert tab.errors == []
+
+
+def test_a_range_without_calls_draws_empty_figures(tab) -> None:  # type: ignore[no-untyped-def]
+    page = tab.open("/performance?range=1h&model=no-such-model")
+    assert all(v == "" for v in tab.kpis().values()), tab.kpis()
+    assert page.get_attribute("[data-chart=latency-histogram]", "data-count") == "0"
+    assert page.get_attribute("[data-chart=requests-heatmap]", "data-scale-max") == "0"
+    assert page.get_attribute("[data-chart=error-rate-heatmap]", "data-scale-max") == ""
+    assert tab.errors == []
