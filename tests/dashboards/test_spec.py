@@ -3,17 +3,18 @@ metric, dimension or type anywhere is named by its exact path."""
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from promptpulse.dashboards import WIDGET_TYPES, parse
+from promptpulse.dashboards import WIDGET_TYPES, parse, spec
 from promptpulse.dashboards.names import metric_names
-from promptpulse.dashboards.spec import HISTOGRAM_FIELDS
 from promptpulse.errors import Invalid
-from promptpulse.model import COLUMN_DIMENSIONS
+from promptpulse.model import COLUMN_DIMENSIONS, HISTOGRAM_FIELDS
 
 METRICS = sorted(metric_names(None, None))
 ONE = {"number", "stacked", "pie", "donut", "pivot", "heatmap"}
@@ -33,7 +34,7 @@ def widgets(draw: st.DrawFn, i: int) -> dict[str, Any]:
     if draw(st.booleans()):
         out["title"] = draw(st.text(max_size=20).map(str.strip))
     if kind == "histogram":
-        out["field"] = draw(st.sampled_from(HISTOGRAM_FIELDS))
+        out["field"] = draw(st.sampled_from(list(HISTOGRAM_FIELDS)))
         out["bins"] = draw(st.integers(1, 200))
     elif kind in ONE or draw(st.booleans()):
         out["metric"] = draw(st.sampled_from(METRICS))
@@ -80,3 +81,10 @@ def test_a_bad_name_anywhere_is_named_by_its_path(raw: dict[str, Any], data: st.
     with pytest.raises(Invalid) as err:
         parse(raw, metric_names(None, None))
     assert [e.field for e in err.value.errors] == [f"widgets[{i}].metric"]
+
+
+def test_the_widget_editor_offers_exactly_the_histogram_fields_of_the_api() -> None:
+    js = Path(spec.__file__).parents[1] / "web/static/js/pages/widgets.js"
+    found = re.search(r"export const HISTOGRAM_FIELDS = \[(.*?)\];", js.read_text())
+    assert found, "widgets.js lost its HISTOGRAM_FIELDS"
+    assert re.findall(r'"([a-z_]+)"', found.group(1)) == list(HISTOGRAM_FIELDS)

@@ -87,7 +87,8 @@ class Dataset:
         NaN for null, timestamps as datetime64[us] (naive UTC), tags as an object array of sets,
         metadata as an object array of dicts ({} for none)."""
         if ("col", name) not in self.cache:
-            self.cache[("col", name)] = _column(self.calls, name)
+            compute = DERIVED.get(name)
+            self.cache[("col", name)] = compute(self) if compute else _column(self.calls, name)
         return self.cache[("col", name)]
 
     def dim(self, name: str) -> np.ndarray:
@@ -103,6 +104,35 @@ class Dataset:
         return np.array(
             [v if v is None or isinstance(v, str) else json.dumps(v) for v in values], dtype=object
         )
+
+
+def _generation(data: Dataset) -> np.ndarray:
+    """latency - ttft, for calls with a TTFT not above their latency (docs/metrics.md)."""
+    latency, ttft = data.col("latency_ms"), data.col("ttft_ms")
+    with np.errstate(invalid="ignore"):
+        return np.where(ttft <= latency, latency - ttft, np.nan)
+
+
+def _tpot(data: Dataset) -> np.ndarray:
+    """(latency - ttft) / (output_tokens - 1), for those calls with at least 2 output tokens."""
+    out = data.col("output_tokens")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(out > 1, _generation(data) / (out - 1), np.nan)
+
+
+def _output_tps(data: Dataset) -> np.ndarray:
+    """output_tokens / (latency / 1000), for calls with output tokens and a latency above 0."""
+    out, latency = data.col("output_tokens"), data.col("latency_ms")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where((out > 0) & (latency > 0), out / (latency / 1000), np.nan)
+
+
+# The per-call streaming figures a store derives (model/derived.py), defined here again in numpy.
+DERIVED: dict[str, Callable[[Dataset], np.ndarray]] = {
+    "generation_ms": _generation,
+    "tpot_ms": _tpot,
+    "output_tps": _output_tps,
+}
 
 
 def _column(table: pa.Table, name: str) -> np.ndarray:

@@ -26,20 +26,17 @@ from pydantic import (
 )
 
 from promptpulse.errors import FieldError, Invalid
-from promptpulse.model import FILTERS, METADATA_PREFIX, is_dimension, utc_within
+from promptpulse.model import (
+    FILTERS,
+    HISTOGRAM_FIELDS,
+    METADATA_PREFIX,
+    is_dimension,
+    utc_within,
+)
 
 VERSION = 1  # the newest dashboard JSON this server reads and writes
 GRID_COLUMNS = 12
 RANGES = ("1h", "24h", "7d", "30d")  # the dashboard's range presets (the top bar's)
-# Fields of the call record a histogram widget may bin (GET /v1/metrics/histogram?field=).
-HISTOGRAM_FIELDS = (
-    "latency_ms",
-    "ttft_ms",
-    "queue_ms",
-    "input_tokens",
-    "output_tokens",
-    "cost_usd",
-)
 # The server's own fields of a stored dashboard: a GET answer is accepted as it is (export →
 # import), these are ignored on the way in.
 SERVER_FIELDS = ("id", "project", "created_by", "created_at", "updated_at")

@@ -15,6 +15,12 @@ from promptpulse.model.catalog import (
     base_aggregates,
 )
 from promptpulse.model.channel_fields import CHANNEL_SECRET_FIELDS
+from promptpulse.model.derived import (
+    DERIVED_CALL_FIELDS,
+    HISTOGRAM_FIELDS,
+    VALUE_FIELDS,
+    check_value_fields,
+)
 from promptpulse.model.prices import MTOK, PriceOverride
 from promptpulse.model.providers import PROVIDER_ALIASES, canonical_provider
 from promptpulse.model.records import (
@@ -45,7 +51,9 @@ __all__ = [
     "COLUMN_DIMENSIONS",
     "CONDITIONS",
     "COUNT",
+    "DERIVED_CALL_FIELDS",
     "FILTERS",
+    "HISTOGRAM_FIELDS",
     "INTERVALS",
     "MAX_CUSTOM_PERIOD",
     "METADATA_PREFIX",
@@ -56,6 +64,7 @@ __all__ = [
     "SCORE_SCHEMA",
     "TIME_CEILING",
     "TIME_FLOOR",
+    "VALUE_FIELDS",
     "Agg",
     "AggRow",
     "Dimension",
@@ -70,6 +79,7 @@ __all__ = [
     "base_aggregates",
     "canonical_provider",
     "check_call_fields",
+    "check_value_fields",
     "fmt",
     "is_dimension",
     "utc_within",

@@ -140,6 +140,18 @@ METRICS: tuple[Metric, ...] = (
            per=COUNT, higher_is_better=False),
     *(_quantile("ttft", "ttft_ms", q, "time to first token (calls that have it)")
       for q in (0.5, 0.95, 0.99)),
+    # Streaming speed (model/derived.py): percentiles of per-call figures a store derives.
+    *(_quantile("tpot", "tpot_ms", q, "time per output token, (latency - ttft) / "
+                "(output_tokens - 1), over calls with a TTFT and at least 2 output tokens")
+      for q in (0.5, 0.9, 0.95, 0.99)),
+    *(_quantile("generation", "generation_ms", q, "generation time, latency - ttft, over "
+                "calls with a TTFT") for q in (0.5, 0.95, 0.99)),
+    # Throughput: higher is better, so its bad tail is the low percentile (p5).
+    *(Metric(f"output_tps_p{round(q * 100)}", "tokens/s",
+             f"{round(q * 100)}th percentile of end-to-end output tokens per second, "
+             "output_tokens / (latency / 1000), over calls with output tokens (exact, linear "
+             "interpolation)", Kind.QUANTILE, column="output_tps", q=q, higher_is_better=True)
+      for q in (0.05, 0.5, 0.95)),
     _sum("input_tokens", "tokens", "Input tokens (cached included)", "input_tokens"),
     _sum("output_tokens", "tokens", "Output tokens (reasoning included)", "output_tokens"),
     _sum("cached_tokens", "tokens", "Input tokens read from the provider's cache",

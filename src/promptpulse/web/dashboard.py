@@ -26,6 +26,7 @@ STATIC = Path(__file__).parent / "static"
 VENDOR = "vendor"  # under STATIC: third-party files, their version in the file name
 PAGES = (
     "/",
+    "/performance",
     "/prompts",
     "/compare",
     "/cost",

@@ -17,7 +17,7 @@ from promptpulse.model import (
     Metric,
     Scope,
     base_aggregates,
-    check_call_fields,
+    check_value_fields,
 )
 from promptpulse.store.click.sql import (
     EVENTS,
@@ -27,6 +27,7 @@ from promptpulse.store.click.sql import (
     dimension_sql,
     floats,
     py,
+    value_sql,
     where_clause,
 )
 
@@ -65,12 +66,13 @@ class CohortsMixin:
         quantiles = [m for m in metrics if m.kind is Kind.QUANTILE]
         if len(derived) + len(quantiles) != len(metrics):
             raise ValueError("cohorts take aggregate and percentile metrics only")
-        check_call_fields([m.column for m in quantiles])
+        check_value_fields([m.column for m in quantiles])
         aggs = base_aggregates(derived)
         select = [f"{expr} AS {alias}" for alias, expr in keys]
         select += [f"{agg_sql(a)} AS a{i}" for i, a in enumerate(aggs)]
         select += [
-            f"quantileExactInclusive({m.q!r})({m.column}) AS q{i}" for i, m in enumerate(quantiles)
+            f"quantileExactInclusive({m.q!r})({value_sql(m.column)}) AS q{i}"
+            for i, m in enumerate(quantiles)
         ]
         sql = (
             f"SELECT {', '.join(select)} FROM {scoped} "
@@ -91,10 +93,10 @@ class CohortsMixin:
     ) -> dict[str, np.ndarray]:
         """Like `columns`, for the calls of one cohort (new users' or returning users'): the raw
         per-call sample the mean and percentile tests need. Callers bound the scope."""
-        check_call_fields(columns, at_least_one=True)
+        check_value_fields(columns, at_least_one=True)
         params = Params()
         scoped = self._cohort_sql(scope, since, params)
-        select = ", ".join(f"toFloat64({c}) AS {c}" for c in columns)
+        select = ", ".join(f"toFloat64({value_sql(c)}) AS {c}" for c in columns)
         flag = params.add(int(new), "UInt8")
         result = self._arrow(f"SELECT {select} FROM {scoped} WHERE is_new = {flag}", params)
         return {c: floats(result[c]) for c in columns}

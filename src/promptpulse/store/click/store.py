@@ -27,6 +27,7 @@ from promptpulse.model import (
     Scope,
     base_aggregates,
     check_call_fields,
+    check_value_fields,
 )
 from promptpulse.store import deadline
 from promptpulse.store.click.cohorts import CohortsMixin
@@ -42,9 +43,11 @@ from promptpulse.store.click.sql import (
     agg_sql,
     aware_utc,
     bucket_sql,
+    check_tz,
     dimension_sql,
     floats,
     py,
+    value_sql,
     where_clause,
 )
 from promptpulse.store.click.writer import KEY_HASH_SQL, ClickWriter, keys_param
@@ -207,13 +210,48 @@ class ClickStore(LifecycleMixin, CohortsMixin):
         group_by: Sequence[Dimension],
         interval: str | None,
     ) -> list[AggRow]:
-        keys = group_keys(group_by, interval)
+        return self._aggregate_by(scope, metrics, group_keys(group_by, interval), len(group_by))
+
+    def aggregate_by_hour_of_week(
+        self, scope: Scope, metrics: Sequence[Metric], tz: str = "UTC"
+    ) -> list[AggRow]:
+        """Catalog metrics per (weekday, hour) of each call's local time in `tz`, from raw calls:
+        group = (weekday Monday=0 .. Sunday=6, hour 0..23)."""
+        zone = f"'{check_tz(tz)}'"
+        keys = [
+            ("g0", f"toDayOfWeek(timestamp, 0, {zone}) - 1"),
+            ("g1", f"toHour(timestamp, {zone})"),
+        ]
+        return self._aggregate_by(scope, metrics, keys, 2)
+
+    def histogram(self, scope: Scope, column: str, width: float, bins: int) -> list[int]:
+        """Calls per bin of a numeric field (non-null values): bin i holds [i*width,
+        (i+1)*width), the last bin also everything above (open)."""
+        check_value_fields([column])
+        expr = value_sql(column)
+        params = Params()
+        w = params.add(float(width), "Float64")
+        last = params.add(bins - 1, "Int64")
+        where = where_clause(scope, params)
+        sql = (
+            f"SELECT least(greatest(toInt64(floor({expr} / {w})), 0), {last}) AS b, "
+            f"count() AS n FROM {EVENTS} WHERE {where} AND {expr} IS NOT NULL GROUP BY b"
+        )
+        counts = [0] * bins
+        for r in self._records(sql, params):
+            counts[int(r["b"])] = int(r["n"])
+        return counts
+
+    def _aggregate_by(
+        self, scope: Scope, metrics: Sequence[Metric], keys: list[tuple[str, str]], groups: int
+    ) -> list[AggRow]:
+        """`keys`: (alias, expression) of the time bucket `t` and the groups `g0`.."""
         derived = [m for m in metrics if m.kind is Kind.AGGREGATE]
         aggs = base_aggregates(derived)
         quantiles: dict[str, list[Metric]] = {}
         for m in metrics:
             if m.kind is Kind.QUANTILE:
-                check_call_fields([m.column])
+                check_value_fields([m.column])
                 quantiles.setdefault(m.column, []).append(m)
         params = Params()
         where = where_clause(scope, params)
@@ -221,7 +259,7 @@ class ClickStore(LifecycleMixin, CohortsMixin):
         select += [f"{agg_sql(a)} AS a{i}" for i, a in enumerate(aggs)]
         for column, ms in quantiles.items():
             qs = ", ".join(repr(m.q) for m in ms)
-            select.append(f"quantilesExactInclusive({qs})({column}) AS `q_{column}`")
+            select.append(f"quantilesExactInclusive({qs})({value_sql(column)}) AS `q_{column}`")
         group = " GROUP BY " + ", ".join(alias for alias, _ in keys) if keys else ""
         sql = f"SELECT {', '.join(select) or 'count()'} FROM {EVENTS} WHERE {where}{group}"
         rows = []
@@ -232,7 +270,7 @@ class ClickStore(LifecycleMixin, CohortsMixin):
                 found = record[f"q_{column}"]
                 for i, m in enumerate(ms):
                     values[m.name] = py(found[i]) if found else None
-            rows.append(row_of(record, len(group_by), values))
+            rows.append(row_of(record, groups, values))
         return rows
 
     def peak_per_minute(
@@ -278,20 +316,21 @@ class ClickStore(LifecycleMixin, CohortsMixin):
     def values(self, scope: Scope, column: str, where_not_null: bool = True) -> np.ndarray:
         """One numeric column of every call in scope, for statistics that need the raw sample.
         Callers bound the scope; this is not for dashboards."""
-        check_call_fields([column])
+        check_value_fields([column])
+        expr = value_sql(column)
         params = Params()
         where = where_clause(scope, params)
         if where_not_null:
-            where += f" AND {column} IS NOT NULL"
-        return floats(self._arrow(f"SELECT {column} AS v FROM {EVENTS} WHERE {where}", params)["v"])
+            where += f" AND {expr} IS NOT NULL"
+        return floats(self._arrow(f"SELECT {expr} AS v FROM {EVENTS} WHERE {where}", params)["v"])
 
     def columns(self, scope: Scope, columns: Sequence[str]) -> dict[str, np.ndarray]:
         """Numeric columns of every call in scope, row-aligned, NULL as NaN. Callers bound the
         scope; this is not for dashboards."""
-        check_call_fields(columns, at_least_one=True)
+        check_value_fields(columns, at_least_one=True)
         params = Params()
         where = where_clause(scope, params)
-        select = ", ".join(f"toFloat64({c}) AS {c}" for c in columns)
+        select = ", ".join(f"toFloat64({value_sql(c)}) AS {c}" for c in columns)
         result = self._arrow(f"SELECT {select} FROM {EVENTS} WHERE {where}", params)
         return {c: floats(result[c]) for c in columns}
 

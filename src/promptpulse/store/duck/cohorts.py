@@ -23,7 +23,7 @@ from promptpulse.model import (
     Metric,
     Scope,
     base_aggregates,
-    check_call_fields,
+    check_value_fields,
 )
 from promptpulse.store.duck.sql import (
     Record,
@@ -32,6 +32,7 @@ from promptpulse.store.duck.sql import (
     floats,
     naive_utc,
     py,
+    value_sql,
     where_clause,
 )
 
@@ -77,7 +78,10 @@ class CohortsMixin:
         aggs = base_aggregates(derived)
         select = [f"{expr} AS {alias}" for alias, expr in keys]
         select += [f"{agg_sql(a)} AS a{i}" for i, a in enumerate(aggs)]
-        select += [f"quantile_cont({m.column}, {m.q!r}) AS q{i}" for i, m in enumerate(quantiles)]
+        select += [
+            f"quantile_cont({value_sql(m.column)}, {m.q!r}) AS q{i}"
+            for i, m in enumerate(quantiles)
+        ]
         sql = (
             f"{cte}SELECT {', '.join(select)} FROM scoped "
             f"GROUP BY {', '.join(alias for alias, _ in keys)}"
@@ -97,9 +101,9 @@ class CohortsMixin:
     ) -> dict[str, np.ndarray]:
         """Like `columns`, for the calls of one cohort (new users' or returning users'): the raw
         per-call sample the mean and percentile tests need. Callers bound the scope."""
-        check_call_fields(columns, at_least_one=True)
+        check_value_fields(columns, at_least_one=True)
         cte, params = self._cohort_sql(scope, since)
-        select = ", ".join(f"CAST({c} AS DOUBLE) AS {c}" for c in columns)
+        select = ", ".join(f"CAST({value_sql(c)} AS DOUBLE) AS {c}" for c in columns)
         sql = f"{cte}SELECT {select} FROM scoped WHERE is_new = ?"
         with self._cursor() as cur:
             result = cur.execute(sql, [*params, new]).fetchnumpy()

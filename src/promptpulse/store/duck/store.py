@@ -28,6 +28,7 @@ from promptpulse.model import (
     Scope,
     base_aggregates,
     check_call_fields,
+    check_value_fields,
 )
 from promptpulse.store import deadline
 from promptpulse.store.deadline import in_context
@@ -40,10 +41,12 @@ from promptpulse.store.duck.sql import (
     Record,
     agg_sql,
     aware_utc,
+    check_tz,
     dimension_sql,
     floats,
     py,
     records,
+    value_sql,
     where_clause,
 )
 from promptpulse.store.duck.writer import DuckWriter
@@ -162,9 +165,38 @@ class DuckStore(LifecycleMixin, CohortsMixin):
         group_by: Sequence[Dimension],
         interval: str | None,
     ) -> list[AggRow]:
+        return self._aggregate_by(scope, metrics, group_keys(group_by, interval), len(group_by))
+
+    def aggregate_by_hour_of_week(
+        self, scope: Scope, metrics: Sequence[Metric], tz: str = "UTC"
+    ) -> list[AggRow]:
+        """Catalog metrics per (weekday, hour) of each call's local time in `tz`, from raw calls:
+        group = (weekday Monday=0 .. Sunday=6, hour 0..23)."""
+        local = f"timezone('{check_tz(tz)}', timezone('UTC', timestamp))"
+        keys = [("g0", f"isodow({local}) - 1"), ("g1", f"hour({local})")]
+        return self._aggregate_by(scope, metrics, keys, 2)
+
+    def histogram(self, scope: Scope, column: str, width: float, bins: int) -> list[int]:
+        """Calls per bin of a numeric field (non-null values): bin i holds [i*width,
+        (i+1)*width), the last bin also everything above (open)."""
+        check_value_fields([column])
+        expr = value_sql(column)
+        where, params = where_clause(scope)
+        sql = (
+            f"SELECT least(greatest(CAST(floor({expr} / ?) AS BIGINT), 0), ?) AS b, "
+            f"count(*) AS n FROM events WHERE {where} AND {expr} IS NOT NULL GROUP BY b"
+        )
+        counts = [0] * bins
+        for r in self._records(sql, [float(width), bins - 1, *params]):
+            counts[int(r["b"])] = int(r["n"])
+        return counts
+
+    def _aggregate_by(
+        self, scope: Scope, metrics: Sequence[Metric], keys: list[tuple[str, str]], groups: int
+    ) -> list[AggRow]:
         """One scan computes every base aggregate once; percentiles exact (grouped: DuckDB's
-        quantile_cont; ungrouped: `exact_quantiles`)."""
-        keys = group_keys(group_by, interval)
+        quantile_cont; ungrouped: `exact_quantiles`). `keys`: (alias, expression) of the time
+        bucket `t` and the groups `g0`..."""
         derived = [m for m in metrics if m.kind is Kind.AGGREGATE]
         aggs = base_aggregates(derived)
         quantiles: dict[str, list[Metric]] = {}
@@ -182,7 +214,7 @@ class DuckStore(LifecycleMixin, CohortsMixin):
         if keys:
             for column, ms in quantiles.items():
                 qs = ", ".join(repr(m.q) for m in ms)
-                select.append(f'quantile_cont({column}, [{qs}]) AS "q_{column}"')
+                select.append(f'quantile_cont({value_sql(column)}, [{qs}]) AS "q_{column}"')
         sql = f"SELECT {', '.join(select) or 'count(*)'} FROM events WHERE {where}{group}"
         main = self._submit(self._records, sql, params)
         side: Future[list[Record]] | None = None
@@ -191,12 +223,7 @@ class DuckStore(LifecycleMixin, CohortsMixin):
             extra += [f"{agg_sql(a)} AS a{aggs.index(a)}" for a in distinct]
             sql = f"SELECT {', '.join(extra)} FROM events WHERE {where}{group}"
             side = self._submit(self._records, sql, params)
-        exact_futures = {}
-        if not keys:
-            for column, ms in quantiles.items():
-                exact_futures[column] = self._submit(
-                    self._with_cursor, exact_quantiles, where, params, column, [m.q for m in ms]
-                )
+        exact_futures = {} if keys else self._exact_quantiles(where, params, quantiles)
         raw = main.result()
         if side is not None:
             by_key = {tuple(r[alias] for alias, _ in keys): r for r in side.result()}
@@ -211,8 +238,24 @@ class DuckStore(LifecycleMixin, CohortsMixin):
                 found = exact[column] if not keys else record[f"q_{column}"]
                 for i, m in enumerate(ms):
                     values[m.name] = None if found is None else py(found[i])
-            rows.append(row_of(record, len(group_by), values))
+            rows.append(row_of(record, groups, values))
         return rows
+
+    def _exact_quantiles(
+        self, where: str, params: list[Any], quantiles: dict[str, list[Metric]]
+    ) -> dict[str, Future[list[float] | None]]:
+        """Ungrouped exact percentiles, one column per query-pool task."""
+        return {
+            column: self._submit(
+                self._with_cursor,
+                exact_quantiles,
+                where,
+                params,
+                value_sql(column),
+                [m.q for m in ms],
+            )
+            for column, ms in quantiles.items()
+        }
 
     def peak_per_minute(
         self, scope: Scope, group_by: Sequence[Dimension] = (), interval: str | None = None
@@ -258,21 +301,22 @@ class DuckStore(LifecycleMixin, CohortsMixin):
     def values(self, scope: Scope, column: str, where_not_null: bool = True) -> np.ndarray:
         """One numeric column of every call in scope, for statistics that need the raw sample
         (Mann-Whitney, bootstrap). Callers bound the scope; this is not for dashboards."""
-        check_call_fields([column])
+        check_value_fields([column])
+        expr = value_sql(column)
         where, params = where_clause(scope)
         if where_not_null:
-            where += f" AND {column} IS NOT NULL"
+            where += f" AND {expr} IS NOT NULL"
         with self._cursor() as cur:
-            result = cur.execute(f"SELECT {column} AS v FROM events WHERE {where}", params)
+            result = cur.execute(f"SELECT {expr} AS v FROM events WHERE {where}", params)
             return floats(result.fetchnumpy()["v"])
 
     def columns(self, scope: Scope, columns: Sequence[str]) -> dict[str, np.ndarray]:
         """Numeric columns of every call in scope, row-aligned, NULL as NaN: for statistics that
         need per-call values of more than one column (tokens = input + output). Callers bound the
         scope; this is not for dashboards."""
-        check_call_fields(columns, at_least_one=True)
+        check_value_fields(columns, at_least_one=True)
         where, params = where_clause(scope)
-        select = ", ".join(f"CAST({c} AS DOUBLE) AS {c}" for c in columns)
+        select = ", ".join(f"CAST({value_sql(c)} AS DOUBLE) AS {c}" for c in columns)
         with self._cursor() as cur:
             result = cur.execute(f"SELECT {select} FROM events WHERE {where}", params).fetchnumpy()
         return {c: floats(result[c]) for c in columns}

@@ -1,4 +1,5 @@
 // ECharts (vendored, window.echarts) with two themes, chart cards with CSV and PNG export.
+import { overlayPrevious } from "./previous.js";
 import * as tz from "./tz.js";
 import { h, icon } from "./ui.js";
 
@@ -155,6 +156,7 @@ function markPartial(option, el) {
   const stacked = new Map();
   for (const s of option.series) {
     out.push(s);
+    if (s.previousOf) continue;  // a previous period's line (previous.js) is drawn whole
     if (s.type === "bar") {
       s.data = s.data.map((v, j) => (j !== i ? v : v && typeof v === "object"
         ? { ...v, partial: true, itemStyle: { ...v.itemStyle, opacity: 0.4 } } : { value: v, partial: true, itemStyle: { opacity: 0.4 } }));
@@ -234,7 +236,7 @@ export function chartCard({ id, title, sub = "", size = "", extraTools = [] }) {
     sub(text) { subEl.textContent = text; },
     set(option, data) {
       if (!chart) chart = init(el);
-      markPartial(stableColors(option), el);
+      markPartial(overlayPrevious(stableColors(option), el), el);
       fitPie(option, el);
       chart.setOption(option, { notMerge: true, lazyUpdate: false });
       if (data) table = data;

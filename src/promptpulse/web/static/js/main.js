@@ -3,10 +3,12 @@
 import { Api, ApiError, askKey, forgetKey, onSignedOutElsewhere, saveKey, savedKey } from "./api.js";
 import { disposeAll } from "./charts.js";
 import * as fmt from "./fmt.js";
+import * as previous from "./previous.js";
 import * as state from "./state.js";
 import * as tz from "./tz.js";
 import { h, icon } from "./ui.js";
 import overview from "./pages/overview.js";
+import performance from "./pages/performance.js";
 import prompts from "./pages/prompts.js";
 import prompt from "./pages/prompt.js";
 import compare from "./pages/compare.js";
@@ -19,6 +21,7 @@ import dashboards from "./pages/dashboards.js";
 const LIVE_MS = 1000;  // the most often Live re-queries
 const NAV = [
   { path: "/", label: "Overview", icon: "overview", page: overview },
+  { path: "/performance", label: "Performance", icon: "performance", page: performance },
   { path: "/prompts", label: "Prompts", icon: "prompts", page: prompts },
   { path: "/compare", label: "Compare", icon: "compare", page: compare },
   { path: "/cost", label: "Cost", icon: "cost", page: cost },
@@ -126,14 +129,16 @@ function shell() {
   const liveBtn = h("button", { class: "btn live-toggle", "data-action": "live", "aria-pressed": "false", title: "Refresh as new calls arrive",
     onclick: () => state.update({ live: state.params().get("live") === "1" ? null : "1" }, { replace: true }) },
   h("span", { class: "live-dot" }), "Live");
+  const prevBtn = h("button", { class: "btn ghost", "data-action": "previous", "aria-pressed": "false", title: "Compare to previous period: dashed lines on every time-series chart",
+    onclick: () => state.update({ prev: previous.isOn() ? null : "1" }, { replace: true }) }, "vs previous");
   const topbar = h("header", { class: "topbar" }, title, presets, custom, h("div", { class: "spacer" }),
-    h("span", { class: "range-label", "data-range-label": "" }), zone, liveBtn, themeBtn);
+    h("span", { class: "range-label", "data-range-label": "" }), zone, prevBtn, liveBtn, themeBtn);
   const filterbar = h("div", { class: "filterbar", "data-filters": "" });
   const banner = h("div", { class: "banner", role: "alert", hidden: true });
   const content = h("div", { class: "content" });
   const main = h("main", { class: "main" }, topbar, filterbar, h("div", { class: "content", style: "padding-bottom:0" }, banner), content);
   root.replaceChildren(sidebar, main);
-  els = { nav, title, presets, custom, fromIn, toIn, tzTag, zone, liveBtn, themeBtn, filterbar, banner, content, main, rangeLabel: topbar.querySelector("[data-range-label]") };
+  els = { nav, title, presets, custom, fromIn, toIn, tzTag, zone, prevBtn, liveBtn, themeBtn, filterbar, banner, content, main, rangeLabel: topbar.querySelector("[data-range-label]") };
   banner.parentElement.hidden = true;
 }
 
@@ -157,6 +162,7 @@ function paintControls(r) {
   els.zone.value = tz.zone();
   const isLive = state.params().get("live") === "1";
   els.liveBtn.setAttribute("aria-pressed", String(isLive));
+  els.prevBtn.setAttribute("aria-pressed", String(previous.isOn()));
   els.themeBtn.replaceChildren(icon(document.documentElement.dataset.theme === "dark" ? "sun" : "moon"));
   for (const a of els.nav.querySelectorAll("a")) {
     a.classList.toggle("active", a.dataset.nav === r.nav);

@@ -18,6 +18,7 @@ export function h(tag, attrs = {}, ...children) {
 
 const PATHS = {
   overview: "M3 12h4l3-8 4 16 3-8h4",
+  performance: "M4 18a8 8 0 1 1 16 0M12 18l4-6",
   prompts: "M4 6h16M4 12h16M4 18h10",
   compare: "M8 4v16M16 4v16M4 8h8M12 16h8",
   cost: "M12 3v18M16.5 7.5c0-1.7-2-3-4.5-3s-4.5 1.3-4.5 3 2 2.6 4.5 3 4.5 1.3 4.5 3-2 3-4.5 3-4.5-1.3-4.5-3",

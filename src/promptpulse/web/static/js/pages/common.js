@@ -33,6 +33,7 @@ export function partialIndex(ts) {
 function withPartial(labels, ts) {
   labels.partial = partialIndex(ts);
   labels.partialUntil = ts.to;
+  labels.previous = ts.previous || null;  // "compare to previous period" (previous.js)
   return labels;
 }
 

@@ -14,6 +14,7 @@ export const DIMENSIONS = { prompt_id: "Prompts", prompt_version: "Versions", mo
 export const PRIMARIES = {
   success_rate: "Success rate", error_rate: "Error rate", latency_p50_ms: "p50 latency",
   latency_p95_ms: "p95 latency", cost_per_request_usd: "Cost / request",
+  tpot_p95_ms: "p95 time / output token", output_tps_p50: "p50 output tok/s",
 };
 const MAX = 3;
 const NONE = "(none)";
@@ -84,7 +85,7 @@ export default {
         const order = (series) => [...series].sort((a, b) => items.indexOf(a.group) - items.indexOf(b.group));
         const draw = (chart, metric, unit, type = "line") => chart.set(base({ tooltip: axisTooltip(unit),
           xAxis: { type: "category", data: x, boundaryGap: type === "bar" }, yAxis: { type: "value", axisLabel: { formatter: fmt.axis(unit) } },
-          series: order(grouped(ts, metric)).map((s) => ({ name: s.name === NONE ? NONE : label(s.group), type, barMaxWidth: 10, data: s.values, connectNulls: true })) }),
+          series: order(grouped(ts, metric)).map((s) => ({ name: s.name === NONE ? NONE : label(s.group), type, barMaxWidth: 10, data: s.values, connectNulls: true, metric, group: s.group })) }),
         tsTable(ts, [metric]));
         draw(c.requests, "requests", "count", "bar");
         draw(c.p95, "latency_p95_ms", "ms");

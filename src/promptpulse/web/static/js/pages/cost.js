@@ -74,7 +74,7 @@ export default {
         daily.sub(ts.interval === "day" ? "per UTC day" : `per ${ts.interval}`);
         daily.set(base({ tooltip: axisTooltip("usd"), legend: { show: false },
           xAxis: { type: "category", data: xLabels(ts) }, yAxis: { type: "value", axisLabel: { formatter: fmt.axis("usd") } },
-          series: [{ name: "Spend", type: "bar", barMaxWidth: 22, color: "#f59e0b", itemStyle: { borderRadius: [3, 3, 0, 0] }, data: pts.map((p) => p.cost_usd) }] }),
+          series: [{ name: "Spend", metric: "cost_usd", type: "bar", barMaxWidth: 22, color: "#f59e0b", itemStyle: { borderRadius: [3, 3, 0, 0] }, data: pts.map((p) => p.cost_usd) }] }),
         tsTable(ts, ["cost_usd", "requests"]));
         const hp = points(hourly);
         const days = [...new Set(hp.map((p) => p.t.slice(0, 10)))];

@@ -52,7 +52,7 @@ export default {
           series: [
             ...series.map((s) => ({ name: s.name, type: "bar", stack: "e", barMaxWidth: 14, color: ERROR_COLORS[s.group],
               tooltip: { valueFormatter: (v) => fmt.count(v) }, data: s.values })),
-            { name: "error rate", type: "line", yAxisIndex: 1, color: "#e11d48", lineStyle: { width: 2 },
+            { name: "error rate", metric: "error_rate", type: "line", yAxisIndex: 1, color: "#e11d48", lineStyle: { width: 2 },
               tooltip: { valueFormatter: (v) => fmt.pct(v, 2) }, data: points(rate).map((p) => p.error_rate) },
           ] }),
         { columns: [...tsTable(rate, ["error_rate", "errors"]).columns, ...series.map((s) => `errors_${s.name}`)],

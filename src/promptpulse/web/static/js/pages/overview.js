@@ -69,7 +69,7 @@ export default {
         const x = xLabels(ts);
         c.volume.set(base({ tooltip: axisTooltip("count"), legend: { show: false },
           xAxis: { type: "category", data: x }, yAxis: { type: "value", axisLabel: { formatter: fmt.axis("count") } },
-          series: [{ name: "Requests", type: "bar", barMaxWidth: 14, itemStyle: { borderRadius: [3, 3, 0, 0] }, data: pts.map((p) => p.requests) }] }),
+          series: [{ name: "Requests", metric: "requests", type: "bar", barMaxWidth: 14, itemStyle: { borderRadius: [3, 3, 0, 0] }, data: pts.map((p) => p.requests) }] }),
         tsTable(ts, ["requests"]));
         const byType = grouped(errs, "requests");
         c.outcomes.set(base({ tooltip: axisTooltip("count"),
@@ -85,9 +85,9 @@ export default {
           xAxis: { type: "category", data: x, boundaryGap: false }, yAxis: { type: "value", axisLabel: { formatter: fmt.axis("ms") } },
           series: [
             // Dots as well as lines: a bucket between two empty ones is still visible.
-            { name: "p50", type: "line", data: pts.map((p) => p.latency_p50_ms), symbol: "circle", symbolSize: 4 },
-            { name: "p95", type: "line", data: pts.map((p) => p.latency_p95_ms), symbol: "circle", symbolSize: 4 },
-            { name: "p99", type: "line", data: pts.map((p) => p.latency_p99_ms), symbol: "circle", symbolSize: 4,
+            { name: "p50", metric: "latency_p50_ms", type: "line", data: pts.map((p) => p.latency_p50_ms), symbol: "circle", symbolSize: 4 },
+            { name: "p95", metric: "latency_p95_ms", type: "line", data: pts.map((p) => p.latency_p95_ms), symbol: "circle", symbolSize: 4 },
+            { name: "p99", metric: "latency_p99_ms", type: "line", data: pts.map((p) => p.latency_p99_ms), symbol: "circle", symbolSize: 4,
               markLine: target ? { symbol: "none", silent: true, lineStyle: { color: "#ef4444", type: "dashed" },
                 label: { formatter: `SLA ${fmt.ms(target)}`, position: "insideEndTop", color: "#ef4444" }, data: [{ yAxis: target }] } : undefined },
           ] }),
@@ -101,7 +101,7 @@ export default {
         tsTable(ts, ["input_tokens", "output_tokens"]));
         c.cost.set(base({ tooltip: axisTooltip("usd"), legend: { show: false },
           xAxis: { type: "category", data: x }, yAxis: { type: "value", axisLabel: { formatter: fmt.axis("usd") } },
-          series: [{ name: "Cost", type: "bar", barMaxWidth: 14, color: "#f59e0b", itemStyle: { borderRadius: [3, 3, 0, 0] }, data: pts.map((p) => p.cost_usd) }] }),
+          series: [{ name: "Cost", metric: "cost_usd", type: "bar", barMaxWidth: 14, color: "#f59e0b", itemStyle: { borderRadius: [3, 3, 0, 0] }, data: pts.map((p) => p.cost_usd) }] }),
         tsTable(ts, ["cost_usd"]));
         if (forecast) {
           projected.dataset.value = String(forecast.projected);

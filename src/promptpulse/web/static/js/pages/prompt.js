@@ -52,7 +52,7 @@ export default {
         const x = groupedLabels(ts);
         const lines = (metric, unit, type = "line", stack = null) => base({ tooltip: axisTooltip(unit),
           xAxis: { type: "category", data: x, boundaryGap: type === "bar" }, yAxis: { type: "value", axisLabel: { formatter: fmt.axis(unit) } },
-          series: grouped(ts, metric).map((s) => ({ name: s.name, type, stack, barMaxWidth: 14, data: s.values, connectNulls: true })) });
+          series: grouped(ts, metric).map((s) => ({ name: s.name, type, stack, barMaxWidth: 14, data: s.values, connectNulls: true, ...(stack ? {} : { metric, group: s.group }) })) });
         c.volume.set(lines("requests", "count", "bar", "v"), tsTable(ts, ["requests"]));
         c.p95.set(lines("latency_p95_ms", "ms"), tsTable(ts, ["latency_p95_ms"]));
         c.errors.set(lines("error_rate", "ratio"), tsTable(ts, ["error_rate"]));

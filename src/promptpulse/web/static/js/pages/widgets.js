@@ -16,7 +16,8 @@ export const TYPE_LABELS = {
 };
 export const MULTI = new Set(["line", "area", "bar", "table"]);  // types that take several metrics
 export const NEEDS_DIMENSION = new Set(["stacked", "pie", "donut", "table", "pivot"]);
-export const HISTOGRAM_FIELDS = ["latency_ms", "ttft_ms", "queue_ms", "input_tokens", "output_tokens", "cost_usd"];
+// The fields GET /v1/metrics/histogram bins (model/derived.py HISTOGRAM_FIELDS; a test holds them equal).
+export const HISTOGRAM_FIELDS = ["latency_ms", "ttft_ms", "tpot_ms", "generation_ms", "output_tps"];
 // The heatmap endpoint's `weekday`: 0 is Monday (ISO order), 6 Sunday.
 const WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
 
