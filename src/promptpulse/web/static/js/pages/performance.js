@@ -125,7 +125,8 @@ function drawHistogram(x, hist) {
   const unit = hist.unit;
   const title = FIELDS[hist.field];
   x.chart.card.querySelector("h2").textContent = `${title} distribution`;
-  x.chart.sub(`${fmt.countFull(hist.count)} calls · bins of ${show(unit, hist.width)}`);
+  const none = !hist.count;  // no call in range has this figure: an empty chart that says so
+  x.chart.sub(none ? "no calls have it in this range" : `${fmt.countFull(hist.count)} calls · bins of ${show(unit, hist.width)}`);
   x.marks.dataset.marks = hist.field;
   x.marks.replaceChildren(...["p50", "p95", "p99"].flatMap((m, i) => [i ? " · " : "",
     h("span", { "data-mark": m, "data-value": hist.percentiles[m] ?? "" }, `${m} `, h("b", {}, show(unit, hist.percentiles[m])))]));
@@ -134,9 +135,11 @@ function drawHistogram(x, hist) {
   const data = hist.bins.map((b) => ({ value: [b.lo + w / 2, b.count], lo: b.lo, hi: b.hi }));
   const marks = ["p50", "p95", "p99"].filter((m) => hist.percentiles[m] !== null)
     .map((m) => ({ name: m, xAxis: hist.percentiles[m], lineStyle: { color: colorFor(m) }, label: { formatter: `${m} ${show(unit, hist.percentiles[m])}`, color: colorFor(m) } }));
-  x.chart.set(base({ legend: { show: false }, grid: { left: 8, right: 16, top: 28, bottom: 4, containLabel: true },
+  x.chart.set(base({ legend: { show: false },
+    title: none ? { text: `No call in this range has a ${title.toLowerCase()}`, left: "center", top: "middle", textStyle: { fontSize: 13, fontWeight: "normal" } } : undefined,
+    grid: { left: 8, right: 16, top: 28, bottom: 4, containLabel: true },
     tooltip: { trigger: "item", confine: true, formatter: (q) => `${show(unit, q.data.lo)} – ${q.data.hi === null ? "and above" : show(unit, q.data.hi)}<br><b>${fmt.countFull(q.data.value[1])}</b> calls` },
-    xAxis: { type: "value", min: 0, max: hist.bins.length ? hist.bins.length * w : null, axisLabel: { formatter: unit === TPS ? (v) => fmt.number(v) : fmt.axis(unit) } },
+    xAxis: { type: "value", min: 0, max: hist.bins.length ? hist.bins.length * w : 1, axisLabel: { formatter: unit === TPS ? (v) => fmt.number(v) : fmt.axis(unit) } },
     yAxis: { type: "value", axisLabel: { formatter: fmt.axis("count") } },
     series: [{ name: "Calls", type: "bar", barWidth: "92%", color: colorFor(hist.field), data,
       markLine: { symbol: "none", silent: true, lineStyle: { type: "dashed" }, label: { position: "insideEndTop", fontSize: 11 }, data: marks } }] }),
