@@ -4,6 +4,7 @@ clients ingest concurrently, `allowed` flipping exactly at the amount, and bad i
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -123,7 +124,7 @@ def test_spend_from_memory_is_exact_under_concurrent_ingest(live: LiveServer) ->
     assert len(seen) > 3
     for name in got:  # spend only grows while calls arrive
         series = [s[name] for s in seen if name in s]
-        assert all(x <= y + 1e-12 for x, y in zip(series, series[1:], strict=False)), name
+        assert all(x <= y + 1e-12 for x, y in itertools.pairwise(series)), name
     live.ctx.budget_checks.refresh()  # the store agrees with memory
     with live.client(admin) as c:
         r = c.get("/v1/budgets/check", params={**EVERY, "project": PROJECT})
