@@ -140,3 +140,59 @@ def test_backtests_equal_a_live_replay(srv: AlertServer, seed: int) -> None:
 
 def _t(s: str) -> datetime:
     return datetime.fromisoformat(s.replace("Z", "+00:00"))
+
+
+BAD = [
+    ("from-after-to", {"from": iso(END), "to": iso(START)}, {}, "from"),
+    ("equal", {"from": iso(START), "to": iso(START)}, {}, "from"),
+    ("too-long", {"from": iso(END - timedelta(days=32)), "to": iso(END)}, {}, "from"),
+    ("future", {"to": iso(END + timedelta(hours=1))}, {}, "to"),
+    ("bad-time", {"from": "yesterday"}, {}, "from"),
+    ("bad-step", {"step": "soon"}, {}, "step"),
+    ("tiny-step", {"step": "10s"}, {}, "step"),
+    ("no-metric", {}, {"metric": None, "operator": None}, "body"),
+    ("bad-metric", {}, {"metric": "nope"}, "body"),
+    ("bad-window", {}, {"window": "0m"}, "body"),
+    ("unknown-field", {}, {"colour": "red"}, "colour"),
+    ("score", {}, {"metric": "score.thumbs"}, "metric"),
+    ("metadata-group", {}, {"group_by": "metadata.tier"}, "group_by"),
+]
+
+
+@pytest.mark.parametrize(("params", "change", "field"), [b[1:] for b in BAD],
+                         ids=[b[0] for b in BAD])  # fmt: skip
+def test_bad_backtests_are_422_and_save_nothing(
+    srv: AlertServer, params: dict[str, str], change: dict[str, Any], field: str
+) -> None:
+    body = {"name": "bad", "metric": "error_rate", "operator": ">", "threshold": 0.1, **change}
+    body = {k: v for k, v in body.items() if v is not None}
+    with srv.client(srv.key) as c:
+        before = c.get("/v1/alerts/rules").json()
+        r = c.post("/v1/alerts/rules/backtest", params=params, json=body)
+        assert r.status_code == 422, r.text
+        assert r.headers["content-type"].startswith("application/problem+json")
+        fields = [e["field"] for e in r.json()["errors"]]
+        assert any(f == field or f.startswith(field) for f in fields), fields
+        assert c.get("/v1/alerts/rules").json() == before  # nothing saved
+        assert c.get("/v1/alerts", params={"state": "firing"}).status_code == 200
+
+
+def test_a_range_with_no_calls_is_answered_with_a_warning(srv: AlertServer) -> None:
+    """No data is an answer, not an error: a traffic-drop rule fires on an empty range."""
+    body = {"name": "nothing", "metric": "requests", "operator": "<", "threshold": 1,
+            "window": "5m", "filters": {"prompt_id": "never-sent"}}  # fmt: skip
+    with srv.client(srv.key) as c:
+        r = c.post("/v1/alerts/rules/backtest",
+                   params={"from": iso(START), "to": iso(START + timedelta(hours=1))}, json=body)  # fmt: skip
+    assert r.status_code == 200, r.text
+    got = r.json()
+    assert got["calls"] == 0 and got["warnings"]
+    assert got["count"] == 1 and got["firings"][0]["ongoing"] and got["minutes"] == 60
+
+
+def test_a_project_key_backtests_its_own_project_only(srv: AlertServer) -> None:
+    body = {"name": "x", "metric": "requests", "operator": ">", "threshold": 1,
+            "filters": {"project": "elsewhere"}}  # fmt: skip
+    with srv.client(srv.key) as c:
+        r = c.post("/v1/alerts/rules/backtest", json=body)
+    assert r.status_code == 403, r.text
