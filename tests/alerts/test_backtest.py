@@ -182,8 +182,8 @@ def test_a_range_with_no_calls_is_answered_with_a_warning(srv: AlertServer) -> N
     body = {"name": "nothing", "metric": "requests", "operator": "<", "threshold": 1,
             "window": "5m", "filters": {"prompt_id": "never-sent"}}  # fmt: skip
     with srv.client(srv.key) as c:
-        r = c.post("/v1/alerts/rules/backtest",
-                   params={"from": iso(START), "to": iso(START + timedelta(hours=1))}, json=body)  # fmt: skip
+        hour = {"from": iso(START), "to": iso(START + timedelta(hours=1))}
+        r = c.post("/v1/alerts/rules/backtest", params=hour, json=body)
     assert r.status_code == 200, r.text
     got = r.json()
     assert got["calls"] == 0 and got["warnings"]
