@@ -267,10 +267,10 @@ def backtest_rule(
             raise ReplayError(errors[0]["error"])
         return [(j.subject, j.verdict) for j in judged]
 
-    return {**simulate(judge_at, rng), "calls": replay.n, "warnings": _warnings(store, replay)}
+    return {**simulate(judge_at, rng), "calls": replay.n, "warnings": warnings_of(store, replay)}
 
 
-def _warnings(store: Store, replay: ReplayStore) -> list[str]:
+def warnings_of(store: Store, replay: ReplayStore) -> list[str]:
     out = []
     if replay.n == 0:
         out.append("no calls matched the filters in the range or its look-back")

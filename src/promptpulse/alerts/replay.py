@@ -142,14 +142,18 @@ class ReplayStore:
         return int(np.searchsorted(self.ts, lo, "left")), int(np.searchsorted(self.ts, hi, "left"))
 
     def _daily(self, i: int, j: int, metrics: Sequence[Metric]) -> list[AggRow]:
-        """Rows of the UTC days that have calls (as a store's GROUP BY gives them)."""
-        rows = []
-        days = self.ts[i:j] // _DAY_US
-        for d in np.unique(days):
-            a = i + int(np.searchsorted(days, d, "left"))
-            b = i + int(np.searchsorted(days, d, "right"))
-            t = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(days=int(d))
-            rows.append(AggRow(self._values(metrics, a, b, None), t=t))
+        """Rows of the UTC days that have calls (as a store's GROUP BY gives them); each day's
+        bounds by binary search, so a month of days costs no scan of its calls."""
+        rows: list[AggRow] = []
+        if i >= j:
+            return rows
+        first, last = int(self.ts[i] // _DAY_US), int(self.ts[j - 1] // _DAY_US)
+        for d in range(first, last + 1):
+            a = max(i, int(np.searchsorted(self.ts, d * _DAY_US, "left")))
+            b = min(j, int(np.searchsorted(self.ts, (d + 1) * _DAY_US, "left")))
+            if b > a:
+                t = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(days=d)
+                rows.append(AggRow(self._values(metrics, a, b, None), t=t))
         return rows
 
     def _values(

@@ -5,19 +5,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Body, Depends, Request, Response
 
-from promptpulse.budgets import MODES, BudgetIn, budget_status
+from promptpulse.budgets import MODES, BudgetIn, backtest_budget, budget_status
 from promptpulse.budgets.service import repo
 from promptpulse.errors import Forbidden
 from promptpulse.meta import ApiKey, Scope
 from promptpulse.model import FILTERS, METADATA_PREFIX, is_dimension
 from promptpulse.query.parse import Errors, Param, ParamKind, parse_choice
 from promptpulse.web.auth import require
+from promptpulse.web.backtests import BT_FROM, BT_TO, parse_spec, read_range, step_param
+from promptpulse.web.backtests import run as run_backtest
 from promptpulse.web.context import context
 from promptpulse.web.crud import Resource, Summaries, add_crud_routes, scoped
 from promptpulse.web.openapi import query_params
 from promptpulse.web.problems import documented
+from promptpulse.web.schemas.alerts import Backtest
+from promptpulse.web.schemas.common import answer
 from promptpulse.web.schemas.objects import BudgetCheck, BudgetList, BudgetOut
 
 
@@ -95,6 +99,26 @@ async def check(
     answer, seconds = context(request).budget_checks.check(_call(request, key), mode, key.project)
     response.headers["Server-Timing"] = f"check;dur={seconds * 1000:.4f}"
     return answer
+
+
+BT_STEP = step_param("1h")
+
+
+@router.post(
+    "/backtest",
+    summary="What a budget's alerts would have done over a past range (saves and sends nothing)",
+    openapi_extra=query_params((BT_FROM, BT_TO, BT_STEP)),
+    **answer(Backtest),
+)
+async def backtest(
+    request: Request,
+    body: dict[str, Any] = Body(..., description="A budget, as for POST /v1/budgets"),
+    key: ApiKey = Depends(require(Scope.READ)),
+) -> Any:
+    start, end, step = read_range(request.query_params, BT_STEP)
+    budget = scoped(request, key, parse_spec(BudgetIn, body))
+    ctx = context(request)
+    return await run_backtest(backtest_budget, ctx.store, budget, start, end, step, ctx.clock())
 
 
 add_crud_routes(router, BUDGETS)  # after /check, which /{budget_id} would match
