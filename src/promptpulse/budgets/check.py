@@ -20,7 +20,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -40,7 +40,8 @@ MODES = ("spent", "projected")
 
 @dataclass
 class Entry:
-    """One budget's state in memory; `spent` and `projected` grow with each commit."""
+    """One budget's state in memory; `spent` and `projected` grow with each commit. What a
+    check needs besides is prepared once per refresh (filters as sets, the answer's constants)."""
 
     id: str
     spec: BudgetIn
@@ -49,35 +50,28 @@ class Entry:
     spent: float
     projected: float
     refreshed_at: datetime
+    filters: tuple[tuple[str, frozenset[str]], ...] = ()
+    shown: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        b = self.spec
+        self.filters = tuple((d, frozenset(v)) for d, v in b.filters.items())
+        self.shown = {"id": self.id, "name": b.name, "metric": b.metric, "amount": b.amount,
+                      "period_start": _iso(self.start), "period_end": _iso(self.end),
+                      "refreshed_at": _iso(self.refreshed_at)}  # fmt: skip
+
+    def matches(self, call: Mapping[str, Sequence[str]]) -> bool:
+        """Whether a call with these attributes counts toward the budget: every one of its
+        filters holds, as the store applies them (an attribute not given is null; tags: any)."""
+        return all(not values.isdisjoint(call.get(dim, ())) for dim, values in self.filters)
 
     def public(self, now: datetime) -> dict[str, Any]:
-        b = self.spec
-        current = self.start <= now < self.end or b.period == "custom"
+        current = self.start <= now < self.end
         spent = self.spent if current else 0.0  # a new period: nothing known until refreshed
         projected = self.projected if current else 0.0
-        return {
-            "id": self.id,
-            "name": b.name,
-            "metric": b.metric,
-            "amount": b.amount,
-            "spent": spent,
-            "projected": projected,
-            "period_start": _iso(self.start),
-            "period_end": _iso(self.end),
-            "over": spent >= b.amount,
-            "projected_over": projected > b.amount,
-            "refreshed_at": _iso(self.refreshed_at),
-        }
-
-
-def matches(spec: BudgetIn, call: Mapping[str, Sequence[str]]) -> bool:
-    """Whether a call with these attributes counts toward the budget: every one of its filters
-    holds, as the store applies them (an attribute not given is null; tags: any of them)."""
-    for dim, values in spec.filters.items():
-        given = call.get(dim, ())
-        if not any(v in values for v in given):
-            return False
-    return True
+        amount = self.spec.amount
+        return {**self.shown, "spent": spent, "projected": projected, "over": spent >= amount,
+                "projected_over": projected > amount}  # fmt: skip
 
 
 class BudgetChecker:
@@ -102,7 +96,7 @@ class BudgetChecker:
         found = [
             e.public(now)
             for e in self._entries
-            if (project is None or e.spec.project == project) and matches(e.spec, call)
+            if (project is None or e.spec.project == project) and e.matches(call)
         ]
         key = "over" if mode == "spent" else "projected_over"
         allowed = not any(b["over"] or b[key] for b in found)
