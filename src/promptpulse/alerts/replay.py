@@ -12,6 +12,8 @@ window's slice.
 
 from __future__ import annotations
 
+import calendar
+import math
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -60,7 +62,7 @@ def fields_for(metrics: Iterable[Metric]) -> list[str]:
 
 
 def _epoch_us(t: datetime) -> int:
-    return int((t.astimezone(UTC) - datetime(1970, 1, 1, tzinfo=UTC)) / timedelta(microseconds=1))
+    return calendar.timegm(t.utctimetuple()) * _US + t.microsecond
 
 
 def _canon(filters: Iterable[Filter]) -> frozenset[tuple[str, tuple[str, ...]]]:
@@ -94,6 +96,7 @@ class ReplayStore:
                 arr = col.cast(pa.float64()).fill_null(np.nan) if self.n else col
                 self.num[name] = np.asarray(arr.to_numpy(zero_copy_only=False), dtype=np.float64)
         self._prefix: dict[Agg, np.ndarray] = {}
+        self._calls: dict[Agg, np.ndarray] = {}
 
     # ------------------------------------------------------------ the Store questions
 
@@ -166,7 +169,7 @@ class ReplayStore:
             if m.kind is Kind.QUANTILE:
                 v = self._slice(m.column, i, j, mask)
                 v = v[~np.isnan(v)]
-                out[m.name] = float(np.percentile(v, m.q * 100)) if len(v) else None
+                out[m.name] = _percentile(v, m.q) if len(v) else None
         return out
 
     def _slice(self, column: str, i: int, j: int, mask: np.ndarray | None) -> np.ndarray:
@@ -197,7 +200,13 @@ class ReplayStore:
         return int(per.sum())
 
     def _per_call(self, a: Agg) -> np.ndarray:
-        """Each call's contribution to a count or sum."""
+        """Each call's contribution to a count or sum (computed once per replay)."""
+        got = self._calls.get(a)
+        if got is None:
+            got = self._calls[a] = self._contribution(a)
+        return got
+
+    def _contribution(self, a: Agg) -> np.ndarray:
         if a == COUNT:
             return np.ones(self.n)
         if a.op is Op.COUNT_IF:
@@ -227,6 +236,17 @@ _INTEGER_FIELDS = frozenset(
     {"input_tokens", "output_tokens", "cached_tokens", "reasoning_tokens", "cache_write_tokens",
      "retries", "http_status"}
 )  # fmt: skip
+
+
+def _percentile(v: np.ndarray, q: float) -> float:
+    """numpy.percentile(v, 100 q) (linear, its same interpolation), without its overhead: a
+    backtest asks this tens of thousands of times of small windows."""
+    h = (len(v) - 1) * q
+    lo = math.floor(h)
+    hi = min(lo + 1, len(v) - 1)
+    part = np.partition(v, (lo, hi)) if len(v) > 2 else np.sort(v)
+    a, b, t = float(part[lo]), float(part[hi]), h - lo
+    return a + (b - a) * t if t < 0.5 else b - (b - a) * (1 - t)
 
 
 def _num(x: float, integer: bool) -> float | int:
