@@ -234,3 +234,34 @@ def test_budget_and_slo_backtests_equal_a_live_replay(srv: AlertServer) -> None:
         for kind, spec in SPECS:
             assert c.delete(f"/v1/{kind}/{ids[spec['name']]}").status_code == 204
     assert fired >= 3
+
+
+@pytest.mark.parametrize(
+    ("kind", "body", "field"),
+    [
+        ("budgets", {"name": "b", "amount": -1}, "amount"),
+        ("budgets", {"name": "b", "amount": 1, "metric": "latency_p95_ms"}, "body"),
+        (
+            "budgets",
+            {
+                "name": "b",
+                "amount": 1,
+                "period": "custom",
+                "starts_at": "2020-01-01T00:00:00Z",
+                "ends_at": "2020-02-01T00:00:00Z",
+            },
+            "from",
+        ),
+        ("slos", {"name": "s", "objective": 1.5}, "objective"),
+        ("slos", {"name": "s", "objective": 0.99, "sli": "latency"}, "body"),
+    ],
+)
+def test_bad_budget_and_slo_backtests_are_422(
+    srv: AlertServer, kind: str, body: dict[str, Any], field: str
+) -> None:
+    with srv.client(srv.key) as c:
+        before = c.get(f"/v1/{kind}").json()
+        r = c.post(f"/v1/{kind}/backtest", json=body)
+        assert r.status_code == 422, r.text
+        assert field in [e["field"] for e in r.json()["errors"]], r.json()
+        assert c.get(f"/v1/{kind}").json() == before
