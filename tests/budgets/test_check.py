@@ -190,3 +190,42 @@ def test_bad_checks_are_4xx(live: LiveServer) -> None:
         assert c.get("/v1/budgets/check", params={"metadata.tier": "gold"}).status_code == 200
     with live.client(None) as c:
         assert c.get("/v1/budgets/check").status_code == 401
+
+
+def test_refreshes_during_ingest_never_count_a_call_twice(live: LiveServer) -> None:
+    """Refreshes from the store race the commits; spend never exceeds what was sent, and the
+    first refresh after the last commit agrees with an independent sum."""
+    key = live.key("race", "ingest,read,admin")
+    with live.client(key) as c:
+        r = c.post("/v1/budgets", json={"name": "all", "amount": 1e6, "metric": "requests"})
+        assert r.status_code == 201, r.text
+    checker = live.ctx.budget_checks
+    checker.refresh()
+    batches = [_events(100 + s, 400) for s in range(3)]
+    sent = [e for b in batches for e in b]
+    stop = threading.Event()
+    seen: list[float] = []
+
+    def refresh_and_check() -> None:
+        with live.client(key) as c:
+            while not stop.is_set():
+                checker.refresh()
+                [b] = c.get("/v1/budgets/check").json()["budgets"]
+                seen.append(b["spent"])
+
+    racer = threading.Thread(target=refresh_and_check)
+    racer.start()
+    senders = [threading.Thread(target=_ingest, args=(live, key, b, 20)) for b in batches]
+    for t in senders:
+        t.start()
+    for t in senders:
+        t.join()
+    stop.set()
+    racer.join()
+    assert len(seen) > 3 and max(seen) <= len(sent)
+    checker.refresh()
+    with live.client(key) as c:
+        [b] = c.get("/v1/budgets/check").json()["budgets"]
+        assert b["spent"] == len(sent)
+        assert c.delete(f"/v1/budgets/{r.json()['id']}").status_code == 204
+    checker.refresh()

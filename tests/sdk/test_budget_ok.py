@@ -98,3 +98,22 @@ def test_concurrent_callers_share_the_gate(live: LiveServer) -> None:
     assert answers == [True] * 80
     assert pp._budgets.requests <= 4  # one miss per thread at most, then the cache
     pp.close()
+
+
+def test_the_async_client_and_the_module_function(live: LiveServer) -> None:
+    import asyncio
+
+    from promptpulse.sdk import AsyncClient
+
+    key = live.key("sdkb3", "read")
+
+    async def ask() -> tuple[bool, bool]:
+        pp = AsyncClient(live.url, key)
+        try:
+            return await pp.budget_ok(prompt_id="x"), await pp.budget_ok(
+                prompt_id="x", fail_closed=True
+            )
+        finally:
+            await pp.aclose()
+
+    assert asyncio.run(ask()) == (True, True)  # the server answers: no budget, allowed
