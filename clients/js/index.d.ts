@@ -64,6 +64,10 @@ export interface PromptPulseOptions {
   logger?: { warn(...args: unknown[]): void } | null;
   /** Custom fetch (default globalThis.fetch). */
   fetch?: typeof fetch;
+  /** budgetOk: how long an answer is cached, ms (default 5000). */
+  budgetTtl?: number;
+  /** budgetOk: how long a check may wait for the server, ms (default 250). */
+  budgetTimeout?: number;
   /** false: record nothing. */
   enabled?: boolean;
 }
@@ -111,6 +115,11 @@ export declare class PromptPulse {
   track<T>(fields: CallFields, fn: (call: Call) => T): T;
   /** Feedback on a call (thumbs up/down: 1/0); returns the score id. */
   score(eventId: string, name: string, value: number | boolean, options?: ScoreOptions): string;
+  /** Whether a call with these attributes may go ahead (GET /v1/budgets/check); cached, fails open. */
+  budgetOk(
+    attributes?: Record<string, unknown>,
+    options?: { mode?: "spent" | "projected"; failClosed?: boolean; timeout?: number },
+  ): Promise<boolean>;
   /** Sticky, deterministic variant (same as the Python SDK); records the exposure. */
   assign(
     experiment: string,

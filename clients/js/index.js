@@ -101,6 +101,30 @@ export function toRecord(fields) {
   return out;
 }
 
+// The call attributes a budget can filter on (the server's filter dimensions).
+const BUDGET_ATTRIBUTES = new Set([
+  "project", "prompt_id", "prompt_version", "model", "provider", "environment", "feature",
+  "user_id", "session_id", "service", "status", "error_type", "tag",
+]);
+
+/** A call's attributes as the query of GET /v1/budgets/check (tags repeated, metadata.<key>). */
+export function budgetParams(fields, mode = "spent") {
+  const flat = { ...fields };
+  if (flat.tags !== undefined) flat.tag = flat.tags;
+  if (flat.metadata && typeof flat.metadata === "object") {
+    for (const [k, v] of Object.entries(flat.metadata)) flat[`metadata.${k}`] = v;
+  }
+  const params = new URLSearchParams();
+  for (const name of Object.keys(flat).sort()) {
+    if (!BUDGET_ATTRIBUTES.has(name) && !name.startsWith("metadata.")) continue;
+    const value = flat[name];
+    if (value === undefined || value === null) continue;
+    for (const v of Array.isArray(value) ? value : [value]) params.append(name, String(v));
+  }
+  if (mode !== "spent") params.append("mode", mode);
+  return params;
+}
+
 /** One call being recorded: set fields, then finish() or fail(err); it is sent once. */
 export class Call {
   constructor(sink, fields) {
@@ -177,6 +201,9 @@ export class PromptPulse {
     this.maxBackoff = options.maxBackoff ?? 30_000;
     this.shutdownTimeout = options.shutdownTimeout ?? 5000;
     this.defaults = toRecord(options.defaults ?? {});
+    this.budgetTtl = options.budgetTtl ?? 5000;
+    this.budgetTimeout = options.budgetTimeout ?? 250;
+    this._budgetCache = new Map();
     this.logger = options.logger === undefined ? console : options.logger;
     this._fetch = options.fetch ?? globalThis.fetch;
     this.stats = {
@@ -220,6 +247,49 @@ export class PromptPulse {
       return event.id;
     } catch {
       return fields?.id ?? "";
+    }
+  }
+
+  /**
+   * Whether a call with these attributes may go ahead: no budget it falls in is spent
+   * (mode "projected": nor projected to overrun), asked of GET /v1/budgets/check. Cached per
+   * attribute set for `budgetTtl` ms; waits at most `timeout` (`budgetTimeout`) ms; when the
+   * server cannot say, true (fail open) unless `failClosed`. Never rejects.
+   */
+  async budgetOk(attributes = {}, { mode = "spent", failClosed = false, timeout } = {}) {
+    try {
+      const params = budgetParams({ ...this.defaults, ...toRecord(attributes) }, mode);
+      const key = params.toString();
+      const hit = this._budgetCache.get(key);
+      if (hit && hit.until > Date.now()) return hit.allowed ?? !failClosed;
+      const allowed = await this._askBudget(params, timeout ?? this.budgetTimeout);
+      if (this._budgetCache.size > 10_000) this._budgetCache.clear();
+      const ttl = allowed === null ? 1000 : this.budgetTtl; // a failure is cached for a second
+      this._budgetCache.set(key, { until: Date.now() + ttl, allowed });
+      return allowed ?? !failClosed;
+    } catch {
+      return !failClosed;
+    }
+  }
+
+  async _askBudget(params, timeoutMs) {
+    if (!this.apiKey || this._closed) return null;
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(), timeoutMs);
+    try {
+      const res = await this._fetch(`${this.url}/v1/budgets/check?${params}`, {
+        headers: { authorization: `Bearer ${this.apiKey}` }, signal: abort.signal,
+      });
+      if (res.status !== 200) {
+        this._warn(`PromptPulse budget check answered ${res.status}`);
+        return null;
+      }
+      return Boolean((await res.json()).allowed);
+    } catch (err) {
+      this._warn(`PromptPulse budget check failed: ${err?.message ?? err}`);
+      return null;
+    } finally {
+      clearTimeout(timer);
     }
   }
 

@@ -76,6 +76,8 @@ def build_context(
     if shared_metadata(meta.engine):  # replicas: every one's commits wake every one's waiters
         changes.bus = ChangeBus(meta.engine, changes.advance_threadsafe)
     writer.add_listener(changes.notify_threadsafe)
+    checks = budgets.BudgetChecker(meta.engine, store, clock, settings.budget_check_refresh_s)
+    writer.add_call_listener(checks.on_calls)
     return AppContext(
         auth_failures=FailureThrottle(settings.auth_failures_burst, settings.auth_failures_per_s),
         settings=settings,
@@ -87,6 +89,7 @@ def build_context(
         metrics=server_metrics,
         changes=changes,
         alerts=alert_service(meta, store, clock, settings),
+        budget_checks=checks,
         retention=RetentionService(meta.engine, store, settings, clock),
         exports=ExportService(store, settings, clock),
         reports=ReportService(meta.engine, store, clock, settings),
@@ -102,7 +105,8 @@ def daemons(ctx: AppContext) -> list[DaemonTask]:
         await asyncio.to_thread(ctx.lease.renew)
 
     jobs = [_leader_only(ctx.lease, task) for task in periodic_jobs(ctx)]
-    return [DaemonTask("lease", ctx.settings.lease_renew_s, renew), *jobs]
+    lease = DaemonTask("lease", ctx.settings.lease_renew_s, renew)
+    return [lease, ctx.budget_checks.daemon(), *jobs]  # every replica keeps its budget state
 
 
 def _leader_only(lease: Lease, task: DaemonTask) -> DaemonTask:

@@ -76,6 +76,12 @@ class Settings(BaseSettings):
         30.0, description="Seconds between alert evaluation rounds (0: only on demand)."
     )
     alerts_max_attempts: int = Field(5, description="Tries per alert notification.")
+    budget_check_refresh_s: float = Field(
+        30.0,
+        gt=0,
+        description="Seconds between refreshes from the store of the budget state that "
+        "GET /v1/budgets/check reads (every replica; its own commits count at once).",
+    )
     alerts_retry_base_s: float = Field(
         2.0, description="First retry delay of a failed notification; doubles each try."
     )

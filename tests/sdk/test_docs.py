@@ -51,6 +51,7 @@ EXPECTED = {
     "sdk-track.py": {"summarize": 1, "extract": 1},
     "rest.py": {"order-bot": 1},
     "sdk-client.py": {"upsell": 2},
+    "sdk-budget.py": {"upsell-gate": 1},
 }
 
 

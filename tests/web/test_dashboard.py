@@ -5,6 +5,7 @@ One browser per module; pages are reused. Screenshots go to test-artifacts/dashb
 
 from __future__ import annotations
 
+import json
 import math
 import shutil
 from collections.abc import Iterator
@@ -893,7 +894,10 @@ def test_every_page_draws_without_errors_light_dark_desktop_phone(browser, live,
                     assert page.evaluate("document.documentElement.dataset.theme") == theme
                     drawn = dict(page.evaluate(DRAWN))
                     assert drawn or name in ("prompts", "experiments", "dashboards"), name
-                    assert all(v > 0 for v in drawn.values()), (name, [k for k, v in drawn.items() if not v])
+                    assert all(v > 0 for v in drawn.values()), (
+                        name,
+                        [k for k, v in drawn.items() if not v],
+                    )
                     if device == "phone":  # nothing wider than the screen
                         assert (
                             page.evaluate("document.documentElement.scrollWidth")
@@ -906,3 +910,34 @@ def test_every_page_draws_without_errors_light_dark_desktop_phone(browser, live,
             finally:
                 t.close()
     assert len(list(ARTIFACTS.glob("*.png"))) == len(PAGES) * 4
+
+
+def test_alerts_page_backtests_a_rule(browser, live, world) -> None:  # type: ignore[no-untyped-def]
+    """The Backtest panel posts the rule, says what the API says, and draws the firings."""
+    tab = Tab(browser, live.url, world["key"], viewport={"width": 1400, "height": 900})
+    page = tab.open("/alerts")
+    rule = {"name": "gamma errors", "metric": "error_rate", "operator": ">", "threshold": 0.05,
+            "window": "1h", "min_requests": 5, "filters": {"prompt_id": "gamma"}}  # fmt: skip
+    page.fill("[data-backtest-body]", json.dumps(rule))
+    page.select_option("[data-backtest-days]", "1")
+    page.click("[data-backtest-run]")
+    summary = page.locator("[data-backtest-summary][data-count]")
+    summary.wait_for(timeout=30_000)
+    with live.client(world["key"]) as c:
+        params = {
+            "from": summary.get_attribute("data-from"),
+            "to": summary.get_attribute("data-to"),
+        }
+        want = c.post("/v1/alerts/rules/backtest", params=params, json=rule).json()
+    assert want["count"] >= 1
+    assert int(summary.get_attribute("data-count") or -1) == want["count"]
+    assert f"fired {want['count']} time" in summary.inner_text()
+    assert page.locator("[data-card=backtest]").get_attribute("data-firings") == str(want["count"])
+    page.wait_for_function("() => document.querySelector('[data-chart=backtest] canvas')")
+    assert dict(page.evaluate(DRAWN))["backtest"] > 0
+    page.fill("[data-backtest-body]", json.dumps({**rule, "window": "0m"}))  # a 422, said
+    page.click("[data-backtest-run]")
+    page.wait_for_function("() => !document.querySelector('[data-backtest-summary]').dataset.count")
+    assert "window" in page.locator("[data-backtest-summary]").inner_text()
+    assert [e for e in tab.errors if "status of 422" not in e] == []  # the browser logs the 422
+    tab.close()

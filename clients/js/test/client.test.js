@@ -199,3 +199,26 @@ test("wrapAnthropic: JSON and stream recorded with every token class and TTFT", 
   assert.equal(pp.stats.accepted, 3);
   await pp.shutdown();
 });
+
+test("budgetOk: the server's answer, cached; open when it cannot answer, closed when asked", async () => {
+  let asked = 0;
+  const counting = (...args) => { asked += 1; return fetch(...args); };
+  const pp = client({ fetch: counting, budgetTtl: 60_000 });
+  assert.equal(await pp.budgetOk({ promptId: "js-budget", userId: "u1" }), true);
+  assert.equal(await pp.budgetOk({ prompt_id: "js-budget", user_id: "u1" }), true); // cached
+  assert.equal(asked, 1);
+  await pp.shutdown();
+  const hanging = createServer(() => {}); // accepts, never answers
+  await new Promise((resolve) => hanging.listen(0, "127.0.0.1", resolve));
+  const slow = client({ url: `http://127.0.0.1:${hanging.address().port}`, budgetTimeout: 100 });
+  assert.equal(await slow.budgetOk({ promptId: "p" }), true);
+  assert.equal(await slow.budgetOk({ promptId: "q" }, { failClosed: true }), false);
+  await slow.shutdown();
+  hanging.closeAllConnections?.();
+  hanging.close();
+  const down = client({ url: "http://127.0.0.1:9", apiKey: "pp_x" });
+  assert.equal(await down.budgetOk({ promptId: "p" }), true);
+  assert.equal(await down.budgetOk({ promptId: "p" }, { failClosed: true }), false); // the cached failure
+  assert.equal(await down.budgetOk({ promptId: "r" }, { failClosed: true }), false);
+  await down.shutdown();
+});

@@ -2,7 +2,9 @@
 the evaluator task, and deliveries (through `promptpulse.notify`) with their log. Budgets and
 SLOs raise alerts as registered sources (`AlertSource`, `AlertService.register_source`)."""
 
+from promptpulse.alerts.backtest import Range, backtest_rule, check_range, load, simulate
 from promptpulse.alerts.evaluate import Verdict
+from promptpulse.alerts.replay import ReplayError, ReplayStore
 from promptpulse.alerts.rules import TEMPLATES, RuleIn, parse_duration
 from promptpulse.alerts.service import AlertService
 from promptpulse.alerts.sources import AlertSource, SourceRound, SpecSource, isolated
@@ -12,11 +14,18 @@ __all__ = [
     "TEMPLATES",
     "AlertService",
     "AlertSource",
+    "Range",
+    "ReplayError",
+    "ReplayStore",
     "RuleIn",
     "SourceRound",
     "SpecSource",
     "Subject",
     "Verdict",
+    "backtest_rule",
+    "check_range",
     "isolated",
+    "load",
     "parse_duration",
+    "simulate",
 ]

@@ -6,6 +6,7 @@ and times. Everything here is pure: no database, no store.
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import timedelta
 from typing import Any, Literal
@@ -31,6 +32,7 @@ _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 MAX_DURATION = timedelta(days=400)  # longer than any window, baseline or renotify interval
 
 
+@functools.lru_cache(maxsize=4096)  # pure; a round reads each rule's durations several times
 def parse_duration(text: str | int | float, name: str = "duration") -> timedelta:
     """'30s', '5m', '1h', '3d', '1w' (or a number of seconds) -> timedelta."""
     if isinstance(text, int | float):

@@ -108,11 +108,13 @@ def evaluate(
             continue
         ids.append(rec.id)  # live even when it fails below: its open alerts stay as they are
         with isolated("budget", rec.id):
-            out.extend(_judge(store, rec, now))
+            out.extend(judge_budget(store, rec, now))
     return out, ids
 
 
-def _judge(store: Store, rec: Record[BudgetIn], now: datetime) -> list[tuple[Subject, Verdict]]:
+def judge_budget(
+    store: Store, rec: Record[BudgetIn], now: datetime
+) -> list[tuple[Subject, Verdict]]:
     """One budget's verdicts: a threshold each, and the forecast."""
     out: list[tuple[Subject, Verdict]] = []
     b = rec.spec

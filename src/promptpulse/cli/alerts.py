@@ -179,10 +179,19 @@ def apply(
     prune: Annotated[
         bool, typer.Option(help="Delete rules, budgets and SLOs not in the file")
     ] = False,
-    dry_run: Annotated[bool, typer.Option(help="Say what would change, change nothing")] = False,
+    dry_run: Annotated[
+        bool, typer.Option(help="Say what would change, and backtest each object; change nothing")
+    ] = False,
+    backtest_days: Annotated[
+        int, typer.Option(min=0, max=31, help="--dry-run: backtest over these days (0: none)")
+    ] = 30,
     data_dir: DataDir = None,
+    url: Url = DEFAULT_URL,
+    api_key: Key = "",
 ) -> None:
-    """Create or update rules, budgets and SLOs by name; running it twice changes nothing."""
+    """Create or update rules, budgets and SLOs by name; running it twice changes nothing.
+    With --dry-run, also what each would have fired over the last --backtest-days (through the
+    server when --api-key is given, else on the data directory's store, its server stopped)."""
     import yaml
 
     if not file.exists():
@@ -196,6 +205,10 @@ def apply(
         for name in names:
             console.print(f"{'would be ' if dry_run else ''}{what}: {name}")
     console.print(", ".join(f"{len(v)} {k}" for k, v in result.items()))
+    if dry_run and backtest_days:
+        from promptpulse.cli.backtest import show_backtests
+
+        show_backtests(_parse(doc), backtest_days, data_dir, url, api_key)
 
 
 @alerts_app.command("rules")

@@ -75,6 +75,8 @@ class Writer:
         self._thread: threading.Thread | None = None
         self._seen = SeenKeys()
         self._listeners: list[Callable[[float, int], None]] = [on_commit] if on_commit else []
+        self._call_listeners: list[Callable[[pa.Table], None]] = []
+        self._stored: list[pa.Table] = []  # the calls the group being committed newly stores
         self.stats = WriterStats()
         # (monotonic time, error) of the last failed commit; None once a commit succeeds
         self.failure: tuple[float, str] | None = None
@@ -82,6 +84,11 @@ class Writer:
     def add_listener(self, listener: Callable[[float, int], None]) -> None:
         """Called in the writer thread after each commit with (seconds, rows)."""
         self._listeners.append(listener)
+
+    def add_call_listener(self, listener: Callable[[pa.Table], None]) -> None:
+        """Called in the writer thread after each commit with the calls it newly stored
+        (duplicates left out), before the requests that sent them are answered."""
+        self._call_listeners.append(listener)
 
     @property
     def pending_events(self) -> int:
@@ -192,6 +199,7 @@ class Writer:
             writer.commit()
         except Exception as exc:  # the whole group fails together; nothing is half-written
             log.exception("write failed; %d requests get 503", len(jobs))
+            self._stored = []  # rolled back: nothing was stored
             try:
                 writer.rollback()
             except Exception:
@@ -202,6 +210,7 @@ class Writer:
         else:
             self._seen.add(new_hashes)
             self.failure = None
+            self._tell_call_listeners()
         elapsed = time.perf_counter() - started
         rows = sum(j.table.num_rows for j in jobs)
         with self._pending_lock:
@@ -243,12 +252,23 @@ class Writer:
                 results[i] = WriteResult(accepted, n - accepted)
                 offset += n
             hashes = hashes[keep]
+            if self._call_listeners:
+                self._stored.append(table.filter(pa.array(keep)))
         for i, job in enumerate(jobs):
             if job.kind == "scores":
                 deduped = _first_of_each_key(job.table)
                 accepted = writer.insert_scores(deduped)
                 results[i] = WriteResult(accepted, job.table.num_rows - accepted)
         return results, hashes
+
+    def _tell_call_listeners(self) -> None:
+        stored, self._stored = self._stored, []
+        for table in stored:
+            for listener in self._call_listeners:
+                try:
+                    listener(table)
+                except Exception:  # a listener must never stop the writer
+                    log.exception("call listener failed")
 
     def _new_rows(self, writer: StoreWriter, table: pa.Table) -> tuple[np.ndarray, np.ndarray]:
         """Mask of rows to store: not already stored, and the first of their key in this group."""

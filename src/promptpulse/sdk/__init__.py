@@ -29,6 +29,11 @@ def score(event_id: str, name: str, value: float | bool, **options: Any) -> str:
     return get_client().score(event_id, name, value, **options)
 
 
+def budget_ok(**options: Any) -> bool:
+    """`Client.budget_ok` on the default client (see `init`)."""
+    return get_client().budget_ok(**options)
+
+
 def flush(timeout: float | None = None) -> bool:
     """Send what the default client has queued; wait at most `timeout` seconds."""
     return get_client().flush(timeout)
@@ -40,6 +45,7 @@ __all__ = [
     "Client",
     "Stats",
     "Track",
+    "budget_ok",
     "classify",
     "flush",
     "get_client",

@@ -23,6 +23,7 @@ from typing import Any
 
 from promptpulse.sdk.assign import Variants
 from promptpulse.sdk.assign import assign as assign_variant
+from promptpulse.sdk.budget import BudgetGate
 from promptpulse.sdk.sender import EXPOSURES, DropCallback, Sender, Stats
 from promptpulse.sdk.track import Call, Track, new_id
 
@@ -67,10 +68,13 @@ class Client:
         shutdown_timeout: float = 5.0,
         enabled: bool = True,
         on_drop: DropCallback | None = None,
+        budget_ttl: float = 5.0,
+        budget_timeout: float = 0.25,
         **defaults: Any,
     ) -> None:
         self.url = (url or os.environ.get("PROMPTPULSE_URL") or DEFAULT_URL).rstrip("/")
         key = api_key or os.environ.get("PROMPTPULSE_API_KEY")
+        self._budgets = BudgetGate(self.url, key if enabled else None, budget_ttl, budget_timeout)
         self.defaults = {k: v for k, v in defaults.items() if v is not None}
         self.shutdown_timeout = shutdown_timeout
         self._sender: Sender | None = None
@@ -123,6 +127,25 @@ class Client:
         except Exception:
             log.exception("PromptPulse could not record a call")
             return str(fields.get("id") or "")
+
+    def budget_ok(
+        self,
+        *,
+        mode: str = "spent",
+        fail_closed: bool = False,
+        timeout: float | None = None,
+        **attributes: Any,
+    ) -> bool:
+        """Whether a call with these attributes (prompt_id, user_id, model, tags, metadata...;
+        the client's defaults too) may go ahead: no budget they fall in is spent (`mode=
+        "projected"`: nor projected to overrun). Cached for `budget_ttl` s; waits at most
+        `timeout` (default `budget_timeout`) s; when the server cannot say, True (fail open)
+        unless `fail_closed=True`. Never raises."""
+        try:
+            return self._budgets.ok({**self.defaults, **attributes}, mode, fail_closed, timeout)
+        except Exception:
+            log.exception("PromptPulse budget check failed")
+            return not fail_closed
 
     def start(self, **fields: Any) -> Call:
         """Start timing a call by hand; call `.finish()` or `.fail(exc)` on the result."""
@@ -229,6 +252,12 @@ class AsyncClient:
 
     def start(self, **fields: Any) -> Call:
         return self.sync.start(**fields)
+
+    async def budget_ok(self, **options: Any) -> bool:
+        """`Client.budget_ok` in a worker thread (a cache miss waits on the network)."""
+        import asyncio
+
+        return await asyncio.to_thread(lambda: self.sync.budget_ok(**options))
 
     def track(self, **fields: Any) -> Track:
         return self.sync.track(**fields)

@@ -201,35 +201,29 @@ def evaluate(
     out: list[tuple[Subject, Verdict]] = []
     ids = []
     for rec in repo.list(engine, project):
-        slo = rec.spec
-        if not slo.enabled:
+        if not rec.spec.enabled:
             continue
         ids.append(rec.id)
         with isolated("slo", rec.id):  # one broken SLO never stops the others
-            status = slo_status(store, slo, now)
-            for a in status["burn_alerts"]:
-                lr, sr = a["long_rate"], a["short_rate"]
-                reason = (
-                    f"{slo.name}: error budget burning {_x(lr)} over {a['long']} and "
-                    f"{_x(sr)} over {a['short']} (alert at {fmt.number(a['burn_rate'])}x)"
-                )
-                out.append(
-                    (
-                        _subject(rec, a),
-                        Verdict(
-                            a["firing"],
-                            lr,
-                            a["burn_rate"],
-                            status["requests"],
-                            reason,
-                            {
-                                "short_rate": sr,
-                                "error_budget_remaining": status["error_budget_remaining"],
-                            },
-                        ),
-                    )
-                )
+            out.extend(judge(store, rec, now))
     return out, ids
+
+
+def judge(store: Store, rec: Record[SloIn], now: datetime) -> list[tuple[Subject, Verdict]]:
+    """One SLO's verdicts at `now`: one per burn alert (live rounds and backtests)."""
+    slo = rec.spec
+    status = slo_status(store, slo, now)
+    out = []
+    for a in status["burn_alerts"]:
+        lr, sr = a["long_rate"], a["short_rate"]
+        reason = (
+            f"{slo.name}: error budget burning {_x(lr)} over {a['long']} and "
+            f"{_x(sr)} over {a['short']} (alert at {fmt.number(a['burn_rate'])}x)"
+        )
+        baseline = {"short_rate": sr, "error_budget_remaining": status["error_budget_remaining"]}
+        verdict = Verdict(a["firing"], lr, a["burn_rate"], status["requests"], reason, baseline)
+        out.append((_subject(rec, a), verdict))
+    return out
 
 
 def _x(v: float | None) -> str:

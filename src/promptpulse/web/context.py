@@ -28,6 +28,7 @@ from promptpulse.web.keycache import FailureThrottle, KeyCache
 
 if TYPE_CHECKING:
     from promptpulse.alerts import AlertService
+    from promptpulse.budgets import BudgetChecker
     from promptpulse.exports.service import ExportService
     from promptpulse.reports import ReportService
     from promptpulse.retention import RetentionService
@@ -47,6 +48,7 @@ class AppContext:
     metrics: ServerMetrics
     changes: ChangeFeed
     alerts: AlertService
+    budget_checks: BudgetChecker
     retention: RetentionService
     exports: ExportService
     reports: ReportService

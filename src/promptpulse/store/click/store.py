@@ -334,6 +334,14 @@ class ClickStore(LifecycleMixin, CohortsMixin):
         result = self._arrow(f"SELECT {select} FROM {EVENTS} WHERE {where}", params)
         return {c: floats(result[c]) for c in columns}
 
+    def call_table(self, scope: Scope, columns: Sequence[str]) -> pa.Table:
+        """Any fields of every call in scope, oldest first, as Arrow (for backtests)."""
+        check_call_fields(columns, at_least_one=True)
+        params = Params()
+        where = where_clause(scope, params)
+        cols = ", ".join(f"`{c}`" for c in columns)
+        return self._arrow(f"SELECT {cols} FROM {EVENTS} WHERE {where} ORDER BY timestamp", params)
+
     def score_summary(self, scope: Scope) -> dict[str, dict[str, float | int]]:
         """Scores of the calls in scope (scores join calls on (project, id)), per name."""
         params = Params()

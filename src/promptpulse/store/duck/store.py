@@ -16,6 +16,7 @@ from typing import Any
 
 import duckdb
 import numpy as np
+import pyarrow as pa
 
 from promptpulse.errors import StoreUnavailable
 from promptpulse.model import (
@@ -320,6 +321,14 @@ class DuckStore(LifecycleMixin, CohortsMixin):
         with self._cursor() as cur:
             result = cur.execute(f"SELECT {select} FROM events WHERE {where}", params).fetchnumpy()
         return {c: floats(result[c]) for c in columns}
+
+    def call_table(self, scope: Scope, columns: Sequence[str]) -> pa.Table:
+        """Any fields of every call in scope, oldest first, as Arrow (for backtests)."""
+        check_call_fields(columns, at_least_one=True)
+        where, params = where_clause(scope)
+        sql = f"SELECT {', '.join(columns)} FROM events WHERE {where} ORDER BY timestamp"
+        with self._cursor() as cur:
+            return cur.sql(sql, params=params).to_arrow_table()
 
     def score_summary(self, scope: Scope) -> dict[str, dict[str, float | int]]:
         where, params = where_clause(scope, alias="e")

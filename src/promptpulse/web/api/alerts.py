@@ -10,7 +10,7 @@ from fastapi import APIRouter, Body, Depends, Query, Request
 from pydantic import BaseModel, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from promptpulse.alerts import TEMPLATES, AlertService, RuleIn
+from promptpulse.alerts import TEMPLATES, AlertService, RuleIn, backtest_rule
 from promptpulse.alerts import repo as alerts_repo
 from promptpulse.alerts.rules import SEVERITIES
 from promptpulse.alerts.state import STATES
@@ -18,13 +18,17 @@ from promptpulse.errors import FieldError, Invalid, invalid
 from promptpulse.meta import ApiKey, Scope
 from promptpulse.notify import PRIORITY, ChannelSpec, Notification
 from promptpulse.web.auth import require
+from promptpulse.web.backtests import BT_FROM, BT_TO, parse_spec, read_range, step_param
+from promptpulse.web.backtests import run as run_backtest
 from promptpulse.web.context import context
 from promptpulse.web.crud import Resource, Summaries, add_crud_routes, scoped
+from promptpulse.web.openapi import query_params
 from promptpulse.web.problems import documented
 from promptpulse.web.schemas.alerts import (
     Alert,
     AlertDetail,
     AlertList,
+    Backtest,
     DeliveryList,
     Round,
     Silence,
@@ -35,6 +39,7 @@ from promptpulse.web.schemas.alerts import (
 from promptpulse.web.schemas.common import answer
 from promptpulse.web.schemas.objects import RuleList, RuleOut
 
+BT_STEP = step_param("1m")
 router = APIRouter(prefix="/v1/alerts", tags=["alerts"], responses=documented(401, 403, 422))
 
 
@@ -86,6 +91,25 @@ RULES: Resource[RuleIn, Any] = Resource(
     prepare=scoped,
     show=_public,
 )
+
+
+@router.post(
+    "/rules/backtest",
+    summary="What a rule would have done over a past range (saves and sends nothing)",
+    openapi_extra=query_params((BT_FROM, BT_TO, BT_STEP)),
+    **answer(Backtest),
+)
+async def backtest(
+    request: Request,
+    body: dict[str, Any] = Body(..., description="A rule, as for POST /v1/alerts/rules"),
+    key: ApiKey = Depends(require(Scope.READ)),
+) -> Any:
+    start, end, step = read_range(request.query_params, BT_STEP)
+    rule = scoped(request, key, parse_spec(RuleIn, body))
+    ctx = context(request)
+    return await run_backtest(backtest_rule, ctx.store, rule, start, end, step, ctx.clock())
+
+
 add_crud_routes(router, RULES, under="/rules")  # before /{alert_id}, which would match "rules"
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import Depends, Request
+from fastapi import Body, Depends, Request
 from starlette.concurrency import run_in_threadpool
 
 from promptpulse.alerts.rules import parse_duration
@@ -21,13 +21,16 @@ from promptpulse.query.parse import (
     read,
     read_scope,
 )
-from promptpulse.slos import SloIn, slo_history, slo_status
+from promptpulse.slos import SloIn, backtest_slo, slo_history, slo_status
 from promptpulse.slos.service import repo
 from promptpulse.web.auth import require
+from promptpulse.web.backtests import BT_FROM, BT_TO, parse_spec, read_range, step_param
+from promptpulse.web.backtests import run as run_backtest
 from promptpulse.web.context import context
 from promptpulse.web.crud import Resource, Summaries, crud_router, scoped
 from promptpulse.web.openapi import query_params
 from promptpulse.web.problems import documented
+from promptpulse.web.schemas.alerts import Backtest
 from promptpulse.web.schemas.common import answer
 from promptpulse.web.schemas.objects import SloHistory, SloList, SloOut
 
@@ -60,6 +63,25 @@ SLOS: Resource[SloIn, Any] = Resource(
     show=_with_status,
 )
 router = crud_router("/v1/slos", "slos", SLOS)
+BT_STEP = step_param("5m")
+
+
+@router.post(
+    "/backtest",
+    summary="What an SLO's burn-rate alerts would have done over a past range (saves nothing)",
+    openapi_extra=query_params((BT_FROM, BT_TO, BT_STEP)),
+    **answer(Backtest),
+)
+async def backtest(
+    request: Request,
+    body: dict[str, Any] = Body(..., description="An SLO, as for POST /v1/slos"),
+    key: ApiKey = Depends(require(Scope.READ)),
+) -> Any:
+    start, end, step = read_range(request.query_params, BT_STEP)
+    slo = scoped(request, key, parse_spec(SloIn, body))
+    ctx = context(request)
+    return await run_backtest(backtest_slo, ctx.store, slo, start, end, step, ctx.clock())
+
 
 HISTORY_FROM = Param(FROM.name, FROM.kind, "RFC 3339 start, inclusive (default: to − the window)")
 HISTORY_TO = Param(TO.name, TO.kind, "RFC 3339 end, exclusive (default: now)")

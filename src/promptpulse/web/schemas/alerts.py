@@ -115,3 +115,33 @@ class Round(Out):
     errors: list[dict[str, Any]]
     duration_ms: Number
     deliveries: list[str] = Field(description="Ids of the deliveries queued")
+
+
+class Firing(Out):
+    start: str = Field(description="When it would have fired (RFC 3339 UTC)")
+    end: str | None = Field(description="When it would have resolved (null: still firing at to)")
+    ongoing: bool
+    minutes: Number
+    value: Number | None = Field(description="The value when it fired")
+    peak: Number | None = Field(description="The worst value while firing")
+    threshold: Number | None
+    subject: str = Field(description="The alert's name (with its group, for group_by rules)")
+    scope_key: str
+
+
+class Backtest(Out):
+    """What a rule, budget or SLO would have raised over a past range (nothing is saved)."""
+
+    from_: str = Field(alias="from")
+    to: str
+    step: str = Field(description="The simulated clock's step, in seconds (e.g. 60s)")
+    steps: int
+    coarsened: bool = Field(description="The step asked for was doubled to bound the work")
+    count: int = Field(description="Firings")
+    minutes: Number = Field(description="Minutes firing in all (an ongoing one up to to)")
+    firings: list[Firing]
+    series: list[dict[str, Any]] = Field(
+        description="Per subject, [t, value, threshold] points for a chart (at most 1,500)"
+    )
+    calls: int = Field(description="Calls read (the range and its look-back)")
+    warnings: list[str]

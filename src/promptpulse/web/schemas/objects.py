@@ -115,3 +115,26 @@ BudgetList = listing("BudgetList", "budgets", BudgetOut)
 SloList = listing("SloList", "slos", SloOut)
 RuleList = listing("RuleList", "rules", RuleOut)
 ScheduleList = listing("ScheduleList", "schedules", ScheduleOut)
+
+
+class CheckedBudget(Out):
+    id: str
+    name: str
+    metric: str
+    amount: Number
+    spent: Number = Field(description="Spent in the current period (memory: see refreshed_at)")
+    projected: Number = Field(description="Projected end-of-period spend")
+    period_start: str
+    period_end: str
+    over: bool = Field(description="spent >= amount")
+    projected_over: bool = Field(description="projected > amount")
+    refreshed_at: str = Field(description="When this budget was last read from the store")
+
+
+class BudgetCheck(Out):
+    """Whether a call may go ahead: every budget whose filters match it, from memory."""
+
+    allowed: bool = Field(description="No matching budget is over (mode=projected: nor projected)")
+    mode: str
+    budgets: list[CheckedBudget]
+    refreshed_at: str | None = Field(description="The last refresh from the store (null: none)")

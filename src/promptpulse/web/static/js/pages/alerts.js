@@ -135,6 +135,78 @@ function sloCard(slo, history) {
   return chart;
 }
 
+// Backtest: what a rule would have fired over the last days, from POST /v1/alerts/rules/backtest
+// (the live evaluator on a simulated clock; nothing is saved). The metric per step, the
+// threshold, and each firing as a shaded band.
+const SAMPLE_RULE = { name: "errors over 5 %", metric: "error_rate", operator: ">", threshold: 0.05, window: "5m", for: "2m", min_requests: 20 };
+
+function backtestPanel(ctx) {
+  const body = h("textarea", { class: "code", rows: 7, spellcheck: "false", style: "width:100%;font-family:ui-monospace,monospace;font-size:12px", "data-backtest-body": "", "aria-label": "Rule (JSON)" }, JSON.stringify(SAMPLE_RULE, null, 2));
+  const days = h("select", { "data-backtest-days": "", "aria-label": "Days" }, ...[1, 7, 30].map((d) => h("option", { value: d, selected: d === 7 }, `last ${plural(d, "day")}`)));
+  const summary = h("p", { class: "hint-line", "data-backtest-summary": "" }, "Paste a rule (the body of POST /v1/alerts/rules) and see what it would have fired.");
+  const panel = h("div", { "data-backtest": "" });
+  let chart = null;  // made on the first answer: an empty chart is never on the page
+  const run = h("button", { class: "btn", "data-backtest-run": "", onclick: async () => {
+    let rule;
+    try { rule = JSON.parse(body.value); } catch (err) { summary.textContent = `Not JSON: ${err.message}`; return; }
+    const to = new Date(Math.floor(Date.now() / 60000) * 60000);
+    const from = new Date(to.getTime() - Number(days.value) * 86400000);
+    run.disabled = true;
+    summary.textContent = "Replaying…";
+    try {
+      const got = await ctx.api.request("POST", "/v1/alerts/rules/backtest", new URLSearchParams({ from: from.toISOString(), to: to.toISOString() }), rule);
+      summary.textContent = `Over the ${days.selectedOptions[0].textContent} this rule would have fired ${plural(got.count, "time")}, for ${fmt.number(got.minutes)} minutes in all`
+        + ` (${fmt.countFull(got.calls)} calls, a step of ${got.step}${got.coarsened ? ", coarsened" : ""}).${got.warnings.length ? ` ${got.warnings.join("; ")}.` : ""}`;
+      Object.assign(summary.dataset, { count: got.count, minutes: got.minutes, from: got.from, to: got.to });
+      if (!chart) {
+        chart = chartCard({ id: "backtest", title: "Backtest", sub: "metric per step · firings shaded" });
+        panel.append(chart.card);
+      }
+      drawBacktest(chart, rule, got);
+    } catch (err) {
+      summary.textContent = err.message;
+      delete summary.dataset.count;
+    } finally {
+      run.disabled = false;
+    }
+  } }, "Backtest");
+  const form = card("Backtest a rule", h("div", { class: "backtest" }, body, h("div", { class: "row-actions" }, days, run), summary),
+    { id: "backtest-form", sub: "before saving it: the evaluator replayed over past calls" });
+  panel.append(form);
+  return panel;
+}
+
+function drawBacktest(chart, rule, got) {
+  const s = got.series[0];
+  const points = s ? s.points : [];
+  const mine = got.firings.filter((f) => !s || f.subject === s.subject);
+  chart.sub(s ? `${s.subject} · ${plural(mine.length, "firing")} shaded` : "no values");
+  const at = (t) => tz.time(t, "hour");  // day and minute: unique over the range
+  chart.set(base({
+    tooltip: { trigger: "axis", confine: true },
+    legend: { top: 0, left: 0 },
+    grid: { left: 8, right: 8, top: 34, bottom: 4, containLabel: true },
+    xAxis: { type: "category", data: points.map((p) => at(p[0])) },
+    yAxis: { type: "value", scale: true },
+    series: [
+      { name: rule.metric || "value", type: "line", showSymbol: false, connectNulls: false, color: "#6366f1", data: points.map((p) => p[1]),
+        markArea: { silent: true, itemStyle: { color: "rgba(239, 68, 68, 0.18)" },
+          data: mine.map((f) => [{ xAxis: at(nearest(points, f.start)) }, { xAxis: at(nearest(points, f.end || got.to)) }]) } },
+      { name: "threshold", type: "line", showSymbol: false, color: RED, lineStyle: { type: "dashed" }, data: points.map((p) => p[2]) },
+    ],
+  }), { columns: ["t", "value", "threshold"], rows: points.map((p) => ({ t: p[0], value: p[1], threshold: p[2] })) });
+  chart.card.dataset.firings = String(mine.length);
+}
+
+// The series is thinned to at most 1,500 points: a firing is shaded from the nearest one.
+function nearest(points, t) {
+  if (!points.length) return t;
+  const want = Date.parse(t);
+  let best = points[0][0];
+  for (const p of points) { if (Date.parse(p[0]) <= want) best = p[0]; else break; }
+  return best;
+}
+
 export default {
   mount(root, ctx) {
     const admin = !!(ctx.key && ctx.key.admin);
@@ -149,6 +221,7 @@ export default {
       card("Open alerts", h("div", {}, hint, open), { id: "open-alerts", sub: "firing, pending and acknowledged; newest first" }),
       h("h2", { class: "section-title" }, "Budgets and SLOs"), budgets,
       card("Rules", rules, { id: "alert-rules" }),
+      backtestPanel(ctx),
       card("Recently resolved", resolved, { id: "resolved-alerts", sub: "last 10" }));
     let busy = false;
     const act = async (id, action, button) => {
