@@ -18,6 +18,7 @@ from promptpulse.web.api import (
     prices,
     reports,
     slos,
+    users,
 )
 
 ROUTERS: tuple[APIRouter, ...] = (
@@ -36,6 +37,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     slos.router,
     lifecycle.router,
     reports.router,
+    users.router,
 )
 
 __all__ = ["ROUTERS"]
