@@ -2,7 +2,8 @@
 
 No data is served here: the browser signs in with an API key and reads the public API, so the
 pages need no auth of their own. Pages live at `/`, `/prompts`, `/prompts/<id>`, `/compare`,
-`/cost`, `/errors`, `/experiments`, `/experiments/<id>`, `/alerts`; files under `/static/`
+`/cost`, `/errors`, `/experiments`, `/experiments/<id>`, `/alerts`, `/users`,
+`/users/<id>`; files under `/static/`
 (Starlette's StaticFiles: vendored libraries carry their version in the name and are cached for
 a year; the app's own files are revalidated with their ETag). `install(app)` adds both.
 """
@@ -23,7 +24,7 @@ from promptpulse.web.auth import require
 
 STATIC = Path(__file__).parent / "static"
 VENDOR = "vendor"  # under STATIC: third-party files, their version in the file name
-PAGES = ("/", "/prompts", "/compare", "/cost", "/errors", "/experiments", "/alerts")
+PAGES = ("/", "/prompts", "/compare", "/cost", "/errors", "/experiments", "/alerts", "/users")
 
 SECURITY_HEADERS = {
     # ECharts styles its tooltips with inline styles; scripts only from this origin.
@@ -64,6 +65,11 @@ for _path in PAGES:
 
 @router.api_route("/prompts/{prompt_id:path}", methods=["GET", "HEAD"])
 async def prompt_page(prompt_id: str) -> Response:
+    return _shell()
+
+
+@router.api_route("/users/{user_id:path}", methods=["GET", "HEAD"])
+async def user_page(user_id: str) -> Response:
     return _shell()
 
 

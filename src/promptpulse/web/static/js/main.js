@@ -14,6 +14,8 @@ import cost from "./pages/cost.js";
 import errors from "./pages/errors.js";
 import experiments from "./pages/experiments.js";
 import alerts from "./pages/alerts.js";
+import users from "./pages/users.js";
+import user from "./pages/user.js";
 
 const LIVE_MS = 1000;  // the most often Live re-queries
 const NAV = [
@@ -24,6 +26,7 @@ const NAV = [
   { path: "/errors", label: "Errors", icon: "errors", page: errors },
   { path: "/experiments", label: "Experiments", icon: "experiments", page: experiments },
   { path: "/alerts", label: "Alerts", icon: "alerts", page: alerts },
+  { path: "/users", label: "Users", icon: "users", page: users },
 ];
 
 const root = document.getElementById("app");
@@ -40,6 +43,9 @@ function route() {
   const path = window.location.pathname.replace(/\/+$/, "") || "/";
   if (path.startsWith("/prompts/")) {
     return { nav: "/prompts", page: prompt, args: { promptId: decodeURIComponent(path.slice("/prompts/".length)) } };
+  }
+  if (path.startsWith("/users/")) {
+    return { nav: "/users", page: user, args: { userId: decodeURIComponent(path.slice("/users/".length)) } };
   }
   if (path.startsWith("/experiments/")) {
     return { nav: "/experiments", page: experiments, args: { experimentId: decodeURIComponent(path.slice("/experiments/".length)) } };
