@@ -25,50 +25,48 @@ class UsersMixin:
     _records: Callable[..., list[Record]]
 
     @staticmethod
-    def _user_days(scope: Scope, params: Params, since: date, before: date) -> tuple[str, str]:
-        """Two subqueries over the calls that match the filters and have a user: one row per
-        (project, user_id, UTC day) in [since, end of range), and the users with a call before
-        `before` (all stored history: first-seen needs it, but only which users). The user is
-        `uid`: an alias `user_id` would shadow the column in WHERE (ClickHouse resolves aliases
-        there), and `user_id IS NOT NULL` would test the assumeNotNull."""
-        filters = filter_clause(scope, params)
-        ud = (
-            "(SELECT DISTINCT project, assumeNotNull(user_id) AS uid, toDate(timestamp) AS d "
-            f"FROM {EVENTS} WHERE timestamp >= {params.time(midnight(since))} "
-            f"AND timestamp < {params.time(scope.end)} AND user_id IS NOT NULL AND {filters})"
-        )
+    def _user_days(scope: Scope, params: Params, since: date, before: date) -> str:
+        """A subquery over the calls that match the filters and have a user: per user
+        (project, user_id), `ds`, their UTC days with a call in [since, end of range), sorted,
+        and `fresh`, whether they had no call before `before` (all stored history: first-seen
+        needs it, but only which users). One scan for the days, one for the history."""
+        where = f"user_id IS NOT NULL AND {filter_clause(scope, params)}"
         seen = (
-            f"(SELECT DISTINCT project, assumeNotNull(user_id) FROM {EVENTS} "
-            f"WHERE timestamp < {params.time(midnight(before))} AND user_id IS NOT NULL "
-            f"AND {filter_clause(scope, params)})"
+            f"SELECT DISTINCT project, assumeNotNull(user_id) FROM {EVENTS} "
+            f"WHERE timestamp < {params.time(midnight(before))} AND {where}"
         )
-        return ud, seen
+        return (
+            "(SELECT arraySort(groupUniqArray(toDate(timestamp))) AS ds, "
+            f"(project, assumeNotNull(user_id)) NOT IN ({seen}) AS fresh FROM {EVENTS} "
+            f"WHERE timestamp >= {params.time(midnight(since))} "
+            f"AND timestamp < {params.time(scope.end)} AND {where} "
+            "GROUP BY project, assumeNotNull(user_id))"
+        )
 
     def user_activity(self, scope: Scope, interval: str = "day") -> list[UserActivityRow]:
         """Active, new, DAU, WAU and MAU per UTC day or ISO week of the range (see
-        `store/users.py`): per-day counts over the distinct user-days of the windows."""
+        `store/users.py`): each user's sorted days become (kind, window, day) items, counted."""
         first = bucket_days(scope, interval)[0][0]
         params = Params()
-        ud, seen = self._user_days(scope, params, window_start(scope, interval), first)
+        users = self._user_days(scope, params, window_start(scope, interval), first)
         start = params.add(first, "Date")
-        # The next active day of the same user; the last day has none (leadInFrame's default,
-        # 1970-01-01, is never after d).
-        r = (
-            "(SELECT d, leadInFrame(d) OVER (PARTITION BY project, uid ORDER BY d "
-            f"ROWS BETWEEN CURRENT ROW AND 1 FOLLOWING) AS nd FROM {ud})"
-        )
         windows = params.add(list(WINDOWS), "Array(UInt16)")
-        bucket = "d" if interval == "day" else "toMonday(d)"
-        first_bucket = "first" if interval == "day" else "toMonday(first)"
+        bucket = "x" if interval == "day" else "toMonday(x)"
+        # nds: each day's next active day of the user (1970-01-01 after the last: never later)
+        items = (
+            "arrayConcat("
+            "arrayMap(x -> ('start', 0, x), ds), "
+            "arrayFlatten(arrayMap(w -> arrayMap((x, nx) -> "
+            f"('end', w, if(nx > x, least(nx, x + w), x + w)), ds, nds), {windows})), "
+            f"arrayMap(x -> ('active', 0, x), arrayDistinct(arrayMap(x -> {bucket}, "
+            f"arrayFilter(x -> x >= {start}, ds)))), "
+            f"if(fresh AND notEmpty(ds) AND ds[1] >= {start}, "
+            f"[('new', 0, arrayMap(x -> {bucket}, [ds[1]])[1])], []))"
+        )
         sql = (
-            f"SELECT 'start' AS kind, 0 AS w, d AS day, count() AS n FROM {r} GROUP BY d "
-            "UNION ALL SELECT 'end' AS kind, w, if(nd > d, least(nd, d + w), d + w) AS day, "
-            f"count() AS n FROM {r} ARRAY JOIN {windows} AS w GROUP BY w, day "
-            f"UNION ALL SELECT 'active' AS kind, 0 AS w, {bucket} AS day, "
-            f"uniqExact(project, uid) AS n FROM {ud} WHERE d >= {start} GROUP BY day "
-            f"UNION ALL SELECT 'new' AS kind, 0 AS w, {first_bucket} AS day, count() AS n FROM "
-            f"(SELECT project, uid, min(d) AS first FROM {ud} WHERE d >= {start} "
-            f"GROUP BY project, uid) WHERE (project, uid) NOT IN {seen} GROUP BY day"
+            "SELECT item.1 AS kind, item.2 AS w, item.3 AS day, count() AS n FROM "
+            f"(SELECT ds, fresh, arrayPushBack(arrayPopFront(ds), toDate(0)) AS nds FROM {users}) "
+            f"ARRAY JOIN {items} AS item GROUP BY kind, w, day"
         )
         rows = self._records(sql, params)
         return assemble_activity(
@@ -88,15 +86,11 @@ class UsersMixin:
         ks = check_days(days)
         first = day_of(scope.start)
         params = Params()
-        ud, seen = self._user_days(scope, params, first, first)
-        counts = ", ".join(f"countIf(d = first + {k}) AS r{i}" for i, k in enumerate(ks))
-        cohorts = (
-            f"(SELECT project, uid, min(d) AS first FROM {ud} GROUP BY project, uid "
-            f"HAVING (project, uid) NOT IN {seen})"
-        )
+        users = self._user_days(scope, params, first, first)
+        counts = ", ".join(f"countIf(has(ds, ds[1] + {k})) AS r{i}" for i, k in enumerate(ks))
         sql = (
-            f"SELECT first AS cohort, countIf(d = first) AS users, {counts} "
-            f"FROM {cohorts} AS c INNER JOIN {ud} AS u USING (project, uid) GROUP BY first"
+            f"SELECT ds[1] AS cohort, count() AS users, {counts} FROM {users} "
+            "WHERE fresh GROUP BY cohort"
         )
         rows = self._records(sql, params)
         return assemble_retention(
