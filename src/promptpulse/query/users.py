@@ -101,7 +101,7 @@ class UserRequest:
 def _scope(params: MultiDict, now: datetime, errors: Errors) -> Scope:
     """The range and filters; without `from`, the 30 days before `to`."""
     scope = read_scope(params, now, errors)
-    if not params.getlist("from"):
+    if not any(params.getlist("from")):
         scope = Scope(scope.end - USERS_RANGE, scope.end, scope.filters)
     return scope
 
