@@ -42,6 +42,7 @@ PAGES = {
     "experiments": "/experiments",
     "experiment": "/experiments/{experiment}",
     "alerts": "/alerts",
+    "users": "/users",
     "dashboards": "/dashboards",
 }
 OVERVIEW_KPIS = {

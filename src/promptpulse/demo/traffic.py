@@ -123,13 +123,24 @@ class _Call:
 
 
 _REGIONS = ("us", "eu")
+# Users arrive over the generated span (the Users page's cohorts): half are there from the start,
+# the rest join evenly across it. Most calls go to users already there by a Zipf rank (long-time
+# users are the heavy ones); NEW_USER_SHARE go to users who joined within NEW_USER_WINDOW of the
+# span, so new users are busy for a while and then fade into the tail, as real ones do.
+NEW_USER_SHARE = 0.04
+NEW_USER_WINDOW = 1 / 7
 
 
 class DemoTraffic:
-    def __init__(self, seed: int = 7, base_rpm: float = 20.0, users: int = 400) -> None:
+    def __init__(self, seed: int = 7, base_rpm: float = 20.0, users: int = 3000) -> None:
         self.rng = np.random.default_rng(seed)
         self.base_rpm = base_rpm
         self.users = [f"user-{i:04d}" for i in range(users)]
+        # Who calls draws from its own generator, so the rest of the traffic (and the A/B test
+        # it carries) is the same draw for draw whatever the users do.
+        self.user_rng = np.random.default_rng(seed + 1_000_003)
+        arrivals = self.user_rng.uniform(0, 1, users - users // 2)
+        self.joins = [-1.0] * (users // 2) + sorted(float(x) for x in arrivals)  # user i's
         self.user_tier = {
             u: TIERS[int(i % 10 >= 6) + int(i % 10 == 9)] for i, u in enumerate(self.users)
         }
@@ -171,12 +182,24 @@ class DemoTraffic:
         prompt = PROMPTS[self._pick(self.prompt_cum)]
         version = self._version(prompt, (ts - start) / max(end - start, timedelta(seconds=1)))
         model = prompt.models[int(self.rng.random() < 0.3) if len(prompt.models) > 1 else 0]
-        user = self.users[int(self.rng.zipf(1.6)) % len(self.users)]
+        user = self._user(
+            int(self.rng.zipf(1.6)), (ts - start) / max(end - start, timedelta(seconds=1))
+        )
         call = self._tokens(prompt, version, model, user)
         days_ago = (end - ts).total_seconds() / 86400
         self._latency(call, days_ago)
         self._error(call, days_ago)
         return self._record(call, ts)
+
+    def _user(self, rank: int, progress: float) -> str:
+        """A user who has joined by `progress` (0..1 through the span): by Zipf rank, or (a
+        share of calls) one who joined within the last NEW_USER_WINDOW."""
+        joined = max(1, bisect.bisect_right(self.joins, progress))
+        if self.user_rng.random() < NEW_USER_SHARE:
+            recent = bisect.bisect_left(self.joins, progress - NEW_USER_WINDOW)
+            if recent < joined:
+                return self.users[int(self.user_rng.integers(recent, joined))]
+        return self.users[rank % joined]
 
     def _version(self, prompt: DemoPrompt, progress: float) -> str:
         if prompt.id == AB_PROMPT:  # the A/B test: half and half, per call, all along

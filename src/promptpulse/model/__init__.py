@@ -30,7 +30,7 @@ from promptpulse.model.records import (
     SCORE_SCHEMA,
     check_call_fields,
 )
-from promptpulse.model.rows import AggRow, PeakRow
+from promptpulse.model.rows import AggRow, PeakRow, RetentionRow, UserActivityRow
 from promptpulse.model.scope import (
     COLUMN_DIMENSIONS,
     FILTERS,
@@ -74,8 +74,10 @@ __all__ = [
     "Op",
     "PeakRow",
     "PriceOverride",
+    "RetentionRow",
     "Scope",
     "Sort",
+    "UserActivityRow",
     "base_aggregates",
     "canonical_provider",
     "check_call_fields",

@@ -43,3 +43,29 @@ class PeakRow:
     @property
     def key(self) -> Any:
         return self.group[0] if self.group else None
+
+
+@dataclass(frozen=True)
+class UserActivityRow:
+    """Active users of one UTC bucket (a day, or an ISO week starting on Monday).
+
+    `active`: distinct users with a call in the bucket; `new_users`: those whose first call is
+    in it. `dau`, `wau`, `mau`: distinct users over the 1, 7 and 30 days ending with the
+    bucket's last day (for a day bucket, the day itself)."""
+
+    t: datetime
+    active: int
+    new_users: int
+    dau: int
+    wau: int
+    mau: int
+
+
+@dataclass(frozen=True)
+class RetentionRow:
+    """One first-seen cohort: `users` first seen on UTC day `cohort`, and per day k how many of
+    them had a call on day cohort + k (None: that day is not over before the range ends)."""
+
+    cohort: datetime
+    users: int
+    retained: dict[int, int | None]

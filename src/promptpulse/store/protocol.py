@@ -10,7 +10,15 @@ from typing import Any, Protocol
 import numpy as np
 import pyarrow as pa
 
-from promptpulse.model import AggRow, Dimension, Metric, PeakRow, Scope
+from promptpulse.model import (
+    AggRow,
+    Dimension,
+    Metric,
+    PeakRow,
+    RetentionRow,
+    Scope,
+    UserActivityRow,
+)
 
 Record = dict[str, Any]
 
@@ -64,6 +72,12 @@ class Store(Protocol):
         metrics: Sequence[Metric],
         group_by: Sequence[Dimension] = (),
     ) -> list[AggRow]: ...
+
+    # --- users: a user is (project, user_id); definitions in store/users.py
+    def user_activity(self, scope: Scope, interval: str = "day") -> list[UserActivityRow]: ...
+    def user_retention(
+        self, scope: Scope, days: Sequence[int] = (1, 7, 30)
+    ) -> list[RetentionRow]: ...
 
     # --- raw calls (callers bound the scope)
     def calls(

@@ -1,9 +1,9 @@
 """The dashboard: one HTML shell for every page, and the static files it loads.
 
 No data is served here: the browser signs in with an API key and reads the public API, so the
-pages need no auth of their own. Pages live at `/`, `/prompts`, `/prompts/<id>`, `/compare`,
-`/cost`, `/errors`, `/experiments`, `/experiments/<id>`, `/alerts`,
-`/dashboards`, `/dashboards/<id>`; files under `/static/`
+pages need no auth of their own. Pages live at `/`, `/performance`, `/prompts`, `/prompts/<id>`,
+`/compare`, `/cost`, `/errors`, `/experiments`, `/experiments/<id>`, `/alerts`, `/users`,
+`/users/<id>`, `/dashboards`, `/dashboards/<id>`; files under `/static/`
 (Starlette's StaticFiles: vendored libraries carry their version in the name and are cached for
 a year; the app's own files are revalidated with their ETag). `install(app)` adds both.
 """
@@ -33,6 +33,7 @@ PAGES = (
     "/errors",
     "/experiments",
     "/alerts",
+    "/users",
     "/dashboards",
 )
 
@@ -75,6 +76,11 @@ for _path in PAGES:
 
 @router.api_route("/prompts/{prompt_id:path}", methods=["GET", "HEAD"])
 async def prompt_page(prompt_id: str) -> Response:
+    return _shell()
+
+
+@router.api_route("/users/{user_id:path}", methods=["GET", "HEAD"])
+async def user_page(user_id: str) -> Response:
     return _shell()
 
 

@@ -2,7 +2,8 @@
 
 The writer thread has its own cursor and commits in groups; each query runs on a fresh cursor
 with a time limit, so readers never wait for the writer. Answering from rollups, retention,
-erasure and exports are in `lifecycle`; new-vs-returning cohorts in `cohorts`.
+erasure and exports are in `lifecycle`; new-vs-returning cohorts in `cohorts`;
+active users and retention in `users`.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ from promptpulse.store.duck.sql import (
     value_sql,
     where_clause,
 )
+from promptpulse.store.duck.users import UsersMixin
 from promptpulse.store.duck.writer import DuckWriter
 
 
@@ -71,7 +73,7 @@ def row_of(record: Record, groups: int, values: dict[str, Any]) -> AggRow:
     )
 
 
-class DuckStore(LifecycleMixin, CohortsMixin):
+class DuckStore(LifecycleMixin, CohortsMixin, UsersMixin):
     def __init__(
         self,
         path: Path,

@@ -20,6 +20,7 @@ from promptpulse.web.api import (
     prices,
     reports,
     slos,
+    users,
 )
 
 ROUTERS: tuple[APIRouter, ...] = (
@@ -40,6 +41,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     lifecycle.router,
     reports.router,
     dashboards.router,
+    users.router,
 )
 
 __all__ = ["ROUTERS"]

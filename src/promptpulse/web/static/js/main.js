@@ -17,6 +17,8 @@ import errors from "./pages/errors.js";
 import experiments from "./pages/experiments.js";
 import alerts from "./pages/alerts.js";
 import dashboards from "./pages/dashboards.js";
+import users from "./pages/users.js";
+import user from "./pages/user.js";
 
 const LIVE_MS = 1000;  // the most often Live re-queries
 const NAV = [
@@ -28,6 +30,7 @@ const NAV = [
   { path: "/errors", label: "Errors", icon: "errors", page: errors },
   { path: "/experiments", label: "Experiments", icon: "experiments", page: experiments },
   { path: "/alerts", label: "Alerts", icon: "alerts", page: alerts },
+  { path: "/users", label: "Users", icon: "users", page: users },
   { path: "/dashboards", label: "Dashboards", icon: "dashboards", page: dashboards },
 ];
 
@@ -45,6 +48,9 @@ function route() {
   const path = window.location.pathname.replace(/\/+$/, "") || "/";
   if (path.startsWith("/prompts/")) {
     return { nav: "/prompts", page: prompt, args: { promptId: decodeURIComponent(path.slice("/prompts/".length)) } };
+  }
+  if (path.startsWith("/users/")) {
+    return { nav: "/users", page: user, args: { userId: decodeURIComponent(path.slice("/users/".length)) } };
   }
   if (path.startsWith("/experiments/")) {
     return { nav: "/experiments", page: experiments, args: { experimentId: decodeURIComponent(path.slice("/experiments/".length)) } };

@@ -8,7 +8,7 @@ export const PRESETS = [
 ];
 export const DEFAULT_RANGE = "24h";
 // Filters offered in the filter bar; any other filter of the API still works from the URL.
-export const FILTER_DIMS = ["project", "prompt_id", "prompt_version", "model", "provider", "environment"];
+export const FILTER_DIMS = ["project", "prompt_id", "prompt_version", "model", "provider", "environment", "user_id"];
 export const FILTER_LABELS = {
   project: "Project", prompt_id: "Prompt", prompt_version: "Version", model: "Model",
   provider: "Provider", environment: "Environment", feature: "Feature", user_id: "User",
