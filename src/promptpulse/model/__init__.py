@@ -15,6 +15,8 @@ from promptpulse.model.catalog import (
     base_aggregates,
 )
 from promptpulse.model.channel_fields import CHANNEL_SECRET_FIELDS
+from promptpulse.model.formula import FormulaError, Term, check_term
+from promptpulse.model.formula_parse import custom_metric
 from promptpulse.model.prices import MTOK, PriceOverride
 from promptpulse.model.providers import PROVIDER_ALIASES, canonical_provider
 from promptpulse.model.records import (
@@ -60,6 +62,7 @@ __all__ = [
     "AggRow",
     "Dimension",
     "Filter",
+    "FormulaError",
     "Kind",
     "Metric",
     "Op",
@@ -67,9 +70,12 @@ __all__ = [
     "PriceOverride",
     "Scope",
     "Sort",
+    "Term",
     "base_aggregates",
     "canonical_provider",
     "check_call_fields",
+    "check_term",
+    "custom_metric",
     "fmt",
     "is_dimension",
     "utc_within",

@@ -10,7 +10,7 @@ from typing import Any, Protocol
 import numpy as np
 import pyarrow as pa
 
-from promptpulse.model import AggRow, Dimension, Metric, PeakRow, Scope
+from promptpulse.model import AggRow, Dimension, Metric, PeakRow, Scope, Term
 
 Record = dict[str, Any]
 
@@ -53,6 +53,14 @@ class Store(Protocol):
         self, scope: Scope, group_by: Sequence[Dimension] = (), interval: str | None = None
     ) -> list[PeakRow]: ...
     def score_summary(self, scope: Scope) -> dict[str, dict[str, float | int]]: ...
+    # custom metrics' terms (model.formula.Term): summed per group, from raw calls
+    def term_aggregate(
+        self,
+        scope: Scope,
+        terms: Sequence[Term],
+        group_by: Sequence[Dimension] = (),
+        interval: str | None = None,
+    ) -> list[AggRow]: ...
     def cohort_aggregate(
         self,
         scope: Scope,
@@ -67,6 +75,7 @@ class Store(Protocol):
     ) -> list[Record]: ...
     def values(self, scope: Scope, column: str, where_not_null: bool = True) -> np.ndarray: ...
     def columns(self, scope: Scope, columns: Sequence[str]) -> dict[str, np.ndarray]: ...
+    def term_columns(self, scope: Scope, terms: Sequence[Term]) -> dict[str, np.ndarray]: ...
     def cohort_columns(
         self, scope: Scope, since: datetime, new: bool, columns: Sequence[str]
     ) -> dict[str, np.ndarray]: ...

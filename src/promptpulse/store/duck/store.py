@@ -46,6 +46,7 @@ from promptpulse.store.duck.sql import (
     records,
     where_clause,
 )
+from promptpulse.store.duck.terms import TermsMixin
 from promptpulse.store.duck.writer import DuckWriter
 
 
@@ -67,7 +68,7 @@ def row_of(record: Record, groups: int, values: dict[str, Any]) -> AggRow:
     )
 
 
-class DuckStore(LifecycleMixin, CohortsMixin):
+class DuckStore(LifecycleMixin, CohortsMixin, TermsMixin):
     def __init__(
         self,
         path: Path,
