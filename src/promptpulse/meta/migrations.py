@@ -53,7 +53,12 @@ def add_leases(conn: sa.Connection) -> None:
     t.change_sequence.create(conn, checkfirst=True)
 
 
-MIGRATIONS: tuple[Migration, ...] = (baseline, add_leases)
+def add_custom_metrics(conn: sa.Connection) -> None:
+    """Version 3: a project's custom metrics (formulas over catalog metrics and scores)."""
+    t.custom_metrics.create(conn, checkfirst=True)
+
+
+MIGRATIONS: tuple[Migration, ...] = (baseline, add_leases, add_custom_metrics)
 HEAD = len(MIGRATIONS)
 
 

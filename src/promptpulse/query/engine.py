@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from promptpulse.model import CATALOG, AggRow, Dimension, Kind, Metric, PeakRow, Scope, Sort
+from promptpulse.query.custom import add_custom, custom_value, leaves
 from promptpulse.store import Store
 
 OVERVIEW_METRICS: tuple[Metric, ...] = tuple(
@@ -19,9 +20,12 @@ OVERVIEW_METRICS: tuple[Metric, ...] = tuple(
 
 
 def _sql_metrics(metrics: Sequence[Metric]) -> list[Metric]:
-    """What the store computes: everything but derived metrics, plus requests they need."""
+    """What the store computes: everything but derived metrics, plus requests they need, plus
+    the catalog metrics custom ones read (their terms come from `add_custom`)."""
+    metrics = [*metrics, *leaves(metrics)]
     wanted = [m for m in metrics if m.kind in (Kind.AGGREGATE, Kind.QUANTILE)]
-    if any(m.kind is Kind.PER_MINUTE for m in metrics) and CATALOG["requests"] not in wanted:
+    needs_requests = any(m.kind in (Kind.PER_MINUTE, Kind.CUSTOM) for m in metrics)
+    if needs_requests and CATALOG["requests"] not in wanted:
         wanted.append(CATALOG["requests"])
     return wanted
 
@@ -181,6 +185,7 @@ def timeseries(
     rows = store.aggregate(
         scope, _sql_metrics(metrics), groups, interval, allow_approximate=approximate_ok
     )
+    rows = add_custom(store, scope, rows, metrics, groups, interval)
     approximate = any(r.approximate for r in rows)
     peaks: dict[tuple[Any, ...], Any] = {}
     if any(m.kind is Kind.PEAK_MINUTE for m in metrics):
@@ -237,6 +242,8 @@ def _point_value(
     if m.kind is Kind.PEAK_MINUTE:
         return int(peak or 0)
     if r is None:
+        if m.kind is Kind.CUSTOM:
+            return custom_value(m, {})
         return 0 if m.name in _ZERO_WHEN_EMPTY else None
     return r[m.name]
 
@@ -251,9 +258,10 @@ def breakdown(
     approximate_ok: bool = True,
 ) -> dict[str, Any]:
     wanted = list(metrics)
-    if CATALOG[sort.metric] not in wanted:
+    if sort.metric not in {m.name for m in wanted}:
         wanted.append(CATALOG[sort.metric])
     rows = store.aggregate(scope, _sql_metrics(wanted), [by], allow_approximate=approximate_ok)
+    rows = add_custom(store, scope, rows, wanted, [by], None)
     approximate = any(r.approximate for r in rows)
     peaks = {}
     if any(m.kind is Kind.PEAK_MINUTE for m in wanted):

@@ -8,6 +8,7 @@ from promptpulse.web.api import (
     calls,
     changes,
     compare,
+    custom_metrics,
     experiments,
     forecast,
     health,
@@ -23,6 +24,7 @@ from promptpulse.web.api import (
 ROUTERS: tuple[APIRouter, ...] = (
     health.router,
     ingest.router,
+    custom_metrics.router,
     metrics.router,
     prices.router,
     forecast.router,

@@ -23,6 +23,7 @@ from promptpulse.query.requests import (
     parse_overview,
     parse_series,
 )
+from promptpulse.web.api.custom_metrics import custom_for
 from promptpulse.web.auth import require, restrict_to_key
 from promptpulse.web.context import context
 from promptpulse.web.openapi import query_params
@@ -71,7 +72,8 @@ async def overview(request: Request, key: ApiKey = Depends(require(Scope.READ)))
     **answer(Timeseries),
 )
 async def timeseries(request: Request, key: ApiKey = Depends(require(Scope.READ))) -> Any:
-    q = parse_series(request.query_params, context(request).clock())
+    custom = await run_in_threadpool(custom_for, request, key)
+    q = parse_series(request.query_params, context(request).clock(), custom)
     scope = restrict_to_key(key, q.scope)
     store = context(request).store
     return await _timed(
@@ -95,7 +97,8 @@ async def timeseries(request: Request, key: ApiKey = Depends(require(Scope.READ)
     **answer(Breakdown),
 )
 async def breakdown(request: Request, key: ApiKey = Depends(require(Scope.READ))) -> Any:
-    q = parse_breakdown(request.query_params, context(request).clock())
+    custom = await run_in_threadpool(custom_for, request, key)
+    q = parse_breakdown(request.query_params, context(request).clock(), custom)
     scope = restrict_to_key(key, q.scope)
     store = context(request).store
     return await _timed(
@@ -112,10 +115,15 @@ async def breakdown(request: Request, key: ApiKey = Depends(require(Scope.READ))
     )
 
 
-@router.get("/catalog", summary="Every metric: name, unit, description", **answer(Catalog))
-async def catalog(_: ApiKey = Depends(require(Scope.READ))) -> Any:
+@router.get(
+    "/catalog",
+    summary="Every metric: name, unit, description (and the project's custom metrics)",
+    **answer(Catalog),
+)
+async def catalog(request: Request, key: ApiKey = Depends(require(Scope.READ))) -> Any:
+    custom = await run_in_threadpool(custom_for, request, key)
     return {
-        "metrics": [m.as_dict() for m in METRICS],
+        "metrics": [m.as_dict() for m in (*METRICS, *custom.values())],
         "dimensions": [*COLUMN_DIMENSIONS, "metadata.<key>"],
         "filters": [*FILTERS, "metadata.<key>"],
         "intervals": list(INTERVALS),
