@@ -109,10 +109,11 @@ def test_the_curl_block_runs(live: LiveServer, loaded: tuple[str, str, Calls]) -
     assert out.returncode == 0, out.stderr
     assert '"satisfaction"' in out.stdout and '"points"' in out.stdout, out.stdout
     with live.client(key) as c:
-        series = c.get("/v1/metrics/timeseries",
-                       params={"interval": "day", "metrics": "satisfaction"}).json()  # fmt: skip
-    total = sum(p["satisfaction"] is not None for s in series["series"] for p in s["points"])
-    assert total >= 1
+        rows = c.get("/v1/metrics/breakdown",
+                     params={"by": "model", "metrics": "satisfaction"}).json()["rows"]  # fmt: skip
+    for row in rows:
+        want = EXPECTED["satisfaction"](data, data.model == row["model"])
+        assert row["satisfaction"] == pytest.approx(want, rel=1e-9)
     with live.client(key) as c:
         c.delete("/v1/metrics/custom/satisfaction")  # the examples test defines it again
 
