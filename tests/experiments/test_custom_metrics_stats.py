@@ -193,3 +193,61 @@ def test_compare_api_on_custom_metrics(app: InProcessApp) -> None:
     assert mr["test"] == "delta_method"
     assert mr["difference"] == pytest.approx(d, rel=1e-9)
     assert mr["p_value"] == pytest.approx(2 * sps.norm.sf(abs(z)), rel=1e-6)
+
+
+def test_an_experiment_with_a_custom_primary_metric(app: InProcessApp) -> None:
+    """Primary: a custom share of fast calls (a proportion over all calls), guardrail: a custom
+    ratio of sums; the comparison against statsmodels, the daily figures against numpy, and
+    a primary metric the project does not have is a 422."""
+    rng = np.random.default_rng(33)
+    project = f"exp-{uuid.uuid4().hex[:8]}"
+    n = 1200
+    version = np.where(rng.random(n) < 0.5, "v1", "v2")
+    latency = np.where(version == "v1", rng.lognormal(7.0, 0.6, n), rng.lognormal(6.8, 0.6, n))
+    tokens = rng.integers(10, 500, n)
+    stamps = [BASE + timedelta(minutes=3 * i) for i in range(n)]  # 2.5 days
+    events = [{"id": f"e{i}", "timestamp": iso(stamps[i]), "model": "gpt-4o", "prompt_id": "p",
+               "prompt_version": version[i], "latency_ms": float(latency[i]),
+               "output_tokens": int(tokens[i])} for i in range(n)]  # fmt: skip
+    key = app.key(project, "ingest,read,admin")
+    body: dict[str, Any] = {
+        "name": "fast answers", "key": "fast",
+        "variants": [{"filter": "prompt_version=v1"}, {"filter": "prompt_version=v2"}],
+        "primary_metric": "fast_share", "guardrails": ["ms_per_token"],
+        "start": iso(BASE), "end": iso(BASE + timedelta(days=3)),
+    }  # fmt: skip
+    with app.client(key) as c:
+        assert c.post("/v1/events", json={"events": events}).json()["accepted"] == n
+        missing = c.post("/v1/experiments", json=body)
+        assert missing.status_code == 422 and "unknown metric fast_share" in missing.text
+        for name, formula, up in (
+            ("fast_share", "count(latency_ms < 1000) / requests", True),
+            ("ms_per_token", "sum(latency_ms) / output_tokens", False),
+        ):
+            r = c.post(
+                "/v1/metrics/custom",
+                json={"name": name, "formula": formula, "higher_is_better": up},
+            )
+            assert r.status_code == 201, r.text
+        created = c.post("/v1/experiments", json=body)
+        assert created.status_code == 201, created.text
+        res = c.get(f"/v1/experiments/{created.json()['id']}/results").json()
+    rows = {(x["metric"], x["variant"]): x for x in res["comparisons"]}
+    fast = rows[("fast_share", "v2")]
+    x = np.array([(latency[version == v] < 1000).sum() for v in ("v2", "v1")])
+    m = np.array([(version == v).sum() for v in ("v2", "v1")])
+    _, p = proportions_ztest(x, m)
+    assert fast["test"] == "two_proportion_z"
+    assert fast["difference"] == pytest.approx(x[0] / m[0] - x[1] / m[1], rel=1e-9)
+    assert fast["p_value"] == pytest.approx(p, rel=1e-6)
+    rail = rows[("ms_per_token", "v2")]
+    assert rail["test"] == "delta_method"
+    want = [latency[version == v].sum() / tokens[version == v].sum() for v in ("v1", "v2")]
+    assert rail["difference"] == pytest.approx(want[1] - want[0], rel=1e-9)
+    day = np.array([s.date() for s in stamps])
+    for point in res["daily"]:
+        t = datetime.fromisoformat(point["t"].replace("Z", "+00:00")).date()
+        mask = (day == t) & (version == point["variant"])
+        assert point["fast_share"] == pytest.approx((latency[mask] < 1000).mean(), rel=1e-9)
+    assert res["decision"]  # the sequential test ran on the custom metrics
+    assert {t["metric"] for t in res["sequential"]["tests"]} == {"fast_share", "ms_per_token"}
