@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 
+from promptpulse.experiments.compare import testable
 from promptpulse.meta import ApiKey, Scope
 from promptpulse.model import COLUMN_DIMENSIONS, FILTERS, INTERVALS, METRICS
 from promptpulse.query import engine
@@ -123,7 +124,10 @@ async def breakdown(request: Request, key: ApiKey = Depends(require(Scope.READ))
 async def catalog(request: Request, key: ApiKey = Depends(require(Scope.READ))) -> Any:
     custom = await run_in_threadpool(custom_for, request, key)
     return {
-        "metrics": [m.as_dict() for m in (*METRICS, *custom.values())],
+        "metrics": [
+            *(m.as_dict() for m in METRICS),
+            *({**m.as_dict(), "comparable": testable(m)} for m in custom.values()),
+        ],
         "dimensions": [*COLUMN_DIMENSIONS, "metadata.<key>"],
         "filters": [*FILTERS, "metadata.<key>"],
         "intervals": list(INTERVALS),
