@@ -62,3 +62,12 @@ def add_custom(
         for m in custom:
             row.values[m.name] = custom_value(m, row.values)
     return rows
+
+
+def totals(store: Store, scope: Scope, metrics: Sequence[Metric]) -> dict[str, float | None]:
+    """Custom metrics over a whole scope (reports' key figures), by name."""
+    plain = [CATALOG["requests"], *leaves(metrics)]
+    sql = [m for m in plain if m.kind in (Kind.AGGREGATE, Kind.QUANTILE)]
+    rows = add_custom(store, scope, store.aggregate(scope, sql), metrics, (), None)
+    values = rows[0].values if rows else {}
+    return {m.name: values.get(m.name, custom_value(m, {})) for m in metrics}
