@@ -53,6 +53,9 @@ def test_a_rule_on_a_custom_metric_fires(app: InProcessApp) -> None:
         assert c.post("/v1/metrics/custom", json=body).status_code == 201
         created = c.post("/v1/alerts/rules", json=rule)
         assert created.status_code == 201, created.text
+        in_use = c.delete("/v1/metrics/custom/timeout_rate")  # a rule names it: kept
+        assert in_use.status_code == 422 and "alert rule 'timeouts'" in in_use.text
+        assert c.get("/v1/metrics/custom/timeout_rate").status_code == 200
         assert c.post("/v1/alerts/evaluate").status_code == 200
         alerts = c.get("/v1/alerts", params={"state": "open"}).json()["alerts"]
     mine = [a for a in alerts if a["source_id"] == created.json()["id"]]

@@ -10,6 +10,9 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
+from promptpulse.alerts import repo as alerts_repo
+from promptpulse.errors import FieldError, Invalid
+from promptpulse.experiments import repo as experiments_repo
 from promptpulse.meta import ApiKey, Scope
 from promptpulse.meta.custom_metrics import (
     CustomSpec,
@@ -75,6 +78,25 @@ def _create(ctx: AppContext, project: str, body: CustomIn) -> dict[str, Any]:
     return create_custom(ctx.meta.engine, project, spec, ctx.clock(), scores).as_dict()
 
 
+def _delete(ctx: AppContext, project: str, name: str) -> None:
+    """Refused (nothing deleted) while an alert rule or an experiment of the project names it:
+    they would fail every round and every read."""
+    users = [
+        f"alert rule '{r.rule.name}'"
+        for r in alerts_repo.list_rules(ctx.meta.engine, project)
+        if r.rule.metric == name
+    ]
+    users += [
+        f"experiment '{e.name}'"
+        for e in experiments_repo.list_all(ctx.meta, project)
+        if name in (e.primary_metric, *e.guardrails)
+    ]
+    if users:
+        message = f"'{name}' is used by {', '.join(users)}; change or delete those first"
+        raise Invalid(f"name: {message}", [FieldError("name", message)])
+    delete_custom(ctx.meta.engine, project, name)
+
+
 def _update(ctx: AppContext, project: str, name: str, body: CustomPut) -> dict[str, Any]:
     spec = CustomSpec(name, body.formula, body.unit, body.higher_is_better, body.description)
     scores = known_scores(ctx, project) if "score." in body.formula else None
@@ -132,4 +154,4 @@ async def remove_metric(
     key: ApiKey = Depends(require(Scope.ADMIN)),
 ) -> None:
     target = project_for_write(key, project)
-    await run_in_threadpool(delete_custom, context(request).meta.engine, target, name)
+    await run_in_threadpool(_delete, context(request), target, name)
