@@ -7,7 +7,7 @@ an unknown score or a name taken by the catalog is a 422 naming the field and no
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -20,7 +20,7 @@ from promptpulse.model import FormulaError, Metric, custom_metric
 from promptpulse.model.formula_parse import check_name
 
 MAX_PER_PROJECT = 200
-Scores = Callable[[str], bool] | None  # is a score name known in the project? (None: any)
+Scores = Collection[str] | None  # the score names the project has received (None: any)
 
 
 @dataclass(frozen=True)

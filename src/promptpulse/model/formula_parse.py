@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Callable
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from promptpulse.model.catalog import CATALOG, Kind, Metric
@@ -76,12 +76,12 @@ class Parser:
     """expr := term (('+'|'-') term)* ; term := unary (('*'|'/') unary)* ;
     unary := '-' unary | atom ; atom := number | '(' expr ')' | name | func '(' arg ')'."""
 
-    def __init__(self, text: str, scores: Callable[[str], bool] | None = None) -> None:
+    def __init__(self, text: str, scores: Collection[str] | None = None) -> None:
         self.text = text
         self.tokens = tokenize(text)
         self.i = 0
         self.depth = 0
-        self.known_score = scores  # None: any score name is accepted
+        self.known_score = scores  # the project's score names; None: any name is accepted
 
     def error(self, message: str, token: Token) -> FormulaError:
         return FormulaError(message, self.text, token.at)
@@ -183,8 +183,11 @@ class Parser:
         name = self.take()
         if name.kind != "name":
             raise self.error('expected a score name after "score."{at}', name)
-        if self.known_score is not None and not self.known_score(name.text):
-            raise self.error(f'unknown score "{name.text}"{{at}}', name)
+        if self.known_score is not None and name.text not in self.known_score:
+            hint = _suggest(name.text, sorted(self.known_score)) or (
+                " (the project has received no scores of that name)"
+            )
+            raise self.error(f'unknown score "{name.text}"{{at}}' + hint, name)
         op, value = self.condition(name, numbers_only=True)
         if op and fn.text != "count":
             raise self.error(f"only count(...) takes a condition, not {fn.text}(...){{at}}", fn)
@@ -255,9 +258,9 @@ class Parser:
         raise self.error(f'expected a value after {op}, found "{v.text}"{{at}}', v)
 
 
-def parse(text: str, scores: Callable[[str], bool] | None = None) -> Node:
-    """The formula's tree; FormulaError names what is wrong and where. `scores` says whether a
-    score name is known (None: any name)."""
+def parse(text: str, scores: Collection[str] | None = None) -> Node:
+    """The formula's tree; FormulaError names what is wrong and where. `scores`: the score
+    names known (None: any name)."""
     if len(text) > MAX_LENGTH:
         raise FormulaError(f"is longer than {MAX_LENGTH} characters")
     return Parser(text, scores).parse()
@@ -278,7 +281,7 @@ def custom_metric(
     unit: str = "",
     higher_is_better: bool | None = None,
     description: str = "",
-    scores: Callable[[str], bool] | None = None,
+    scores: Collection[str] | None = None,
 ) -> Metric:
     """A project's custom metric as a catalog `Metric` of kind CUSTOM, so it goes wherever a
     metric goes; FormulaError when the name or the formula is wrong."""

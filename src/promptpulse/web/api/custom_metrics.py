@@ -64,12 +64,11 @@ def custom_for(request: Request, key: ApiKey, scope: QueryScope | None = None) -
     return project_metrics(context(request).meta.engine, project)
 
 
-def known_scores(ctx: AppContext, project: str) -> Any:
-    """A check of score names against the scores the project has received."""
+def known_scores(ctx: AppContext, project: str) -> frozenset[str]:
+    """The names of the scores the project has received (on its calls still stored)."""
     now = ctx.clock()
     everything = QueryScope(TIME_FLOOR, now + timedelta(days=1), (Filter("project", (project,)),))
-    names = set(ctx.store.score_summary(everything))
-    return lambda name: name in names
+    return frozenset(ctx.store.score_summary(everything))
 
 
 def _create(ctx: AppContext, project: str, body: CustomIn) -> dict[str, Any]:
