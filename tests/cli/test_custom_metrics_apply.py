@@ -76,6 +76,15 @@ def test_a_bad_item_writes_nothing(tmp_path: Path, item: dict[str, object], mess
         assert repo.list(engine) == []
 
 
+def test_a_rule_on_an_unknown_custom_metric_writes_nothing(tmp_path: Path) -> None:
+    doc = yaml.safe_load(DOC)
+    doc["rules"][0]["metric"] = "timeout_ratio"
+    with alerting_engine(tmp_path) as engine:
+        with pytest.raises(Invalid, match="rules\\[0\\] metric: unknown metric 'timeout_ratio'"):
+            apply_document(engine, doc, NOW)
+        assert list_custom(engine, None) == []
+
+
 def test_prune_deletes_custom_metrics_the_file_no_longer_names(tmp_path: Path) -> None:
     with alerting_engine(tmp_path) as engine:
         doc = yaml.safe_load(DOC)

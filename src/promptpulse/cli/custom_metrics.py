@@ -77,3 +77,23 @@ def apply_custom(
                 out["deleted"].append(f"custom metric {name}")
                 if not dry_run:
                     delete_custom(engine, project, name)
+
+
+def check_rule_metrics(engine: Any, items: list[tuple[str, Any]], rules: list[Any]) -> None:
+    """Before anything is written: a rule's metric that is neither the catalog's nor a score is
+    a custom metric of its project, in this file or already stored."""
+    from promptpulse.errors import Invalid
+    from promptpulse.meta.custom_metrics import list_custom
+    from promptpulse.model import CATALOG
+
+    known = {(p, s.name) for p, s in items}
+    known |= {(r.project, r.spec.name) for r in list_custom(engine, None)}
+    for i, rule in enumerate(rules):
+        name = rule.metric or ""
+        if name in CATALOG or name.startswith("score.") or (rule.project, name) in known:
+            continue
+        raise Invalid(
+            f"rules[{i}] metric: unknown metric '{name}'"
+            + (f" in project '{rule.project}'" if rule.project else "")
+            + "; see /v1/metrics/catalog, custom_metrics:, or score.<name>"
+        )
