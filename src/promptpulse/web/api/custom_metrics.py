@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from typing import Any
 
@@ -13,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from promptpulse.alerts import repo as alerts_repo
 from promptpulse.errors import FieldError, Invalid
 from promptpulse.experiments import repo as experiments_repo
-from promptpulse.meta import ApiKey, Scope
+from promptpulse.meta import UNREACHABLE, ApiKey, Scope
 from promptpulse.meta.custom_metrics import (
     CustomSpec,
     create_custom,
@@ -29,6 +30,7 @@ from promptpulse.web.auth import project_for_write, require
 from promptpulse.web.context import AppContext, context
 from promptpulse.web.problems import documented
 
+log = logging.getLogger("promptpulse.custom_metrics")
 router = APIRouter(
     prefix="/v1/metrics/custom", tags=["metrics"], responses=documented(401, 403, 404, 422)
 )
@@ -61,7 +63,11 @@ def custom_for(request: Request, key: ApiKey, scope: QueryScope | None = None) -
         project = asked[0] if asked is not None and len(asked) == 1 else None
     if project is None:
         project = request.query_params.get("project")
-    return project_metrics(context(request).meta.engine, project)
+    try:
+        return project_metrics(context(request).meta.engine, project)
+    except UNREACHABLE:  # reads of catalog metrics go on through a metadata outage
+        log.warning("metadata database unreachable: custom metrics of %s not read", project)
+        return {}
 
 
 def known_scores(ctx: AppContext, project: str) -> frozenset[str]:
