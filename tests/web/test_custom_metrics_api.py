@@ -273,3 +273,13 @@ def test_duplicates_and_permissions(app: InProcessApp, data: Data) -> None:
             "/v1/metrics/custom", json={"name": "r2", "formula": "1", "project": data.project}
         )
         assert r.status_code == 403
+
+
+def test_overview_answers_the_projects_custom_metrics(app: InProcessApp, defined: Data) -> None:
+    d = defined
+    params = {"from": iso(BASE), "to": iso(BASE + timedelta(hours=3)), "compare": "previous"}
+    with app.client(d.key) as c:  # type: ignore[attr-defined]
+        got = c.get("/v1/metrics/overview", params=params).json()
+    assert set(got["custom"]) >= set(DEFINED)
+    close(got["custom"], expected(d, d.t < BASE + timedelta(hours=3)))
+    assert got["previous"]["custom"]["satisfaction"] is None  # no calls before BASE

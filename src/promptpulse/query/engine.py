@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from promptpulse.model import CATALOG, AggRow, Dimension, Kind, Metric, PeakRow, Scope, Sort
-from promptpulse.query.custom import add_custom, custom_value, leaves
+from promptpulse.query.custom import add_custom, custom_value, leaves, totals
 from promptpulse.store import Store
 
 OVERVIEW_METRICS: tuple[Metric, ...] = tuple(
@@ -35,21 +35,28 @@ def _minutes(start: datetime, end: datetime) -> float:
 
 
 def overview(
-    store: Store, scope: Scope, compare_previous: bool = False, approximate_ok: bool = True
+    store: Store,
+    scope: Scope,
+    compare_previous: bool = False,
+    approximate_ok: bool = True,
+    custom: Sequence[Metric] = (),
 ) -> dict[str, Any]:
-    """`approximate_ok=False` (the API's `exact=true`) never answers from rollup sketches."""
+    """`approximate_ok=False` (the API's `exact=true`) never answers from rollup sketches.
+    `custom`: the project's custom metrics, answered under `custom` by name."""
     if not compare_previous:
-        return _overview(store, scope, approximate_ok)
+        return _overview(store, scope, approximate_ok, custom)
     # The two periods are independent: compute them side by side.
     with ThreadPoolExecutor(max_workers=2) as pool:
-        current = pool.submit(_overview, store, scope, approximate_ok)
-        previous = pool.submit(_overview, store, scope.previous(), approximate_ok)
+        current = pool.submit(_overview, store, scope, approximate_ok, custom)
+        previous = pool.submit(_overview, store, scope.previous(), approximate_ok, custom)
         result = current.result()
         result["previous"] = previous.result()
     return result
 
 
-def _overview(store: Store, scope: Scope, approximate_ok: bool = True) -> dict[str, Any]:
+def _overview(
+    store: Store, scope: Scope, approximate_ok: bool = True, custom: Sequence[Metric] = ()
+) -> dict[str, Any]:
     with ThreadPoolExecutor(max_workers=3) as pool:
         peak = pool.submit(store.peak_per_minute, scope)
         # Errors by type, within the caller's own status filter (status=success has none).
@@ -70,6 +77,8 @@ def _overview(store: Store, scope: Scope, approximate_ok: bool = True) -> dict[s
         shaped = shape_overview(scope, flat, errors_by_type, scores.result())
         if flat.get("approximate"):
             shaped["approximate"] = True
+        if custom:
+            shaped["custom"] = totals(store, scope, custom)
         return shaped
 
 

@@ -60,8 +60,16 @@ async def overview(request: Request, key: ApiKey = Depends(require(Scope.READ)))
     q = parse_overview(request.query_params, context(request).clock())
     scope = restrict_to_key(key, q.scope)
     store = context(request).store
+    custom = await run_in_threadpool(custom_for, request, key, scope)
     return await _timed(
-        request, "overview", engine.overview, store, scope, q.compare_previous, not q.exact
+        request,
+        "overview",
+        engine.overview,
+        store,
+        scope,
+        q.compare_previous,
+        not q.exact,
+        list(custom.values()),
     )
 
 
