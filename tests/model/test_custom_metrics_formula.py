@@ -61,6 +61,7 @@ def test_terms_and_metrics_of_a_formula() -> None:
         ("errors.real", 'unexpected "." at 1:7'),
         ("(" * 50 + "1" + ")" * 50, "nested deeper than 40"),
         ("1+" * 600 + "1", "longer than 1000 characters"),
+        ("errors * 1e999", "number 1e999 is too large at 1:10"),
     ],
 )
 def test_errors_name_the_part_and_where(text: str, message: str) -> None:
@@ -108,6 +109,7 @@ def test_evaluation_follows_pythons_arithmetic_on_random_formulas() -> None:
     assert evaluate(parse("errors / (requests - requests)"), {"errors": 1, "requests": 3}) is None
     assert evaluate(parse("latency_p95_ms * 2"), {"latency_p95_ms": None}) is None
     assert evaluate(parse("6 × 2 ÷ 4 − 1"), {}) == 2.0
+    assert evaluate(parse("1e300 * 1e300"), {}) is None  # an overflow is no figure
 
 
 def test_gradient_matches_finite_differences() -> None:

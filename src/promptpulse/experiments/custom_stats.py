@@ -27,7 +27,7 @@ def estimate(node: Node, columns: Mapping[str, np.ndarray]) -> tuple[float | Non
     keys = [t.key for t in terms(node)]
     sums = {k: float(np.sum(columns[k])) for k in keys}
     value, grad = gradient(node, sums)
-    if value is None:
+    if value is None or not math.isfinite(value):
         return None, None
     n = len(columns[keys[0]]) if keys else 0
     if n < 2:
@@ -35,7 +35,8 @@ def estimate(node: Node, columns: Mapping[str, np.ndarray]) -> tuple[float | Non
     x = np.vstack([columns[k] for k in keys])
     cov = np.atleast_2d(np.cov(x, ddof=1)) * n
     g = np.array([grad.get(k, 0.0) for k in keys])
-    return value, float(max(g @ cov @ g, 0.0))
+    var = float(g @ cov @ g)
+    return value, (max(var, 0.0) if math.isfinite(var) else None)
 
 
 def as_proportion(node: Node, columns: Mapping[str, np.ndarray]) -> tuple[int, int] | None:

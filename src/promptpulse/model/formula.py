@@ -17,6 +17,7 @@ of the formula that is wrong and its position (line:column).
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -138,7 +139,12 @@ def terms(node: Node) -> list[Term]:
 
 def evaluate(node: Node, values: Mapping[str, Any]) -> float | None:
     """The formula over leaf values (catalog names and term keys); None propagates, and so does
-    a division by zero."""
+    a division by zero or an overflow (a figure is a finite number or null)."""
+    v = _evaluate(node, values)
+    return v if v is None or math.isfinite(v) else None
+
+
+def _evaluate(node: Node, values: Mapping[str, Any]) -> float | None:
     if isinstance(node, Num):
         return node.value
     if isinstance(node, Ref):
@@ -148,9 +154,9 @@ def evaluate(node: Node, values: Mapping[str, Any]) -> float | None:
         v = values.get(node.term.key)
         return None if v is None else float(v)
     if isinstance(node, Neg):
-        a = evaluate(node.arg, values)
+        a = _evaluate(node.arg, values)
         return None if a is None else -a
-    a, b = evaluate(node.left, values), evaluate(node.right, values)
+    a, b = _evaluate(node.left, values), _evaluate(node.right, values)
     if a is None or b is None:
         return None
     if node.op == "+":

@@ -5,6 +5,7 @@ the formula and its line:column."""
 from __future__ import annotations
 
 import difflib
+import math
 import re
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -140,6 +141,8 @@ class Parser:
     def atom(self) -> Node:
         t = self.take()
         if t.kind == "number":
+            if not math.isfinite(float(t.text)):
+                raise self.error(f"number {t.text} is too large{{at}}", t)
             return Num(float(t.text))
         if t.kind == "op" and t.text == "(":
             node = self.expr()
