@@ -1,4 +1,5 @@
-"""Custom metrics' formulas: a tiny recursive-descent parser (never `eval`) and the evaluator.
+"""Custom metrics' formulas: the tree, its terms and the evaluator (the parser, never `eval`, is
+`formula_parse`).
 
 A formula is arithmetic (numbers, + - * /, parentheses, unary minus) over catalog metric names and
 *terms*. A term is a per-call number whose sum over the calls of a group is the aggregate:
