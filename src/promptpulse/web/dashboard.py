@@ -23,7 +23,16 @@ from promptpulse.web.auth import require
 
 STATIC = Path(__file__).parent / "static"
 VENDOR = "vendor"  # under STATIC: third-party files, their version in the file name
-PAGES = ("/", "/prompts", "/compare", "/cost", "/errors", "/experiments", "/alerts")
+PAGES = (
+    "/",
+    "/prompts",
+    "/compare",
+    "/cost",
+    "/errors",
+    "/experiments",
+    "/alerts",
+    "/custom-metrics",
+)
 
 SECURITY_HEADERS = {
     # ECharts styles its tooltips with inline styles; scripts only from this origin.

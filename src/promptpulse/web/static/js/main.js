@@ -14,6 +14,7 @@ import cost from "./pages/cost.js";
 import errors from "./pages/errors.js";
 import experiments from "./pages/experiments.js";
 import alerts from "./pages/alerts.js";
+import metrics from "./pages/metrics.js";
 
 const LIVE_MS = 1000;  // the most often Live re-queries
 const NAV = [
@@ -24,6 +25,7 @@ const NAV = [
   { path: "/errors", label: "Errors", icon: "errors", page: errors },
   { path: "/experiments", label: "Experiments", icon: "experiments", page: experiments },
   { path: "/alerts", label: "Alerts", icon: "alerts", page: alerts },
+  { path: "/custom-metrics", label: "Metrics", icon: "compare", page: metrics },
 ];
 
 const root = document.getElementById("app");
