@@ -18,6 +18,7 @@ from promptpulse.demo.traffic import AB_CONTROL, AB_PROMPT, AB_TREATMENT
 from promptpulse.experiments import repo as experiments_repo
 from promptpulse.ingest.pipeline import prepare_events
 from promptpulse.meta import MetaDB, list_prices
+from promptpulse.meta.custom_metrics import list_custom
 from promptpulse.slos.service import repo as slos_repo
 from promptpulse.store import open_store
 
@@ -74,6 +75,8 @@ def test_seed_writes_history_once(tmp_path: Path) -> None:
         assert len(budgets_repo.list(meta.engine, PROJECT)) == 1
         assert len(slos_repo.list(meta.engine, PROJECT)) == 2
         assert len(alerts_repo.list_rules(meta.engine, PROJECT)) == 3
+        [custom] = list_custom(meta.engine, PROJECT)
+        assert custom.spec.name == "timeout_rate"
         alerts = alerts_repo.list_alerts(meta.engine, PROJECT, [], [], None, 100)
         assert [a["state"] for a in alerts].count("acknowledged") == 1
     finally:

@@ -62,6 +62,9 @@ def test_reads_and_ingest_survive_a_metadata_outage(
         own_postgres.halt()
         time.sleep(1.2)  # past the key cache's second: the key must be checked again, and can't
         assert _overview(c)["requests"] == 5
+        series = c.get("/v1/metrics/timeseries",  # the project's custom metrics are not readable
+                       params={"from": "2000-01-01T00:00:00Z", "interval": "month"})  # fmt: skip
+        assert series.status_code == 200, series.text
         sent = c.post("/v1/events", json={"events": _events(3, "b")})
         assert sent.status_code == 200, sent.text  # priced with the overrides already read
         after = _overview(c)

@@ -44,6 +44,7 @@ PAGES = {
     "alerts": "/alerts",
     "users": "/users",
     "dashboards": "/dashboards",
+    "custom-metrics": "/custom-metrics",
 }
 OVERVIEW_KPIS = {
     "requests": lambda o: o["requests"],
@@ -894,7 +895,7 @@ def test_every_page_draws_without_errors_light_dark_desktop_phone(browser, live,
                     page = t.open(path + ("&" if "?" in path else "?") + "range=24h")
                     assert page.evaluate("document.documentElement.dataset.theme") == theme
                     drawn = dict(page.evaluate(DRAWN))
-                    assert drawn or name in ("prompts", "experiments", "dashboards"), name
+                    assert drawn or name in ("prompts", "experiments", "dashboards", "custom-metrics"), name
                     assert all(v > 0 for v in drawn.values()), (
                         name,
                         [k for k, v in drawn.items() if not v],

@@ -8,14 +8,17 @@ rows are cached across rounds.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from promptpulse.alerts.rules import SCORE_PREFIX, RuleIn
-from promptpulse.model import CATALOG, Dimension, Filter, Kind, Scope
+from promptpulse.model import CATALOG, Dimension, Filter, Kind, Metric, Scope
+from promptpulse.query.custom import add_custom, leaves
 from promptpulse.store import Record, Store
+
+CustomOf = Callable[[str | None], Mapping[str, Metric]]  # a project's custom metrics
 
 ALL = None  # every value of the dimension
 # Single-valued filters on these dimensions are batched into one grouped query.
@@ -56,6 +59,9 @@ def target_of(rule: RuleIn) -> Target:
     filters = {dim: tuple(sorted(vals)) for dim, vals in rule.filters.items()}
     if (rule.metric or "").startswith(SCORE_PREFIX):
         return Target(_frozen(filters), None, None, False)
+    if rule.metric not in CATALOG and not rule.group_by:
+        # a custom metric is its project's: keep the project in the filters, never batch it
+        return Target(_frozen(filters), None, None, False)
     if rule.group_by:
         dim = rule.group_by
         values = filters.pop(dim, None)
@@ -81,8 +87,14 @@ class _Want:
 class Fetcher:
     """Collect wants, run them, hand back rows. `cache` survives rounds (past windows only)."""
 
-    def __init__(self, store: Store, cache: dict[Any, dict[Any, Record]] | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        cache: dict[Any, dict[Any, Record]] | None = None,
+        custom_of: CustomOf | None = None,
+    ) -> None:
         self.store = store
+        self.custom_of = custom_of or (lambda project: {})
         self.cache = cache if cache is not None else {}
         self._wants: dict[QueryKey, _Want] = {}
         self._cacheable: set[QueryKey] = set()
@@ -138,13 +150,19 @@ class Fetcher:
             summary = self.store.score_summary(scope)
             out[None] = {f"{SCORE_PREFIX}{n}": summary.get(n) for n in scores}
         wanted = {"requests"} | {m for m in metrics if not m.startswith(SCORE_PREFIX)}
-        sql = [
-            CATALOG[m] for m in sorted(wanted) if CATALOG[m].kind in (Kind.AGGREGATE, Kind.QUANTILE)
-        ]
+        projects = scope.filter_values("project")
+        custom_metrics = self.custom_of(projects[0] if projects and len(projects) == 1 else None)
+        custom = [custom_metrics[m] for m in sorted(wanted) if m not in CATALOG]
+        if any(m not in CATALOG and m not in custom_metrics for m in wanted):
+            missing = sorted(m for m in wanted if m not in CATALOG and m not in custom_metrics)
+            raise ValueError(f"unknown metric {', '.join(missing)} (a custom metric deleted?)")
+        catalog = [CATALOG[m] for m in sorted(wanted) if m in CATALOG]
+        sql = [m for m in [*catalog, *leaves(custom)] if m.kind in (Kind.AGGREGATE, Kind.QUANTILE)]
         if len(wanted) > 1 or not scores:
             self.queries += 1
             groups = [Dimension(key.dim)] if key.dim else []
-            for row in self.store.aggregate(scope, sql, groups):
+            rows = self.store.aggregate(scope, sql, groups)
+            for row in add_custom(self.store, scope, rows, custom, groups, None):
                 g = row.key if key.dim else None
                 out.setdefault(g, {}).update(row.values)
         return out
@@ -165,7 +183,7 @@ def value_of(metric: str, row: Record | None, window: timedelta) -> tuple[float 
     if metric == "rpm":
         return requests / (window.total_seconds() / 60), requests
     if row is None:
-        m = CATALOG[metric]
-        return (0.0 if m.additive else None), 0
+        m = CATALOG.get(metric)  # a custom metric of an empty window has no value
+        return (0.0 if m is not None and m.additive else None), 0
     v = row.get(metric)
     return (None if v is None else float(v)), requests

@@ -11,9 +11,11 @@ import orjson
 import sqlalchemy as sa
 
 from promptpulse.alerts import tables as t
-from promptpulse.alerts.rules import RuleIn
+from promptpulse.alerts.rules import SCORE_PREFIX, RuleIn
 from promptpulse.alerts.state import OPEN_STATES, OpenAlert, Subject
 from promptpulse.errors import Invalid, NotFound, invalid
+from promptpulse.meta import project_metrics
+from promptpulse.model import CATALOG
 from promptpulse.notify import keep_secrets
 
 
@@ -85,9 +87,30 @@ def find_rule(engine: sa.Engine, project: str | None, name: str) -> RuleRecord |
     return _rule_from(row) if row else None
 
 
+def check_custom_metric(engine: sa.Engine, rule: RuleIn) -> None:
+    """A metric that is neither the catalog's nor a score must be a custom metric of the rule's
+    one project."""
+    name = rule.metric or ""
+    if name in CATALOG or name.startswith(SCORE_PREFIX):
+        return
+    if rule.project is None:
+        raise invalid(
+            "metric",
+            f"unknown metric '{name}'; see /v1/metrics/catalog, or score.<name> (a custom "
+            "metric needs a rule of one project: filters.project)",
+        )
+    if name not in project_metrics(engine, rule.project):
+        raise invalid(
+            "metric",
+            f"unknown metric '{name}' in project '{rule.project}'; see "
+            "/v1/metrics/catalog, or score.<name>",
+        )
+
+
 def create_rule(engine: sa.Engine, rule: RuleIn, now: datetime) -> RuleRecord:
     if find_rule(engine, rule.project, rule.name) is not None:
         raise invalid("name", f"a rule named '{rule.name}' already exists in this project")
+    check_custom_metric(engine, rule)
     _check_no_masks(rule)
     rid = new_id("rule")
     with engine.begin() as conn:
@@ -109,6 +132,7 @@ def update_rule(
     engine: sa.Engine, rule_id: str, rule: RuleIn, now: datetime, project: str | None = None
 ) -> RuleRecord:
     old = get_rule(engine, rule_id, project)
+    check_custom_metric(engine, rule)
     other = find_rule(engine, rule.project, rule.name)
     if other is not None and other.id != rule_id:
         raise invalid("name", f"a rule named '{rule.name}' already exists in this project")

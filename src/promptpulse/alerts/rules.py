@@ -14,6 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from promptpulse.model import CATALOG, FILTERS, METADATA_PREFIX, Filter, Kind, is_dimension
+from promptpulse.model.formula import NAME_RULE
 from promptpulse.notify import PRIORITY, ChannelSpec
 
 Operator = Literal[">", ">=", "<", "<=", "increase", "decrease", "anomaly"]
@@ -62,6 +63,8 @@ def metric_supported(name: str) -> str | None:
     if name.startswith(SCORE_PREFIX):
         return None if len(name) > len(SCORE_PREFIX) else "name the score: score.<name>"
     m = CATALOG.get(name)
+    if m is None and NAME_RULE.fullmatch(name):
+        return None  # a custom metric: the rule's project must have it (alerts.repo checks)
     if m is None:
         return f"unknown metric '{name}'; see /v1/metrics/catalog, or score.<name>"
     if m.kind is Kind.PEAK_MINUTE:

@@ -24,6 +24,7 @@ from promptpulse.alerts.rule_round import Judged, judge_rules
 from promptpulse.alerts.sources import AlertSource, judge_sources
 from promptpulse.alerts.state import OpenAlert, Subject, advance, can_acknowledge, can_resolve
 from promptpulse.errors import Invalid
+from promptpulse.meta import project_metrics
 from promptpulse.notify import ChannelSpec, Notification
 from promptpulse.tasks import DaemonTask
 
@@ -92,7 +93,14 @@ class AlertService:
         started = time.perf_counter()
         records = repo.list_rules(self.engine, project, enabled_only=True)
         opened = repo.open_alerts(self.engine, project)
-        fetcher = Fetcher(self.store, self._cache)
+        custom: dict[str | None, Any] = {}
+
+        def custom_of(project: str | None) -> Any:  # read once per project per round
+            if project not in custom:
+                custom[project] = project_metrics(self.engine, project)
+            return custom[project]
+
+        fetcher = Fetcher(self.store, self._cache, custom_of)
         judged, errors = judge_rules(records, fetcher, now, set(opened))
         live_sources = {("rule", r.id) for r in records}
         live_sources |= {("rule", e["rule_id"]) for e in errors}

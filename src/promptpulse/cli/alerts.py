@@ -64,14 +64,20 @@ def apply_document(
 ) -> dict[str, list[str]]:
     """Make the database match the document; returns names by what happened to them."""
     from promptpulse.budgets.service import repo as budget_repo
+    from promptpulse.cli.custom_metrics import apply_custom, check_rule_metrics, parse_custom
     from promptpulse.errors import Invalid
     from promptpulse.slos.service import repo as slo_repo
 
-    unknown = set(doc) - set(KINDS)
+    unknown = set(doc) - {*KINDS, "custom_metrics"}
     if unknown:
-        raise Invalid(f"unknown top-level key(s) {sorted(unknown)}; use rules, budgets, slos")
+        raise Invalid(
+            f"unknown top-level key(s) {sorted(unknown)}; use custom_metrics, rules, budgets, slos"
+        )
+    custom = parse_custom(doc.get("custom_metrics"))
     parsed = _parse(doc)
+    check_rule_metrics(engine, custom, parsed["rules"])
     out: dict[str, list[str]] = {"created": [], "updated": [], "unchanged": [], "deleted": []}
+    apply_custom(engine, custom, out, now, dry_run, prune)  # first: rules may name them
     _apply_rules(engine, parsed["rules"], out, now, dry_run)
     repos: tuple[tuple[str, Any], ...] = (("budgets", budget_repo), ("slos", slo_repo))
     for kind, spec_repo in repos:

@@ -23,6 +23,7 @@ from promptpulse.demo.traffic import AB_CONTROL, AB_PROMPT, AB_TREATMENT
 from promptpulse.errors import NotFound
 from promptpulse.experiments import repo as experiments_repo
 from promptpulse.meta import MetaDB
+from promptpulse.meta.custom_metrics import CustomSpec, create_custom, list_custom
 from promptpulse.slos import SloIn
 from promptpulse.slos.service import repo as slos_repo
 from promptpulse.store import Store
@@ -53,6 +54,15 @@ SLOS: tuple[dict[str, Any], ...] = (
         "filters": {**ONLY_DEMO, "prompt_id": ["support-answer"]},
         "labels": {"team": "support"},
     },
+)
+# A custom metric (docs/metrics.md): the timeouts' share of calls, offered by the dashboard's
+# metric pickers and usable in compare and alert rules like a catalog metric.
+CUSTOM_METRIC = CustomSpec(
+    "timeout_rate",
+    'count(error_type = "timeout") / requests',
+    "ratio",
+    False,
+    "Calls that timed out / requests",
 )
 RULES: tuple[dict[str, Any], ...] = (
     {
@@ -98,6 +108,7 @@ def seed_objects(
         *_budget(meta, store, now),
         *_specs(meta, now),
         *seed_dashboard(meta, PROJECT, now),
+        *_custom_metric(meta, now),
     ]
     if not created:
         return []
@@ -109,6 +120,13 @@ def seed_objects(
         + (f"; acknowledged alert: {acknowledged}" if acknowledged else "")
     )
     return created
+
+
+def _custom_metric(meta: MetaDB, now: datetime) -> list[str]:
+    if any(r.spec.name == CUSTOM_METRIC.name for r in list_custom(meta.engine, PROJECT)):
+        return []
+    create_custom(meta.engine, PROJECT, CUSTOM_METRIC, now)
+    return [CUSTOM_METRIC.name]
 
 
 def _experiment(meta: MetaDB, start: datetime, now: datetime) -> list[str]:

@@ -13,16 +13,20 @@ No SQL here.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 
 from promptpulse.errors import FieldError, Invalid
-from promptpulse.experiments import stats
+from promptpulse.experiments import custom_stats, stats
 from promptpulse.model import CATALOG, AggRow, Dimension, Kind, Metric, Scope, fmt
+from promptpulse.model.formula import expand_terms, terms
+from promptpulse.query.custom import add_custom, leaves
 from promptpulse.store import Store
+
+Custom = Mapping[str, Metric] | None  # a project's custom metrics by name
 
 ROW_METRICS: tuple[str, ...] = (
     "requests", "success_rate", "latency_p50_ms", "latency_p95_ms", "ttft_p95_ms",
@@ -75,24 +79,44 @@ class Comparison:
         return out
 
 
-def higher_is_better(metric: str, primary: str, direction: str | None) -> bool | None:
+def higher_is_better(
+    metric: str, primary: str, direction: str | None, custom: Custom = None
+) -> bool | None:
     if metric == primary and direction is not None:
         return direction == "higher"
-    return CATALOG[metric].higher_is_better
+    return {**(custom or {}), **CATALOG}[metric].higher_is_better
+
+
+def testable(metric: Metric) -> bool:
+    """A custom metric is tested when its formula is made of sums over calls (terms)."""
+    if metric.kind is Kind.CUSTOM:
+        return expand_terms(metric.formula) is not None
+    return metric.name in COMPARABLE
 
 
 def check_metrics(
-    primary: str, guardrails: Sequence[str], direction: str | None, errors: list[FieldError]
+    primary: str,
+    guardrails: Sequence[str],
+    direction: str | None,
+    errors: list[FieldError],
+    custom: Custom = None,
 ) -> None:
     """Primary and guardrails must be metrics a test exists for, with a known direction."""
+    known = {**(custom or {}), **CATALOG}
     for name, field in [(primary, "primary"), *((g, "guardrails") for g in guardrails)]:
-        if name not in CATALOG:
+        if name not in known:
             errors.append(FieldError(field, f"unknown metric {name}; see /v1/metrics/catalog"))
-        elif name not in COMPARABLE:
+        elif not testable(known[name]):
             errors.append(
-                FieldError(field, f"{name} cannot be tested; one of " + ", ".join(COMPARABLE))
+                FieldError(
+                    field,
+                    f"{name} cannot be tested; one of "
+                    + ", ".join(COMPARABLE)
+                    + ", or a custom metric whose formula has no percentile, maximum or "
+                    "distinct count",
+                )
             )
-        elif higher_is_better(name, primary, direction) is None:
+        elif higher_is_better(name, primary, direction, custom) is None:
             errors.append(
                 FieldError(
                     field,
@@ -112,11 +136,13 @@ def compare(
     direction: str | None = None,
     names: Sequence[str] | None = None,
     seed: int = 0,
+    custom: Custom = None,
 ) -> dict[str, Any]:
     """Every variant (a value of `by`) against the first. `names` relabels the variants in the
-    response (experiments name theirs); `direction` overrides the primary metric's."""
+    response (experiments name theirs); `direction` overrides the primary metric's; `custom`:
+    the project's custom metrics, usable as primary and guardrails."""
     return compare_detailed(
-        store, scope, by, values, primary, guardrails, alpha, direction, names, seed
+        store, scope, by, values, primary, guardrails, alpha, direction, names, seed, custom
     )[0]
 
 
@@ -131,6 +157,7 @@ def compare_detailed(
     direction: str | None = None,
     names: Sequence[str] | None = None,
     seed: int = 0,
+    custom: Custom = None,
 ) -> tuple[dict[str, Any], list[Comparison]]:
     """`compare` and its comparisons with their standard errors (for the sequential test)."""
     errors: list[FieldError] = []
@@ -140,14 +167,18 @@ def compare_detailed(
         errors.append(FieldError("values", "each value may appear only once"))
     if len(values) > MAX_VARIANTS:
         errors.append(FieldError("values", f"at most {MAX_VARIANTS} values"))
-    check_metrics(primary, guardrails, direction, errors)
+    check_metrics(primary, guardrails, direction, errors, custom)
     if errors:
         raise Invalid("; ".join(f"{e.field}: {e.message}" for e in errors), errors)
     labels = list(names) if names is not None else list(values)
     compared = list(dict.fromkeys([*COMPARED_BY_DEFAULT, primary, *guardrails]))
     shown = list(dict.fromkeys([*ROW_METRICS, *compared]))
-    wanted = [CATALOG[n] for n in dict.fromkeys([*shown, "successes", "errors"])]
-    rows = {r.key: r for r in store.aggregate(scope.with_filter(by.name, values), wanted, [by])}
+    known = {**(custom or {}), **CATALOG}
+    wanted = [known[n] for n in dict.fromkeys([*shown, "successes", "errors"])]
+    inside = scope.with_filter(by.name, values)
+    plain = [m for m in [*wanted, *leaves(wanted)] if m.kind is not Kind.CUSTOM]
+    found = add_custom(store, inside, store.aggregate(inside, plain, [by]), wanted, [by], None)
+    rows = {r.key: r for r in found}
     scopes = [scope.with_filter(by.name, [v]) for v in values]
 
     variants = []
@@ -155,7 +186,7 @@ def compare_detailed(
         row = rows.get(value)
         figures: dict[str, Any] = {"value": label}
         for name in shown:
-            figures[name] = _figure(CATALOG[name], row)
+            figures[name] = _figure(known[name], row)
         figures["scores"] = store.score_summary(sub) if figures["requests"] else {}
         variants.append(figures)
 
@@ -164,13 +195,15 @@ def compare_detailed(
     lowest = alpha / max(1, len(values) - 1)  # Holm's strictest level
     for name in compared:
         results = [
-            _test(name, rows.get(values[0]), rows.get(v), samples, 0, i, alpha, seed, lowest)
+            _test(
+                name, rows.get(values[0]), rows.get(v), samples, 0, i, alpha, seed, lowest, custom
+            )
             for i, v in enumerate(values)
             if i > 0
         ]
         comparisons.extend(judge(name, labels[1:], results, alpha))
     return shape(
-        by.name, labels, variants, comparisons, primary, guardrails, direction
+        by.name, labels, variants, comparisons, primary, guardrails, direction, custom
     ), comparisons
 
 
@@ -216,12 +249,15 @@ def shape(
     primary: str,
     guardrails: Sequence[str],
     direction: str | None,
+    custom: Custom = None,
 ) -> dict[str, Any]:
     best = {
-        name: _best(name, labels, variants, comparisons, higher_is_better(name, primary, direction))
+        name: _best(
+            name, labels, variants, comparisons, higher_is_better(name, primary, direction, custom)
+        )
         for name in dict.fromkeys(c.metric for c in comparisons)
     }
-    winner, verdict = decide(labels, comparisons, primary, guardrails, direction, variants)
+    winner, verdict = decide(labels, comparisons, primary, guardrails, direction, variants, custom)
     return {
         "by": by,
         "control": labels[0],
@@ -248,6 +284,7 @@ class _Samples:
         self._store = store
         self._scopes = scopes
         self._cache: dict[tuple[int, tuple[str, ...]], np.ndarray] = {}
+        self._terms: dict[tuple[int, tuple[str, str]], dict[str, np.ndarray]] = {}
 
     def get(self, i: int, columns: tuple[str, ...], nan_as_zero: bool) -> np.ndarray:
         key = (i, columns)
@@ -263,6 +300,15 @@ class _Samples:
                 )
         return self._cache[key]
 
+    def terms(self, i: int, metric: Metric) -> tuple[Any, dict[str, np.ndarray]]:
+        """A custom metric's formula in terms, and their per-call values in variant i."""
+        node = expand_terms(metric.formula)
+        assert node is not None  # check_metrics admits only formulas of terms
+        key = (i, ("terms", metric.name))
+        if key not in self._terms:
+            self._terms[key] = self._store.term_columns(self._scopes[i], terms(node))
+        return node, self._terms[key]
+
 
 def _test(
     name: str,
@@ -274,10 +320,15 @@ def _test(
     alpha: float,
     seed: int,
     lowest: float | None = None,
+    custom: Custom = None,
 ) -> stats.TestResult:
     if not control or not variant or not control["requests"] or not variant["requests"]:
         return stats.EMPTY
-    metric = CATALOG[name]
+    metric = {**(custom or {}), **CATALOG}[name]
+    if metric.kind is Kind.CUSTOM:
+        node, in_control = samples.terms(i_control, metric)
+        _, in_variant = samples.terms(i_variant, metric)
+        return custom_stats.compare_formula(node, in_control, in_variant, alpha)
     if name in RATES:
         count = RATES[name]
         return stats.compare_proportions(
@@ -345,10 +396,11 @@ def decide(
     guardrails: Sequence[str],
     direction: str | None,
     variants: list[dict[str, Any]],
+    custom: Custom = None,
 ) -> tuple[str | None, str]:
     """The winner (or None) and a sentence saying why."""
     by_key = {(c.metric, c.variant): c for c in comparisons}
-    up = bool(higher_is_better(primary, primary, direction))
+    up = bool(higher_is_better(primary, primary, direction, custom))
     if any(v["requests"] == 0 for v in variants):
         empty = [v["value"] for v in variants if v["requests"] == 0]
         return None, f"no calls for {', '.join(map(str, empty))} in this range: nothing to compare"
@@ -360,7 +412,7 @@ def decide(
             g
             for g in guardrails
             if g != primary
-            and _worse(by_key[(g, v)], bool(higher_is_better(g, primary, direction)))
+            and _worse(by_key[(g, v)], bool(higher_is_better(g, primary, direction, custom)))
         ]
         if bad:
             breached[v] = bad
@@ -370,7 +422,7 @@ def decide(
         sign = 1 if up else -1
         win = max(candidates, key=lambda v: sign * (by_key[(primary, v)].difference or 0.0))
         c = by_key[(primary, win)]
-        unit = CATALOG[primary].unit if primary in CATALOG else None
+        unit = {**(custom or {}), **CATALOG}[primary].unit if primary in CATALOG else None
         return win, (
             f"{win} wins: {primary} {fmt.difference(c.difference, unit)} against {labels[0]} "
             f"(95 % CI {fmt.difference(c.ci_low, unit)} to {fmt.difference(c.ci_high, unit)}, "

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -19,9 +19,9 @@ import sqlalchemy as sa
 
 from promptpulse.errors import FieldError, Invalid, NotFound
 from promptpulse.experiments.compare import DEFAULT_GUARDRAILS, DEFAULT_PRIMARY, check_metrics
-from promptpulse.meta import MetaDB, experiments
+from promptpulse.meta import MetaDB, experiments, project_metrics
 from promptpulse.meta import experiment_exposures as exposures
-from promptpulse.model import is_dimension
+from promptpulse.model import Metric, is_dimension
 from promptpulse.sdk.assign import assign
 
 KEY_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,99}$")
@@ -105,8 +105,9 @@ def parse_variant_filter(text: str) -> tuple[str, str]:
     return dim.strip(), value.strip()
 
 
-def validate(exp: Experiment) -> Experiment:
-    """Every rule an experiment must keep, named by field."""
+def validate(exp: Experiment, custom: Mapping[str, Metric] | None = None) -> Experiment:
+    """Every rule an experiment must keep, named by field. `custom`: the project's custom
+    metrics, which may be the primary metric or guardrails."""
     errors: list[FieldError] = []
     if not KEY_PATTERN.match(exp.key):
         errors.append(
@@ -131,6 +132,7 @@ def validate(exp: Experiment) -> Experiment:
         exp.guardrails,
         exp.direction if exp.direction in ("higher", "lower") else None,
         errors,
+        custom,
     )
     if exp.mde is not None and not exp.mde > 0:
         errors.append(FieldError("mde", "must be positive, in the primary metric's unit"))
@@ -192,7 +194,9 @@ def _values(exp: Experiment) -> dict[str, Any]:
 
 
 def create(meta: MetaDB, exp: Experiment) -> Experiment:
-    exp = validate(replace(exp, id=exp.id or secrets.token_hex(8)))
+    exp = validate(
+        replace(exp, id=exp.id or secrets.token_hex(8)), project_metrics(meta.engine, exp.project)
+    )
     with meta.engine.begin() as conn:
         taken = conn.execute(
             sa.select(experiments.c.id).where(
@@ -249,7 +253,7 @@ def update(meta: MetaDB, exp: Experiment, changes: dict[str, Any]) -> Experiment
         )
     if "guardrails" in changes:
         changes["guardrails"] = tuple(changes["guardrails"])
-    new = validate(replace(exp, **changes))
+    new = validate(replace(exp, **changes), project_metrics(meta.engine, exp.project))
     with meta.engine.begin() as conn:
         conn.execute(experiments.update().where(experiments.c.id == exp.id).values(**_values(new)))
     return new

@@ -19,8 +19,9 @@ from promptpulse.experiments.compare import (
     judge,
 )
 from promptpulse.experiments.repo import Experiment, exposure_counts
-from promptpulse.meta import MetaDB
-from promptpulse.model import CATALOG, AggRow, Dimension, Scope, fmt
+from promptpulse.meta import MetaDB, project_metrics
+from promptpulse.model import CATALOG, AggRow, Dimension, Kind, Metric, Scope, fmt
+from promptpulse.query.custom import add_custom, leaves
 from promptpulse.query.engine import bucket_starts
 from promptpulse.store import Store
 
@@ -39,6 +40,7 @@ def results(store: Store, meta: MetaDB, exp: Experiment, now: datetime) -> dict[
     dim = Dimension(exp.dimension)
     values = [v.value for v in exp.variants]
     names = [v.name for v in exp.variants]
+    custom = project_metrics(meta.engine, exp.project)
     base, found = compare_detailed(
         store,
         scope,
@@ -49,10 +51,12 @@ def results(store: Store, meta: MetaDB, exp: Experiment, now: datetime) -> dict[
         exp.alpha,
         exp.direction,
         names,
+        0,
+        custom,
     )
     comparisons = {(c.metric, c.variant): c for c in found}
     srm = sample_ratio(meta, exp, base)
-    seq = sequential_results(store, scope, dim, values, names, exp, base, comparisons)
+    seq = sequential_results(store, scope, dim, values, names, exp, base, comparisons, custom)
     days = max((scope.end - scope.start).total_seconds() / 86400, 1 / 24)
     out = {
         "experiment": exp.as_dict(),
@@ -63,8 +67,10 @@ def results(store: Store, meta: MetaDB, exp: Experiment, now: datetime) -> dict[
         "sequential": seq,
         "decision": seq["decision"],
         "plan": plan_for(exp, base, comparisons, days),
-        "daily": daily(store, scope, dim, values, names, exp.primary_metric),
-        "cohorts": cohorts(store, scope, dim, values, names, exp, base),
+        "daily": daily(store, scope, dim, values, names, exp.primary_metric, custom),
+        "cohorts": cohorts(store, scope, dim, values, names, exp, base)
+        if exp.primary_metric not in custom
+        else {"note": "new vs returning users are not split for a custom primary metric"},
     }
     if srm["mismatch"]:
         out["verdict"] = "SAMPLE RATIO MISMATCH: " + srm["message"] + " " + base["verdict"]
@@ -129,6 +135,7 @@ def sequential_results(
     exp: Experiment,
     base: dict[str, Any],
     comparisons: dict[tuple[str, str], Comparison],
+    custom: dict[str, Metric] | None = None,
 ) -> dict[str, Any]:
     """Always-valid p-values and confidence sequences (mSPRT) and the decision they allow."""
     control = base["variants"][0]
@@ -156,7 +163,7 @@ def sequential_results(
         "method": "msprt",
         "alpha": exp.alpha,
         "tests": rows,
-        "decision": _decide(exp, names, rows),
+        "decision": _decide(exp, names, rows, custom),
     }
 
 
@@ -206,9 +213,14 @@ def _daily_running_p(
     return out
 
 
-def _decide(exp: Experiment, names: list[str], rows: list[dict[str, Any]]) -> str:
+def _decide(
+    exp: Experiment,
+    names: list[str],
+    rows: list[dict[str, Any]],
+    custom: dict[str, Metric] | None = None,
+) -> str:
     def up(metric: str) -> bool:
-        return bool(higher_is_better(metric, exp.primary_metric, exp.direction))
+        return bool(higher_is_better(metric, exp.primary_metric, exp.direction, custom))
 
     def better(r: dict[str, Any]) -> bool:
         return r["significant"] and (r["difference"] > 0) == up(r["metric"])
@@ -291,11 +303,20 @@ def plan_for(
 
 
 def daily(
-    store: Store, scope: Scope, dim: Dimension, values: list[str], names: list[str], metric: str
+    store: Store,
+    scope: Scope,
+    dim: Dimension,
+    values: list[str],
+    names: list[str],
+    metric: str,
+    custom: dict[str, Metric] | None = None,
 ) -> list[dict[str, Any]]:
     """Per UTC day and variant: calls and the primary metric."""
-    wanted = [CATALOG["requests"], CATALOG[metric]]
-    rows = store.aggregate(scope.with_filter(dim.name, values), wanted, [dim], "day")
+    wanted = [CATALOG["requests"], {**(custom or {}), **CATALOG}[metric]]
+    inside = scope.with_filter(dim.name, values)
+    plain = [m for m in [*wanted, *leaves(wanted)] if m.kind is not Kind.CUSTOM]
+    rows = store.aggregate(inside, plain, [dim], "day")
+    rows = add_custom(store, inside, rows, wanted, [dim], "day")
     label = dict(zip(values, names, strict=True))
     out = [
         {

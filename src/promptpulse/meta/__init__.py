@@ -6,6 +6,7 @@ Kept apart from the DuckDB file so that the CLI can change it while the server r
 import their tables from here.
 """
 
+from promptpulse.meta.custom_metrics import project_metrics
 from promptpulse.meta.db import UNREACHABLE, MetaDB
 from promptpulse.meta.keys import ApiKey, Scope, create_key, list_keys, revoke_key, verify_key
 from promptpulse.meta.prices import delete_price, get_override, list_prices, set_price
@@ -17,6 +18,7 @@ from promptpulse.meta.tables import (
     alerts,
     api_keys,
     budgets,
+    custom_metrics,
     dashboards,
     experiment_exposures,
     experiments,
@@ -42,6 +44,7 @@ __all__ = [
     "api_keys",
     "budgets",
     "create_key",
+    "custom_metrics",
     "dashboards",
     "delete_price",
     "experiment_exposures",
@@ -52,6 +55,7 @@ __all__ = [
     "list_prices",
     "metadata",
     "price_overrides",
+    "project_metrics",
     "report_schedules",
     "retention_policies",
     "revoke_key",

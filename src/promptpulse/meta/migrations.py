@@ -53,12 +53,17 @@ def add_leases(conn: sa.Connection) -> None:
     t.change_sequence.create(conn, checkfirst=True)
 
 
+def add_custom_metrics(conn: sa.Connection) -> None:
+    """Version 3: a project's custom metrics (formulas over catalog metrics and scores)."""
+    t.custom_metrics.create(conn, checkfirst=True)
+
+
 def add_dashboards(conn: sa.Connection) -> None:
-    """Custom dashboards (issue 15): their own table, nothing else."""
+    """Version 4: custom dashboards (their own table, nothing else)."""
     t.dashboards.create(conn, checkfirst=True)
 
 
-MIGRATIONS: tuple[Migration, ...] = (baseline, add_leases, add_dashboards)
+MIGRATIONS: tuple[Migration, ...] = (baseline, add_leases, add_custom_metrics, add_dashboards)
 HEAD = len(MIGRATIONS)
 
 

@@ -268,6 +268,21 @@ leases = sa.Table(
     sa.Column("acquired_at", UTCDateTime(), nullable=False),
 )
 
+# Custom metrics (promptpulse.meta.custom_metrics): a project's formula over catalog metrics and
+# scores, usable wherever a catalog name is. The name is unique per project.
+custom_metrics = sa.Table(
+    "custom_metrics",
+    metadata,
+    sa.Column("project", sa.String(100), primary_key=True),
+    sa.Column("name", sa.String(63), primary_key=True),
+    sa.Column("formula", sa.Text, nullable=False),
+    sa.Column("unit", sa.String(32), nullable=False, server_default=""),
+    sa.Column("higher_is_better", sa.Boolean, nullable=True),
+    sa.Column("description", sa.Text, nullable=False, server_default=""),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+)
+
 # ---------------------------------------------------------------- custom dashboards
 
 # A project's own dashboard pages (promptpulse.dashboards): the validated JSON a user exports,

@@ -21,6 +21,8 @@ from promptpulse.model.derived import (
     VALUE_FIELDS,
     check_value_fields,
 )
+from promptpulse.model.formula import FormulaError, Term, check_term
+from promptpulse.model.formula_parse import custom_metric
 from promptpulse.model.prices import MTOK, PriceOverride
 from promptpulse.model.providers import PROVIDER_ALIASES, canonical_provider
 from promptpulse.model.records import (
@@ -69,6 +71,7 @@ __all__ = [
     "AggRow",
     "Dimension",
     "Filter",
+    "FormulaError",
     "Kind",
     "Metric",
     "Op",
@@ -77,11 +80,14 @@ __all__ = [
     "RetentionRow",
     "Scope",
     "Sort",
+    "Term",
     "UserActivityRow",
     "base_aggregates",
     "canonical_provider",
     "check_call_fields",
+    "check_term",
     "check_value_fields",
+    "custom_metric",
     "fmt",
     "is_dimension",
     "utc_within",

@@ -21,6 +21,7 @@ class Kind(StrEnum):
     QUANTILE = "quantile"  # exact percentile with linear interpolation (numpy's default)
     PER_MINUTE = "per_minute"  # requests / minutes of the window (derived after the query)
     PEAK_MINUTE = "peak_minute"  # most requests in one UTC-aligned minute (needs a sub-query)
+    CUSTOM = "custom"  # a project's formula over metrics and terms (model/formula.py)
 
 
 class Op(StrEnum):
@@ -59,6 +60,8 @@ class Metric:
     q: float = 0.0  # for quantiles
     higher_is_better: bool | None = None
     additive: bool = False  # sums over disjoint ranges add up (counts, tokens, cost): forecastable
+    formula: Any = None  # a custom metric's tree (model.formula.Node); its text in `source`
+    source: str = ""
 
     def value(self, base: Mapping[Agg, Any]) -> Any:
         """The metric from the base aggregates of one group."""
@@ -82,6 +85,7 @@ class Metric:
             "kind": self.kind.value,
             "higher_is_better": self.higher_is_better,
             "additive": self.additive,
+            **({"custom": True, "formula": self.source} if self.kind is Kind.CUSTOM else {}),
         }
 
 

@@ -21,6 +21,7 @@ from promptpulse.model import (
     Scope,
     Sort,
 )
+from promptpulse.query.custom import add_custom, custom_value, leaves, totals
 from promptpulse.store import Store
 
 # Streaming speed is left out: the overview does not show it, and each of its figures is one more
@@ -33,9 +34,12 @@ OVERVIEW_METRICS: tuple[Metric, ...] = tuple(
 
 
 def _sql_metrics(metrics: Sequence[Metric]) -> list[Metric]:
-    """What the store computes: everything but derived metrics, plus requests they need."""
+    """What the store computes: everything but derived metrics, plus requests they need, plus
+    the catalog metrics custom ones read (their terms come from `add_custom`)."""
+    metrics = [*metrics, *leaves(metrics)]
     wanted = [m for m in metrics if m.kind in (Kind.AGGREGATE, Kind.QUANTILE)]
-    if any(m.kind is Kind.PER_MINUTE for m in metrics) and CATALOG["requests"] not in wanted:
+    needs_requests = any(m.kind in (Kind.PER_MINUTE, Kind.CUSTOM) for m in metrics)
+    if needs_requests and CATALOG["requests"] not in wanted:
         wanted.append(CATALOG["requests"])
     return wanted
 
@@ -45,21 +49,28 @@ def _minutes(start: datetime, end: datetime) -> float:
 
 
 def overview(
-    store: Store, scope: Scope, compare_previous: bool = False, approximate_ok: bool = True
+    store: Store,
+    scope: Scope,
+    compare_previous: bool = False,
+    approximate_ok: bool = True,
+    custom: Sequence[Metric] = (),
 ) -> dict[str, Any]:
-    """`approximate_ok=False` (the API's `exact=true`) never answers from rollup sketches."""
+    """`approximate_ok=False` (the API's `exact=true`) never answers from rollup sketches.
+    `custom`: the project's custom metrics, answered under `custom` by name."""
     if not compare_previous:
-        return _overview(store, scope, approximate_ok)
+        return _overview(store, scope, approximate_ok, custom)
     # The two periods are independent: compute them side by side.
     with ThreadPoolExecutor(max_workers=2) as pool:
-        current = pool.submit(_overview, store, scope, approximate_ok)
-        previous = pool.submit(_overview, store, scope.previous(), approximate_ok)
+        current = pool.submit(_overview, store, scope, approximate_ok, custom)
+        previous = pool.submit(_overview, store, scope.previous(), approximate_ok, custom)
         result = current.result()
         result["previous"] = previous.result()
     return result
 
 
-def _overview(store: Store, scope: Scope, approximate_ok: bool = True) -> dict[str, Any]:
+def _overview(
+    store: Store, scope: Scope, approximate_ok: bool = True, custom: Sequence[Metric] = ()
+) -> dict[str, Any]:
     with ThreadPoolExecutor(max_workers=3) as pool:
         peak = pool.submit(store.peak_per_minute, scope)
         # Errors by type, within the caller's own status filter (status=success has none).
@@ -80,6 +91,8 @@ def _overview(store: Store, scope: Scope, approximate_ok: bool = True) -> dict[s
         shaped = shape_overview(scope, flat, errors_by_type, scores.result())
         if flat.get("approximate"):
             shaped["approximate"] = True
+        if custom:
+            shaped["custom"] = totals(store, scope, custom)
         return shaped
 
 
@@ -195,6 +208,7 @@ def timeseries(
     rows = store.aggregate(
         scope, _sql_metrics(metrics), groups, interval, allow_approximate=approximate_ok
     )
+    rows = add_custom(store, scope, rows, metrics, groups, interval)
     approximate = any(r.approximate for r in rows)
     peaks: dict[tuple[Any, ...], Any] = {}
     if any(m.kind is Kind.PEAK_MINUTE for m in metrics):
@@ -251,6 +265,8 @@ def _point_value(
     if m.kind is Kind.PEAK_MINUTE:
         return int(peak or 0)
     if r is None:
+        if m.kind is Kind.CUSTOM:
+            return custom_value(m, {})
         return 0 if m.name in _ZERO_WHEN_EMPTY else None
     return r[m.name]
 
@@ -265,9 +281,10 @@ def breakdown(
     approximate_ok: bool = True,
 ) -> dict[str, Any]:
     wanted = list(metrics)
-    if CATALOG[sort.metric] not in wanted:
+    if sort.metric not in {m.name for m in wanted}:
         wanted.append(CATALOG[sort.metric])
     rows = store.aggregate(scope, _sql_metrics(wanted), [by], allow_approximate=approximate_ok)
+    rows = add_custom(store, scope, rows, wanted, [by], None)
     approximate = any(r.approximate for r in rows)
     peaks = {}
     if any(m.kind is Kind.PEAK_MINUTE for m in wanted):

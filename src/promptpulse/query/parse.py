@@ -10,7 +10,7 @@ the rules are tested without a server. Nothing here knows the web.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -85,8 +85,11 @@ class Param:
     hi: float | None = None
     example: str | None = None
 
-    def read(self, params: MultiDict, errors: Errors) -> Any:
-        """The typed value (the default when absent); a bad one is added to `errors`."""
+    def read(
+        self, params: MultiDict, errors: Errors, custom: Mapping[str, Metric] | None = None
+    ) -> Any:
+        """The typed value (the default when absent); a bad one is added to `errors`. `custom`:
+        the project's custom metrics, which `metrics=` accepts beside the catalog's."""
         if self.kind is ParamKind.LIST:
             return self._list(params, errors)
         if self.kind is ParamKind.FILTER:
@@ -97,7 +100,7 @@ class Param:
             return parse_choice(params, self.name, errors, self.choices, self.default)
         raw = single(params, self.name, errors)
         if self.kind is ParamKind.METRICS:
-            return parse_metrics(raw, self.name, errors, list(self.default or ()))
+            return parse_metrics(raw, self.name, errors, list(self.default or ()), custom)
         if self.kind is ParamKind.DIMENSION:
             return parse_dimension(raw, self.name, errors, self.required)
         if raw is None:
@@ -139,11 +142,16 @@ class Param:
         return [v.strip() for item in raw for v in item.split(",") if v.strip()]
 
 
-def read(specs: Iterable[Param], params: MultiDict, errors: Errors) -> dict[str, Any]:
+def read(
+    specs: Iterable[Param],
+    params: MultiDict,
+    errors: Errors,
+    custom: Mapping[str, Metric] | None = None,
+) -> dict[str, Any]:
     """Every parameter of `specs` but the scope's (from, to, filters: `read_scope` reads them),
     by name, in order."""
     return {
-        p.name: p.read(params, errors)
+        p.name: p.read(params, errors, custom)
         for p in specs
         if p.kind is not ParamKind.FILTER and p.name not in SCOPE_NAMES
     }
@@ -244,13 +252,21 @@ def parse_time(value: str, name: str) -> datetime:
         raise Invalid(f"{name}: {message}", [FieldError(name, f"'{value}' {message}")]) from None
 
 
-def parse_metrics(raw: str | None, name: str, errors: Errors, default: list[str]) -> list[Metric]:
+def parse_metrics(
+    raw: str | None,
+    name: str,
+    errors: Errors,
+    default: list[str],
+    custom: Mapping[str, Metric] | None = None,
+) -> list[Metric]:
+    """Catalog names, and the project's custom metrics (`custom`) by theirs."""
+    known = {**(custom or {}), **CATALOG}
     names = [n.strip() for n in (raw or "").split(",") if n.strip()] or default
-    unknown = [n for n in names if n not in CATALOG]
+    unknown = [n for n in names if n not in known]
     if unknown:
         errors.add(name, f"unknown metric {', '.join(unknown)}; see /v1/metrics/catalog")
         return []
-    return [CATALOG[n] for n in dict.fromkeys(names)]
+    return [known[n] for n in dict.fromkeys(names)]
 
 
 def parse_dimension(raw: str | None, name: str, errors: Errors, required: bool) -> Dimension | None:

@@ -5,10 +5,11 @@ bad field.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from promptpulse.model import COLUMN_DIMENSIONS, INTERVALS, Dimension, Metric, Scope, Sort
+from promptpulse.model import CATALOG, COLUMN_DIMENSIONS, INTERVALS, Dimension, Metric, Scope, Sort
 from promptpulse.query.parse import (
     SCOPE_PARAMS,
     Errors,
@@ -52,7 +53,7 @@ COMPARE = Param(
 SERIES_METRICS = Param(
     "metrics",
     ParamKind.METRICS,
-    f"Comma list of catalog metrics (default: {','.join(DEFAULT_SERIES)})",
+    f"Comma list of catalog or custom metrics (default: {','.join(DEFAULT_SERIES)})",
     default=DEFAULT_SERIES,
 )
 INTERVAL = Param(
@@ -66,10 +67,12 @@ BY = Param("by", ParamKind.DIMENSION, f"One row per value of: {DIMENSIONS}", req
 BREAKDOWN_METRICS = Param(
     "metrics",
     ParamKind.METRICS,
-    f"Comma list of catalog metrics (default: {','.join(DEFAULT_BREAKDOWN)})",
+    f"Comma list of catalog or custom metrics (default: {','.join(DEFAULT_BREAKDOWN)})",
     default=DEFAULT_BREAKDOWN,
 )
-SORT = Param("sort", ParamKind.METRICS, "A catalog metric to sort by", default=("requests",))
+SORT = Param(
+    "sort", ParamKind.METRICS, "A catalog or custom metric to sort by", default=("requests",)
+)
 ORDER = Param("order", ParamKind.CHOICE, "Sort order", default="desc", choices=("desc", "asc"))
 LIMIT = Param("limit", ParamKind.INT, "Rows at most", default=20, lo=1, hi=1000)
 CALLS_LIMIT = Param(
@@ -130,22 +133,29 @@ def parse_overview(params: MultiDict, now: datetime) -> OverviewRequest:
     return OverviewRequest(scope, v["compare"] == "previous", v["exact"] == "true")
 
 
-def parse_series(params: MultiDict, now: datetime) -> SeriesRequest:
+def parse_series(
+    params: MultiDict, now: datetime, custom: Mapping[str, Metric] | None = None
+) -> SeriesRequest:
     errors = Errors()
     scope = read_scope(params, now, errors)
-    v = read(SERIES_PARAMS, params, errors)
+    v = read(SERIES_PARAMS, params, errors, custom)
     interval = parse_interval(v["interval"], scope, errors)  # the default follows the range
     errors.raise_if_any()
     return SeriesRequest(scope, interval, v["metrics"], v["group_by"], v["exact"] == "true")
 
 
-def parse_breakdown(params: MultiDict, now: datetime) -> BreakdownRequest:
+def parse_breakdown(
+    params: MultiDict, now: datetime, custom: Mapping[str, Metric] | None = None
+) -> BreakdownRequest:
     errors = Errors()
     scope = read_scope(params, now, errors)
-    v = read(BREAKDOWN_PARAMS, params, errors)
+    v = read(BREAKDOWN_PARAMS, params, errors, custom)
     errors.raise_if_any()
     sort = Sort(v["sort"][0].name, v["order"] == "desc")
-    return BreakdownRequest(scope, v["by"], v["metrics"], sort, v["limit"], v["exact"] == "true")
+    metrics = v["metrics"]
+    if v["sort"][0] not in metrics and v["sort"][0].name not in CATALOG:
+        metrics = [*metrics, v["sort"][0]]  # a custom sort metric is computed like the others
+    return BreakdownRequest(scope, v["by"], metrics, sort, v["limit"], v["exact"] == "true")
 
 
 def parse_calls(params: MultiDict, now: datetime) -> CallsRequest:

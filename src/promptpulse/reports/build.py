@@ -8,8 +8,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from promptpulse.meta import project_metrics
 from promptpulse.model import CATALOG, Dimension, Scope, Sort
 from promptpulse.query import engine
+from promptpulse.query.custom import totals
 from promptpulse.query.forecast import period_bounds, project_period
 from promptpulse.reports.model import (
     AlertLine,
@@ -69,6 +71,8 @@ def build_report(
         )
         for name, label in KEY_FIGURES
     ]
+    if meta_engine is not None:
+        figures += custom_figures(store, meta_engine, scope, previous)
     cur_prompts = _by(store, scope, "prompt_id")
     prev_prompts = _by(store, previous, "prompt_id")
     by_model = _by_prompt_and_model(store, scope)
@@ -96,6 +100,24 @@ def build_report(
 
 
 _ADJ = {"day": "daily", "week": "weekly", "month": "monthly"}
+
+
+def custom_figures(
+    store: Store, meta_engine: sa.Engine, scope: Scope, previous: Scope
+) -> list[Figure]:
+    """The project's custom metrics, after the key figures (a report of one project only)."""
+    custom = project_metrics(meta_engine, _project(scope))
+    if not custom:
+        return []
+    now, before = (
+        totals(store, scope, list(custom.values())),
+        totals(store, previous, list(custom.values())),
+    )
+    return [
+        Figure(m.name, m.description or m.name, m.unit, now[m.name], before[m.name],
+               m.higher_is_better)
+        for m in custom.values()
+    ]  # fmt: skip
 
 
 def _num(v: Any) -> float | None:

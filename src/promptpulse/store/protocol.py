@@ -17,6 +17,7 @@ from promptpulse.model import (
     PeakRow,
     RetentionRow,
     Scope,
+    Term,
     UserActivityRow,
 )
 
@@ -65,6 +66,14 @@ class Store(Protocol):
         self, scope: Scope, group_by: Sequence[Dimension] = (), interval: str | None = None
     ) -> list[PeakRow]: ...
     def score_summary(self, scope: Scope) -> dict[str, dict[str, float | int]]: ...
+    # custom metrics' terms (model.formula.Term): summed per group, from raw calls
+    def term_aggregate(
+        self,
+        scope: Scope,
+        terms: Sequence[Term],
+        group_by: Sequence[Dimension] = (),
+        interval: str | None = None,
+    ) -> list[AggRow]: ...
     def cohort_aggregate(
         self,
         scope: Scope,
@@ -90,6 +99,7 @@ class Store(Protocol):
         replays that judge windows in memory (backtests). Callers count and bound the scope."""
         ...
 
+    def term_columns(self, scope: Scope, terms: Sequence[Term]) -> dict[str, np.ndarray]: ...
     def cohort_columns(
         self, scope: Scope, since: datetime, new: bool, columns: Sequence[str]
     ) -> dict[str, np.ndarray]: ...

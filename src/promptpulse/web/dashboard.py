@@ -35,6 +35,7 @@ PAGES = (
     "/alerts",
     "/users",
     "/dashboards",
+    "/custom-metrics",
 )
 
 SECURITY_HEADERS = {

@@ -51,6 +51,7 @@ from promptpulse.store.duck.sql import (
     value_sql,
     where_clause,
 )
+from promptpulse.store.duck.terms import TermsMixin
 from promptpulse.store.duck.users import UsersMixin
 from promptpulse.store.duck.writer import DuckWriter
 
@@ -73,7 +74,7 @@ def row_of(record: Record, groups: int, values: dict[str, Any]) -> AggRow:
     )
 
 
-class DuckStore(LifecycleMixin, CohortsMixin, UsersMixin):
+class DuckStore(LifecycleMixin, CohortsMixin, UsersMixin, TermsMixin):
     def __init__(
         self,
         path: Path,

@@ -9,6 +9,7 @@ from promptpulse.web.api import (
     changes,
     charts,
     compare,
+    custom_metrics,
     dashboards,
     experiments,
     forecast,
@@ -26,6 +27,7 @@ from promptpulse.web.api import (
 ROUTERS: tuple[APIRouter, ...] = (
     health.router,
     ingest.router,
+    custom_metrics.router,
     metrics.router,
     charts.router,
     prices.router,

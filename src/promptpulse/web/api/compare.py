@@ -11,6 +11,7 @@ from promptpulse.experiments.compare import DEFAULT_GUARDRAILS, DEFAULT_PRIMARY,
 from promptpulse.meta import ApiKey, Scope
 from promptpulse.query.parse import SCOPE_PARAMS, Errors, Param, ParamKind, read, read_scope
 from promptpulse.query.requests import DIMENSIONS
+from promptpulse.web.api.custom_metrics import custom_for
 from promptpulse.web.auth import require, restrict_to_key
 from promptpulse.web.context import context
 from promptpulse.web.openapi import query_params
@@ -61,7 +62,9 @@ COMPARE_PARAMS: tuple[Param, ...] = (
         "against it: rates by the two-proportion z-test (Fisher's exact test at small counts), "
         "the median by Mann–Whitney U, other percentiles by bootstrap, per-request means by "
         "Welch's t-test; Holm-adjusted with more than two variants. `difference` is variant "
-        "minus control in the metric's unit. Filters as in /v1/metrics."
+        "minus control in the metric's unit. A custom metric (a formula of sums over calls) by the "
+        "delta method, or as a proportion when it is one (docs/metrics.md). Filters as in "
+        "/v1/metrics."
     ),
     openapi_extra=query_params(COMPARE_PARAMS),
     **answer(Comparisons),
@@ -76,6 +79,7 @@ async def get_compare(request: Request, key: ApiKey = Depends(require(Scope.READ
     rails = v["guardrails"]
     rails = list(DEFAULT_GUARDRAILS) if rails is None else [g for g in rails if g != "none"]
     scope = restrict_to_key(key, scope)
+    custom = await run_in_threadpool(custom_for, request, key, scope)
     return await run_in_threadpool(
         compare,
         ctx.store,
@@ -86,4 +90,7 @@ async def get_compare(request: Request, key: ApiKey = Depends(require(Scope.READ
         rails,
         v["alpha"],
         v["direction"],
+        None,
+        0,
+        custom,
     )

@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 
+from promptpulse.experiments.compare import testable
 from promptpulse.meta import ApiKey, Scope
 from promptpulse.model import COLUMN_DIMENSIONS, FILTERS, INTERVALS, METRICS
 from promptpulse.query import engine
@@ -23,6 +24,7 @@ from promptpulse.query.requests import (
     parse_overview,
     parse_series,
 )
+from promptpulse.web.api.custom_metrics import custom_for
 from promptpulse.web.auth import require, restrict_to_key
 from promptpulse.web.context import context
 from promptpulse.web.openapi import query_params
@@ -58,8 +60,16 @@ async def overview(request: Request, key: ApiKey = Depends(require(Scope.READ)))
     q = parse_overview(request.query_params, context(request).clock())
     scope = restrict_to_key(key, q.scope)
     store = context(request).store
+    custom = await run_in_threadpool(custom_for, request, key, scope)
     return await _timed(
-        request, "overview", engine.overview, store, scope, q.compare_previous, not q.exact
+        request,
+        "overview",
+        engine.overview,
+        store,
+        scope,
+        q.compare_previous,
+        not q.exact,
+        list(custom.values()),
     )
 
 
@@ -71,7 +81,8 @@ async def overview(request: Request, key: ApiKey = Depends(require(Scope.READ)))
     **answer(Timeseries),
 )
 async def timeseries(request: Request, key: ApiKey = Depends(require(Scope.READ))) -> Any:
-    q = parse_series(request.query_params, context(request).clock())
+    custom = await run_in_threadpool(custom_for, request, key)
+    q = parse_series(request.query_params, context(request).clock(), custom)
     scope = restrict_to_key(key, q.scope)
     store = context(request).store
     return await _timed(
@@ -95,7 +106,8 @@ async def timeseries(request: Request, key: ApiKey = Depends(require(Scope.READ)
     **answer(Breakdown),
 )
 async def breakdown(request: Request, key: ApiKey = Depends(require(Scope.READ))) -> Any:
-    q = parse_breakdown(request.query_params, context(request).clock())
+    custom = await run_in_threadpool(custom_for, request, key)
+    q = parse_breakdown(request.query_params, context(request).clock(), custom)
     scope = restrict_to_key(key, q.scope)
     store = context(request).store
     return await _timed(
@@ -112,10 +124,18 @@ async def breakdown(request: Request, key: ApiKey = Depends(require(Scope.READ))
     )
 
 
-@router.get("/catalog", summary="Every metric: name, unit, description", **answer(Catalog))
-async def catalog(_: ApiKey = Depends(require(Scope.READ))) -> Any:
+@router.get(
+    "/catalog",
+    summary="Every metric: name, unit, description (and the project's custom metrics)",
+    **answer(Catalog),
+)
+async def catalog(request: Request, key: ApiKey = Depends(require(Scope.READ))) -> Any:
+    custom = await run_in_threadpool(custom_for, request, key)
     return {
-        "metrics": [m.as_dict() for m in METRICS],
+        "metrics": [
+            *(m.as_dict() for m in METRICS),
+            *({**m.as_dict(), "comparable": testable(m)} for m in custom.values()),
+        ],
         "dimensions": [*COLUMN_DIMENSIONS, "metadata.<key>"],
         "filters": [*FILTERS, "metadata.<key>"],
         "intervals": list(INTERVALS),

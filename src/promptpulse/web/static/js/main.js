@@ -19,6 +19,7 @@ import alerts from "./pages/alerts.js";
 import dashboards from "./pages/dashboards.js";
 import users from "./pages/users.js";
 import user from "./pages/user.js";
+import metrics from "./pages/metrics.js";
 
 const LIVE_MS = 1000;  // the most often Live re-queries
 const NAV = [
@@ -32,6 +33,7 @@ const NAV = [
   { path: "/alerts", label: "Alerts", icon: "alerts", page: alerts },
   { path: "/users", label: "Users", icon: "users", page: users },
   { path: "/dashboards", label: "Dashboards", icon: "dashboards", page: dashboards },
+  { path: "/custom-metrics", label: "Metrics", icon: "metrics", page: metrics },
 ];
 
 const root = document.getElementById("app");

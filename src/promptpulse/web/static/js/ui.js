@@ -33,6 +33,7 @@ const PATHS = {
   plus: "M12 5v14M5 12h14",
   logout: "M15 4h4v16h-4M10 8l-4 4 4 4M6 12h10",
   users: "M9 11a4 4 0 1 0 0-8 4 4 0 0 0 0 8zM2 21v-1a6 6 0 0 1 12 0v1M16 3.1a4 4 0 0 1 0 7.8M22 21v-1a6 6 0 0 0-4-5.7",
+  metrics: "M18 4H6l6 8-6 8h12",
 };
 
 export function icon(name) {

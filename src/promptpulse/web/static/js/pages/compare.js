@@ -17,19 +17,27 @@ export const PRIMARIES = {
   tpot_p95_ms: "p95 time / output token", output_tps_p50: "p50 output tok/s",
 };
 const MAX = 3;
+
+// the project's custom metrics that can decide too: a test exists and a direction is set
+function customPrimaries(catalog) {
+  return Object.fromEntries(Object.values(catalog)
+    .filter((m) => m.custom && m.comparable && m.higher_is_better !== null)
+    .map((m) => [m.name, m.name]));
+}
 const NONE = "(none)";
 
 export default {
-  mount(root) {
+  mount(root, app = {}) {
     const p = state.params();
     const by = DIMENSIONS[p.get("cmp_by")] ? p.get("cmp_by") : "prompt_id";
-    const primary = PRIMARIES[p.get("primary")] ? p.get("primary") : "success_rate";
+    const primaries = { ...PRIMARIES, ...customPrimaries(app.catalog || {}) };
+    const primary = primaries[p.get("primary")] ? p.get("primary") : "success_rate";
     const chosen = p.getAll("cmp").slice(0, MAX);
     const bySelect = h("select", { name: "cmp_by", "aria-label": "Compare" },
       Object.entries(DIMENSIONS).map(([k, v]) => h("option", { value: k, selected: k === by }, v)));
     bySelect.addEventListener("change", () => state.update({ cmp_by: bySelect.value, cmp: null }));
     const primarySelect = h("select", { name: "primary", "aria-label": "Decide by" },
-      Object.entries(PRIMARIES).map(([k, v]) => h("option", { value: k, selected: k === primary }, v)));
+      Object.entries(primaries).map(([k, v]) => h("option", { value: k, selected: k === primary }, v)));
     primarySelect.addEventListener("change", () => state.update({ primary: primarySelect.value === "success_rate" ? null : primarySelect.value }));
     const pickers = Array.from({ length: MAX }, (_, i) => {
       const s = h("select", { name: `cmp-${i}`, "aria-label": i === 0 ? "Control" : `Variant ${"ABC"[i]}` });
