@@ -191,3 +191,22 @@ def test_export_then_import_gives_the_same_dashboard(app, keys) -> None:  # type
     assert exported_json["range"] == {"from": "2025-12-31T22:00:00Z", "to": "2026-01-08T00:00:00Z"}
     assert [w["type"] for w in exported_json["widgets"]] == list(WIDGET_TYPES)
     assert exported_json["widgets"][-1]["bins"] == 12
+
+
+def test_a_widget_may_draw_the_projects_own_custom_metric_and_not_anothers(  # type: ignore[no-untyped-def]
+    app, keys, project
+) -> None:
+    metric = {"name": "slow_share", "formula": "count(latency_ms > 2000) / requests",
+              "unit": "ratio", "higher_is_better": False}  # fmt: skip
+    widget = {"id": "slow", "type": "line", "metric": "slow_share", "position": POS}
+    other = app.key("someone-else", "read,admin")
+    with app.client(keys["write"]) as c:
+        assert c.post("/v1/metrics/custom", json=metric).status_code == 201
+        made = c.post("/v1/dashboards", json=board(widgets=[widget]))
+        assert made.status_code == 201, made.text
+        assert made.json()["widgets"][0]["metric"] == "slow_share"
+    with app.client(other) as c:
+        refused = c.post("/v1/dashboards", json=board(widgets=[widget]))
+        assert refused.status_code == 422, refused.text
+        assert "widgets[0].metric" in refused.text
+        assert c.get("/v1/dashboards").json()["dashboards"] == []
