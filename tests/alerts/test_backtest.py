@@ -153,7 +153,7 @@ BAD = [
     ("bad-step", {"step": "soon"}, {}, "step"),
     ("tiny-step", {"step": "10s"}, {}, "step"),
     ("no-metric", {}, {"metric": None, "operator": None}, "body"),
-    ("bad-metric", {}, {"metric": "nope"}, "body"),
+    ("bad-metric", {}, {"metric": "nope"}, "metric"),
     ("bad-window", {}, {"window": "0m"}, "body"),
     ("unknown-field", {}, {"colour": "red"}, "colour"),
     ("score", {}, {"metric": "score.thumbs"}, "metric"),

@@ -237,6 +237,12 @@ def rule_lookback(rule: RuleIn) -> timedelta:
 def check_rule(rule: RuleIn) -> None:
     if (rule.metric or "").startswith(SCORE_PREFIX):
         raise invalid("metric", "backtests replay calls; score.* metrics cannot be backtested yet")
+    if rule.metric is not None and rule.metric not in CATALOG:  # a custom metric, or a typo
+        raise invalid(
+            "metric",
+            f"'{rule.metric}' is not a catalog metric (see /v1/metrics/catalog); custom metrics "
+            "cannot be backtested yet",
+        )
     if rule.group_by is not None and rule.group_by.startswith("metadata."):
         raise invalid("group_by", "backtests group by a call field, not metadata.*")
 

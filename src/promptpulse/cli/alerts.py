@@ -196,6 +196,7 @@ def apply(
     api_key: Key = "",
 ) -> None:
     """Create or update rules, budgets and SLOs by name; running it twice changes nothing.
+
     With --dry-run, also what each would have fired over the last --backtest-days (through the
     server when --api-key is given, else on the data directory's store, its server stopped)."""
     import yaml

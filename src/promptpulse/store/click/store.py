@@ -337,11 +337,12 @@ class ClickStore(LifecycleMixin, CohortsMixin, UsersMixin, TermsMixin):
         return {c: floats(result[c]) for c in columns}
 
     def call_table(self, scope: Scope, columns: Sequence[str]) -> pa.Table:
-        """Any fields of every call in scope, oldest first, as Arrow (for backtests)."""
-        check_call_fields(columns, at_least_one=True)
+        """Any fields of every call in scope (derived per-call figures too), oldest first, as
+        Arrow (for backtests)."""
+        check_value_fields(columns, at_least_one=True)
         params = Params()
         where = where_clause(scope, params)
-        cols = ", ".join(f"`{c}`" for c in columns)
+        cols = ", ".join(f"{value_sql(c)} AS `{c}`" for c in columns)
         return self._arrow(f"SELECT {cols} FROM {EVENTS} WHERE {where} ORDER BY timestamp", params)
 
     def score_summary(self, scope: Scope) -> dict[str, dict[str, float | int]]:

@@ -326,10 +326,12 @@ class DuckStore(LifecycleMixin, CohortsMixin, UsersMixin, TermsMixin):
         return {c: floats(result[c]) for c in columns}
 
     def call_table(self, scope: Scope, columns: Sequence[str]) -> pa.Table:
-        """Any fields of every call in scope, oldest first, as Arrow (for backtests)."""
-        check_call_fields(columns, at_least_one=True)
+        """Any fields of every call in scope (derived per-call figures too), oldest first, as
+        Arrow (for backtests)."""
+        check_value_fields(columns, at_least_one=True)
         where, params = where_clause(scope)
-        sql = f"SELECT {', '.join(columns)} FROM events WHERE {where} ORDER BY timestamp"
+        cols = ", ".join(f"{value_sql(c)} AS {c}" for c in columns)
+        sql = f"SELECT {cols} FROM events WHERE {where} ORDER BY timestamp"
         with self._cursor() as cur:
             return cur.sql(sql, params=params).to_arrow_table()
 
