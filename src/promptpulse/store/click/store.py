@@ -29,6 +29,7 @@ from promptpulse.model import (
     check_call_fields,
 )
 from promptpulse.store import deadline
+from promptpulse.store.click.carry import CarryMixin
 from promptpulse.store.click.cohorts import CohortsMixin
 from promptpulse.store.click.connect import connect
 from promptpulse.store.click.lifecycle import LifecycleMixin
@@ -66,7 +67,7 @@ def row_of(record: Record, groups: int, values: dict[str, Any]) -> AggRow:
     return AggRow(values, tuple(record[f"g{i}"] for i in range(groups)), aware_utc(record.get("t")))
 
 
-class ClickStore(LifecycleMixin, CohortsMixin):
+class ClickStore(LifecycleMixin, CohortsMixin, CarryMixin):
     def __init__(self, target: StoreTarget, settings: Settings) -> None:
         self.target = target
         self.layout = Layout(settings.clickhouse_cluster)
