@@ -4,12 +4,17 @@ rollup-served overview, hourly series and breakdown over the stored calls (media
 runs), and the process's resident memory. Each backend runs in a process of its own.
 
     .venv/bin/python -m bench.store_backends [--calls 1000000] [--ingest 100000] [--runs 5]
+        [--seed-sql] [--backends duckdb,chdb]
+
+With --seed-sql the calls beyond --ingest are made in SQL inside the engine (bench/seed_sql.py,
+the same distributions): the way to 10 M and 100 M; seed_s is how long seeding took.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import statistics
 import subprocess
 import sys
@@ -21,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from bench.seed_sql import seed
 from promptpulse.config import Settings
 from promptpulse.ingest.writer import Writer
 from promptpulse.model import CALL_SCHEMA, METRICS, Dimension, Kind, Scope
@@ -93,7 +99,24 @@ def timed(fn, runs: int) -> float:  # type: ignore[no-untyped-def]
     return statistics.median(samples) * 1000
 
 
-def run(backend: str, n_calls: int, n_ingest: int, runs: int) -> dict[str, float]:
+def _seed_batches(store: Store, rng: np.random.Generator, n_ingest: int, n_calls: int) -> None:
+    """The rest in large batches straight into the store (seeding, not measured): ClickHouse's
+    insert (its views build the rollups), DuckDB's writer (it writes rollups through)."""
+    w = store.writer()
+    for i in range(n_ingest, n_calls, 200_000):
+        batch = calls(rng, min(200_000, n_calls - i), i)
+        insert = getattr(store, "insert", None)  # the ClickHouse store's (no import here)
+        if insert is not None:
+            insert("events", batch)
+            continue
+        w.begin()
+        w.insert_events(batch)
+        w.commit()
+
+
+def run(
+    backend: str, n_calls: int, n_ingest: int, runs: int, seed_sql: bool = False
+) -> dict[str, float]:
     root = Path(tempfile.mkdtemp(prefix=f"bench-{backend}-"))
     url = f"chdb:///{root / 'ch'}" if backend == "chdb" else None
     store: Store = open_store(Settings(data_dir=root, store_url=url, query_timeout_s=3600))
@@ -112,19 +135,14 @@ def run(backend: str, n_calls: int, n_ingest: int, runs: int) -> dict[str, float
     out["ingest_events_per_s"] = n_ingest / (time.perf_counter() - started)
     out["ack_p99_ms"] = float(np.percentile(acks, 99) * 1000)
     writer.stop()
-    # The rest in large batches straight into the store (seeding, not measured): ClickHouse's
-    # insert (its views build the rollups), DuckDB's writer (it writes rollups through).
-    w = store.writer()
-    for i in range(n_ingest, n_calls, 200_000):
-        batch = calls(rng, min(200_000, n_calls - i), i)
-        insert = getattr(store, "insert", None)  # the ClickHouse store's (no import here)
-        if insert is not None:
-            insert("events", batch)
-            continue
-        w.begin()
-        w.insert_events(batch)
-        w.commit()
+    started = time.perf_counter()
+    if seed_sql:  # the rest in SQL inside the engine (bench/seed_sql.py): 10 M / 100 M
+        seed(store, backend, n_ingest, n_calls - n_ingest, END - timedelta(days=DAYS),
+             timedelta(days=DAYS), lambda line: print(line, file=sys.stderr, flush=True))  # fmt: skip
+    else:
+        _seed_batches(store, rng, n_ingest, n_calls)
     store.compact_rollups(END + timedelta(days=1), timedelta(hours=1))
+    out["seed_s"] = time.perf_counter() - started
     scope = Scope(END - timedelta(days=DAYS), END)
     for mode, min_calls in (("exact", 10**18), ("rollup", 0)):
         store.rollup_min_calls = min_calls  # type: ignore[attr-defined]
@@ -145,6 +163,7 @@ def run(backend: str, n_calls: int, n_ingest: int, runs: int) -> dict[str, float
     out["rss_mb"], out["peak_rss_mb"] = rss_mb()
     out["calls"] = store.row_counts()["calls"]
     store.close()
+    shutil.rmtree(root, ignore_errors=True)  # ~700 MB at 10 M calls
     return out
 
 
@@ -154,20 +173,25 @@ def main() -> None:
     parser.add_argument("--ingest", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--backend", choices=["duckdb", "chdb"])
+    parser.add_argument("--backends", default="duckdb,chdb", help="which, in this order")
+    parser.add_argument("--seed-sql", action="store_true", help="seed in SQL (10 M / 100 M)")
     args = parser.parse_args()
     if args.backend:
-        print(json.dumps(run(args.backend, args.calls, args.ingest, args.runs)))
+        print(json.dumps(run(args.backend, args.calls, args.ingest, args.runs, args.seed_sql)))
         return
     results = {}
-    for backend in ("duckdb", "chdb"):
+    for backend in args.backends.split(","):
         cmd = [sys.executable, "-m", "bench.store_backends", "--backend", backend,
                "--calls", str(args.calls), "--ingest", str(args.ingest), "--runs", str(args.runs)]  # fmt: skip
-        results[backend] = json.loads(
-            subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-        )
-    print(f"{'':24}{'DuckDB':>12}{'ClickHouse (chdb)':>20}")
-    for key in results["duckdb"]:
-        print(f"{key:24}{results['duckdb'][key]:>12,.1f}{results['chdb'][key]:>20,.1f}")
+        cmd += ["--seed-sql"] if args.seed_sql else []
+        # stderr passes through: the seeding's progress shows while it runs
+        out = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True).stdout
+        results[backend] = json.loads(out.strip().splitlines()[-1])
+        print(backend, json.dumps(results[backend]), flush=True)  # each as soon as it is done
+    names = {"duckdb": "DuckDB", "chdb": "ClickHouse (chdb)"}
+    print(f"{'':24}" + "".join(f"{names[b]:>20}" for b in results))
+    for key in next(iter(results.values())):
+        print(f"{key:24}" + "".join(f"{results[b][key]:>20,.1f}" for b in results))
 
 
 if __name__ == "__main__":

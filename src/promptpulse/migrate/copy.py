@@ -3,10 +3,14 @@
 Metadata first (every table but the schema version and the replicas' leases; rows already there
 are kept, so a second run adds only what is missing), then calls and scores month by month
 through the target's single writer (its idempotency makes a month copied twice count once: a
-crash half-way is resumed by running the same command again), then a verification of counts and
-sums per project on both sides. Rollups are not copied: the target builds its own from the calls
-(ClickHouse's materialized views fill them as the calls arrive); buckets older than the source's
-raw-call horizon exist only as rollups there and are reported as not copied.
+crash half-way is resumed by running the same command again), then the rollups that outlived
+their raw calls, then a verification of counts and sums per project on both sides, and per
+project and day (what rollups answer). The target builds its own rollups from the calls it
+receives (ClickHouse's materialized views fill them as the calls arrive); but where retention
+deleted the source's raw calls, its rollups are all that is left of them: those buckets (every
+bucket starting before a project's raw horizon) are carried over as they are, replacing what the
+target had there, and the target records the same horizons, so its long-range figures equal the
+source's.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import sqlalchemy as sa
 from promptpulse.ingest.writer import Writer
 from promptpulse.meta import MetaDB
 from promptpulse.meta import tables as meta_tables
-from promptpulse.model import CALL_SCHEMA, CATALOG, SCORE_SCHEMA, Dimension, Scope
+from promptpulse.model import CALL_SCHEMA, CATALOG, SCORE_SCHEMA, Dimension, Metric, Scope
 from promptpulse.model.bounds import TIME_CEILING, TIME_FLOOR
 from promptpulse.store import Store
 
@@ -36,6 +40,7 @@ class MigrationReport:
     metadata_rows: dict[str, int] = field(default_factory=dict)  # table -> rows added
     calls: int = 0  # calls written to the target (not counting ones it already held)
     scores: int = 0
+    rollup_rows: int = 0  # rollup rows carried from before the source's raw horizons
     months: list[str] = field(default_factory=list)  # months copied in this run
     mismatches: list[str] = field(default_factory=list)  # what verification found different
     notes: list[str] = field(default_factory=list)
@@ -61,6 +66,7 @@ class Migration:
     def run(self) -> MigrationReport:
         self.copy_metadata()
         self.copy_events()
+        self.copy_old_rollups()
         self.verify()
         return self.report
 
@@ -94,11 +100,16 @@ class Migration:
             self.report.scores += _copy(self.source, writer, "scores", everything, "received_at")
         finally:
             writer.stop()
-        if self.source.raw_incomplete(Scope(TIME_FLOOR, TIME_CEILING)):
-            self.report.notes.append(
-                "the source kept only rollups before its raw-call horizon (retention): those "
-                "buckets were not copied; the target's figures start where its calls do"
-            )
+
+    def copy_old_rollups(self) -> None:
+        """After the calls (their buckets cut by a horizon get the source's rows, which hold
+        the calls before it too); each run replaces what the previous one carried."""
+        horizons, rows = self.source.old_rollups()
+        if not horizons:
+            return
+        self.report.rollup_rows = self.target.restore_old_rollups(horizons, rows)
+        cuts = ", ".join(f"{p} before {c:%Y-%m-%d %H:%M}" for p, c in sorted(horizons.items()))
+        self.say(f"rollups: {self.report.rollup_rows} rows carried ({cuts}: rollups only)")
 
     def _done_months(self) -> set[str]:
         if not self.progress.exists():
@@ -123,11 +134,33 @@ class Migration:
                 a, b = want.get(project, {}).get(m), got.get(project, {}).get(m)
                 if not _same(a, b):
                     self.report.mismatches.append(f"{project}: {m} {a} in the source, {b} now")
+        self._verify_days(scope, metrics)
         a_scores, b_scores = self.source.score_summary(scope), self.target.score_summary(scope)
         for name in sorted(set(a_scores) | set(b_scores)):
             a_n, b_n = a_scores.get(name, {}).get("count"), b_scores.get(name, {}).get("count")
             if a_n != b_n:
                 self.report.mismatches.append(f"score {name}: {a_n} in the source, {b_n} now")
+
+    def _verify_days(self, scope: Scope, metrics: list[Metric]) -> None:
+        """Per project and day, as the stores answer long ranges (rollups wherever they may,
+        and only rollups before a raw horizon): the carried rollups' counts and sums."""
+        by_project = [Dimension("project")]
+
+        def days(store: Store) -> dict[tuple[object, object], dict[str, object]]:
+            rows = store.aggregate(scope, metrics, by_project, "day", allow_approximate=True)
+            return {(r.group, r.t): r.values for r in rows if r.values.get("requests")}
+
+        want, got = days(self.source), days(self.target)
+        for key in sorted(set(want) | set(got), key=str):
+            for m in CHECKED_METRICS:
+                a, b = want.get(key, {}).get(m), got.get(key, {}).get(m)
+                if not _same(a, b):
+                    project, day = key
+                    self.report.mismatches.append(
+                        f"{project} on {day:%Y-%m-%d}: {m} {a} in the source, {b} now"
+                        if isinstance(day, datetime)
+                        else f"{project}: {m} {a} / {b}"
+                    )
 
 
 def _same(a: object, b: object) -> bool:

@@ -3,7 +3,7 @@ engine. A backend is a package behind it (`duck/`: DuckDB embedded) that owns al
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -112,6 +112,14 @@ class Store(Protocol):
         self, start: datetime, end: datetime, project: str | None = None
     ) -> dict[str, int]: ...
     def rollup_stats(self) -> dict[str, Any]: ...
+    # Rollups that outlived their raw calls, carried to another store (`promptpulse migrate`):
+    # per project its raw horizon and the rollup rows of buckets starting before it, as
+    # (rollup table, rows) in an engine-neutral shape (store/duck/carry.py); and, on the
+    # receiving side, those rows replacing its own there, the horizons recorded.
+    def old_rollups(self) -> tuple[dict[str, datetime], Iterator[tuple[str, pa.Table]]]: ...
+    def restore_old_rollups(
+        self, horizons: Mapping[str, datetime], rows: Iterable[tuple[str, pa.Table]]
+    ) -> int: ...
     def apply_retention(
         self,
         data_class: str,

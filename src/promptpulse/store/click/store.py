@@ -30,6 +30,7 @@ from promptpulse.model import (
     check_value_fields,
 )
 from promptpulse.store import deadline
+from promptpulse.store.click.carry import CarryMixin
 from promptpulse.store.click.cohorts import CohortsMixin
 from promptpulse.store.click.connect import connect
 from promptpulse.store.click.lifecycle import LifecycleMixin
@@ -71,7 +72,7 @@ def row_of(record: Record, groups: int, values: dict[str, Any]) -> AggRow:
     return AggRow(values, tuple(record[f"g{i}"] for i in range(groups)), aware_utc(record.get("t")))
 
 
-class ClickStore(LifecycleMixin, CohortsMixin, UsersMixin, TermsMixin):
+class ClickStore(LifecycleMixin, CohortsMixin, UsersMixin, TermsMixin, CarryMixin):
     def __init__(self, target: StoreTarget, settings: Settings) -> None:
         self.target = target
         self.layout = Layout(settings.clickhouse_cluster)

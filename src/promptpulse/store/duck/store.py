@@ -35,6 +35,7 @@ from promptpulse.model import (
 from promptpulse.store import deadline
 from promptpulse.store.deadline import in_context
 from promptpulse.store.duck import rollup_sql
+from promptpulse.store.duck.carry import CarryMixin
 from promptpulse.store.duck.cohorts import CohortsMixin
 from promptpulse.store.duck.lifecycle import LifecycleMixin
 from promptpulse.store.duck.migrations import migrate
@@ -74,7 +75,7 @@ def row_of(record: Record, groups: int, values: dict[str, Any]) -> AggRow:
     )
 
 
-class DuckStore(LifecycleMixin, CohortsMixin, UsersMixin, TermsMixin):
+class DuckStore(LifecycleMixin, CohortsMixin, UsersMixin, TermsMixin, CarryMixin):
     def __init__(
         self,
         path: Path,
