@@ -1169,6 +1169,8 @@ def test_compaction_and_rebuild_change_no_figure(
     store = fresh(0)
     write(store, "events", data.calls, batch=400)
     check_rollups_match(store, data, "fragments")
+    hour = store.rollup_stats()["hour"]  # what `promptpulse rollups status` shows
+    assert hour["calls"] == data.calls.num_rows and 0 <= hour["fragments"] <= hour["rows"]
     store.compact_rollups(EDGE, timedelta(hours=1))  # part of the range: a running server
     check_rollups_match(store, data, "partly compacted")
     store.compact_rollups(END + timedelta(hours=2), timedelta(hours=1))

@@ -285,7 +285,7 @@ class LifecycleMixin(RollupPlanning):
         out: dict[str, Any] = {}
         for level in LEVELS:
             row = self._records(
-                f"SELECT count() AS r, uniqExact(bucket, {sql.DIMS}) AS k, min(bucket) AS lo, "
+                f"SELECT count() AS r, uniqExact(tuple(bucket, {sql.DIMS})) AS k, min(bucket) AS lo, "
                 f"max(bucket) AS hi, sum(a_count) AS n FROM rollup_{level}"
             )[0]
             rows = int(row["r"])
