@@ -649,13 +649,18 @@ def test_the_last_bucket_is_drawn_partial(tab) -> None:  # type: ignore[no-untyp
     solid = [s for s in latency["series"] if s["lineStyle"].get("type") != "dashed"]
     assert all(s["data"][last] is None for s in solid)
     overlay = latency["series"].index(dashed[0])
-    page.evaluate(
-        """([s, i]) => echarts.getInstanceByDom(document.querySelector('[data-chart=latency]'))
-             .dispatchAction({type: 'showTip', seriesIndex: s, dataIndex: i})""",
-        [overlay, last],
-    )
     tip = page.locator("[data-chart=latency] [data-partial]")
-    tip.wait_for(state="attached")
+    for attempt in range(10):  # a refresh redrawing the chart may hide a tip shown before it
+        page.evaluate(
+            """([s, i]) => echarts.getInstanceByDom(document.querySelector('[data-chart=latency]'))
+                 .dispatchAction({type: 'showTip', seriesIndex: s, dataIndex: i})""",
+            [overlay, last],
+        )
+        try:
+            tip.wait_for(state="attached", timeout=3000)
+            break
+        except playwright_api.TimeoutError:
+            assert attempt < 9, "the partial bucket's tooltip never showed"
     assert "partial: up to now" in tip.inner_text()
     assert tab.errors == []
 
@@ -912,7 +917,8 @@ def test_every_page_draws_without_errors_light_dark_desktop_phone(browser, live,
                 assert t.errors == [], (theme, device, t.errors)
             finally:
                 t.close()
-    assert len(list(ARTIFACTS.glob("*.png"))) == len(PAGES) * 4
+    shots = {p.name for p in ARTIFACTS.glob("*.png")}  # other modules add their own shots
+    assert {f"{n}-{t}-{d}.png" for n in PAGES for t in ("light", "dark") for d in devices} <= shots
 
 
 def test_alerts_page_backtests_a_rule(browser, live, world) -> None:  # type: ignore[no-untyped-def]
