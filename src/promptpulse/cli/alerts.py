@@ -64,7 +64,12 @@ def apply_document(
 ) -> dict[str, list[str]]:
     """Make the database match the document; returns names by what happened to them."""
     from promptpulse.budgets.service import repo as budget_repo
-    from promptpulse.cli.custom_metrics import apply_custom, check_rule_metrics, parse_custom
+    from promptpulse.cli.custom_metrics import (
+        apply_custom,
+        check_rule_metrics,
+        check_slo_metrics,
+        parse_custom,
+    )
     from promptpulse.errors import Invalid
     from promptpulse.slos.service import repo as slo_repo
 
@@ -76,6 +81,7 @@ def apply_document(
     custom = parse_custom(doc.get("custom_metrics"))
     parsed = _parse(doc)
     check_rule_metrics(engine, custom, parsed["rules"])
+    check_slo_metrics(engine, custom, parsed["slos"])
     out: dict[str, list[str]] = {"created": [], "updated": [], "unchanged": [], "deleted": []}
     apply_custom(engine, custom, out, now, dry_run, prune)  # first: rules may name them
     _apply_rules(engine, parsed["rules"], out, now, dry_run)

@@ -97,3 +97,23 @@ def check_rule_metrics(engine: Any, items: list[tuple[str, Any]], rules: list[An
             + (f" in project '{rule.project}'" if rule.project else "")
             + "; see /v1/metrics/catalog, custom_metrics:, or score.<name>"
         )
+
+
+def check_slo_metrics(engine: Any, items: list[tuple[str, Any]], slos: list[Any]) -> None:
+    """Before anything is written: a custom SLI's metric is a proportion metric of its SLO's
+    project, defined in this file (as written there) or already stored."""
+    from promptpulse.errors import Invalid
+    from promptpulse.meta.custom_metrics import project_metrics, validate
+    from promptpulse.slos import check_proportion
+
+    for i, slo in enumerate(slos):
+        if slo.sli != "custom":
+            continue
+        if slo.project is None:
+            raise Invalid(f"slos[{i}] filters.project: a custom SLI needs an SLO of one project")
+        here = {s.name: validate(s) for p, s in items if p == slo.project}
+        known = {**project_metrics(engine, slo.project), **here}
+        try:
+            check_proportion(slo.metric, known.get(slo.metric), slo.project)
+        except Invalid as exc:
+            raise Invalid(f"slos[{i}] {exc.detail}", exc.errors) from None

@@ -22,7 +22,7 @@ from promptpulse.query.parse import (
     read_scope,
 )
 from promptpulse.slos import SloIn, backtest_slo, slo_history, slo_status
-from promptpulse.slos.service import repo
+from promptpulse.slos.service import ratio_of, repo
 from promptpulse.web.auth import require
 from promptpulse.web.backtests import BT_FROM, BT_TO, parse_spec, read_range, step_param
 from promptpulse.web.backtests import run as run_backtest
@@ -37,7 +37,8 @@ from promptpulse.web.schemas.objects import SloHistory, SloList, SloOut
 
 def _with_status(request: Request, rec: Any) -> dict[str, Any]:
     ctx = context(request)
-    return {**rec.public(), "status": slo_status(ctx.store, rec.spec, ctx.clock())}
+    ratio = ratio_of(ctx.alerts.engine, rec.spec)
+    return {**rec.public(), "status": slo_status(ctx.store, rec.spec, ctx.clock(), ratio)}
 
 
 SLOS: Resource[SloIn, Any] = Resource(
@@ -80,7 +81,8 @@ async def backtest(
     start, end, step = read_range(request.query_params, BT_STEP)
     slo = scoped(request, key, parse_spec(SloIn, body))
     ctx = context(request)
-    return await run_backtest(backtest_slo, ctx.store, slo, start, end, step, ctx.clock())
+    ratio = await run_in_threadpool(ratio_of, ctx.alerts.engine, slo)
+    return await run_backtest(backtest_slo, ctx.store, slo, start, end, step, ctx.clock(), ratio)
 
 
 HISTORY_FROM = Param(FROM.name, FROM.kind, "RFC 3339 start, inclusive (default: to − the window)")
@@ -113,5 +115,9 @@ async def get_history(
         scope = QueryScope(scope.end - parse_duration(rec.spec.window), scope.end, ())
     step = parse_interval(read(HISTORY_PARAMS, params, errors)["interval"], scope, errors)
     errors.raise_if_any()
-    points = await run_in_threadpool(slo_history, ctx.store, rec.spec, scope.start, scope.end, step)
+    spec = rec.spec
+    ratio = await run_in_threadpool(ratio_of, ctx.alerts.engine, spec)
+    points = await run_in_threadpool(
+        slo_history, ctx.store, spec, scope.start, scope.end, step, ratio
+    )
     return {"id": slo_id, "interval": step, "points": points}
