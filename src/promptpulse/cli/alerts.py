@@ -213,6 +213,7 @@ def apply(
         raise typer.BadParameter("the file must be a mapping with rules:, budgets:, slos:")
     with alerting_engine(data_dir) as engine:
         result = apply_document(engine, doc, datetime.now(UTC), prune, dry_run)
+        ratios = _slo_ratios(engine, doc) if dry_run and backtest_days and not api_key else {}
     for what, names in result.items():
         for name in names:
             console.print(f"{'would be ' if dry_run else ''}{what}: {name}")
@@ -220,7 +221,14 @@ def apply(
     if dry_run and backtest_days:
         from promptpulse.cli.backtest import show_backtests
 
-        show_backtests(_parse(doc), backtest_days, data_dir, url, api_key)
+        show_backtests(_parse(doc), backtest_days, data_dir, url, api_key, ratios)
+
+
+def _slo_ratios(engine: Any, doc: dict[str, Any]) -> dict[tuple[str | None, str], Any]:
+    """Custom SLIs' terms for local backtests (their metric may be defined in the file only)."""
+    from promptpulse.cli.custom_metrics import check_slo_metrics, parse_custom
+
+    return check_slo_metrics(engine, parse_custom(doc.get("custom_metrics")), _parse(doc)["slos"])
 
 
 @alerts_app.command("rules")

@@ -99,13 +99,17 @@ def check_rule_metrics(engine: Any, items: list[tuple[str, Any]], rules: list[An
         )
 
 
-def check_slo_metrics(engine: Any, items: list[tuple[str, Any]], slos: list[Any]) -> None:
+def check_slo_metrics(
+    engine: Any, items: list[tuple[str, Any]], slos: list[Any]
+) -> dict[tuple[str | None, str], Any]:
     """Before anything is written: a custom SLI's metric is a proportion metric of its SLO's
-    project, defined in this file (as written there) or already stored."""
+    project, defined in this file (as written there) or already stored. Returns each custom
+    SLO's `Proportion` by (project, name), for --dry-run's local backtests."""
     from promptpulse.errors import Invalid
     from promptpulse.meta.custom_metrics import project_metrics, validate
     from promptpulse.slos import check_proportion
 
+    out = {}
     for i, slo in enumerate(slos):
         if slo.sli != "custom":
             continue
@@ -114,6 +118,8 @@ def check_slo_metrics(engine: Any, items: list[tuple[str, Any]], slos: list[Any]
         here = {s.name: validate(s) for p, s in items if p == slo.project}
         known = {**project_metrics(engine, slo.project), **here}
         try:
-            check_proportion(slo.metric, known.get(slo.metric), slo.project)
+            found = check_proportion(slo.metric, known.get(slo.metric), slo.project)
         except Invalid as exc:
             raise Invalid(f"slos[{i}] {exc.detail}", exc.errors) from None
+        out[(slo.project, slo.name)] = found
+    return out
