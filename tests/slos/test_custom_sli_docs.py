@@ -134,3 +134,20 @@ def test_the_yaml_example_applies_and_a_bad_one_writes_nothing(tmp_path: Path) -
         assert done["created"] == ["custom metric fast_share", "slo fast answers"]
         again = apply_document(engine, {"custom_metrics": custom, "slos": slos}, now)
         assert again["unchanged"] == ["custom metric fast_share", "slo fast answers"]
+
+
+def test_prune_keeps_no_slo_whose_metric_it_would_delete(tmp_path: Path) -> None:
+    from promptpulse.cli.alerts import alerting_engine, apply_document
+    from promptpulse.meta.custom_metrics import list_custom
+
+    custom = [{"project": "shop", "name": "fast_share",
+               "formula": "count(latency_ms < 2000) / requests"}]  # fmt: skip
+    slo = {"name": "fast", "sli": "custom", "metric": "fast_share", "objective": 0.99,
+           "filters": {"project": "shop"}}  # fmt: skip
+    now = datetime.now(UTC)
+    with alerting_engine(tmp_path) as engine:
+        apply_document(engine, {"custom_metrics": custom, "slos": [slo]}, now)
+        with pytest.raises(Invalid, match=re.escape("slos[0] metric: unknown custom metric")):
+            apply_document(engine, {"slos": [slo]}, now, prune=True)  # would delete fast_share
+        assert [r.spec.name for r in list_custom(engine, "shop")] == ["fast_share"]
+        apply_document(engine, {"slos": [slo]}, now)  # without --prune the stored one serves

@@ -81,7 +81,7 @@ def apply_document(
     custom = parse_custom(doc.get("custom_metrics"))
     parsed = _parse(doc)
     check_rule_metrics(engine, custom, parsed["rules"])
-    check_slo_metrics(engine, custom, parsed["slos"])
+    check_slo_metrics(engine, custom, parsed["slos"], prune)
     out: dict[str, list[str]] = {"created": [], "updated": [], "unchanged": [], "deleted": []}
     apply_custom(engine, custom, out, now, dry_run, prune)  # first: rules may name them
     _apply_rules(engine, parsed["rules"], out, now, dry_run)

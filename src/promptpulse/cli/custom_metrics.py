@@ -100,11 +100,11 @@ def check_rule_metrics(engine: Any, items: list[tuple[str, Any]], rules: list[An
 
 
 def check_slo_metrics(
-    engine: Any, items: list[tuple[str, Any]], slos: list[Any]
+    engine: Any, items: list[tuple[str, Any]], slos: list[Any], prune: bool = False
 ) -> dict[tuple[str | None, str], Any]:
     """Before anything is written: a custom SLI's metric is a proportion metric of its SLO's
-    project, defined in this file (as written there) or already stored. Returns each custom
-    SLO's `Proportion` by (project, name), for --dry-run's local backtests."""
+    project, defined in this file (as written there) or already stored (and not pruned).
+    Returns each custom SLO's `Proportion` by (project, name), for --dry-run's backtests."""
     from promptpulse.errors import Invalid
     from promptpulse.meta.custom_metrics import project_metrics, validate
     from promptpulse.slos import check_proportion
@@ -116,7 +116,7 @@ def check_slo_metrics(
         if slo.project is None:
             raise Invalid(f"slos[{i}] filters.project: a custom SLI needs an SLO of one project")
         here = {s.name: validate(s) for p, s in items if p == slo.project}
-        known = {**project_metrics(engine, slo.project), **here}
+        known = {**({} if prune else project_metrics(engine, slo.project)), **here}
         try:
             found = check_proportion(slo.metric, known.get(slo.metric), slo.project)
         except Invalid as exc:

@@ -8,7 +8,7 @@ when its formula, with catalog metrics expanded into terms (`model.formula.expan
                         count(score.thumbs = 1) / count(score.thumbs)
     1 - bad / valid     1 - count(error_type = "timeout") / requests
 
-where every valid event is a call (`requests`, `count()`) and good (or bad) ones are those of a
+where every valid event is a call (`requests`) and good (or bad) ones are those of a
 condition, or the valid events are the scores of one name and good ones those of that name whose
 value compares true. Then good <= valid on every call, so bad = valid - good is a count too. A
 sum, a percentile, a ratio of unrelated counts (two conditions) is no proportion: no budget.
