@@ -151,3 +151,21 @@ def test_prune_keeps_no_slo_whose_metric_it_would_delete(tmp_path: Path) -> None
             apply_document(engine, {"slos": [slo]}, now, prune=True)  # would delete fast_share
         assert [r.spec.name for r in list_custom(engine, "shop")] == ["fast_share"]
         apply_document(engine, {"slos": [slo]}, now)  # without --prune the stored one serves
+
+
+def test_a_file_may_not_make_a_stored_slos_metric_a_sum(tmp_path: Path) -> None:
+    from promptpulse.cli.alerts import alerting_engine, apply_document
+    from promptpulse.meta.custom_metrics import list_custom
+
+    fast = {"project": "shop", "name": "fast_share",
+            "formula": "count(latency_ms < 2000) / requests"}  # fmt: skip
+    slo = {"name": "fast", "sli": "custom", "metric": "fast_share", "objective": 0.99,
+           "filters": {"project": "shop"}}  # fmt: skip
+    now = datetime.now(UTC)
+    with alerting_engine(tmp_path) as engine:
+        apply_document(engine, {"custom_metrics": [fast], "slos": [slo]}, now)
+        summed = {**fast, "formula": "sum(cost_usd)"}
+        with pytest.raises(Invalid, match=re.escape("stored SLO 'fast' metric: 'fast_share'")):
+            apply_document(engine, {"custom_metrics": [summed]}, now)
+        (kept,) = list_custom(engine, "shop")
+        assert kept.spec.formula == fast["formula"]

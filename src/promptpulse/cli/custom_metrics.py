@@ -110,7 +110,7 @@ def check_slo_metrics(
     from promptpulse.slos import check_proportion
 
     out = {}
-    for i, slo in enumerate(slos):
+    for i, slo in enumerate([*slos, *_kept_slos(engine, slos, prune)]):
         if slo.sli != "custom":
             continue
         if slo.project is None:
@@ -120,6 +120,18 @@ def check_slo_metrics(
         try:
             found = check_proportion(slo.metric, known.get(slo.metric), slo.project)
         except Invalid as exc:
-            raise Invalid(f"slos[{i}] {exc.detail}", exc.errors) from None
+            where = f"slos[{i}]" if i < len(slos) else f"stored SLO '{slo.name}'"
+            raise Invalid(f"{where} {exc.detail}", exc.errors) from None
         out[(slo.project, slo.name)] = found
     return out
+
+
+def _kept_slos(engine: Any, slos: list[Any], prune: bool) -> list[Any]:
+    """The stored SLOs the file leaves as they are (none with --prune, which deletes them): a
+    metric the file changes must stay a proportion for them too."""
+    from promptpulse.slos.service import repo
+
+    if prune:
+        return []
+    named = {(s.project, s.name) for s in slos}
+    return [r.spec for r in repo.list(engine) if (r.spec.project, r.spec.name) not in named]
