@@ -257,3 +257,32 @@ def test_a_metric_an_slo_uses_is_kept(app: InProcessApp) -> None:
         assert c.get("/v1/metrics/custom/fast_share").status_code == 200
         assert c.delete(f"/v1/slos/{sid}").status_code == 204
         assert c.delete("/v1/metrics/custom/fast_share").status_code == 204
+
+
+def test_an_slo_whose_metric_stopped_parsing_is_listed_with_the_reason(app: InProcessApp) -> None:
+    import sqlalchemy as sa
+
+    from promptpulse.meta.tables import custom_metrics
+
+    d = _data(app, seed=9)
+    with app.client(d.key) as c:
+        body = {"name": "orphan", "sli": "custom", "metric": "fast_share", "objective": 0.9}
+        sid = c.post("/v1/slos", json=body).json()["id"]
+        ok = c.post("/v1/slos", json={"name": "availability", "objective": 0.9}).json()["id"]
+        # as after an upgrade that renamed a catalog metric the stored formula names
+        with app.ctx.alerts.engine.begin() as conn:
+            conn.execute(
+                sa.update(custom_metrics)
+                .where(custom_metrics.c.project == d.project)
+                .where(custom_metrics.c.name == "fast_share")
+                .values(formula="latency_p96_ms")
+            )
+        listed = c.get("/v1/slos")
+        assert listed.status_code == 200, listed.text
+        status = {s["id"]: s["status"] for s in listed.json()["slos"]}
+        assert "unknown custom metric 'fast_share'" in status[sid]["error"]
+        assert status[ok]["requests"] == len(d.ts)
+        evaluated = c.post("/v1/alerts/evaluate")
+    # the round goes on (the broken SLO is logged and skipped): the other SLO's burn alerts
+    assert evaluated.status_code == 200, evaluated.text
+    assert evaluated.json()["subjects"] == 3, evaluated.json()

@@ -197,6 +197,25 @@ def slo_status(
     }
 
 
+def unresolved_status(slo: SloIn, now: datetime, why: str) -> dict[str, Any]:
+    """The status of a custom SLO whose metric no longer resolves (its stored formula stopped
+    parsing): no figures and the reason, so that listing the others still works."""
+    return {
+        "sli": None,
+        "objective": slo.objective,
+        "window": slo.window,
+        "requests": 0,
+        "bad": 0,
+        "error_budget": 0.0,
+        "error_budget_remaining": None,
+        "burn_rate": None,
+        "burn_rates": {},
+        "burn_alerts": [],
+        "evaluated_at": now.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+        "error": why,
+    }
+
+
 def slo_history(
     store: Store,
     slo: SloIn,

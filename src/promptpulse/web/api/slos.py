@@ -8,6 +8,7 @@ from fastapi import Body, Depends, Request
 from starlette.concurrency import run_in_threadpool
 
 from promptpulse.alerts.rules import parse_duration
+from promptpulse.errors import Invalid
 from promptpulse.meta import ApiKey, Scope
 from promptpulse.model import INTERVALS
 from promptpulse.model import Scope as QueryScope
@@ -22,7 +23,7 @@ from promptpulse.query.parse import (
     read_scope,
 )
 from promptpulse.slos import SloIn, backtest_slo, slo_history, slo_status
-from promptpulse.slos.service import ratio_of, repo
+from promptpulse.slos.service import ratio_of, repo, unresolved_status
 from promptpulse.web.auth import require
 from promptpulse.web.backtests import BT_FROM, BT_TO, parse_spec, read_range, step_param
 from promptpulse.web.backtests import run as run_backtest
@@ -37,7 +38,10 @@ from promptpulse.web.schemas.objects import SloHistory, SloList, SloOut
 
 def _with_status(request: Request, rec: Any) -> dict[str, Any]:
     ctx = context(request)
-    ratio = ratio_of(ctx.alerts.engine, rec.spec)
+    try:
+        ratio = ratio_of(ctx.alerts.engine, rec.spec)
+    except Invalid as exc:  # a stored formula that stopped parsing: shown, the others listed
+        return {**rec.public(), "status": unresolved_status(rec.spec, ctx.clock(), exc.detail)}
     return {**rec.public(), "status": slo_status(ctx.store, rec.spec, ctx.clock(), ratio)}
 
 
