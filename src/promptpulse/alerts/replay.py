@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import calendar
 import math
+import operator
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -31,6 +32,7 @@ from promptpulse.model import (
     Kind,
     Metric,
     Op,
+    Term,
     base_aggregates,
 )
 from promptpulse.model import Scope as QueryScope
@@ -95,7 +97,7 @@ class ReplayStore:
             else:
                 arr = col.cast(pa.float64()).fill_null(np.nan) if self.n else col
                 self.num[name] = np.asarray(arr.to_numpy(zero_copy_only=False), dtype=np.float64)
-        self._prefix: dict[Agg, np.ndarray] = {}
+        self._prefix: dict[Agg | Term, np.ndarray] = {}
         self._calls: dict[Agg, np.ndarray] = {}
 
     # ------------------------------------------------------------ the Store questions
@@ -130,6 +132,26 @@ class ReplayStore:
         i, j = self._range(scope)
         v = self.num[column][i:j]
         return v[~np.isnan(v)] if where_not_null else v
+
+    def term_aggregate(
+        self,
+        scope: QueryScope,
+        terms: Sequence[Term],
+        group_by: Sequence[Dimension] = (),
+        interval: str | None = None,
+    ) -> list[AggRow]:
+        """Terms over call columns summed over one window (prefix sums), as a custom SLI asks;
+        one row, zeros on no calls, as the store's ungrouped query gives."""
+        if group_by or interval is not None:
+            raise ReplayError("a replay sums terms over a window, without groups or buckets")
+        i, j = self._range(scope)
+        values: dict[str, Any] = {}
+        for t in terms:
+            p = self._prefix.get(t)
+            if p is None:
+                p = self._prefix[t] = np.concatenate(([0.0], np.cumsum(_term_values(self, t))))
+            values[t.key] = float(p[j] - p[i])
+        return [AggRow(values)]
 
     def score_summary(self, scope: QueryScope) -> dict[str, dict[str, float | int]]:
         raise ReplayError("backtests do not replay scores (score.* metrics)")
@@ -229,6 +251,30 @@ class ReplayStore:
             p = np.concatenate(([0.0], np.cumsum(self._per_call(a))))
             self._prefix[a] = p
         return p
+
+
+_COMPARE = {"=": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le,
+            ">": operator.gt, ">=": operator.ge}  # fmt: skip
+
+
+def _term_values(replay: ReplayStore, t: Term) -> np.ndarray:
+    """Each call's value of a term, as the stores compute it: a condition on a null column is
+    false (SQL's coalesce(column op value, false)), a null summed counts 0."""
+    if t.kind == "calls":
+        return np.ones(replay.n)
+    if t.kind == "sum":
+        return np.nan_to_num(replay.num[t.column])
+    if t.kind != "where":
+        raise ReplayError(f"backtests replay calls, not scores: {t.key}")
+    compare = _COMPARE[t.op]
+    if t.column in replay.codes:  # text: compare each distinct value once
+        codes, names = replay.codes[t.column]
+        hit = [1.0 if compare(n, t.value) else 0.0 for n in names]  # type: ignore[arg-type]
+        hits = np.array([*hit, 0.0])
+        return hits[codes]  # code -1 (null) reads the trailing 0
+    v = replay.num[t.column]
+    with np.errstate(invalid="ignore"):
+        return (~np.isnan(v) & compare(v, float(t.value))).astype(np.float64)  # type: ignore[arg-type]
 
 
 # Integer call fields: their sums are exact integers (float64 holds them below 2**53).

@@ -64,7 +64,12 @@ def apply_document(
 ) -> dict[str, list[str]]:
     """Make the database match the document; returns names by what happened to them."""
     from promptpulse.budgets.service import repo as budget_repo
-    from promptpulse.cli.custom_metrics import apply_custom, check_rule_metrics, parse_custom
+    from promptpulse.cli.custom_metrics import (
+        apply_custom,
+        check_rule_metrics,
+        check_slo_metrics,
+        parse_custom,
+    )
     from promptpulse.errors import Invalid
     from promptpulse.slos.service import repo as slo_repo
 
@@ -76,6 +81,7 @@ def apply_document(
     custom = parse_custom(doc.get("custom_metrics"))
     parsed = _parse(doc)
     check_rule_metrics(engine, custom, parsed["rules"])
+    check_slo_metrics(engine, custom, parsed["slos"], prune)
     out: dict[str, list[str]] = {"created": [], "updated": [], "unchanged": [], "deleted": []}
     apply_custom(engine, custom, out, now, dry_run, prune)  # first: rules may name them
     _apply_rules(engine, parsed["rules"], out, now, dry_run)
@@ -208,6 +214,7 @@ def apply(
         raise typer.BadParameter("the file must be a mapping with rules:, budgets:, slos:")
     with alerting_engine(data_dir) as engine:
         result = apply_document(engine, doc, datetime.now(UTC), prune, dry_run)
+        ratios = _slo_ratios(engine, doc) if dry_run and backtest_days and not api_key else {}
     for what, names in result.items():
         for name in names:
             console.print(f"{'would be ' if dry_run else ''}{what}: {name}")
@@ -215,7 +222,14 @@ def apply(
     if dry_run and backtest_days:
         from promptpulse.cli.backtest import show_backtests
 
-        show_backtests(_parse(doc), backtest_days, data_dir, url, api_key)
+        show_backtests(_parse(doc), backtest_days, data_dir, url, api_key, ratios)
+
+
+def _slo_ratios(engine: Any, doc: dict[str, Any]) -> dict[tuple[str | None, str], Any]:
+    """Custom SLIs' terms for local backtests (their metric may be defined in the file only)."""
+    from promptpulse.cli.custom_metrics import check_slo_metrics, parse_custom
+
+    return check_slo_metrics(engine, parse_custom(doc.get("custom_metrics")), _parse(doc)["slos"])
 
 
 @alerts_app.command("rules")

@@ -23,9 +23,15 @@ SHOWN = 5  # firings listed per object
 
 
 def show_backtests(
-    parsed: dict[str, list[Any]], days: int, data_dir: Path | None, url: str, api_key: str
+    parsed: dict[str, list[Any]],
+    days: int,
+    data_dir: Path | None,
+    url: str,
+    api_key: str,
+    ratios: dict[tuple[str | None, str], Any] | None = None,
 ) -> list[dict[str, Any]]:
-    """Backtest every object of the document over the last `days` days and print each answer."""
+    """Backtest every object of the document over the last `days` days and print each answer.
+    `ratios`: custom SLIs' terms by (project, name), for the local backtests."""
     now = datetime.now(UTC).replace(second=0, microsecond=0)
     start = now - timedelta(days=days)
     answers = []
@@ -40,7 +46,10 @@ def show_backtests(
     with stopped_store(settings_from(data_dir)) as store:
         for kind, specs in parsed.items():
             for spec in specs:
-                got = _local(kind)(store, spec, start, now, STEPS[kind], now)
+                args: tuple[Any, ...] = (store, spec, start, now, STEPS[kind], now)
+                if kind == "slos":
+                    args += ((ratios or {}).get((spec.project, spec.name)),)
+                got = _local(kind)(*args)
                 answers.append(_said(kind, spec, got, days))
     return answers
 

@@ -97,3 +97,41 @@ def check_rule_metrics(engine: Any, items: list[tuple[str, Any]], rules: list[An
             + (f" in project '{rule.project}'" if rule.project else "")
             + "; see /v1/metrics/catalog, custom_metrics:, or score.<name>"
         )
+
+
+def check_slo_metrics(
+    engine: Any, items: list[tuple[str, Any]], slos: list[Any], prune: bool = False
+) -> dict[tuple[str | None, str], Any]:
+    """Before anything is written: a custom SLI's metric is a proportion metric of its SLO's
+    project, defined in this file (as written there) or already stored (and not pruned).
+    Returns each custom SLO's `Proportion` by (project, name), for --dry-run's backtests."""
+    from promptpulse.errors import Invalid
+    from promptpulse.meta.custom_metrics import project_metrics, validate
+    from promptpulse.slos import check_proportion
+
+    out = {}
+    for i, slo in enumerate([*slos, *_kept_slos(engine, slos, prune)]):
+        if slo.sli != "custom":
+            continue
+        if slo.project is None:
+            raise Invalid(f"slos[{i}] filters.project: a custom SLI needs an SLO of one project")
+        here = {s.name: validate(s) for p, s in items if p == slo.project}
+        known = {**({} if prune else project_metrics(engine, slo.project)), **here}
+        try:
+            found = check_proportion(slo.metric, known.get(slo.metric), slo.project)
+        except Invalid as exc:
+            where = f"slos[{i}]" if i < len(slos) else f"stored SLO '{slo.name}'"
+            raise Invalid(f"{where} {exc.detail}", exc.errors) from None
+        out[(slo.project, slo.name)] = found
+    return out
+
+
+def _kept_slos(engine: Any, slos: list[Any], prune: bool) -> list[Any]:
+    """The stored SLOs the file leaves as they are (none with --prune, which deletes them): a
+    metric the file changes must stay a proportion for them too."""
+    from promptpulse.slos.service import repo
+
+    if prune:
+        return []
+    named = {(s.project, s.name) for s in slos}
+    return [r.spec for r in repo.list(engine) if (r.spec.project, r.spec.name) not in named]

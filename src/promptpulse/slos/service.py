@@ -31,6 +31,7 @@ from promptpulse.meta import slos
 from promptpulse.model import CATALOG, Scope, fmt
 from promptpulse.notify import ChannelSpec
 from promptpulse.query.engine import bucket_starts
+from promptpulse.slos.sli import Proportion, resolve
 from promptpulse.store import Store
 
 
@@ -54,8 +55,14 @@ class SloIn(ScopedSpec, BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(..., min_length=1, max_length=200)
-    sli: Literal["success_rate", "latency"] = "success_rate"
+    sli: Literal["success_rate", "latency", "custom"] = "success_rate"
     latency_threshold_ms: float | None = Field(None, gt=0, allow_inf_nan=False)
+    metric: str | None = Field(
+        None,
+        max_length=63,
+        description="custom: the project's custom metric that is a proportion of calls "
+        "(good / valid), e.g. fast_share = count(latency_ms < 2000) / requests",
+    )
     objective: float = Field(..., gt=0, lt=1, description="e.g. 0.995")
     window: str = Field("30d", description="Rolling window")
     filters: dict[str, list[str]] = Field(default_factory=dict)
@@ -74,6 +81,10 @@ class SloIn(ScopedSpec, BaseModel):
     def _check(self) -> SloIn:
         if self.sli == "latency" and self.latency_threshold_ms is None:
             raise ValueError("a latency SLI needs latency_threshold_ms")
+        if self.sli == "custom" and not self.metric:
+            raise ValueError("metric: a custom SLI names a custom metric")
+        if self.sli != "custom" and self.metric is not None:
+            raise ValueError('metric: only a custom SLI ("sli": "custom") names a metric')
         w = parse_duration(self.window, "window")
         if not timedelta(hours=1) <= w <= timedelta(days=90):
             raise ValueError("window: between 1h and 90d")
@@ -84,12 +95,37 @@ class SloIn(ScopedSpec, BaseModel):
         return self
 
 
-repo: SpecRepo[SloIn] = SpecRepo(slos, SloIn, "slo", "SLO")
+class SloRepo(SpecRepo[SloIn]):
+    """SLOs, whose custom SLI must be a proportion metric of their project when written."""
+
+    def create(self, engine: sa.Engine, spec: SloIn, now: datetime) -> Record[SloIn]:
+        ratio_of(engine, spec)
+        return super().create(engine, spec, now)
+
+    def update(
+        self, engine: sa.Engine, oid: str, spec: SloIn, now: datetime, project: str | None = None
+    ) -> Record[SloIn]:
+        ratio_of(engine, spec)
+        return super().update(engine, oid, spec, now, project)
 
 
-def _counts(store: Store, slo: SloIn, start: datetime, end: datetime) -> tuple[int, int]:
-    """(calls, bad calls) in [start, end)."""
+repo = SloRepo(slos, SloIn, "slo", "SLO")
+
+
+def ratio_of(engine: sa.Engine, slo: SloIn) -> Proportion | None:
+    """A custom SLI's good and valid terms (None for the built-in SLIs); a 422 naming the field
+    when its metric is not a proportion metric of the SLO's project."""
+    return resolve(engine, slo.project, slo.metric) if slo.sli == "custom" else None
+
+
+def _counts(
+    store: Store, slo: SloIn, start: datetime, end: datetime, ratio: Proportion | None = None
+) -> tuple[int, int]:
+    """(valid events, bad events) in [start, end): calls, or a custom SLI's events."""
     scope = Scope(start, end, slo.scope_filters())
+    if slo.sli == "custom":
+        rows = store.term_aggregate(scope, _need(slo, ratio).terms)
+        return _need(slo, ratio).counts(rows[0].values if rows else {})
     if slo.sli == "success_rate":
         row = store.aggregate(scope, [CATALOG["requests"], CATALOG["errors"]])[0]
         return int(row["requests"] or 0), int(row["errors"] or 0)
@@ -101,19 +137,37 @@ def _counts(store: Store, slo: SloIn, start: datetime, end: datetime) -> tuple[i
     return len(values), int(np.count_nonzero(values > bound))
 
 
+def using_metric(engine: sa.Engine, project: str, name: str) -> list[str]:
+    """The names of the project's SLOs whose custom SLI is this custom metric."""
+    return [
+        r.spec.name
+        for r in repo.list(engine, project)
+        if r.spec.sli == "custom" and r.spec.metric == name
+    ]
+
+
+def _need(slo: SloIn, ratio: Proportion | None) -> Proportion:
+    if ratio is None:
+        raise ValueError(f"SLO {slo.name}: its custom SLI's metric was not resolved")
+    return ratio
+
+
 def burn_rate(total: int, bad: int, objective: float) -> float | None:
     return None if total == 0 else (bad / total) / (1 - objective)
 
 
-def slo_status(store: Store, slo: SloIn, now: datetime) -> dict[str, Any]:
+def slo_status(
+    store: Store, slo: SloIn, now: datetime, ratio: Proportion | None = None
+) -> dict[str, Any]:
+    """Error budget and burn rates at `now`; `ratio`: a custom SLI's terms (`ratio_of`)."""
     window = parse_duration(slo.window)
-    total, bad = _counts(store, slo, now - window, now)
+    total, bad = _counts(store, slo, now - window, now, ratio)
     allowed = (1 - slo.objective) * total
     windows = sorted({parse_duration(w) for a in slo.burn_alerts for w in (a.long, a.short)})
     rates = {}
     counts = {}
     for w in windows:
-        n, b = _counts(store, slo, now - w, now)
+        n, b = _counts(store, slo, now - w, now, ratio)
         counts[w] = (n, b)
         rates[format_duration(w)] = burn_rate(n, b, slo.objective)
     alerts = []
@@ -143,29 +197,39 @@ def slo_status(store: Store, slo: SloIn, now: datetime) -> dict[str, Any]:
     }
 
 
+def unresolved_status(slo: SloIn, now: datetime, why: str) -> dict[str, Any]:
+    """The status of a custom SLO whose metric no longer resolves (its stored formula stopped
+    parsing): no figures and the reason, so that listing the others still works."""
+    return {
+        "sli": None,
+        "objective": slo.objective,
+        "window": slo.window,
+        "requests": 0,
+        "bad": 0,
+        "error_budget": 0.0,
+        "error_budget_remaining": None,
+        "burn_rate": None,
+        "burn_rates": {},
+        "burn_alerts": [],
+        "evaluated_at": now.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+        "error": why,
+    }
+
+
 def slo_history(
-    store: Store, slo: SloIn, start: datetime, end: datetime, interval: str
+    store: Store,
+    slo: SloIn,
+    start: datetime,
+    end: datetime,
+    interval: str,
+    ratio: Proportion | None = None,
 ) -> list[dict[str, Any]]:
     """Per bucket: calls, bad calls, SLI, burn rate, and the error budget left at the bucket's
     end over the rolling window before it."""
     window = parse_duration(slo.window)
     first = start - window
     buckets = bucket_starts(first, end, interval)
-    by_t: dict[datetime, tuple[int, int]] = {}
-    if slo.sli == "success_rate":
-        rows = store.aggregate(
-            Scope(first, end, slo.scope_filters()),
-            [CATALOG["requests"], CATALOG["errors"]],
-            interval=interval,
-        )
-        by_t = {
-            r.t: (int(r["requests"] or 0), int(r["errors"] or 0)) for r in rows if r.t is not None
-        }
-    else:
-        for i, b in enumerate(buckets):
-            by_t[b] = _counts(
-                store, slo, max(b, first), buckets[i + 1] if i + 1 < len(buckets) else end
-            )
+    by_t = _bucket_counts(store, slo, first, end, buckets, interval, ratio)
     out = []
     run_total = run_bad = 0
     tail = 0
@@ -195,6 +259,32 @@ def slo_history(
     return out
 
 
+def _bucket_counts(
+    store: Store,
+    slo: SloIn,
+    first: datetime,
+    end: datetime,
+    buckets: list[datetime],
+    interval: str,
+    ratio: Proportion | None,
+) -> dict[datetime, tuple[int, int]]:
+    """(valid, bad) per bucket start: one grouped query, but a latency SLI reads per bucket."""
+    scope = Scope(first, end, slo.scope_filters())
+    if slo.sli == "custom":
+        p = _need(slo, ratio)
+        rows = store.term_aggregate(scope, p.terms, interval=interval)
+        return {r.t: p.counts(r.values) for r in rows if r.t is not None}
+    if slo.sli == "success_rate":
+        rows = store.aggregate(scope, [CATALOG["requests"], CATALOG["errors"]], interval=interval)
+        return {
+            r.t: (int(r["requests"] or 0), int(r["errors"] or 0)) for r in rows if r.t is not None
+        }
+    return {
+        b: _counts(store, slo, max(b, first), buckets[i + 1] if i + 1 < len(buckets) else end)
+        for i, b in enumerate(buckets)
+    }
+
+
 def evaluate(
     engine: sa.Engine, store: Store, now: datetime, project: str | None = None
 ) -> tuple[list[tuple[Subject, Verdict]], list[str]]:
@@ -205,14 +295,16 @@ def evaluate(
             continue
         ids.append(rec.id)
         with isolated("slo", rec.id):  # one broken SLO never stops the others
-            out.extend(judge(store, rec, now))
+            out.extend(judge(store, rec, now, ratio_of(engine, rec.spec)))
     return out, ids
 
 
-def judge(store: Store, rec: Record[SloIn], now: datetime) -> list[tuple[Subject, Verdict]]:
+def judge(
+    store: Store, rec: Record[SloIn], now: datetime, ratio: Proportion | None = None
+) -> list[tuple[Subject, Verdict]]:
     """One SLO's verdicts at `now`: one per burn alert (live rounds and backtests)."""
     slo = rec.spec
-    status = slo_status(store, slo, now)
+    status = slo_status(store, slo, now, ratio)
     out = []
     for a in status["burn_alerts"]:
         lr, sr = a["long_rate"], a["short_rate"]
@@ -244,7 +336,12 @@ def _subject(rec: Record[SloIn], a: dict[str, Any]) -> Subject:
         for_=timedelta(0),
         renotify=timedelta(hours=4),
         project=slo.project,
-        scope={"filters": slo.filters, "slo": slo.name, "windows": key},
+        scope={
+            "filters": slo.filters,
+            "slo": slo.name,
+            "windows": key,
+            **({"metric": slo.metric} if slo.metric else {}),
+        },
         channels=tuple(slo.channels),
         labels=tuple(sorted(slo.labels.items())),
     )

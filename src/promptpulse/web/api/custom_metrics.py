@@ -23,9 +23,11 @@ from promptpulse.meta.custom_metrics import (
     list_custom,
     project_metrics,
     update_custom,
+    validate,
 )
 from promptpulse.model import TIME_FLOOR, Filter, Metric
 from promptpulse.model import Scope as QueryScope
+from promptpulse.slos import proportion_of, using_metric
 from promptpulse.web.auth import project_for_write, require
 from promptpulse.web.context import AppContext, context
 from promptpulse.web.problems import documented
@@ -84,13 +86,14 @@ def _create(ctx: AppContext, project: str, body: CustomIn) -> dict[str, Any]:
 
 
 def _delete(ctx: AppContext, project: str, name: str) -> None:
-    """Refused (nothing deleted) while an alert rule or an experiment of the project names it:
-    they would fail every round and every read."""
+    """Refused (nothing deleted) while an alert rule, an SLO or an experiment of the project
+    names it: they would fail every round and every read."""
     users = [
         f"alert rule '{r.rule.name}'"
         for r in alerts_repo.list_rules(ctx.meta.engine, project)
         if r.rule.metric == name
     ]
+    users += [f"SLO '{s}'" for s in using_metric(ctx.meta.engine, project, name)]
     users += [
         f"experiment '{e.name}'"
         for e in experiments_repo.list_all(ctx.meta, project)
@@ -105,6 +108,13 @@ def _delete(ctx: AppContext, project: str, name: str) -> None:
 def _update(ctx: AppContext, project: str, name: str, body: CustomPut) -> dict[str, Any]:
     spec = CustomSpec(name, body.formula, body.unit, body.higher_is_better, body.description)
     scores = known_scores(ctx, project) if "score." in body.formula else None
+    slos = using_metric(ctx.meta.engine, project, name)
+    if slos and proportion_of(validate(spec, scores)) is None:  # an SLI must stay a proportion
+        message = (
+            f"'{name}' is the SLI of SLO '{slos[0]}', which needs a proportion of calls "
+            "(good / valid, e.g. count(latency_ms < 2000) / requests); change the SLO first"
+        )
+        raise Invalid(f"formula: {message}", [FieldError("formula", message)])
     return update_custom(ctx.meta.engine, project, name, spec, ctx.clock(), scores).as_dict()
 
 

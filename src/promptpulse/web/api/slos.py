@@ -8,6 +8,7 @@ from fastapi import Body, Depends, Request
 from starlette.concurrency import run_in_threadpool
 
 from promptpulse.alerts.rules import parse_duration
+from promptpulse.errors import Invalid
 from promptpulse.meta import ApiKey, Scope
 from promptpulse.model import INTERVALS
 from promptpulse.model import Scope as QueryScope
@@ -22,7 +23,7 @@ from promptpulse.query.parse import (
     read_scope,
 )
 from promptpulse.slos import SloIn, backtest_slo, slo_history, slo_status
-from promptpulse.slos.service import repo
+from promptpulse.slos.service import ratio_of, repo, unresolved_status
 from promptpulse.web.auth import require
 from promptpulse.web.backtests import BT_FROM, BT_TO, parse_spec, read_range, step_param
 from promptpulse.web.backtests import run as run_backtest
@@ -37,7 +38,11 @@ from promptpulse.web.schemas.objects import SloHistory, SloList, SloOut
 
 def _with_status(request: Request, rec: Any) -> dict[str, Any]:
     ctx = context(request)
-    return {**rec.public(), "status": slo_status(ctx.store, rec.spec, ctx.clock())}
+    try:
+        ratio = ratio_of(ctx.alerts.engine, rec.spec)
+    except Invalid as exc:  # a stored formula that stopped parsing: shown, the others listed
+        return {**rec.public(), "status": unresolved_status(rec.spec, ctx.clock(), exc.detail)}
+    return {**rec.public(), "status": slo_status(ctx.store, rec.spec, ctx.clock(), ratio)}
 
 
 SLOS: Resource[SloIn, Any] = Resource(
@@ -80,7 +85,8 @@ async def backtest(
     start, end, step = read_range(request.query_params, BT_STEP)
     slo = scoped(request, key, parse_spec(SloIn, body))
     ctx = context(request)
-    return await run_backtest(backtest_slo, ctx.store, slo, start, end, step, ctx.clock())
+    ratio = await run_in_threadpool(ratio_of, ctx.alerts.engine, slo)
+    return await run_backtest(backtest_slo, ctx.store, slo, start, end, step, ctx.clock(), ratio)
 
 
 HISTORY_FROM = Param(FROM.name, FROM.kind, "RFC 3339 start, inclusive (default: to − the window)")
@@ -113,5 +119,9 @@ async def get_history(
         scope = QueryScope(scope.end - parse_duration(rec.spec.window), scope.end, ())
     step = parse_interval(read(HISTORY_PARAMS, params, errors)["interval"], scope, errors)
     errors.raise_if_any()
-    points = await run_in_threadpool(slo_history, ctx.store, rec.spec, scope.start, scope.end, step)
+    spec = rec.spec
+    ratio = await run_in_threadpool(ratio_of, ctx.alerts.engine, spec)
+    points = await run_in_threadpool(
+        slo_history, ctx.store, spec, scope.start, scope.end, step, ratio
+    )
     return {"id": slo_id, "interval": step, "points": points}

@@ -92,10 +92,16 @@ function budgetCard(b) {
   return gauge;
 }
 
+// What an SLO measures: a custom SLI is its metric's name (a proportion: good / valid events).
+function sliLabel(slo) {
+  if (slo.sli === "latency") return `calls under ${fmt.ms(slo.latency_threshold_ms)}`;
+  return slo.sli === "custom" ? slo.metric : "success rate";
+}
+
 function sloCard(slo, history) {
   const s = slo.status;
   const left = s.error_budget_remaining;
-  const chart = chartCard({ id: `slo-${slo.id}`, title: slo.name, sub: `${slo.sli === "latency" ? `calls under ${fmt.ms(slo.latency_threshold_ms)}` : "success rate"} ≥ ${fmt.pct(slo.objective, 2)} over ${slo.window}` });
+  const chart = chartCard({ id: `slo-${slo.id}`, title: slo.name, sub: `${sliLabel(slo)} ≥ ${fmt.pct(slo.objective, 2)} over ${slo.window}` });
   const pts = history.points;
   const x = pts.map((p) => tz.time(p.t, history.interval));
   chart.set(base({
@@ -124,7 +130,7 @@ function sloCard(slo, history) {
       h("div", { class: `meter ${tone}` }, h("div", { style: `width:${width.toFixed(1)}%` }))),
     h("dl", { class: "facts compact" },
       h("dt", {}, "SLI"), h("dd", { class: "num" }, `${fmt.pct(s.sli, 3)} `, h("span", { class: "muted" }, `target ${fmt.pct(s.objective, 2)}`)),
-      h("dt", {}, "Bad calls"), h("dd", { class: "num" }, `${fmt.countFull(s.bad)} of ${fmt.countFull(s.requests)} (${fmt.number(s.error_budget)} allowed)`),
+      h("dt", {}, slo.sli === "custom" ? "Bad events" : "Bad calls"), h("dd", { class: "num" }, `${fmt.countFull(s.bad)} of ${fmt.countFull(s.requests)} (${fmt.number(s.error_budget)} allowed)`),
       h("dt", {}, "Burn rate"), h("dd", { class: "num" }, s.burn_rate === null ? fmt.DASH : `${s.burn_rate.toFixed(2)}× over ${s.window}`)),
     h("div", { class: "burns" }, s.burn_alerts.map((a) => h("span", { class: `badge ${a.firing ? "bad" : ""}`, "data-burn": `${a.long}/${a.short}`, "data-firing": String(a.firing),
       title: `long ${a.long}: ${a.long_rate === null ? "—" : a.long_rate.toFixed(2)}×, short ${a.short}: ${a.short_rate === null ? "—" : a.short_rate.toFixed(2)}×` },
