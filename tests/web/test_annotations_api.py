@@ -109,6 +109,8 @@ def test_a_range_after_a_first_call_has_no_marker_for_it(app: InProcessApp, seed
         ({"title": "x", "kind": "release"}, "kind"),
         ({"title": "x", "filters": {"feature": "a"}}, "filters"),
         ({"title": "x", "filters": {"model": "m" * 201}}, "filters.model"),
+        ({"title": "a\u0000b"}, "title"),
+        ({"title": "x", "filters": {"environment": "p\u0000"}}, "filters.environment"),
     ],
 )
 def test_bad_input_is_422_naming_the_field_nothing_saved(

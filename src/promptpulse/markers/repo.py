@@ -82,9 +82,14 @@ def validate(spec: AnnotationSpec) -> list[FieldError]:
         errors.append(FieldError("title", f"at most {MAX_TITLE} characters"))
     if len(spec.description) > MAX_DESCRIPTION:
         errors.append(FieldError("description", f"at most {MAX_DESCRIPTION} characters"))
+    for name, text in (("title", spec.title), ("description", spec.description)):
+        if "\x00" in text:  # PostgreSQL cannot store it; refused on both engines alike
+            errors.append(FieldError(name, "must not contain NUL characters"))
     for name, value in spec.filters.items():
         where = f"filters.{name}"
-        if name not in FILTER_FIELDS:
+        if value is not None and "\x00" in value:
+            errors.append(FieldError(where, "must not contain NUL characters"))
+        elif name not in FILTER_FIELDS:
             errors.append(FieldError(where, f"unknown filter; one of {', '.join(FILTER_FIELDS)}"))
         elif value is not None and not (0 < len(value) <= MAX_FILTER):
             errors.append(FieldError(where, f"1 to {MAX_FILTER} characters"))
