@@ -80,6 +80,7 @@ FEATURES = tuple(
         "rollups",
         "notify",
         "dashboards",
+        "markers",
     )
 )
 TOP = ("promptpulse.app", "promptpulse.server", "promptpulse.cli", "promptpulse.demo")

@@ -5,10 +5,11 @@ injected clock's time."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -24,9 +25,12 @@ from promptpulse.alerts.rule_round import Judged, judge_rules
 from promptpulse.alerts.sources import AlertSource, judge_sources
 from promptpulse.alerts.state import OpenAlert, Subject, advance, can_acknowledge, can_resolve
 from promptpulse.errors import Invalid
+from promptpulse.markers import likely_causes
 from promptpulse.meta import project_metrics
 from promptpulse.notify import ChannelSpec, Notification
 from promptpulse.tasks import DaemonTask
+
+log = logging.getLogger("promptpulse.alerts")
 
 
 @dataclass
@@ -195,6 +199,8 @@ class AlertService:
         if step.notify:
             repo.update_alert(conn, aid, notified_at=now)
             note = self._notification(s, aid, step.notify, v, now, started_at, fired_at)
+            if step.notify in ("firing", "reminder"):
+                note = replace(note, likely_causes=self.causes(s.project, s.scope, started_at))
             outbox.items.extend((ch, note, s.project) for ch in s.channels)
         if not (step.event or step.notify):
             return None
@@ -213,6 +219,20 @@ class AlertService:
             "threshold": v.threshold,
             "reason": v.reason,
         }
+
+    def causes(
+        self, project: str | None, scope: dict[str, Any], started_at: datetime | None
+    ) -> tuple[dict[str, Any], ...]:
+        """The changes shortly before an alert started that concern it (`markers.likely_causes`).
+        A store or metadata failure costs the notification its causes, never the notification."""
+        if started_at is None:
+            return ()
+        try:
+            found = likely_causes(self.engine, self.store, project, scope, t.aware(started_at))
+        except Exception:
+            log.exception("likely causes of an alert could not be read")
+            return ()
+        return tuple(found)
 
     def _notification(
         self,

@@ -22,6 +22,7 @@ from promptpulse.demo.dashboard import seed_dashboard
 from promptpulse.demo.traffic import AB_CONTROL, AB_PROMPT, AB_TREATMENT
 from promptpulse.errors import NotFound
 from promptpulse.experiments import repo as experiments_repo
+from promptpulse.markers import AnnotationSpec, create, list_in
 from promptpulse.meta import MetaDB
 from promptpulse.meta.custom_metrics import CustomSpec, create_custom, list_custom
 from promptpulse.slos import SloIn
@@ -109,6 +110,7 @@ def seed_objects(
         *_specs(meta, now),
         *seed_dashboard(meta, PROJECT, now),
         *_custom_metric(meta, now),
+        *_annotations(meta, now),
     ]
     if not created:
         return []
@@ -127,6 +129,24 @@ def _custom_metric(meta: MetaDB, now: datetime) -> list[str]:
         return []
     create_custom(meta.engine, PROJECT, CUSTOM_METRIC, now)
     return [CUSTOM_METRIC.name]
+
+
+# Changes just before the two incidents of the traffic (demo/traffic.py), so the charts' change
+# markers and the alerts' likely causes have something to show: (days ago, kind, title).
+ANNOTATIONS = (
+    (2.0, "config", "Anthropic traffic moved to a new region"),
+    (4.07, "deploy", "gateway 4.2: retries off for gpt-4o-mini"),
+)
+
+
+def _annotations(meta: MetaDB, now: datetime) -> list[str]:
+    recorded = list_in(meta.engine, [PROJECT], now - timedelta(days=8), now + timedelta(days=1))
+    if recorded:
+        return []
+    for days_ago, kind, title in ANNOTATIONS:
+        spec = AnnotationSpec(now - timedelta(days=days_ago), kind, title)
+        create(meta.engine, PROJECT, spec, now)
+    return [title for _, _, title in ANNOTATIONS]
 
 
 def _experiment(meta: MetaDB, start: datetime, now: datetime) -> list[str]:

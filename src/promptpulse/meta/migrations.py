@@ -63,7 +63,18 @@ def add_dashboards(conn: sa.Connection) -> None:
     t.dashboards.create(conn, checkfirst=True)
 
 
-MIGRATIONS: tuple[Migration, ...] = (baseline, add_leases, add_custom_metrics, add_dashboards)
+def add_annotations(conn: sa.Connection) -> None:
+    """Version 5: change markers a project records (deployments, config, prompts, notes)."""
+    t.annotations_table.create(conn, checkfirst=True)
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    baseline,
+    add_leases,
+    add_custom_metrics,
+    add_dashboards,
+    add_annotations,
+)
 HEAD = len(MIGRATIONS)
 
 

@@ -298,3 +298,24 @@ dashboards = sa.Table(
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("updated_at", UTCDateTime(), nullable=False),
 )
+
+# ---------------------------------------------------------------- change markers
+
+# Annotations (promptpulse.meta.annotations): deployments, config changes, prompt changes and
+# notes a project records; shown on charts and offered as likely causes of alerts. Prompt-version
+# markers are computed from the calls and never stored here.
+annotations_table = sa.Table(
+    "annotations",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("project", sa.String(100), nullable=False),
+    sa.Column("time", UTCDateTime(), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("title", sa.String(200), nullable=False),
+    sa.Column("description", sa.Text, nullable=False, server_default=""),
+    sa.Column("prompt_id", sa.String(200), nullable=True),
+    sa.Column("model", sa.String(200), nullable=True),
+    sa.Column("environment", sa.String(200), nullable=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Index("ix_annotations_project_time", "project", "time"),
+)

@@ -32,7 +32,7 @@ from promptpulse.model.records import (
     SCORE_SCHEMA,
     check_call_fields,
 )
-from promptpulse.model.rows import AggRow, PeakRow, RetentionRow, UserActivityRow
+from promptpulse.model.rows import AggRow, PeakRow, RetentionRow, UserActivityRow, VersionStart
 from promptpulse.model.scope import (
     COLUMN_DIMENSIONS,
     FILTERS,
@@ -82,6 +82,7 @@ __all__ = [
     "Sort",
     "Term",
     "UserActivityRow",
+    "VersionStart",
     "base_aggregates",
     "canonical_provider",
     "check_call_fields",

@@ -69,3 +69,14 @@ class RetentionRow:
     cohort: datetime
     users: int
     retained: dict[int, int | None]
+
+
+@dataclass(frozen=True)
+class VersionStart:
+    """The first stored call of a (project, prompt_id, prompt_version) that matches the filters:
+    a change marker computed from the calls, never stored. `prompt_id` may be None."""
+
+    first: datetime
+    project: str
+    prompt_id: str | None
+    prompt_version: str

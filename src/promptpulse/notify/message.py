@@ -53,6 +53,8 @@ class Notification:
     acknowledged_by: str | None = None
     note: str | None = None
     links: dict[str, str] = field(default_factory=dict)
+    # changes shortly before the alert started that concern its scope (promptpulse.markers)
+    likely_causes: tuple[dict[str, Any], ...] = ()
 
     @property
     def prompt_id(self) -> str | None:
@@ -102,7 +104,13 @@ def webhook_payload(n: Notification) -> dict[str, Any]:
         "acknowledged_by": n.acknowledged_by,
         "note": n.note,
         "links": n.links,
+        "likely_causes": list(n.likely_causes),
     }
+
+
+def cause_line(c: dict[str, Any]) -> str:
+    """One likely cause in words: when, what kind, its title."""
+    return f"{c.get('time', '')} {c.get('kind', '')}: {c.get('title', '')}"
 
 
 def _num(v: float | None, metric: str = "") -> str:
@@ -135,6 +143,10 @@ def slack_payload(n: Notification) -> dict[str, Any]:
             "fields": fields[:10],
         },
     ]
+    if n.likely_causes:
+        lines = "\n".join(f"• {_slack_escape(cause_line(c))}" for c in n.likely_causes)
+        text = f"*Likely causes (changes just before)*\n{lines}"[:3000]
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": text}})
     context = [{"type": "mrkdwn", "text": f"PromptPulse · {n.alert_type} · {n.timestamp}"}]
     if links:
         context.append({"type": "mrkdwn", "text": links[:3000]})
@@ -172,6 +184,7 @@ def pagerduty_payload(n: Notification, routing_key: str) -> dict[str, Any]:
                 "labels": n.labels,
                 "event": n.event,
                 "rule_id": n.source_id,
+                "likely_causes": list(n.likely_causes),
             },
         },
         "client": "PromptPulse",
@@ -197,6 +210,7 @@ def email_message(n: Notification, sender: str, to: list[str]) -> EmailMessage:
         ("Prompt", n.prompt_id or "—"),
         ("Started", n.started_at or "—"),
         ("Time", n.timestamp),
+        *(("Likely cause", cause_line(c)) for c in n.likely_causes),
     ]
     text = "\n".join(
         [

@@ -19,6 +19,7 @@ from promptpulse.model import (
     Scope,
     Term,
     UserActivityRow,
+    VersionStart,
 )
 
 Record = dict[str, Any]
@@ -89,6 +90,8 @@ class Store(Protocol):
     ) -> list[RetentionRow]: ...
 
     # --- raw calls (callers bound the scope)
+    # change markers: the first stored call of each prompt version, if it is in the range
+    def version_starts(self, scope: Scope) -> list[VersionStart]: ...
     def calls(
         self, scope: Scope, columns: Sequence[str], limit: int, newest_first: bool = True
     ) -> list[Record]: ...

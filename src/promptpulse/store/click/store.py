@@ -53,6 +53,7 @@ from promptpulse.store.click.sql import (
 )
 from promptpulse.store.click.terms import TermsMixin
 from promptpulse.store.click.users import UsersMixin
+from promptpulse.store.click.versions import VersionsMixin
 from promptpulse.store.click.writer import KEY_HASH_SQL, ClickWriter, keys_param
 from promptpulse.store.url import StoreTarget
 
@@ -72,7 +73,7 @@ def row_of(record: Record, groups: int, values: dict[str, Any]) -> AggRow:
     return AggRow(values, tuple(record[f"g{i}"] for i in range(groups)), aware_utc(record.get("t")))
 
 
-class ClickStore(LifecycleMixin, CohortsMixin, UsersMixin, TermsMixin, CarryMixin):
+class ClickStore(LifecycleMixin, CohortsMixin, UsersMixin, TermsMixin, CarryMixin, VersionsMixin):
     def __init__(self, target: StoreTarget, settings: Settings) -> None:
         self.target = target
         self.layout = Layout(settings.clickhouse_cluster)

@@ -54,6 +54,7 @@ from promptpulse.store.duck.sql import (
 )
 from promptpulse.store.duck.terms import TermsMixin
 from promptpulse.store.duck.users import UsersMixin
+from promptpulse.store.duck.versions import VersionsMixin
 from promptpulse.store.duck.writer import DuckWriter
 
 
@@ -75,7 +76,7 @@ def row_of(record: Record, groups: int, values: dict[str, Any]) -> AggRow:
     )
 
 
-class DuckStore(LifecycleMixin, CohortsMixin, UsersMixin, TermsMixin, CarryMixin):
+class DuckStore(LifecycleMixin, CohortsMixin, UsersMixin, TermsMixin, CarryMixin, VersionsMixin):
     def __init__(
         self,
         path: Path,

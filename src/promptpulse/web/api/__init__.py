@@ -4,6 +4,7 @@ from fastapi import APIRouter
 
 from promptpulse.web.api import (
     alerts,
+    annotations,
     budgets,
     calls,
     changes,
@@ -44,6 +45,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     reports.router,
     dashboards.router,
     users.router,
+    annotations.router,
 )
 
 __all__ = ["ROUTERS"]

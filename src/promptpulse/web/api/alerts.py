@@ -312,6 +312,8 @@ async def get_alert(
             row = alerts_repo.get_alert_row(conn, alert_id, key.project)
         out = alerts_repo.alert_public(row)
         out["history"] = alerts_repo.alert_history(engine, alert_id)
+        causes = service(request).causes(row.project, out["scope"], row.started_at)
+        out["likely_causes"] = list(causes)
         return out
 
     return await run_in_threadpool(load)

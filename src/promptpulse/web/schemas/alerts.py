@@ -49,6 +49,11 @@ class AlertEvent(Out):
 
 class AlertDetail(Alert):
     history: list[AlertEvent]
+    likely_causes: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="Changes (annotations, prompt-version first calls) in the 2 h before "
+        "the alert started that concern its project, prompt and model; newest first",
+    )
 
 
 class AlertList(Out):

@@ -1,4 +1,5 @@
 // The public API, read with the signed-in key. Every figure on every page comes through here.
+import * as markers from "./markers.js";
 import * as previous from "./previous.js";
 import { intervalFor } from "./state.js";
 
@@ -76,8 +77,10 @@ export class Api {
       params.set("interval", intervalFor({ from: params.get("from"), to: params.get("to") }));
     }
     const before = previous.isOn() && params.get("from") && params.get("to") ? previous.shifted(params) : null;
-    const [answer, prev] = await Promise.all([this.request("GET", path, params), before && this.request("GET", path, before)]);
+    const marks = markers.isOn() && params.get("from") && params.get("to") ? markers.fetchFor(this, params) : null;
+    const [answer, prev, changes] = await Promise.all([this.request("GET", path, params), before && this.request("GET", path, before), marks]);
     answer.to = params.get("to");
+    if (changes) answer.markers = changes;
     if (prev) answer.previous = { ...prev, from: before.get("from"), to: before.get("to") };
     return answer;
   }

@@ -1,4 +1,5 @@
 // ECharts (vendored, window.echarts) with two themes, chart cards with CSV and PNG export.
+import { overlayMarkers } from "./markers.js";
 import { overlayPrevious } from "./previous.js";
 import * as tz from "./tz.js";
 import { h, icon } from "./ui.js";
@@ -236,7 +237,7 @@ export function chartCard({ id, title, sub = "", size = "", extraTools = [] }) {
     sub(text) { subEl.textContent = text; },
     set(option, data) {
       if (!chart) chart = init(el);
-      markPartial(overlayPrevious(stableColors(option), el), el);
+      overlayMarkers(markPartial(overlayPrevious(stableColors(option), el), el), el);
       fitPie(option, el);
       chart.setOption(option, { notMerge: true, lazyUpdate: false });
       if (data) table = data;

@@ -3,6 +3,7 @@
 import { Api, ApiError, askKey, forgetKey, onSignedOutElsewhere, saveKey, savedKey } from "./api.js";
 import { disposeAll } from "./charts.js";
 import * as fmt from "./fmt.js";
+import * as markers from "./markers.js";
 import * as previous from "./previous.js";
 import * as state from "./state.js";
 import * as tz from "./tz.js";
@@ -139,14 +140,16 @@ function shell() {
   h("span", { class: "live-dot" }), "Live");
   const prevBtn = h("button", { class: "btn ghost", "data-action": "previous", "aria-pressed": "false", title: "Compare to previous period: dashed lines on every time-series chart",
     onclick: () => state.update({ prev: previous.isOn() ? null : "1" }, { replace: true }) }, "vs previous");
+  const markBtn = h("button", { class: "btn ghost", "data-action": "markers", "aria-pressed": "true", title: "Change markers (deploys, config, notes, new prompt versions) on every time-series chart",
+    onclick: () => state.update({ markers: markers.isOn() ? "0" : null }, { replace: true }) }, "Changes");
   const topbar = h("header", { class: "topbar" }, title, presets, custom, h("div", { class: "spacer" }),
-    h("span", { class: "range-label", "data-range-label": "" }), zone, prevBtn, liveBtn, themeBtn);
+    h("span", { class: "range-label", "data-range-label": "" }), zone, markBtn, prevBtn, liveBtn, themeBtn);
   const filterbar = h("div", { class: "filterbar", "data-filters": "" });
   const banner = h("div", { class: "banner", role: "alert", hidden: true });
   const content = h("div", { class: "content" });
   const main = h("main", { class: "main" }, topbar, filterbar, h("div", { class: "content", style: "padding-bottom:0" }, banner), content);
   root.replaceChildren(sidebar, main);
-  els = { nav, title, presets, custom, fromIn, toIn, tzTag, zone, prevBtn, liveBtn, themeBtn, filterbar, banner, content, main, rangeLabel: topbar.querySelector("[data-range-label]") };
+  els = { nav, title, presets, custom, fromIn, toIn, tzTag, zone, markBtn, prevBtn, liveBtn, themeBtn, filterbar, banner, content, main, rangeLabel: topbar.querySelector("[data-range-label]") };
   banner.parentElement.hidden = true;
 }
 
@@ -171,6 +174,7 @@ function paintControls(r) {
   const isLive = state.params().get("live") === "1";
   els.liveBtn.setAttribute("aria-pressed", String(isLive));
   els.prevBtn.setAttribute("aria-pressed", String(previous.isOn()));
+  els.markBtn.setAttribute("aria-pressed", String(markers.isOn()));
   els.themeBtn.replaceChildren(icon(document.documentElement.dataset.theme === "dark" ? "sun" : "moon"));
   for (const a of els.nav.querySelectorAll("a")) {
     a.classList.toggle("active", a.dataset.nav === r.nav);

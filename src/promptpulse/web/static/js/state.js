@@ -110,7 +110,7 @@ export function carry(path, extra = {}) {
   const p = params();
   const keep = new URLSearchParams();
   for (const [name, value] of p) {
-    if (["range", "from", "to", "live", "prev"].includes(name) || isFilter(name)) keep.append(name, value);
+    if (["range", "from", "to", "live", "prev", "markers"].includes(name) || isFilter(name)) keep.append(name, value);
   }
   for (const [name, value] of Object.entries(extra)) keep.set(name, value);
   const search = keep.toString();

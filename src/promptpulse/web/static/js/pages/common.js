@@ -34,6 +34,10 @@ function withPartial(labels, ts) {
   labels.partial = partialIndex(ts);
   labels.partialUntil = ts.to;
   labels.previous = ts.previous || null;  // "compare to previous period" (previous.js)
+  const pts = ts.series.length ? ts.series[0].points : [];  // change markers (markers.js)
+  labels.markers = ts.markers || null;
+  labels.times = pts.map((p) => p.t);
+  labels.end = pts.length ? bucketEnd(pts[pts.length - 1].t, ts.interval) : null;
   return labels;
 }
 
