@@ -140,7 +140,7 @@ def update_rule(
         channels = keep_secrets(rule.channels, old.rule.channels)
     except ValueError as exc:
         raise invalid("channels", str(exc)) from None
-    rule = rule.model_copy(update={"channels": channels})
+    rule = rule.model_copy(update={"channels": channels, "escalation": _keep_steps(rule, old)})
     with engine.begin() as conn:
         conn.execute(
             t.rules.update()
@@ -161,6 +161,20 @@ def _check_no_masks(rule: RuleIn) -> None:
         keep_secrets(rule.channels, [])
     except ValueError as exc:
         raise invalid("channels", str(exc)) from None
+    _keep_steps(rule, None)
+
+
+def _keep_steps(rule: RuleIn, old: RuleRecord | None) -> list[Any]:
+    """Escalation channels sent back masked keep the stored secrets of the same step."""
+    before = old.rule.escalation if old is not None else []
+    out = []
+    for i, step in enumerate(rule.escalation):
+        prev = before[i].channels if i < len(before) else []
+        try:
+            out.append(step.model_copy(update={"channels": keep_secrets(step.channels, prev)}))
+        except ValueError as exc:
+            raise invalid(f"escalation[{i}].channels", str(exc)) from None
+    return out
 
 
 def delete_rule(engine: sa.Engine, rule_id: str, project: str | None = None) -> None:

@@ -63,7 +63,20 @@ def add_dashboards(conn: sa.Connection) -> None:
     t.dashboards.create(conn, checkfirst=True)
 
 
-MIGRATIONS: tuple[Migration, ...] = (baseline, add_leases, add_custom_metrics, add_dashboards)
+def add_incidents(conn: sa.Connection) -> None:
+    """Incidents (issue 16): related alerts grouped, their timeline, escalation progress. Meant
+    as version 6 (5 is the annotations'); the integrator orders the two."""
+    for table in (t.incidents, t.incident_alerts, t.incident_events):
+        table.create(conn, checkfirst=True)
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    baseline,
+    add_leases,
+    add_custom_metrics,
+    add_dashboards,
+    add_incidents,
+)
 HEAD = len(MIGRATIONS)
 
 

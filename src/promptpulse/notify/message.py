@@ -67,6 +67,7 @@ class Notification:
         word = {
             "firing": "FIRING",
             "reminder": "STILL FIRING",
+            "escalated": "ESCALATED",
             "resolved": "RESOLVED",
             "acknowledged": "ACKNOWLEDGED",
             "test": "TEST",
