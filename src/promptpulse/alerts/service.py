@@ -204,9 +204,7 @@ class AlertService(IncidentFlow):
             repo.update_alert(conn, aid, notified_at=now)
         if send:
             note = self._notification(s, aid, send, v, now, started_at, fired_at)
-            note = self._incident_link(note, iid) if iid else note
-            outbox.items.extend((ch, note, s.project) for ch in s.channels)
-            self._sent(conn, iid, send, s.channels, now)
+            self._send(conn, s, note, iid, now, outbox)
         if not (step.event or step.notify):
             return None
         return {
@@ -225,6 +223,20 @@ class AlertService(IncidentFlow):
             "threshold": v.threshold,
             "reason": v.reason,
         }
+
+    def _send(
+        self,
+        conn: sa.Connection,
+        s: Subject,
+        note: Notification,
+        iid: str | None,
+        now: datetime,
+        outbox: Outbox,
+    ) -> None:
+        """Queue `note` to the subject's channels, linked to its incident and in its timeline."""
+        note = self._incident_link(note, iid) if iid else note
+        outbox.items.extend((ch, note, s.project) for ch in s.channels)
+        self._sent(conn, iid, note.event, s.channels, now)
 
     def _notification(
         self,
@@ -380,9 +392,7 @@ class AlertService(IncidentFlow):
                 note,
             )
             n = _with_value(n, row.value, row.threshold, row.reason)
-            n = self._incident_link(n, m.incident_id) if m else n
-            outbox.items.extend((ch, n, s.project) for ch in s.channels)
-            self._sent(conn, m.incident_id if m else None, event, s.channels, now)
+            self._send(conn, s, n, m.incident_id if m else None, now, outbox)
 
     async def by_hand(
         self, alert_id: str, action: str, actor: str, note: str | None, project: str | None
