@@ -63,7 +63,7 @@ def _get(srv: AlertServer, path: str, **params: Any) -> Any:
 
 def _settle(box: Receiver | Mailbox, n: int) -> list[Any]:
     """Wait for n deliveries, then a little longer to see that no more arrive."""
-    got = box.wait_for(n)
+    box.wait_for(n)
     time.sleep(0.5)
     return box.wait_for(n, timeout=0)
 
