@@ -125,11 +125,9 @@ class IncidentFlow:
         out = []
         rules: dict[str, Any] = {}
         for row in inc.unacknowledged(conn, project):
-            if row.rule_id not in rules:
-                try:
-                    rules[row.rule_id] = repo.get_rule(self.engine, row.rule_id).rule.escalation
-                except NotFound:
-                    rules[row.rule_id] = []
+            if row.rule_id not in rules:  # read in this transaction; a deleted rule: none
+                found = conn.execute(sa.select(t.rules).where(t.rules.c.id == row.rule_id)).first()
+                rules[row.rule_id] = repo.rule_from(found).rule.escalation if found else []
             steps = rules[row.rule_id]
             due = due_steps(steps, row.escalation_step, t.aware(row.opened_at), now)
             if not due:

@@ -46,7 +46,7 @@ class RuleRecord:
         }
 
 
-def _rule_from(row: Any) -> RuleRecord:
+def rule_from(row: Any) -> RuleRecord:
     return RuleRecord(
         row.id,
         RuleIn.model_validate_json(row.spec),
@@ -68,7 +68,7 @@ def list_rules(
     if enabled_only:
         q = q.where(t.rules.c.enabled.is_(True))
     with engine.connect() as conn:
-        return [_rule_from(r) for r in conn.execute(q)]
+        return [rule_from(r) for r in conn.execute(q)]
 
 
 def get_rule(engine: sa.Engine, rule_id: str, project: str | None = None) -> RuleRecord:
@@ -76,7 +76,7 @@ def get_rule(engine: sa.Engine, rule_id: str, project: str | None = None) -> Rul
         row = conn.execute(sa.select(t.rules).where(t.rules.c.id == rule_id)).first()
     if row is None or (project is not None and row.project != project):
         raise NotFound(f"no alert rule {rule_id}")
-    return _rule_from(row)
+    return rule_from(row)
 
 
 def find_rule(engine: sa.Engine, project: str | None, name: str) -> RuleRecord | None:
@@ -84,7 +84,7 @@ def find_rule(engine: sa.Engine, project: str | None, name: str) -> RuleRecord |
     q = q.where(t.rules.c.project.is_(None) if project is None else t.rules.c.project == project)
     with engine.connect() as conn:
         row = conn.execute(q).first()
-    return _rule_from(row) if row else None
+    return rule_from(row) if row else None
 
 
 def check_custom_metric(engine: sa.Engine, rule: RuleIn) -> None:
