@@ -4,6 +4,7 @@ SLOs raise alerts as registered sources (`AlertSource`, `AlertService.register_s
 
 from promptpulse.alerts.backtest import Range, backtest_rule, check_range, load, simulate
 from promptpulse.alerts.evaluate import Verdict
+from promptpulse.alerts.incident_views import incident_stats
 from promptpulse.alerts.replay import ReplayError, ReplayStore
 from promptpulse.alerts.rules import TEMPLATES, RuleIn, parse_duration
 from promptpulse.alerts.service import AlertService
@@ -24,6 +25,7 @@ __all__ = [
     "Verdict",
     "backtest_rule",
     "check_range",
+    "incident_stats",
     "isolated",
     "load",
     "parse_duration",

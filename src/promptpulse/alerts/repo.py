@@ -46,7 +46,7 @@ class RuleRecord:
         }
 
 
-def _rule_from(row: Any) -> RuleRecord:
+def rule_from(row: Any) -> RuleRecord:
     return RuleRecord(
         row.id,
         RuleIn.model_validate_json(row.spec),
@@ -68,7 +68,7 @@ def list_rules(
     if enabled_only:
         q = q.where(t.rules.c.enabled.is_(True))
     with engine.connect() as conn:
-        return [_rule_from(r) for r in conn.execute(q)]
+        return [rule_from(r) for r in conn.execute(q)]
 
 
 def get_rule(engine: sa.Engine, rule_id: str, project: str | None = None) -> RuleRecord:
@@ -76,7 +76,7 @@ def get_rule(engine: sa.Engine, rule_id: str, project: str | None = None) -> Rul
         row = conn.execute(sa.select(t.rules).where(t.rules.c.id == rule_id)).first()
     if row is None or (project is not None and row.project != project):
         raise NotFound(f"no alert rule {rule_id}")
-    return _rule_from(row)
+    return rule_from(row)
 
 
 def find_rule(engine: sa.Engine, project: str | None, name: str) -> RuleRecord | None:
@@ -84,7 +84,7 @@ def find_rule(engine: sa.Engine, project: str | None, name: str) -> RuleRecord |
     q = q.where(t.rules.c.project.is_(None) if project is None else t.rules.c.project == project)
     with engine.connect() as conn:
         row = conn.execute(q).first()
-    return _rule_from(row) if row else None
+    return rule_from(row) if row else None
 
 
 def check_custom_metric(engine: sa.Engine, rule: RuleIn) -> None:
@@ -140,7 +140,7 @@ def update_rule(
         channels = keep_secrets(rule.channels, old.rule.channels)
     except ValueError as exc:
         raise invalid("channels", str(exc)) from None
-    rule = rule.model_copy(update={"channels": channels})
+    rule = rule.model_copy(update={"channels": channels, "escalation": _keep_steps(rule, old)})
     with engine.begin() as conn:
         conn.execute(
             t.rules.update()
@@ -161,6 +161,20 @@ def _check_no_masks(rule: RuleIn) -> None:
         keep_secrets(rule.channels, [])
     except ValueError as exc:
         raise invalid("channels", str(exc)) from None
+    _keep_steps(rule, None)
+
+
+def _keep_steps(rule: RuleIn, old: RuleRecord | None) -> list[Any]:
+    """Escalation channels sent back masked keep the stored secrets of the same step."""
+    before = old.rule.escalation if old is not None else []
+    out = []
+    for i, step in enumerate(rule.escalation):
+        prev = before[i].channels if i < len(before) else []
+        try:
+            out.append(step.model_copy(update={"channels": keep_secrets(step.channels, prev)}))
+        except ValueError as exc:
+            raise invalid(f"escalation[{i}].channels", str(exc)) from None
+    return out
 
 
 def delete_rule(engine: sa.Engine, rule_id: str, project: str | None = None) -> None:

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from promptpulse.alerts.escalation import EscalationStep, check_policy
 from promptpulse.model import CATALOG, FILTERS, METADATA_PREFIX, Filter, Kind, is_dimension
 from promptpulse.model.formula import NAME_RULE
 from promptpulse.notify import PRIORITY, ChannelSpec
@@ -142,6 +143,10 @@ class RuleIn(ScopedSpec, BaseModel):
     labels: dict[str, str] = Field(default_factory=dict)
     runbook_url: str | None = None
     renotify: str = Field("4h", description="Repeat a firing, unacknowledged alert; 0s: never")
+    escalation: list[EscalationStep] = Field(
+        default_factory=list,
+        description="Notify more channels while this rule's incident is not acknowledged",
+    )
     enabled: bool = True
 
     @field_validator("filters", mode="before")
@@ -187,6 +192,7 @@ class RuleIn(ScopedSpec, BaseModel):
             raise ValueError("severity: info, warning, critical (or P0-P3)")
         self.severity = sev
         check_filters(self.filters)
+        check_policy(self.escalation)
         if self.group_by is not None:
             if not is_dimension(self.group_by):
                 raise ValueError(f"group_by: '{self.group_by}' is not a dimension")
@@ -225,7 +231,12 @@ class RuleIn(ScopedSpec, BaseModel):
 
     def public(self) -> dict[str, Any]:
         """The rule as the API shows it: secrets masked, `for` under its own name."""
-        return {**super().public(), "priority": PRIORITY[self.severity]}
+        out = {**super().public(), "priority": PRIORITY[self.severity]}
+        out["escalation"] = [
+            {"after": s.after, "channels": [c.masked() for c in s.channels]}
+            for s in self.escalation
+        ]
+        return out
 
 
 # Built-in anomaly and threshold templates: the brief's defaults, with no threshold to guess.

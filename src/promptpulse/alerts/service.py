@@ -21,6 +21,9 @@ from promptpulse.alerts import tables as t
 from promptpulse.alerts.delivery import Dispatcher
 from promptpulse.alerts.evaluate import Verdict
 from promptpulse.alerts.fetch import Fetcher
+from promptpulse.alerts.incident_flow import IncidentFlow
+from promptpulse.alerts.incidents import acknowledged as inc_acknowledged
+from promptpulse.alerts.incidents import alert_resolved, membership
 from promptpulse.alerts.rule_round import Judged, judge_rules
 from promptpulse.alerts.sources import AlertSource, judge_sources
 from promptpulse.alerts.state import OpenAlert, Subject, advance, can_acknowledge, can_resolve
@@ -36,13 +39,14 @@ log = logging.getLogger("promptpulse.alerts")
 @dataclass
 class Outbox:
     items: list[tuple[ChannelSpec, Notification, str | None]] = field(default_factory=list)
+    escalations: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _iso(x: datetime | None) -> str | None:
     return t.iso(x)
 
 
-class AlertService:
+class AlertService(IncidentFlow):
     """Owns the alerting tables, the evaluator and the dispatcher of one server. Rules are its
     own; other kinds of alert (budgets, SLOs) come from sources given to `register_source`."""
 
@@ -121,6 +125,8 @@ class AlertService:
         live_sources |= {k[:2] for k in opened if k[0] not in known}
         outbox = Outbox()
         changes = self._apply(judged, opened, live_sources, now, outbox)
+        with self.engine.begin() as conn:  # after the alerts: an incident just acked stops here
+            outbox.escalations = self._escalate(conn, now, project, outbox)
         result = {
             "evaluated_at": _iso(now),
             "project": project,
@@ -129,6 +135,7 @@ class AlertService:
             "queries": fetcher.queries,
             "changes": changes,
             "notifications": len(outbox.items),
+            "escalations": outbox.escalations,
             "errors": errors,
             "duration_ms": round((time.perf_counter() - started) * 1000, 1),
         }
@@ -196,12 +203,12 @@ class AlertService:
             repo.update_alert(conn, aid, **values)
         reason = v.reason if step.event else None
         repo.add_event(conn, aid, now, step.event or "value", v.value, v.threshold, reason)
-        if step.notify:
+        send, iid = self._gate(conn, s, aid, step, now, outbox)
+        if step.notify:  # sent, or held back by its incident: either way it is handled
             repo.update_alert(conn, aid, notified_at=now)
-            note = self._notification(s, aid, step.notify, v, now, started_at, fired_at)
-            if step.notify in ("firing", "reminder"):
-                note = replace(note, likely_causes=self.causes(s.project, s.scope, started_at))
-            outbox.items.extend((ch, note, s.project) for ch in s.channels)
+        if send:
+            note = self._notification(s, aid, send, v, now, started_at, fired_at)
+            self._send(conn, s, note, iid, now, outbox, started_at)
         if not (step.event or step.notify):
             return None
         return {
@@ -213,7 +220,8 @@ class AlertService:
             "from": alert.state if alert else None,
             "to": step.state,
             "event": step.event,
-            "notify": step.notify,
+            "notify": send,
+            "incident_id": iid,
             "silenced": silenced,
             "value": v.value,
             "threshold": v.threshold,
@@ -233,6 +241,24 @@ class AlertService:
             log.exception("likely causes of an alert could not be read")
             return ()
         return tuple(found)
+
+    def _send(
+        self,
+        conn: sa.Connection,
+        s: Subject,
+        note: Notification,
+        iid: str | None,
+        now: datetime,
+        outbox: Outbox,
+        started_at: datetime | None = None,
+    ) -> None:
+        """Queue `note` to the subject's channels, linked to its incident and in its timeline;
+        a firing or a reminder carries the changes just before the alert started."""
+        if note.event in ("firing", "reminder"):
+            note = replace(note, likely_causes=self.causes(s.project, s.scope, started_at))
+        note = self._incident_link(note, iid) if iid else note
+        outbox.items.extend((ch, note, s.project) for ch in s.channels)
+        self._sent(conn, iid, note.event, s.channels, now)
 
     def _notification(
         self,
@@ -320,46 +346,75 @@ class AlertService:
         now = self.clock()
         outbox = Outbox()
         with self._lock, self.engine.begin() as conn:
-            row = repo.get_alert_row(conn, alert_id, project)
-            if action == "acknowledge":
-                if not can_acknowledge(row.state):
-                    raise Invalid(
-                        f"alert {alert_id} is {row.state}; only a firing alert can be acknowledged"
-                    )
-                repo.update_alert(
-                    conn,
-                    alert_id,
-                    state="acknowledged",
-                    acknowledged_at=now,
-                    acknowledged_by=actor,
-                    ack_note=note,
-                )
-                event = "acknowledged"
-            else:
-                if not can_resolve(row.state):
-                    raise Invalid(f"alert {alert_id} is already resolved")
-                repo.update_alert(
-                    conn, alert_id, state="resolved", resolved_at=now, resolved_by=actor
-                )
-                event = "resolved"
-            repo.add_event(conn, alert_id, now, event, row.value, row.threshold, note, actor)
-            if row.notified_at is not None:
-                s = self._subject_of(row)
-                n = self._notification(
-                    s,
-                    alert_id,
-                    event,
-                    None,
-                    now,
-                    t.aware(row.started_at),
-                    t.aware(row.fired_at),
-                    actor,
-                    note,
-                )
-                n = _with_value(n, row.value, row.threshold, row.reason)
-                outbox.items.extend((ch, n, s.project) for ch in s.channels)
+            self._alert_by_hand(conn, alert_id, action, actor, note, project, now, outbox)
             fresh = repo.get_alert_row(conn, alert_id, project)
         return repo.alert_public(fresh), outbox
+
+    def change_incident(
+        self, incident_id: str, action: str, actor: str, note: str | None, project: str | None
+    ) -> Outbox:
+        """Acknowledge or resolve an incident and its alerts, all in one transaction."""
+        outbox = Outbox()
+        with self._lock, self.engine.begin() as conn:
+            self._incident_by_hand(
+                conn, incident_id, action, actor, note, project, self.clock(), outbox
+            )
+        return outbox
+
+    def _alert_by_hand(
+        self,
+        conn: sa.Connection,
+        alert_id: str,
+        action: str,
+        actor: str,
+        note: str | None,
+        project: str | None,
+        now: datetime,
+        outbox: Any,
+    ) -> None:
+        row = repo.get_alert_row(conn, alert_id, project)
+        if action == "acknowledge":
+            if not can_acknowledge(row.state):
+                raise Invalid(
+                    f"alert {alert_id} is {row.state}; only a firing alert can be acknowledged"
+                )
+            repo.update_alert(
+                conn,
+                alert_id,
+                state="acknowledged",
+                acknowledged_at=now,
+                acknowledged_by=actor,
+                ack_note=note,
+            )
+            event = "acknowledged"
+        else:
+            if not can_resolve(row.state):
+                raise Invalid(f"alert {alert_id} is already resolved")
+            repo.update_alert(conn, alert_id, state="resolved", resolved_at=now, resolved_by=actor)
+            event = "resolved"
+        repo.add_event(conn, alert_id, now, event, row.value, row.threshold, note, actor)
+        send: str | None = event if row.notified_at is not None else None
+        m = membership(conn, alert_id)
+        if m is not None and event == "acknowledged":
+            inc_acknowledged(conn, m, alert_id, now, actor)
+            send = send if m.is_lead(alert_id) else None
+        elif m is not None:
+            send = self._resolved(conn, m, alert_id, send, now, outbox, actor)
+        if send:
+            s = self._subject_of(row)
+            n = self._notification(
+                s,
+                alert_id,
+                event,
+                None,
+                now,
+                t.aware(row.started_at),
+                t.aware(row.fired_at),
+                actor,
+                note,
+            )
+            n = _with_value(n, row.value, row.threshold, row.reason)
+            self._send(conn, s, n, m.incident_id if m else None, now, outbox)
 
     async def by_hand(
         self, alert_id: str, action: str, actor: str, note: str | None, project: str | None
@@ -370,6 +425,15 @@ class AlertService:
         for ch, n, p in outbox.items:
             self.dispatcher.submit(ch, n, p)
         return result
+
+    async def incident_by_hand(
+        self, incident_id: str, action: str, actor: str, note: str | None, project: str | None
+    ) -> None:
+        outbox = await run_in_threadpool(
+            self.change_incident, incident_id, action, actor, note, project
+        )
+        for ch, n, p in outbox.items:
+            self.dispatcher.submit(ch, n, p)
 
     # ------------------------------------------------------------ lifecycle
 
@@ -412,6 +476,9 @@ def _resolve_orphan(
         evaluated_at=now,
     )
     repo.add_event(conn, alert.id, now, "resolved", note="rule removed or disabled")
+    m = membership(conn, alert.id)
+    if m is not None:
+        alert_resolved(conn, m, alert.id, now, "source removed")
     return {
         "alert_id": alert.id,
         "source": key[0],

@@ -68,12 +68,19 @@ def add_annotations(conn: sa.Connection) -> None:
     t.annotations_table.create(conn, checkfirst=True)
 
 
+def add_incidents(conn: sa.Connection) -> None:
+    """Version 6: incidents (related alerts grouped), their alerts and their timeline."""
+    for table in (t.incidents, t.incident_alerts, t.incident_events):
+        table.create(conn, checkfirst=True)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     baseline,
     add_leases,
     add_custom_metrics,
     add_dashboards,
     add_annotations,
+    add_incidents,
 )
 HEAD = len(MIGRATIONS)
 

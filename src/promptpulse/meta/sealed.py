@@ -95,6 +95,10 @@ class SecretBox:
         channels = body.get("channels") if isinstance(body, dict) else None
         if not isinstance(channels, list):
             return spec
+        channels = list(channels)
+        for step in body.get("escalation") or ():  # a rule's escalation steps have channels too
+            if isinstance(step, dict) and isinstance(step.get("channels"), list):
+                channels.extend(step["channels"])
         for channel in channels:
             if isinstance(channel, dict):
                 for name in CHANNEL_SECRET_FIELDS:

@@ -319,3 +319,49 @@ annotations_table = sa.Table(
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Index("ix_annotations_project_time", "project", "time"),
 )
+
+# ---------------------------------------------------------------- incidents
+
+# Related alerts grouped into one incident (promptpulse.alerts.incidents): same project,
+# overlapping in time, sharing a prompt or a model. Times are naive UTC like the alert tables.
+incidents = sa.Table(
+    "incidents",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("project", sa.String(100), nullable=True),
+    sa.Column("title", sa.String(300), nullable=False),
+    sa.Column("severity", sa.String(16), nullable=False),  # the highest of its alerts'
+    sa.Column("state", sa.String(16), nullable=False),  # open acknowledged resolved
+    sa.Column("lead_alert_id", sa.String(32), nullable=False),  # the alert that opened it
+    sa.Column("rule_id", sa.String(32), nullable=True),  # the lead alert's rule (stats by rule)
+    sa.Column("prompts", sa.Text, nullable=False),  # JSON list: prompt_ids of its alerts
+    sa.Column("models", sa.Text, nullable=False),  # JSON list: models of its alerts
+    sa.Column("escalation_step", sa.Integer, nullable=False),  # escalation steps already sent
+    sa.Column("opened_at", sa.DateTime, nullable=False),
+    sa.Column("acknowledged_at", sa.DateTime, nullable=True),
+    sa.Column("acknowledged_by", sa.String(200), nullable=True),
+    sa.Column("resolved_at", sa.DateTime, nullable=True),
+    sa.Index("incidents_state", "state", "project"),
+)
+
+incident_alerts = sa.Table(
+    "incident_alerts",
+    metadata,
+    sa.Column("alert_id", sa.String(32), primary_key=True),  # an alert joins one incident
+    sa.Column("incident_id", sa.String(32), nullable=False, index=True),
+    sa.Column("joined_at", sa.DateTime, nullable=False),
+)
+
+incident_events = sa.Table(
+    "incident_events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("incident_id", sa.String(32), nullable=False, index=True),
+    sa.Column("at", sa.DateTime, nullable=False),
+    # opened joined alert_resolved acknowledged resolved notified escalated
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("alert_id", sa.String(32), nullable=True),
+    sa.Column("channel", sa.String(300), nullable=True),  # "webhook https://…" (never a secret)
+    sa.Column("note", sa.Text, nullable=True),
+    sa.Column("actor", sa.String(200), nullable=True),
+)

@@ -69,6 +69,7 @@ class Notification:
         word = {
             "firing": "FIRING",
             "reminder": "STILL FIRING",
+            "escalated": "ESCALATED",
             "resolved": "RESOLVED",
             "acknowledged": "ACKNOWLEDGED",
             "test": "TEST",

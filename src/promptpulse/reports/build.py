@@ -17,6 +17,7 @@ from promptpulse.reports.model import (
     AlertLine,
     BudgetLine,
     Figure,
+    IncidentLine,
     Mover,
     Report,
     SpendForecast,
@@ -96,6 +97,7 @@ def build_report(
         recommendations=recommend(cur_prompts, prev_prompts, by_model, min_requests),
         min_requests=min_requests,
         approximate=bool(current_flat.get("approximate") or previous_flat.get("approximate")),
+        incidents=incident_lines(meta_engine, scope, project) if meta_engine is not None else [],
     )
 
 
@@ -208,6 +210,18 @@ def fired_alerts(meta_engine: sa.Engine, scope: Scope, project: str | None) -> l
         )
         for r in rows
     ]
+
+
+def incident_lines(meta_engine: sa.Engine, scope: Scope, project: str | None) -> list[Any]:
+    """MTTA and MTTR of the incidents opened in [start, end), per severity (GET
+    /v1/incidents/stats?by=severity over the same range)."""
+    from promptpulse.alerts import incident_stats
+    from promptpulse.meta import incidents
+
+    if not sa.inspect(meta_engine).has_table(incidents.name):
+        return []
+    rows = incident_stats(meta_engine, project, scope.start, scope.end, "severity")
+    return [IncidentLine(severity=r.pop("key") or "", **r) for r in rows]
 
 
 def budget_lines(

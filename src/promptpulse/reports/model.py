@@ -80,6 +80,18 @@ class AlertLine:
 
 
 @dataclass(frozen=True)
+class IncidentLine:
+    """Incidents opened in the period at one severity, with their MTTA and MTTR (seconds)."""
+
+    severity: str
+    incidents: int
+    acknowledged: int
+    resolved: int
+    mtta_s: float | None
+    mttr_s: float | None
+
+
+@dataclass(frozen=True)
 class BudgetLine:
     name: str
     metric: str
@@ -137,6 +149,7 @@ class Report:
     recommendations: list[Recommendation]
     min_requests: int
     approximate: bool = False  # some percentiles came from rollup sketches (within 1 %)
+    incidents: list[IncidentLine] = field(default_factory=list)  # by severity
 
     def figure(self, name: str) -> Figure:
         return next(f for f in self.figures if f.name == name)
@@ -175,6 +188,7 @@ class Report:
         d["movers"] = [make(Mover, x) for x in d["movers"]]
         d["alerts"] = [make(AlertLine, x) for x in d["alerts"]]
         d["budgets"] = [make(BudgetLine, x) for x in d["budgets"]]
+        d["incidents"] = [make(IncidentLine, x) for x in d.get("incidents", [])]
         d["forecast"] = make(SpendForecast, d["forecast"]) if d.get("forecast") else None
         d["recommendations"] = [make(Recommendation, x) for x in d["recommendations"]]
         return make(cls, d)  # type: ignore[no-any-return]

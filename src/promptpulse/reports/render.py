@@ -81,6 +81,17 @@ def _sections(r: Report) -> dict[str, list[list[str]]]:
         ],
         **{f"movers:{k}": v for k, v in movers.items()},
         "alerts": [[a.fired_at, a.severity, a.name, a.state, a.reason or ""] for a in r.alerts],
+        "incidents": [
+            [
+                x.severity,
+                str(x.incidents),
+                str(x.acknowledged),
+                str(x.resolved),
+                _duration(x.mtta_s),
+                _duration(x.mttr_s),
+            ]
+            for x in r.incidents
+        ],
         "budgets": [
             [
                 b.name,
@@ -100,7 +111,15 @@ HEADERS = {
     "movers": ["Prompt", "Previous", "This period", "Change", "Calls"],
     "alerts": ["Fired", "Severity", "Alert", "State", "Reason"],
     "budgets": ["Budget", "Spent", "%", "Projected", "Overrun?"],
+    "incidents": ["Severity", "Incidents", "Acknowledged", "Resolved", "MTTA", "MTTR"],
 }
+
+
+def _duration(seconds: float | None) -> str:
+    """MTTA / MTTR: minutes below two hours, hours above; a dash when none qualifies."""
+    if seconds is None:
+        return "—"
+    return f"{seconds / 60:.1f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"
 
 
 # ------------------------------------------------------------------ Markdown
@@ -130,6 +149,8 @@ def render_markdown(r: Report) -> str:
         out += [f"No prompt with at least {r.min_requests} calls in both periods changed.", ""]
     out += ["## Alerts fired", ""]
     out += [*_md_table(HEADERS["alerts"], s["alerts"]), ""] if r.alerts else ["None.", ""]
+    out += ["## Incidents", ""]
+    out += [*_md_table(HEADERS["incidents"], s["incidents"]), ""] if r.incidents else ["None.", ""]
     out += ["## Budgets", ""]
     out += [*_md_table(HEADERS["budgets"], s["budgets"]), ""] if r.budgets else ["None.", ""]
     out += ["## Forecast", "", _forecast_line(r) or "—", ""]
@@ -163,6 +184,8 @@ def render_text(r: Report) -> str:
     out += [""]
     out += ["ALERTS FIRED", *(_text_table(HEADERS["alerts"], s["alerts"]) if r.alerts
                               else ["None."]), ""]  # fmt: skip
+    out += ["INCIDENTS", *(_text_table(HEADERS["incidents"], s["incidents"]) if r.incidents
+                           else ["None."]), ""]  # fmt: skip
     out += ["BUDGETS", *(_text_table(HEADERS["budgets"], s["budgets"]) if r.budgets
                          else ["None."]), ""]  # fmt: skip
     out += ["FORECAST", _forecast_line(r) or "—", ""]
@@ -225,6 +248,10 @@ def render_html(r: Report) -> str:
                      "changed.</p>")  # fmt: skip
     parts.append(f'<h2 style="{_H2}">Alerts fired</h2>')
     parts.append(_html_table(HEADERS["alerts"], s["alerts"]) if r.alerts else "<p>None.</p>")
+    parts.append(f'<h2 style="{_H2}">Incidents</h2>')
+    parts.append(
+        _html_table(HEADERS["incidents"], s["incidents"]) if r.incidents else "<p>None.</p>"
+    )
     parts.append(f'<h2 style="{_H2}">Budgets</h2>')
     parts.append(_html_table(HEADERS["budgets"], s["budgets"]) if r.budgets else "<p>None.</p>")
     parts.append(f'<h2 style="{_H2}">Forecast</h2><p>{e(_forecast_line(r) or "—")}</p>')

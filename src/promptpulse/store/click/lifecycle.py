@@ -285,8 +285,8 @@ class LifecycleMixin(RollupPlanning):
         out: dict[str, Any] = {}
         for level in LEVELS:
             row = self._records(
-                f"SELECT count() AS r, uniqExact(tuple(bucket, {sql.DIMS})) AS k, min(bucket) AS lo, "
-                f"max(bucket) AS hi, sum(a_count) AS n FROM rollup_{level}"
+                f"SELECT count() AS r, uniqExact(tuple(bucket, {sql.DIMS})) AS k, "
+                f"min(bucket) AS lo, max(bucket) AS hi, sum(a_count) AS n FROM rollup_{level}"
             )[0]
             rows = int(row["r"])
             out[level] = {

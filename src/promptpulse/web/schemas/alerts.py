@@ -150,3 +150,63 @@ class Backtest(Out):
     )
     calls: int = Field(description="Calls read (the range and its look-back)")
     warnings: list[str]
+
+
+class Incident(Out):
+    id: str
+    project: str | None
+    title: str = Field(description="The name of the alert that opened it")
+    severity: str = Field(description="The highest of its alerts'")
+    state: str = Field(description="open, acknowledged or resolved")
+    rule_id: str | None = Field(description="The rule of its lead alert (null: a budget or SLO)")
+    lead_alert_id: str = Field(description="The alert whose notifications speak for it")
+    prompts: list[str]
+    models: list[str]
+    escalation_step: int = Field(description="Escalation steps sent so far")
+    opened_at: str | None = Field(description=WHEN)
+    acknowledged_at: str | None = Field(description=WHEN)
+    acknowledged_by: str | None
+    resolved_at: str | None = Field(description=WHEN)
+    tta_s: Number | None = Field(description="Seconds from opening to acknowledgement")
+    ttr_s: Number | None = Field(description="Seconds from opening to resolution")
+
+
+class IncidentSummary(Incident):
+    alerts: int = Field(description="How many alerts it groups")
+
+
+class IncidentList(Out):
+    incidents: list[IncidentSummary]
+
+
+class TimelineEvent(Out):
+    at: str | None
+    kind: str = Field(
+        description="opened joined lead alert_acked acknowledged alert_resolved resolved "
+        "notified escalated"
+    )
+    alert_id: str | None
+    channel: str | None = Field(description="The channel notified (type and target, no secret)")
+    note: str | None
+    actor: str | None
+
+
+class IncidentDetail(Incident):
+    alerts: list[Alert]
+    timeline: list[TimelineEvent]
+
+
+class IncidentStatsRow(Out):
+    key: str | None = Field(description="The rule id, severity or project")
+    incidents: int
+    acknowledged: int
+    resolved: int
+    mtta_s: Number | None = Field(description="Mean seconds to acknowledge (null: none acked)")
+    mttr_s: Number | None = Field(description="Mean seconds to resolve (null: none resolved)")
+
+
+class IncidentStats(Out):
+    by: str
+    from_: str = Field(alias="from")
+    to: str
+    rows: list[IncidentStatsRow]

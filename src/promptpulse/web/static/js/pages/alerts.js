@@ -213,6 +213,35 @@ function nearest(points, t) {
   return best;
 }
 
+const seconds = (v) => (v === null || v === undefined ? fmt.DASH : fmt.ms(v * 1000));
+
+/** The latest incidents, and MTTA / MTTR per rule (GET /v1/incidents/stats?by=rule). */
+function incidentTables(list, stats, rules) {
+  const names = Object.fromEntries(rules.map((x) => [x.id, x.name]));
+  const recent = dataTable({
+    id: "incidents", rows: list, empty: "No incidents yet",
+    columns: [
+      { key: "severity", label: "Severity", render: severity },
+      { key: "title", label: "Incident", cls: () => "lead", render: (x) => h("span", { class: "strong", "data-incident": x.id }, x.title) },
+      { key: "state", label: "State", render: (x) => h("span", { class: `badge ${x.state === "open" ? "bad" : x.state === "acknowledged" ? "info" : "good"}`, "data-state": x.state }, x.state) },
+      { key: "alerts", label: "Alerts", align: "right", format: (x) => fmt.countFull(x.alerts) },
+      { key: "opened_at", label: "Opened (UTC)", format: (x) => fmt.dateTime(x.opened_at) },
+      { key: "tta_s", label: "To ack", align: "right", format: (x) => seconds(x.tta_s) },
+      { key: "ttr_s", label: "To resolve", align: "right", format: (x) => seconds(x.ttr_s) },
+    ],
+  });
+  const figures = dataTable({
+    id: "incident-stats", rows: stats, empty: "No incidents in the last 30 days",
+    columns: [
+      { key: "key", label: "Rule", cls: () => "lead", format: (x) => names[x.key] || x.key || "budgets and SLOs" },
+      { key: "incidents", label: "Incidents", align: "right", format: (x) => fmt.countFull(x.incidents) },
+      { key: "mtta_s", label: "MTTA", align: "right", render: (x) => h("span", { "data-mtta": x.mtta_s ?? "" }, seconds(x.mtta_s)) },
+      { key: "mttr_s", label: "MTTR", align: "right", render: (x) => h("span", { "data-mttr": x.mttr_s ?? "" }, seconds(x.mttr_s)) },
+    ],
+  });
+  return h("div", {}, cardsOnPhone(recent), cardsOnPhone(figures));
+}
+
 export default {
   mount(root, ctx) {
     const admin = !!(ctx.key && ctx.key.admin);
@@ -220,11 +249,13 @@ export default {
     const open = h("div", {});
     const resolved = h("div", {});
     const rules = h("div", {});
+    const incidents = h("div", {});
     const budgets = h("div", { class: "grid three ops", "data-budgets": "" });
     const hint = admin ? null : h("p", { class: "hint-line", "data-hint": "admin" },
       "Acknowledging and resolving need a key with the admin scope; this key can only read.");
     root.append(counts,
       card("Open alerts", h("div", {}, hint, open), { id: "open-alerts", sub: "firing, pending and acknowledged; newest first" }),
+      card("Incidents", incidents, { id: "incidents", sub: "related alerts grouped; MTTA and MTTR over the last 30 days" }),
       h("h2", { class: "section-title" }, "Budgets and SLOs"), budgets,
       card("Rules", rules, { id: "alert-rules" }),
       backtestPanel(ctx),
@@ -272,12 +303,14 @@ export default {
       title: "Alerts",
       ranged: false,
       async update() {
-        const [o, r, rr, b, s] = await Promise.all([
+        const [o, r, rr, b, s, inc, st] = await Promise.all([
           ctx.api.get("/v1/alerts", new URLSearchParams({ state: "open", limit: "200" })),
           ctx.api.get("/v1/alerts", new URLSearchParams({ state: "resolved", limit: "10" })),
           ctx.api.get("/v1/alerts/rules"),
           ctx.api.get("/v1/budgets"),
           ctx.api.get("/v1/slos"),
+          ctx.api.get("/v1/incidents", new URLSearchParams({ limit: "20" })),
+          ctx.api.get("/v1/incidents/stats", new URLSearchParams({ by: "rule" })),
         ]);
         const histories = await Promise.all(s.slos.map((x) => ctx.api.get(`/v1/slos/${encodeURIComponent(x.id)}/history`)));
         const n = (st) => o.alerts.filter((a) => a.state === st).length;
@@ -308,6 +341,7 @@ export default {
             { key: "enabled", label: "Enabled", render: (x) => h("span", { class: `badge ${x.enabled ? "good" : ""}` }, x.enabled ? "on" : "off") },
           ],
         })));
+        incidents.replaceChildren(incidentTables(inc.incidents, st.rows, rr.rules));
         disposeWithin(budgets);  // a budget is one column, an SLO two
         budgets.replaceChildren(...b.budgets.map((x) => budgetCard(x).card),
           ...s.slos.map((x, i) => { const c = sloCard(x, histories[i]).card; c.classList.add("span-2"); return c; }),

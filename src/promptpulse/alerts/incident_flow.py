@@ -1,0 +1,185 @@
+"""How incidents change what the evaluator sends, and the incident actions by hand. A mixin of
+`AlertService` (kept apart to keep each module small).
+
+What is sent, per incident:
+- the alert that opens an incident (its lead) notifies as alerts always did: firing, reminders,
+  acknowledged;
+- an alert that joins an open incident sends nothing: it is recorded in the timeline ("joined");
+- "resolved" is sent once, when the incident's last alert resolves, as the lead's message to the
+  lead's channels;
+- escalation: while nobody has acknowledged the incident, each step of the lead rule's
+  `escalation` whose `after` has passed since the incident opened notifies that step's channels
+  once ("escalated", the lead's message).
+Every decision is written in the same transaction as the alert it concerns, so a leader
+takeover never sends twice what the previous leader committed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from promptpulse.alerts import incidents as inc
+from promptpulse.alerts import repo
+from promptpulse.alerts import tables as t
+from promptpulse.alerts.escalation import due_steps
+from promptpulse.alerts.state import Step, Subject
+from promptpulse.errors import Invalid, NotFound
+from promptpulse.notify import ChannelSpec, Notification
+
+
+class IncidentFlow:
+    engine: sa.Engine
+    _notification: Callable[..., Notification]
+    _subject_of: Callable[[Any], Subject]
+
+    def _gate(
+        self,
+        conn: sa.Connection,
+        s: Subject,
+        aid: str,
+        step: Step,
+        now: datetime,
+        outbox: Any,
+    ) -> tuple[str | None, str | None]:
+        """The notification this alert's step may send given its incident (None: nothing),
+        and the incident's id."""
+        if step.event == "firing":
+            iid, opened = inc.attach(conn, s, aid, now, step.notify is not None)
+            return (step.notify if opened else None), iid
+        m = inc.membership(conn, aid)
+        if m is None:
+            return step.notify, None
+        if step.state == "resolved":
+            return self._resolved(conn, m, aid, step.notify, now, outbox, None), m.incident_id
+        return (step.notify if m.is_lead(aid) else None), m.incident_id
+
+    def _resolved(
+        self,
+        conn: sa.Connection,
+        m: inc.Membership,
+        aid: str,
+        notify: str | None,
+        now: datetime,
+        outbox: Any,
+        actor: str | None,
+    ) -> str | None:
+        """An alert of `m` resolved: "resolved" goes out once, when the incident resolves."""
+        closed = inc.alert_resolved(conn, m, aid, now, actor)
+        if closed and notify and m.is_lead(aid):
+            return notify
+        if closed:
+            self._lead_message(conn, m, "resolved", now, outbox, None)
+        return None
+
+    def _sent(
+        self, conn: sa.Connection, iid: str | None, event: str, chans: Any, now: datetime
+    ) -> None:
+        """Timeline: the incident notified these channels."""
+        if iid is not None:
+            for ch in chans:
+                inc.event(conn, iid, now, "notified", channel=_target(ch), note=event)
+
+    def _lead_message(
+        self,
+        conn: sa.Connection,
+        m: inc.Membership,
+        event: str,
+        now: datetime,
+        outbox: Any,
+        channels: list[ChannelSpec] | None,
+    ) -> None:
+        """The lead alert's message for `event`, to its channels (or to `channels`), when the
+        lead was notified at all (a silenced incident stays silent)."""
+        row = repo.get_alert_row(conn, m.lead_alert_id, None)
+        if row.notified_at is None:
+            return
+        s = self._subject_of(row)
+        note = self._notification(
+            s, row.id, event, None, now, t.aware(row.started_at), t.aware(row.fired_at)
+        )
+        note = replace(note, value=row.value, threshold=row.threshold, reason=row.reason or "")
+        note = self._incident_link(note, m.incident_id)
+        targets = s.channels if channels is None else tuple(channels)
+        for ch in targets:
+            outbox.items.append((ch, note, s.project))
+        self._sent(conn, m.incident_id, event, targets, now)
+
+    @property
+    def base_url(self) -> str:
+        raise NotImplementedError  # AlertService's
+
+    def _incident_link(self, note: Notification, incident_id: str) -> Notification:
+        return replace(
+            note, links={**note.links, "incident": f"{self.base_url}/v1/incidents/{incident_id}"}
+        )
+
+    def _escalate(
+        self, conn: sa.Connection, now: datetime, project: str | None, outbox: Any
+    ) -> list[dict[str, Any]]:
+        """Send every escalation step that is due on an unacknowledged incident."""
+        out = []
+        rules: dict[str, Any] = {}
+        for row in inc.unacknowledged(conn, project):
+            if row.rule_id not in rules:  # read in this transaction; a deleted rule: none
+                found = conn.execute(sa.select(t.rules).where(t.rules.c.id == row.rule_id)).first()
+                rules[row.rule_id] = repo.rule_from(found).rule.escalation if found else []
+            steps = rules[row.rule_id]
+            due = due_steps(steps, row.escalation_step, t.aware(row.opened_at), now)
+            if not due:
+                continue
+            m = inc.Membership(row.id, row.lead_alert_id, row.state)
+            for i in due:
+                inc.event(conn, row.id, now, "escalated", note=f"step {i + 1} ({steps[i].after})")
+                self._lead_message(conn, m, "escalated", now, outbox, steps[i].channels)
+                out.append({"incident_id": row.id, "step": i + 1, "after": steps[i].after})
+            inc.mark_escalated(conn, row.id, due[-1] + 1)
+        return out
+
+    def _incident_by_hand(
+        self,
+        conn: sa.Connection,
+        incident_id: str,
+        action: str,
+        actor: str,
+        note: str | None,
+        project: str | None,
+        now: datetime,
+        outbox: Any,
+    ) -> None:
+        """Acknowledge (every firing alert) or resolve (every open alert) an incident."""
+        row = conn.execute(
+            sa.select(inc.incidents).where(inc.incidents.c.id == incident_id)
+        ).first()
+        if row is None or (project is not None and row.project != project):
+            raise NotFound(f"no incident {incident_id}")
+        if row.state == "resolved" or (action == "acknowledge" and row.state != "open"):
+            raise Invalid(f"incident {incident_id} is {row.state}; it cannot be {action}d now")
+        m = inc.Membership(row.id, row.lead_alert_id, row.state)
+        for a in inc.member_alerts(conn, incident_id):
+            wanted = "firing" if action == "acknowledge" else ("firing", "acknowledged", "pending")
+            if a.state in wanted:
+                self._alert_by_hand(conn, a.id, action, actor, note, None, now, outbox)
+        if action == "acknowledge":
+            inc.acknowledged(conn, m, None, now, actor)
+
+    def _alert_by_hand(
+        self,
+        conn: sa.Connection,
+        alert_id: str,
+        action: str,
+        actor: str,
+        note: str | None,
+        project: str | None,
+        now: datetime,
+        outbox: Any,
+    ) -> None:
+        raise NotImplementedError  # AlertService's
+
+
+def _target(ch: ChannelSpec) -> str:
+    return f"{ch.type} {ch.target()}"[:300]
