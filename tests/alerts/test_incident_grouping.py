@@ -81,11 +81,11 @@ def test_related_alerts_make_one_incident_and_one_notification(
         _rule(srv, name="some errors", metric="error_rate", operator=">", threshold=0.1,
               severity="info", **common),
     ]  # fmt: skip
-    with srv.client(srv.key) as c:  # each rule its own channels
-        for i, r in enumerate(rules):
+    with srv.client(srv.key) as c:  # the team's channels on each rule
+        for r in rules:
             chans = [
-                {"type": "webhook", "url": f"{receiver.url}/r{i}"},
-                {"type": "email", "to": f"r{i}@example.com"},
+                {"type": "webhook", "url": f"{receiver.url}/team"},
+                {"type": "email", "to": "team@example.com"},
             ]
             assert c.patch(f"/v1/alerts/rules/{r['id']}", json={"channels": chans}).is_success
     other = _rule(srv, name="search errors", metric="error_rate", operator=">", threshold=0.2,
@@ -105,15 +105,15 @@ def test_related_alerts_make_one_incident_and_one_notification(
     assert big["prompts"] == ["checkout"]
     one = _get(srv, f"/v1/incidents/{big['id']}")
     lead = next(a for a in one["alerts"] if a["id"] == one["lead_alert_id"])
-    k = [r["id"] for r in rules].index(lead["source_id"])
+    assert lead["source_id"] in {r["id"] for r in rules}
     assert {a["source_id"] for a in one["alerts"]} == {r["id"] for r in rules}
     posts = _settle(receiver, 2)
-    assert sorted(p.path for p in posts) == sorted([f"/r{k}", "/search"])
+    assert sorted(p.path for p in posts) == ["/search", "/team"]
     assert all(p.body["event"] == "firing" for p in posts)
-    lead_post = next(p for p in posts if p.path == f"/r{k}")
+    lead_post = next(p for p in posts if p.path == "/team")
     assert lead_post.body["links"]["incident"].endswith(f"/v1/incidents/{big['id']}")
     mails = _settle(smtp, mail0 + 1)[mail0:]
-    assert [m["To"] for m in mails] == [f"r{k}@example.com"]
+    assert [m["To"] for m in mails] == ["team@example.com"]
     kinds = [e["kind"] for e in one["timeline"]]
     assert kinds[0] == "opened" and kinds.count("joined") == 2
     assert sorted(e["channel"].split()[0] for e in one["timeline"] if e["kind"] == "notified") == [
@@ -130,13 +130,50 @@ def test_related_alerts_make_one_incident_and_one_notification(
     assert sorted(c["to"] for c in mine) == ["resolved"] * 3
     assert out["notifications"] == 2
     posts = _settle(receiver, 1)
-    assert [(p.path, p.body["event"]) for p in posts] == [(f"/r{k}", "resolved")]
+    assert [(p.path, p.body["event"]) for p in posts] == [("/team", "resolved")]
     assert "RESOLVED" in _settle(smtp, mail0 + 2)[-1]["Subject"]
     done = _get(srv, f"/v1/incidents/{big['id']}")
     assert done["state"] == "resolved" and done["resolved_at"] is not None
     assert [e["kind"] for e in done["timeline"]].count("alert_resolved") == 3
     assert done["ttr_s"] == pytest.approx(6 * 60)
     assert _get(srv, "/v1/incidents", state="open")["incidents"][0]["alerts"] == 1
+
+
+def test_a_joining_alert_still_pages_a_channel_the_incident_has_not_reached(
+    srv: AlertServer, receiver: Receiver
+) -> None:
+    """Grouping quiets repeats, never a first page: the team hears the incident once, the pager
+    (only the critical rule's channel) hears the critical alert that joined it, and each hears
+    "resolved" once."""
+    common = {"window": "5m", "min_requests": 10, "filters": {"prompt_id": "pay"}}
+    team = [{"type": "webhook", "url": f"{receiver.url}/team"}]
+    pager = [{"type": "webhook", "url": f"{receiver.url}/pager"}]
+    _rule(srv, name="errors", metric="error_rate", operator=">", threshold=0.2,
+          channels=team, **common)  # fmt: skip
+    _rule(srv, name="some errors", metric="error_rate", operator=">", threshold=0.1,
+          channels=team, **common)  # fmt: skip
+    _rule(srv, name="slow", metric="latency_p95_ms", operator=">", threshold=1000,
+          severity="critical", channels=[*team, *pager], **common)  # fmt: skip
+    _traffic(srv, "pay", START, 5, True, "a")
+    srv.clock.set(START + timedelta(minutes=5))
+    assert [c["to"] for c in srv.evaluate()["changes"]] == ["firing"] * 3
+    (incident,) = _get(srv, "/v1/incidents")["incidents"]
+    assert incident["alerts"] == 3 and incident["severity"] == "critical"
+    posts = _settle(receiver, 2)
+    assert sorted((p.path, p.body["event"]) for p in posts) == [
+        ("/pager", "firing"),
+        ("/team", "firing"),
+    ]
+    receiver.clear()
+    _traffic(srv, "pay", START + timedelta(minutes=5), 7, False, "b")
+    srv.clock.set(START + timedelta(minutes=11))
+    assert [c["to"] for c in srv.evaluate()["changes"]] == ["resolved"] * 3
+    posts = _settle(receiver, 2)
+    assert sorted((p.path, p.body["event"]) for p in posts) == [
+        ("/pager", "resolved"),
+        ("/team", "resolved"),
+    ]
+    assert _get(srv, f"/v1/incidents/{incident['id']}")["state"] == "resolved"
 
 
 def _escalating(srv: AlertServer, receiver: Receiver, prompt: str, steps: Any) -> dict[str, Any]:

@@ -16,6 +16,7 @@ takeover never sends twice what the previous leader committed.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
@@ -45,18 +46,29 @@ class IncidentFlow:
         step: Step,
         now: datetime,
         outbox: Any,
-    ) -> tuple[str | None, str | None]:
-        """The notification this alert's step may send given its incident (None: nothing),
-        and the incident's id."""
+    ) -> tuple[str | None, str | None, tuple[ChannelSpec, ...]]:
+        """The notification this alert's step may send given its incident (None: nothing), the
+        incident's id and the channels it goes to. An alert joining an open incident speaks
+        only to its channels the incident has not reached (grouping must never keep a page
+        from someone who was not told), and later resolves to those same channels."""
         if step.event == "firing":
             iid, opened = inc.attach(conn, s, aid, now, step.notify is not None)
-            return (step.notify if opened else None), iid
+            if opened:
+                return step.notify, iid, s.channels
+            heard = inc.heard(conn, iid)
+            new = tuple(ch for ch in s.channels if _target(ch) not in heard)
+            return (step.notify if new else None), iid, new
         m = inc.membership(conn, aid)
         if m is None:
-            return step.notify, None
+            return step.notify, None, s.channels
         if step.state == "resolved":
-            return self._resolved(conn, m, aid, step.notify, now, outbox, None), m.incident_id
-        return (step.notify if m.is_lead(aid) else None), m.incident_id
+            send = self._resolved(conn, m, aid, step.notify, now, outbox, None)
+            if send is None and step.notify and not m.is_lead(aid):
+                said = inc.heard(conn, m.incident_id, alert_id=aid)
+                own = tuple(ch for ch in s.channels if _target(ch) in said)
+                return (step.notify if own else None), m.incident_id, own
+            return send, m.incident_id, s.channels
+        return (step.notify if m.is_lead(aid) else None), m.incident_id, s.channels
 
     def _resolved(
         self,
@@ -77,12 +89,18 @@ class IncidentFlow:
         return None
 
     def _sent(
-        self, conn: sa.Connection, iid: str | None, event: str, chans: Any, now: datetime
+        self,
+        conn: sa.Connection,
+        iid: str | None,
+        event: str,
+        chans: Any,
+        now: datetime,
+        alert_id: str | None = None,
     ) -> None:
-        """Timeline: the incident notified these channels."""
+        """Timeline: the incident notified these channels (with the alert that spoke)."""
         if iid is not None:
             for ch in chans:
-                inc.event(conn, iid, now, "notified", channel=_target(ch), note=event)
+                inc.event(conn, iid, now, "notified", alert_id, channel=_target(ch), note=event)
 
     def _lead_message(
         self,
@@ -182,4 +200,7 @@ class IncidentFlow:
 
 
 def _target(ch: ChannelSpec) -> str:
-    return f"{ch.type} {ch.target()}"[:300]
+    """The channel as the timeline names it: its secret-free label (a webhook's origin), then a
+    short digest of the whole spec, so two webhooks on one host stay two channels."""
+    digest = hashlib.sha256(ch.model_dump_json().encode()).hexdigest()[:12]
+    return f"{ch.type} {ch.target()}"[:280] + f" #{digest}"

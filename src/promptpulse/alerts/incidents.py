@@ -5,7 +5,8 @@ incident change together or not at all, and a leader takeover sees both or neith
 An alert joins an open incident of the same project that shares a prompt or a model with it
 (from the rule's filters or the alert's group); the incident being open means one of its alerts
 still is, so the two overlap in time. Otherwise the alert opens a new incident and is its lead:
-only the lead's notifications are sent (see `AlertService._gate`).
+the lead's notifications are sent; a joining alert speaks only to its channels the incident has
+not reached yet (see `IncidentFlow._gate`), so grouping quiets repeats, never a first page.
 """
 
 from __future__ import annotations
@@ -206,3 +207,13 @@ def mark_escalated(conn: sa.Connection, incident_id: str, done: int) -> None:
     conn.execute(
         incidents.update().where(incidents.c.id == incident_id).values(escalation_step=done)
     )
+
+
+def heard(conn: sa.Connection, incident_id: str, alert_id: str | None = None) -> set[str]:
+    """The channels ("type target") the incident has notified (by `alert_id` alone, if given)."""
+    q = sa.select(incident_events.c.channel).where(
+        incident_events.c.incident_id == incident_id, incident_events.c.kind == "notified"
+    )
+    if alert_id is not None:
+        q = q.where(incident_events.c.alert_id == alert_id)
+    return {c for c in conn.execute(q).scalars() if c is not None}

@@ -203,12 +203,12 @@ class AlertService(IncidentFlow):
             repo.update_alert(conn, aid, **values)
         reason = v.reason if step.event else None
         repo.add_event(conn, aid, now, step.event or "value", v.value, v.threshold, reason)
-        send, iid = self._gate(conn, s, aid, step, now, outbox)
+        send, iid, chans = self._gate(conn, s, aid, step, now, outbox)
         if step.notify:  # sent, or held back by its incident: either way it is handled
             repo.update_alert(conn, aid, notified_at=now)
         if send:
             note = self._notification(s, aid, send, v, now, started_at, fired_at)
-            self._send(conn, s, note, iid, now, outbox, started_at)
+            self._send(conn, s, note, iid, now, outbox, started_at, chans)
         if not (step.event or step.notify):
             return None
         return {
@@ -251,14 +251,16 @@ class AlertService(IncidentFlow):
         now: datetime,
         outbox: Outbox,
         started_at: datetime | None = None,
+        channels: tuple[ChannelSpec, ...] | None = None,
     ) -> None:
-        """Queue `note` to the subject's channels, linked to its incident and in its timeline;
-        a firing or a reminder carries the changes just before the alert started."""
+        """Queue `note` to the subject's channels (or to `channels`), linked to its incident and
+        in its timeline; a firing or a reminder carries the changes just before it started."""
         if note.event in ("firing", "reminder"):
             note = replace(note, likely_causes=self.causes(s.project, s.scope, started_at))
         note = self._incident_link(note, iid) if iid else note
-        outbox.items.extend((ch, note, s.project) for ch in s.channels)
-        self._sent(conn, iid, note.event, s.channels, now)
+        targets = s.channels if channels is None else channels
+        outbox.items.extend((ch, note, s.project) for ch in targets)
+        self._sent(conn, iid, note.event, targets, now, note.alert_id)
 
     def _notification(
         self,
