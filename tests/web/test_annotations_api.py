@@ -13,7 +13,9 @@ import pytest
 
 from tests.conftest import InProcessApp, iso
 
-BASE = datetime(2025, 7, 1, tzinfo=UTC)
+# A few days ago at midnight: inside the default raw retention (90 days), which the app's own
+# retention job applies while the module runs (the version markers are read from the calls).
+BASE = (datetime.now(UTC) - timedelta(days=5)).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 def _calls(rng: np.random.Generator, project: str) -> list[dict[str, Any]]:

@@ -13,7 +13,9 @@ import pytest
 
 from tests.conftest import InProcessApp, iso
 
-BASE = datetime(2025, 6, 2, 12, 0, tzinfo=UTC)
+# Two days ago on the hour: inside the default raw retention (90 days), which the app's own
+# retention job applies while the module runs (a fixed date in 2025 had its calls deleted).
+BASE = (datetime.now(UTC) - timedelta(days=2)).replace(minute=0, second=0, microsecond=0)
 MODELS = ["gpt-4o", "gpt-4o-mini", "claude-3-5-sonnet"]
 ERRORS = ["timeout", "rate_limit", "llm_error"]
 
