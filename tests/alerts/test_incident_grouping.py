@@ -176,6 +176,45 @@ def test_a_joining_alert_still_pages_a_channel_the_incident_has_not_reached(
     assert _get(srv, f"/v1/incidents/{incident['id']}")["state"] == "resolved"
 
 
+def test_alerts_that_follow_the_same_change_are_one_incident(
+    srv: AlertServer, receiver: Receiver
+) -> None:
+    """Prompts with nothing in common that fail after one deploy are one incident, its cause in
+    the timeline; prompts that each follow a change of their own stay apart."""
+    team = [{"type": "webhook", "url": f"{receiver.url}/team"}]
+    for prompt in ("cart", "ship", "faq", "blog"):
+        _rule(srv, name=f"{prompt} errors", metric="error_rate", operator=">", threshold=0.2,
+              window="5m", min_requests=10, filters={"prompt_id": prompt},
+              channels=team)  # fmt: skip
+
+    def annotate(minute: int, title: str, **filters: str) -> str:
+        body = {"time": (START + timedelta(minutes=minute)).isoformat(), "title": title,
+                "kind": "deploy", **({"filters": filters} if filters else {})}  # fmt: skip
+        with srv.client(srv.key) as c:
+            r = c.post("/v1/annotations", json=body)
+            assert r.status_code == 201, r.text
+            return str(r.json()["id"])
+
+    annotate(1, "cart deploy", prompt_id="cart")
+    annotate(2, "ship deploy", prompt_id="ship")
+    _traffic(srv, "cart", START, 5, True, "a")
+    _traffic(srv, "ship", START, 5, True, "a")
+    srv.clock.set(START + timedelta(minutes=5))
+    assert [c["to"] for c in srv.evaluate()["changes"]] == ["firing"] * 2
+    shared = annotate(6, "platform deploy")  # names no prompt: a cause for every prompt after it
+    _traffic(srv, "faq", START + timedelta(minutes=5), 5, True, "b")
+    _traffic(srv, "blog", START + timedelta(minutes=5), 5, True, "b")
+    srv.clock.set(START + timedelta(minutes=10))
+    fired = [c["name"] for c in srv.evaluate()["changes"] if c["to"] == "firing"]
+    assert sorted(fired) == ["blog errors", "faq errors"]  # (cart and ship resolve: no traffic)
+    incidents = _get(srv, "/v1/incidents")["incidents"]
+    assert sorted(i["prompts"] for i in incidents) == [["blog", "faq"], ["cart"], ["ship"]]
+    both = next(i for i in incidents if i["alerts"] == 2)
+    causes = [e["note"] for e in _get(srv, f"/v1/incidents/{both['id']}")["timeline"]
+              if e["kind"] == "cause"]  # fmt: skip
+    assert f"annotation {shared}" in causes
+
+
 def _escalating(srv: AlertServer, receiver: Receiver, prompt: str, steps: Any) -> dict[str, Any]:
     return _rule(
         srv, name=f"{prompt} errors", metric="error_rate", operator=">", threshold=0.2,

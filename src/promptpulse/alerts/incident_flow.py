@@ -37,6 +37,7 @@ class IncidentFlow:
     engine: sa.Engine
     _notification: Callable[..., Notification]
     _subject_of: Callable[[Any], Subject]
+    causes: Callable[..., tuple[dict[str, Any], ...]]
 
     def _gate(
         self,
@@ -52,7 +53,8 @@ class IncidentFlow:
         only to its channels the incident has not reached (grouping must never keep a page
         from someone who was not told), and later resolves to those same channels."""
         if step.event == "firing":
-            iid, opened = inc.attach(conn, s, aid, now, step.notify is not None)
+            causes = self._cause_keys(conn, s, aid)
+            iid, opened = inc.attach(conn, s, aid, now, step.notify is not None, causes)
             if opened:
                 return step.notify, iid, s.channels
             heard = inc.heard(conn, iid)
@@ -69,6 +71,12 @@ class IncidentFlow:
                 return (step.notify if own else None), m.incident_id, own
             return send, m.incident_id, s.channels
         return (step.notify if m.is_lead(aid) else None), m.incident_id, s.channels
+
+    def _cause_keys(self, conn: sa.Connection, s: Subject, aid: str) -> frozenset[str]:
+        """The changes just before the alert started, as incidents compare them."""
+        started = repo.get_alert_row(conn, aid, None).started_at
+        found = self.causes(s.project, s.scope, t.aware(started) if started else None)
+        return frozenset(inc.cause_key(c) for c in found)
 
     def _resolved(
         self,

@@ -3,7 +3,8 @@ the by-hand transactions (every function takes the caller's connection), so an a
 incident change together or not at all, and a leader takeover sees both or neither.
 
 An alert joins an open incident of the same project that shares a prompt or a model with it
-(from the rule's filters or the alert's group); the incident being open means one of its alerts
+(from the rule's filters or the alert's group), or a likely cause (the same annotation or new
+prompt version just before both started); the incident being open means one of its alerts
 still is, so the two overlap in time. Otherwise the alert opens a new incident and is its lead:
 the lead's notifications are sent; a joining alert speaks only to its channels the incident has
 not reached yet (see `IncidentFlow._gate`), so grouping quiets repeats, never a first page.
@@ -74,11 +75,17 @@ def event(
 
 
 def attach(
-    conn: sa.Connection, s: Subject, alert_id: str, now: datetime, speaks: bool
+    conn: sa.Connection,
+    s: Subject,
+    alert_id: str,
+    now: datetime,
+    speaks: bool,
+    causes: frozenset[str] = frozenset(),
 ) -> tuple[str, bool]:
     """Put a newly firing alert in an incident: (incident id, True when this alert now speaks
     for it: it opened a new incident, or joined one whose lead never spoke because it was
-    silenced and, `speaks` (not silenced itself), takes the lead over)."""
+    silenced and, `speaks` (not silenced itself), takes the lead over). `causes`: the keys of
+    the changes just before it started (`cause_key`); sharing one also relates two alerts."""
     prompts, models = related_keys(s.scope)
     q = sa.select(incidents).where(incidents.c.state.in_(OPEN)).order_by(incidents.c.opened_at)
     q = q.where(
@@ -86,7 +93,8 @@ def attach(
     )
     for row in conn.execute(q).all():
         have_p, have_m = set(orjson.loads(row.prompts)), set(orjson.loads(row.models))
-        if prompts & have_p or models & have_m:
+        if prompts & have_p or models & have_m or causes & recorded_causes(conn, row.id):
+            record_causes(conn, row.id, alert_id, now, causes)
             severity = max(row.severity, s.severity, key=_rank)
             conn.execute(
                 incidents.update()
@@ -111,6 +119,19 @@ def attach(
             )
             event(conn, row.id, now, "lead", alert_id, note="the lead was silenced")
             return row.id, True
+    return _open(conn, s, alert_id, now, prompts, models, causes), True
+
+
+def _open(
+    conn: sa.Connection,
+    s: Subject,
+    alert_id: str,
+    now: datetime,
+    prompts: set[str],
+    models: set[str],
+    causes: frozenset[str],
+) -> str:
+    """A new incident led by the alert; its id."""
     iid = new_id("inc")
     conn.execute(
         incidents.insert().values(
@@ -129,7 +150,30 @@ def attach(
     )
     _link(conn, iid, alert_id, now)
     event(conn, iid, now, "opened", alert_id, note=s.name)
-    return iid, True
+    record_causes(conn, iid, alert_id, now, causes)
+    return iid
+
+
+def cause_key(change: dict[str, Any]) -> str:
+    """One change as incidents compare them: an annotation by id, a version by its name."""
+    if change.get("source") == "manual":
+        return f"annotation {change.get('id')}"
+    return f"version {change.get('prompt_id')} {change.get('prompt_version')}"
+
+
+def recorded_causes(conn: sa.Connection, incident_id: str) -> set[str]:
+    q = sa.select(incident_events.c.note).where(
+        incident_events.c.incident_id == incident_id, incident_events.c.kind == "cause"
+    )
+    return {n for n in conn.execute(q).scalars() if n is not None}
+
+
+def record_causes(
+    conn: sa.Connection, incident_id: str, alert_id: str, now: datetime, causes: frozenset[str]
+) -> None:
+    """Timeline: the changes an alert of the incident followed (each once per incident)."""
+    for key in sorted(causes - recorded_causes(conn, incident_id)):
+        event(conn, incident_id, now, "cause", alert_id, note=key)
 
 
 def _link(conn: sa.Connection, incident_id: str, alert_id: str, now: datetime) -> None:
