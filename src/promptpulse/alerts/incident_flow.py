@@ -73,10 +73,12 @@ class IncidentFlow:
         return (step.notify if m.is_lead(aid) else None), m.incident_id, s.channels
 
     def _cause_keys(self, conn: sa.Connection, s: Subject, aid: str) -> frozenset[str]:
-        """The changes just before the alert started, as incidents compare them."""
+        """The annotated changes (deploys, config) just before the alert started, as incidents
+        compare them. New prompt versions are left out: an alert about that prompt groups by
+        the prompt already, and every project-wide alert would share every first version."""
         started = repo.get_alert_row(conn, aid, None).started_at
         found = self.causes(s.project, s.scope, t.aware(started) if started else None)
-        return frozenset(inc.cause_key(c) for c in found)
+        return frozenset(inc.cause_key(c) for c in found if c.get("source") == "manual")
 
     def _resolved(
         self,

@@ -3,8 +3,8 @@ the by-hand transactions (every function takes the caller's connection), so an a
 incident change together or not at all, and a leader takeover sees both or neither.
 
 An alert joins an open incident of the same project that shares a prompt or a model with it
-(from the rule's filters or the alert's group), or a likely cause (the same annotation or new
-prompt version just before both started); the incident being open means one of its alerts
+(from the rule's filters or the alert's group), or a likely cause (the same annotated change
+just before both started); the incident being open means one of its alerts
 still is, so the two overlap in time. Otherwise the alert opens a new incident and is its lead:
 the lead's notifications are sent; a joining alert speaks only to its channels the incident has
 not reached yet (see `IncidentFlow._gate`), so grouping quiets repeats, never a first page.
@@ -155,10 +155,8 @@ def _open(
 
 
 def cause_key(change: dict[str, Any]) -> str:
-    """One change as incidents compare them: an annotation by id, a version by its name."""
-    if change.get("source") == "manual":
-        return f"annotation {change.get('id')}"
-    return f"version {change.get('prompt_id')} {change.get('prompt_version')}"
+    """An annotated change as incidents compare them: by its id."""
+    return f"annotation {change.get('id')}"
 
 
 def recorded_causes(conn: sa.Connection, incident_id: str) -> set[str]:
