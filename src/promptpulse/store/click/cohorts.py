@@ -27,9 +27,9 @@ from promptpulse.store.click.sql import (
     dimension_sql,
     floats,
     py,
-    value_sql,
     where_clause,
 )
+from promptpulse.store.values_sql import value_sql
 
 
 class CohortsMixin:

@@ -44,11 +44,9 @@ from promptpulse.store.click.sql import (
     agg_sql,
     aware_utc,
     bucket_sql,
-    check_tz,
     dimension_sql,
     floats,
     py,
-    value_sql,
     where_clause,
 )
 from promptpulse.store.click.terms import TermsMixin
@@ -56,6 +54,7 @@ from promptpulse.store.click.users import UsersMixin
 from promptpulse.store.click.versions import VersionsMixin
 from promptpulse.store.click.writer import KEY_HASH_SQL, ClickWriter, keys_param
 from promptpulse.store.url import StoreTarget
+from promptpulse.store.values_sql import check_tz, value_sql
 
 LOOKUP_CHUNK = 10_000  # keys per lookup of stored calls
 

@@ -32,9 +32,9 @@ from promptpulse.store.duck.sql import (
     floats,
     naive_utc,
     py,
-    value_sql,
     where_clause,
 )
+from promptpulse.store.values_sql import value_sql
 
 
 class CohortsMixin:

@@ -44,18 +44,17 @@ from promptpulse.store.duck.sql import (
     Record,
     agg_sql,
     aware_utc,
-    check_tz,
     dimension_sql,
     floats,
     py,
     records,
-    value_sql,
     where_clause,
 )
 from promptpulse.store.duck.terms import TermsMixin
 from promptpulse.store.duck.users import UsersMixin
 from promptpulse.store.duck.versions import VersionsMixin
 from promptpulse.store.duck.writer import DuckWriter
+from promptpulse.store.values_sql import check_tz, value_sql
 
 
 def group_keys(group_by: Sequence[Dimension], interval: str | None) -> list[tuple[str, str]]:
