@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from promptpulse.model import RetentionRow, Scope, UserActivityRow
 
@@ -65,6 +66,22 @@ def as_date(value: date | datetime) -> date:
 
 def midnight(d: date) -> datetime:
     return datetime(d.year, d.month, d.day, tzinfo=UTC)
+
+
+def activity_from_rows(
+    scope: Scope, interval: str, rows: Iterable[Mapping[str, Any]]
+) -> list[UserActivityRow]:
+    """`assemble_activity` from the rows both backends' activity queries answer: `kind`
+    (start, end, active, new), `w` (the window of an end), `day` and `n`."""
+    rows = list(rows)
+    return assemble_activity(
+        scope,
+        interval,
+        [(r["day"], r["n"]) for r in rows if r["kind"] == "start"],
+        [(r["w"], r["day"], r["n"]) for r in rows if r["kind"] == "end"],
+        {r["day"]: r["n"] for r in rows if r["kind"] == "active"},
+        {r["day"]: r["n"] for r in rows if r["kind"] == "new"},
+    )
 
 
 def assemble_activity(

@@ -11,7 +11,7 @@ from promptpulse.store.click.sql import EVENTS, Params, Record, filter_clause
 from promptpulse.store.users import (
     RETENTION_DAYS,
     WINDOWS,
-    assemble_activity,
+    activity_from_rows,
     assemble_retention,
     bucket_days,
     check_days,
@@ -69,14 +69,7 @@ class UsersMixin:
             f"ARRAY JOIN {items} AS item GROUP BY kind, w, day"
         )
         rows = self._records(sql, params)
-        return assemble_activity(
-            scope,
-            interval,
-            [(r["day"], r["n"]) for r in rows if r["kind"] == "start"],
-            [(r["w"], r["day"], r["n"]) for r in rows if r["kind"] == "end"],
-            {r["day"]: r["n"] for r in rows if r["kind"] == "active"},
-            {r["day"]: r["n"] for r in rows if r["kind"] == "new"},
-        )
+        return activity_from_rows(scope, interval, rows)
 
     def user_retention(
         self, scope: Scope, days: Sequence[int] = RETENTION_DAYS

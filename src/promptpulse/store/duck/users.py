@@ -12,7 +12,7 @@ from promptpulse.store.duck.sql import Record, filter_clause, naive_utc
 from promptpulse.store.users import (
     RETENTION_DAYS,
     WINDOWS,
-    assemble_activity,
+    activity_from_rows,
     assemble_retention,
     bucket_days,
     check_days,
@@ -69,14 +69,7 @@ class UsersMixin:
             "FROM f ANTI JOIN seen USING (project, user_id) GROUP BY ALL"
         )
         rows = self._records(sql, [*params, first, first])
-        return assemble_activity(
-            scope,
-            interval,
-            [(r["day"], r["n"]) for r in rows if r["kind"] == "start"],
-            [(r["w"], r["day"], r["n"]) for r in rows if r["kind"] == "end"],
-            {r["day"]: r["n"] for r in rows if r["kind"] == "active"},
-            {r["day"]: r["n"] for r in rows if r["kind"] == "new"},
-        )
+        return activity_from_rows(scope, interval, rows)
 
     def user_retention(
         self, scope: Scope, days: Sequence[int] = RETENTION_DAYS
