@@ -21,7 +21,7 @@ from promptpulse.alerts import tables as t
 from promptpulse.alerts.incidents import member_alerts
 from promptpulse.alerts.repo import alert_public
 from promptpulse.errors import NotFound
-from promptpulse.meta import incident_events, incidents
+from promptpulse.meta import incident_alerts, incident_events, incidents
 
 STATS_BY = ("rule", "severity", "project")
 INCIDENT_STATES = ("open", "acknowledged", "resolved")
@@ -102,8 +102,16 @@ def list_incidents(
     end: datetime | None,
     limit: int,
 ) -> list[dict[str, Any]]:
-    """Incidents opened in [start, end), newest first, each with its alerts' count."""
-    q = _scoped(sa.select(incidents), project).order_by(incidents.c.opened_at.desc())
+    """Incidents opened in [start, end), newest first, each with its alerts' count (one
+    query: a correlated count, not one query per incident)."""
+    members = (
+        sa.select(sa.func.count())
+        .where(incident_alerts.c.incident_id == incidents.c.id)
+        .scalar_subquery()
+    )
+    q = _scoped(sa.select(incidents, members.label("alert_count")), project).order_by(
+        incidents.c.opened_at.desc()
+    )
     if states:
         q = q.where(incidents.c.state.in_(states))
     if start is not None:
@@ -112,12 +120,7 @@ def list_incidents(
         q = q.where(incidents.c.opened_at < t.naive(end))
     with engine.connect() as conn:
         rows = conn.execute(q.limit(limit)).all()
-        out = []
-        for r in rows:
-            item = incident_public(r)
-            item["alerts"] = len(member_alerts(conn, r.id))
-            out.append(item)
-    return out
+    return [{**incident_public(r), "alerts": int(r.alert_count)} for r in rows]
 
 
 def get_incident(engine: sa.Engine, incident_id: str, project: str | None) -> dict[str, Any]:
