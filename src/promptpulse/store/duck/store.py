@@ -242,7 +242,13 @@ class DuckStore(LifecycleMixin, CohortsMixin, UsersMixin, TermsMixin, CarryMixin
                 qs = ", ".join(repr(m.q) for m in ms)
                 select.append(f'quantile_cont({value_sql(column)}, [{qs}]) AS "q_{column}"')
         sql = f"SELECT {', '.join(select) or 'count(*)'} FROM events WHERE {where}{group}"
-        main = self._submit(self._records, sql, [*key_params, *params])
+        # Ungrouped with nothing but distinct counts and percentiles (the raw half of an exact
+        # overview): the one row needs no scan of its own.
+        main = (
+            None
+            if not keys and not plain
+            else self._submit(self._records, sql, [*key_params, *params])
+        )
         side: Future[list[Record]] | None = None
         if distinct:
             extra = [f"{expr} AS {alias}" for alias, expr in keys]
@@ -250,7 +256,7 @@ class DuckStore(LifecycleMixin, CohortsMixin, UsersMixin, TermsMixin, CarryMixin
             sql = f"SELECT {', '.join(extra)} FROM events WHERE {where}{group}"
             side = self._submit(self._records, sql, [*key_params, *params])
         exact_futures = {} if keys else self._exact_quantiles(where, params, quantiles)
-        raw = main.result()
+        raw = main.result() if main is not None else [{}]
         if side is not None:
             by_key = {tuple(r[alias] for alias, _ in keys): r for r in side.result()}
             for r in raw:
