@@ -129,6 +129,13 @@ class DuckStore(LifecycleMixin, CohortsMixin, UsersMixin, TermsMixin, CarryMixin
             if request is not None:
                 request.check()  # names the deadline or the cancellation
             raise StoreUnavailable(f"query took longer than {self._timeout:g} s") from exc
+        except duckdb.OutOfMemoryException as exc:
+            # A query that needs more than DuckDB's memory limit (several large ones at once):
+            # the server is busy, not broken; a 503 rather than an unhandled 500.
+            raise StoreUnavailable(
+                "the query needed more memory than PROMPTPULSE_DUCKDB_MEMORY_LIMIT allows now; "
+                "retry, narrow the range, or raise the limit"
+            ) from exc
         finally:
             timer.cancel()
             cur.close()
