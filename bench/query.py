@@ -9,6 +9,7 @@ queries a real server over HTTP and prints medians and the server's memory.
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -88,6 +89,8 @@ def main() -> None:
     seed(data_dir, args.events)
     key = make_key(data_dir, None, "admin")
     server = Server(data_dir)
+    idle_rss, _ = server.rss_mb()
+    rows: dict[str, dict[str, object]] = {}  # for the RESULT line a runner parses
     try:
         full = {"from": (END - timedelta(days=DAYS)).isoformat(), "to": END.isoformat()}
         last_day = {"from": (END - timedelta(days=1)).isoformat(), "to": END.isoformat()}
@@ -121,8 +124,16 @@ def main() -> None:
                 default, approx = timed(client, path, params, args.runs)
                 note = " (rollups, approximate percentiles)" if approx else ""
                 print(f"  {label:<52} {exact:9.1f} ms {default:9.1f} ms{note}")
+                rows[label] = {
+                    "exact_ms": round(exact, 1),
+                    "default_ms": round(default, 1),
+                    "default_approximate": approx,
+                }
         rss, peak = server.rss_mb()
         print(f"  server RSS now {rss:.0f} MB, peak {peak:.0f} MB")
+        result = {"events": args.events, "runs": args.runs, "rows": rows}
+        result.update(rss_idle_mb=round(idle_rss), rss_mb=round(rss), rss_peak_mb=round(peak))
+        print("RESULT " + json.dumps(result))
     finally:
         server.stop()
 

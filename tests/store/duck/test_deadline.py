@@ -77,3 +77,15 @@ def test_queries_the_store_runs_in_its_own_threads_carry_the_deadline(
     metrics = [CATALOG["requests"], CATALOG["latency_p95_ms"], CATALOG["active_users"]]
     with deadline.active(cancelled), pytest.raises(StoreUnavailable, match="went away"):
         store.aggregate(scope, metrics)
+
+
+def test_a_query_over_the_memory_limit_is_unavailable_not_an_error(tmp_path: Path) -> None:
+    """DuckDB's out-of-memory error (a big query, or many at once) is a 503 to retry."""
+    s = DuckStore(tmp_path / "events.duckdb", memory_limit="20MB", threads=1)
+    try:
+        holistic = "SELECT list(range) AS l FROM range(20000000)"  # cannot spill to disk
+        with pytest.raises(StoreUnavailable, match="MEMORY_LIMIT"):
+            s._records(holistic, [])
+        assert s._records("SELECT 1 AS x", [])[0]["x"] == 1  # and the store still answers
+    finally:
+        s.close()

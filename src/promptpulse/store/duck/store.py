@@ -34,7 +34,7 @@ from promptpulse.model import (
 )
 from promptpulse.store import deadline
 from promptpulse.store.deadline import in_context
-from promptpulse.store.duck import rollup_sql
+from promptpulse.store.duck import metadata_keys, rollup_sql
 from promptpulse.store.duck.carry import CarryMixin
 from promptpulse.store.duck.cohorts import CohortsMixin
 from promptpulse.store.duck.lifecycle import LifecycleMixin
@@ -57,12 +57,16 @@ from promptpulse.store.duck.writer import DuckWriter
 from promptpulse.store.values_sql import check_tz, value_sql
 
 
-def group_keys(group_by: Sequence[Dimension], interval: str | None) -> list[tuple[str, str]]:
-    """(alias, expression) of the time bucket `t` and the groups `g0`..: aliases stay inside."""
+def group_keys(
+    group_by: Sequence[Dimension], interval: str | None, exprs: Sequence[str] | None = None
+) -> list[tuple[str, str]]:
+    """(alias, expression) of the time bucket `t` and the groups `g0`..: aliases stay inside.
+    `exprs`: the groups' expressions when not the plain ones (metadata_keys)."""
     keys: list[tuple[str, str]] = []
     if interval:
         keys.append(("t", f"date_trunc('{interval}', timestamp)"))
-    keys.extend((f"g{i}", dimension_sql(d)) for i, d in enumerate(group_by))
+    exprs = exprs or [dimension_sql(d) for d in group_by]
+    keys.extend((f"g{i}", expr) for i, expr in enumerate(exprs))
     return keys
 
 
@@ -73,6 +77,11 @@ def row_of(record: Record, groups: int, values: dict[str, Any]) -> AggRow:
         tuple(record[f"g{i}"] for i in range(groups)),
         aware_utc(record.get("t")),
     )
+
+
+# The minute of a call as an integer: grouping by it is ~1.5x faster than by date_trunc's
+# timestamp. Counted from 0001-01-01 so that integer division (which truncates) is a floor.
+MINUTE_NUMBER = "(epoch_us(timestamp) + 62135596800000000) // 60000000"
 
 
 class DuckStore(LifecycleMixin, CohortsMixin, UsersMixin, TermsMixin, CarryMixin, VersionsMixin):
@@ -120,6 +129,13 @@ class DuckStore(LifecycleMixin, CohortsMixin, UsersMixin, TermsMixin, CarryMixin
             if request is not None:
                 request.check()  # names the deadline or the cancellation
             raise StoreUnavailable(f"query took longer than {self._timeout:g} s") from exc
+        except duckdb.OutOfMemoryException as exc:
+            # A query that needs more than DuckDB's memory limit (several large ones at once):
+            # the server is busy, not broken; a 503 rather than an unhandled 500.
+            raise StoreUnavailable(
+                "the query needed more memory than PROMPTPULSE_DUCKDB_MEMORY_LIMIT allows now; "
+                "retry, narrow the range, or raise the limit"
+            ) from exc
         finally:
             timer.cancel()
             cur.close()
@@ -170,6 +186,13 @@ class DuckStore(LifecycleMixin, CohortsMixin, UsersMixin, TermsMixin, CarryMixin
         group_by: Sequence[Dimension],
         interval: str | None,
     ) -> list[AggRow]:
+        if any(d.is_metadata for d in group_by):
+            where, params = where_clause(scope)
+            with self._cursor() as cur:
+                lookup = metadata_keys.lookup_keys(cur, group_by, where, params)
+            if lookup is not None:
+                keys = group_keys(group_by, interval, lookup[0])
+                return self._aggregate_by(scope, metrics, keys, len(group_by), lookup[1])
         return self._aggregate_by(scope, metrics, group_keys(group_by, interval), len(group_by))
 
     def aggregate_by_hour_of_week(
@@ -197,11 +220,16 @@ class DuckStore(LifecycleMixin, CohortsMixin, UsersMixin, TermsMixin, CarryMixin
         return counts
 
     def _aggregate_by(
-        self, scope: Scope, metrics: Sequence[Metric], keys: list[tuple[str, str]], groups: int
+        self,
+        scope: Scope,
+        metrics: Sequence[Metric],
+        keys: list[tuple[str, str]],
+        groups: int,
+        key_params: Sequence[Any] = (),
     ) -> list[AggRow]:
         """One scan computes every base aggregate once; percentiles exact (grouped: DuckDB's
         quantile_cont; ungrouped: `exact_quantiles`). `keys`: (alias, expression) of the time
-        bucket `t` and the groups `g0`..."""
+        bucket `t` and the groups `g0`...; `key_params`: parameters of the key expressions."""
         derived = [m for m in metrics if m.kind is Kind.AGGREGATE]
         aggs = base_aggregates(derived)
         quantiles: dict[str, list[Metric]] = {}
@@ -221,15 +249,21 @@ class DuckStore(LifecycleMixin, CohortsMixin, UsersMixin, TermsMixin, CarryMixin
                 qs = ", ".join(repr(m.q) for m in ms)
                 select.append(f'quantile_cont({value_sql(column)}, [{qs}]) AS "q_{column}"')
         sql = f"SELECT {', '.join(select) or 'count(*)'} FROM events WHERE {where}{group}"
-        main = self._submit(self._records, sql, params)
+        # Ungrouped with nothing but distinct counts and percentiles (the raw half of an exact
+        # overview): the one row needs no scan of its own.
+        main = (
+            None
+            if not keys and not plain
+            else self._submit(self._records, sql, [*key_params, *params])
+        )
         side: Future[list[Record]] | None = None
         if distinct:
             extra = [f"{expr} AS {alias}" for alias, expr in keys]
             extra += [f"{agg_sql(a)} AS a{aggs.index(a)}" for a in distinct]
             sql = f"SELECT {', '.join(extra)} FROM events WHERE {where}{group}"
-            side = self._submit(self._records, sql, params)
+            side = self._submit(self._records, sql, [*key_params, *params])
         exact_futures = {} if keys else self._exact_quantiles(where, params, quantiles)
-        raw = main.result()
+        raw = main.result() if main is not None else [{}]
         if side is not None:
             by_key = {tuple(r[alias] for alias, _ in keys): r for r in side.result()}
             for r in raw:
@@ -269,7 +303,7 @@ class DuckStore(LifecycleMixin, CohortsMixin, UsersMixin, TermsMixin, CarryMixin
         inner = ", ".join(
             [
                 *(f"{expr} AS {alias}" for alias, expr in keys),
-                "date_trunc('minute', timestamp) AS m",
+                f"{MINUTE_NUMBER} AS m",
             ]
         )
         outer_keys = ", ".join(alias for alias, _ in keys)
