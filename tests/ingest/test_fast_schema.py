@@ -235,3 +235,16 @@ def test_a_clean_body_is_read_by_the_fast_reader(monkeypatch: pytest.MonkeyPatch
     events = fast_events(body)
     assert events is not None and len(events) == 50
     assert outcome(body, True, monkeypatch) == outcome(body, False, monkeypatch)
+
+
+@pytest.mark.parametrize(
+    ("stamp", "taken"),
+    [
+        ("2026-05-31T12:00:00.1234567Z", False),  # pydantic truncates, msgspec would round
+        ("2026-05-31T12:00:00.123456Z", True),
+        ("2026-05-31T12:00:00", False),  # no offset
+    ],
+)
+def test_which_times_the_fast_reader_takes(stamp: str, taken: bool) -> None:
+    body = orjson.dumps({"events": [{"timestamp": stamp, "model": "m", "latency_ms": 12.3456789}]})
+    assert (fast_events(body) is not None) is taken

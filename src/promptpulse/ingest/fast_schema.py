@@ -4,9 +4,9 @@ pydantic (`schema.CallEvent`) stays the definition of a valid call and the autho
 message. This module only answers "is every call of this body valid, and what are they?" about
 ten times faster; it says `None` whenever it is not sure, and the caller then runs pydantic
 over the same body. So it may only ever accept what pydantic accepts, with the same values:
-anything it is not sure of (a time in a rarer form; metadata that orjson cannot store; a
-number out of range) is not accepted here. `tests/ingest/test_fast_schema.py` holds the two
-readers to the same answers on random bodies.
+anything it is not sure of (a time with more than 6 fractional digits; metadata that orjson
+cannot store; a number out of range) is not accepted here. `tests/ingest/test_fast_schema.py`
+holds the two readers to the same answers on random bodies.
 """
 
 from __future__ import annotations
@@ -31,27 +31,13 @@ _NonNegFloat = Annotated[float, msgspec.Meta(ge=0)]
 _NonNegInt = Annotated[int, msgspec.Meta(ge=0, le=2**62)]
 
 
-class Rfc3339(datetime):
-    """A time the fast reader parses itself (`_parse_time`): the one common form,
-    `2026-01-31T12:00:00.123456+01:00` or `...Z`, which pydantic reads to the same value. msgspec's
-    own datetime rounds a 7th fractional digit where pydantic truncates, and takes times without
-    an offset; every other form goes to pydantic."""
-
-
-_TIME = re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:\.\d{1,6})?(?:Z|[+-]\d\d:\d\d)")
-
-
-def _parse_time(kind: type, value: Any) -> Any:
-    if kind is Rfc3339 and isinstance(value, str) and _TIME.fullmatch(value):
-        return Rfc3339.fromisoformat(value)  # a ValueError (Feb 30) means: not valid here
-    raise ValueError("not a time this reader takes")
-
-
 class FastCallEvent(msgspec.Struct):
     """The fields and rules of `schema.CallEvent`, one for one (same names, so the rest of the
     pipeline reads either). Unknown fields are ignored, as there."""
 
-    timestamp: Rfc3339
+    # msgspec's RFC 3339 reader; with tz=True a time without an offset is refused, as pydantic's
+    # AwareDatetime refuses it.
+    timestamp: Annotated[datetime, msgspec.Meta(tz=True)]
     model: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
     latency_ms: _NonNegFloat
     id: _Str128 | None = None
@@ -89,11 +75,18 @@ class _FastBatch(msgspec.Struct):
     events: list[FastCallEvent]
 
 
-_DECODER = msgspec.json.Decoder(_FastBatch, dec_hook=_parse_time)
+_DECODER = msgspec.json.Decoder(_FastBatch)
+# A 7th fractional digit of a second: pydantic truncates it, msgspec rounds it. Such bodies
+# (a time `..:ss.fffffff` anywhere in them) are left to pydantic. The ':' first makes the
+# scan ~5x faster than starting the pattern with a digit; the look-behind then wants the
+# digit before it, so a number like `"x":12.3456789` is not a time.
+_LONG_FRACTION = re.compile(rb":(?<=\d:)\d\d\.\d{7}")
 
 
 def fast_events(body: bytes) -> list[FastCallEvent] | None:
     """Every call of the body, when all of them are valid per field; else None (ask pydantic)."""
+    if _LONG_FRACTION.search(body):
+        return None
     try:
         events = _DECODER.decode(body).events
     except (msgspec.DecodeError, msgspec.ValidationError):
