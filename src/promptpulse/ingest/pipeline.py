@@ -1,8 +1,8 @@
 """From request bytes to validated, priced columns ready for the writer.
 
-The fast path validates the whole batch in one pass of pydantic-core; only when some items fail
-are the items validated one by one, so that each error names its index and field and the good
-items are still stored.
+A batch whose every call is valid is read by msgspec (`fast_schema.py`). Any other body is read
+by pydantic: the whole batch in one pass of pydantic-core, and only when some items fail, item by
+item, so that each error names its index and field and the good items are still stored.
 """
 
 from __future__ import annotations
@@ -147,8 +147,8 @@ def _new_id() -> str:
 
 
 def _read_events(body: bytes) -> tuple[list[tuple[int, Call]], list[Rejected]]:
-    """msgspec when every call is valid (the common case, ~10x faster); otherwise pydantic,
-    which words each rejected item's errors."""
+    """msgspec when every call is valid (the common case, ~4x faster than pydantic at reading);
+    otherwise pydantic, which words each rejected item's errors."""
     fast = _fast_events(body) if _fast_events is not None else None
     if fast is not None:
         return list(enumerate(fast)), []
