@@ -39,6 +39,11 @@ class Settings(BaseSettings):
         "400MB", description="DuckDB memory_limit: its cache (the process uses ~250 MB more)."
     )
     duckdb_threads: int | None = Field(None, description="DuckDB threads (default: all cores).")
+    duckdb_checkpoint_threshold: str = Field(
+        "128MB",
+        description="DuckDB checkpoint_threshold: WAL size at which a commit also checkpoints "
+        "(DuckDB's 16MB made ingest checkpoint every ~30,000 calls).",
+    )
     max_batch_events: int = Field(10_000, description="Most events in one ingest request.")
     max_body_bytes: int = Field(10 * 1024 * 1024, description="Largest decompressed request body.")
     max_header_bytes: int = Field(

@@ -1,8 +1,8 @@
 """From request bytes to validated, priced columns ready for the writer.
 
-The fast path validates the whole batch in one pass of pydantic-core; only when some items fail
-are the items validated one by one, so that each error names its index and field and the good
-items are still stored.
+A batch whose every call is valid is read by msgspec (`fast_schema.py`). Any other body is read
+by pydantic: the whole batch in one pass of pydantic-core, and only when some items fail, item by
+item, so that each error names its index and field and the good items are still stored.
 """
 
 from __future__ import annotations
@@ -10,11 +10,11 @@ from __future__ import annotations
 import gzip
 import uuid
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import pyarrow as pa
@@ -32,6 +32,18 @@ from promptpulse.ingest.schema import (
     score_errors,
 )
 from promptpulse.model import CALL_SCHEMA, SCORE_SCHEMA, canonical_provider
+
+if TYPE_CHECKING:
+    from promptpulse.ingest.fast_schema import FastCallEvent
+
+    Call = CallEvent | FastCallEvent
+
+FastReader = Callable[[bytes], "list[FastCallEvent] | None"]
+_fast_events: FastReader | None
+try:
+    from promptpulse.ingest.fast_schema import fast_events as _fast_events
+except ImportError:  # msgspec not installed (an old environment): pydantic reads every body
+    _fast_events = None
 
 
 @dataclass
@@ -134,6 +146,15 @@ def _new_id() -> str:
     return uuid.uuid4().hex
 
 
+def _read_events(body: bytes) -> tuple[list[tuple[int, Call]], list[Rejected]]:
+    """msgspec when every call is valid (the common case, ~4x faster than pydantic at reading);
+    otherwise pydantic, which words each rejected item's errors."""
+    fast = _fast_events(body) if _fast_events is not None else None
+    if fast is not None:
+        return list(enumerate(fast)), []
+    return _validate_items(body, EventBatch, "events", CallEvent)
+
+
 def prepare_events(
     body: bytes,
     *,
@@ -146,10 +167,10 @@ def prepare_events(
     """Validate, default, price and columnise a `{"events": [...]}` body. `fallback_costs`
     (by item index) is a cost the sender reported apart from `cost_usd`, used only when no price
     is known (LiteLLM's own estimate on an OTLP span, say)."""
-    indexed, rejected = _validate_items(body, EventBatch, "events", CallEvent)
+    indexed, rejected = _read_events(body)
     if len(indexed) + len(rejected) > max_events:
         raise TooLarge(f"a batch holds at most {max_events} events; send several")
-    valid: list[CallEvent] = []
+    valid: list[Call] = []
     projects: list[str] = []
     fallbacks: list[float | None] = []
     for index, event in indexed:
@@ -184,7 +205,7 @@ def _utc_day(micros: int) -> datetime:
 
 
 def _columns(
-    events: list[CallEvent],
+    events: list[Call],
     projects: list[str],
     now: datetime,
     overrides: OverrideLookup,

@@ -7,13 +7,16 @@ so that each error can name the field it is about.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import orjson
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, Strict, field_validator
 
 from promptpulse.errors import FieldError
 from promptpulse.model import TIME_FLOOR
+
+if TYPE_CHECKING:
+    from promptpulse.ingest.fast_schema import FastCallEvent
 
 ErrorType = Literal[
     "timeout",
@@ -173,7 +176,7 @@ class ScoreBatch(_Record):
     scores: list[Score]
 
 
-def cross_field_errors(event: CallEvent, now: datetime) -> list[FieldError]:
+def cross_field_errors(event: CallEvent | FastCallEvent, now: datetime) -> list[FieldError]:
     """Rules that involve more than one field, or the clock."""
     errors: list[FieldError] = []
     if event.timestamp.astimezone(UTC) > now + MAX_FUTURE:

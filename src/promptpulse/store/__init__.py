@@ -28,6 +28,7 @@ def open_store(settings: Settings) -> Store:
             settings.duckdb_threads,
             settings.query_timeout_s,
             settings.rollup_min_calls,
+            settings.duckdb_checkpoint_threshold,
         )
     from promptpulse.store.click import ClickStore
 

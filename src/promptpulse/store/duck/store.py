@@ -92,9 +92,13 @@ class DuckStore(LifecycleMixin, CohortsMixin, UsersMixin, TermsMixin, CarryMixin
         threads: int | None = None,
         query_timeout_s: float = 30.0,
         rollup_min_calls: int = 1_000_000,
+        checkpoint_threshold: str = "128MB",
     ) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        config: dict[str, Any] = {"memory_limit": memory_limit}
+        config: dict[str, Any] = {
+            "memory_limit": memory_limit,
+            "checkpoint_threshold": checkpoint_threshold,
+        }
         if threads:
             config["threads"] = threads
         try:
