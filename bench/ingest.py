@@ -115,6 +115,9 @@ def main() -> None:
             )
             rss, peak = server.rss_mb()
             print(f"server RSS now {rss:.0f} MB, peak {peak:.0f} MB")
+            figures = {"events_per_s": accepted / seconds, "ack_p50_ms": np.percentile(lat, 50),
+                       "ack_p99_ms": np.percentile(lat, 99), "peak_rss_mb": peak}  # fmt: skip
+            print("RESULT " + orjson.dumps({k: float(v) for k, v in figures.items()}).decode())
         finally:
             server.stop()
 

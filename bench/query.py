@@ -9,6 +9,7 @@ queries a real server over HTTP and prints medians and the server's memory.
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -64,6 +65,17 @@ def seed(data_dir: Path, events: int) -> None:
     print(f"seeded {events:,} events in {time.perf_counter() - started:.1f} s")
 
 
+# Keys of the final `RESULT {json}` line (read by bench.perf), per case label below.
+RESULT_KEYS = {
+    "overview, all 30 days": "overview",
+    "overview, last 24 h": "overview_24h",
+    "overview, 30 days, prompt filter": "overview_prompt",
+    "timeseries hourly, 30 days (requests, p95, cost)": "hourly",
+    "breakdown by model, 30 days": "breakdown_column",
+    "breakdown by metadata.tier, 30 days": "breakdown_metadata",
+}
+
+
 def timed(client: httpx.Client, path: str, params: dict[str, str], runs: int) -> tuple[float, bool]:
     """Median ms of warm runs, and whether the answer came from rollups (approximate)."""
     first = client.get(path, params=params)  # warm
@@ -88,6 +100,7 @@ def main() -> None:
     seed(data_dir, args.events)
     key = make_key(data_dir, None, "admin")
     server = Server(data_dir)
+    figures = {"idle_rss_mb": server.rss_mb()[0]}  # before any query: what start-up costs
     try:
         full = {"from": (END - timedelta(days=DAYS)).isoformat(), "to": END.isoformat()}
         last_day = {"from": (END - timedelta(days=1)).isoformat(), "to": END.isoformat()}
@@ -121,8 +134,11 @@ def main() -> None:
                 default, approx = timed(client, path, params, args.runs)
                 note = " (rollups, approximate percentiles)" if approx else ""
                 print(f"  {label:<52} {exact:9.1f} ms {default:9.1f} ms{note}")
+                figures[f"{RESULT_KEYS[label]}_exact_ms"] = exact
+                figures[f"{RESULT_KEYS[label]}_default_ms"] = default
         rss, peak = server.rss_mb()
         print(f"  server RSS now {rss:.0f} MB, peak {peak:.0f} MB")
+        print("RESULT " + json.dumps({**figures, "rss_mb": rss, "peak_rss_mb": peak}))
     finally:
         server.stop()
 

@@ -25,7 +25,9 @@ CHUNK = 10_000_000  # rows per INSERT … SELECT: bounds the engine's memory per
 SEED_MEMORY = "6GB"  # DuckDB's limit while the rollups are rebuilt (the machine has 24 GB)
 
 
-def _columns(u: Callable[[int], str], i: str, ts: str, text: Callable[[str], str]) -> list[str]:
+def _columns(
+    u: Callable[[int], str], i: str, ts: Callable[[str], str], text: Callable[[str], str]
+) -> list[str]:
     """The SELECT list in CALL_SCHEMA's order; `u(k)` is the k-th uniform [0, 1) of row `i`,
     `ts` turns microseconds since the epoch into the engine's timestamp, `text` a number into a
     string."""
