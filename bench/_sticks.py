@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from bench._common import ROOT
+from bench._perf_table import parse_result
 
 PACKAGES = [
     "duckdb", "numpy", "pyarrow", "orjson", "pydantic", "psutil", "uvicorn", "httptools", "uvloop",
@@ -51,7 +52,7 @@ class Sticks:
             raise SystemExit(WRK_MISSING)
         if self._venv_ready():
             return
-        print(f"setting up the sticks' venv in {self.cache / 'venv'} …", flush=True)
+        print(f"setting up the sticks' venv in {self.cache / 'venv'} …", file=sys.stderr)
         self.cache.mkdir(parents=True, exist_ok=True)
         subprocess.run([sys.executable, "-m", "venv", str(self.cache / "venv")], check=True)
         pip = [str(self.python), "-m", "pip", "install", "-q", *PACKAGES]
@@ -93,7 +94,7 @@ class Sticks:
         """The bulk-loaded DuckDB file of `calls` synthetic calls (made once, then reused)."""
         db = self.perf_dir / "db" / f"bulk_{calls}.duckdb"
         if not db.exists():
-            print(f"stick: generating and bulk-loading {calls:,} calls …", flush=True)
+            print(f"stick: generating and bulk-loading {calls:,} calls …", file=sys.stderr)
             self._run("query_limit.py", "gen", "--n", str(calls))
             self._run("query_limit.py", "bulk", "--n", str(calls))
         return db
@@ -103,7 +104,7 @@ class Sticks:
         median of `runs` warm runs of the stick's own 30-day overview and hourly series SQL
         (its `queries` phase does the same for all 14 of its queries; two are needed here)."""
         out = self._run("-c", QUERIES_PROBE, str(self.scripts), str(db), str(runs))
-        return {k: float(v) for k, v in json.loads(out.strip().splitlines()[-1]).items()}
+        return {k: float(v) for k, v in parse_result(out).items()}
 
 
 QUERIES_PROBE = """
@@ -111,6 +112,7 @@ import json, statistics, sys, time
 sys.path.insert(0, sys.argv[1])
 import query_limit as q
 con = q.connect(sys.argv[2])
+con.execute("SET enable_progress_bar = false")  # it writes to stdout
 out = {}
 for key, name in (("overview_ms", "overview_30d"), ("hourly_ms", "timeseries_hour_30d")):
     con.execute(q.QUERIES[name]).fetchall()
@@ -120,5 +122,5 @@ for key, name in (("overview_ms", "overview_30d"), ("hourly_ms", "timeseries_hou
         con.execute(q.QUERIES[name]).fetchall()
         warm.append((time.perf_counter() - t) * 1e3)
     out[key] = statistics.median(warm)
-print(json.dumps(out))
+print("RESULT " + json.dumps(out))
 """

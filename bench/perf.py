@@ -2,7 +2,7 @@
 same run, medians of several runs, stick and PromptPulse alternating.
 
     PYTHONPATH=src .venv/bin/python -m bench.perf [--runs 3] [--calls 10000000]
-        [--rows ingest,query,dashboard] [--json]
+        [--rows ingest,query,dashboard] [--json] [--rounds bench-data/perf-rounds.json]
 
 Sticks: `../shared/bench` (bare Python + DuckDB pipelines), run in a scratch venv under
 ~/.cache/promptpulse-bench made on first use, and `wrk` (apt-get install -y wrk). Ours:
@@ -21,6 +21,7 @@ The machine is shared: the header prints the load average before and after.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import subprocess
@@ -92,15 +93,24 @@ def run_row(row: str, args: argparse.Namespace, sticks: Sticks) -> list[dict[str
                 "--data-dir", data, "--runs", "5", "--live-runs", "10")  # fmt: skip
     rounds = []
     for i in range(args.runs):
-        figures: dict[str, Any] = {}
+        figures: dict[str, Any] = {"row": row}
         if stick is not None:
             say(f"{row}: stick, run {i + 1}/{args.runs}")
-            figures.update({f"stick.{k}": v for k, v in stick().items()})
+            figures.update({f"stick.{k}": v for k, v in attempt(stick).items()})
         say(f"{row}: PromptPulse, run {i + 1}/{args.runs}")
-        figures.update(pick(ours(*mine), row))
+        figures.update(pick(attempt(lambda: ours(*mine)), row))
         say(f"{row}: {figures}")
         rounds.append(figures)
     return rounds
+
+
+def attempt(run: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """One run's figures, or none when it failed (the median is then over the other runs)."""
+    try:
+        return run()
+    except (RuntimeError, ValueError, subprocess.TimeoutExpired) as e:
+        say(f"  failed, left out of the medians: {e}")
+        return {}
 
 
 def say(line: str) -> None:
@@ -140,6 +150,7 @@ def main() -> None:
     parser.add_argument("--ingest-seconds", type=int, default=15, help="the ingest stick's load")
     parser.add_argument("--ingest-batches", type=int, default=300, help="ours: 1,000-event bodies")
     parser.add_argument("--query-runs", type=int, default=5, help="warm runs per query (median)")
+    parser.add_argument("--rounds", type=Path, help="JSON file: rounds kept for later runs")
     args = parser.parse_args()
     rows = [r for r in args.rows.split(",") if r]
     if unknown := set(rows) - set(ROWS):
@@ -155,10 +166,16 @@ def main() -> None:
         "runs per row": str(args.runs),
         "load average at start (1, 5, 15 min)": load(),
     }
-    rounds: list[dict[str, Any]] = []
+    # Rounds of rows not run this time come from --rounds (a resumed or partial run).
+    saved = json.loads(args.rounds.read_text()) if args.rounds and args.rounds.exists() else []
+    rounds: list[dict[str, Any]] = [r for r in saved if r.get("row") not in rows]
+    if kept := sorted({str(r["row"]) for r in rounds}):
+        machine["rows kept from an earlier run (--rounds)"] = ", ".join(kept)
     started = time.monotonic()
     for row in rows:
         rounds += run_row(row, args, sticks)  # each key comes from one row's rounds
+        if args.rounds:
+            args.rounds.write_text(json.dumps(rounds, indent=1))
     machine["load average at end"] = load()
     machine["took"] = f"{time.monotonic() - started:.0f} s"
     m = medians(rounds)
