@@ -26,6 +26,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -101,9 +102,9 @@ class Phase:
     failed_queries: int = 0
     seconds: float = 0.0
 
-    def summary(self) -> dict[str, float]:
-        def pct(xs: list[float], q: float) -> float:
-            return float(np.percentile(np.array(xs) * 1000, q)) if xs else float("nan")
+    def summary(self) -> dict[str, float | None]:
+        def pct(xs: list[float], q: float) -> float | None:  # None: nothing to rank (JSON null)
+            return float(np.percentile(np.array(xs) * 1000, q)) if xs else None
 
         return {
             "events_per_s": self.accepted / self.seconds,
@@ -206,7 +207,7 @@ def main() -> None:
     report(alone.summary(), both.summary(), seconds, peak)
 
 
-def report(alone: dict[str, float], both: dict[str, float], seconds: float, peak: float) -> None:
+def report(alone: dict[str, Any], both: dict[str, Any], seconds: float, peak: float) -> None:
     drop = (1 - both["events_per_s"] / alone["events_per_s"]) * 100
     print(f"{INGEST_CLIENTS} ingest clients, {seconds:.0f} s per phase")
     for name, p in (("ingest alone", alone), (f"+ {DASHBOARD_USERS} dashboard users", both)):
