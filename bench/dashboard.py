@@ -12,6 +12,7 @@ traffic), then a real `promptpulse serve` subprocess serves it. Targets (issue 7
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import socket
@@ -208,6 +209,9 @@ def main() -> None:
         print(
             f"events stored: {args.events:,}; data dir {'kept at ' + str(data_dir) if keep else 'removed'}"
         )
+    medians = {"page_drawn_median_ms": statistics.median(drawn) * 1000,
+               "live_median_ms": statistics.median(visible) * 1000}  # fmt: skip
+    print("RESULT " + json.dumps(medians))  # read by bench.perf
 
 
 if __name__ == "__main__":

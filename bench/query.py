@@ -65,6 +65,17 @@ def seed(data_dir: Path, events: int) -> None:
     print(f"seeded {events:,} events in {time.perf_counter() - started:.1f} s")
 
 
+# Keys of the final `RESULT {json}` line (read by bench.perf), per case label below.
+RESULT_KEYS = {
+    "overview, all 30 days": "overview",
+    "overview, last 24 h": "overview_24h",
+    "overview, 30 days, prompt filter": "overview_prompt",
+    "timeseries hourly, 30 days (requests, p95, cost)": "hourly",
+    "breakdown by model, 30 days": "breakdown_column",
+    "breakdown by metadata.tier, 30 days": "breakdown_metadata",
+}
+
+
 def timed(client: httpx.Client, path: str, params: dict[str, str], runs: int) -> tuple[float, bool]:
     """Median ms of warm runs, and whether the answer came from rollups (approximate)."""
     first = client.get(path, params=params)  # warm
@@ -89,8 +100,7 @@ def main() -> None:
     seed(data_dir, args.events)
     key = make_key(data_dir, None, "admin")
     server = Server(data_dir)
-    idle_rss, _ = server.rss_mb()
-    rows: dict[str, dict[str, object]] = {}  # for the RESULT line a runner parses
+    figures = {"idle_rss_mb": server.rss_mb()[0]}  # before any query: what start-up costs
     try:
         full = {"from": (END - timedelta(days=DAYS)).isoformat(), "to": END.isoformat()}
         last_day = {"from": (END - timedelta(days=1)).isoformat(), "to": END.isoformat()}
@@ -124,16 +134,11 @@ def main() -> None:
                 default, approx = timed(client, path, params, args.runs)
                 note = " (rollups, approximate percentiles)" if approx else ""
                 print(f"  {label:<52} {exact:9.1f} ms {default:9.1f} ms{note}")
-                rows[label] = {
-                    "exact_ms": round(exact, 1),
-                    "default_ms": round(default, 1),
-                    "default_approximate": approx,
-                }
+                figures[f"{RESULT_KEYS[label]}_exact_ms"] = exact
+                figures[f"{RESULT_KEYS[label]}_default_ms"] = default
         rss, peak = server.rss_mb()
         print(f"  server RSS now {rss:.0f} MB, peak {peak:.0f} MB")
-        result = {"events": args.events, "runs": args.runs, "rows": rows}
-        result.update(rss_idle_mb=round(idle_rss), rss_mb=round(rss), rss_peak_mb=round(peak))
-        print("RESULT " + json.dumps(result))
+        print("RESULT " + json.dumps({**figures, "rss_mb": rss, "peak_rss_mb": peak}))
     finally:
         server.stop()
 
