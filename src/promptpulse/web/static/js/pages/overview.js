@@ -51,12 +51,18 @@ export default {
     );
     const sparks = new Map();
     let last = null;  // the answers drawn last: {o, ts, errs, calls}; Live deltas add to them
+    let chartsDue = false;
 
-    function drawKpis(ctx, o, pts) {
+    function drawKpis(ctx, o) {
       for (const k of kpis) {
         const m = ctx.catalog[k.metric] || {};
         k.view.set(k.value(o), fmt.byUnit(m.unit, k.value(o)), { previous: k.value(o.previous), higherIsBetter: m.higher_is_better ?? null,
           baseline: o.previous.requests, unit: m.unit });
+      }
+    }
+
+    function drawSparks(pts) {
+      for (const k of kpis) {
         let spark = sparks.get(k.metric);
         if (!spark) { spark = init(k.view.sparkEl); sparks.set(k.metric, spark); }
         spark.setOption(sparkOption(pts.map((p) => p[k.metric]), PALETTE[KPIS.indexOf(k) % PALETTE.length]), { notMerge: true });
@@ -136,9 +142,20 @@ export default {
         addTotals(last.o, d);
         addBuckets(last.ts, d, ctx.range.sliding);
         last.calls = newestCalls(last.calls, d, RECENT, ctx.range.from);
-        drawKpis(ctx, last.o, points(last.ts));
-        drawSeries(last.ts, last.errs);
+        drawKpis(ctx, last.o);
         drawCalls(last.calls);
+        // The charts (a dozen canvases) once the tiles and table are painted, once for
+        // however many deltas came meanwhile: the new call is on screen a frame sooner.
+        if (!chartsDue) {
+          chartsDue = true;
+          const drawn = last;
+          requestAnimationFrame(() => setTimeout(() => {
+            chartsDue = false;
+            if (drawn !== last) return;  // a refresh drew them meanwhile
+            drawSparks(points(last.ts));
+            drawSeries(last.ts, last.errs);
+          }));
+        }
         return true;
       },
       /** Every panel; `partial` (Live's debounced refresh after deltas were folded in): not
@@ -157,7 +174,8 @@ export default {
           reuse ? { calls: last.calls } : ctx.api.get("/v1/calls", state.scopeParams(r, { limit: RECENT })),
         ]);
         last = { o, ts, errs, calls: calls.calls };
-        drawKpis(ctx, o, points(ts));
+        drawKpis(ctx, o);
+        drawSparks(points(ts));
         drawSeries(ts, errs);
         drawCalls(last.calls);
         if (forecast !== undefined) drawForecast(forecast);
