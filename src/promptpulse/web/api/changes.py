@@ -16,6 +16,10 @@ from promptpulse.web.problems import documented
 
 router = APIRouter(prefix="/v1", tags=["metrics"], responses=documented(401, 403, 422))
 
+SSE_SCHEMA = {
+    "type": "string",
+    "description": "Server-Sent Events: `event: <name>` and `data: <JSON>` lines (docs/api.md)",
+}
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}  # nginx: do not buffer
 
 
@@ -47,7 +51,7 @@ async def changes(
     "the server ends the stream (after about 8 s): reconnect with "
     "`after=<sequence>`. Comments (`: keep-alive`) keep proxies from closing a quiet stream.",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/event-stream": {}}}},
+    responses={200: {"content": {"text/event-stream": {"schema": SSE_SCHEMA}}}},
 )
 async def changes_stream(
     request: Request,
