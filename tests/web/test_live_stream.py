@@ -186,3 +186,16 @@ def test_a_client_that_never_reads_gets_resync_and_holds_nothing_back(
         assert chunk, "the stream closed before the resync"
         seen = seen[-64:] + chunk
     sleeper.close()
+
+
+def test_streams_beyond_the_servers_bound_are_refused_with_retry_after(
+    small_queues: LiveServer, project: str
+) -> None:
+    small_queues.ctx.changes.subscribers.most = 1
+    key = small_queues.key(project)
+    with small_queues.client(key) as c, c.stream("GET", "/v1/changes/stream") as first:
+        events = _events(first)  # held: a collected reader would close the connection
+        _next(events, "hello")
+        with c.stream("GET", "/v1/changes/stream") as second:  # headers only: never hangs
+            assert second.status_code == 429 and second.headers["retry-after"] == "5"
+            assert second.headers["content-type"].startswith("application/problem+json")

@@ -64,8 +64,13 @@ class Subscriber:
 
 
 class Subscribers:
-    def __init__(self, limit: int, lifetime_s: float = 8.0, keepalive_s: float = 5.0) -> None:
+    def __init__(
+        self, limit: int, lifetime_s: float = 8.0, keepalive_s: float = 5.0, most: int = 1000
+    ) -> None:
         self.limit = limit  # events queued per subscriber before it is sent "resync"
+        # Streams open at once: each may hold `limit` events, so memory stays bounded however
+        # many connections a client opens (beyond it: 429, the tab retries).
+        self.most = most
         # Each stream ends after `lifetime_s`, under the server's 10 s graceful-shutdown
         # window, so an open tab never holds a restart; the client reconnects at once.
         self.lifetime_s = lifetime_s
@@ -75,6 +80,10 @@ class Subscribers:
     @property
     def count(self) -> int:
         return len(self._open)
+
+    @property
+    def full(self) -> bool:
+        return len(self._open) >= self.most
 
     def __iter__(self) -> Iterator[Subscriber]:
         return iter(list(self._open))

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 
+from promptpulse.errors import Overloaded
 from promptpulse.meta import ApiKey, Scope
 from promptpulse.web.auth import require
 from promptpulse.web.context import context
@@ -51,7 +52,7 @@ async def changes(
     "the server ends the stream (after about 8 s): reconnect with "
     "`after=<sequence>`. Comments (`: keep-alive`) keep proxies from closing a quiet stream.",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/event-stream": {"schema": SSE_SCHEMA}}}},
+    responses={200: {"content": {"text/event-stream": {"schema": SSE_SCHEMA}}}, **documented(429)},
 )
 async def changes_stream(
     request: Request,
@@ -60,6 +61,10 @@ async def changes_stream(
 ) -> StreamingResponse:
     feed = context(request).changes
     live = feed.subscribers
+    if live.full:
+        raise Overloaded(
+            f"{live.most} Live streams are open on this server; retry later", retry_after_s=5
+        )
     projects = frozenset(project) if project else None
     if key.project is not None:  # require() refused naming another project
         projects = frozenset([key.project])
