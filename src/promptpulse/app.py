@@ -75,6 +75,7 @@ def build_context(
     changes = ChangeFeed(loop)
     if shared_metadata(meta.engine):  # replicas: every one's commits wake every one's waiters
         changes.bus = ChangeBus(meta.engine, changes.advance_threadsafe)
+    writer.add_call_listener(changes.on_calls)  # Live deltas, sent by the listener below
     writer.add_listener(changes.notify_threadsafe)
     checks = budgets.BudgetChecker(meta.engine, store, clock, settings.budget_check_refresh_s)
     writer.add_call_listener(checks.on_calls)

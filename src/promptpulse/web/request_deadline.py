@@ -5,7 +5,7 @@ statements could run for many times the limit, and its work went on after the cl
 Now a GET under /v1/ carries a `store.Deadline` of that many seconds: each statement runs for at
 most the time left, and when the client disconnects the running statements are interrupted.
 Writes and maintenance (POST, PUT...) keep the per-statement limit; the long poll /v1/changes
-waits on purpose and is left alone."""
+and the Live stream /v1/changes/stream wait on purpose and are left alone."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import contextlib
 from promptpulse.store import Deadline, with_deadline
 from promptpulse.web.gzip_body import ASGIApp, Message, Receive, Scope, Send
 
-UNBOUNDED = ("/v1/changes",)
+UNBOUNDED = ("/v1/changes", "/v1/changes/stream")
 
 
 class RequestDeadline:

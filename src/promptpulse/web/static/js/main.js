@@ -8,6 +8,7 @@ import * as previous from "./previous.js";
 import * as state from "./state.js";
 import * as tz from "./tz.js";
 import { h, icon } from "./ui.js";
+import { connect } from "./live.js";
 import overview from "./pages/overview.js";
 import performance from "./pages/performance.js";
 import prompts from "./pages/prompts.js";
@@ -22,7 +23,6 @@ import users from "./pages/users.js";
 import user from "./pages/user.js";
 import metrics from "./pages/metrics.js";
 
-const LIVE_MS = 1000;  // the most often Live re-queries
 const NAV = [
   { path: "/", label: "Overview", icon: "overview", page: overview },
   { path: "/performance", label: "Performance", icon: "performance", page: performance },
@@ -43,7 +43,6 @@ let view = null;
 let viewKey = "";
 let inflight = null;
 let again = false;
-let timer = null;
 let updates = 0;
 let els = {};
 
@@ -271,7 +270,7 @@ async function render() {
   await refresh();
 }
 
-async function refresh() {
+async function refresh({ partial = false } = {}) {
   if (!view) return;
   if (inflight) { again = true; return inflight; }
   const current = view;
@@ -281,9 +280,17 @@ async function refresh() {
   els.main.dataset.to = ctx.range.to;
   els.rangeLabel.textContent = tz.rangeText(ctx.range.from, ctx.range.to);
   document.body.dataset.state = "loading";
+  during = [];
   inflight = (async () => {
     try {
-      await current.update(ctx);
+      await current.update(ctx, { partial });
+      // Deltas that came while it loaded: most committed after its queries began, so they are
+      // applied again on top; the next debounced refresh makes the figures exact either way.
+      if (current === view && current.applyDelta && during.length) {
+        for (const d of during) current.applyDelta(d, ctx);
+        soon(false);
+      }
+      during = [];
       if (current === view) clearError();
     } catch (err) {
       if (current === view) showError(err);
@@ -297,41 +304,67 @@ async function refresh() {
   await new Promise((ok) => requestAnimationFrame(() => requestAnimationFrame(ok)));
   updates += 1;
   document.body.dataset.updates = String(updates);
+  document.body.dataset.apiRequests = String(ctx.api.requests);
   document.body.dataset.state = "ready";
   if (again) { again = false; refresh(); }
 }
 
-// Live: wait on /v1/changes (a long poll that answers the moment the writer commits) and
-// re-query only then, at most once a second; no heavy queries on a blind timer.
-let liveRun = 0;
+// Live: one Server-Sent Events stream per tab (live.js). A commit's delta updates the page's
+// mergeable panels at once with no query (counts, sums, the newest bucket, the newest calls);
+// panels that cannot be merged from deltas (percentiles, distinct users, breakdowns) re-query
+// on a debounce: at most once every DEBOUNCE_MS while calls stream in. "changed" (a commit
+// with no delta) and "resync" (this tab fell behind) re-query everything.
+const DEBOUNCE_MS = 2000;
+let live = null;
+let debounced = null;
+let fullNext = false;  // the debounced refresh re-queries everything (a delta not applied)
+let during = [];  // deltas that arrived while a refresh was in flight
+let deltas = 0;
+
 function syncLive() {
   const on = state.params().get("live") === "1";
-  if (on && !timer) {
-    timer = true;
-    const run = ++liveRun;
-    (async () => {
-      let seen = -1;
-      let last = 0;
-      while (timer && run === liveRun) {
-        try {
-          const { sequence } = await ctx.api.get("/v1/changes", new URLSearchParams({ after: String(seen), wait: "8" }));
-          if (run !== liveRun) return;
-          if (seen >= 0 && sequence !== seen && !document.hidden) {
-            const gap = LIVE_MS - (Date.now() - last);
-            if (gap > 0) await new Promise((r) => setTimeout(r, gap));
-            last = Date.now();
-            refresh();
-          }
-          seen = sequence;
-        } catch {
-          await new Promise((r) => setTimeout(r, 2000));  // server restarting: try again soon
-        }
-      }
-    })();
+  if (on && !live) {
+    live = connect(ctx.api.key, {
+      open: () => { document.body.dataset.live = "open"; },
+      delta: onDelta,
+      changed: () => soon(true),
+      resync: () => { clearTimeout(debounced); debounced = null; refresh(); },
+      denied: () => { live = null; showError(new ApiError(401, "Unauthorized")); },
+    });
   }
   if (!on) stopLive();
 }
-function stopLive() { timer = null; liveRun += 1; }
+
+function onDelta(delta) {
+  const applied = view?.applyDelta ? view.applyDelta(delta, ctx) : false;
+  if (applied === "ignored") return;  // another project than this view shows
+  deltas += 1;
+  document.body.dataset.liveDeltas = String(deltas);
+  document.body.dataset.requestsAtDelta = String(ctx.api.requests);
+  if (inflight) during.push(delta);  // the refresh may not have seen it: applied again after
+  soon(!applied);
+}
+
+/** A refresh DEBOUNCE_MS after the first change of a burst; `full` when a panel is stale. */
+function soon(full) {
+  fullNext = fullNext || full;
+  if (debounced) return;
+  debounced = setTimeout(() => {
+    debounced = null;
+    if (document.hidden) { document.addEventListener("visibilitychange", () => soon(false), { once: true }); return; }
+    const partial = !fullNext;
+    fullNext = false;
+    refresh({ partial });
+  }, DEBOUNCE_MS);
+}
+
+function stopLive() {
+  delete document.body.dataset.live;
+  live?.close();
+  live = null;
+  clearTimeout(debounced);
+  debounced = null;
+}
 
 async function start(api) {
   ctx.api = api;

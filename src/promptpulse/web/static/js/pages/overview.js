@@ -1,8 +1,11 @@
-// Overview: the headline figures, their trends and where the trouble is.
+// Overview: the headline figures, their trends, the newest calls and where the trouble is.
+// In Live mode a commit's delta updates the KPI tiles, the count and sum charts' newest bucket
+// and the recent calls at once (applyDelta); the rest re-queries on main.js's debounce.
 import { base, chartCard, ERROR_COLORS, PALETTE, sparkOption, init } from "../charts.js";
+import { addBuckets, addTotals, fits, newestCalls } from "../deltas.js";
 import * as fmt from "../fmt.js";
 import * as state from "../state.js";
-import { card, h, kpiCard, label } from "../ui.js";
+import { card, dataTable, h, kpiCard, label } from "../ui.js";
 import { axisTooltip, grouped, groupedLabels, optional, points, tsTable, xLabels } from "./common.js";
 
 const KPIS = [
@@ -13,6 +16,7 @@ const KPIS = [
   { metric: "tokens", label: "Tokens", value: (o) => o.tokens.total },
   { metric: "active_users", label: "Active users", value: (o) => o.active_users },
 ];
+const RECENT = 10;  // calls in the recent-calls table
 const SERIES = ["requests", "successes", "errors", "success_rate", "latency_p50_ms", "latency_p95_ms",
   "latency_p99_ms", "input_tokens", "output_tokens", "tokens", "cost_usd", "active_users"];
 
@@ -36,80 +40,145 @@ export default {
     c.cost.card.querySelector(".card-head").after(h("div", { style: "padding:0 14px" }, projected));
     const issuesErr = h("ul", { class: "issues", "data-list": "worst-error-rate" });
     const issuesP95 = h("ul", { class: "issues", "data-list": "worst-p95" });
+    const recent = h("div", {});
     root.append(
       h("div", { class: "grid kpis" }, kpis.map((k) => k.view.card)),
       h("div", { class: "grid two" }, c.volume.card, c.outcomes.card, c.latency.card, c.tokens.card, c.cost.card, c.models.card),
       h("div", { class: "grid three" }, c.dist.card,
         card("Top issues · error rate", issuesErr, { sub: "worst prompts", id: "issues-error-rate" }),
         card("Top issues · p95 latency", issuesP95, { sub: "slowest prompts", id: "issues-p95" })),
+      card("Recent calls", recent, { id: "recent-calls", sub: "newest first" }),
     );
     const sparks = new Map();
+    let last = null;  // the answers drawn last: {o, ts, errs, calls}; Live deltas add to them
+    let chartsDue = false;
+
+    function drawKpis(ctx, o) {
+      for (const k of kpis) {
+        const m = ctx.catalog[k.metric] || {};
+        k.view.set(k.value(o), fmt.byUnit(m.unit, k.value(o)), { previous: k.value(o.previous), higherIsBetter: m.higher_is_better ?? null,
+          baseline: o.previous.requests, unit: m.unit });
+      }
+    }
+
+    function drawSparks(pts) {
+      for (const k of kpis) {
+        let spark = sparks.get(k.metric);
+        if (!spark) { spark = init(k.view.sparkEl); sparks.set(k.metric, spark); }
+        spark.setOption(sparkOption(pts.map((p) => p[k.metric]), PALETTE[KPIS.indexOf(k) % PALETTE.length]), { notMerge: true });
+      }
+    }
+
+    function drawCalls(calls) {
+      recent.replaceChildren(dataTable({
+        id: "recent-calls", rows: calls, empty: "No calls in this range",
+        columns: [
+          { key: "timestamp", label: "Time (UTC)", format: (c) => fmt.dateTime(c.timestamp) },
+          { key: "prompt_id", label: "Prompt", format: (c) => label(c.prompt_id) },
+          { key: "model", label: "Model" },
+          { key: "status", label: "Status", render: (c) => h("span", { class: `badge ${c.status === "error" ? "bad" : ""}` }, c.status === "error" ? label(c.error_type || "error") : "ok") },
+          { key: "latency_ms", label: "Latency", align: "right", format: (c) => fmt.ms(c.latency_ms) },
+        ],
+      }));
+    }
+
+    function drawSeries(ts, errs) {
+      const pts = points(ts);
+      const x = xLabels(ts);
+      c.volume.set(base({ tooltip: axisTooltip("count"), legend: { show: false },
+        xAxis: { type: "category", data: x }, yAxis: { type: "value", axisLabel: { formatter: fmt.axis("count") } },
+        series: [{ name: "Requests", metric: "requests", type: "bar", barMaxWidth: 14, itemStyle: { borderRadius: [3, 3, 0, 0] }, data: pts.map((p) => p.requests) }] }),
+      tsTable(ts, ["requests"]));
+      const byType = grouped(errs, "requests");
+      c.outcomes.set(base({ tooltip: axisTooltip("count"),
+        xAxis: { type: "category", data: x }, yAxis: { type: "value", axisLabel: { formatter: fmt.axis("count") } },
+        series: [
+          { name: "Success", type: "bar", stack: "o", barMaxWidth: 14, color: "#10b981", data: pts.map((p) => p.successes) },
+          ...byType.map((s) => ({ name: s.name, type: "bar", stack: "o", barMaxWidth: 14, color: ERROR_COLORS[s.group], data: s.values })),
+        ] }),
+      { columns: [...tsTable(ts, ["successes"]).columns, ...byType.map((s) => `errors_${s.name}`)],
+        rows: tsTable(ts, ["successes"]).rows.map((row, i) => Object.assign(row, Object.fromEntries(byType.map((s) => [`errors_${s.name}`, s.values[i]])))) });
+      const target = Number(state.params().get("sla")) || null;
+      c.latency.set(base({ tooltip: axisTooltip("ms"),
+        xAxis: { type: "category", data: x, boundaryGap: false }, yAxis: { type: "value", axisLabel: { formatter: fmt.axis("ms") } },
+        series: [
+          // Dots as well as lines: a bucket between two empty ones is still visible.
+          { name: "p50", metric: "latency_p50_ms", type: "line", data: pts.map((p) => p.latency_p50_ms), symbol: "circle", symbolSize: 4 },
+          { name: "p95", metric: "latency_p95_ms", type: "line", data: pts.map((p) => p.latency_p95_ms), symbol: "circle", symbolSize: 4 },
+          { name: "p99", metric: "latency_p99_ms", type: "line", data: pts.map((p) => p.latency_p99_ms), symbol: "circle", symbolSize: 4,
+            markLine: target ? { symbol: "none", silent: true, lineStyle: { color: "#ef4444", type: "dashed" },
+              label: { formatter: `SLA ${fmt.ms(target)}`, position: "insideEndTop", color: "#ef4444" }, data: [{ yAxis: target }] } : undefined },
+        ] }),
+      tsTable(ts, ["latency_p50_ms", "latency_p95_ms", "latency_p99_ms"]));
+      c.tokens.set(base({ tooltip: axisTooltip("tokens"),
+        xAxis: { type: "category", data: x, boundaryGap: false }, yAxis: { type: "value", axisLabel: { formatter: fmt.axis("tokens") } },
+        series: [
+          { name: "Input", type: "line", stack: "t", areaStyle: { opacity: 0.35 }, data: pts.map((p) => p.input_tokens) },
+          { name: "Output", type: "line", stack: "t", areaStyle: { opacity: 0.35 }, data: pts.map((p) => p.output_tokens) },
+        ] }),
+      tsTable(ts, ["input_tokens", "output_tokens"]));
+      c.cost.set(base({ tooltip: axisTooltip("usd"), legend: { show: false },
+        xAxis: { type: "category", data: x }, yAxis: { type: "value", axisLabel: { formatter: fmt.axis("usd") } },
+        series: [{ name: "Cost", metric: "cost_usd", type: "bar", barMaxWidth: 14, color: "#f59e0b", itemStyle: { borderRadius: [3, 3, 0, 0] }, data: pts.map((p) => p.cost_usd) }] }),
+      tsTable(ts, ["cost_usd"]));
+    }
+
+    function drawForecast(forecast) {
+      if (forecast) {
+        projected.dataset.value = String(forecast.projected);
+        projected.replaceChildren("Month to date ", h("b", {}, fmt.usd(forecast.to_date)), " · projected month-end ",
+          h("b", {}, fmt.usd(forecast.projected)), ` (${fmt.usd(forecast.low)}–${fmt.usd(forecast.high)})`);
+      } else {
+        projected.textContent = "Projection unavailable";
+      }
+    }
+
     return {
       title: "Overview",
-      async update(ctx) {
+      /** Fold one Live delta in: "ignored", true (drawn) or false (re-query instead). */
+      applyDelta(d, ctx) {
+        const fit = last ? fits(d, ctx) : false;
+        if (fit !== "apply") return fit;
+        addTotals(last.o, d);
+        addBuckets(last.ts, d, ctx.range.sliding);
+        last.calls = newestCalls(last.calls, d, RECENT, ctx.range.from);
+        drawKpis(ctx, last.o);
+        drawCalls(last.calls);
+        // The charts (a dozen canvases) once the tiles and table are painted, once for
+        // however many deltas came meanwhile: the new call is on screen a frame sooner.
+        if (!chartsDue) {
+          chartsDue = true;
+          const drawn = last;
+          requestAnimationFrame(() => setTimeout(() => {
+            chartsDue = false;
+            if (drawn !== last) return;  // a refresh drew them meanwhile
+            drawSparks(points(last.ts));
+            drawSeries(last.ts, last.errs);
+          }));
+        }
+        return true;
+      },
+      /** Every panel; `partial` (Live's debounced refresh after deltas were folded in): not
+       * the recent calls (the deltas carry them) nor the month's cost projection. */
+      async update(ctx, { partial = false } = {}) {
         const r = ctx.range;
-        const [o, ts, errs, models, worstErr, worstP95, forecast] = await Promise.all([
+        const reuse = partial && last;
+        const [o, ts, errs, models, worstErr, worstP95, forecast, calls] = await Promise.all([
           ctx.api.get("/v1/metrics/overview", state.scopeParams(r, { compare: "previous" })),
           ctx.api.get("/v1/metrics/timeseries", state.scopeParams(r, { metrics: SERIES.join(",") })),
           ctx.api.get("/v1/metrics/timeseries", state.scopeParams(r, { metrics: "requests", group_by: "error_type", status: "error" })),
           ctx.api.get("/v1/metrics/breakdown", state.scopeParams(r, { by: "model", metrics: "requests,cost_usd", limit: 12 })),
           ctx.api.get("/v1/metrics/breakdown", state.scopeParams(r, { by: "prompt_id", metrics: "requests,error_rate", sort: "error_rate", limit: 1000 })),
           ctx.api.get("/v1/metrics/breakdown", state.scopeParams(r, { by: "prompt_id", metrics: "requests,latency_p95_ms", sort: "latency_p95_ms", limit: 1000 })),
-          optional(ctx.api.get("/v1/forecast", forecastParams())),
+          reuse ? undefined : optional(ctx.api.get("/v1/forecast", forecastParams())),
+          reuse ? { calls: last.calls } : ctx.api.get("/v1/calls", state.scopeParams(r, { limit: RECENT })),
         ]);
-        const pts = points(ts);
-        for (const k of kpis) {
-          const m = ctx.catalog[k.metric] || {};
-          k.view.set(k.value(o), fmt.byUnit(m.unit, k.value(o)), { previous: k.value(o.previous), higherIsBetter: m.higher_is_better ?? null,
-            baseline: o.previous.requests, unit: m.unit });
-          let spark = sparks.get(k.metric);
-          if (!spark) { spark = init(k.view.sparkEl); sparks.set(k.metric, spark); }
-          spark.setOption(sparkOption(pts.map((p) => p[k.metric]), PALETTE[KPIS.indexOf(k) % PALETTE.length]), { notMerge: true });
-        }
-        const x = xLabels(ts);
-        c.volume.set(base({ tooltip: axisTooltip("count"), legend: { show: false },
-          xAxis: { type: "category", data: x }, yAxis: { type: "value", axisLabel: { formatter: fmt.axis("count") } },
-          series: [{ name: "Requests", metric: "requests", type: "bar", barMaxWidth: 14, itemStyle: { borderRadius: [3, 3, 0, 0] }, data: pts.map((p) => p.requests) }] }),
-        tsTable(ts, ["requests"]));
-        const byType = grouped(errs, "requests");
-        c.outcomes.set(base({ tooltip: axisTooltip("count"),
-          xAxis: { type: "category", data: x }, yAxis: { type: "value", axisLabel: { formatter: fmt.axis("count") } },
-          series: [
-            { name: "Success", type: "bar", stack: "o", barMaxWidth: 14, color: "#10b981", data: pts.map((p) => p.successes) },
-            ...byType.map((s) => ({ name: s.name, type: "bar", stack: "o", barMaxWidth: 14, color: ERROR_COLORS[s.group], data: s.values })),
-          ] }),
-        { columns: [...tsTable(ts, ["successes"]).columns, ...byType.map((s) => `errors_${s.name}`)],
-          rows: tsTable(ts, ["successes"]).rows.map((row, i) => Object.assign(row, Object.fromEntries(byType.map((s) => [`errors_${s.name}`, s.values[i]])))) });
-        const target = Number(state.params().get("sla")) || null;
-        c.latency.set(base({ tooltip: axisTooltip("ms"),
-          xAxis: { type: "category", data: x, boundaryGap: false }, yAxis: { type: "value", axisLabel: { formatter: fmt.axis("ms") } },
-          series: [
-            // Dots as well as lines: a bucket between two empty ones is still visible.
-            { name: "p50", metric: "latency_p50_ms", type: "line", data: pts.map((p) => p.latency_p50_ms), symbol: "circle", symbolSize: 4 },
-            { name: "p95", metric: "latency_p95_ms", type: "line", data: pts.map((p) => p.latency_p95_ms), symbol: "circle", symbolSize: 4 },
-            { name: "p99", metric: "latency_p99_ms", type: "line", data: pts.map((p) => p.latency_p99_ms), symbol: "circle", symbolSize: 4,
-              markLine: target ? { symbol: "none", silent: true, lineStyle: { color: "#ef4444", type: "dashed" },
-                label: { formatter: `SLA ${fmt.ms(target)}`, position: "insideEndTop", color: "#ef4444" }, data: [{ yAxis: target }] } : undefined },
-          ] }),
-        tsTable(ts, ["latency_p50_ms", "latency_p95_ms", "latency_p99_ms"]));
-        c.tokens.set(base({ tooltip: axisTooltip("tokens"),
-          xAxis: { type: "category", data: x, boundaryGap: false }, yAxis: { type: "value", axisLabel: { formatter: fmt.axis("tokens") } },
-          series: [
-            { name: "Input", type: "line", stack: "t", areaStyle: { opacity: 0.35 }, data: pts.map((p) => p.input_tokens) },
-            { name: "Output", type: "line", stack: "t", areaStyle: { opacity: 0.35 }, data: pts.map((p) => p.output_tokens) },
-          ] }),
-        tsTable(ts, ["input_tokens", "output_tokens"]));
-        c.cost.set(base({ tooltip: axisTooltip("usd"), legend: { show: false },
-          xAxis: { type: "category", data: x }, yAxis: { type: "value", axisLabel: { formatter: fmt.axis("usd") } },
-          series: [{ name: "Cost", metric: "cost_usd", type: "bar", barMaxWidth: 14, color: "#f59e0b", itemStyle: { borderRadius: [3, 3, 0, 0] }, data: pts.map((p) => p.cost_usd) }] }),
-        tsTable(ts, ["cost_usd"]));
-        if (forecast) {
-          projected.dataset.value = String(forecast.projected);
-          projected.replaceChildren("Month to date ", h("b", {}, fmt.usd(forecast.to_date)), " · projected month-end ",
-            h("b", {}, fmt.usd(forecast.projected)), ` (${fmt.usd(forecast.low)}–${fmt.usd(forecast.high)})`);
-        } else {
-          projected.textContent = "Projection unavailable";
-        }
+        last = { o, ts, errs, calls: calls.calls };
+        drawKpis(ctx, o);
+        drawSparks(points(ts));
+        drawSeries(ts, errs);
+        drawCalls(last.calls);
+        if (forecast !== undefined) drawForecast(forecast);
         c.models.set({ animation: false,
           tooltip: { trigger: "item", confine: true, valueFormatter: (v) => fmt.count(v) },
           legend: { type: "scroll", orient: "vertical", right: 0, top: "middle" },
