@@ -28,7 +28,7 @@ REQUIRED: frozenset[str] = frozenset(
 LOW_CARDINALITY: frozenset[str] = frozenset(
     {
         "project", "prompt_id", "prompt_version", "model", "provider", "environment", "feature",
-        "service", "status", "error_type", "name", "source",
+        "service", "status", "error_type", "name", "source", "price_ref",
     }
 )  # fmt: skip
 ARROW_TYPES: dict[pa.DataType, str] = {

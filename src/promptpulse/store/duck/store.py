@@ -37,6 +37,7 @@ from promptpulse.store.deadline import in_context
 from promptpulse.store.duck import rollup_sql
 from promptpulse.store.duck.carry import CarryMixin
 from promptpulse.store.duck.cohorts import CohortsMixin
+from promptpulse.store.duck.costs import CostsMixin
 from promptpulse.store.duck.lifecycle import LifecycleMixin
 from promptpulse.store.duck.migrations import migrate
 from promptpulse.store.duck.quantiles import exact_quantiles
@@ -75,7 +76,9 @@ def row_of(record: Record, groups: int, values: dict[str, Any]) -> AggRow:
     )
 
 
-class DuckStore(LifecycleMixin, CohortsMixin, UsersMixin, TermsMixin, CarryMixin, VersionsMixin):
+class DuckStore(
+    CostsMixin, LifecycleMixin, CohortsMixin, UsersMixin, TermsMixin, CarryMixin, VersionsMixin
+):
     def __init__(
         self,
         path: Path,
