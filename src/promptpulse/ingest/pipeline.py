@@ -183,18 +183,15 @@ def _utc_day(micros: int) -> datetime:
     return _utc_day_start(micros // 86_400_000_000)
 
 
-def _columns(
+def _costs(
     events: list[CallEvent],
     projects: list[str],
-    now: datetime,
+    providers: list[str | None],
+    micros: list[int],
     overrides: OverrideLookup,
     fallbacks: list[float | None],
-) -> pa.Table:
-    """Column by column with list comprehensions: this is the ingest hot path. Times become
-    UTC microseconds by integer arithmetic (exact, and 5x cheaper than Arrow converting
-    offset-aware datetimes one by one)."""
-    micros = [(e.timestamp - _EPOCH) // _MICROSECOND for e in events]
-    providers: list[str | None] = [canonical_provider(e.provider) for e in events]
+) -> tuple[list[float | None], list[str | None]]:
+    """Each call's cost and its provenance (`price_ref`); fills in `providers` it infers."""
     costs: list[float | None] = [e.cost_usd for e in events]
     refs: list[str | None] = [CLIENT_REF if c is not None else None for c in costs]
     for i, e in enumerate(events):
@@ -210,6 +207,22 @@ def _columns(
                 )
                 if costs[i] is not None and refs[i] is None:
                     refs[i] = CLIENT_REF  # the sender's own estimate
+    return costs, refs
+
+
+def _columns(
+    events: list[CallEvent],
+    projects: list[str],
+    now: datetime,
+    overrides: OverrideLookup,
+    fallbacks: list[float | None],
+) -> pa.Table:
+    """Column by column with list comprehensions: this is the ingest hot path. Times become
+    UTC microseconds by integer arithmetic (exact, and 5x cheaper than Arrow converting
+    offset-aware datetimes one by one)."""
+    micros = [(e.timestamp - _EPOCH) // _MICROSECOND for e in events]
+    providers: list[str | None] = [canonical_provider(e.provider) for e in events]
+    costs, refs = _costs(events, projects, providers, micros, overrides, fallbacks)
     received = now.astimezone(UTC).replace(tzinfo=None)
     columns: dict[str, Any] = {
         "project": projects,
