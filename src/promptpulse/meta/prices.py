@@ -248,7 +248,7 @@ class PriceBook:
     def lookup(self, project: str, model: str, day: datetime) -> PriceEntry | None:
         """The entry pricing the project's calls of `model` on `day` (naive UTC)."""
         now = _monotonic()
-        if now - self._loaded_at > self._ttl:
+        if now - self._loaded_at > self._ttl or self._loaded_at == -math.inf:
             self._reload(now)
         for lo, hi, entry in self._table.get((project, model), ()):
             if (lo is None or lo <= day) and (hi is None or day < hi):

@@ -39,6 +39,7 @@ class CostsMixin:
     _command: Callable[..., None]
     insert: Callable[[str, pa.Table], None]
     _rebuild: Callable[..., dict[str, int]]
+    _scalar: Callable[[str], object]
 
     def apply_costs(self, changes: pa.Table, days: Sequence[tuple[str, datetime]]) -> int:
         """Set cost_usd and price_ref of the calls in `changes` (project, id, cost_usd,
@@ -58,6 +59,8 @@ class CostsMixin:
 
     def _update_costs(self, changes: pa.Table) -> None:
         table = f"reprice_{uuid.uuid4().hex}"
+        # A mutation runs without the session's database: joinGet names it.
+        qualified = f"{self._scalar('SELECT currentDatabase()')}.{table}"
         self._command(
             f"CREATE TABLE {table} (project String, id String, cost_usd Nullable(Float64), "
             "price_ref Nullable(String), hit UInt8) ENGINE = Join(ANY, LEFT, project, id)"
@@ -76,9 +79,10 @@ class CostsMixin:
             self.insert(table, data)
             # A lookup in the Join table (a subquery over it cannot be read by a mutation).
             self._command(
-                f"ALTER TABLE events UPDATE cost_usd = joinGet('{table}', 'cost_usd', project, "
-                f"id), price_ref = joinGet('{table}', 'price_ref', project, id) "
-                f"WHERE joinGet('{table}', 'hit', project, id) = 1 SETTINGS mutations_sync = 2",
+                f"ALTER TABLE events UPDATE cost_usd = joinGet('{qualified}', 'cost_usd', "
+                f"project, id), price_ref = joinGet('{qualified}', 'price_ref', project, id) "
+                f"WHERE joinGet('{qualified}', 'hit', project, id) = 1 "
+                "SETTINGS mutations_sync = 2",
                 Params(),
             )
         finally:
