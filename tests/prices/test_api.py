@@ -1,0 +1,125 @@
+"""The price book over HTTP: entries with validity, corrections, the old per-model doors, and
+bad input (a negative or non-finite price, an overlapping validity, valid_to before valid_from,
+a bound inside a day, a reprice with from >= to or an unknown field): a clear 4xx naming the
+field or the entry, and nothing stored."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from tests.conftest import LiveServer
+
+P = "/v1/prices"
+
+
+def entries(c: httpx.Client, project: str) -> list[dict[str, Any]]:
+    found = c.get(f"{P}/entries").json()["entries"]
+    return [e for e in found if e["project"] == project]
+
+
+def test_entries_with_validity_and_corrections(live: LiveServer, project: str) -> None:
+    with live.client(live.key(project, "read,admin")) as c:
+        june = {"model": "m1", "input_per_mtok": 1, "output_per_mtok": 2,
+                "valid_from": "2025-06-01", "valid_to": "2025-07-01"}  # fmt: skip
+        r = c.post(f"{P}/entries", json=june)
+        assert r.status_code == 201, r.text
+        first = r.json()
+        assert (first["valid_from"], first["valid_to"]) == (
+            "2025-06-01T00:00:00Z",
+            "2025-07-01T00:00:00Z",
+        )
+        r = c.post(f"{P}/entries", json={**june, "valid_from": "2025-07-01", "valid_to": None})
+        assert r.status_code == 201, r.text
+        second = r.json()
+        # A correction of the first: a new price, the same period.
+        r = c.put(f"{P}/entries/{first['id']}",
+                  json={"input_per_mtok": 1.5, "output_per_mtok": 2, "valid_from": "2025-06-01",
+                        "valid_to": "2025-07-01", "note": "invoice said 1.5"})  # fmt: skip
+        assert r.status_code == 200, r.text
+        got = {e["id"]: e for e in entries(c, project)}
+        assert got[first["id"]]["input_per_mtok"] == 1.5
+        assert got[first["id"]]["note"] == "invoice said 1.5"
+        assert got[second["id"]]["valid_to"] is None
+        # The old per-model door lists the book, and its PUT without validity keeps working.
+        r = c.put(f"{P}/m2", json={"input_per_mtok": 3, "output_per_mtok": 4})
+        assert r.status_code == 200 and r.json()["valid_from"] is None, r.text
+        m2 = r.json()["id"]
+        r = c.put(f"{P}/m2", json={"input_per_mtok": 5, "output_per_mtok": 6})
+        assert r.status_code == 200 and r.json()["id"] == m2, r.text
+        models = [(p["model"], p["input_per_mtok"]) for p in c.get(P).json()["prices"]]
+        assert ("m2", 5) in models and ("m2", 3) not in models  # corrected in place
+        assert c.delete(f"{P}/entries/{second['id']}").status_code == 204
+        assert c.get(f"{P}/entries/{second['id']}").status_code == 404
+
+
+def _refused(c: httpx.Client, project: str, method: str, path: str, body: dict, status: int,
+             field: str | None = None) -> dict:  # fmt: skip
+    before = entries(c, project)
+    r = c.request(method, path, json=body)
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+    problem = r.json()
+    if field is not None:
+        assert field in {e["field"] for e in problem.get("errors", [])}, problem
+    assert entries(c, project) == before  # nothing stored
+    return problem
+
+
+def test_bad_prices_and_validities_are_refused(live: LiveServer, project: str) -> None:
+    with live.client(live.key(project, "read,admin")) as c:
+        base = {"model": "m", "input_per_mtok": 1, "output_per_mtok": 1,
+                "valid_from": "2025-06-01", "valid_to": "2025-06-10"}  # fmt: skip
+        r = c.post(f"{P}/entries", json=base)
+        assert r.status_code == 201
+        kept = r.json()["id"]
+        _refused(c, project, "POST", f"{P}/entries", {**base, "input_per_mtok": -1}, 422,
+                 "input_per_mtok")  # fmt: skip
+        _refused(c, project, "PUT", f"{P}/m", {"input_per_mtok": 1, "output_per_mtok": -0.5},
+                 422, "output_per_mtok")  # fmt: skip
+        bad = c.post(f"{P}/entries", content=b'{"model":"m","input_per_mtok":1e999,'
+                     b'"output_per_mtok":1}', headers={"content-type": "application/json"})  # fmt: skip
+        assert bad.status_code == 422
+        _refused(c, project, "POST", f"{P}/entries",
+                 {**base, "valid_from": "2025-06-10", "valid_to": "2025-06-01"}, 422, "valid_to")  # fmt: skip
+        _refused(c, project, "POST", f"{P}/entries",
+                 {**base, "valid_from": "2025-06-10", "valid_to": "2025-06-10"}, 422, "valid_to")  # fmt: skip
+        _refused(c, project, "POST", f"{P}/entries",
+                 {**base, "valid_from": "2025-06-20T12:00:00Z", "valid_to": None}, 422,
+                 "valid_from")  # fmt: skip
+        overlap = _refused(c, project, "POST", f"{P}/entries",
+                           {**base, "valid_from": "2025-06-05", "valid_to": None}, 409)  # fmt: skip
+        assert f"entry {kept}" in overlap["detail"]
+        # A since-always price of the model overlaps it too, by the old door as well.
+        _refused(c, project, "PUT", f"{P}/m", {"input_per_mtok": 1, "output_per_mtok": 1}, 409)
+        # A correction that would overlap another entry is refused, the entry left as it was.
+        r = c.post(f"{P}/entries", json={**base, "valid_from": "2025-06-10", "valid_to": None})
+        assert r.status_code == 201
+        _refused(c, project, "PUT", f"{P}/entries/{r.json()['id']}",
+                 {"input_per_mtok": 9, "output_per_mtok": 9, "valid_from": "2025-06-09"}, 409)  # fmt: skip
+        _refused(c, project, "POST", f"{P}/entries", {**base, "colour": "red"}, 422, "colour")
+
+
+def test_bad_reprice_requests(live: LiveServer, project: str) -> None:
+    with live.client(live.key(project, "read,admin")) as c:
+        before = c.get(f"{P}/reprices").json()
+        for body, field in [
+            ({"from": "2025-06-02T00:00:00Z", "to": "2025-06-01T00:00:00Z"}, "to"),
+            ({"from": "2025-06-02T00:00:00Z", "to": "2025-06-02T00:00:00Z"}, "to"),
+            ({"from": "2025-06-01T00:00:00Z", "to": "2025-06-02T00:00:00Z", "modle": "x"},
+             "modle"),
+            ({"to": "2025-06-02T00:00:00Z"}, "from"),
+        ]:  # fmt: skip
+            r = c.post(f"{P}/reprice", json={**body, "dry_run": False})
+            assert r.status_code == 422, r.text
+            assert field in {e["field"] for e in r.json()["errors"]}, r.json()
+        assert c.get(f"{P}/reprices").json() == before
+        # A project key reprices only its own project.
+        r = c.post(f"{P}/reprice", json={"from": "2025-06-01T00:00:00Z",
+                                          "to": "2025-06-02T00:00:00Z", "project": "other"})  # fmt: skip
+        assert r.status_code == 403, r.text
+    with live.client(live.key(project, "read")) as c:  # admin scope needed
+        r = c.post(f"{P}/reprice", json={"from": "2025-06-01T00:00:00Z",
+                                          "to": "2025-06-02T00:00:00Z"})  # fmt: skip
+        assert r.status_code == 403
