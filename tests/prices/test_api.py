@@ -21,8 +21,13 @@ def entries(c: httpx.Client, project: str) -> list[dict[str, Any]]:
 
 def test_entries_with_validity_and_corrections(live: LiveServer, project: str) -> None:
     with live.client(live.key(project, "read,admin")) as c:
-        june = {"model": "m1", "input_per_mtok": 1, "output_per_mtok": 2,
-                "valid_from": "2025-06-01", "valid_to": "2025-07-01"}  # fmt: skip
+        june = {
+            "model": "m1",
+            "input_per_mtok": 1,
+            "output_per_mtok": 2,
+            "valid_from": "2025-06-01",
+            "valid_to": "2025-07-01",
+        }
         r = c.post(f"{P}/entries", json=june)
         assert r.status_code == 201, r.text
         first = r.json()
@@ -34,9 +39,16 @@ def test_entries_with_validity_and_corrections(live: LiveServer, project: str) -
         assert r.status_code == 201, r.text
         second = r.json()
         # A correction of the first: a new price, the same period.
-        r = c.put(f"{P}/entries/{first['id']}",
-                  json={"input_per_mtok": 1.5, "output_per_mtok": 2, "valid_from": "2025-06-01",
-                        "valid_to": "2025-07-01", "note": "invoice said 1.5"})  # fmt: skip
+        r = c.put(
+            f"{P}/entries/{first['id']}",
+            json={
+                "input_per_mtok": 1.5,
+                "output_per_mtok": 2,
+                "valid_from": "2025-06-01",
+                "valid_to": "2025-07-01",
+                "note": "invoice said 1.5",
+            },
+        )
         assert r.status_code == 200, r.text
         got = {e["id"]: e for e in entries(c, project)}
         assert got[first["id"]]["input_per_mtok"] == 1.5
@@ -54,8 +66,15 @@ def test_entries_with_validity_and_corrections(live: LiveServer, project: str) -
         assert c.get(f"{P}/entries/{second['id']}").status_code == 404
 
 
-def _refused(c: httpx.Client, project: str, method: str, path: str, body: dict, status: int,
-             field: str | None = None) -> dict:  # fmt: skip
+def _refused(
+    c: httpx.Client,
+    project: str,
+    method: str,
+    path: str,
+    body: dict,
+    status: int,
+    field: str | None = None,
+) -> dict:
     before = entries(c, project)
     r = c.request(method, path, json=body)
     assert r.status_code == status, r.text
@@ -69,35 +88,89 @@ def _refused(c: httpx.Client, project: str, method: str, path: str, body: dict, 
 
 def test_bad_prices_and_validities_are_refused(live: LiveServer, project: str) -> None:
     with live.client(live.key(project, "read,admin")) as c:
-        base = {"model": "m", "input_per_mtok": 1, "output_per_mtok": 1,
-                "valid_from": "2025-06-01", "valid_to": "2025-06-10"}  # fmt: skip
+        base = {
+            "model": "m",
+            "input_per_mtok": 1,
+            "output_per_mtok": 1,
+            "valid_from": "2025-06-01",
+            "valid_to": "2025-06-10",
+        }
         r = c.post(f"{P}/entries", json=base)
         assert r.status_code == 201
         kept = r.json()["id"]
-        _refused(c, project, "POST", f"{P}/entries", {**base, "input_per_mtok": -1}, 422,
-                 "input_per_mtok")  # fmt: skip
-        _refused(c, project, "PUT", f"{P}/m", {"input_per_mtok": 1, "output_per_mtok": -0.5},
-                 422, "output_per_mtok")  # fmt: skip
-        bad = c.post(f"{P}/entries", content=b'{"model":"m","input_per_mtok":1e999,'
-                     b'"output_per_mtok":1}', headers={"content-type": "application/json"})  # fmt: skip
+        _refused(
+            c,
+            project,
+            "POST",
+            f"{P}/entries",
+            {**base, "input_per_mtok": -1},
+            422,
+            "input_per_mtok",
+        )
+        _refused(
+            c,
+            project,
+            "PUT",
+            f"{P}/m",
+            {"input_per_mtok": 1, "output_per_mtok": -0.5},
+            422,
+            "output_per_mtok",
+        )
+        bad = c.post(
+            f"{P}/entries",
+            content=b'{"model":"m","input_per_mtok":1e999,"output_per_mtok":1}',
+            headers={"content-type": "application/json"},
+        )
         assert bad.status_code == 422
-        _refused(c, project, "POST", f"{P}/entries",
-                 {**base, "valid_from": "2025-06-10", "valid_to": "2025-06-01"}, 422, "valid_to")  # fmt: skip
-        _refused(c, project, "POST", f"{P}/entries",
-                 {**base, "valid_from": "2025-06-10", "valid_to": "2025-06-10"}, 422, "valid_to")  # fmt: skip
-        _refused(c, project, "POST", f"{P}/entries",
-                 {**base, "valid_from": "2025-06-20T12:00:00Z", "valid_to": None}, 422,
-                 "valid_from")  # fmt: skip
-        overlap = _refused(c, project, "POST", f"{P}/entries",
-                           {**base, "valid_from": "2025-06-05", "valid_to": None}, 409)  # fmt: skip
+        _refused(
+            c,
+            project,
+            "POST",
+            f"{P}/entries",
+            {**base, "valid_from": "2025-06-10", "valid_to": "2025-06-01"},
+            422,
+            "valid_to",
+        )
+        _refused(
+            c,
+            project,
+            "POST",
+            f"{P}/entries",
+            {**base, "valid_from": "2025-06-10", "valid_to": "2025-06-10"},
+            422,
+            "valid_to",
+        )
+        _refused(
+            c,
+            project,
+            "POST",
+            f"{P}/entries",
+            {**base, "valid_from": "2025-06-20T12:00:00Z", "valid_to": None},
+            422,
+            "valid_from",
+        )
+        overlap = _refused(
+            c,
+            project,
+            "POST",
+            f"{P}/entries",
+            {**base, "valid_from": "2025-06-05", "valid_to": None},
+            409,
+        )
         assert f"entry {kept}" in overlap["detail"]
         # A since-always price of the model overlaps it too, by the old door as well.
         _refused(c, project, "PUT", f"{P}/m", {"input_per_mtok": 1, "output_per_mtok": 1}, 409)
         # A correction that would overlap another entry is refused, the entry left as it was.
         r = c.post(f"{P}/entries", json={**base, "valid_from": "2025-06-10", "valid_to": None})
         assert r.status_code == 201
-        _refused(c, project, "PUT", f"{P}/entries/{r.json()['id']}",
-                 {"input_per_mtok": 9, "output_per_mtok": 9, "valid_from": "2025-06-09"}, 409)  # fmt: skip
+        _refused(
+            c,
+            project,
+            "PUT",
+            f"{P}/entries/{r.json()['id']}",
+            {"input_per_mtok": 9, "output_per_mtok": 9, "valid_from": "2025-06-09"},
+            409,
+        )
         _refused(c, project, "POST", f"{P}/entries", {**base, "colour": "red"}, 422, "colour")
 
 
@@ -107,19 +180,21 @@ def test_bad_reprice_requests(live: LiveServer, project: str) -> None:
         for body, field in [
             ({"from": "2025-06-02T00:00:00Z", "to": "2025-06-01T00:00:00Z"}, "to"),
             ({"from": "2025-06-02T00:00:00Z", "to": "2025-06-02T00:00:00Z"}, "to"),
-            ({"from": "2025-06-01T00:00:00Z", "to": "2025-06-02T00:00:00Z", "modle": "x"},
-             "modle"),
+            ({"from": "2025-06-01T00:00:00Z", "to": "2025-06-02T00:00:00Z", "modle": "x"}, "modle"),
             ({"to": "2025-06-02T00:00:00Z"}, "from"),
-        ]:  # fmt: skip
+        ]:
             r = c.post(f"{P}/reprice", json={**body, "dry_run": False})
             assert r.status_code == 422, r.text
             assert field in {e["field"] for e in r.json()["errors"]}, r.json()
         assert c.get(f"{P}/reprices").json() == before
         # A project key reprices only its own project.
-        r = c.post(f"{P}/reprice", json={"from": "2025-06-01T00:00:00Z",
-                                          "to": "2025-06-02T00:00:00Z", "project": "other"})  # fmt: skip
+        r = c.post(
+            f"{P}/reprice",
+            json={"from": "2025-06-01T00:00:00Z", "to": "2025-06-02T00:00:00Z", "project": "other"},
+        )
         assert r.status_code == 403, r.text
     with live.client(live.key(project, "read")) as c:  # admin scope needed
-        r = c.post(f"{P}/reprice", json={"from": "2025-06-01T00:00:00Z",
-                                          "to": "2025-06-02T00:00:00Z"})  # fmt: skip
+        r = c.post(
+            f"{P}/reprice", json={"from": "2025-06-01T00:00:00Z", "to": "2025-06-02T00:00:00Z"}
+        )
         assert r.status_code == 403
