@@ -113,19 +113,14 @@ def request_of(row: sa.Row) -> RepriceRequest:  # type: ignore[type-arg]
 
 
 def pending(db: MetaDB, owner: str) -> list[sa.Row]:  # type: ignore[type-arg]
-    """Queued rows, and running rows this replica left when a process of it died (its owner
-    names the same replica, another process)."""
+    """Queued rows, and running rows of other processes (the caller decides which of those
+    were left by a crash: see RepriceService.run_pending)."""
     t = price_reprices.c
-    replica = owner.rsplit(":", 1)[0]
     with db.engine.connect() as conn:
         rows = conn.execute(
             sa.select(price_reprices).where(t.status.in_(("queued", "running"))).order_by(t.id)
         ).all()
-    return [
-        r for r in rows
-        if r.status == "queued"
-        or (_owner(r.actor).rsplit(":", 1)[0] == replica and _owner(r.actor) != owner)
-    ]  # fmt: skip
+    return [r for r in rows if r.status == "queued" or _owner(r.actor) != owner]
 
 
 def as_dict(row: sa.Row) -> dict[str, Any]:  # type: ignore[type-arg]

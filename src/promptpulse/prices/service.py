@@ -111,7 +111,9 @@ class RepriceService:
         return audit.queue(self.meta, req)
 
     def run_pending(self) -> int:
-        """Queued reprices, and running ones a dead process of this replica left."""
+        """Queued reprices, and running ones a dead process left: with a metadata database of
+        its own (one server) every running row of another process; with replicas sharing it,
+        only rows of this replica (a stable PROMPTPULSE_REPLICA_ID) from an earlier process."""
         done = 0
         for row in audit.pending(self.meta, self.owner):
             if row.status == "running" and self.shared and not self._mine(row.actor):
@@ -175,8 +177,9 @@ class RepriceService:
 
 
 def check(req: RepriceRequest) -> None:
-    if req.start.tzinfo is None or req.end.tzinfo is None:
-        raise invalid("from", "must carry a UTC offset (2026-11-01T00:00:00Z)")
+    for name, value in (("from", req.start), ("to", req.end)):
+        if value.tzinfo is None:
+            raise invalid(name, "must carry a UTC offset (2026-11-01T00:00:00Z)")
     if req.end <= req.start:
         raise invalid("to", "must be after from")
 
