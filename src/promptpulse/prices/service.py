@@ -74,10 +74,15 @@ class RepriceService:
         return out
 
     def _days(self, req: RepriceRequest) -> list[tuple[datetime, datetime]]:
+        """The days with calls to reprice, within what can hold calls at all (none is older
+        than SINCE_ALWAYS nor more than a day ahead), so that any range is a cheap question."""
+        lo, hi = max(req.start, SINCE_ALWAYS), min(req.end, self.clock() + 2 * _DAY)
+        if lo >= hi:
+            return []
         metric = CATALOG["unpriced_requests" if req.unpriced_only else "requests"]
-        rows = self.store.aggregate(_scope(req, req.start, req.end), [metric], interval="day")
+        rows = self.store.aggregate(_scope(req, lo, hi), [metric], interval="day")
         days = [r.t for r in rows if r.t is not None and (r.values.get(metric.name) or 0) > 0]
-        return [(max(req.start, d), min(req.end, d + _DAY)) for d in days]
+        return [(max(lo, d), min(hi, d + _DAY)) for d in days]
 
     def _apply(self, reprice_id: int, req: RepriceRequest, resumed: bool) -> dict[str, Any]:
         try:

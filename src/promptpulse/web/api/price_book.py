@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -28,6 +28,8 @@ from promptpulse.web.context import AppContext, context
 from promptpulse.web.problems import documented
 
 router = APIRouter(prefix="/v1/prices", tags=["prices"], responses=documented(401, 403, 422))
+EntryId = Path(..., ge=1, le=2**31 - 1, description="A price entry's id")
+RepriceId = Path(..., ge=1, le=2**31 - 1, description="A reprice's id in the audit trail")
 
 
 class PriceFields(BaseModel):
@@ -129,8 +131,8 @@ async def post_entry(
 )
 async def put_entry(
     request: Request,
-    entry_id: int,
     body: PriceFields,
+    entry_id: int = EntryId,
     key: ApiKey = Depends(require(Scope.ADMIN)),
 ) -> dict[str, Any]:
     ctx = context(request)
@@ -144,7 +146,7 @@ async def put_entry(
 
 @router.get("/entries/{entry_id}", summary="One price entry")
 async def get_one_entry(
-    request: Request, entry_id: int, key: ApiKey = Depends(require(Scope.READ))
+    request: Request, entry_id: int = EntryId, key: ApiKey = Depends(require(Scope.READ))
 ) -> dict[str, Any]:
     return entry_out(
         await run_in_threadpool(get_entry, context(request).meta, entry_id, key.project)
@@ -153,7 +155,7 @@ async def get_one_entry(
 
 @router.delete("/entries/{entry_id}", status_code=204, summary="Delete a price entry")
 async def remove_entry(
-    request: Request, entry_id: int, key: ApiKey = Depends(require(Scope.ADMIN))
+    request: Request, entry_id: int = EntryId, key: ApiKey = Depends(require(Scope.ADMIN))
 ) -> None:
     ctx = context(request)
     await run_in_threadpool(delete_entry, ctx.meta, entry_id, key.project)
@@ -186,6 +188,6 @@ async def get_reprices(
 
 @router.get("/reprices/{reprice_id}", summary="One reprice of the audit trail")
 async def get_one_reprice(
-    request: Request, reprice_id: int, key: ApiKey = Depends(require(Scope.READ))
+    request: Request, reprice_id: int = RepriceId, key: ApiKey = Depends(require(Scope.READ))
 ) -> dict[str, Any]:
     return await run_in_threadpool(get_reprice, context(request).meta, reprice_id, key.project)
