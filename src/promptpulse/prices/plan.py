@@ -98,8 +98,7 @@ def plan(calls: pa.Table, book: BookLookup, unpriced_only: bool = False) -> Plan
     day_num = c["timestamp"].cast(pa.int64()).to_numpy(zero_copy_only=False) // _DAY_US
     new_cost, new_ref = old_cost.copy(), old_ref.copy()
     keys = [_codes(c["project"]), _codes(c["provider"]), _codes(c["model"]), day_num]
-    groups, inverse = np.unique(np.stack(keys, axis=1), axis=0, return_inverse=True)
-    inverse = inverse.reshape(-1)
+    groups, inverse = _group(keys)
     order = np.argsort(inverse, kind="stable")
     bounds = np.searchsorted(inverse[order], np.arange(len(groups) + 1))
     names = {k: _dictionary(c[k]) for k in ("project", "provider", "model")}
@@ -179,6 +178,26 @@ def _tiered(f: _Tiered, inp: np.ndarray, cached: np.ndarray, out: np.ndarray,
     return cost
 
 
+def _group(keys: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct rows of the key columns (one row per group, in key order) and each call's
+    group. The columns are packed into one int64 (a 1-D sort is ~20x faster than np.unique
+    over rows) unless their ranges are too wide to pack."""
+    lows = [int(k.min()) for k in keys]
+    spans = [int(k.max()) - lo + 1 for k, lo in zip(keys, lows, strict=True)]
+    if math.prod(spans) >= 2**62:
+        groups, inverse = np.unique(np.stack(keys, axis=1), axis=0, return_inverse=True)
+        return groups, inverse.reshape(-1)
+    packed = np.zeros(len(keys[0]), dtype=np.int64)
+    for k, lo, span in zip(keys, lows, spans, strict=True):
+        packed = packed * span + (k - lo)
+    uniq, inverse = np.unique(packed, return_inverse=True)
+    columns = []
+    for lo, span in zip(reversed(lows), reversed(spans), strict=True):
+        uniq, part = np.divmod(uniq, span)
+        columns.append(part + lo)
+    return np.stack(columns[::-1], axis=1), inverse.reshape(-1)
+
+
 def _codes(column: pa.Array) -> np.ndarray:
     encoded = pc.fill_null(column, "").dictionary_encode()
     return encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
@@ -205,11 +224,11 @@ def _collect(
 ) -> Plan:
     changed = ~_same(old_cost, new_cost) | (old_ref != new_ref)
     out = Plan()
-    projects = np.asarray(c["project"].to_pylist(), dtype=object)
-    for p, d in set(zip(projects.tolist(), day_num.tolist(), strict=True)):
-        out.seen_days.add((p, _day(d)))
-    for p, d in set(zip(projects[changed].tolist(), day_num[changed].tolist(), strict=True)):
-        out.changed_days.add((p, _day(d)))
+    codes, names = _codes(c["project"]), _dictionary(c["project"])
+    for rows, days in ((slice(None), out.seen_days), (changed, out.changed_days)):
+        if len(codes[rows]):
+            groups, _ = _group([codes[rows], day_num[rows]])
+            days.update((names[p], _day(d)) for p, d in groups)
     if changed.any():
         idx = pa.array(np.flatnonzero(changed))
         out.changes.append(
@@ -235,8 +254,7 @@ def _day_rows(
     changed: np.ndarray,
 ) -> list[DayRow]:
     codes, names = _codes(model), _dictionary(model)
-    keys, inverse = np.unique(np.stack([codes, day_num], axis=1), axis=0, return_inverse=True)
-    inverse = inverse.reshape(-1)
+    keys, inverse = _group([codes, day_num])
     n = len(keys)
     calls = np.bincount(inverse, minlength=n)
     repriced = np.bincount(inverse, weights=changed, minlength=n)

@@ -144,7 +144,7 @@ async def put_entry(
     return entry_out(after)
 
 
-@router.get("/entries/{entry_id}", summary="One price entry")
+@router.get("/entries/{entry_id}", summary="One price entry", responses=documented(404))
 async def get_one_entry(
     request: Request, entry_id: int = EntryId, key: ApiKey = Depends(require(Scope.READ))
 ) -> dict[str, Any]:
@@ -153,7 +153,12 @@ async def get_one_entry(
     )
 
 
-@router.delete("/entries/{entry_id}", status_code=204, summary="Delete a price entry")
+@router.delete(
+    "/entries/{entry_id}",
+    status_code=204,
+    summary="Delete a price entry",
+    responses=documented(404),
+)
 async def remove_entry(
     request: Request, entry_id: int = EntryId, key: ApiKey = Depends(require(Scope.ADMIN))
 ) -> None:
@@ -162,7 +167,11 @@ async def remove_entry(
     ctx.prices.invalidate()
 
 
-@router.post("/reprice", summary="Reprice stored calls (dry_run: the difference per model, day)")
+@router.post(
+    "/reprice",
+    summary="Reprice stored calls (dry_run: the difference per model, day)",
+    responses=documented(400),
+)
 async def post_reprice(
     request: Request, body: RepriceIn, key: ApiKey = Depends(require(Scope.ADMIN))
 ) -> dict[str, Any]:
@@ -186,7 +195,11 @@ async def get_reprices(
     return {"reprices": rows}
 
 
-@router.get("/reprices/{reprice_id}", summary="One reprice of the audit trail")
+@router.get(
+    "/reprices/{reprice_id}",
+    summary="One reprice of the audit trail",
+    responses=documented(404),
+)
 async def get_one_reprice(
     request: Request, reprice_id: int = RepriceId, key: ApiKey = Depends(require(Scope.READ))
 ) -> dict[str, Any]:

@@ -66,7 +66,12 @@ async def put_price(
     return entry_out(entry)
 
 
-@router.delete("/{model:path}", status_code=204, summary="Remove every price entry of a model")
+@router.delete(
+    "/{model:path}",
+    status_code=204,
+    summary="Remove every price entry of a model",
+    responses=documented(404),
+)
 async def remove_price(
     request: Request,
     model: str,
