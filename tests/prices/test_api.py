@@ -5,10 +5,13 @@ field or the entry, and nothing stored."""
 
 from __future__ import annotations
 
+import json
+import math
 from typing import Any
 
 import httpx
 
+from tests.cli.helpers import run
 from tests.conftest import LiveServer
 
 P = "/v1/prices"
@@ -198,3 +201,45 @@ def test_bad_reprice_requests(live: LiveServer, project: str) -> None:
             f"{P}/reprice", json={"from": "2025-06-01T00:00:00Z", "to": "2025-06-02T00:00:00Z"}
         )
         assert r.status_code == 403
+
+
+def test_cli_reprice_dry_run_then_write(live: LiveServer, project: str) -> None:
+    """`promptpulse prices reprice` through the running server: the dry run's table, then the
+    write, recorded in the audit trail with the same totals as the JSON dry run said."""
+    calls = [
+        {"id": f"cli-{i}", "timestamp": f"2025-06-0{1 + i % 3}T12:00:00Z", "model": "cli-model",
+         "latency_ms": 1, "input_tokens": 1000 * (i + 1), "output_tokens": 100}
+        for i in range(6)
+    ]  # fmt: skip
+    admin = live.key(project, "ingest,read,admin")
+    with live.client(admin) as c:
+        assert c.post("/v1/events", json={"events": calls}).status_code == 200
+    meta_key = {"--url": live.url, "--api-key": admin}
+    args = ["prices", "reprice", "--from", "2025-06-01T00:00:00Z", "--to",
+            "2025-06-04T00:00:00Z", "--model", "cli-model"]  # fmt: skip
+    flags = [x for kv in meta_key.items() for x in kv]
+    # A price from June 2 on, set afterwards (the leader may reprice the unpriced calls in the
+    # background meanwhile: the costs after are the same either way).
+    with live.client(admin) as c:
+        june = {"model": "cli-model", "input_per_mtok": 1, "output_per_mtok": 10,
+                "valid_from": "2025-06-02"}  # fmt: skip
+        r = c.post(f"{P}/entries", json=june)
+        assert r.status_code == 201, r.text
+    dry = run(*args, "--dry-run", "--json", *flags)
+    assert dry.returncode == 0, dry.stderr
+    report = json.loads(dry.stdout)
+    want = sum((c["input_tokens"] + 10 * c["output_tokens"]) / 1e6 for c in calls
+               if c["timestamp"] >= "2025-06-02")  # fmt: skip
+    assert report["id"] is None
+    assert math.isclose(report["totals"]["cost_after"], want, rel_tol=1e-12)
+    table = run(*args, "--dry-run", *flags)
+    assert table.returncode == 0 and "2025-06-02" in table.stdout and "dry run" in table.stdout
+    done = run(*args, *flags)
+    assert done.returncode == 0 and "written" in done.stdout, done.stderr
+    with live.client(admin) as c:
+        [row] = [r for r in c.get(f"{P}/reprices").json()["reprices"] if r["model"] == "cli-model"
+                 and not r["automatic"]]  # fmt: skip
+    assert row["status"] == "done" and math.isclose(row["cost_after"], want, rel_tol=1e-12)
+    bad = run("prices", "reprice", "--from", "2025-06-04T00:00:00Z", "--to",
+              "2025-06-01T00:00:00Z", *flags)  # fmt: skip
+    assert bad.returncode == 2 and "to" in bad.stderr and "Traceback" not in bad.stderr
