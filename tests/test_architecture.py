@@ -81,6 +81,7 @@ FEATURES = tuple(
         "notify",
         "dashboards",
         "markers",
+        "prices",
     )
 )
 TOP = ("promptpulse.app", "promptpulse.server", "promptpulse.cli", "promptpulse.demo")

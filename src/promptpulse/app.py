@@ -21,8 +21,9 @@ from promptpulse.meta import MetaDB
 from promptpulse.meta.changes import ChangeBus
 from promptpulse.meta.changes import shared as shared_metadata
 from promptpulse.meta.lease import Lease
-from promptpulse.meta.prices import OverrideCache
+from promptpulse.meta.prices import PriceBook
 from promptpulse.observability import ServerMetrics
+from promptpulse.prices import RepriceService
 from promptpulse.reports import ReportService
 from promptpulse.retention import RetentionService
 from promptpulse.rollups import make_run_once
@@ -85,7 +86,7 @@ def build_context(
         store=store,
         meta=meta,
         writer=writer,
-        prices=OverrideCache(meta),
+        prices=PriceBook(meta),
         clock=clock,
         metrics=server_metrics,
         changes=changes,
@@ -95,6 +96,15 @@ def build_context(
         exports=ExportService(store, settings, clock),
         reports=ReportService(meta.engine, store, clock, settings),
         lease=Lease(meta, settings.replica_name, settings.lease_ttl_s),
+        reprices=RepriceService(
+            store,
+            meta,
+            clock,
+            settings.replica_name,
+            shared_metadata(meta.engine),
+            settings.reprice_interval_s,
+            settings.unpriced_reprice_interval_s,
+        ),
     )
 
 
@@ -135,6 +145,8 @@ def periodic_jobs(ctx: AppContext) -> list[DaemonTask]:
             await asyncio.to_thread(ctx.retention.apply)
 
         tasks.append(DaemonTask("retention", s.retention_interval_s, apply_retention))
+    if s.reprice_interval_s > 0:
+        tasks.append(ctx.reprices.daemon())
     tasks += ctx.exports.daemons()
     tasks.append(ctx.reports.daemon())
     return tasks

@@ -125,6 +125,16 @@ class Settings(BaseSettings):
         description="An hour or day is compacted once closed this long; later calls "
         "are still folded in.",
     )
+    reprice_interval_s: float = Field(
+        5.0,
+        description="Seconds between runs of queued reprices (a new price for unpriced "
+        "calls) and resumes of interrupted ones (0: never).",
+    )
+    unpriced_reprice_interval_s: float = Field(
+        3600.0,
+        description="Seconds between passes that reprice unpriced calls of models a price "
+        "is now known for (the first at start-up).",
+    )
     retention_interval_s: float = Field(
         3600.0, description="Seconds between retention passes (0: only on demand)."
     )

@@ -61,6 +61,13 @@ class NotFound(PromptPulseError):
     title = "Not found"
 
 
+class Conflict(PromptPulseError):
+    """The request contradicts what is stored (an overlapping price validity...)."""
+
+    status = 409
+    title = "Conflict"
+
+
 @dataclass
 class Overloaded(PromptPulseError):
     retry_after_s: int = 1

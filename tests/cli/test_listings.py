@@ -64,11 +64,11 @@ def test_prices_list(live: LiveServer, project: str) -> None:
     assert done.returncode == 0, done.stderr
     out, data = _listed("prices", "list", "--project", project, "--data-dir", d)
     assert model in out and project in out, out
-    assert data == {  # type: ignore[comparison-overlap]
-        "prices": [
-            {"project": project, "model": model, "input_per_mtok": 0.5, "output_per_mtok": 1.5,
-             "cached_input_per_mtok": None}
-        ]
+    (entry,) = data["prices"]  # type: ignore[index]
+    assert entry == {
+        "id": entry["id"], "project": project, "model": model, "valid_from": None,
+        "valid_to": None, "input_per_mtok": 0.5, "output_per_mtok": 1.5,
+        "cached_input_per_mtok": None,
     }  # fmt: skip
 
 

@@ -36,7 +36,7 @@ def test_same_seed_same_events_and_all_of_them_valid() -> None:
     prepared = prepare_events(
         orjson.dumps({"events": first}),
         key_project=PROJECT,
-        overrides=lambda project, model: None,
+        overrides=lambda project, model, day: None,
         now=END,
         max_events=len(first),
     )

@@ -77,6 +77,7 @@ DEFAULTS: dict[str, Any] = {
     "cache_write_tokens": 0,
     "cache_hit": False,
     "retries": 0,
+    "price_ref": "client",  # both events give their cost
 }
 
 

@@ -269,7 +269,7 @@ def prepare(mapped: otlp.Mapped) -> dict[str, Any]:
 
     prepared = prepare_events(
         orjson.dumps({"events": mapped.records}), key_project="shop",
-        overrides=lambda p, m: None, now=datetime(2026, 1, 2, tzinfo=otlp.UTC),
+        overrides=lambda p, m, d: None, now=datetime(2026, 1, 2, tzinfo=otlp.UTC),
         max_events=100, fallback_costs=mapped.fallback_costs,
     )  # fmt: skip
     return prepared.table.to_pylist()[0]  # type: ignore[no-any-return]

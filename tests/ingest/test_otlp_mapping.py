@@ -87,7 +87,7 @@ def stored(records: list[dict[str, Any]]) -> Any:
     return prepare_events(
         orjson.dumps({"events": records}),
         key_project="shop",
-        overrides=lambda project, model: None,
+        overrides=lambda project, model, day: None,
         now=NOW,
         max_events=10_000,
     )

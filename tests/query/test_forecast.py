@@ -36,7 +36,7 @@ def _seed(tmp_path: Path, daily_cost: dict[datetime, float]) -> DuckStore:
     ]
     body = orjson.dumps({"events": events})
     prepared = prepare_events(
-        body, key_project="p", overrides=lambda p, m: None, now=NOW, max_events=len(events)
+        body, key_project="p", overrides=lambda p, m, d: None, now=NOW, max_events=len(events)
     )
     writer.write_sync("events", prepared.table)
     writer.stop()

@@ -72,6 +72,7 @@ def random_calls(
         "cache_hit": list(rng.random(n) < 0.05),
         "retries": rng.integers(0, 2, n).astype(np.int32),
         "received_at": [(received or datetime.now(UTC)).replace(tzinfo=None)] * n,
+        "price_ref": [None] * n,
     }
     return pa.table(cols, schema=CALL_SCHEMA)
 

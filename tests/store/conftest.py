@@ -237,6 +237,7 @@ def make_calls(rng: np.random.Generator, n: int, id_prefix: str = "c") -> pa.Tab
         "cache_hit": list(rng.random(n) < 0.06),
         "retries": rng.integers(0, 3, n).astype(np.int32),
         "received_at": [naive(END + timedelta(minutes=5))] * n,
+        "price_ref": ["client" if c == c else None for c in cost],  # (NaN: unpriced)
     }
     return pa.table(cols, schema=CALL_SCHEMA)
 

@@ -1,14 +1,20 @@
-"""`promptpulse prices set|list|delete`: per-project price overrides in the metadata database;
-a running server picks a change up within two seconds."""
+"""`promptpulse prices set|list|delete`: per-project prices (the price book, since always) in
+the metadata database, which a running server picks up within two seconds; `prices reprice`
+asks the running server to reprice stored calls."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from promptpulse.cli.local import DataDirOrDefault, metadata, settings_from
 from promptpulse.cli.output import Json, console, listing, print_json
+from promptpulse.cli.remote import DEFAULT_URL, Key, Url, call
+
+if TYPE_CHECKING:
+    from promptpulse.model import PriceEntry
 
 prices_app = typer.Typer(
     help="Per-project price overrides (USD per million tokens).", no_args_is_help=True
@@ -45,51 +51,93 @@ def prices_list(
     data_dir: DataDirOrDefault = None,
     as_json: Json = False,
 ) -> None:
-    """List price overrides."""
-    from promptpulse.meta import list_prices
+    """List the price book's entries (a model may have several, for other periods)."""
+    from promptpulse.meta import list_entries
 
     with metadata(settings_from(data_dir)) as meta:
-        prices = list_prices(meta, project)
+        found = list_entries(meta, project)
     if as_json:
-        return print_json(
-            {
-                "prices": [
-                    {
-                        "project": proj,
-                        "model": o.model,
-                        "input_per_mtok": o.input_per_mtok,
-                        "output_per_mtok": o.output_per_mtok,
-                        "cached_input_per_mtok": o.cached_input_per_mtok,
-                    }
-                    for proj, o in prices
-                ]
-            }
-        )
+        return print_json({"prices": [_entry_json(e) for e in found]})
     rows = [
         (
-            proj,
-            o.model,
-            f"{o.input_per_mtok:g}",
-            f"{o.output_per_mtok:g}",
-            "" if o.cached_input_per_mtok is None else f"{o.cached_input_per_mtok:g}",
+            str(e.id),
+            e.project,
+            e.price.model,
+            _day(e.valid_from, "always"),
+            _day(e.valid_to, "open"),
+            f"{e.price.input_per_mtok:g}",
+            f"{e.price.output_per_mtok:g}",
+            "" if e.price.cached_input_per_mtok is None else f"{e.price.cached_input_per_mtok:g}",
         )
-        for proj, o in prices
+        for e in found
     ]
-    columns = ("project", "model", "input $/M", "output $/M", "cached $/M")
+    columns = ("id", "project", "model", "from", "to", "input $/M", "output $/M", "cached $/M")
     # `prices delete MODEL --project P` takes both back: neither is cut.
     console.print(listing(columns, rows, wrap=()))
+
+
+def _day(t: datetime | None, none: str) -> str:
+    return none if t is None else t.date().isoformat()
+
+
+def _entry_json(e: PriceEntry) -> dict[str, object]:
+    return {
+        "id": e.id,
+        "project": e.project,
+        "model": e.price.model,
+        "valid_from": None if e.valid_from is None else e.valid_from.isoformat(),
+        "valid_to": None if e.valid_to is None else e.valid_to.isoformat(),
+        "input_per_mtok": e.price.input_per_mtok,
+        "output_per_mtok": e.price.output_per_mtok,
+        "cached_input_per_mtok": e.price.cached_input_per_mtok,
+    }
 
 
 @prices_app.command("delete")
 def prices_delete(
     model: str, project: Annotated[str, typer.Option()], data_dir: DataDirOrDefault = None
 ) -> None:
-    """Remove a price override."""
+    """Remove every price entry of a model in a project."""
     from promptpulse.meta import delete_price
 
     with metadata(settings_from(data_dir)) as meta:
         delete_price(meta, project, model)
     console.print(f"removed the price of {model} in {project}")
+
+
+@prices_app.command("reprice")
+def prices_reprice(
+    frm: Annotated[str, typer.Option("--from", help="Start, RFC 3339 (2026-11-01T00:00:00Z)")],
+    to: Annotated[str, typer.Option("--to", help="End (exclusive), RFC 3339")],
+    model: Annotated[str | None, typer.Option(help="Only this model")] = None,
+    project: Annotated[str | None, typer.Option(help="Only this project")] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Only show the difference per model and day")
+    ] = False,
+    url: Url = DEFAULT_URL,
+    api_key: Key = "",
+    as_json: Json = False,
+) -> None:
+    """Reprice stored calls with the price book (the running server does it).
+
+    Shows the difference per model and day; without --dry-run the costs and rollups are
+    rewritten, and the audit trail (GET /v1/prices/reprices) records it."""
+    body = {"from": frm, "to": to, "model": model, "project": project, "dry_run": dry_run}
+    found = call(url, api_key, "POST", "/v1/prices/reprice", json=body)
+    if as_json:
+        return print_json(found)
+    rows = [
+        (r["day"], r["model"], str(r["calls"]), str(r["repriced"]), f"{r['cost_before']:.6f}",
+         f"{r['cost_after']:.6f}", f"{r['delta']:+.6f}")
+        for r in found["rows"]
+    ]  # fmt: skip
+    t = found["totals"]
+    rows.append(("total", "", str(t["calls"]), str(t["repriced"]), f"{t['cost_before']:.6f}",
+                 f"{t['cost_after']:.6f}", f"{t['delta']:+.6f}"))  # fmt: skip
+    columns = ("day", "model", "calls", "repriced", "before $", "after $", "delta $")
+    console.print(listing(columns, rows, wrap=()))
+    done = "dry run: nothing written" if dry_run else f"reprice {found['id']}: written"
+    console.print(done)
 
 
 def register(app: typer.Typer) -> None:

@@ -22,7 +22,7 @@ import pydantic_core
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from promptpulse.errors import BadRequest, FieldError, Invalid, TooLarge, UnsupportedMediaType
-from promptpulse.ingest.pricing import OverrideLookup, price_call
+from promptpulse.ingest.pricing import CLIENT_REF, OverrideLookup, price_call
 from promptpulse.ingest.schema import (
     CallEvent,
     EventBatch,
@@ -204,6 +204,33 @@ def _utc_day(micros: int) -> datetime:
     return _utc_day_start(micros // 86_400_000_000)
 
 
+def _costs(
+    events: list[Call],
+    projects: list[str],
+    providers: list[str | None],
+    micros: list[int],
+    overrides: OverrideLookup,
+    fallbacks: list[float | None],
+) -> tuple[list[float | None], list[str | None]]:
+    """Each call's cost and its provenance (`price_ref`); fills in `providers` it infers."""
+    costs: list[float | None] = [e.cost_usd for e in events]
+    refs: list[str | None] = [CLIENT_REF if c is not None else None for c in costs]
+    for i, e in enumerate(events):
+        if costs[i] is None or providers[i] is None:
+            provider, computed, ref = price_call(
+                overrides, projects[i], providers[i], e.model, _utc_day(micros[i]),
+                e.input_tokens, e.cached_tokens, e.output_tokens, e.cache_write_tokens,
+            )  # fmt: skip
+            providers[i] = provider
+            if costs[i] is None:
+                costs[i], refs[i] = (
+                    (computed, ref) if computed is not None else (fallbacks[i], None)
+                )
+                if costs[i] is not None and refs[i] is None:
+                    refs[i] = CLIENT_REF  # the sender's own estimate
+    return costs, refs
+
+
 def _columns(
     events: list[Call],
     projects: list[str],
@@ -216,19 +243,7 @@ def _columns(
     offset-aware datetimes one by one)."""
     micros = [(e.timestamp - _EPOCH) // _MICROSECOND for e in events]
     providers: list[str | None] = [canonical_provider(e.provider) for e in events]
-    costs: list[float | None] = [e.cost_usd for e in events]
-    for i, e in enumerate(events):
-        if costs[i] is None or providers[i] is None:
-            provider, computed = price_call(
-                overrides, projects[i], providers[i], e.model, _utc_day(micros[i]),
-                e.input_tokens, e.cached_tokens, e.output_tokens, e.cache_write_tokens,
-            )  # fmt: skip
-            providers[i] = provider
-            costs[i] = (
-                (computed if computed is not None else fallbacks[i])
-                if costs[i] is None
-                else costs[i]
-            )
+    costs, refs = _costs(events, projects, providers, micros, overrides, fallbacks)
     received = now.astimezone(UTC).replace(tzinfo=None)
     columns: dict[str, Any] = {
         "project": projects,
@@ -262,6 +277,7 @@ def _columns(
         "cache_hit": [e.cache_hit for e in events],
         "retries": [e.retries for e in events],
         "received_at": pa.repeat(pa.scalar(received, pa.timestamp("us")), len(events)),
+        "price_ref": refs,
     }
     return pa.table(columns, schema=CALL_SCHEMA)
 

@@ -17,9 +17,10 @@ from decimal import Decimal
 from functools import lru_cache
 
 from genai_prices import Usage, calc_price
+from genai_prices import __version__ as GENAI_PRICES_VERSION
 from genai_prices.types import ModelPrice, TieredPrices
 
-from promptpulse.model import MTOK, PriceOverride
+from promptpulse.model import MTOK, PriceEntry
 
 log = logging.getLogger("promptpulse.pricing")
 
@@ -89,6 +90,7 @@ def _probe(mp: ModelPrice, lo: int, hi: int | None) -> _Linear:
 class Resolved:
     provider: str | None
     formula: _Linear | _Tiered | None
+    ref: str | None = None  # the cost provenance of the calls it priced (`price_ref`)
 
 
 def _total(mp: ModelPrice, input_tokens: int, cached: int, output: int, write: int = 0) -> Decimal:
@@ -114,8 +116,9 @@ def resolve(provider: str | None, model: str, day: date) -> Resolved:
     except (LookupError, ValueError):
         return Resolved(provider, None)
     mp = found.model_price
+    ref = f"genai-prices:{found.provider.id}/{found.model.id}@{GENAI_PRICES_VERSION}"
     if any(isinstance(v, TieredPrices) for v in vars(mp).values()):
-        return Resolved(provider or found.provider.id, _Tiered(mp))
+        return Resolved(provider or found.provider.id, _Tiered(mp), ref)
     base = _total(mp, 0, 0, 0)
     with_input = _total(mp, MTOK, 0, 0)
     linear = _Linear(
@@ -125,10 +128,12 @@ def resolve(provider: str | None, model: str, day: date) -> Resolved:
         per_output=float(_total(mp, 0, 0, MTOK) - base) / MTOK,
         per_cache_write_delta=float(_total(mp, MTOK, 0, 0, MTOK) - with_input) / MTOK,
     )
-    return Resolved(provider or found.provider.id, linear)
+    return Resolved(provider or found.provider.id, linear, ref)
 
 
-OverrideLookup = Callable[[str, str], PriceOverride | None]
+# (project, model, day as naive UTC midnight) -> the project's price book entry, if any
+OverrideLookup = Callable[[str, str, datetime], PriceEntry | None]
+CLIENT_REF = "client"  # the sender reported the cost itself
 
 
 def price_call(
@@ -141,18 +146,20 @@ def price_call(
     cached_tokens: int,
     output_tokens: int,
     cache_write_tokens: int = 0,
-) -> tuple[str | None, float | None]:
-    """(provider, cost_usd) for one call; cost None when nobody knows the price. An override
-    prices cache writes as plain input (it has no cache-write price)."""
-    override = overrides(project, model)
+) -> tuple[str | None, float | None, str | None]:
+    """(provider, cost_usd, price_ref) for one call; cost and ref None when nobody knows the
+    price. `timestamp`: the call's UTC day (naive midnight), what prices are valid by. A book
+    entry prices cache writes as plain input (it has no cache-write price)."""
+    entry = overrides(project, model, timestamp)
     resolved = resolve(provider.lower() if provider else None, model, timestamp.date())
-    if override is not None:
-        return resolved.provider, override.cost(input_tokens, cached_tokens, output_tokens)
+    if entry is not None:
+        cost = entry.price.cost(input_tokens, cached_tokens, output_tokens)
+        return resolved.provider, cost, entry.ref
     if resolved.formula is None:
-        return resolved.provider, None
+        return resolved.provider, None, None
     try:
         cost = resolved.formula.cost(input_tokens, cached_tokens, output_tokens, cache_write_tokens)
-        return resolved.provider, cost
+        return resolved.provider, cost, resolved.ref
     except Exception:  # a price-data quirk must never cost the user the call itself
         log.warning("could not price %s/%s; stored as unpriced", provider, model, exc_info=True)
-        return resolved.provider, None
+        return resolved.provider, None, None

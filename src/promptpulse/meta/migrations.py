@@ -16,6 +16,7 @@ time).
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
@@ -74,6 +75,28 @@ def add_incidents(conn: sa.Connection) -> None:
         table.create(conn, checkfirst=True)
 
 
+def add_price_book(conn: sa.Connection) -> None:
+    """Version 7: the effective-dated price book and the audit trail of repricing. The
+    overrides of before become entries valid since always (the old table stays, unread)."""
+    t.price_entries.create(conn, checkfirst=True)
+    t.price_reprices.create(conn, checkfirst=True)
+    now = datetime.now(UTC)
+    for row in conn.execute(sa.select(t.price_overrides)):
+        conn.execute(
+            t.price_entries.insert().values(
+                project=row.project,
+                model=row.model,
+                valid_from=None,
+                valid_to=None,
+                input_per_mtok=row.input_per_mtok,
+                output_per_mtok=row.output_per_mtok,
+                cached_input_per_mtok=row.cached_input_per_mtok,
+                created_at=row.updated_at or now,
+                updated_at=row.updated_at or now,
+            )
+        )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     baseline,
     add_leases,
@@ -81,6 +104,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     add_dashboards,
     add_annotations,
     add_incidents,
+    add_price_book,
 )
 HEAD = len(MIGRATIONS)
 

@@ -74,6 +74,51 @@ price_overrides = sa.Table(
     sa.Column("updated_at", UTCDateTime(), nullable=False),
 )
 
+# The price book (migration 7): a project's prices per model, each valid for a period
+# [valid_from, valid_to) (NULL: since always / open). Entries of one (project, model) never
+# overlap (meta/price_book.py checks it). `price_overrides` above is the version-1 table the
+# book replaced; its rows were copied into the book as "since always".
+price_entries = sa.Table(
+    "price_entries",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("project", sa.String(100), nullable=False),
+    sa.Column("model", sa.String(200), nullable=False),
+    sa.Column("valid_from", UTCDateTime(), nullable=True),
+    sa.Column("valid_to", UTCDateTime(), nullable=True),
+    sa.Column("input_per_mtok", sa.Float, nullable=False),
+    sa.Column("output_per_mtok", sa.Float, nullable=False),
+    sa.Column("cached_input_per_mtok", sa.Float, nullable=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.Column("note", sa.String(500), nullable=True),
+    sa.Index("ix_price_entries_project_model", "project", "model"),
+)
+
+# The audit trail of repricing (migration 7): one row per reprice that wrote costs, requested
+# by someone (`actor`: the key's name) or automatic (a new price for unpriced calls).
+price_reprices = sa.Table(
+    "price_reprices",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("requested_at", UTCDateTime(), nullable=False),
+    sa.Column("finished_at", UTCDateTime(), nullable=True),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("automatic", sa.Boolean, nullable=False, default=False),
+    sa.Column("project", sa.String(100), nullable=True),
+    sa.Column("model", sa.String(200), nullable=True),
+    sa.Column("unpriced_only", sa.Boolean, nullable=False, default=False),
+    sa.Column("range_from", UTCDateTime(), nullable=False),
+    sa.Column("range_to", UTCDateTime(), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # running | done | failed
+    sa.Column("calls", sa.Integer, nullable=False, default=0),
+    sa.Column("repriced", sa.Integer, nullable=False, default=0),
+    sa.Column("cost_before", sa.Float, nullable=False, default=0.0),
+    sa.Column("cost_after", sa.Float, nullable=False, default=0.0),
+    sa.Column("per_day", sa.Text, nullable=True),  # JSON list of per (model, day) rows
+    sa.Column("error", sa.Text, nullable=True),
+)
+
 # ---------------------------------------------------------------- alerting
 
 alert_rules = sa.Table(

@@ -23,7 +23,7 @@ from promptpulse.model.derived import (
 )
 from promptpulse.model.formula import FormulaError, Term, check_term
 from promptpulse.model.formula_parse import custom_metric
-from promptpulse.model.prices import MTOK, PriceOverride
+from promptpulse.model.prices import MTOK, PriceEntry, PriceOverride
 from promptpulse.model.providers import PROVIDER_ALIASES, canonical_provider
 from promptpulse.model.records import (
     CALL_FIELDS,
@@ -76,6 +76,7 @@ __all__ = [
     "Metric",
     "Op",
     "PeakRow",
+    "PriceEntry",
     "PriceOverride",
     "RetentionRow",
     "Scope",

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 
 MTOK = 1_000_000  # prices are per million tokens
 
@@ -27,3 +28,27 @@ class PriceOverride:
             + cached_tokens * cached_price
             + output_tokens * self.output_per_mtok
         ) / MTOK
+
+
+@dataclass(frozen=True)
+class PriceEntry:
+    """One entry of a project's price book: `price` applies to the project's calls of
+    `price.model` with valid_from <= timestamp < valid_to (None: since always / open)."""
+
+    id: int
+    project: str
+    price: PriceOverride
+    valid_from: datetime | None = None
+    valid_to: datetime | None = None
+    note: str | None = None
+    # The cost provenance of the calls this entry priced (`price_ref`), made once: ingest
+    # stores it per call.
+    ref: str = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "ref", f"book:{self.id}")
+
+    def covers(self, timestamp: datetime) -> bool:
+        return (self.valid_from is None or self.valid_from <= timestamp) and (
+            self.valid_to is None or timestamp < self.valid_to
+        )

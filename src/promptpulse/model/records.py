@@ -41,6 +41,9 @@ CALL_SCHEMA = pa.schema(
         ("cache_hit", pa.bool_()),
         ("retries", pa.int32()),
         ("received_at", pa.timestamp("us")),
+        # cost provenance: client | book:<entry id> | genai-prices:<provider>/<model>@<version>;
+        # None when unpriced (and for calls stored before provenance was recorded)
+        ("price_ref", pa.string()),
     ]
 )
 

@@ -115,6 +115,10 @@ class Store(Protocol):
         self, start: datetime, end: datetime, project: str | None = None
     ) -> dict[str, int]: ...
     def rollup_stats(self) -> dict[str, Any]: ...
+    # Repricing: set cost_usd and price_ref of the calls in `changes` (a table of project, id,
+    # cost_usd, price_ref) and rebuild the rollups of `days` ((project, UTC midnight)) from
+    # them; a crash leaves the old costs or the new ones (docs/prices.md says how per engine).
+    def apply_costs(self, changes: pa.Table, days: Sequence[tuple[str, datetime]]) -> int: ...
     # Rollups that outlived their raw calls, carried to another store (`promptpulse migrate`):
     # per project its raw horizon and the rollup rows of buckets starting before it, as
     # (rollup table, rows) in an engine-neutral shape (store/duck/carry.py); and, on the

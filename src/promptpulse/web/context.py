@@ -20,7 +20,7 @@ from promptpulse.ingest.otlp_recent import RecentSpans
 from promptpulse.ingest.writer import Writer
 from promptpulse.meta import MetaDB
 from promptpulse.meta.lease import Lease
-from promptpulse.meta.prices import OverrideCache
+from promptpulse.meta.prices import PriceBook
 from promptpulse.observability import ServerMetrics
 from promptpulse.store import Store
 from promptpulse.web.changes import ChangeFeed
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from promptpulse.alerts import AlertService
     from promptpulse.budgets import BudgetChecker
     from promptpulse.exports.service import ExportService
+    from promptpulse.prices import RepriceService
     from promptpulse.reports import ReportService
     from promptpulse.retention import RetentionService
 
@@ -43,7 +44,7 @@ class AppContext:
     store: Store
     meta: MetaDB
     writer: Writer
-    prices: OverrideCache
+    prices: PriceBook
     clock: Callable[[], datetime]
     metrics: ServerMetrics
     changes: ChangeFeed
@@ -53,6 +54,7 @@ class AppContext:
     exports: ExportService
     reports: ReportService
     lease: Lease  # whether this replica runs the periodic jobs
+    reprices: RepriceService
     # hashes of known keys, trusted for a second: a key revoked anywhere stops working here
     key_cache: KeyCache = field(default_factory=KeyCache)
     auth_failures: FailureThrottle = field(default_factory=FailureThrottle)

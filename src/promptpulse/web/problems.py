@@ -24,6 +24,7 @@ ANSWERS: dict[int, str] = {
     401: "No key, or an unknown or revoked one",
     403: "The key lacks the scope, or names another project",
     404: "No such object (or not the key's project)",
+    409: "It contradicts what is stored (an overlapping price validity names the entry)",
     413: "Too many items or bytes in one request",
     415: "An unsupported Content-Type",
     422: "A parameter or the body is wrong: `errors` names each field",

@@ -136,7 +136,8 @@ def test_cluster_ddl_text() -> None:
         in text
     )
     assert schema.add_columns(layout, "events", "cost_usd") == [
-        f"ALTER TABLE {t} ON CLUSTER `prod` ADD COLUMN IF NOT EXISTS `cost_usd` Nullable(Float64)"
+        f"ALTER TABLE {t} ON CLUSTER `prod` ADD COLUMN IF NOT EXISTS `cost_usd` Nullable(Float64) "
+        "AFTER `cache_write_tokens`"
         for t in ("events_local", "events")
     ]
     single = [s for m in migrations.MIGRATIONS for s in m(Layout())]

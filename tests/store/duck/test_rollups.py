@@ -174,8 +174,8 @@ def test_migration_backfills_rollups_of_an_old_database(tmp_path: Path) -> None:
     con.execute(MIGRATIONS[0])
     con.execute("INSERT INTO schema_version VALUES (1)")
     calls = random_calls(np.random.default_rng(3), 2_000, T0, T0 + timedelta(days=4), "old")
-    # The columns migration 4 added did not exist yet.
-    calls = calls.drop_columns(["response_model", "cache_write_tokens"])
+    # The columns migrations 4 and 6 added did not exist yet.
+    calls = calls.drop_columns(["response_model", "cache_write_tokens", "price_ref"])
     con.register("c", calls)
     con.execute("INSERT INTO events BY NAME SELECT * FROM c")
     con.close()
@@ -208,7 +208,7 @@ def test_migration_makes_stored_provider_names_canonical(tmp_path: Path) -> None
     raw = ["openai.chat", "gcp.gen_ai", "OpenAI-custom", "anthropic.messages"]
     names = pa.array([raw[i % 4] for i in range(calls.num_rows)])
     calls = calls.set_column(calls.schema.get_field_index("provider"), "provider", names)
-    calls = calls.drop_columns(["response_model", "cache_write_tokens"])
+    calls = calls.drop_columns(["response_model", "cache_write_tokens", "price_ref"])
     con.register("c", calls)
     con.execute("INSERT INTO events BY NAME SELECT * FROM c")
     con.close()

@@ -36,6 +36,8 @@ MIGRATIONS: tuple[Callable[[Layout], list[str]], ...] = (
     ],
     # 2: rollups (hourly, daily; mergeable sketches) fed by materialized views.
     rollup_sql.ddl,
+    # 3: cost provenance (which price priced a call); calls stored before have none.
+    lambda layout: schema.add_columns(layout, "events", "price_ref"),
 )
 
 

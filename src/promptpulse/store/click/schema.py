@@ -28,7 +28,7 @@ REQUIRED: frozenset[str] = frozenset(
 LOW_CARDINALITY: frozenset[str] = frozenset(
     {
         "project", "prompt_id", "prompt_version", "model", "provider", "environment", "feature",
-        "service", "status", "error_type", "name", "source",
+        "service", "status", "error_type", "name", "source", "price_ref",
     }
 )  # fmt: skip
 ARROW_TYPES: dict[pa.DataType, str] = {
@@ -138,9 +138,16 @@ def scores_ddl(layout: Layout, names: Sequence[str]) -> list[str]:
 def add_columns(layout: Layout, table: str, *names: str) -> list[str]:
     """A migration's one line for new record fields: their types come from the schema."""
     targets = [layout.local(table), table] if layout.cluster else [table]
+    order = SCHEMAS[table].names
+    # Each after the field before it in the record, so the table's columns keep the record's
+    # order (ClickHouse appends otherwise: after `_version`).
     return [
         f"ALTER TABLE {t}{layout.on} "
-        + ", ".join(f"ADD COLUMN IF NOT EXISTS `{n}` {column_type(table, n)}" for n in names)
+        + ", ".join(
+            f"ADD COLUMN IF NOT EXISTS `{n}` {column_type(table, n)} "
+            f"AFTER `{order[order.index(n) - 1]}`"
+            for n in names
+        )
         for t in targets
     ]
 

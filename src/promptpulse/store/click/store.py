@@ -33,6 +33,7 @@ from promptpulse.store import deadline
 from promptpulse.store.click.carry import CarryMixin
 from promptpulse.store.click.cohorts import CohortsMixin
 from promptpulse.store.click.connect import connect
+from promptpulse.store.click.costs import CostsMixin
 from promptpulse.store.click.lifecycle import LifecycleMixin
 from promptpulse.store.click.migrations import migrate
 from promptpulse.store.click.schema import Layout
@@ -72,7 +73,9 @@ def row_of(record: Record, groups: int, values: dict[str, Any]) -> AggRow:
     return AggRow(values, tuple(record[f"g{i}"] for i in range(groups)), aware_utc(record.get("t")))
 
 
-class ClickStore(LifecycleMixin, CohortsMixin, UsersMixin, TermsMixin, CarryMixin, VersionsMixin):
+class ClickStore(
+    CostsMixin, LifecycleMixin, CohortsMixin, UsersMixin, TermsMixin, CarryMixin, VersionsMixin
+):
     def __init__(self, target: StoreTarget, settings: Settings) -> None:
         self.target = target
         self.layout = Layout(settings.clickhouse_cluster)

@@ -63,6 +63,7 @@ class LifecycleMixin(RollupPlanning):
         derived = [m for m in metrics if m.kind is Kind.AGGREGATE]
         aggs = base_aggregates(derived)
         plain = [a for a in aggs if a.op is not Op.DISTINCT]
+        plain += [] if Agg(Op.COUNT) in plain else [Agg(Op.COUNT)]  # read below: a sum alone was 0
         distinct = [a for a in aggs if a.op is Op.DISTINCT]
         quantiles: dict[str, list[Metric]] = {}
         for m in metrics:

@@ -60,6 +60,8 @@ MIGRATIONS: tuple[str, ...] = (
     "ALTER TABLE events ADD COLUMN response_model VARCHAR;\n" + _ADDED_ROLLUP_SUMS,
     # 5: one canonical name per provider for the calls stored before (model/providers.py).
     _canonical_providers_sql(),
+    # 6: cost provenance (which price priced a call); calls stored before have none.
+    "ALTER TABLE events ADD COLUMN price_ref VARCHAR;",
 )
 
 

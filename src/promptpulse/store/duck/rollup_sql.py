@@ -222,36 +222,50 @@ def rebuild(
         projects = [project]
     done: dict[str, int] = {}
     for p in projects:
-        lo = max(start, cut[p]) if p in cut else start
-        if lo >= end:
-            continue
-        bounds = [p, naive_utc(lo), naive_utc(end)]
         con.execute("BEGIN TRANSACTION")
         try:
-            for level in LEVELS:
-                # A bucket the raw horizon cuts through keeps its rollups: they still hold the
-                # calls before the horizon, which raw no longer has.
-                level_bounds = [p, naive_utc(ceil_to(lo, level)), naive_utc(end)]
-                tables = [f"rollup_{level}", *(t for t, _, _ in sketch_tables(level))]
-                for table in tables:
-                    con.execute(
-                        f"DELETE FROM {table} WHERE project = ? AND bucket >= ? AND bucket < ?",
-                        level_bounds,
-                    )
-                where = "project = $1 AND timestamp >= $2 AND timestamp < $3"
-                for target, select in build_selects(level, "events", where, compacted=True):
-                    con.execute(f"INSERT INTO {target} {select}", level_bounds)
-            row = con.execute(
-                "SELECT count(*) FROM events WHERE project = ? AND timestamp >= ? "
-                "AND timestamp < ?",
-                bounds,
-            ).fetchone()
+            n = rebuild_project(con, start, end, p, cut)
             con.execute("COMMIT")
         except Exception:
             con.execute("ROLLBACK")
             raise
-        done[p] = int(row[0]) if row else 0
+        if n is not None:
+            done[p] = n
     return done
+
+
+def rebuild_project(
+    con: duckdb.DuckDBPyConnection,
+    start: datetime,
+    end: datetime,
+    p: str,
+    cut: dict[str, datetime] | None = None,
+) -> int | None:
+    """One project's part of `rebuild`, in the caller's transaction (a reprice rewrites costs
+    and rollups in one). Returns the calls summarised; None when the horizon leaves nothing."""
+    cut = horizons(con) if cut is None else cut
+    lo = max(start, cut[p]) if p in cut else start
+    if lo >= end:
+        return None
+    bounds = [p, naive_utc(lo), naive_utc(end)]
+    for level in LEVELS:
+        # A bucket the raw horizon cuts through keeps its rollups: they still hold the
+        # calls before the horizon, which raw no longer has.
+        level_bounds = [p, naive_utc(ceil_to(lo, level)), naive_utc(end)]
+        tables = [f"rollup_{level}", *(t for t, _, _ in sketch_tables(level))]
+        for table in tables:
+            con.execute(
+                f"DELETE FROM {table} WHERE project = ? AND bucket >= ? AND bucket < ?",
+                level_bounds,
+            )
+        where = "project = $1 AND timestamp >= $2 AND timestamp < $3"
+        for target, select in build_selects(level, "events", where, compacted=True):
+            con.execute(f"INSERT INTO {target} {select}", level_bounds)
+    row = con.execute(
+        "SELECT count(*) FROM events WHERE project = ? AND timestamp >= ? AND timestamp < ?",
+        bounds,
+    ).fetchone()
+    return int(row[0]) if row else 0
 
 
 # ---------------------------------------------------------------- merged queries

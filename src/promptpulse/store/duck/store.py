@@ -37,6 +37,7 @@ from promptpulse.store.deadline import in_context
 from promptpulse.store.duck import metadata_keys, rollup_sql
 from promptpulse.store.duck.carry import CarryMixin
 from promptpulse.store.duck.cohorts import CohortsMixin
+from promptpulse.store.duck.costs import CostsMixin
 from promptpulse.store.duck.lifecycle import LifecycleMixin
 from promptpulse.store.duck.migrations import migrate
 from promptpulse.store.duck.quantiles import exact_quantiles
@@ -84,7 +85,9 @@ def row_of(record: Record, groups: int, values: dict[str, Any]) -> AggRow:
 MINUTE_NUMBER = "(epoch_us(timestamp) + 62135596800000000) // 60000000"
 
 
-class DuckStore(LifecycleMixin, CohortsMixin, UsersMixin, TermsMixin, CarryMixin, VersionsMixin):
+class DuckStore(
+    CostsMixin, LifecycleMixin, CohortsMixin, UsersMixin, TermsMixin, CarryMixin, VersionsMixin
+):
     def __init__(
         self,
         path: Path,

@@ -32,7 +32,7 @@ COLUMNS: tuple[str, ...] = (
     "provider", "environment", "feature", "user_id", "session_id", "service", "status",
     "error_type", "error_message", "http_status", "latency_ms", "ttft_ms", "input_tokens",
     "output_tokens", "cached_tokens", "reasoning_tokens", "cache_write_tokens", "cost_usd",
-    "cache_hit", "retries", "metadata",
+    "price_ref", "cache_hit", "retries", "metadata",
 )  # fmt: skip
 
 

@@ -1,15 +1,18 @@
-"""Per-project price overrides: /v1/prices."""
+"""A project's prices per model: /v1/prices (the price book by model; entries and repricing
+are in web/api/price_book.py)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from promptpulse.meta import ApiKey, Scope, delete_price, list_prices, set_price
+from promptpulse.meta import ApiKey, Scope, delete_price, list_entries, set_price
 from promptpulse.model import PriceOverride
+from promptpulse.web.api.price_book import changed, entry_out
 from promptpulse.web.auth import project_for_write, require
 from promptpulse.web.context import context
 from promptpulse.web.problems import documented
@@ -23,27 +26,27 @@ class PriceIn(BaseModel):
     cached_input_per_mtok: float | None = Field(
         None, ge=0, allow_inf_nan=False, description="USD / 1M cached input (default: input)"
     )
+    valid_from: datetime | None = Field(
+        None, description="First UTC day it prices (a UTC midnight; absent: since always)"
+    )
+    valid_to: datetime | None = Field(
+        None, description="First UTC day it no longer prices (a UTC midnight; absent: open)"
+    )
 
 
-def _out(project: str, o: PriceOverride) -> dict[str, Any]:
-    return {
-        "project": project,
-        "model": o.model,
-        "input_per_mtok": o.input_per_mtok,
-        "output_per_mtok": o.output_per_mtok,
-        "cached_input_per_mtok": o.cached_input_per_mtok,
-    }
-
-
-@router.get("", summary="Price overrides of the key's project (admin: all)")
+@router.get("", summary="Prices of the key's project (admin: all), every entry of the book")
 async def get_prices(
     request: Request, key: ApiKey = Depends(require(Scope.READ))
 ) -> dict[str, Any]:
-    rows = await run_in_threadpool(list_prices, context(request).meta, key.project)
-    return {"prices": [_out(p, o) for p, o in rows]}
+    rows = await run_in_threadpool(list_entries, context(request).meta, key.project)
+    return {"prices": [entry_out(e) for e in rows]}
 
 
-@router.put("/{model:path}", summary="Set a model's price for a project")
+@router.put(
+    "/{model:path}",
+    summary="Set a model's price for a project and a validity (default: since always)",
+    responses=documented(409),
+)
 async def put_price(
     request: Request,
     model: str,
@@ -56,12 +59,19 @@ async def put_price(
     override = PriceOverride(
         model, price.input_per_mtok, price.output_per_mtok, price.cached_input_per_mtok
     )
-    await run_in_threadpool(set_price, ctx.meta, target, override)
-    ctx.prices.invalidate()
-    return _out(target, override)
+    entry = await run_in_threadpool(
+        set_price, ctx.meta, target, override, price.valid_from, price.valid_to
+    )
+    await run_in_threadpool(changed, ctx, entry)
+    return entry_out(entry)
 
 
-@router.delete("/{model:path}", status_code=204, summary="Remove a model's price override")
+@router.delete(
+    "/{model:path}",
+    status_code=204,
+    summary="Remove every price entry of a model",
+    responses=documented(404),
+)
 async def remove_price(
     request: Request,
     model: str,
