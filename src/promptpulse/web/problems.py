@@ -68,7 +68,7 @@ def install(app: FastAPI) -> None:
         return problem(exc.status, exc.title, exc.detail, exc.errors, headers)
 
     @app.exception_handler(RequestValidationError)
-    async def request_invalid(_: Request, exc: RequestValidationError) -> Response:
+    async def request_invalid(request: Request, exc: RequestValidationError) -> Response:
         broken = [e for e in exc.errors() if e.get("type") == "json_invalid"]
         if broken:  # not JSON at all: a 400, as for the ingest routes (docs/api.md)
             reason = str(broken[0].get("ctx", {}).get("error", "invalid JSON"))
@@ -76,7 +76,7 @@ def install(app: FastAPI) -> None:
         errors = [
             FieldError(
                 ".".join(str(p) for p in e["loc"][1:]) or str(e["loc"][0]),
-                e["msg"].removeprefix("Value error, "),  # a validator's own words
+                _not_json_hint(request, e) or e["msg"].removeprefix("Value error, "),
             )
             for e in exc.errors()
         ]
@@ -100,3 +100,16 @@ def install(app: FastAPI) -> None:
     async def unexpected(_: Request, exc: Exception) -> Response:
         log.exception("unhandled error")
         return problem(500, "Internal error", "an unexpected error happened; see the server log")
+
+
+def _not_json_hint(request: Request, error: Any) -> str | None:
+    """FastAPI reads a body sent without a JSON Content-Type (curl -d sends a form's) as a
+    string, and pydantic says only that it is not an object: name the header instead."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if (
+        tuple(error.get("loc", ())) != ("body",)
+        or kind == "application/json"
+        or kind.endswith("+json")
+    ):
+        return None
+    return f"send a JSON object with Content-Type: application/json (got '{kind or 'none'}')"
