@@ -8,6 +8,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 log = logging.getLogger("promptpulse.tasks")
+STOP_WAIT_S = 30.0  # how long stopping waits for a round in progress
 
 
 class DaemonTask:
@@ -16,6 +17,7 @@ class DaemonTask:
         self.interval_s = interval_s
         self.run_once = run_once
         self._task: asyncio.Task[None] | None = None
+        self._round: asyncio.Future[None] | None = None  # the round running now, if any
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._loop(), name=self.name)
@@ -26,11 +28,18 @@ class DaemonTask:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        # Cancelling does not stop a round's worker thread (asyncio.to_thread): wait for it, so
+        # that it never reads the store or the metadata database after the app closed them
+        # (a connection opened then would never be closed).
+        if self._round is not None and not self._round.done():
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await asyncio.wait_for(asyncio.shield(self._round), STOP_WAIT_S)
 
     async def _loop(self) -> None:
         while True:
             try:
-                await self.run_once()
+                self._round = asyncio.ensure_future(self.run_once())
+                await asyncio.shield(self._round)
             except asyncio.CancelledError:
                 raise
             except Exception:
