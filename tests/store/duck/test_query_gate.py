@@ -57,11 +57,14 @@ def held_statements(
     return threads, inside, release
 
 
-def settle(store: DuckStore, running: int, waiting: int) -> None:
-    """Until the gate counts `running` inside and `waiting` queued (bounded)."""
+def settle(store: DuckStore, running: int, waiting: int, inside: list[int] | None = None) -> None:
+    """Until the gate counts `running` inside and `waiting` queued, and `inside` holds as many
+    answers as are running (bounded)."""
     done = threading.Event()
     for _ in range(6000):
-        if store.gate.running == running and store.gate.waiting == waiting:
+        gate = store.gate
+        answered = inside is None or len(inside) == running
+        if gate.running == running and gate.waiting == waiting and answered:
             return
         done.wait(0.01)
     raise AssertionError(f"gate: {store.gate.running} running, {store.gate.waiting} waiting")
@@ -69,8 +72,7 @@ def settle(store: DuckStore, running: int, waiting: int) -> None:
 
 def test_no_more_than_the_limit_run_at_once_and_the_rest_run_after(gated: DuckStore) -> None:
     threads, inside, release = held_statements(gated, STATEMENTS)
-    settle(gated, running=2, waiting=STATEMENTS - 2)
-    assert len(inside) == 2  # the six others have not started their statement
+    settle(gated, running=2, waiting=STATEMENTS - 2, inside=inside)  # six queued, not started
     release.set()
     for t in threads:
         t.join(60)
@@ -83,7 +85,7 @@ def test_zero_means_no_bound(tmp_path: Path) -> None:
     store = open_duck(tmp_path, 0)
     try:
         threads, inside, release = held_statements(store, STATEMENTS)
-        settle(store, running=STATEMENTS, waiting=0)
+        settle(store, running=STATEMENTS, waiting=0, inside=inside)
         release.set()
         for t in threads:
             t.join(60)
