@@ -134,6 +134,18 @@ def test_the_writer_does_not_queue_behind_readers(gated: DuckStore) -> None:
     assert gated.row_counts()["calls"] == calls.num_rows
 
 
+def test_the_health_ping_does_not_queue(gated: DuckStore) -> None:
+    threads, _, release = held_statements(gated, 2)
+    settle(gated, running=2, waiting=0)
+    try:
+        gated.ping()  # both slots taken: answers anyway
+        assert gated.gate.waiting == 0
+    finally:
+        release.set()
+        for t in threads:
+            t.join(60)
+
+
 def test_a_negative_limit_is_refused() -> None:
     with pytest.raises(ValueError, match="query_concurrency"):
         Settings(query_concurrency=-1)

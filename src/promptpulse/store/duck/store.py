@@ -124,12 +124,13 @@ class DuckStore(
             self._rollup_horizons = rollup_sql.rollup_horizons(cur)
 
     @contextmanager
-    def _cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
+    def _cursor(self, gated: bool = True) -> Iterator[duckdb.DuckDBPyConnection]:
         """A fresh cursor that is interrupted when the query time limit passes, or the request's
         deadline (store.deadline) does, or the request is cancelled. It first waits for a slot
-        at the gate, for at most the time the statement has."""
+        at the gate, for at most the time the statement has (`gated=False`: for trivial ones)."""
         request = deadline.current()
-        with self.gate.admitted(self._time_left(request)):
+        wait_s = self._time_left(request)
+        with self.gate.admitted(wait_s) if gated else nullcontext():
             limit = self._time_left(request)  # again: the wait at the gate used some of it
             with self._lock:
                 cur = self._con.cursor()
@@ -409,7 +410,8 @@ class DuckStore(
     # ------------------------------------------------------------ health
 
     def ping(self) -> None:
-        with self._cursor() as cur:
+        # A health probe must not queue behind the dashboards' statements (gate.py).
+        with self._cursor(gated=False) as cur:
             cur.execute("SELECT 1").fetchall()
 
     def close(self) -> None:
