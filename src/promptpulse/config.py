@@ -76,6 +76,12 @@ class Settings(BaseSettings):
         description="A read request's queries are interrupted once it has run this long "
         "(every statement of it together; sooner when the client disconnects).",
     )
+    query_concurrency: int | None = Field(
+        None,
+        ge=0,
+        description="DuckDB statements that run at once; the rest queue within their request's "
+        "time (default: cores - 1, at least 1, so the ingest writer keeps a core; 0: no bound).",
+    )
     log_level: str = Field("info", description="Log level of the server.")
     alerts_interval_s: float = Field(
         30.0, description="Seconds between alert evaluation rounds (0: only on demand)."

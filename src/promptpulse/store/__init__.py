@@ -29,6 +29,7 @@ def open_store(settings: Settings) -> Store:
             settings.query_timeout_s,
             settings.rollup_min_calls,
             settings.duckdb_checkpoint_threshold,
+            settings.query_concurrency,
         )
     from promptpulse.store.click import ClickStore
 

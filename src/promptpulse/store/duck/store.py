@@ -38,6 +38,7 @@ from promptpulse.store.duck import metadata_keys, rollup_sql
 from promptpulse.store.duck.carry import CarryMixin
 from promptpulse.store.duck.cohorts import CohortsMixin
 from promptpulse.store.duck.costs import CostsMixin
+from promptpulse.store.duck.gate import QueryGate, default_limit
 from promptpulse.store.duck.lifecycle import LifecycleMixin
 from promptpulse.store.duck.migrations import migrate
 from promptpulse.store.duck.quantiles import exact_quantiles
@@ -96,6 +97,7 @@ class DuckStore(
         query_timeout_s: float = 30.0,
         rollup_min_calls: int = 1_000_000,
         checkpoint_threshold: str = "128MB",
+        query_concurrency: int | None = None,
     ) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         config: dict[str, Any] = {
@@ -111,6 +113,8 @@ class DuckStore(
         self._timeout = query_timeout_s
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="promptpulse-query")
+        # At most this many statements at once, so that the writer keeps a core (gate.py).
+        self.gate = QueryGate(default_limit() if query_concurrency is None else query_concurrency)
         # Long ranges with at least this many calls answer from rollups (0: whenever possible).
         self.rollup_min_calls = rollup_min_calls
         self._maintenance = threading.Lock()  # compaction, rebuild, retention, erasure
@@ -120,18 +124,33 @@ class DuckStore(
             self._rollup_horizons = rollup_sql.rollup_horizons(cur)
 
     @contextmanager
-    def _cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
+    def _cursor(self, gated: bool = True) -> Iterator[duckdb.DuckDBPyConnection]:
         """A fresh cursor that is interrupted when the query time limit passes, or the request's
-        deadline (store.deadline) does, or the request is cancelled."""
+        deadline (store.deadline) does, or the request is cancelled. It first waits for a slot
+        at the gate, for at most the time the statement has (`gated=False`: for trivial ones)."""
         request = deadline.current()
-        limit = self._timeout if request is None else min(self._timeout, request.check())
-        with self._lock:
-            cur = self._con.cursor()
+        wait_s = self._time_left(request)
+        with self.gate.admitted(wait_s) if gated else nullcontext():
+            limit = self._time_left(request)  # again: the wait at the gate used some of it
+            with self._lock:
+                cur = self._con.cursor()
+            with self._interruptible(cur, request, limit):
+                yield cur
+
+    def _time_left(self, request: deadline.Deadline | None) -> float:
+        return self._timeout if request is None else min(self._timeout, request.check())
+
+    @contextmanager
+    def _interruptible(
+        self, cur: duckdb.DuckDBPyConnection, request: deadline.Deadline | None, limit: float
+    ) -> Iterator[None]:
+        """`cur` interrupted after `limit` s, or on cancellation; DuckDB's own failures of a busy
+        server as StoreUnavailable. Closes `cur`."""
         timer = threading.Timer(limit, cur.interrupt)
         timer.start()
         try:
             with request.watching(cur.interrupt) if request else nullcontext():
-                yield cur
+                yield
         except duckdb.InterruptException as exc:
             if request is not None:
                 request.check()  # names the deadline or the cancellation
@@ -391,7 +410,8 @@ class DuckStore(
     # ------------------------------------------------------------ health
 
     def ping(self) -> None:
-        with self._cursor() as cur:
+        # A health probe must not queue behind the dashboards' statements (gate.py).
+        with self._cursor(gated=False) as cur:
             cur.execute("SELECT 1").fetchall()
 
     def close(self) -> None:
