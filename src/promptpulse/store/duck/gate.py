@@ -10,17 +10,11 @@ free for the writer, whose own cursor never passes through here.
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from promptpulse.errors import StoreUnavailable
-
-
-def default_limit() -> int:
-    """One core left for the writer: cores - 1, at least one."""
-    return max(1, (os.cpu_count() or 1) - 1)
 
 
 class QueryGate:

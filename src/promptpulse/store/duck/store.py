@@ -38,7 +38,7 @@ from promptpulse.store.duck import metadata_keys, rollup_sql
 from promptpulse.store.duck.carry import CarryMixin
 from promptpulse.store.duck.cohorts import CohortsMixin
 from promptpulse.store.duck.costs import CostsMixin
-from promptpulse.store.duck.gate import QueryGate, default_limit
+from promptpulse.store.duck.gate import QueryGate
 from promptpulse.store.duck.lifecycle import LifecycleMixin
 from promptpulse.store.duck.migrations import migrate
 from promptpulse.store.duck.quantiles import exact_quantiles
@@ -97,7 +97,7 @@ class DuckStore(
         query_timeout_s: float = 30.0,
         rollup_min_calls: int = 1_000_000,
         checkpoint_threshold: str = "128MB",
-        query_concurrency: int | None = None,
+        query_concurrency: int = 0,
     ) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         config: dict[str, Any] = {
@@ -114,7 +114,7 @@ class DuckStore(
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="promptpulse-query")
         # At most this many statements at once, so that the writer keeps a core (gate.py).
-        self.gate = QueryGate(default_limit() if query_concurrency is None else query_concurrency)
+        self.gate = QueryGate(query_concurrency)
         # Long ranges with at least this many calls answer from rollups (0: whenever possible).
         self.rollup_min_calls = rollup_min_calls
         self._maintenance = threading.Lock()  # compaction, rebuild, retention, erasure
