@@ -32,8 +32,8 @@ EntryId = Path(..., ge=1, le=2**31 - 1, description="A price entry's id")
 RepriceId = Path(..., ge=1, le=2**31 - 1, description="A reprice's id in the audit trail")
 
 
-class PriceFields(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class PriceValidity(BaseModel):
+    """A model's prices and when they apply: the body of `PUT /v1/prices/{model}` too."""
 
     input_per_mtok: float = Field(..., ge=0, allow_inf_nan=False, description="USD / 1M input")
     output_per_mtok: float = Field(..., ge=0, allow_inf_nan=False, description="USD / 1M output")
@@ -46,6 +46,11 @@ class PriceFields(BaseModel):
     valid_to: datetime | None = Field(
         None, description="First UTC day it no longer prices (a UTC midnight; absent: open)"
     )
+
+
+class PriceFields(PriceValidity):
+    model_config = ConfigDict(extra="forbid")
+
     note: str | None = Field(None, max_length=500)
 
 

@@ -3,35 +3,19 @@ are in web/api/price_book.py)."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from promptpulse.meta import ApiKey, Scope, delete_price, list_entries, set_price
 from promptpulse.model import PriceOverride
-from promptpulse.web.api.price_book import changed, entry_out
+from promptpulse.web.api.price_book import PriceValidity, changed, entry_out
 from promptpulse.web.auth import project_for_write, require
 from promptpulse.web.context import context
 from promptpulse.web.problems import documented
 
 router = APIRouter(prefix="/v1/prices", tags=["prices"], responses=documented(401, 403, 422))
-
-
-class PriceIn(BaseModel):
-    input_per_mtok: float = Field(..., ge=0, allow_inf_nan=False, description="USD / 1M input")
-    output_per_mtok: float = Field(..., ge=0, allow_inf_nan=False, description="USD / 1M output")
-    cached_input_per_mtok: float | None = Field(
-        None, ge=0, allow_inf_nan=False, description="USD / 1M cached input (default: input)"
-    )
-    valid_from: datetime | None = Field(
-        None, description="First UTC day it prices (a UTC midnight; absent: since always)"
-    )
-    valid_to: datetime | None = Field(
-        None, description="First UTC day it no longer prices (a UTC midnight; absent: open)"
-    )
 
 
 @router.get("", summary="Prices of the key's project (admin: all), every entry of the book")
@@ -50,7 +34,7 @@ async def get_prices(
 async def put_price(
     request: Request,
     model: str,
-    price: PriceIn,
+    price: PriceValidity,
     project: str | None = Query(None, description="Required with an admin key"),
     key: ApiKey = Depends(require(Scope.ADMIN)),
 ) -> dict[str, Any]:
