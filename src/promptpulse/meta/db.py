@@ -114,8 +114,10 @@ def _transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
-    # WAL lets the CLI write while the server reads; busy_timeout waits instead of failing.
+    # WAL lets the CLI write while the server reads; busy_timeout waits instead of failing:
+    # 30 s, since processes starting together wait for each other's migrations (seven steps
+    # each on a fresh file; 5 s ran out on a loaded 2-core machine).
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA busy_timeout=5000")
+    cur.execute("PRAGMA busy_timeout=30000")
     cur.close()

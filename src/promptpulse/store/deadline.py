@@ -17,6 +17,8 @@ from typing import Any
 
 from promptpulse.errors import StoreUnavailable
 
+RETRY_INTERRUPT_S = (0.05, 0.25, 1.0, 5.0)
+
 
 class Deadline:
     def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
@@ -42,6 +44,16 @@ class Deadline:
     def cancel(self, reason: str) -> None:
         with self._lock:
             self.reason = reason
+        self._interrupt_watched()
+        # A statement watched but not started yet misses an interrupt (DuckDB drops one that
+        # comes before `execute`): interrupt what is still watched a few more times.
+        for delay in RETRY_INTERRUPT_S:
+            timer = threading.Timer(delay, self._interrupt_watched)
+            timer.daemon = True
+            timer.start()
+
+    def _interrupt_watched(self) -> None:
+        with self._lock:
             interrupts = list(self._interrupts)
         for interrupt in interrupts:
             interrupt()
