@@ -1,8 +1,8 @@
 """Dashboard figures in a real Chromium: time until the Overview is fully drawn, and the time
 from sending an ingest call to the new call being on screen in Live mode.
 
-    .venv/bin/python bench/dashboard.py --events 1000000        # seeds its own data directory
-    .venv/bin/python bench/dashboard.py --events 10000000 --days 30 --range 7d
+    PYTHONPATH=src .venv/bin/python -m bench.dashboard --events 1000000        # seeds its own data directory
+    PYTHONPATH=src .venv/bin/python -m bench.dashboard --events 10000000 --days 30 --range 7d
 
 Seeding writes synthetic calls straight into a fresh DuckDB file (time-ordered, like real
 traffic), then a real `promptpulse serve` subprocess serves it. Live is measured on the push
@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import random
 import shutil
 import socket
@@ -35,6 +34,8 @@ from typing import Any
 
 import duckdb
 import httpx
+
+from bench._common import cpu_model
 
 CLI = str(Path(sys.executable).parent / "promptpulse")
 CHROMIUM = "/usr/bin/chromium"
@@ -183,16 +184,6 @@ def measure_live(page: Any, url: str, key: str, runs: int, gap_s: float) -> dict
             acked.append(max(0.0, seen - ack))
             time.sleep(gap_s * (0.5 + rng.random()))  # land anywhere in the debounce cycle
     return {"sent": sent, "acked": acked}
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def main() -> None:

@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
@@ -32,7 +31,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench._common import ROOT
+from bench._common import ROOT, cpu_model
 from bench._perf_table import build_rows, format_table, medians, parse_result, table_json
 from bench._sticks import Sticks
 
@@ -115,16 +114,6 @@ def attempt(run: Callable[[], dict[str, Any]]) -> dict[str, Any]:
 
 def say(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def commit() -> str:
