@@ -77,6 +77,7 @@ def calls(rng: np.random.Generator, n: int, offset: int) -> pa.Table:
         "received_at": pa.array(ts, pa.timestamp("us")),
     }  # fmt: skip
     cols["response_model"] = pa.nulls(n, pa.string())
+    cols["price_ref"] = pa.array(["client"] * n)  # the sender gave the cost
     return pa.table({f: cols[f] for f in CALL_SCHEMA.names}, schema=CALL_SCHEMA)
 
 

@@ -12,10 +12,19 @@ STOP_WAIT_S = 30.0  # how long stopping waits for a round in progress
 
 
 class DaemonTask:
-    def __init__(self, name: str, interval_s: float, run_once: Callable[[], Awaitable[None]]):
+    def __init__(
+        self,
+        name: str,
+        interval_s: float,
+        run_once: Callable[[], Awaitable[None]],
+        on_stop: Callable[[], None] | None = None,
+    ):
         self.name = name
         self.interval_s = interval_s
         self.run_once = run_once
+        # Tells a long round in a worker thread to end at its next safe point (cancelling
+        # cannot reach into the thread).
+        self.on_stop = on_stop
         self._task: asyncio.Task[None] | None = None
         self._round: asyncio.Future[None] | None = None  # the round running now, if any
 
@@ -23,6 +32,8 @@ class DaemonTask:
         self._task = asyncio.create_task(self._loop(), name=self.name)
 
     async def stop(self) -> None:
+        if self.on_stop is not None:
+            self.on_stop()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

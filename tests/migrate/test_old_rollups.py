@@ -54,7 +54,7 @@ def test_rollups_before_the_raw_horizon_come_over(tmp_path: Path, pg_url: str) -
     tokens = np.array(calls.column("input_tokens").to_pylist())
     target = Settings(data_dir=tmp_path / "replica", store_url=to, metadata_url=pg_url,
                       alerts_interval_s=0, rollup_interval_s=0, retention_interval_s=0,
-                      reports_interval_s=0)  # fmt: skip
+                      reports_interval_s=0, reprice_interval_s=0)  # fmt: skip
     everything = {"from": T0.isoformat(), "to": END.isoformat()}
     with TestClient(create_app(target), headers={"Authorization": f"Bearer {key}"}) as c:
         for p in np.unique(project):

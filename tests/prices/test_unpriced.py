@@ -120,3 +120,44 @@ def test_the_periodic_pass_prices_calls_of_models_now_known(tmp_path: Path) -> N
     finally:
         store.close()
         meta.close()
+
+
+def test_the_pass_waits_a_minute_after_start_and_a_stopping_server_ends_it(tmp_path: Path) -> None:
+    """The first unpriced pass runs a minute after start-up, not in it; once the server stops,
+    no further reprice starts (one cut short on ClickHouse would leave its days' rollups
+    missing until resumed)."""
+    clock = [datetime(2025, 7, 1, tzinfo=UTC)]
+    store = open_store(backend_settings("duckdb", tmp_path / "data"))
+    meta = MetaDB(f"sqlite:///{tmp_path / 'meta.sqlite'}")
+    try:
+        events = [
+            {"id": f"s{i}", "project": "p", "model": "gpt-4o",
+             "timestamp": (datetime(2025, 6, 3, tzinfo=UTC) + timedelta(hours=i)).isoformat(),
+             "latency_ms": 1, "input_tokens": 500 + i, "output_tokens": 50}
+            for i in range(6)
+        ]  # fmt: skip
+        prepared = prepare_events(
+            body(events), key_project=None, overrides=lambda *a: None, now=clock[0], max_events=6
+        )
+        table = prepared.table
+        for name, kind in (("cost_usd", pa.float64()), ("price_ref", pa.string())):
+            at = table.schema.get_field_index(name)
+            table = table.set_column(at, name, pa.nulls(table.num_rows, kind))
+        write(store, "events", table)
+        service = RepriceService(store, meta, lambda: clock[0], "test")
+        service.run_once()
+        assert list_reprices(meta) == []  # start-up: not yet
+        clock[0] += timedelta(seconds=59)
+        service.run_once()
+        assert list_reprices(meta) == []
+        clock[0] += timedelta(seconds=1)
+        service.stopping.set()  # the server is stopping: the due pass does not start
+        service.run_once()
+        assert list_reprices(meta) == []
+        service.stopping.clear()
+        service.run_once()
+        [row] = list_reprices(meta)
+        assert row["repriced"] == 6 and row["automatic"]
+    finally:
+        store.close()
+        meta.close()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import threading
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -32,6 +33,7 @@ log = logging.getLogger("promptpulse.prices")
 # "Since always" as a reprice range: no call is older (the store keeps UTC times from here).
 SINCE_ALWAYS = datetime(2000, 1, 1, tzinfo=UTC)
 _DAY = timedelta(days=1)
+FIRST_UNPRICED_PASS_S = 60.0
 
 
 class RepriceService:
@@ -51,7 +53,10 @@ class RepriceService:
         self.shared = shared  # replicas share the metadata: resume only this replica's rows
         self.interval_s = interval_s
         self.unpriced_interval_s = unpriced_interval_s
-        self._unpriced_due = -math.inf
+        self._unpriced_due: float | None = None  # the first pass: a minute after start-up
+        # Set when the server stops: the rounds end between two reprices, never inside one
+        # (on ClickHouse a rebuild cut short leaves a day's rollups missing until resumed).
+        self.stopping = threading.Event()
 
     # ------------------------------------------------------------ one reprice
 
@@ -121,6 +126,8 @@ class RepriceService:
         only rows of this replica (a stable PROMPTPULSE_REPLICA_ID) from an earlier process."""
         done = 0
         for row in audit.pending(self.meta, self.owner):
+            if self.stopping.is_set():
+                break
             if row.status == "running" and self.shared and not self._mine(row.actor):
                 continue
             if row.status == "queued" and not audit.claim(self.meta, row.id, self.owner):
@@ -157,6 +164,8 @@ class RepriceService:
                 todo.add((project, model))
         repriced = 0
         for project, model in sorted(todo):
+            if self.stopping.is_set():
+                break
             req = RepriceRequest(
                 scope.start, scope.end, project, model, False, True, "unpriced pass", True
             )
@@ -170,7 +179,9 @@ class RepriceService:
     def run_once(self) -> None:
         self.run_pending()
         now = self.clock().timestamp()
-        if now >= self._unpriced_due:
+        if self._unpriced_due is None:  # not at start-up, when the server is busiest
+            self._unpriced_due = now + min(FIRST_UNPRICED_PASS_S, self.unpriced_interval_s)
+        if now >= self._unpriced_due and not self.stopping.is_set():
             self._unpriced_due = now + self.unpriced_interval_s
             self.reprice_unpriced()
 
@@ -178,7 +189,7 @@ class RepriceService:
         async def once() -> None:
             await asyncio.to_thread(self.run_once)
 
-        return DaemonTask("prices", self.interval_s, once)
+        return DaemonTask("prices", self.interval_s, once, on_stop=self.stopping.set)
 
 
 def check(req: RepriceRequest) -> None:
