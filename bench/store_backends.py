@@ -7,7 +7,9 @@ runs), and the process's resident memory. Each backend runs in a process of its 
         [--seed-sql] [--backends duckdb,chdb]
 
 With --seed-sql the calls beyond --ingest are made in SQL inside the engine (bench/seed_sql.py,
-the same distributions): the way to 10 M and 100 M; seed_s is how long seeding took.
+the same distributions): the way to 10 M and 100 M; seed_s is how long seeding took. With
+--existing DIR the queries run over a DuckDB data directory seeded before (`bench.scale` keeps
+its stores under bench-data/scale/calls-N), without seeding it again.
 """
 
 from __future__ import annotations
@@ -144,6 +146,16 @@ def run(
         _seed_batches(store, rng, n_ingest, n_calls)
     store.compact_rollups(END + timedelta(days=1), timedelta(hours=1))
     out["seed_s"] = time.perf_counter() - started
+    out.update(queries(store, runs))
+    store.close()
+    shutil.rmtree(root, ignore_errors=True)  # ~700 MB at 10 M calls
+    return out
+
+
+def queries(store: Store, runs: int) -> dict[str, float]:
+    """Overview, hourly series and breakdown by model over the 30 days, exact then from
+    rollups (median of warm runs, ms); the process's memory; the calls stored."""
+    out: dict[str, float] = {}
     scope = Scope(END - timedelta(days=DAYS), END)
     for mode, min_calls in (("exact", 10**18), ("rollup", 0)):
         store.rollup_min_calls = min_calls  # type: ignore[attr-defined]
@@ -163,9 +175,17 @@ def run(
         )
     out["rss_mb"], out["peak_rss_mb"] = rss_mb()
     out["calls"] = store.row_counts()["calls"]
-    store.close()
-    shutil.rmtree(root, ignore_errors=True)  # ~700 MB at 10 M calls
     return out
+
+
+def existing(data_dir: Path, runs: int) -> dict[str, float]:
+    """The queries over a DuckDB data directory seeded before (`bench.scale --root` keeps its
+    stores): no ingest, no seeding."""
+    store = open_store(Settings(data_dir=data_dir, query_timeout_s=3600))
+    try:
+        return queries(store, runs)
+    finally:
+        store.close()
 
 
 def main() -> None:
@@ -176,7 +196,11 @@ def main() -> None:
     parser.add_argument("--backend", choices=["duckdb", "chdb"])
     parser.add_argument("--backends", default="duckdb,chdb", help="which, in this order")
     parser.add_argument("--seed-sql", action="store_true", help="seed in SQL (10 M / 100 M)")
+    parser.add_argument("--existing", type=Path, help="a seeded DuckDB data dir: queries only")
     args = parser.parse_args()
+    if args.existing:
+        print(json.dumps(existing(args.existing, args.runs)))
+        return
     if args.backend:
         print(json.dumps(run(args.backend, args.calls, args.ingest, args.runs, args.seed_sql)))
         return

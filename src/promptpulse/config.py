@@ -140,7 +140,7 @@ class Settings(BaseSettings):
     unpriced_reprice_interval_s: float = Field(
         3600.0,
         description="Seconds between passes that reprice unpriced calls of models a price "
-        "is now known for (the first at start-up).",
+        "is now known for (the first a minute after start-up).",
     )
     retention_interval_s: float = Field(
         3600.0, description="Seconds between retention passes (0: only on demand)."

@@ -73,8 +73,16 @@ def test_firing_alert_lists_changes_just_before_it(srv: AlertServer, receiver: R
         )
         assert rule.status_code == 201, rule.text
     srv.clock.set(fired)
-    changes = [c for c in srv.evaluate()["changes"] if c["source_id"] == rule.json()["id"]]
+    store = srv.live.ctx.store
+    read = store.version_starts
+    reads: list[object] = []  # the real store's reads of first calls, counted
+    store.version_starts = lambda scope: reads.append(scope) or read(scope)
+    try:
+        changes = [c for c in srv.evaluate()["changes"] if c["source_id"] == rule.json()["id"]]
+    finally:
+        del store.version_starts
     assert [c["to"] for c in changes] == ["firing"]
+    assert len(reads) == 1  # read once for the incident's grouping and the notification
 
     in_window = [(t, title) for t, title, _, mine in notes if mine and fired - t <= LOOKBACK]
     in_window.append((start - timedelta(minutes=10), "support v2: first call"))

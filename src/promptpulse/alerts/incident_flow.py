@@ -27,6 +27,7 @@ import sqlalchemy as sa
 from promptpulse.alerts import incidents as inc
 from promptpulse.alerts import repo
 from promptpulse.alerts import tables as t
+from promptpulse.alerts.causes import CauseReader
 from promptpulse.alerts.escalation import due_steps
 from promptpulse.alerts.state import Step, Subject
 from promptpulse.errors import Invalid, NotFound
@@ -37,7 +38,7 @@ class IncidentFlow:
     engine: sa.Engine
     _notification: Callable[..., Notification]
     _subject_of: Callable[[Any], Subject]
-    causes: Callable[..., tuple[dict[str, Any], ...]]
+    causes: CauseReader
 
     def _gate(
         self,

@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 
 from promptpulse.alerts import repo
 from promptpulse.alerts import tables as t
+from promptpulse.alerts.causes import CauseReader
 from promptpulse.alerts.delivery import Dispatcher
 from promptpulse.alerts.evaluate import Verdict
 from promptpulse.alerts.fetch import Fetcher
@@ -28,7 +29,6 @@ from promptpulse.alerts.rule_round import Judged, judge_rules
 from promptpulse.alerts.sources import AlertSource, judge_sources
 from promptpulse.alerts.state import OpenAlert, Subject, advance, can_acknowledge, can_resolve
 from promptpulse.errors import Invalid
-from promptpulse.markers import likely_causes
 from promptpulse.meta import project_metrics
 from promptpulse.notify import ChannelSpec, Notification
 from promptpulse.tasks import DaemonTask
@@ -72,6 +72,7 @@ class AlertService(IncidentFlow):
         )
         self._lock = threading.Lock()
         self._cache: dict[Any, Any] = {}
+        self.causes = CauseReader(engine, store)
         self.last_round: dict[str, Any] | None = None
 
     def register_source(self, source: AlertSource) -> None:
@@ -99,6 +100,7 @@ class AlertService(IncidentFlow):
 
     def _round(self, now: datetime, project: str | None) -> tuple[dict[str, Any], Outbox]:
         started = time.perf_counter()
+        self.causes.new_round()
         records = repo.list_rules(self.engine, project, enabled_only=True)
         opened = repo.open_alerts(self.engine, project)
         custom: dict[str | None, Any] = {}
@@ -227,20 +229,6 @@ class AlertService(IncidentFlow):
             "threshold": v.threshold,
             "reason": v.reason,
         }
-
-    def causes(
-        self, project: str | None, scope: dict[str, Any], started_at: datetime | None
-    ) -> tuple[dict[str, Any], ...]:
-        """The changes shortly before an alert started that concern it (`markers.likely_causes`).
-        A store or metadata failure costs the notification its causes, never the notification."""
-        if started_at is None:
-            return ()
-        try:
-            found = likely_causes(self.engine, self.store, project, scope, t.aware(started_at))
-        except Exception:
-            log.exception("likely causes of an alert could not be read")
-            return ()
-        return tuple(found)
 
     def _send(
         self,
