@@ -112,3 +112,34 @@ def test_a_version_first_called_before_the_range_is_no_marker(versions_store: St
         (r.project, r.prompt_id, r.prompt_version) for r in versions_store.version_starts(early)
     }
     assert not (full & before)
+
+
+def test_markers_follow_new_calls_retention_and_erasure(
+    fresh: Callable[..., Store], version_table: pa.Table
+) -> None:
+    """Asked, then more calls (some older than what was asked about), then raw retention,
+    then an erasure: each answer equals pandas over the calls stored at that moment (the
+    DuckDB store keeps the first calls in memory between questions)."""
+    store = fresh(RAW_ONLY)
+    order = np.random.default_rng(5).permutation(version_table.num_rows)
+    shuffled = version_table.take(pa.array(order))
+    half = shuffled.num_rows // 2
+    scope = Scope(T0 - timedelta(days=1), END + timedelta(days=1), ())
+    project = Scope(scope.start, scope.end, (Filter("project", ("alpha",)),))
+    write(store, "events", shuffled.slice(0, half))
+    stored = shuffled.slice(0, half).to_pandas()
+    assert got(store, scope) == expected(stored, scope)
+    write(store, "events", shuffled.slice(half))
+    write(store, "events", shuffled.slice(0, 50))  # duplicates: nothing changes
+    stored = shuffled.to_pandas()
+    for s in (scope, project):
+        assert got(store, s) == expected(stored, s)
+
+    cut = T0 + timedelta(days=4)
+    store.apply_retention("raw", cut)
+    stored = stored[stored.timestamp >= naive(cut)]
+    assert got(store, scope) == expected(stored, scope)
+    store.erase("beta")
+    stored = stored[stored.project != "beta"]
+    assert got(store, scope) == expected(stored, scope)
+    assert {r[1] for r in got(store, scope)} == {"alpha"}

@@ -54,7 +54,7 @@ from promptpulse.store.duck.sql import (
 )
 from promptpulse.store.duck.terms import TermsMixin
 from promptpulse.store.duck.users import UsersMixin
-from promptpulse.store.duck.versions import VersionsMixin
+from promptpulse.store.duck.versions import FirstCalls, VersionsMixin
 from promptpulse.store.duck.writer import DuckWriter
 from promptpulse.store.values_sql import check_tz, value_sql
 
@@ -118,6 +118,7 @@ class DuckStore(
         # Long ranges with at least this many calls answer from rollups (0: whenever possible).
         self.rollup_min_calls = rollup_min_calls
         self._maintenance = threading.Lock()  # compaction, rebuild, retention, erasure
+        self._first_calls = FirstCalls()  # of each prompt version, for change markers
         migrate(self._con)
         with self._cursor() as cur:
             self._horizons = rollup_sql.horizons(cur)
@@ -182,7 +183,7 @@ class DuckStore(
 
     def writer(self) -> DuckWriter:
         with self._lock:
-            return DuckWriter(self._con.cursor())
+            return DuckWriter(self._con.cursor(), self._first_calls)
 
     def all_key_hashes(self) -> np.ndarray:
         with self._cursor() as cur:

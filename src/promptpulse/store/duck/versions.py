@@ -1,21 +1,104 @@
 """Prompt-version change markers, the DuckDB way (a mixin of DuckStore): the first stored call of
-each (project, prompt_id, prompt_version) matching the filters, kept when it falls in the range."""
+each (project, prompt_id, prompt_version) matching the filters, kept when it falls in the range.
+
+Every time-series chart asks for them, and the answer is a scan of all stored history (140 ms
+at 10 M calls), so the first call of each version is also kept in memory (`FirstCalls`): built
+by one scan when first asked, kept up to date by the writer's commits, thrown away when calls
+are deleted (retention, erasure). One process owns a DuckDB file, so no other writer can make
+it stale. Filters on other dimensions than the version's own still ask the calls.
+"""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from promptpulse.model import Scope, VersionStart
 from promptpulse.store.duck.sql import Record, aware_utc, filter_clause, naive_utc
 
+VersionKey = tuple[str, str | None, str]  # (project, prompt_id, prompt_version)
+KEY_COLUMNS = ("project", "prompt_id", "prompt_version")
+
+
+class FirstCalls:
+    """(project, prompt_id, prompt_version) → its first stored call's time (naive UTC)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._firsts: dict[VersionKey, datetime] | None = None
+        self._pending: list[pa.Table] = []  # the writer's open transaction
+        self._during_build: dict[VersionKey, datetime] | None = None
+        self._generation = 0  # bumped by every invalidation: a build begun before is dropped
+
+    def get(self, build: Callable[[], list[Record]]) -> dict[VersionKey, datetime]:
+        with self._lock:
+            if self._firsts is not None:
+                return self._firsts
+            generation = self._generation
+            self._during_build = {}
+        rows = build()  # outside the lock: commits meanwhile land in _during_build
+        firsts = {(r["project"], r["prompt_id"], r["prompt_version"]): r["first"] for r in rows}
+        with self._lock:
+            _fold(firsts, self._during_build or {})
+            self._during_build = None
+            if generation == self._generation:
+                self._firsts = firsts
+        return firsts
+
+    def stage(self, events: pa.Table) -> None:
+        """Calls inserted by the writer's transaction (counted once it commits)."""
+        self._pending.append(events.select([*KEY_COLUMNS, "timestamp"]))
+
+    def committed(self) -> None:
+        pending, self._pending = self._pending, []
+        if not pending:
+            return
+        batch = _first_per_version(pa.concat_tables(pending))
+        with self._lock:
+            for target in (self._firsts, self._during_build):
+                if target is not None:
+                    _fold(target, batch)
+
+    def rolled_back(self) -> None:
+        self._pending = []
+
+    def invalidate(self) -> None:
+        """Calls were deleted: the next question scans again."""
+        with self._lock:
+            self._firsts = None
+            self._generation += 1
+
+
+def _first_per_version(table: pa.Table) -> dict[VersionKey, datetime]:
+    table = table.filter(pc.is_valid(table["prompt_version"]))
+    grouped = table.group_by(list(KEY_COLUMNS), use_threads=False).aggregate([("timestamp", "min")])
+    out: dict[VersionKey, datetime] = {}
+    for row in grouped.to_pylist():
+        first = row["timestamp_min"]
+        out[(row["project"], row["prompt_id"], row["prompt_version"])] = naive_utc(first)
+    return out
+
+
+def _fold(into: dict[VersionKey, datetime], more: dict[VersionKey, datetime]) -> None:
+    for key, first in more.items():
+        if key not in into or first < into[key]:
+            into[key] = first
+
 
 class VersionsMixin:
     _records: Callable[[str, Sequence[Any]], list[Record]]
+    _first_calls: FirstCalls
 
     def version_starts(self, scope: Scope) -> list[VersionStart]:
         """First seen over all stored history before the range ends (a version first called
         before `from` is no change inside it), then only those at or after `from`."""
+        if all(f.dimension in KEY_COLUMNS for f in scope.filters):
+            return self._version_starts_kept(scope)
         filters, params = filter_clause(scope)
         sql = (
             "SELECT project, prompt_id, prompt_version, min(timestamp) AS first FROM events "
@@ -28,3 +111,22 @@ class VersionsMixin:
             VersionStart(aware_utc(r["first"]), r["project"], r["prompt_id"], r["prompt_version"])  # type: ignore[arg-type]
             for r in rows
         ]
+
+    def _version_starts_kept(self, scope: Scope) -> list[VersionStart]:
+        firsts = self._first_calls.get(
+            lambda: self._records(
+                "SELECT project, prompt_id, prompt_version, min(timestamp) AS first "
+                "FROM events WHERE prompt_version IS NOT NULL GROUP BY ALL",
+                [],
+            )
+        )
+        start, end = naive_utc(scope.start), naive_utc(scope.end)
+        wanted = [(KEY_COLUMNS.index(f.dimension), set(f.values)) for f in scope.filters]
+        found = [
+            (first, key)
+            for key, first in firsts.items()
+            if start <= first < end and all(key[i] in values for i, values in wanted)
+        ]
+        # The SQL's order: time, then project, prompt_id (nulls last), version.
+        found.sort(key=lambda fk: (fk[0], fk[1][0], fk[1][1] is None, fk[1][1] or "", fk[1][2]))
+        return [VersionStart(first.replace(tzinfo=UTC), *key) for first, key in found]

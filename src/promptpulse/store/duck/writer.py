@@ -9,21 +9,25 @@ import numpy as np
 import pyarrow as pa
 
 from promptpulse.store.duck import rollup_sql
+from promptpulse.store.duck.versions import FirstCalls
 
 
 class DuckWriter:
     """What the single writer thread uses; from begin to commit is one transaction."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+    def __init__(self, con: duckdb.DuckDBPyConnection, first_calls: FirstCalls) -> None:
         self._con = con
+        self._first_calls = first_calls
 
     def begin(self) -> None:
         self._con.execute("BEGIN TRANSACTION")
 
     def commit(self) -> None:
         self._con.execute("COMMIT")
+        self._first_calls.committed()
 
     def rollback(self) -> None:
+        self._first_calls.rolled_back()
         self._con.execute("ROLLBACK")
 
     def key_hashes(self, events: pa.Table) -> np.ndarray:
@@ -55,6 +59,7 @@ class DuckWriter:
             self._con.execute("INSERT INTO events BY NAME SELECT * FROM incoming_events")
             # Rollup fragments commit with the calls: rollups are never behind raw data.
             rollup_sql.write_through(self._con, "incoming_events")
+            self._first_calls.stage(events)
         finally:
             self._con.unregister("incoming_events")
         return set()
