@@ -173,6 +173,7 @@ def create_app(
             if meta is None:
                 stack.callback(own_meta.close)
             ctx = build_context(settings, own_store, own_meta, clock, asyncio.get_running_loop())
+            stack.push_async_callback(asyncio.to_thread, ctx.reprices.close)  # before the store
             ctx.changes.start()
             stack.callback(ctx.changes.stop)
             ctx.writer.start()

@@ -137,6 +137,13 @@ class Settings(BaseSettings):
         description="Seconds between runs of queued reprices (a new price for unpriced "
         "calls) and resumes of interrupted ones (0: never).",
     )
+    reprice_wait_s: float = Field(
+        20.0,
+        ge=0,
+        description="Seconds POST /v1/prices/reprice waits for a reprice that writes; one "
+        "still running then is answered 202 with its id and goes on (GET "
+        "/v1/prices/reprices/{id} follows it).",
+    )
     unpriced_reprice_interval_s: float = Field(
         3600.0,
         description="Seconds between passes that reprice unpriced calls of models a price "

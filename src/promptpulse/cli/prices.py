@@ -4,14 +4,18 @@ asks the running server to reprice stored calls."""
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from promptpulse.cli.local import DataDirOrDefault, metadata, settings_from
-from promptpulse.cli.output import Json, console, listing, print_json
+from promptpulse.cli.output import Json, console, err, listing, print_json
 from promptpulse.cli.remote import DEFAULT_URL, Key, Url, call
+
+DRY_RUN_WAIT_S = 600.0
+FOLLOW_EVERY_S = 1.0
 
 if TYPE_CHECKING:
     from promptpulse.model import PriceEntry
@@ -123,7 +127,10 @@ def prices_reprice(
     Shows the difference per model and day; without --dry-run the costs and rollups are
     rewritten, and the audit trail (GET /v1/prices/reprices) records it."""
     body = {"from": frm, "to": to, "model": model, "project": project, "dry_run": dry_run}
-    found = call(url, api_key, "POST", "/v1/prices/reprice", json=body)
+    # A dry run reads every call of the range before it answers: give it time.
+    found = call(url, api_key, "POST", "/v1/prices/reprice", json=body, timeout=DRY_RUN_WAIT_S)
+    if found.get("status") == "running":  # 202: the server goes on; follow the audit row
+        found = _follow(url, api_key, found["id"])
     if as_json:
         return print_json(found)
     rows = [
@@ -138,6 +145,21 @@ def prices_reprice(
     console.print(listing(columns, rows, wrap=()))
     done = "dry run: nothing written" if dry_run else f"reprice {found['id']}: written"
     console.print(done)
+
+
+def _follow(url: str, api_key: str, reprice_id: int) -> dict[str, Any]:
+    """Wait for a reprice the server answered 202 for; its audit row, as the POST answers."""
+    err.print(f"reprice {reprice_id} is running on the server; waiting for it…")
+    while True:
+        row = call(url, api_key, "GET", f"/v1/prices/reprices/{reprice_id}")
+        if row["status"] not in ("queued", "running"):
+            break
+        time.sleep(FOLLOW_EVERY_S)
+    if row["status"] != "done":
+        err.print(f"[red]error:[/red] reprice {reprice_id} {row['status']}: {row['error']}")
+        raise typer.Exit(1)
+    totals = {k: row[k] for k in ("calls", "repriced", "cost_before", "cost_after", "delta")}
+    return {"id": reprice_id, "status": "done", "rows": row["per_day"], "totals": totals}
 
 
 def register(app: typer.Typer) -> None:

@@ -10,11 +10,13 @@ for. The leader's `prices` task runs both, and resumes a reprice a crash interru
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import threading
 import uuid
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -26,7 +28,7 @@ from promptpulse.prices import audit
 from promptpulse.prices.audit import RepriceRequest
 from promptpulse.prices.plan import CALL_COLUMNS, Plan, merge_rows, plan, totals
 from promptpulse.store import Store
-from promptpulse.tasks import DaemonTask
+from promptpulse.tasks import STOP_WAIT_S, DaemonTask
 
 log = logging.getLogger("promptpulse.prices")
 
@@ -57,6 +59,9 @@ class RepriceService:
         # Set when the server stops: the rounds end between two reprices, never inside one
         # (on ClickHouse a rebuild cut short leaves a day's rollups missing until resumed).
         self.stopping = threading.Event()
+        # Reprices asked over the API run here, one at a time, outliving their request.
+        self._runner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="promptpulse-reprice")
+        self._running: set[Future[dict[str, Any]]] = set()
 
     # ------------------------------------------------------------ one reprice
 
@@ -67,6 +72,26 @@ class RepriceService:
             return _result(None, "dry_run", self.compute(req))
         reprice_id = audit.queue(self.meta, req, status="running", owner=self.owner)
         return self._apply(reprice_id, req, resumed=False)
+
+    def start(self, req: RepriceRequest) -> tuple[int, Future[dict[str, Any]]]:
+        """A reprice that writes, begun in the service's own thread: its audit id, and its
+        result to come (the caller may stop waiting; the audit trail tells the end)."""
+        check(req)
+        reprice_id = audit.queue(self.meta, req, status="running", owner=self.owner)
+        future = self._runner.submit(self._apply, reprice_id, req, False)
+        self._running.add(future)
+        future.add_done_callback(self._running.discard)
+        return reprice_id, future
+
+    def close(self) -> None:
+        """At shutdown, before the store closes: no new round, and the running reprice gets
+        STOP_WAIT_S to end; one still running then stays `running` in the audit trail, and
+        the next start resumes it (DuckDB rolls its transaction back)."""
+        self.stopping.set()
+        for future in list(self._running):
+            with contextlib.suppress(Exception):  # its audit row says how it ended
+                future.result(timeout=STOP_WAIT_S)
+        self._runner.shutdown(wait=False, cancel_futures=True)
 
     def compute(self, req: RepriceRequest) -> Plan:
         """The plan over the days of the range that hold calls, one day read at a time."""
@@ -97,7 +122,9 @@ class RepriceService:
             days = found.seen_days | found.changed_days if resumed else found.changed_days
             self.store.apply_costs(found.change_table(), sorted(days))
         except Exception as exc:
-            audit.finish(self.meta, reprice_id, [], {}, "failed", f"{type(exc).__name__}: {exc}")
+            if not self.stopping.is_set():  # cut by a shutdown: left running, to be resumed
+                error = f"{type(exc).__name__}: {exc}"
+                audit.finish(self.meta, reprice_id, [], {}, "failed", error)
             raise
         audit.finish(self.meta, reprice_id, found.rows, totals(found.rows))
         return _result(reprice_id, "done", found)

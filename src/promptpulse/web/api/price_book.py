@@ -5,10 +5,12 @@ otherwise take these paths as model names."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -57,6 +59,14 @@ class PriceFields(PriceValidity):
 class EntryIn(PriceFields):
     model: str = Field(..., min_length=1, max_length=200)
     project: str | None = Field(None, description="Required with an admin key")
+
+
+class RepriceRunning(BaseModel):
+    """A reprice still running when the wait ended: follow `location` (also the header)."""
+
+    id: int
+    status: str = Field(description="`running`")
+    location: str = Field(description="GET it for the audit row, `done` when finished")
 
 
 class RepriceIn(BaseModel):
@@ -175,11 +185,14 @@ async def remove_entry(
 @router.post(
     "/reprice",
     summary="Reprice stored calls (dry_run: the difference per model, day)",
-    responses=documented(400),
+    description="A dry run answers the report. A reprice that writes is answered when it is "
+    "done, or after PROMPTPULSE_REPRICE_WAIT_S with 202 `{id, status: running}` and a "
+    "Location to follow (GET /v1/prices/reprices/{id}); it goes on either way.",
+    responses={**documented(400), 202: {"model": RepriceRunning, "description": "Still running"}},
 )
 async def post_reprice(
     request: Request, body: RepriceIn, key: ApiKey = Depends(require(Scope.ADMIN))
-) -> dict[str, Any]:
+) -> Any:
     ctx = context(request)
     project = body.project if key.project is None else project_for_write(key, body.project)
     req = RepriceRequest(
@@ -187,7 +200,17 @@ async def post_reprice(
         actor=key.name or key.prefix,
     )  # fmt: skip
     check(req)
-    return await run_in_threadpool(ctx.reprices.reprice, req)
+    if req.dry_run:
+        return await run_in_threadpool(ctx.reprices.reprice, req)
+    reprice_id, future = await run_in_threadpool(ctx.reprices.start, req)
+    try:
+        return await asyncio.wait_for(
+            asyncio.shield(asyncio.wrap_future(future)), ctx.settings.reprice_wait_s
+        )
+    except TimeoutError:
+        where = f"/v1/prices/reprices/{reprice_id}"
+        body_out = {"id": reprice_id, "status": "running", "location": where}
+        return JSONResponse(body_out, status_code=202, headers={"Location": where})
 
 
 @router.get("/reprices", summary="The audit trail of repricing, newest first")
