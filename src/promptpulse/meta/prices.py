@@ -7,6 +7,7 @@ the middle of a day could not be honoured exactly.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import time as _clock
@@ -90,6 +91,22 @@ def _refuse_overlap(
             )
 
 
+def _one_writer(conn: sa.Connection, project: str, model: str) -> None:
+    """The overlap check and the write of one (project, model) by one writer at a time, also
+    between replicas: else two could both find no overlap, then both write."""
+    if conn.dialect.name == "postgresql":
+        digest = hashlib.blake2b(f"{project}\0{model}".encode(), digest_size=8).digest()
+        key = int.from_bytes(digest, "big", signed=True)
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+    else:  # SQLite: a write first takes the database's write lock (others wait busy_timeout)
+        c = price_entries.c
+        conn.execute(
+            price_entries.update()
+            .where(c.project == project, c.model == model)
+            .values(model=c.model)
+        )
+
+
 def _span(e: PriceEntry) -> str:
     lo = e.valid_from.date().isoformat() if e.valid_from else "always"
     hi = e.valid_to.date().isoformat() if e.valid_to else "open"
@@ -109,6 +126,7 @@ def add_entry(
     lo, hi = _check_validity(valid_from, valid_to)
     now = datetime.now(UTC)
     with db.engine.begin() as conn:
+        _one_writer(conn, project, price.model)
         _refuse_overlap(conn, project, price.model, lo, hi, skip=None)
         new_id = conn.execute(
             price_entries.insert().values(
@@ -142,6 +160,7 @@ def update_entry(
             price.cached_input_per_mtok,
         )  # fmt: skip
         _check_price(price)
+        _one_writer(conn, before.project, price.model)
         _refuse_overlap(conn, before.project, price.model, lo, hi, skip=entry_id)
         conn.execute(
             price_entries.update()
