@@ -80,6 +80,9 @@ def build_context(
     writer.add_listener(changes.notify_threadsafe)
     checks = budgets.BudgetChecker(meta.engine, store, clock, settings.budget_check_refresh_s)
     writer.add_call_listener(checks.on_calls)
+    lease = Lease(meta, settings.replica_name, settings.lease_ttl_s)
+    alerts = alert_service(meta, store, clock, settings)
+    alerts.fence = lease.fence  # a periodic round writes only while this replica leads
     return AppContext(
         auth_failures=FailureThrottle(settings.auth_failures_burst, settings.auth_failures_per_s),
         settings=settings,
@@ -90,12 +93,12 @@ def build_context(
         clock=clock,
         metrics=server_metrics,
         changes=changes,
-        alerts=alert_service(meta, store, clock, settings),
+        alerts=alerts,
         budget_checks=checks,
         retention=RetentionService(meta.engine, store, settings, clock),
         exports=ExportService(store, settings, clock),
         reports=ReportService(meta.engine, store, clock, settings),
-        lease=Lease(meta, settings.replica_name, settings.lease_ttl_s),
+        lease=lease,
         reprices=RepriceService(
             store,
             meta,

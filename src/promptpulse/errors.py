@@ -68,6 +68,11 @@ class Conflict(PromptPulseError):
     title = "Conflict"
 
 
+class LeaseLost(Exception):
+    """A periodic job's write found that this replica no longer holds the jobs lease (it ran
+    past its expiry, and another replica may lead now): the write is abandoned."""
+
+
 @dataclass
 class Overloaded(PromptPulseError):
     retry_after_s: int = 1

@@ -81,3 +81,33 @@ def test_on_sqlite_the_one_process_leads_without_writing(tmp_path) -> None:  # t
             assert conn.execute(sa.select(sa.func.count()).select_from(leases)).scalar() == 0
     finally:
         db.close()
+
+
+def test_the_fence_passes_for_the_holder_and_holds_off_a_takeover(meta: MetaDB) -> None:
+    """Inside a job's write: the holder passes the fence, and while that transaction is open no
+    other replica can take the lease, even once it expired; after it, the takeover happens and
+    the old holder's next fence refuses."""
+    import threading
+    import time
+
+    from promptpulse.errors import LeaseLost
+
+    a, b = Lease(meta, "a", ttl_s=60), Lease(meta, "b", ttl_s=60)
+    assert a.renew()
+    took: list[bool] = []
+    with meta.engine.begin() as conn:
+        a.fence(conn)  # a leads: its write goes on, the lease row locked until it commits
+
+        def take_over() -> None:
+            _expire(meta)
+            took.append(b.renew())
+
+        thread = threading.Thread(target=take_over)
+        thread.start()
+        time.sleep(0.5)
+        assert took == []  # waiting for a's write to end
+    thread.join(10)
+    assert took == [True] and b.held()
+    with pytest.raises(LeaseLost), meta.engine.begin() as conn:
+        a.fence(conn)
+    assert not a.held()  # a learnt it lost, before its next renewal

@@ -28,7 +28,7 @@ from promptpulse.alerts.incidents import alert_resolved, membership
 from promptpulse.alerts.rule_round import Judged, judge_rules
 from promptpulse.alerts.sources import AlertSource, judge_sources
 from promptpulse.alerts.state import OpenAlert, Subject, advance, can_acknowledge, can_resolve
-from promptpulse.errors import Invalid
+from promptpulse.errors import Invalid, LeaseLost
 from promptpulse.meta import project_metrics
 from promptpulse.notify import ChannelSpec, Notification
 from promptpulse.tasks import DaemonTask
@@ -73,6 +73,9 @@ class AlertService(IncidentFlow):
         self._lock = threading.Lock()
         self._cache: dict[Any, Any] = {}
         self.causes = CauseReader(engine, store)
+        # Checks, inside a periodic round's write, that this replica still leads (the jobs
+        # lease): a round that outlived its lease writes nothing and notifies nobody.
+        self.fence: Callable[[sa.Connection], None] = lambda conn: None
         self.last_round: dict[str, Any] | None = None
 
     def register_source(self, source: AlertSource) -> None:
@@ -90,15 +93,17 @@ class AlertService(IncidentFlow):
     # ------------------------------------------------------------ a round
 
     def evaluate_round(
-        self, now: datetime | None = None, project: str | None = None
+        self, now: datetime | None = None, project: str | None = None, fenced: bool = False
     ) -> tuple[dict[str, Any], Outbox]:
         """One round over every project, or over one `project` only: its rules, budgets, SLOs
         and open alerts (a project admin's "evaluate now"); other projects' alerts are not
         touched."""
         with self._lock:
-            return self._round(now or self.clock(), project)
+            return self._round(now or self.clock(), project, fenced)
 
-    def _round(self, now: datetime, project: str | None) -> tuple[dict[str, Any], Outbox]:
+    def _round(
+        self, now: datetime, project: str | None, fenced: bool = False
+    ) -> tuple[dict[str, Any], Outbox]:
         started = time.perf_counter()
         self.causes.new_round()
         records = repo.list_rules(self.engine, project, enabled_only=True)
@@ -126,8 +131,11 @@ class AlertService(IncidentFlow):
         known = {"rule", *self._sources}
         live_sources |= {k[:2] for k in opened if k[0] not in known}
         outbox = Outbox()
-        changes = self._apply(judged, opened, live_sources, now, outbox)
+        fence = self.fence if fenced else None
+        changes = self._apply(judged, opened, live_sources, now, outbox, fence)
         with self.engine.begin() as conn:  # after the alerts: an incident just acked stops here
+            if fence is not None:
+                fence(conn)
             outbox.escalations = self._escalate(conn, now, project, outbox)
         result = {
             "evaluated_at": _iso(now),
@@ -152,6 +160,7 @@ class AlertService(IncidentFlow):
         live: set[tuple[str, str]],
         now: datetime,
         outbox: Outbox,
+        fence: Callable[[sa.Connection], None] | None = None,
     ) -> list[dict[str, Any]]:
         """Advance every judged subject's alert in one transaction; resolve quietly the open
         alerts whose rule, budget or SLO is gone or disabled. Returns the changes."""
@@ -159,6 +168,8 @@ class AlertService(IncidentFlow):
         changes: list[dict[str, Any]] = []
         left = dict(opened)
         with self.engine.begin() as conn:
+            if fence is not None:
+                fence(conn)
             for j in judged:
                 alert = left.pop(j.subject.key, None)
                 change = self._advance(conn, j, alert, silences, now, outbox)
@@ -292,8 +303,8 @@ class AlertService(IncidentFlow):
             links=links,
         )
 
-    async def run_round(self, project: str | None = None) -> dict[str, Any]:
-        result, outbox = await run_in_threadpool(self.evaluate_round, None, project)
+    async def run_round(self, project: str | None = None, fenced: bool = False) -> dict[str, Any]:
+        result, outbox = await run_in_threadpool(self.evaluate_round, None, project, fenced)
         result["deliveries"] = [self.dispatcher.submit(ch, n, p) for ch, n, p in outbox.items]
         return result
 
@@ -440,7 +451,10 @@ class AlertService(IncidentFlow):
                     super().start()
 
         async def once() -> None:
-            await service.run_round()
+            try:
+                await service.run_round(fenced=True)
+            except LeaseLost as exc:
+                log.warning("alert round not written: %s", exc)
 
         return _Evaluator("alerts", self.settings.alerts_interval_s, once)
 

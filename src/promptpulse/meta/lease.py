@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
+from promptpulse.errors import LeaseLost
 from promptpulse.meta.db import MetaDB
 from promptpulse.meta.tables import leases
 
@@ -91,6 +92,23 @@ class Lease:
             return True
         except sa.exc.IntegrityError:  # it exists and another replica holds it
             return False
+
+    def fence(self, conn: sa.Connection) -> None:
+        """Inside a periodic job's write transaction: raise LeaseLost unless this replica holds
+        the lease by the database's clock. The lease row stays locked until that transaction
+        ends, so no replica takes over in between: a round that outlived its lease (a stall,
+        a long query) writes nothing, and notifies nobody twice."""
+        if not self.shared:
+            return
+        c = leases.c
+        held = conn.execute(
+            sa.select(c.holder)
+            .where(c.name == self.name, c.holder == self.holder, c.expires_at > sa.func.now())
+            .with_for_update()
+        ).first()
+        if held is None:
+            self._held_until = -math.inf
+            raise LeaseLost(f"{self.holder} no longer holds the {self.name} lease")
 
     def release(self) -> None:
         """Give the lease up at a clean shutdown, so that another replica leads at once."""
