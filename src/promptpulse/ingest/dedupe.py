@@ -14,7 +14,12 @@ _MERGE_AT = 262_144
 
 class SeenKeys:
     def __init__(self, hashes: np.ndarray | None = None) -> None:
-        self._base = np.sort(np.asarray(hashes if hashes is not None else [], dtype=np.uint64))
+        base = np.asarray(hashes if hashes is not None else [], dtype=np.uint64)
+        if base.flags.writeable and base.flags.owndata:
+            base.sort()  # in place: the caller hands the array over (no second 8 B a call)
+        else:
+            base = np.sort(base)
+        self._base = base
         self._recent: list[np.ndarray] = []
         self._recent_size = 0
 
