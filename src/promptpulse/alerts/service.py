@@ -75,7 +75,7 @@ class AlertService(IncidentFlow):
         self.causes = CauseReader(engine, store)
         # Checks, inside a periodic round's write, that this replica still leads (the jobs
         # lease): a round that outlived its lease writes nothing and notifies nobody.
-        self.fence: Callable[[sa.Connection], None] = lambda conn: None
+        self.fence: Callable[[sa.Connection], None] = _unfenced
         self.last_round: dict[str, Any] | None = None
 
     def register_source(self, source: AlertSource) -> None:
@@ -131,11 +131,10 @@ class AlertService(IncidentFlow):
         known = {"rule", *self._sources}
         live_sources |= {k[:2] for k in opened if k[0] not in known}
         outbox = Outbox()
-        fence = self.fence if fenced else None
+        fence = self.fence if fenced else _unfenced
         changes = self._apply(judged, opened, live_sources, now, outbox, fence)
         with self.engine.begin() as conn:  # after the alerts: an incident just acked stops here
-            if fence is not None:
-                fence(conn)
+            fence(conn)
             outbox.escalations = self._escalate(conn, now, project, outbox)
         result = {
             "evaluated_at": _iso(now),
@@ -160,7 +159,7 @@ class AlertService(IncidentFlow):
         live: set[tuple[str, str]],
         now: datetime,
         outbox: Outbox,
-        fence: Callable[[sa.Connection], None] | None = None,
+        fence: Callable[[sa.Connection], None],
     ) -> list[dict[str, Any]]:
         """Advance every judged subject's alert in one transaction; resolve quietly the open
         alerts whose rule, budget or SLO is gone or disabled. Returns the changes."""
@@ -168,8 +167,7 @@ class AlertService(IncidentFlow):
         changes: list[dict[str, Any]] = []
         left = dict(opened)
         with self.engine.begin() as conn:
-            if fence is not None:
-                fence(conn)
+            fence(conn)
             for j in judged:
                 alert = left.pop(j.subject.key, None)
                 change = self._advance(conn, j, alert, silences, now, outbox)
@@ -457,6 +455,10 @@ class AlertService(IncidentFlow):
                 log.warning("alert round not written: %s", exc)
 
         return _Evaluator("alerts", self.settings.alerts_interval_s, once)
+
+
+def _unfenced(conn: sa.Connection) -> None:
+    """Rounds by hand ("evaluate now") and servers without replicas: no lease to check."""
 
 
 def _with_value(

@@ -66,12 +66,12 @@ class RepriceService:
     # ------------------------------------------------------------ one reprice
 
     def reprice(self, req: RepriceRequest) -> dict[str, Any]:
-        """Dry run: the report only. Otherwise the costs are written, the audit row done."""
-        check(req)
+        """Dry run: the report only. Otherwise the costs are written (through `start`, so one
+        reprice at a time) and the audit row done."""
         if req.dry_run:
+            check(req)
             return _result(None, "dry_run", self.compute(req))
-        reprice_id = audit.queue(self.meta, req, status="running", owner=self.owner)
-        return self._apply(reprice_id, req, resumed=False)
+        return self.start(req)[1].result()
 
     def start(self, req: RepriceRequest) -> tuple[int, Future[dict[str, Any]]]:
         """A reprice that writes, begun in the service's own thread: its audit id, and its

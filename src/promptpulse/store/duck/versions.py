@@ -30,6 +30,7 @@ class FirstCalls:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        self._building = threading.Lock()  # one scan at a time: a second asker waits for it
         self._firsts: dict[VersionKey, datetime] | None = None
         self._pending: list[pa.Table] = []  # the writer's open transaction
         self._during_build: dict[VersionKey, datetime] | None = None
@@ -39,16 +40,20 @@ class FirstCalls:
         with self._lock:
             if self._firsts is not None:
                 return self._firsts
-            generation = self._generation
-            self._during_build = {}
-        rows = build()  # outside the lock: commits meanwhile land in _during_build
-        firsts = {(r["project"], r["prompt_id"], r["prompt_version"]): r["first"] for r in rows}
-        with self._lock:
-            _fold(firsts, self._during_build or {})
-            self._during_build = None
-            if generation == self._generation:
-                self._firsts = firsts
-        return firsts
+        with self._building:
+            with self._lock:
+                if self._firsts is not None:  # built while this one waited
+                    return self._firsts
+                generation = self._generation
+                self._during_build = {}
+            rows = build()  # outside _lock: commits meanwhile land in _during_build
+            firsts = {(r["project"], r["prompt_id"], r["prompt_version"]): r["first"] for r in rows}
+            with self._lock:
+                _fold(firsts, self._during_build or {})
+                self._during_build = None
+                if generation == self._generation:
+                    self._firsts = firsts
+            return firsts
 
     def stage(self, events: pa.Table) -> None:
         """Calls inserted by the writer's transaction (counted once it commits)."""
@@ -56,7 +61,9 @@ class FirstCalls:
 
     def committed(self) -> None:
         pending, self._pending = self._pending, []
-        if not pending:
+        with self._lock:
+            unused = self._firsts is None and self._during_build is None
+        if not pending or unused:  # nobody asked yet: the scan will see these calls
             return
         batch = _first_per_version(pa.concat_tables(pending))
         with self._lock:

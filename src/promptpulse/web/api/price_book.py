@@ -24,7 +24,7 @@ from promptpulse.meta import (
     update_entry,
 )
 from promptpulse.model import PriceEntry, PriceOverride
-from promptpulse.prices import RepriceRequest, check, get_reprice, list_reprices
+from promptpulse.prices import RepriceRequest, get_reprice, list_reprices
 from promptpulse.web.auth import project_for_write, require
 from promptpulse.web.context import AppContext, context
 from promptpulse.web.problems import documented
@@ -199,7 +199,6 @@ async def post_reprice(
         body.from_, body.to, project, body.model, body.dry_run,
         actor=key.name or key.prefix,
     )  # fmt: skip
-    check(req)
     if req.dry_run:
         return await run_in_threadpool(ctx.reprices.reprice, req)
     reprice_id, future = await run_in_threadpool(ctx.reprices.start, req)
