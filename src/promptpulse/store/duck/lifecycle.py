@@ -19,8 +19,8 @@ from promptpulse.store import sketch
 from promptpulse.store.deadline import in_context
 from promptpulse.store.duck import export_sql
 from promptpulse.store.duck import rollup_sql as sql
+from promptpulse.store.duck.kept import KeptSummary
 from promptpulse.store.duck.sql import Record, aware_utc, py
-from promptpulse.store.duck.versions import FirstCalls
 from promptpulse.store.planned import RollupPlanning
 from promptpulse.store.rollup_plan import (
     LEVELS,
@@ -41,7 +41,7 @@ class LifecycleMixin(RollupPlanning):
     _horizons: dict[str, datetime]
     _rollup_horizons: dict[tuple[str, str], datetime]
     _maintenance: threading.Lock
-    _first_calls: FirstCalls
+    _kept: Callable[[], tuple[KeptSummary[Any, Any], ...]]
     _pool: Any
     _cursor: Callable[[], AbstractContextManager[duckdb.DuckDBPyConnection]]
     _records: Callable[[str, Sequence[Any]], list[Record]]
@@ -179,7 +179,8 @@ class LifecycleMixin(RollupPlanning):
                 cur.execute("ROLLBACK")
                 raise
             if data_class == "raw":  # after the commit: a scan before it saw the old calls
-                self._first_calls.invalidate()
+                for summary in self._kept():
+                    summary.invalidate()
             self._horizons = sql.horizons(cur)
             self._rollup_horizons = sql.rollup_horizons(cur)
         return n
@@ -191,7 +192,8 @@ class LifecycleMixin(RollupPlanning):
             try:
                 out, days = sql.erase(cur, project, user_id)
                 cur.execute("COMMIT")
-                self._first_calls.invalidate()
+                for summary in self._kept():
+                    summary.invalidate()
             except Exception:
                 cur.execute("ROLLBACK")
                 raise

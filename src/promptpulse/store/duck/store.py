@@ -39,8 +39,10 @@ from promptpulse.store.duck.carry import CarryMixin
 from promptpulse.store.duck.cohorts import CohortsMixin
 from promptpulse.store.duck.costs import CostsMixin
 from promptpulse.store.duck.gate import QueryGate
+from promptpulse.store.duck.kept import KeptSummary
 from promptpulse.store.duck.lifecycle import LifecycleMixin
 from promptpulse.store.duck.migrations import migrate
+from promptpulse.store.duck.minutes import MINUTE_NUMBER, MinuteCounts, MinutesMixin
 from promptpulse.store.duck.quantiles import exact_quantiles
 from promptpulse.store.duck.sql import (
     Record,
@@ -83,11 +85,17 @@ def row_of(record: Record, groups: int, values: dict[str, Any]) -> AggRow:
 
 # The minute of a call as an integer: grouping by it is ~1.5x faster than by date_trunc's
 # timestamp. Counted from 0001-01-01 so that integer division (which truncates) is a floor.
-MINUTE_NUMBER = "(epoch_us(timestamp) + 62135596800000000) // 60000000"
 
 
 class DuckStore(
-    CostsMixin, LifecycleMixin, CohortsMixin, UsersMixin, TermsMixin, CarryMixin, VersionsMixin
+    CostsMixin,
+    LifecycleMixin,
+    CohortsMixin,
+    UsersMixin,
+    TermsMixin,
+    CarryMixin,
+    VersionsMixin,
+    MinutesMixin,
 ):
     def __init__(
         self,
@@ -119,6 +127,7 @@ class DuckStore(
         self.rollup_min_calls = rollup_min_calls
         self._maintenance = threading.Lock()  # compaction, rebuild, retention, erasure
         self._first_calls = FirstCalls()  # of each prompt version, for change markers
+        self._minute_counts = MinuteCounts()  # calls per project and minute, for rpm_peak
         migrate(self._con)
         with self._cursor() as cur:
             self._horizons = rollup_sql.horizons(cur)
@@ -183,7 +192,12 @@ class DuckStore(
 
     def writer(self) -> DuckWriter:
         with self._lock:
-            return DuckWriter(self._con.cursor(), self._first_calls)
+            return DuckWriter(self._con.cursor(), self._kept())
+
+    def _kept(self) -> tuple[KeptSummary[Any, Any], ...]:
+        """Summaries of the calls kept in memory (kept.py): the writer folds its commits in,
+        deletions throw them away."""
+        return (self._first_calls, self._minute_counts)
 
     def all_key_hashes(self) -> np.ndarray:
         with self._cursor() as cur:
@@ -326,6 +340,10 @@ class DuckStore(
     def peak_per_minute(
         self, scope: Scope, group_by: Sequence[Dimension] = (), interval: str | None = None
     ) -> list[PeakRow]:
+        if not group_by and interval is None:
+            kept = self._kept_peak(scope)
+            if kept is not None:
+                return kept
         keys = group_keys(group_by, interval)
         inner = ", ".join(
             [

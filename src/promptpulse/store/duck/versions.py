@@ -10,7 +10,6 @@ it stale. Filters on other dimensions than the version's own still ask the calls
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -19,66 +18,23 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from promptpulse.model import Scope, VersionStart
+from promptpulse.store.duck.kept import KeptSummary
 from promptpulse.store.duck.sql import Record, aware_utc, filter_clause, naive_utc
 
 VersionKey = tuple[str, str | None, str]  # (project, prompt_id, prompt_version)
 KEY_COLUMNS = ("project", "prompt_id", "prompt_version")
 
 
-class FirstCalls:
+class FirstCalls(KeptSummary[dict[VersionKey, datetime], dict[VersionKey, datetime]]):
     """(project, prompt_id, prompt_version) → its first stored call's time (naive UTC)."""
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._building = threading.Lock()  # one scan at a time: a second asker waits for it
-        self._firsts: dict[VersionKey, datetime] | None = None
-        self._pending: list[pa.Table] = []  # the writer's open transaction
-        self._during_build: dict[VersionKey, datetime] | None = None
-        self._generation = 0  # bumped by every invalidation: a build begun before is dropped
+    columns = (*KEY_COLUMNS, "timestamp")
 
-    def get(self, build: Callable[[], list[Record]]) -> dict[VersionKey, datetime]:
-        with self._lock:
-            if self._firsts is not None:
-                return self._firsts
-        with self._building:
-            with self._lock:
-                if self._firsts is not None:  # built while this one waited
-                    return self._firsts
-                generation = self._generation
-                self._during_build = {}
-            rows = build()  # outside _lock: commits meanwhile land in _during_build
-            firsts = {(r["project"], r["prompt_id"], r["prompt_version"]): r["first"] for r in rows}
-            with self._lock:
-                _fold(firsts, self._during_build or {})
-                self._during_build = None
-                if generation == self._generation:
-                    self._firsts = firsts
-            return firsts
+    def summarise(self, calls: pa.Table) -> dict[VersionKey, datetime]:
+        return _first_per_version(calls)
 
-    def stage(self, events: pa.Table) -> None:
-        """Calls inserted by the writer's transaction (counted once it commits)."""
-        self._pending.append(events.select([*KEY_COLUMNS, "timestamp"]))
-
-    def committed(self) -> None:
-        pending, self._pending = self._pending, []
-        with self._lock:
-            unused = self._firsts is None and self._during_build is None
-        if not pending or unused:  # nobody asked yet: the scan will see these calls
-            return
-        batch = _first_per_version(pa.concat_tables(pending))
-        with self._lock:
-            for target in (self._firsts, self._during_build):
-                if target is not None:
-                    _fold(target, batch)
-
-    def rolled_back(self) -> None:
-        self._pending = []
-
-    def invalidate(self) -> None:
-        """Calls were deleted: the next question scans again."""
-        with self._lock:
-            self._firsts = None
-            self._generation += 1
+    def fold(self, into: dict[VersionKey, datetime], batch: dict[VersionKey, datetime]) -> None:
+        _fold(into, batch)
 
 
 def _first_per_version(table: pa.Table) -> dict[VersionKey, datetime]:
@@ -120,20 +76,25 @@ class VersionsMixin:
         ]
 
     def _version_starts_kept(self, scope: Scope) -> list[VersionStart]:
-        firsts = self._first_calls.get(
-            lambda: self._records(
-                "SELECT project, prompt_id, prompt_version, min(timestamp) AS first "
-                "FROM events WHERE prompt_version IS NOT NULL GROUP BY ALL",
-                [],
-            )
-        )
         start, end = naive_utc(scope.start), naive_utc(scope.end)
         wanted = [(KEY_COLUMNS.index(f.dimension), set(f.values)) for f in scope.filters]
-        found = [
-            (first, key)
-            for key, first in firsts.items()
-            if start <= first < end and all(key[i] in values for i, values in wanted)
-        ]
+
+        def in_scope(firsts: dict[VersionKey, datetime]) -> list[tuple[datetime, VersionKey]]:
+            return [
+                (first, key)
+                for key, first in firsts.items()
+                if start <= first < end and all(key[i] in values for i, values in wanted)
+            ]
+
+        found = self._first_calls.read(self._scan_first_calls, in_scope)
         # The SQL's order: time, then project, prompt_id (nulls last), version.
         found.sort(key=lambda fk: (fk[0], fk[1][0], fk[1][1] is None, fk[1][1] or "", fk[1][2]))
         return [VersionStart(first.replace(tzinfo=UTC), *key) for first, key in found]
+
+    def _scan_first_calls(self) -> dict[VersionKey, datetime]:
+        rows = self._records(
+            "SELECT project, prompt_id, prompt_version, min(timestamp) AS first "
+            "FROM events WHERE prompt_version IS NOT NULL GROUP BY ALL",
+            [],
+        )
+        return {(r["project"], r["prompt_id"], r["prompt_version"]): r["first"] for r in rows}

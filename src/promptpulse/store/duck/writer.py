@@ -3,31 +3,36 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import duckdb
 import numpy as np
 import pyarrow as pa
 
 from promptpulse.store.duck import rollup_sql
-from promptpulse.store.duck.versions import FirstCalls
+from promptpulse.store.duck.kept import KeptSummary
 
 
 class DuckWriter:
     """What the single writer thread uses; from begin to commit is one transaction."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, first_calls: FirstCalls) -> None:
+    def __init__(
+        self, con: duckdb.DuckDBPyConnection, kept: Sequence[KeptSummary[Any, Any]]
+    ) -> None:
         self._con = con
-        self._first_calls = first_calls
+        self._kept = kept  # summaries of the calls kept in memory: told of every commit
 
     def begin(self) -> None:
         self._con.execute("BEGIN TRANSACTION")
 
     def commit(self) -> None:
         self._con.execute("COMMIT")
-        self._first_calls.committed()
+        for summary in self._kept:
+            summary.committed()
 
     def rollback(self) -> None:
-        self._first_calls.rolled_back()
+        for summary in self._kept:
+            summary.rolled_back()
         self._con.execute("ROLLBACK")
 
     def key_hashes(self, events: pa.Table) -> np.ndarray:
@@ -59,7 +64,8 @@ class DuckWriter:
             self._con.execute("INSERT INTO events BY NAME SELECT * FROM incoming_events")
             # Rollup fragments commit with the calls: rollups are never behind raw data.
             rollup_sql.write_through(self._con, "incoming_events")
-            self._first_calls.stage(events)
+            for summary in self._kept:
+                summary.stage(events)
         finally:
             self._con.unregister("incoming_events")
         return set()
