@@ -5,13 +5,15 @@ costs everywhere or the new ones everywhere."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 import duckdb
 import pyarrow as pa
 
 from promptpulse.store.duck import rollup_sql
+from promptpulse.store.duck.kept import KeptSummary
 
 COST_CHANGES = pa.schema(
     [
@@ -27,6 +29,7 @@ class CostsMixin:
     _con: duckdb.DuckDBPyConnection
     _lock: threading.Lock
     _maintenance: threading.Lock
+    _kept: Callable[[], tuple[KeptSummary[Any, Any], ...]]
 
     def apply_costs(self, changes: pa.Table, days: Sequence[tuple[str, datetime]]) -> int:
         """Set cost_usd and price_ref of the calls in `changes` (project, id, cost_usd,
@@ -37,9 +40,12 @@ class CostsMixin:
             with self._lock:
                 cur = self._con.cursor()
             try:
-                return _apply(cur, changes, days)
+                updated = _apply(cur, changes, days)
             finally:
                 cur.close()
+            for summary in self._kept():  # the kept sums hold the old costs
+                summary.invalidate()
+            return updated
 
 
 def _apply(

@@ -8,6 +8,7 @@ calls are deleted (retention, erasure) so that the next question scans again.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from typing import Generic, TypeVar
@@ -17,6 +18,7 @@ import pyarrow as pa
 Summary = TypeVar("Summary")  # what is kept: built from a scan, folded into
 Batch = TypeVar("Batch")  # one commit's calls, summarised
 Answer = TypeVar("Answer")
+log = logging.getLogger("promptpulse.store")
 
 
 class KeptSummary(Generic[Summary, Batch]):
@@ -68,6 +70,15 @@ class KeptSummary(Generic[Summary, Batch]):
         self._pending.append(calls.select(list(self.columns)))
 
     def committed(self) -> None:
+        """The writer's transaction committed. Never raises: the calls are stored whatever
+        happens here, so a summary that cannot take them is thrown away instead."""
+        try:
+            self._fold_pending()
+        except Exception:
+            log.exception("kept summary %s dropped after a failed fold", type(self).__name__)
+            self.invalidate()
+
+    def _fold_pending(self) -> None:
         pending, self._pending = self._pending, []
         with self._lock:
             unused = self._kept is None and self._during_build is None

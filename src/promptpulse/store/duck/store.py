@@ -21,6 +21,7 @@ import pyarrow as pa
 
 from promptpulse.errors import StoreUnavailable
 from promptpulse.model import (
+    Agg,
     AggRow,
     Dimension,
     Kind,
@@ -39,6 +40,7 @@ from promptpulse.store.duck.carry import CarryMixin
 from promptpulse.store.duck.cohorts import CohortsMixin
 from promptpulse.store.duck.costs import CostsMixin
 from promptpulse.store.duck.gate import QueryGate
+from promptpulse.store.duck.hours import HoursMixin, HourTotals
 from promptpulse.store.duck.kept import KeptSummary
 from promptpulse.store.duck.lifecycle import LifecycleMixin
 from promptpulse.store.duck.migrations import migrate
@@ -96,6 +98,7 @@ class DuckStore(
     CarryMixin,
     VersionsMixin,
     MinutesMixin,
+    HoursMixin,
 ):
     def __init__(
         self,
@@ -128,6 +131,7 @@ class DuckStore(
         self._maintenance = threading.Lock()  # compaction, rebuild, retention, erasure
         self._first_calls = FirstCalls()  # of each prompt version, for change markers
         self._minute_counts = MinuteCounts()  # calls per project and minute, for rpm_peak
+        self._hour_totals = HourTotals()  # counts and sums per project and hour
         migrate(self._con)
         with self._cursor() as cur:
             self._horizons = rollup_sql.horizons(cur)
@@ -197,7 +201,7 @@ class DuckStore(
     def _kept(self) -> tuple[KeptSummary[Any, Any], ...]:
         """Summaries of the calls kept in memory (kept.py): the writer folds its commits in,
         deletions throw them away."""
-        return (self._first_calls, self._minute_counts)
+        return (self._first_calls, self._minute_counts, self._hour_totals)
 
     def all_key_hashes(self) -> np.ndarray:
         with self._cursor() as cur:
@@ -290,21 +294,14 @@ class DuckStore(
                 qs = ", ".join(repr(m.q) for m in ms)
                 select.append(f'quantile_cont({value_sql(column)}, [{qs}]) AS "q_{column}"')
         sql = f"SELECT {', '.join(select) or 'count(*)'} FROM events WHERE {where}{group}"
-        # Ungrouped with nothing but distinct counts and percentiles (the raw half of an exact
-        # overview): the one row needs no scan of its own.
-        main = (
-            None
-            if not keys and not plain
-            else self._submit(self._records, sql, [*key_params, *params])
-        )
         side: Future[list[Record]] | None = None
         if distinct:
             extra = [f"{expr} AS {alias}" for alias, expr in keys]
             extra += [f"{agg_sql(a)} AS a{aggs.index(a)}" for a in distinct]
-            sql = f"SELECT {', '.join(extra)} FROM events WHERE {where}{group}"
-            side = self._submit(self._records, sql, [*key_params, *params])
+            side_sql = f"SELECT {', '.join(extra)} FROM events WHERE {where}{group}"
+            side = self._submit(self._records, side_sql, [*key_params, *params])
         exact_futures = {} if keys else self._exact_quantiles(where, params, quantiles)
-        raw = main.result() if main is not None else [{}]
+        raw = self._plain_records(scope, bool(keys), plain, aggs, sql, [*key_params, *params])
         if side is not None:
             by_key = {tuple(r[alias] for alias, _ in keys): r for r in side.result()}
             for r in raw:
@@ -320,6 +317,24 @@ class DuckStore(
                     values[m.name] = None if found is None else py(found[i])
             rows.append(row_of(record, groups, values))
         return rows
+
+    def _plain_records(
+        self,
+        scope: Scope,
+        grouped: bool,
+        plain: list[Agg],
+        aggs: list[Agg],
+        sql: str,
+        params: list[Any],
+    ) -> list[Record]:
+        """The rows of the plain aggregates (`sql`). Ungrouped, the kept totals answer when they
+        can (hours.py); with nothing but distinct counts and percentiles (the raw half of an
+        exact overview) the one row needs no scan of its own."""
+        if not grouped:
+            kept = self._kept_totals(scope, plain) if plain else []
+            if kept is not None:
+                return [{f"a{aggs.index(a)}": v for a, v in zip(plain, kept, strict=True)}]
+        return self._records(sql, params)
 
     def _exact_quantiles(
         self, where: str, params: list[Any], quantiles: dict[str, list[Metric]]

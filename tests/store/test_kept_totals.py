@@ -1,0 +1,145 @@
+"""Counts and sums of an unfiltered or project-filtered range on every backend, against numpy,
+over ranges that cut hours anywhere, while calls arrive, are repriced, retained and erased.
+
+DuckDB keeps them per (project, hour) in memory between questions (store/duck/hours.py): this
+follows that summary through every change of the stored calls.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+import numpy as np
+import pyarrow as pa
+
+from promptpulse.model import CATALOG, Filter, Scope
+from promptpulse.store import Store
+from tests.store.conftest import END, RAW_ONLY, T0, make_calls, naive, write
+
+US = int((END - T0) / timedelta(microseconds=1))
+METRICS = [
+    CATALOG[m]
+    for m in (
+        "requests", "successes", "errors", "unpriced_requests", "input_tokens", "output_tokens",
+        "cost_usd", "latency_max_ms", "latency_mean_ms", "cache_hit_rate",
+    )
+]  # fmt: skip
+
+
+def micros(t: datetime) -> int:
+    return int((naive(t) - datetime(1970, 1, 1)) / timedelta(microseconds=1))
+
+
+def columns(table: pa.Table) -> dict[str, np.ndarray]:
+    t = table.column("timestamp").cast(pa.timestamp("us")).cast(pa.int64()).to_numpy()
+    out = {"t": t}
+    for name in ("project", "user_id", "status", "id"):
+        out[name] = np.asarray(table.column(name).to_pylist(), dtype=object)
+    for name in ("input_tokens", "output_tokens", "latency_ms", "cost_usd"):
+        out[name] = np.asarray(table.column(name).to_pylist(), dtype=float)  # None -> nan
+    out["cache_hit"] = np.asarray(table.column("cache_hit").to_pylist(), dtype=bool)
+    return out
+
+
+def expected(stored: dict[str, np.ndarray], scope: Scope) -> dict[str, float | None]:
+    keep = (stored["t"] >= micros(scope.start)) & (stored["t"] < micros(scope.end))
+    projects = scope.filter_values("project")
+    if projects is not None:
+        keep &= np.isin(stored["project"], projects)
+    c = {k: v[keep] for k, v in stored.items()}
+    n = int(keep.sum())
+    latency = c["latency_ms"][~np.isnan(c["latency_ms"])]
+    return {
+        "requests": n,
+        "successes": int((c["status"] == "success").sum()),
+        "errors": int((c["status"] == "error").sum()),
+        "unpriced_requests": int(np.isnan(c["cost_usd"]).sum()),
+        "input_tokens": float(np.nansum(c["input_tokens"])),
+        "output_tokens": float(np.nansum(c["output_tokens"])),
+        "cost_usd": float(np.nansum(c["cost_usd"])),
+        "latency_max_ms": float(latency.max()) if len(latency) else None,
+        "latency_mean_ms": float(latency.sum() / n) if n and len(latency) else None,
+        "cache_hit_rate": float(c["cache_hit"].mean()) if n else None,
+    }
+
+
+def scopes() -> list[Scope]:
+    rng = np.random.default_rng(12)
+    out = [
+        Scope(T0, END),
+        Scope(T0 - timedelta(days=1), END + timedelta(days=1)),
+        Scope(T0 + timedelta(hours=5, minutes=13, microseconds=9), END - timedelta(minutes=1)),
+        Scope(T0 + timedelta(hours=1), T0 + timedelta(hours=2)),  # exactly one hour
+        Scope(T0 + timedelta(minutes=10), T0 + timedelta(minutes=50)),  # inside an hour
+        Scope(T0, END, (Filter("project", ("alpha",)),)),
+        Scope(T0 + timedelta(minutes=1), END, (Filter("project", ("beta", "gamma")),)),
+        Scope(T0, END, (Filter("project", ("nobody",)),)),
+    ]
+    for _ in range(5):
+        a, b = sorted(int(x) for x in rng.integers(0, US, 2))
+        out.append(Scope(T0 + timedelta(microseconds=a), T0 + timedelta(microseconds=b)))
+    return out
+
+
+def check(store: Store, stored: dict[str, np.ndarray], after: datetime | None = None) -> None:
+    """Every scope (after raw retention: those starting at or after its cut; before it the
+    rollups that outlive the calls answer, which the rollup tests check)."""
+    chosen = scopes()
+    if after is not None:
+        chosen = [s for s in chosen if s.start >= after]
+        chosen += [Scope(after, END), Scope(after + timedelta(minutes=3, seconds=1), END)]
+    for scope in chosen:
+        got = dict(store.aggregate(scope, METRICS, allow_approximate=False)[0].values)
+        want = expected(stored, scope)
+        for name, value in want.items():
+            if value is None or got[name] is None:
+                assert got[name] is None and (value is None or value == 0), (scope, name)
+            else:
+                assert np.isclose(got[name], value, rtol=1e-9, atol=1e-9), (scope, name)
+
+
+def test_totals_follow_new_calls_reprices_retention_and_erasure(
+    fresh: Callable[..., Store],
+) -> None:
+    store = fresh(RAW_ONLY)
+    calls = make_calls(np.random.default_rng(31), 5000, id_prefix="kt")
+    shuffled = calls.take(pa.array(np.random.default_rng(2).permutation(calls.num_rows)))
+    half = shuffled.num_rows // 2
+    write(store, "events", shuffled.slice(0, half))
+    check(store, columns(shuffled.slice(0, half)))
+    write(store, "events", shuffled.slice(half))
+    write(store, "events", shuffled.slice(0, 40))  # duplicates: nothing changes
+    stored = columns(shuffled)
+    check(store, stored)
+
+    # A reprice: new costs for some alpha calls (one made unpriced, the rest priced).
+    chosen = np.flatnonzero(stored["project"] == "alpha")[:300]
+    new_costs = [None, *(0.5 + i for i in range(len(chosen) - 1))]
+    changes = pa.table(
+        {
+            "project": ["alpha"] * len(chosen),
+            "id": [str(i) for i in stored["id"][chosen]],
+            "cost_usd": pa.array(new_costs, pa.float64()),
+            "price_ref": ["test"] * len(chosen),
+        }
+    )
+    days = {("alpha", datetime(*naive(T0).timetuple()[:3]) + timedelta(days=d)) for d in range(4)}
+    assert store.apply_costs(changes, sorted(days)) == len(chosen)
+    stored["cost_usd"][chosen] = np.asarray(new_costs, dtype=float)
+    check(store, stored)
+
+    cut = T0 + timedelta(days=1, hours=7, minutes=31, seconds=2)  # inside an hour
+    store.apply_retention("raw", cut)
+    stored = {k: v[stored["t"] >= micros(cut)] for k, v in stored.items()}
+    check(store, stored, after=cut)
+
+    user = next(u for u in stored["user_id"] if u is not None)
+    project = str(stored["project"][stored["user_id"] == user][0])
+    store.erase(project, user)
+    gone = (stored["user_id"] == user) & (stored["project"] == project)
+    stored = {k: v[~gone] for k, v in stored.items()}
+    check(store, stored, after=cut)
+    store.erase("beta")
+    stored = {k: v[stored["project"] != "beta"] for k, v in stored.items()}
+    check(store, stored, after=cut)
