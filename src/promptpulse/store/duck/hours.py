@@ -33,7 +33,9 @@ COLUMNS = tuple(
     )
 )
 _AGGS = ", ".join(f"{build_agg(a)} AS {agg_column(a)}" for a in ROLLUP_AGGS)
-_SUMMARY = f"SELECT project, date_trunc('hour', timestamp) AS bucket, {_AGGS} FROM {{}} GROUP BY ALL"
+_SUMMARY = (
+    f"SELECT project, date_trunc('hour', timestamp) AS bucket, {_AGGS} FROM {{}} GROUP BY ALL"
+)
 
 
 def hour_table() -> FragmentTable:
