@@ -1,8 +1,10 @@
-"""Counts and sums of an unfiltered or project-filtered range on every backend, against numpy,
-over ranges that cut hours anywhere, while calls arrive, are repriced, retained and erased.
+"""Counts, sums and exact percentiles of an unfiltered or project-filtered range on every
+backend, against numpy, over ranges that cut hours and days anywhere, while calls arrive, are
+repriced, retained and erased.
 
-DuckDB keeps them per (project, hour) in memory between questions (store/duck/hours.py): this
-follows that summary through every change of the stored calls.
+DuckDB keeps counts and sums per (project, hour) and the percentiles' first pass per (project,
+day) in memory between questions (store/duck/hours.py, histograms.py): this follows those
+summaries through every change of the stored calls.
 """
 
 from __future__ import annotations
@@ -15,6 +17,9 @@ import pyarrow as pa
 
 from promptpulse.model import CATALOG, Filter, Scope
 from promptpulse.store import Store
+from promptpulse.store.duck import DuckStore
+from promptpulse.store.duck.quantiles import histogram
+from promptpulse.store.duck.sql import where_clause
 from tests.store.conftest import END, RAW_ONLY, T0, make_calls, naive, write
 
 US = int((END - T0) / timedelta(microseconds=1))
@@ -22,7 +27,8 @@ METRICS = [
     CATALOG[m]
     for m in (
         "requests", "successes", "errors", "unpriced_requests", "input_tokens", "output_tokens",
-        "cost_usd", "latency_max_ms", "latency_mean_ms", "cache_hit_rate",
+        "cost_usd", "latency_max_ms", "latency_mean_ms", "cache_hit_rate", "latency_p50_ms",
+        "latency_p95_ms", "latency_p99_ms", "ttft_p50_ms", "ttft_p99_ms",
     )
 ]  # fmt: skip
 
@@ -36,7 +42,7 @@ def columns(table: pa.Table) -> dict[str, np.ndarray]:
     out = {"t": t}
     for name in ("project", "user_id", "status", "id"):
         out[name] = np.asarray(table.column(name).to_pylist(), dtype=object)
-    for name in ("input_tokens", "output_tokens", "latency_ms", "cost_usd"):
+    for name in ("input_tokens", "output_tokens", "latency_ms", "ttft_ms", "cost_usd"):
         out[name] = np.asarray(table.column(name).to_pylist(), dtype=float)  # None -> nan
     out["cache_hit"] = np.asarray(table.column("cache_hit").to_pylist(), dtype=bool)
     return out
@@ -50,7 +56,17 @@ def expected(stored: dict[str, np.ndarray], scope: Scope) -> dict[str, float | N
     c = {k: v[keep] for k, v in stored.items()}
     n = int(keep.sum())
     latency = c["latency_ms"][~np.isnan(c["latency_ms"])]
+    ttft = c["ttft_ms"][~np.isnan(c["ttft_ms"])]
+
+    def q(values: np.ndarray, p: float) -> float | None:
+        return float(np.quantile(values, p)) if len(values) else None
+
     return {
+        "latency_p50_ms": q(latency, 0.5),
+        "latency_p95_ms": q(latency, 0.95),
+        "latency_p99_ms": q(latency, 0.99),
+        "ttft_p50_ms": q(ttft, 0.5),
+        "ttft_p99_ms": q(ttft, 0.99),
         "requests": n,
         "successes": int((c["status"] == "success").sum()),
         "errors": int((c["status"] == "error").sum()),
@@ -90,6 +106,7 @@ def check(store: Store, stored: dict[str, np.ndarray], after: datetime | None = 
         chosen = [s for s in chosen if s.start >= after]
         chosen += [Scope(after, END), Scope(after + timedelta(minutes=3, seconds=1), END)]
     for scope in chosen:
+        check_kept_histograms(store, scope)
         got = dict(store.aggregate(scope, METRICS, allow_approximate=False)[0].values)
         want = expected(stored, scope)
         for name, value in want.items():
@@ -97,6 +114,19 @@ def check(store: Store, stored: dict[str, np.ndarray], after: datetime | None = 
                 assert got[name] is None and (value is None or value == 0), (scope, name)
             else:
                 assert np.isclose(got[name], value, rtol=1e-9, atol=1e-9), (scope, name)
+
+
+def check_kept_histograms(store: Store, scope: Scope) -> None:
+    """DuckDB: the kept first pass equals the one counted from the calls (the answer alone
+    would not show a wrong one: a histogram that does not match the calls is counted again)."""
+    if not isinstance(store, DuckStore):
+        return
+    for column in ("latency_ms", "ttft_ms"):
+        kept = store._kept_histogram(scope, column)
+        if kept is not None:
+            where, params = where_clause(scope)
+            raw = store._with_cursor(histogram, where, params, column)
+            assert np.array_equal(kept[0], raw[0]) and np.array_equal(kept[1], raw[1]), scope
 
 
 def test_totals_follow_new_calls_reprices_retention_and_erasure(

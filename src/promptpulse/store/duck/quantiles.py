@@ -9,6 +9,30 @@ from typing import Any
 import duckdb
 import numpy as np
 
+Histogram = tuple[np.ndarray, np.ndarray]  # (sorted 1-unit buckets floor(x), calls in each)
+
+
+def histogram(
+    cur: duckdb.DuckDBPyConnection, where: str, params: list[Any], column: str
+) -> Histogram:
+    """Pass 1: values per 1-unit bucket (`floor(x)`, a monotone map, so ranks stay in bucket
+    order)."""
+    hist = cur.execute(
+        f"SELECT floor({column}) AS b, count(*) AS n FROM events WHERE {where} "
+        f"AND {column} IS NOT NULL GROUP BY b ORDER BY b",
+        params,
+    ).fetchnumpy()
+    return np.asarray(hist["b"], dtype=np.float64), np.asarray(hist["n"], dtype=np.int64)
+
+
+def sum_histograms(parts: Sequence[Histogram]) -> Histogram:
+    """Histograms of disjoint calls, as one."""
+    buckets, where = np.unique(np.concatenate([b for b, _ in parts]), return_inverse=True)
+    counts = np.bincount(
+        where, weights=np.concatenate([n for _, n in parts]), minlength=len(buckets)
+    )
+    return buckets, counts.astype(np.int64)
+
 
 def exact_quantiles(
     cur: duckdb.DuckDBPyConnection,
@@ -16,25 +40,19 @@ def exact_quantiles(
     params: list[Any],
     column: str,
     qs: Sequence[float],
+    hist: Histogram | None = None,
 ) -> list[float] | None:
     """Exact percentiles (numpy's linear definition) without sorting every value.
 
-    Pass 1 counts values per 1-unit bucket (`floor(x)`, a monotone map, so ranks stay in bucket
-    order); the ranks each percentile needs then fall in a few known buckets. Pass 2 fetches only
-    the values of those buckets and picks the exact order statistics. Two cheap scans instead of
-    a sort of the whole column: ~3x faster than quantile_cont on 10 M calls.
+    The ranks each percentile needs fall in a few known buckets of the histogram (pass 1, given
+    or counted here). Pass 2 fetches only the values of those buckets and picks the exact order
+    statistics. Two cheap scans instead of a sort of the whole column: ~3x faster than
+    quantile_cont on 10 M calls.
     """
-    bucket = f"floor({column})"
-    hist = cur.execute(
-        f"SELECT {bucket} AS b, count(*) AS n FROM events WHERE {where} AND {column} IS NOT NULL "
-        "GROUP BY b ORDER BY b",
-        params,
-    ).fetchnumpy()
-    counts = np.asarray(hist["n"], dtype=np.int64)
+    buckets, counts = histogram(cur, where, params, column) if hist is None else hist
     total = int(counts.sum())
     if total == 0:
         return None
-    buckets = np.asarray(hist["b"], dtype=np.float64)
     through = np.cumsum(counts)  # values in buckets 0..i
     wanted: list[tuple[int, int, float]] = []  # (low rank, high rank, weight of high)
     for q in qs:
@@ -48,13 +66,17 @@ def exact_quantiles(
     # than OR-ed ranges in DuckDB).
     marks = ", ".join("?" for _ in needed)
     fetched = cur.execute(
-        f"SELECT {bucket} AS b, {column} AS v FROM events WHERE {where} "
-        f"AND {column} IS NOT NULL AND {bucket} IN ({marks})",  # NOT NULL first: 4x faster
+        f"SELECT floor({column}) AS b, {column} AS v FROM events WHERE {where} "
+        f"AND {column} IS NOT NULL AND floor({column}) IN ({marks})",  # NOT NULL first: 4x faster
         [*params, *(float(buckets[i]) for i in needed)],
     ).fetchnumpy()
     b_values = np.asarray(fetched["b"], dtype=np.float64)
     values = np.asarray(fetched["v"], dtype=np.float64)
     sorted_by_bucket = {i: np.sort(values[b_values == buckets[i]]) for i in needed}
+    if hist is not None and any(len(sorted_by_bucket[i]) != counts[i] for i in needed):
+        # A given histogram that no longer matches the calls (they changed between the two
+        # passes): count them again, so the answer stays exact.
+        return exact_quantiles(cur, where, params, column, qs)
     order_stat = {}
     for r in ranks:
         i = index_of[r]

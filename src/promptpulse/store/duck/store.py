@@ -40,6 +40,7 @@ from promptpulse.store.duck.carry import CarryMixin
 from promptpulse.store.duck.cohorts import CohortsMixin
 from promptpulse.store.duck.costs import CostsMixin
 from promptpulse.store.duck.gate import QueryGate
+from promptpulse.store.duck.histograms import DayHistograms, HistogramsMixin
 from promptpulse.store.duck.hours import HoursMixin, HourTotals
 from promptpulse.store.duck.kept import KeptSummary
 from promptpulse.store.duck.lifecycle import LifecycleMixin
@@ -99,6 +100,7 @@ class DuckStore(
     VersionsMixin,
     MinutesMixin,
     HoursMixin,
+    HistogramsMixin,
 ):
     def __init__(
         self,
@@ -132,6 +134,7 @@ class DuckStore(
         self._first_calls = FirstCalls()  # of each prompt version, for change markers
         self._minute_counts = MinuteCounts()  # calls per project and minute, for rpm_peak
         self._hour_totals = HourTotals()  # counts and sums per project and hour
+        self._day_histograms = DayHistograms()  # latency and TTFT buckets per project and day
         migrate(self._con)
         with self._cursor() as cur:
             self._horizons = rollup_sql.horizons(cur)
@@ -201,7 +204,12 @@ class DuckStore(
     def _kept(self) -> tuple[KeptSummary[Any, Any], ...]:
         """Summaries of the calls kept in memory (kept.py): the writer folds its commits in,
         deletions throw them away."""
-        return (self._first_calls, self._minute_counts, self._hour_totals)
+        return (
+            self._first_calls,
+            self._minute_counts,
+            self._hour_totals,
+            self._day_histograms,
+        )
 
     def all_key_hashes(self) -> np.ndarray:
         with self._cursor() as cur:
@@ -300,7 +308,7 @@ class DuckStore(
             extra += [f"{agg_sql(a)} AS a{aggs.index(a)}" for a in distinct]
             side_sql = f"SELECT {', '.join(extra)} FROM events WHERE {where}{group}"
             side = self._submit(self._records, side_sql, [*key_params, *params])
-        exact_futures = {} if keys else self._exact_quantiles(where, params, quantiles)
+        exact_futures = {} if keys else self._exact_quantiles(scope, quantiles)
         raw = self._plain_records(scope, bool(keys), plain, aggs, sql, [*key_params, *params])
         if side is not None:
             by_key = {tuple(r[alias] for alias, _ in keys): r for r in side.result()}
@@ -337,20 +345,21 @@ class DuckStore(
         return self._records(sql, params)
 
     def _exact_quantiles(
-        self, where: str, params: list[Any], quantiles: dict[str, list[Metric]]
+        self, scope: Scope, quantiles: dict[str, list[Metric]]
     ) -> dict[str, Future[list[float] | None]]:
         """Ungrouped exact percentiles, one column per query-pool task."""
         return {
-            column: self._submit(
-                self._with_cursor,
-                exact_quantiles,
-                where,
-                params,
-                value_sql(column),
-                [m.q for m in ms],
-            )
+            column: self._submit(self._exact_quantile, scope, column, [m.q for m in ms])
             for column, ms in quantiles.items()
         }
+
+    def _exact_quantile(self, scope: Scope, column: str, qs: list[float]) -> list[float] | None:
+        """Pass 1 from the kept histograms when they answer (histograms.py), else counted."""
+        hist = self._kept_histogram(scope, column)
+        where, params = where_clause(scope)
+        return self._with_cursor(  # type: ignore[no-any-return]
+            exact_quantiles, where, params, value_sql(column), qs, hist
+        )
 
     def peak_per_minute(
         self, scope: Scope, group_by: Sequence[Dimension] = (), interval: str | None = None
