@@ -66,10 +66,11 @@ class MinuteCounts(KeptSummary[PerProject, PerProject]):
     def summarise(self, calls: pa.Table) -> PerProject:
         stamps = pc.cast(calls["timestamp"], pa.timestamp("us")).cast(pa.int64())
         minutes = (np.asarray(stamps, dtype=np.int64) + EPOCH_OFFSET_US) // MINUTE_US
-        projects = np.asarray(calls["project"].to_numpy(zero_copy_only=False), dtype=object)
+        projects = calls["project"]
+        names = pc.unique(projects).to_pylist()
         out: PerProject = {}
-        for project in np.unique(projects):
-            mine = minutes[projects == project]
+        for project in names:
+            mine = minutes if len(names) == 1 else minutes[np.asarray(pc.equal(projects, project))]
             out[str(project)] = Minutes(*_sum_by_minute(mine, np.ones(len(mine), np.int64)))
         return out
 
