@@ -5,15 +5,13 @@ costs everywhere or the new ones everywhere."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
 
 import duckdb
 import pyarrow as pa
 
 from promptpulse.store.duck import rollup_sql
-from promptpulse.store.duck.kept import KeptSummary
 
 COST_CHANGES = pa.schema(
     [
@@ -29,7 +27,6 @@ class CostsMixin:
     _con: duckdb.DuckDBPyConnection
     _lock: threading.Lock
     _maintenance: threading.Lock
-    _kept: Callable[[], tuple[KeptSummary[Any, Any], ...]]
 
     def apply_costs(self, changes: pa.Table, days: Sequence[tuple[str, datetime]]) -> int:
         """Set cost_usd and price_ref of the calls in `changes` (project, id, cost_usd,
@@ -40,12 +37,9 @@ class CostsMixin:
             with self._lock:
                 cur = self._con.cursor()
             try:
-                updated = _apply(cur, changes, days)
+                return _apply(cur, changes, days)
             finally:
                 cur.close()
-            for summary in self._kept():  # the kept sums hold the old costs
-                summary.invalidate()
-            return updated
 
 
 def _apply(

@@ -1,5 +1,5 @@
 """An in-memory DuckDB table of mergeable fragments per (project, UTC time bucket, ...), for the
-summaries kept in memory (hours.py, histograms.py): each commit appends its fragments, readers
+summaries kept in memory (histograms.py): each commit appends its fragments, readers
 merge what they select, and every so many fragments they are merged for good."""
 
 from __future__ import annotations

@@ -41,7 +41,6 @@ from promptpulse.store.duck.cohorts import CohortsMixin
 from promptpulse.store.duck.costs import CostsMixin
 from promptpulse.store.duck.gate import QueryGate
 from promptpulse.store.duck.histograms import DayHistograms, HistogramsMixin
-from promptpulse.store.duck.hours import HoursMixin, HourTotals
 from promptpulse.store.duck.kept import KeptSummary
 from promptpulse.store.duck.lifecycle import LifecycleMixin
 from promptpulse.store.duck.migrations import migrate
@@ -99,7 +98,6 @@ class DuckStore(
     CarryMixin,
     VersionsMixin,
     MinutesMixin,
-    HoursMixin,
     HistogramsMixin,
 ):
     def __init__(
@@ -133,7 +131,6 @@ class DuckStore(
         self._maintenance = threading.Lock()  # compaction, rebuild, retention, erasure
         self._first_calls = FirstCalls()  # of each prompt version, for change markers
         self._minute_counts = MinuteCounts()  # calls per project and minute, for rpm_peak
-        self._hour_totals = HourTotals()  # counts and sums per project and hour
         self._day_histograms = DayHistograms()  # latency and TTFT buckets per project and day
         migrate(self._con)
         with self._cursor() as cur:
@@ -207,7 +204,6 @@ class DuckStore(
         return (
             self._first_calls,
             self._minute_counts,
-            self._hour_totals,
             self._day_histograms,
         )
 
@@ -309,7 +305,7 @@ class DuckStore(
             side_sql = f"SELECT {', '.join(extra)} FROM events WHERE {where}{group}"
             side = self._submit(self._records, side_sql, [*key_params, *params])
         exact_futures = {} if keys else self._exact_quantiles(scope, quantiles)
-        raw = self._plain_records(scope, bool(keys), plain, aggs, sql, [*key_params, *params])
+        raw = self._plain_records(bool(keys), plain, sql, [*key_params, *params])
         if side is not None:
             by_key = {tuple(r[alias] for alias, _ in keys): r for r in side.result()}
             for r in raw:
@@ -327,21 +323,12 @@ class DuckStore(
         return rows
 
     def _plain_records(
-        self,
-        scope: Scope,
-        grouped: bool,
-        plain: list[Agg],
-        aggs: list[Agg],
-        sql: str,
-        params: list[Any],
+        self, grouped: bool, plain: list[Agg], sql: str, params: list[Any]
     ) -> list[Record]:
-        """The rows of the plain aggregates (`sql`). Ungrouped, the kept totals answer when they
-        can (hours.py); with nothing but distinct counts and percentiles (the raw half of an
-        exact overview) the one row needs no scan of its own."""
-        if not grouped:
-            kept = self._kept_totals(scope, plain) if plain else []
-            if kept is not None:
-                return [{f"a{aggs.index(a)}": v for a, v in zip(plain, kept, strict=True)}]
+        """The rows of the plain aggregates (`sql`). Ungrouped with nothing but distinct counts
+        and percentiles (the raw half of an exact overview), the one row needs no scan."""
+        if not grouped and not plain:
+            return [{}]
         return self._records(sql, params)
 
     def _exact_quantiles(

@@ -2,9 +2,9 @@
 backend, against numpy, over ranges that cut hours and days anywhere, while calls arrive, are
 repriced, retained and erased.
 
-DuckDB keeps counts and sums per (project, hour) and the percentiles' first pass per (project,
-day) in memory between questions (store/duck/hours.py, histograms.py): this follows those
-summaries through every change of the stored calls.
+DuckDB keeps the percentiles' first pass per (project, day) in memory between questions
+(store/duck/histograms.py): this follows it through every change of the stored calls, and the
+counts and sums beside it.
 """
 
 from __future__ import annotations
