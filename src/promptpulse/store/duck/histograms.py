@@ -4,47 +4,105 @@ first pass of an exact percentile (quantiles.py) without a scan of the calls.
 An exact percentile of a range is two scans of its calls: a histogram of `floor(value)` finds the
 buckets that hold the wanted ranks, then the values of those buckets alone are fetched and
 sorted. The histogram is the costlier pass (45 ms of CPU for latency at 10 M calls), and its
-counts per whole day never change until calls are deleted or arrive: so they are kept
-(`DayHistograms`, a `KeptSummary`), for ranges filtered on the project only. The cut days at
-either end come from the calls. The second pass still reads the calls: the answer is exact.
+counts per whole day change only when calls arrive or are deleted: so they are kept
+(`DayHistograms`, a `KeptSummary`, in numpy arrays: a few MB per project and month), for ranges
+filtered on the project only. The cut days at either end come from the calls. The second pass
+still reads the calls: the answer is exact.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
+import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from promptpulse.model import Scope
-from promptpulse.store.duck.fragments import FragmentTable, summarise
 from promptpulse.store.duck.kept import KeptSummary
 from promptpulse.store.duck.quantiles import Histogram, histogram, sum_histograms
 from promptpulse.store.duck.sql import naive_utc, where_clause
 from promptpulse.store.rollup_plan import QUANTILE_COLUMNS, ceil_to, floor_to
 
-_SUMMARY = " UNION ALL ".join(
-    f"SELECT project, date_trunc('day', timestamp) AS bucket, '{c}' AS col, floor({c}) AS b, "
-    f"count(*) AS n FROM {{0}} WHERE {c} IS NOT NULL GROUP BY ALL"
-    for c in QUANTILE_COLUMNS
-)
+DAY_US = 86_400_000_000
+_EPOCH = datetime(1970, 1, 1)
+_OFFSET_DAYS = 719_162  # from 0001-01-01 to 1970-01-01
+_OFFSET_US = _OFFSET_DAYS * DAY_US
+# (project, column) -> UTC day number -> that day's histograms (merged into one when read).
+PerDay = dict[tuple[str, str], dict[int, list[Histogram]]]
 
 
-def day_table() -> FragmentTable:
-    return FragmentTable("col VARCHAR, b DOUBLE, n BIGINT", ("col", "b"), "sum(n) AS n")
+def day_number(t: datetime) -> int:
+    return (naive_utc(t) - _EPOCH) // timedelta(days=1)
 
 
-class DayHistograms(KeptSummary[FragmentTable, pa.Table]):
+class DayHistograms(KeptSummary[PerDay, PerDay]):
     """Calls per (project, UTC day, column, floor(value)) of the percentile columns."""
 
     columns = ("project", "timestamp", *QUANTILE_COLUMNS)
 
-    def summarise(self, calls: pa.Table) -> pa.Table:
-        return summarise(calls, _SUMMARY.format("calls"))
+    def summarise(self, calls: pa.Table) -> PerDay:
+        stamps = pc.cast(calls["timestamp"], pa.timestamp("us")).cast(pa.int64())
+        days = np.asarray(stamps, dtype=np.int64) // DAY_US
+        names = pc.unique(calls["project"]).to_pylist()
+        out: PerDay = {}
+        for project in names:
+            mine = None if len(names) == 1 else np.asarray(pc.equal(calls["project"], project))
+            for column in QUANTILE_COLUMNS:
+                values = calls[column].to_numpy(zero_copy_only=False).astype(np.float64)
+                d, v = (days, values) if mine is None else (days[mine], values[mine])
+                known = ~np.isnan(v)
+                out[(str(project), column)] = _by_day(d[known], np.floor(v[known]))
+        return out
 
-    def fold(self, into: FragmentTable, batch: pa.Table) -> None:
-        into.add(batch)
+    def fold(self, into: PerDay, batch: PerDay) -> None:
+        for key, days in batch.items():
+            kept = into.setdefault(key, {})
+            for day, hists in days.items():
+                kept.setdefault(day, []).extend(hists)
+
+
+def _by_day(
+    days: np.ndarray, buckets: np.ndarray, counts: np.ndarray | None = None
+) -> dict[int, list[Histogram]]:
+    """Histograms per day of (day, bucket[, count]) rows (one call each without counts)."""
+    order = np.lexsort((buckets, days))
+    days, buckets = days[order], buckets[order]
+    if counts is None:  # one row per call: count the runs of equal (day, bucket)
+        starts = np.flatnonzero(
+            np.concatenate([[True], (np.diff(days) != 0) | (np.diff(buckets) != 0)])
+        )
+        counts = np.diff(np.append(starts, len(days)))
+        days, buckets = days[starts], buckets[starts]
+    else:
+        counts = np.asarray(counts, np.int64)[order]
+    edges = np.flatnonzero(np.diff(days)) + 1
+    return {
+        int(d[0]): [(b, n)]
+        for d, b, n in zip(
+            np.split(days, edges), np.split(buckets, edges), np.split(counts, edges), strict=True
+        )
+        if len(d)
+    }
+
+
+def _counts(
+    kept: PerDay, projects: tuple[str, ...] | None, column: str, first: int, stop: int
+) -> Histogram:
+    parts: list[Histogram] = []
+    for (project, col), days in kept.items():
+        if col != column or (projects is not None and project not in projects):
+            continue
+        for day in range(first, stop):
+            hists = days.get(day)
+            if hists:
+                if len(hists) > 1:  # commits since the last read: merge them for good
+                    hists[:] = [sum_histograms(hists)]
+                parts.append(hists[0])
+    return sum_histograms(parts) if parts else (np.empty(0), np.empty(0, np.int64))
 
 
 class HistogramsMixin:
@@ -62,24 +120,37 @@ class HistogramsMixin:
         if first >= stop:
             return None
         projects = scope.filter_values("project")
-        lo, hi = naive_utc(first), naive_utc(stop)
-
-        def counts(table: FragmentTable) -> Histogram:
-            rows = table.select("b, sum(n)", projects, lo, hi, "AND col = ? GROUP BY b", [column])
-            return (
-                np.asarray([r[0] for r in rows], dtype=np.float64),
-                np.asarray([r[1] for r in rows], dtype=np.int64),
+        lo, hi = day_number(first), day_number(stop)
+        parts = [
+            self._day_histograms.read(
+                self._scan_day_histograms, lambda kept: _counts(kept, projects, column, lo, hi)
             )
-
-        parts = [self._day_histograms.read(self._scan_day_histograms, counts)]
+        ]
         for cut_start, cut_end in ((scope.start, first), (stop, scope.end)):
             if cut_start < cut_end:
                 where, params = where_clause(Scope(cut_start, cut_end, scope.filters))
                 parts.append(self._with_cursor(histogram, where, params, column))
         return sum_histograms(parts)
 
-    def _scan_day_histograms(self) -> FragmentTable:
-        table = day_table()
-        sql = _SUMMARY.format("events")
-        table.add(self._with_cursor(lambda cur: cur.sql(sql).to_arrow_table()))
-        return table
+    def _scan_day_histograms(self) -> PerDay:
+        return self._with_cursor(_scan)  # type: ignore[no-any-return]
+
+
+def _scan(cur: duckdb.DuckDBPyConnection) -> PerDay:
+    out: PerDay = {}
+    for column in QUANTILE_COLUMNS:
+        found = cur.execute(
+            # Days counted from 0001-01-01 first, so that the division floors as numpy's does.
+            f"SELECT project, (epoch_us(timestamp) + {_OFFSET_US}) // {DAY_US} - {_OFFSET_DAYS} "
+            f"AS d, floor({column}) AS b, "
+            f"count(*) AS n FROM events WHERE {column} IS NOT NULL GROUP BY ALL"
+        ).fetchnumpy()
+        projects = np.asarray(found["project"], dtype=object)
+        for project in np.unique(projects) if len(projects) else []:
+            mine = projects == project
+            out[(str(project), column)] = _by_day(
+                np.asarray(found["d"], np.int64)[mine],
+                np.asarray(found["b"], np.float64)[mine],
+                np.asarray(found["n"], np.int64)[mine],
+            )
+    return out
