@@ -173,3 +173,21 @@ def test_totals_follow_new_calls_reprices_retention_and_erasure(
     store.erase("beta")
     stored = {k: v[stored["project"] != "beta"] for k, v in stored.items()}
     check(store, stored, after=cut)
+
+
+def test_a_commit_without_ttft_keeps_the_histograms(
+    fresh: Callable[..., Store],
+) -> None:
+    """Calls with no TTFT at all (a non-streaming app) fold into the kept histograms instead of
+    throwing them away (every later overview would scan again)."""
+    store = fresh(RAW_ONLY)
+    calls = make_calls(np.random.default_rng(41), 2000, id_prefix="nt")
+    write(store, "events", calls.slice(0, 1000))
+    check(store, columns(calls.slice(0, 1000)))
+    rest = calls.slice(1000)
+    i = rest.schema.get_field_index("ttft_ms")
+    no_ttft = rest.set_column(i, rest.schema.field(i), pa.nulls(rest.num_rows, pa.float64()))
+    write(store, "events", no_ttft)
+    if isinstance(store, DuckStore):
+        assert store._day_histograms._kept is not None  # folded, not dropped
+    check(store, columns(pa.concat_tables([calls.slice(0, 1000), no_ttft])))

@@ -50,7 +50,7 @@ def tables(level: str) -> list[str]:
     return [f"rollup_{level}", *(t for t, _, _ in sketch_tables(level))]
 
 
-def agg_type(agg: Agg) -> str:
+def _agg_type(agg: Agg) -> str:
     if agg.op is Op.MAX:
         return "SimpleAggregateFunction(max, Nullable(Float64))"
     if agg.op is Op.SUM:
@@ -71,7 +71,7 @@ def ddl(layout: Layout) -> list[str]:
     )
     shard = "cityHash64(bucket)"
     for level in LEVELS:
-        aggs = ", ".join(f"{agg_column(a)} {agg_type(a)}" for a in ROLLUP_AGGS)
+        aggs = ", ".join(f"{agg_column(a)} {_agg_type(a)}" for a in ROLLUP_AGGS)
         cols = f"bucket DateTime64(0, 'UTC'), {DIM_TYPES}"
         out += layout.create(
             f"rollup_{level}", f"{cols}, {aggs}", "AggregatingMergeTree", "",
@@ -106,7 +106,7 @@ def ddl(layout: Layout) -> list[str]:
     return out
 
 
-def build_agg(agg: Agg) -> str:
+def _build_agg(agg: Agg) -> str:
     if agg.op is Op.COUNT:
         return "count()"
     if agg.op is Op.COUNT_IF:
@@ -127,7 +127,7 @@ def build_selects(level: str, source: str, where: str) -> list[tuple[str, str]]:
     of `level`; the SELECTs have the target tables' column order."""
     bucket = f"toDateTime64({bucket_sql(level)}, 0, 'UTC') AS bucket"
     group = f"GROUP BY bucket, {DIMS}"
-    aggs = ", ".join(f"{build_agg(a)} AS {agg_column(a)}" for a in ROLLUP_AGGS)
+    aggs = ", ".join(f"{_build_agg(a)} AS {agg_column(a)}" for a in ROLLUP_AGGS)
     out = [
         (f"rollup_{level}", f"SELECT {bucket}, {DIMS}, {aggs} FROM {source} WHERE {where} {group}")
     ]

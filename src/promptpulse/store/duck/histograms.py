@@ -23,14 +23,16 @@ import pyarrow.compute as pc
 
 from promptpulse.model import Scope
 from promptpulse.store.duck.kept import KeptSummary
+from promptpulse.store.duck.minutes import EPOCH_OFFSET_US
 from promptpulse.store.duck.quantiles import Histogram, histogram, sum_histograms
 from promptpulse.store.duck.sql import naive_utc, where_clause
 from promptpulse.store.rollup_plan import QUANTILE_COLUMNS, ceil_to, floor_to
 
 DAY_US = 86_400_000_000
 _EPOCH = datetime(1970, 1, 1)
-_OFFSET_DAYS = 719_162  # from 0001-01-01 to 1970-01-01
-_OFFSET_US = _OFFSET_DAYS * DAY_US
+_OFFSET_DAYS = EPOCH_OFFSET_US // DAY_US  # from 0001-01-01 to 1970-01-01
+# Days counted from 0001-01-01 first, so that the division floors as numpy's does.
+_DAY_NUMBER = f"(epoch_us(timestamp) + {EPOCH_OFFSET_US}) // {DAY_US} - {_OFFSET_DAYS}"
 # (project, column) -> UTC day number -> that day's histograms (merged into one when read).
 PerDay = dict[tuple[str, str], dict[int, list[Histogram]]]
 
@@ -48,11 +50,13 @@ class DayHistograms(KeptSummary[PerDay, PerDay]):
         stamps = pc.cast(calls["timestamp"], pa.timestamp("us")).cast(pa.int64())
         days = np.asarray(stamps, dtype=np.int64) // DAY_US
         names = pc.unique(calls["project"]).to_pylist()
+        # NULL as NaN (a float column's nulls), then left out like the SQL's IS NOT NULL.
+        columns = {c: pc.fill_null(calls[c].cast(pa.float64()), np.nan) for c in QUANTILE_COLUMNS}
         out: PerDay = {}
         for project in names:
             mine = None if len(names) == 1 else np.asarray(pc.equal(calls["project"], project))
-            for column in QUANTILE_COLUMNS:
-                values = calls[column].to_numpy(zero_copy_only=False).astype(np.float64)
+            for column, kept in columns.items():
+                values = np.asarray(kept, dtype=np.float64)
                 d, v = (days, values) if mine is None else (days[mine], values[mine])
                 known = ~np.isnan(v)
                 out[(str(project), column)] = _by_day(d[known], np.floor(v[known]))
@@ -69,6 +73,8 @@ def _by_day(
     days: np.ndarray, buckets: np.ndarray, counts: np.ndarray | None = None
 ) -> dict[int, list[Histogram]]:
     """Histograms per day of (day, bucket[, count]) rows (one call each without counts)."""
+    if not len(days):
+        return {}
     order = np.lexsort((buckets, days))
     days, buckets = days[order], buckets[order]
     if counts is None:  # one row per call: count the runs of equal (day, bucket)
@@ -140,9 +146,7 @@ def _scan(cur: duckdb.DuckDBPyConnection) -> PerDay:
     out: PerDay = {}
     for column in QUANTILE_COLUMNS:
         found = cur.execute(
-            # Days counted from 0001-01-01 first, so that the division floors as numpy's does.
-            f"SELECT project, (epoch_us(timestamp) + {_OFFSET_US}) // {DAY_US} - {_OFFSET_DAYS} "
-            f"AS d, floor({column}) AS b, "
+            f"SELECT project, {_DAY_NUMBER} AS d, floor({column}) AS b, "
             f"count(*) AS n FROM events WHERE {column} IS NOT NULL GROUP BY ALL"
         ).fetchnumpy()
         projects = np.asarray(found["project"], dtype=object)

@@ -52,7 +52,8 @@ def exact_quantiles(
     buckets, counts = histogram(cur, where, params, column) if hist is None else hist
     total = int(counts.sum())
     if total == 0:
-        return None
+        # A given histogram may be a moment behind the calls: only a count says there are none.
+        return None if hist is None else exact_quantiles(cur, where, params, column, qs)
     through = np.cumsum(counts)  # values in buckets 0..i
     wanted: list[tuple[int, int, float]] = []  # (low rank, high rank, weight of high)
     for q in qs:

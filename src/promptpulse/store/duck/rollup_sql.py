@@ -42,7 +42,7 @@ def sketch_tables(level: str) -> list[tuple[str, str, str]]:
     ]
 
 
-def agg_type(agg: Agg) -> str:
+def _agg_type(agg: Agg) -> str:
     if agg.op is Op.SUM and agg.arg in ("latency_ms", "ttft_ms", "queue_ms", "cost_usd"):
         return "DOUBLE"
     if agg.op is Op.MAX:
@@ -53,7 +53,7 @@ def agg_type(agg: Agg) -> str:
 def ddl(stored: Sequence[Agg] = ROLLUP_AGGS) -> str:
     parts = []
     for level in LEVELS:
-        aggs = ", ".join(f"{agg_column(a)} {agg_type(a)}" for a in stored)
+        aggs = ", ".join(f"{agg_column(a)} {_agg_type(a)}" for a in stored)
         parts.append(
             f"CREATE TABLE rollup_{level} (bucket TIMESTAMP NOT NULL, {DIM_TYPES}, "
             f"compacted BOOLEAN NOT NULL, {aggs});"
@@ -77,7 +77,7 @@ def backfill_sql(stored: Sequence[Agg] = ROLLUP_AGGS) -> str:
     return "\n".join(out)
 
 
-def build_agg(agg: Agg) -> str:
+def _build_agg(agg: Agg) -> str:
     if agg.op is Op.COUNT:
         return "count(*)"
     if agg.op is Op.COUNT_IF:
@@ -99,7 +99,7 @@ def build_selects(
     of `level`; the SELECTs have the target tables' column order."""
     bucket = f"date_trunc('{level}', timestamp) AS bucket"
     flag = f"{str(compacted).upper()} AS compacted"
-    aggs = ", ".join(f"{build_agg(a)} AS {agg_column(a)}" for a in stored)
+    aggs = ", ".join(f"{_build_agg(a)} AS {agg_column(a)}" for a in stored)
     out = [
         (
             f"rollup_{level}",

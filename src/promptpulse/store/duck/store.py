@@ -21,7 +21,6 @@ import pyarrow as pa
 
 from promptpulse.errors import StoreUnavailable
 from promptpulse.model import (
-    Agg,
     AggRow,
     Dimension,
     Kind,
@@ -83,10 +82,6 @@ def row_of(record: Record, groups: int, values: dict[str, Any]) -> AggRow:
         tuple(record[f"g{i}"] for i in range(groups)),
         aware_utc(record.get("t")),
     )
-
-
-# The minute of a call as an integer: grouping by it is ~1.5x faster than by date_trunc's
-# timestamp. Counted from 0001-01-01 so that integer division (which truncates) is a floor.
 
 
 class DuckStore(
@@ -305,7 +300,9 @@ class DuckStore(
             side_sql = f"SELECT {', '.join(extra)} FROM events WHERE {where}{group}"
             side = self._submit(self._records, side_sql, [*key_params, *params])
         exact_futures = {} if keys else self._exact_quantiles(scope, quantiles)
-        raw = self._plain_records(bool(keys), plain, sql, [*key_params, *params])
+        # Ungrouped with nothing but distinct counts and percentiles (the raw half of an exact
+        # overview): the one row needs no scan of its own.
+        raw = [{}] if not keys and not plain else self._records(sql, [*key_params, *params])
         if side is not None:
             by_key = {tuple(r[alias] for alias, _ in keys): r for r in side.result()}
             for r in raw:
@@ -321,15 +318,6 @@ class DuckStore(
                     values[m.name] = None if found is None else py(found[i])
             rows.append(row_of(record, groups, values))
         return rows
-
-    def _plain_records(
-        self, grouped: bool, plain: list[Agg], sql: str, params: list[Any]
-    ) -> list[Record]:
-        """The rows of the plain aggregates (`sql`). Ungrouped with nothing but distinct counts
-        and percentiles (the raw half of an exact overview), the one row needs no scan."""
-        if not grouped and not plain:
-            return [{}]
-        return self._records(sql, params)
 
     def _exact_quantiles(
         self, scope: Scope, quantiles: dict[str, list[Metric]]
