@@ -273,6 +273,21 @@ def make_scores(rng: np.random.Generator, calls: pa.Table, n: int) -> pa.Table:
     )
 
 
+def write_shuffled(
+    store: Store, calls: pa.Table, seed: int, after_first_half: Callable[[pa.Table], None]
+) -> pa.Table:
+    """Writes `calls` in a random order in two halves (`after_first_half` gets the first half once
+    it is stored: the moment to ask before older calls arrive), then 40 of them again
+    (duplicates: nothing changes). Returns the calls in the order written."""
+    shuffled = calls.take(pa.array(np.random.default_rng(seed).permutation(calls.num_rows)))
+    half = shuffled.num_rows // 2
+    write(store, "events", shuffled.slice(0, half))
+    after_first_half(shuffled.slice(0, half))
+    write(store, "events", shuffled.slice(half))
+    write(store, "events", shuffled.slice(0, 40))
+    return shuffled
+
+
 def write(store: Store, kind: str, table: pa.Table, batch: int = 1000) -> tuple[int, int]:
     """Through the real single writer (its own thread, group commits, dedupe); returns
     (accepted, duplicates)."""

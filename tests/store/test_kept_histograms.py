@@ -20,7 +20,7 @@ from promptpulse.store import Store
 from promptpulse.store.duck import DuckStore
 from promptpulse.store.duck.quantiles import histogram
 from promptpulse.store.duck.sql import where_clause
-from tests.store.conftest import END, RAW_ONLY, T0, make_calls, naive, write
+from tests.store.conftest import END, RAW_ONLY, T0, make_calls, naive, write, write_shuffled
 
 US = int((END - T0) / timedelta(microseconds=1))
 METRICS = [
@@ -134,13 +134,7 @@ def test_totals_follow_new_calls_reprices_retention_and_erasure(
 ) -> None:
     store = fresh(RAW_ONLY)
     calls = make_calls(np.random.default_rng(31), 5000, id_prefix="kt")
-    shuffled = calls.take(pa.array(np.random.default_rng(2).permutation(calls.num_rows)))
-    half = shuffled.num_rows // 2
-    write(store, "events", shuffled.slice(0, half))
-    check(store, columns(shuffled.slice(0, half)))
-    write(store, "events", shuffled.slice(half))
-    write(store, "events", shuffled.slice(0, 40))  # duplicates: nothing changes
-    stored = columns(shuffled)
+    stored = columns(write_shuffled(store, calls, 2, lambda first: check(store, columns(first))))
     check(store, stored)
 
     # A reprice: new costs for some alpha calls (one made unpriced, the rest priced).

@@ -16,7 +16,7 @@ import pytest
 
 from promptpulse.model import Filter, Scope
 from promptpulse.store import Store
-from tests.store.conftest import BURSTS, END, RAW_ONLY, T0, make_calls, naive, write
+from tests.store.conftest import BURSTS, END, RAW_ONLY, T0, make_calls, naive, write, write_shuffled
 
 US = int((END - T0) / timedelta(microseconds=1))
 MINUTE_US = 60_000_000
@@ -91,13 +91,7 @@ def test_peak_follows_new_calls_retention_and_erasure(
     retention at an instant inside a minute, then erasures of a user and of a project: each
     answer equals numpy over the calls stored at that moment."""
     store = fresh(RAW_ONLY)
-    shuffled = calls.take(pa.array(np.random.default_rng(4).permutation(calls.num_rows)))
-    half = shuffled.num_rows // 2
-    write(store, "events", shuffled.slice(0, half))
-    check(store, columns(shuffled.slice(0, half)))
-    write(store, "events", shuffled.slice(half))
-    write(store, "events", shuffled.slice(0, 40))  # duplicates: nothing changes
-    stored = columns(shuffled)
+    stored = columns(write_shuffled(store, calls, 4, lambda first: check(store, columns(first))))
     check(store, stored)
     assert expected(stored, Scope(T0, END)) >= max(n for _, _, n in BURSTS)  # bursts are in
 

@@ -22,9 +22,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from promptpulse.model import Scope
-from promptpulse.store.duck.kept import KeptSummary
+from promptpulse.store.duck.kept import KeptSummary, add_up
 from promptpulse.store.duck.minutes import EPOCH_OFFSET_US
-from promptpulse.store.duck.quantiles import Histogram, histogram, sum_histograms
+from promptpulse.store.duck.quantiles import Histogram, histogram
 from promptpulse.store.duck.sql import naive_utc, where_clause
 from promptpulse.store.rollup_plan import QUANTILE_COLUMNS, ceil_to, floor_to
 
@@ -35,6 +35,13 @@ _OFFSET_DAYS = EPOCH_OFFSET_US // DAY_US  # from 0001-01-01 to 1970-01-01
 _DAY_NUMBER = f"(epoch_us(timestamp) + {EPOCH_OFFSET_US}) // {DAY_US} - {_OFFSET_DAYS}"
 # (project, column) -> UTC day number -> that day's histograms (merged into one when read).
 PerDay = dict[tuple[str, str], dict[int, list[Histogram]]]
+
+
+def sum_histograms(parts: list[Histogram]) -> Histogram:
+    """Histograms of disjoint calls, as one."""
+    if not parts:
+        return np.empty(0), np.empty(0, np.int64)
+    return add_up(np.concatenate([b for b, _ in parts]), np.concatenate([n for _, n in parts]))
 
 
 def day_number(t: datetime) -> int:
@@ -51,12 +58,14 @@ class DayHistograms(KeptSummary[PerDay, PerDay]):
         days = np.asarray(stamps, dtype=np.int64) // DAY_US
         names = pc.unique(calls["project"]).to_pylist()
         # NULL as NaN (a float column's nulls), then left out like the SQL's IS NOT NULL.
-        columns = {c: pc.fill_null(calls[c].cast(pa.float64()), np.nan) for c in QUANTILE_COLUMNS}
+        columns = {
+            c: np.asarray(pc.fill_null(calls[c].cast(pa.float64()), np.nan), dtype=np.float64)
+            for c in QUANTILE_COLUMNS
+        }
         out: PerDay = {}
         for project in names:
             mine = None if len(names) == 1 else np.asarray(pc.equal(calls["project"], project))
-            for column, kept in columns.items():
-                values = np.asarray(kept, dtype=np.float64)
+            for column, values in columns.items():
                 d, v = (days, values) if mine is None else (days[mine], values[mine])
                 known = ~np.isnan(v)
                 out[(str(project), column)] = _by_day(d[known], np.floor(v[known]))
@@ -108,7 +117,7 @@ def _counts(
                 if len(hists) > 1:  # commits since the last read: merge them for good
                     hists[:] = [sum_histograms(hists)]
                 parts.append(hists[0])
-    return sum_histograms(parts) if parts else (np.empty(0), np.empty(0, np.int64))
+    return sum_histograms(parts)
 
 
 class HistogramsMixin:

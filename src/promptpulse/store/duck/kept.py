@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
+import numpy as np
 import pyarrow as pa
 
 Summary = TypeVar("Summary")  # what is kept: built from a scan, folded into
@@ -100,3 +101,10 @@ class KeptSummary(Generic[Summary, Batch]):
         with self._lock:
             self._kept = None
             self._generation += 1
+
+
+def add_up(keys: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Counts summed per key: the sorted distinct keys and each one's total (how summaries
+    merge a commit's part, or several days or projects, into one)."""
+    unique, where = np.unique(keys, return_inverse=True)
+    return unique, np.bincount(where, weights=counts, minlength=len(unique)).astype(np.int64)

@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from promptpulse.model import PeakRow, Scope
-from promptpulse.store.duck.kept import KeptSummary
+from promptpulse.store.duck.kept import KeptSummary, add_up
 from promptpulse.store.duck.sql import Record, naive_utc, where_clause
 
 # The minute of a call as an integer (grouping by it is ~1.5x faster than by date_trunc's
@@ -43,7 +43,7 @@ class Minutes:
 
     def merged(self) -> Minutes:
         if self.unmerged:
-            self.minutes, self.counts = _sum_by_minute(
+            self.minutes, self.counts = add_up(
                 np.concatenate([self.minutes, *(m for m, _ in self.unmerged)]),
                 np.concatenate([self.counts, *(c for _, c in self.unmerged)]),
             )
@@ -72,7 +72,7 @@ class MinuteCounts(KeptSummary[PerProject, PerProject]):
         out: PerProject = {}
         for project in names:
             mine = minutes if len(names) == 1 else minutes[np.asarray(pc.equal(projects, project))]
-            out[str(project)] = Minutes(*_sum_by_minute(mine, np.ones(len(mine), np.int64)))
+            out[str(project)] = Minutes(*add_up(mine, np.ones(len(mine), np.int64)))
         return out
 
     def fold(self, into: PerProject, batch: PerProject) -> None:
@@ -81,11 +81,6 @@ class MinuteCounts(KeptSummary[PerProject, PerProject]):
                 into[project].unmerged.append((more.minutes, more.counts))
             else:
                 into[project] = more
-
-
-def _sum_by_minute(minutes: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    unique, where = np.unique(minutes, return_inverse=True)
-    return unique, np.bincount(where, weights=counts, minlength=len(unique)).astype(np.int64)
 
 
 def minute_number(t: datetime) -> int:
@@ -119,7 +114,7 @@ class MinutesMixin:
             parts = [m.merged().between(first, stop) for m in chosen if m is not None]
             if not parts:
                 return 0
-            _, counts = _sum_by_minute(
+            _, counts = add_up(
                 np.concatenate([m for m, _ in parts]), np.concatenate([c for _, c in parts])
             )
             return int(counts.max()) if len(counts) else 0

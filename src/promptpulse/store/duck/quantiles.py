@@ -25,15 +25,6 @@ def histogram(
     return np.asarray(hist["b"], dtype=np.float64), np.asarray(hist["n"], dtype=np.int64)
 
 
-def sum_histograms(parts: Sequence[Histogram]) -> Histogram:
-    """Histograms of disjoint calls, as one."""
-    buckets, where = np.unique(np.concatenate([b for b, _ in parts]), return_inverse=True)
-    counts = np.bincount(
-        where, weights=np.concatenate([n for _, n in parts]), minlength=len(buckets)
-    )
-    return buckets, counts.astype(np.int64)
-
-
 def exact_quantiles(
     cur: duckdb.DuckDBPyConnection,
     where: str,

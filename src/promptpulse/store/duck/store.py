@@ -293,16 +293,21 @@ class DuckStore(
                 qs = ", ".join(repr(m.q) for m in ms)
                 select.append(f'quantile_cont({value_sql(column)}, [{qs}]) AS "q_{column}"')
         sql = f"SELECT {', '.join(select) or 'count(*)'} FROM events WHERE {where}{group}"
+        # Ungrouped with nothing but distinct counts and percentiles (the raw half of an exact
+        # overview): the one row needs no scan of its own.
+        main = (
+            None
+            if not keys and not plain
+            else self._submit(self._records, sql, [*key_params, *params])
+        )
         side: Future[list[Record]] | None = None
         if distinct:
             extra = [f"{expr} AS {alias}" for alias, expr in keys]
             extra += [f"{agg_sql(a)} AS a{aggs.index(a)}" for a in distinct]
-            side_sql = f"SELECT {', '.join(extra)} FROM events WHERE {where}{group}"
-            side = self._submit(self._records, side_sql, [*key_params, *params])
+            sql = f"SELECT {', '.join(extra)} FROM events WHERE {where}{group}"
+            side = self._submit(self._records, sql, [*key_params, *params])
         exact_futures = {} if keys else self._exact_quantiles(scope, quantiles)
-        # Ungrouped with nothing but distinct counts and percentiles (the raw half of an exact
-        # overview): the one row needs no scan of its own.
-        raw = [{}] if not keys and not plain else self._records(sql, [*key_params, *params])
+        raw = main.result() if main is not None else [{}]
         if side is not None:
             by_key = {tuple(r[alias] for alias, _ in keys): r for r in side.result()}
             for r in raw:
