@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -118,6 +119,25 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def
     # 30 s, since processes starting together wait for each other's migrations (seven steps
     # each on a fresh file; 5 s ran out on a loaded 2-core machine).
     cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
+    _switch_to_wal(cur)
     cur.close()
+
+
+SQLITE_BUSY_MS = 30_000
+
+
+def _switch_to_wal(cur) -> None:  # type: ignore[no-untyped-def]
+    """Switching a fresh file to WAL upgrades a read lock to a write lock, and SQLite answers
+    "locked" at once, without its busy handler, when another connection is mid-switch (its
+    deadlock avoidance): replicas opening one new file together retried here, up to the busy
+    timeout. WAL is then recorded in the file, and later connections find it already set."""
+    deadline = time.monotonic() + SQLITE_BUSY_MS / 1000
+    while True:
+        try:
+            cur.execute("PRAGMA journal_mode=WAL")
+            return
+        except Exception as e:  # the driver's OperationalError, which meta never imports
+            if "database is locked" not in str(e) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
