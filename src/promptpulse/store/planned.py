@@ -112,7 +112,8 @@ class RollupPlanning:
             return None  # retention removed rollups the plan would read; raw calls are all there
         if self.rollup_min_calls <= 0 or raw_incomplete:
             return plan
-        return plan if self._rollup_calls(plan, scope) >= self.rollup_min_calls else None
+        calls = self._rollup_calls(plan, _scanned(scope, metrics))
+        return plan if calls >= self.rollup_min_calls else None
 
     def _rollups_deleted_under(self, plan: Sequence[Piece], scope: Scope) -> bool:
         """True when retention deleted rollups of a level that a piece of the plan reads."""
@@ -123,3 +124,15 @@ class RollupPlanning:
             if any(p.source == level and p.start < cut for p in plan):
                 return True
         return False
+
+
+def _scanned(scope: Scope, metrics: Sequence[Metric]) -> Scope:
+    """The calls whose number decides raw against rollups. Counts and sums are exact either
+    way, so only speed decides: a raw scan reads every call of the range's projects whatever
+    the other filters (no index narrows `status` or `model`), so those are counted. Percentiles
+    and distinct counts are approximate from rollups: for those the calls that match decide,
+    so a narrow filter keeps its exact answer."""
+    if is_approximate(metrics):
+        return scope
+    kept = tuple(f for f in scope.filters if f.dimension == "project")
+    return Scope(scope.start, scope.end, kept)
