@@ -1,10 +1,10 @@
-"""Counts, sums and exact percentiles of an unfiltered or project-filtered range on every
-backend, against numpy, over ranges that cut hours and days anywhere, while calls arrive, are
-repriced, retained and erased.
+"""Counts, sums, exact percentiles and active users of an unfiltered or project-filtered range
+on every backend, against numpy, over ranges that cut hours and days anywhere, while calls
+arrive, are repriced, retained and erased.
 
-DuckDB keeps the percentiles' first pass per (project, day) in memory between questions
-(store/duck/histograms.py): this follows it through every change of the stored calls, and the
-counts and sums beside it.
+DuckDB keeps the percentiles' first pass and the users per (project, day) in memory between
+questions (store/duck/histograms.py, day_users.py): this follows them through every change of
+the stored calls, and the counts and sums beside them.
 """
 
 from __future__ import annotations
@@ -14,12 +14,14 @@ from datetime import datetime, timedelta
 
 import numpy as np
 import pyarrow as pa
+import pytest
 
 from promptpulse.model import CATALOG, Filter, Scope
 from promptpulse.store import Store
-from promptpulse.store.duck import DuckStore
+from promptpulse.store.duck import DuckStore, day_users
 from promptpulse.store.duck.quantiles import histogram
 from promptpulse.store.duck.sql import where_clause
+from promptpulse.store.rollup_plan import ceil_to, floor_to
 from tests.store.conftest import END, RAW_ONLY, T0, make_calls, naive, write, write_shuffled
 
 US = int((END - T0) / timedelta(microseconds=1))
@@ -28,7 +30,7 @@ METRICS = [
     for m in (
         "requests", "successes", "errors", "unpriced_requests", "input_tokens", "output_tokens",
         "cost_usd", "latency_max_ms", "latency_mean_ms", "cache_hit_rate", "latency_p50_ms",
-        "latency_p95_ms", "latency_p99_ms", "ttft_p50_ms", "ttft_p99_ms",
+        "latency_p95_ms", "latency_p99_ms", "ttft_p50_ms", "ttft_p99_ms", "active_users",
     )
 ]  # fmt: skip
 
@@ -77,6 +79,7 @@ def expected(stored: dict[str, np.ndarray], scope: Scope) -> dict[str, float | N
         "latency_max_ms": float(latency.max()) if len(latency) else None,
         "latency_mean_ms": float(latency.sum() / n) if n and len(latency) else None,
         "cache_hit_rate": float(c["cache_hit"].mean()) if n else None,
+        "active_users": len({u for u in c["user_id"] if u is not None}),
     }
 
 
@@ -106,7 +109,7 @@ def check(store: Store, stored: dict[str, np.ndarray], after: datetime | None = 
         chosen = [s for s in chosen if s.start >= after]
         chosen += [Scope(after, END), Scope(after + timedelta(minutes=3, seconds=1), END)]
     for scope in chosen:
-        check_kept_histograms(store, scope)
+        check_kept(store, scope)
         got = dict(store.aggregate(scope, METRICS, allow_approximate=False)[0].values)
         want = expected(stored, scope)
         for name, value in want.items():
@@ -116,11 +119,20 @@ def check(store: Store, stored: dict[str, np.ndarray], after: datetime | None = 
                 assert np.isclose(got[name], value, rtol=1e-9, atol=1e-9), (scope, name)
 
 
-def check_kept_histograms(store: Store, scope: Scope) -> None:
+def check_kept(store: Store, scope: Scope) -> None:
     """DuckDB: the kept first pass equals the one counted from the calls (the answer alone
-    would not show a wrong one: a histogram that does not match the calls is counted again)."""
+    would not show a wrong one: a histogram that does not match the calls is counted again),
+    and the kept users answer where they should (an answer counted from the calls would hide
+    a summary that never answers)."""
     if not isinstance(store, DuckStore):
         return
+    whole_day = ceil_to(scope.start, "day") < floor_to(scope.end, "day")
+    users = store._kept_active_users(scope)
+    assert (users is not None) == whole_day, scope
+    if users is not None:
+        where, params = where_clause(scope)
+        sql = f"SELECT count(DISTINCT user_id) FROM events WHERE {where}"
+        assert users == store._with_cursor(lambda cur: cur.execute(sql, params).fetchone()[0])
     for column in ("latency_ms", "ttft_ms"):
         kept = store._kept_histogram(scope, column)
         if kept is not None:
@@ -185,3 +197,34 @@ def test_a_commit_without_ttft_keeps_the_histograms(
     if isinstance(store, DuckStore):
         assert store._day_histograms._kept is not None  # folded, not dropped
     check(store, columns(pa.concat_tables([calls.slice(0, 1000), no_ttft])))
+
+
+def test_too_many_users_are_counted_from_the_calls(
+    fresh: Callable[..., Store], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past MAX_USERS distinct users (at the first scan, or by a later commit) the kept users
+    give up and active users are counted from the calls: still exact."""
+    store = fresh(RAW_ONLY)
+    calls = make_calls(np.random.default_rng(43), 3000, id_prefix="mu")
+    first, rest = calls.slice(0, 1500), calls.slice(1500)
+    i = rest.schema.get_field_index("user_id")
+    late = [None if u is None else f"late-{u}" for u in rest.column(i).to_pylist()]
+    rest = rest.set_column(i, rest.schema.field(i), pa.array(late, pa.string()))
+    calls = pa.concat_tables([first, rest])
+    write(store, "events", first)
+    scope = Scope(T0, END)
+    users = columns(first)["user_id"]
+    limit = len({u for u in users if u is not None})
+    if isinstance(store, DuckStore):
+        monkeypatch.setattr(day_users, "MAX_USERS", limit)  # the first scan just fits
+        assert store._kept_active_users(scope) == limit
+    write(store, "events", rest)  # new users: the fold gives up
+    stored = columns(calls)
+    if isinstance(store, DuckStore):
+        assert store._kept_active_users(scope) is None
+        monkeypatch.setattr(day_users, "MAX_USERS", limit - 1)
+        store._day_users.invalidate()  # a scan over the limit gives up as well
+        assert store._kept_active_users(scope) is None
+    for s in (scope, Scope(T0 + timedelta(hours=3), END, (Filter("project", ("alpha",)),))):
+        got = store.aggregate(s, [CATALOG["active_users"]], allow_approximate=False)[0]
+        assert got["active_users"] == expected(stored, s)["active_users"], s

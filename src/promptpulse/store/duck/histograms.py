@@ -32,7 +32,7 @@ DAY_US = 86_400_000_000
 _EPOCH = datetime(1970, 1, 1)
 _OFFSET_DAYS = EPOCH_OFFSET_US // DAY_US  # from 0001-01-01 to 1970-01-01
 # Days counted from 0001-01-01 first, so that the division floors as numpy's does.
-_DAY_NUMBER = f"(epoch_us(timestamp) + {EPOCH_OFFSET_US}) // {DAY_US} - {_OFFSET_DAYS}"
+DAY_NUMBER_SQL = f"(epoch_us(timestamp) + {EPOCH_OFFSET_US}) // {DAY_US} - {_OFFSET_DAYS}"
 # (project, column) -> UTC day number -> that day's histograms (merged into one when read).
 PerDay = dict[tuple[str, str], dict[int, list[Histogram]]]
 
@@ -155,7 +155,7 @@ def _scan(cur: duckdb.DuckDBPyConnection) -> PerDay:
     out: PerDay = {}
     for column in QUANTILE_COLUMNS:
         found = cur.execute(
-            f"SELECT project, {_DAY_NUMBER} AS d, floor({column}) AS b, "
+            f"SELECT project, {DAY_NUMBER_SQL} AS d, floor({column}) AS b, "
             f"count(*) AS n FROM events WHERE {column} IS NOT NULL GROUP BY ALL"
         ).fetchnumpy()
         projects = np.asarray(found["project"], dtype=object)

@@ -21,6 +21,7 @@ import pyarrow as pa
 
 from promptpulse.errors import StoreUnavailable
 from promptpulse.model import (
+    Agg,
     AggRow,
     Dimension,
     Kind,
@@ -38,6 +39,7 @@ from promptpulse.store.duck import metadata_keys, rollup_sql
 from promptpulse.store.duck.carry import CarryMixin
 from promptpulse.store.duck.cohorts import CohortsMixin
 from promptpulse.store.duck.costs import CostsMixin
+from promptpulse.store.duck.day_users import DayUsers, DayUsersMixin
 from promptpulse.store.duck.gate import QueryGate
 from promptpulse.store.duck.histograms import DayHistograms, HistogramsMixin
 from promptpulse.store.duck.kept import KeptSummary
@@ -94,6 +96,7 @@ class DuckStore(
     VersionsMixin,
     MinutesMixin,
     HistogramsMixin,
+    DayUsersMixin,
 ):
     def __init__(
         self,
@@ -127,6 +130,7 @@ class DuckStore(
         self._first_calls = FirstCalls()  # of each prompt version, for change markers
         self._minute_counts = MinuteCounts()  # calls per project and minute, for rpm_peak
         self._day_histograms = DayHistograms()  # latency and TTFT buckets per project and day
+        self._day_users = DayUsers()  # the users of each project and day, for active users
         migrate(self._con)
         with self._cursor() as cur:
             self._horizons = rollup_sql.horizons(cur)
@@ -200,6 +204,7 @@ class DuckStore(
             self._first_calls,
             self._minute_counts,
             self._day_histograms,
+            self._day_users,
         )
 
     def all_key_hashes(self) -> np.ndarray:
@@ -283,7 +288,6 @@ class DuckStore(
         # DuckDB runs count(DISTINCT) next to other aggregates ~10x slower than on its own, and
         # the pieces are independent scans: run them side by side on their own cursors.
         plain = [a for a in aggs if a.op is not Op.DISTINCT]
-        distinct = [a for a in aggs if a.op is Op.DISTINCT]
         where, params = where_clause(scope)
         group = " GROUP BY " + ", ".join(alias for alias, _ in keys) if keys else ""
         select = [f"{expr} AS {alias}" for alias, expr in keys]
@@ -300,12 +304,7 @@ class DuckStore(
             if not keys and not plain
             else self._submit(self._records, sql, [*key_params, *params])
         )
-        side: Future[list[Record]] | None = None
-        if distinct:
-            extra = [f"{expr} AS {alias}" for alias, expr in keys]
-            extra += [f"{agg_sql(a)} AS a{aggs.index(a)}" for a in distinct]
-            sql = f"SELECT {', '.join(extra)} FROM events WHERE {where}{group}"
-            side = self._submit(self._records, sql, [*key_params, *params])
+        side = self._distinct_side(scope, aggs, keys, f"{where}{group}", [*key_params, *params])
         exact_futures = {} if keys else self._exact_quantiles(scope, quantiles)
         raw = main.result() if main is not None else [{}]
         if side is not None:
@@ -323,6 +322,37 @@ class DuckStore(
                     values[m.name] = None if found is None else py(found[i])
             rows.append(row_of(record, groups, values))
         return rows
+
+    def _distinct_side(
+        self,
+        scope: Scope,
+        aggs: list[Agg],
+        keys: list[tuple[str, str]],
+        rest: str,
+        params: list[Any],
+    ) -> Future[list[Record]] | None:
+        """The distinct counts of `aggs`, as their own scan (`rest`: the WHERE and GROUP BY)."""
+        distinct = [a for a in aggs if a.op is Op.DISTINCT]
+        if not distinct:
+            return None
+        extra = [f"{expr} AS {alias}" for alias, expr in keys]
+        extra += [f"{agg_sql(a)} AS a{aggs.index(a)}" for a in distinct]
+        sql = f"SELECT {', '.join(extra)} FROM events WHERE {rest}"
+        # Ungrouped active users alone: the users kept per day may answer (day_users.py).
+        kept = not keys and distinct == [Agg(Op.DISTINCT, "user_id")]
+        alias = f"a{aggs.index(distinct[0])}"
+        return self._submit(self._distinct_records, scope if kept else None, alias, sql, params)
+
+    def _distinct_records(
+        self, users_of: Scope | None, alias: str, sql: str, params: list[Any]
+    ) -> list[Record]:
+        """The distinct counts of `sql`; with `users_of`, its active users (as `alias`) from the
+        users kept per day when they answer."""
+        if users_of is not None:
+            users = self._kept_active_users(users_of)
+            if users is not None:
+                return [{alias: users}]
+        return self._records(sql, params)
 
     def _exact_quantiles(
         self, scope: Scope, quantiles: dict[str, list[Metric]]
