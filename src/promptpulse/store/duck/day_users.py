@@ -25,10 +25,21 @@ from promptpulse.store.duck.kept import KeptSummary
 from promptpulse.store.duck.sql import where_clause
 from promptpulse.store.rollup_plan import ceil_to, floor_to
 
-# Past this many distinct users (~120 bytes each kept) the calls are counted instead.
+# Past this many distinct users (~150 bytes each in the codes, 4 per day seen) the calls are
+# counted instead.
 MAX_USERS = 200_000
-# project -> UTC day number -> user ids seen that day (one commit's part)
-Batch = dict[str, dict[int, np.ndarray]]
+
+
+@dataclass
+class Batch:
+    """One commit's calls with a user: their UTC days, and their projects and users as indices
+    into the distinct names (Arrow's dictionary encoding: no Python object per call)."""
+
+    days: np.ndarray
+    project_index: np.ndarray
+    projects: list[str]
+    user_index: np.ndarray
+    users: list[str]
 
 
 @dataclass
@@ -38,22 +49,22 @@ class KeptUsers:
     days: dict[str, dict[int, list[np.ndarray]]] = field(default_factory=dict)
     too_many: bool = False
 
-    def add(self, project: str, day: int, users: Sequence[str]) -> None:
+    def code_all(self, users: Sequence[str]) -> np.ndarray | None:
+        """The code of each user (new users get the next ones); None past MAX_USERS."""
         if self.too_many:
-            return
+            return None
         codes = self.codes
         for user in users:
             if user not in codes:
                 codes[user] = len(codes)
         if len(codes) > MAX_USERS:
-            self.give_up()
-            return
-        day_codes = np.unique(np.fromiter((codes[u] for u in users), np.int64, len(users)))
-        self.days.setdefault(project, {}).setdefault(day, []).append(day_codes)
+            self.too_many = True
+            self.codes, self.days = {}, {}
+            return None
+        return np.fromiter((codes[u] for u in users), np.int32, len(users))
 
-    def give_up(self) -> None:
-        self.too_many = True
-        self.codes, self.days = {}, {}
+    def add(self, project: str, day: int, codes: np.ndarray) -> None:
+        self.days.setdefault(project, {}).setdefault(day, []).append(np.unique(codes))
 
     def count(
         self, projects: tuple[str, ...] | None, first: int, stop: int, edge_users: list[str]
@@ -73,7 +84,7 @@ class KeptUsers:
                     parts.append(found[0])
         known = [self.codes[u] for u in edge_users if u in self.codes]
         unknown = len({u for u in edge_users if u not in self.codes})  # stored since the fold
-        parts.append(np.asarray(known, np.int64))
+        parts.append(np.asarray(known, np.int32))
         return len(np.unique(np.concatenate(parts))) + unknown
 
 
@@ -85,20 +96,25 @@ class DayUsers(KeptSummary[KeptUsers, Batch]):
     def summarise(self, calls: pa.Table) -> Batch:
         calls = calls.filter(pc.is_valid(calls["user_id"]))
         stamps = pc.cast(calls["timestamp"], pa.timestamp("us")).cast(pa.int64())
-        days = np.asarray(stamps, dtype=np.int64) // DAY_US
-        projects = np.asarray(calls["project"].to_pylist(), dtype=object)
-        users = np.asarray(calls["user_id"].to_pylist(), dtype=object)
-        out: Batch = {}
-        for project in set(projects.tolist()):
-            mine = projects == project
-            for day in np.unique(days[mine]):
-                out.setdefault(project, {})[int(day)] = np.unique(users[mine & (days == day)])
-        return out
+        projects = pc.dictionary_encode(calls["project"]).combine_chunks()
+        users = pc.dictionary_encode(calls["user_id"]).combine_chunks()
+        return Batch(
+            np.asarray(stamps, dtype=np.int64) // DAY_US,
+            np.asarray(projects.indices, dtype=np.int64),
+            projects.dictionary.to_pylist(),
+            np.asarray(users.indices, dtype=np.int64),
+            users.dictionary.to_pylist(),
+        )
 
     def fold(self, into: KeptUsers, batch: Batch) -> None:
-        for project, days in batch.items():
-            for day, users in days.items():
-                into.add(project, day, users.tolist())
+        codes = into.code_all(batch.users)
+        if codes is None:
+            return
+        row_codes = codes[batch.user_index]
+        for i, project in enumerate(batch.projects):
+            mine = batch.project_index == i
+            for day in np.unique(batch.days[mine]):
+                into.add(project, int(day), row_codes[mine & (batch.days == day)])
 
 
 class DayUsersMixin:
@@ -139,12 +155,15 @@ def _scan(cur: duckdb.DuckDBPyConnection) -> KeptUsers:
     kept = KeptUsers()
     row = cur.execute("SELECT count(DISTINCT user_id) FROM events").fetchone()
     if row is not None and int(row[0]) > MAX_USERS:
-        kept.give_up()
+        kept.too_many = True
         return kept
     found = cur.execute(
         f"SELECT project, {DAY_NUMBER_SQL} AS d, list(DISTINCT user_id) AS users FROM events "
         "WHERE user_id IS NOT NULL GROUP BY ALL"
     ).fetchall()
     for project, day, users in found:
-        kept.add(str(project), int(day), users)
+        codes = kept.code_all(users)
+        if codes is None:  # users arrived since the count
+            break
+        kept.add(str(project), int(day), codes)
     return kept
