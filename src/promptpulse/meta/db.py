@@ -114,6 +114,9 @@ def _transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
             yield conn
 
 
+SQLITE_BUSY_MS = 30_000
+
+
 def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
     # WAL lets the CLI write while the server reads; busy_timeout waits instead of failing:
     # 30 s, since processes starting together wait for each other's migrations (seven steps
@@ -122,9 +125,6 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def
     cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
     _switch_to_wal(cur)
     cur.close()
-
-
-SQLITE_BUSY_MS = 30_000
 
 
 def _switch_to_wal(cur) -> None:  # type: ignore[no-untyped-def]

@@ -20,10 +20,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from promptpulse.model import Scope
-from promptpulse.store.duck.histograms import DAY_NUMBER_SQL, DAY_US, day_number
+from promptpulse.store.duck.histograms import DAY_NUMBER_SQL, DAY_US, day_span
 from promptpulse.store.duck.kept import KeptSummary
 from promptpulse.store.duck.sql import where_clause
-from promptpulse.store.rollup_plan import ceil_to, floor_to
 
 # Past this many distinct users (~150 bytes each in the codes, 4 per day seen) the calls are
 # counted instead.
@@ -124,20 +123,20 @@ class DayUsersMixin:
     def _kept_active_users(self, scope: Scope) -> int | None:
         """Exact active users of a range filtered on the project only that holds a whole UTC
         day (None otherwise, or when there are too many users to keep)."""
-        if any(f.dimension != "project" for f in scope.filters):
+        span = day_span(scope)
+        if span is None:
             return None
-        first, stop = ceil_to(scope.start, "day"), floor_to(scope.end, "day")
-        if first >= stop:
+        # Too many users: say so before reading the cut days' users for nothing.
+        if self._day_users.read(self._scan_day_users, lambda kept: kept.too_many):
             return None
         edge_users: list[str] = []
-        for cut_start, cut_end in ((scope.start, first), (stop, scope.end)):
-            if cut_start < cut_end:
-                where, params = where_clause(Scope(cut_start, cut_end, scope.filters))
-                edge_users += self._with_cursor(_users_in, where, params)
+        for cut in span.cuts:
+            where, params = where_clause(cut)
+            edge_users += self._with_cursor(_users_in, where, params)
         projects = scope.filter_values("project")
-        lo, hi = day_number(first), day_number(stop)
         return self._day_users.read(  # type: ignore[no-any-return]
-            self._scan_day_users, lambda kept: kept.count(projects, lo, hi, edge_users)
+            self._scan_day_users,
+            lambda kept: kept.count(projects, span.first, span.stop, edge_users),
         )
 
     def _scan_day_users(self) -> KeptUsers:
@@ -153,6 +152,7 @@ def _users_in(cur: duckdb.DuckDBPyConnection, where: str, params: list[Any]) -> 
 
 def _scan(cur: duckdb.DuckDBPyConnection) -> KeptUsers:
     kept = KeptUsers()
+    # Counted first, so that an app with millions of users never lists them per day.
     row = cur.execute("SELECT count(DISTINCT user_id) FROM events").fetchone()
     if row is not None and int(row[0]) > MAX_USERS:
         kept.too_many = True

@@ -13,6 +13,7 @@ still reads the calls: the answer is exact.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -46,6 +47,29 @@ def sum_histograms(parts: list[Histogram]) -> Histogram:
 
 def day_number(t: datetime) -> int:
     return (naive_utc(t) - _EPOCH) // timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class DaySpan:
+    """What summaries kept per UTC day answer of a range, and what the calls must."""
+
+    first: int  # the whole days [first, stop), as day numbers
+    stop: int
+    cuts: tuple[Scope, ...]  # the parts of the range before and after them
+
+
+def day_span(scope: Scope) -> DaySpan | None:
+    """The whole UTC days of a range filtered on the project only (None for other filters or
+    a range without a whole day), and its cut parts at either end."""
+    if any(f.dimension != "project" for f in scope.filters):
+        return None
+    first, stop = ceil_to(scope.start, "day"), floor_to(scope.end, "day")
+    if first >= stop:
+        return None
+    cuts = tuple(
+        Scope(a, b, scope.filters) for a, b in ((scope.start, first), (stop, scope.end)) if a < b
+    )
+    return DaySpan(day_number(first), day_number(stop), cuts)
 
 
 class DayHistograms(KeptSummary[PerDay, PerDay]):
@@ -127,24 +151,19 @@ class HistogramsMixin:
     def _kept_histogram(self, scope: Scope, column: str) -> Histogram | None:
         """Pass 1 of `column`'s exact percentiles over a range filtered on the project only
         (None otherwise, or for a column not kept, or a range without a whole day)."""
-        if column not in QUANTILE_COLUMNS:
-            return None
-        if any(f.dimension != "project" for f in scope.filters):
-            return None
-        first, stop = ceil_to(scope.start, "day"), floor_to(scope.end, "day")
-        if first >= stop:
+        span = day_span(scope)
+        if column not in QUANTILE_COLUMNS or span is None:
             return None
         projects = scope.filter_values("project")
-        lo, hi = day_number(first), day_number(stop)
         parts = [
             self._day_histograms.read(
-                self._scan_day_histograms, lambda kept: _counts(kept, projects, column, lo, hi)
+                self._scan_day_histograms,
+                lambda kept: _counts(kept, projects, column, span.first, span.stop),
             )
         ]
-        for cut_start, cut_end in ((scope.start, first), (stop, scope.end)):
-            if cut_start < cut_end:
-                where, params = where_clause(Scope(cut_start, cut_end, scope.filters))
-                parts.append(self._with_cursor(histogram, where, params, column))
+        for cut in span.cuts:
+            where, params = where_clause(cut)
+            parts.append(self._with_cursor(histogram, where, params, column))
         return sum_histograms(parts)
 
     def _scan_day_histograms(self) -> PerDay:
