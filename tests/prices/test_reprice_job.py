@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import time
 from collections.abc import Iterator
 
@@ -103,3 +104,27 @@ def test_the_cli_follows_a_reprice_answered_202(live: LiveServer) -> None:
     assert [r["day"] for r in result["rows"]] == [r["day"] for r in report["rows"]]
     table = run(*args)  # nothing left to change: still followed, and said
     assert table.returncode == 0 and "written" in table.stdout, table.stderr
+
+
+def test_the_cli_stops_following_at_its_wait_and_the_reprice_goes_on(live: LiveServer) -> None:
+    """`--wait 0`: the 202 is not followed; the CLI says so and where to look, exits 1, and the
+    reprice still reaches `done` on the server."""
+    admin = live.key("jobs-wait", "ingest,read,admin")
+    with live.client(admin) as c:
+        assert c.post("/v1/events", json={"events": CALLS}).status_code == 200
+        before = {r["id"] for r in c.get(f"{P}/reprices").json()["reprices"]}
+    args = ["prices", "reprice", "--from", "2025-06-01T00:00:00Z", "--to",
+            "2025-06-04T00:00:00Z", "--model", "job-model", "--wait", "0",
+            "--url", live.url, "--api-key", admin]  # fmt: skip
+    stopped = run(*args)
+    assert stopped.returncode == 1, (stopped.stdout, stopped.stderr)
+    said = " ".join(stopped.stderr.split())
+    found = re.search(r"reprice (\d+) is still running after 0 s; it continues on the server "
+                      r"\(GET /v1/prices/reprices/(\d+) says when it is done\)", said)  # fmt: skip
+    assert found and found[1] == found[2], said
+    assert "waiting for it" not in said
+    assert int(found[1]) not in before  # a new reprice, not an old one
+    row = follow(live, admin, f"{P}/reprices/{found[1]}")
+    assert row["status"] == "done" and row["error"] is None
+    negative = run(*args[:-6], "--wait", "-1", *args[-4:])
+    assert negative.returncode == 2 and "--wait" in negative.stderr, negative.stderr

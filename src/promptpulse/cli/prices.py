@@ -16,6 +16,7 @@ from promptpulse.cli.remote import DEFAULT_URL, Key, Url, call
 
 DRY_RUN_WAIT_S = 600.0
 FOLLOW_EVERY_S = 1.0
+FOLLOW_FOR_S = 3600.0
 
 if TYPE_CHECKING:
     from promptpulse.model import PriceEntry
@@ -118,6 +119,14 @@ def prices_reprice(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Only show the difference per model and day")
     ] = False,
+    wait: Annotated[
+        float,
+        typer.Option(
+            min=0,
+            help="Seconds to follow a reprice the server goes on with (answered 202); still "
+            "running after that: said, exit 1, and it continues on the server",
+        ),
+    ] = FOLLOW_FOR_S,
     url: Url = DEFAULT_URL,
     api_key: Key = "",
     as_json: Json = False,
@@ -130,7 +139,7 @@ def prices_reprice(
     # A dry run reads every call of the range before it answers: give it time.
     found = call(url, api_key, "POST", "/v1/prices/reprice", json=body, timeout=DRY_RUN_WAIT_S)
     if found.get("status") == "running":  # 202: the server goes on; follow the audit row
-        found = _follow(url, api_key, found["id"])
+        found = _follow(url, api_key, found["id"], wait)
     if as_json:
         return print_json(found)
     rows = [
@@ -147,14 +156,29 @@ def prices_reprice(
     console.print(done)
 
 
-def _follow(url: str, api_key: str, reprice_id: int) -> dict[str, Any]:
-    """Wait for a reprice the server answered 202 for; its audit row, as the POST answers."""
-    err.print(f"reprice {reprice_id} is running on the server; waiting for it…")
-    while True:
-        row = call(url, api_key, "GET", f"/v1/prices/reprices/{reprice_id}")
-        if row["status"] not in ("queued", "running"):
-            break
-        time.sleep(FOLLOW_EVERY_S)
+def _follow(url: str, api_key: str, reprice_id: int, wait: float) -> dict[str, Any]:
+    """Wait up to `wait` seconds for a reprice the server answered 202 for; its audit row, as
+    the POST answers. Not done by then, or interrupted: said; the reprice continues."""
+    where = f"GET /v1/prices/reprices/{reprice_id}"
+    if wait > 0:
+        err.print(f"reprice {reprice_id} is running on the server; waiting for it…")
+    deadline = time.monotonic() + wait
+    try:
+        while True:
+            if wait > 0:  # --wait 0: not followed at all
+                row = call(url, api_key, "GET", f"/v1/prices/reprices/{reprice_id}")
+                if row["status"] not in ("queued", "running"):
+                    break
+            if time.monotonic() >= deadline:  # asked once more at the deadline, above
+                err.print(
+                    f"reprice {reprice_id} is still running after {wait:g} s; it continues on "
+                    f"the server ({where} says when it is done)"
+                )
+                raise typer.Exit(1)
+            time.sleep(min(FOLLOW_EVERY_S, max(deadline - time.monotonic(), 0.0)))
+    except KeyboardInterrupt:
+        err.print(f"stopped waiting; reprice {reprice_id} continues on the server ({where})")
+        raise typer.Exit(130) from None
     if row["status"] != "done":
         err.print(f"[red]error:[/red] reprice {reprice_id} {row['status']}: {row['error']}")
         raise typer.Exit(1)
