@@ -697,6 +697,55 @@ def test_a_series_keeps_its_colour_across_pages_and_ranges(tab) -> None:  # type
     assert tab.errors == []
 
 
+# Counts every chart's resize() from page load on: `window.echarts` is wrapped on first use
+# (the vendored UMD build fills the object after assigning it, so a setter would see no init).
+COUNT_RESIZES = """(() => {
+  window.__resizes = 0;
+  let lib;
+  Object.defineProperty(window, "echarts", { configurable: true,
+    set(v) { lib = v; },
+    get() {
+      if (lib && lib.init && !lib.__counted) {
+        const init = lib.init;
+        lib.init = (...args) => {
+          const chart = init(...args), resize = chart.resize.bind(chart);
+          chart.resize = (...a) => { window.__resizes += 1; return resize(...a); };
+          return chart;
+        };
+        lib.__counted = true;
+      }
+      return lib;
+    } });
+})()"""
+BOXES = """() => [...document.querySelectorAll('[data-chart]')].filter(el => el.offsetParent)
+  .map(el => [el.dataset.chart, echarts.getInstanceByDom(el).getWidth(),
+              el.getBoundingClientRect().width])"""
+
+
+def test_charts_draw_once_and_follow_their_box(browser, live, world) -> None:  # type: ignore[no-untyped-def]
+    """A page load renders each chart once (not again when the resize observer first reports
+    the box it was drawn in); a box that changes size has its chart redrawn to fit it."""
+    t = Tab(browser, live.url, world["key"], viewport={"width": 1400, "height": 900})
+    try:
+        t.context.add_init_script(COUNT_RESIZES)
+        page = t.open("/?range=24h")
+        page.wait_for_timeout(300)  # a few frames: the observer reports after layout
+        assert page.evaluate("window.__resizes") == 0
+        wide = page.evaluate(BOXES)
+        assert len(wide) >= 7 and all(abs(c - b) < 1 for _, c, b in wide), wide
+        page.set_viewport_size({"width": 900, "height": 900})
+        page.wait_for_function("() => window.__resizes > 0")
+        page.wait_for_timeout(300)
+        narrow = page.evaluate(BOXES)
+        assert all(abs(c - b) < 1 for _, c, b in narrow), narrow  # every chart fits its box
+        after = {name: chart for name, chart, _ in narrow}
+        moved = {name for name, before, _ in wide if after[name] != before}
+        assert {"requests", "latency", "cost"} <= moved, (wide, narrow)  # the grid reflowed
+        assert t.errors == []
+    finally:
+        t.close()
+
+
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True}
 LAYOUT = """id => {
   const chart = echarts.getInstanceByDom(document.querySelector(`[data-chart=${id}]`));

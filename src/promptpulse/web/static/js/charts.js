@@ -71,10 +71,15 @@ function ensureThemes() {
 export function isDark() { return document.documentElement.dataset.theme === "dark"; }
 
 const live = new Set();
+// A chart follows its box. The observer also reports every box once when first observed, at
+// the size the chart was drawn at: skipping that saves a second full render of every chart on
+// each page load (~60 ms for the Overview's 13).
 const observer = new ResizeObserver((entries) => {
   for (const e of entries) {
     const chart = window.echarts.getInstanceByDom(e.target);
-    if (chart && e.contentRect.width > 0) chart.resize();
+    const { width, height } = e.contentRect;
+    if (!chart || width <= 0) continue;
+    if (Math.abs(chart.getWidth() - width) >= 1 || Math.abs(chart.getHeight() - height) >= 1) chart.resize();
   }
 });
 

@@ -368,9 +368,10 @@ function stopLive() {
 
 async function start(api) {
   ctx.api = api;
-  const catalog = await api.get("/v1/metrics/catalog");
+  // The catalog and what this key may do (admin: acknowledge, resolve), asked together.
+  const [catalog, key] = await Promise.all([api.get("/v1/metrics/catalog"), api.get("/dashboard/key")]);
   ctx.catalog = Object.fromEntries(catalog.metrics.map((m) => [m.name, m]));
-  ctx.key = await api.get("/dashboard/key");  // what this key may do (admin: acknowledge, resolve)
+  ctx.key = key;
   state.setApiFilters(catalog.filters);
   shell();
   await render();
