@@ -15,6 +15,9 @@ from promptpulse.store.rollup_plan import Piece, eligible, is_approximate, piece
 
 class RollupPlanning:
     rollup_min_calls: int
+    # True when `_aggregate_rollups` says itself which rows came from sketches (it may answer
+    # some sketch metrics exactly); else every row of a sketch metric says `approximate`.
+    _rollups_mark_approximate: bool = False
     _horizons: dict[str, datetime]  # project -> where retention cut its raw calls
     _rollup_horizons: dict[tuple[str, str], datetime]  # (level, project) -> rollups cut there
 
@@ -62,7 +65,7 @@ class RollupPlanning:
         plan = self._rollup_plan(scope, metrics, group_by, interval, allow_approximate)
         if plan is not None:
             rows = self._aggregate_rollups(plan, scope, metrics, group_by, interval)
-            if is_approximate(metrics):
+            if is_approximate(metrics) and not self._rollups_mark_approximate:
                 for r in rows:
                     r.approximate = True
             return rows

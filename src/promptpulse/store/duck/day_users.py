@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import duckdb
@@ -23,10 +24,12 @@ from promptpulse.model import Scope
 from promptpulse.store.duck.histograms import DAY_NUMBER_SQL, DAY_US, day_span
 from promptpulse.store.duck.kept import KeptSummary
 from promptpulse.store.duck.sql import where_clause
+from promptpulse.store.rollup_plan import floor_to
 
 # Past this many distinct users (~150 bytes each in the codes, 4 per day seen) the calls are
 # counted instead.
 MAX_USERS = 200_000
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass
@@ -86,6 +89,27 @@ class KeptUsers:
         parts.append(np.asarray(known, np.int32))
         return len(np.unique(np.concatenate(parts))) + unknown
 
+    def count_by_day(
+        self, projects: tuple[str, ...] | None, first: int, stop: int
+    ) -> dict[int, int] | None:
+        """Distinct users of each whole day in [first, stop) that has any (across `projects`)."""
+        if self.too_many:
+            return None
+        per_day: dict[int, list[np.ndarray]] = {}
+        for project, days in self.days.items():
+            if projects is not None and project not in projects:
+                continue
+            for day in range(first, stop):
+                found = days.get(day)
+                if found:
+                    if len(found) > 1:  # commits since the last read: merge them for good
+                        found[:] = [np.unique(np.concatenate(found))]
+                    per_day.setdefault(day, []).append(found[0])
+        return {
+            day: len(parts[0]) if len(parts) == 1 else len(np.unique(np.concatenate(parts)))
+            for day, parts in per_day.items()
+        }
+
 
 class DayUsers(KeptSummary[KeptUsers, Batch]):
     """User ids per (project, UTC day)."""
@@ -138,6 +162,27 @@ class DayUsersMixin:
             self._scan_day_users,
             lambda kept: kept.count(projects, span.first, span.stop, edge_users),
         )
+
+    def _kept_users_by_day(self, scope: Scope) -> dict[datetime, int] | None:
+        """Exact active users per UTC day of a range filtered on the project only that holds a
+        whole day (None otherwise, or past MAX_USERS): whole days from the kept users, the cut
+        days at either end counted from the calls. Days with no user are absent."""
+        span = day_span(scope)
+        if span is None or self._day_users.read(self._scan_day_users, lambda k: k.too_many):
+            return None
+        projects = scope.filter_values("project")
+        by_number = self._day_users.read(
+            self._scan_day_users, lambda kept: kept.count_by_day(projects, span.first, span.stop)
+        )
+        if by_number is None:  # too many users since the check
+            return None
+        out = {_EPOCH + timedelta(days=day): n for day, n in by_number.items()}
+        for cut in span.cuts:
+            where, params = where_clause(cut)
+            users = len(self._with_cursor(_users_in, where, params))
+            if users:
+                out[floor_to(cut.start, "day")] = users
+        return out
 
     def _scan_day_users(self) -> KeptUsers:
         return self._with_cursor(_scan)  # type: ignore[no-any-return]

@@ -37,6 +37,7 @@ class LifecycleMixin(RollupPlanning):
     # What rollups keep: the dimensions they can filter by, and the columns of exported rows.
     rollup_dimensions: tuple[str, ...] = ROLLUP_DIMENSIONS
     rollup_columns: tuple[str, ...] = export_sql.ROLLUP_EXPORT_COLUMNS
+    _rollups_mark_approximate = True  # active users may be exact (the users kept per day)
     rollup_min_calls: int
     _horizons: dict[str, datetime]
     _rollup_horizons: dict[tuple[str, str], datetime]
@@ -45,6 +46,8 @@ class LifecycleMixin(RollupPlanning):
     _pool: Any
     _cursor: Callable[[], AbstractContextManager[duckdb.DuckDBPyConnection]]
     _records: Callable[[str, Sequence[Any]], list[Record]]
+    _kept_active_users: Callable[[Scope], int | None]
+    _kept_users_by_day: Callable[[Scope], dict[datetime, int] | None]
 
     # ------------------------------------------------------------ serving
 
@@ -80,12 +83,14 @@ class LifecycleMixin(RollupPlanning):
             )
             for column, ms in quantiles.items()
         }
+        exact_users = self._exact_users(scope, distinct, group_by, interval)
         d_futures = {
             a: self._pool.submit(
                 in_context(self._records),
                 *_hll_sql(plan, scope, a.arg, group_by, interval, aliases),
             )
             for a in distinct
+            if exact_users is None
         }
         q_by_key = {
             column: {tuple(r[a] for a in aliases): r for r in f.result()}
@@ -96,11 +101,15 @@ class LifecycleMixin(RollupPlanning):
             hist = d_by_key.setdefault(a, {})
             for r in f.result():
                 hist.setdefault(tuple(r[x] for x in aliases), {})[int(r["n"])] = int(r["c"])
+        sketched = bool(quantiles) or bool(distinct and exact_users is None)
         rows: list[AggRow] = []
         for record in main.result():
             key = tuple(record[a] for a in aliases)
             base: dict[Agg, Any] = {a: py(record.get(f"a{i}")) for i, a in enumerate(plain)}
             for a in distinct:
+                if exact_users is not None:
+                    base[a] = exact_users.get(aware_utc(key[0]) if key else None, 0)
+                    continue
                 hll = d_by_key[a].get(key)
                 base[a] = sketch.hll_estimate_from_histogram(hll) if hll else 0
             if not key and base.get(Agg(Op.COUNT)) is None:
@@ -111,8 +120,29 @@ class LifecycleMixin(RollupPlanning):
                 for i, m in enumerate(ms):
                     values[m.name] = _quantile_value(found, i, m.q)
             group = tuple(record[f"g{i}"] for i in range(len(group_by)))
-            rows.append(AggRow(values, group, aware_utc(record.get("t"))))
+            rows.append(AggRow(values, group, aware_utc(record.get("t")), sketched))
         return rows
+
+    def _exact_users(
+        self,
+        scope: Scope,
+        distinct: list[Agg],
+        group_by: Sequence[Dimension],
+        interval: str | None,
+    ) -> dict[datetime | None, int] | None:
+        """Active users from the users kept per UTC day instead of the rollups' sketches, for
+        the whole range or per day (t -> users; None: the sketches answer). Exact, and cheaper:
+        the sketch rows of a month are millions. Not where retention removed raw calls of the
+        range, since the kept users come from the calls."""
+        if distinct != [Agg(Op.DISTINCT, "user_id")] or group_by or self.raw_incomplete(scope):
+            return None
+        if interval is None:
+            users = self._kept_active_users(scope)
+            return None if users is None else {None: users}
+        if interval == "day":
+            per_day = self._kept_users_by_day(scope)
+            return None if per_day is None else {t: n for t, n in per_day.items()}
+        return None
 
     # ------------------------------------------------------------ maintenance
 
