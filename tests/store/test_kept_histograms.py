@@ -10,7 +10,7 @@ the stored calls, and the counts and sums beside them.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pyarrow as pa
@@ -19,6 +19,7 @@ import pytest
 from promptpulse.model import CATALOG, Filter, Scope
 from promptpulse.store import Store
 from promptpulse.store.duck import DuckStore, day_users
+from promptpulse.store.duck.hourly import exact_hourly_quantiles
 from promptpulse.store.duck.quantiles import histogram
 from promptpulse.store.duck.sql import where_clause
 from promptpulse.store.rollup_plan import ceil_to, floor_to
@@ -101,6 +102,35 @@ def scopes() -> list[Scope]:
     return out
 
 
+HOURLY = [
+    CATALOG[m]
+    for m in ("requests", "cost_usd", "latency_p50_ms", "latency_p95_ms", "latency_p99_ms",
+              "ttft_p50_ms", "ttft_p99_ms")
+]  # fmt: skip
+
+
+def check_hourly(store: Store, stored: dict[str, np.ndarray], scope: Scope) -> None:
+    """The exact hourly series: every hour's counts, sums and percentiles against numpy."""
+    rows = {r.t: r.values for r in store.aggregate(scope, HOURLY, [], "hour")}
+    hour = floor_to(scope.start, "hour")
+    while hour < scope.end:
+        part = Scope(
+            max(hour, scope.start), min(hour + timedelta(hours=1), scope.end), scope.filters
+        )
+        want = expected(stored, part)
+        if not want["requests"]:
+            assert hour not in rows or not rows[hour]["requests"], (scope, hour)
+        else:
+            got = rows[hour]
+            for m in HOURLY:
+                value = want[m.name]
+                if value is None:
+                    assert got[m.name] is None, (scope, hour, m.name)
+                else:
+                    assert np.isclose(got[m.name], value, rtol=1e-9), (scope, hour, m.name)
+        hour += timedelta(hours=1)
+
+
 def check(store: Store, stored: dict[str, np.ndarray], after: datetime | None = None) -> None:
     """Every scope (after raw retention: those starting at or after its cut; before it the
     rollups that outlive the calls answer, which the rollup tests check)."""
@@ -108,8 +138,10 @@ def check(store: Store, stored: dict[str, np.ndarray], after: datetime | None = 
     if after is not None:
         chosen = [s for s in chosen if s.start >= after]
         chosen += [Scope(after, END), Scope(after + timedelta(minutes=3, seconds=1), END)]
-    for scope in chosen:
+    for i, scope in enumerate(chosen):
         check_kept(store, scope)
+        if i % 3 == 0 or after is not None:  # a third of them: hour by hour is slower
+            check_hourly(store, stored, scope)
         got = dict(store.aggregate(scope, METRICS, allow_approximate=False)[0].values)
         want = expected(stored, scope)
         for name, value in want.items():
@@ -139,6 +171,20 @@ def check_kept(store: Store, scope: Scope) -> None:
             where, params = where_clause(scope)
             raw = store._with_cursor(histogram, where, params, column)
             assert np.array_equal(kept[0], raw[0]) and np.array_equal(kept[1], raw[1]), scope
+        per_hour = store._kept_hour_histograms(scope, column)
+        whole_hour = ceil_to(scope.start, "hour") < floor_to(scope.end, "hour")
+        assert (per_hour is not None) == whole_hour, scope
+        for number, (buckets, counts) in (per_hour or {}).items():
+            start = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(hours=number)
+            part = Scope(max(start, scope.start), min(start + timedelta(hours=1), scope.end),
+                         scope.filters)  # fmt: skip
+            where, params = where_clause(part)
+            raw = store._with_cursor(histogram, where, params, column)
+            assert np.array_equal(buckets, raw[0]) and np.array_equal(counts, raw[1]), part
+        if per_hour:  # pass 2 answers itself (a mismatch would hide behind quantile_cont)
+            where, params = where_clause(scope)
+            got = store._with_cursor(exact_hourly_quantiles, where, params, column, [0.5], per_hour)
+            assert got is not None and set(got) == set(per_hour), scope
 
 
 def test_totals_follow_new_calls_reprices_retention_and_erasure(

@@ -7,9 +7,11 @@ that rows built from sketches say `approximate`. A backend supplies the SQL: `_a
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
 from promptpulse.model import AggRow, Dimension, Kind, Metric, Op, Scope
+from promptpulse.store.deadline import in_context
 from promptpulse.store.rollup_plan import Piece, eligible, is_approximate, pieces
 
 
@@ -58,8 +60,8 @@ class RollupPlanning:
         Long ranges answer from rollups when they can (see `_rollup_plan`): counts, sums and
         rates stay exact; percentiles and distinct counts come from sketches, so only callers
         that pass `allow_approximate` get those, and each such row says `approximate`."""
-        if not allow_approximate and not group_by and not interval:
-            split = self._exact_split(scope, metrics)
+        if not allow_approximate and not group_by:
+            split = self._exact_split(scope, metrics, interval)
             if split is not None:
                 return split
         plan = self._rollup_plan(scope, metrics, group_by, interval, allow_approximate)
@@ -71,10 +73,12 @@ class RollupPlanning:
             return rows
         return self._aggregate_raw(scope, metrics, group_by, interval)
 
-    def _exact_split(self, scope: Scope, metrics: Sequence[Metric]) -> list[AggRow] | None:
-        """An exact whole-range answer in two parts: counts and sums (exact in rollups, so they
-        may come from there) and what only raw calls give exactly (percentiles, distinct users).
-        None when there is nothing to split."""
+    def _exact_split(
+        self, scope: Scope, metrics: Sequence[Metric], interval: str | None = None
+    ) -> list[AggRow] | None:
+        """An exact answer over the whole range or per time bucket in two parts: counts and sums
+        (exact in rollups, so they may come from there) and what only raw calls give exactly
+        (percentiles, distinct users). None when there is nothing to split."""
         raw_only = [
             m for m in metrics
             if m.kind is Kind.QUANTILE or any(a.op is Op.DISTINCT for a in m.parts)
@@ -82,12 +86,18 @@ class RollupPlanning:
         rest = [m for m in metrics if m not in raw_only]
         if not raw_only or not rest:
             return None
-        plan = self._rollup_plan(scope, rest, (), None, False)  # decided once: it may count calls
+        plan = self._rollup_plan(scope, rest, (), interval, False)  # decided once: may count
         if plan is None:
             return None
-        row = self._aggregate_rollups(plan, scope, rest, (), None)[0]
-        row.values.update(self._aggregate_raw(scope, raw_only, (), None)[0].values)
-        return [row]
+        # The two parts side by side: the raw part is the longer one.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            raw = pool.submit(in_context(self._aggregate_raw), scope, raw_only, (), interval)
+            rows = self._aggregate_rollups(plan, scope, rest, (), interval)
+            exact = {r.t: r.values for r in raw.result()}
+        for row in rows:
+            # A bucket with calls has a raw row; one without its values has them as None.
+            row.values.update(exact.get(row.t) or dict.fromkeys((m.name for m in raw_only), None))
+        return rows
 
     def raw_incomplete(self, scope: Scope) -> bool:
         """True when retention removed raw calls this scope would read."""

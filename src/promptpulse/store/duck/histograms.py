@@ -30,10 +30,18 @@ from promptpulse.store.duck.sql import naive_utc, where_clause
 from promptpulse.store.rollup_plan import QUANTILE_COLUMNS, ceil_to, floor_to
 
 DAY_US = 86_400_000_000
+HOUR_US = 3_600_000_000
 _EPOCH = datetime(1970, 1, 1)
-_OFFSET_DAYS = EPOCH_OFFSET_US // DAY_US  # from 0001-01-01 to 1970-01-01
-# Days counted from 0001-01-01 first, so that the division floors as numpy's does.
-DAY_NUMBER_SQL = f"(epoch_us(timestamp) + {EPOCH_OFFSET_US}) // {DAY_US} - {_OFFSET_DAYS}"
+
+
+def unit_number_sql(unit_us: int) -> str:
+    """The UTC day or hour number of `timestamp` since 1970, counted from 0001-01-01 first so
+    that the division floors as numpy's does."""
+    return f"(epoch_us(timestamp) + {EPOCH_OFFSET_US}) // {unit_us} - {EPOCH_OFFSET_US // unit_us}"
+
+
+DAY_NUMBER_SQL = unit_number_sql(DAY_US)
+HOUR_NUMBER_SQL = unit_number_sql(HOUR_US)
 # (project, column) -> UTC day number -> that day's histograms (merged into one when read).
 PerDay = dict[tuple[str, str], dict[int, list[Histogram]]]
 
@@ -76,10 +84,11 @@ class DayHistograms(KeptSummary[PerDay, PerDay]):
     """Calls per (project, UTC day, column, floor(value)) of the percentile columns."""
 
     columns = ("project", "timestamp", *QUANTILE_COLUMNS)
+    unit_us = DAY_US
 
     def summarise(self, calls: pa.Table) -> PerDay:
         stamps = pc.cast(calls["timestamp"], pa.timestamp("us")).cast(pa.int64())
-        days = np.asarray(stamps, dtype=np.int64) // DAY_US
+        days = np.asarray(stamps, dtype=np.int64) // self.unit_us
         names = pc.unique(calls["project"]).to_pylist()
         # NULL as NaN (a float column's nulls), then left out like the SQL's IS NOT NULL.
         columns = {
@@ -100,6 +109,13 @@ class DayHistograms(KeptSummary[PerDay, PerDay]):
             kept = into.setdefault(key, {})
             for day, hists in days.items():
                 kept.setdefault(day, []).extend(hists)
+
+
+class HourHistograms(DayHistograms):
+    """The same per UTC hour: pass 1 of the exact percentiles of an hourly series (hourly.py).
+    About 0.5 MB per column and project-day at 300,000 calls a day."""
+
+    unit_us = HOUR_US
 
 
 def _by_day(
@@ -147,6 +163,7 @@ def _counts(
 class HistogramsMixin:
     _with_cursor: Callable[..., Any]
     _day_histograms: DayHistograms
+    _hour_histograms: HourHistograms
 
     def _kept_histogram(self, scope: Scope, column: str) -> Histogram | None:
         """Pass 1 of `column`'s exact percentiles over a range filtered on the project only
@@ -166,15 +183,60 @@ class HistogramsMixin:
             parts.append(self._with_cursor(histogram, where, params, column))
         return sum_histograms(parts)
 
+    def _kept_hour_histograms(self, scope: Scope, column: str) -> dict[int, Histogram] | None:
+        """Pass 1 of `column`'s exact percentiles per UTC hour (hour number -> histogram; hours
+        without a value absent) over a range filtered on the project only that holds a whole
+        hour (None otherwise): whole hours kept, the cut hours at either end from the calls."""
+        first, stop = ceil_to(scope.start, "hour"), floor_to(scope.end, "hour")
+        if column not in QUANTILE_COLUMNS or first >= stop:
+            return None
+        if any(f.dimension != "project" for f in scope.filters):
+            return None
+        projects = scope.filter_values("project")
+        per_hour: dict[int, Histogram] = self._hour_histograms.read(
+            self._scan_hour_histograms,
+            lambda kept: _per_unit(kept, projects, column, hour_number(first), hour_number(stop)),
+        )
+        for a, b in ((scope.start, first), (stop, scope.end)):
+            if a < b:
+                where, params = where_clause(Scope(a, b, scope.filters))
+                hist = self._with_cursor(histogram, where, params, column)
+                if len(hist[0]):
+                    per_hour[hour_number(floor_to(a, "hour"))] = hist
+        return per_hour
+
     def _scan_day_histograms(self) -> PerDay:
-        return self._with_cursor(_scan)  # type: ignore[no-any-return]
+        return self._with_cursor(_scan, DAY_NUMBER_SQL)  # type: ignore[no-any-return]
+
+    def _scan_hour_histograms(self) -> PerDay:
+        return self._with_cursor(_scan, HOUR_NUMBER_SQL)  # type: ignore[no-any-return]
 
 
-def _scan(cur: duckdb.DuckDBPyConnection) -> PerDay:
+def hour_number(t: datetime) -> int:
+    return (naive_utc(t) - _EPOCH) // timedelta(hours=1)
+
+
+def _per_unit(
+    kept: PerDay, projects: tuple[str, ...] | None, column: str, first: int, stop: int
+) -> dict[int, Histogram]:
+    """Each unit's histogram in [first, stop), summed over the projects."""
+    parts: dict[int, list[Histogram]] = {}
+    for (project, col), units in kept.items():
+        if col != column or (projects is not None and project not in projects):
+            continue
+        for unit, hists in units.items():
+            if first <= unit < stop:
+                if len(hists) > 1:  # commits since the last read: merge them for good
+                    hists[:] = [sum_histograms(hists)]
+                parts.setdefault(unit, []).append(hists[0])
+    return {u: p[0] if len(p) == 1 else sum_histograms(p) for u, p in parts.items()}
+
+
+def _scan(cur: duckdb.DuckDBPyConnection, number_sql: str) -> PerDay:
     out: PerDay = {}
     for column in QUANTILE_COLUMNS:
         found = cur.execute(
-            f"SELECT project, {DAY_NUMBER_SQL} AS d, floor({column}) AS b, "
+            f"SELECT project, {number_sql} AS d, floor({column}) AS b, "
             f"count(*) AS n FROM events WHERE {column} IS NOT NULL GROUP BY ALL"
         ).fetchnumpy()
         projects = np.asarray(found["project"], dtype=object)

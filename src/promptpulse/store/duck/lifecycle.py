@@ -8,6 +8,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -31,6 +32,29 @@ from promptpulse.store.rollup_plan import (
 )
 
 log = logging.getLogger("promptpulse.rollups")
+
+
+@dataclass
+class _Distinct:
+    """Distinct counts per row key of a rollup-served query: exact (kept users: the whole
+    range, or a UTC day as the key's first part) or estimated from HyperLogLog registers."""
+
+    aggs: list[Agg]
+    exact: dict[datetime | None, int] | None
+    registers: dict[Agg, dict[tuple[Any, ...], dict[int, int]]]
+
+    @property
+    def sketched(self) -> bool:
+        return bool(self.aggs) and self.exact is None
+
+    def of(self, key: tuple[Any, ...]) -> dict[Agg, Any]:
+        if self.exact is not None:
+            return {a: self.exact.get(aware_utc(key[0]) if key else None, 0) for a in self.aggs}
+        out: dict[Agg, Any] = {}
+        for a in self.aggs:
+            hll = self.registers[a].get(key)
+            out[a] = sketch.hll_estimate_from_histogram(hll) if hll else 0
+        return out
 
 
 class LifecycleMixin(RollupPlanning):
@@ -83,35 +107,17 @@ class LifecycleMixin(RollupPlanning):
             )
             for column, ms in quantiles.items()
         }
-        exact_users = self._exact_users(scope, distinct, group_by, interval)
-        d_futures = {
-            a: self._pool.submit(
-                in_context(self._records),
-                *_hll_sql(plan, scope, a.arg, group_by, interval, aliases),
-            )
-            for a in distinct
-            if exact_users is None
-        }
+        users = self._rollup_distinct(plan, scope, distinct, group_by, interval, aliases)
         q_by_key = {
             column: {tuple(r[a] for a in aliases): r for r in f.result()}
             for column, f in q_futures.items()
         }
-        d_by_key: dict[Agg, dict[tuple[Any, ...], dict[int, int]]] = {}
-        for a, f in d_futures.items():
-            hist = d_by_key.setdefault(a, {})
-            for r in f.result():
-                hist.setdefault(tuple(r[x] for x in aliases), {})[int(r["n"])] = int(r["c"])
-        sketched = bool(quantiles) or bool(distinct and exact_users is None)
+        sketched = bool(quantiles) or users.sketched
         rows: list[AggRow] = []
         for record in main.result():
             key = tuple(record[a] for a in aliases)
             base: dict[Agg, Any] = {a: py(record.get(f"a{i}")) for i, a in enumerate(plain)}
-            for a in distinct:
-                if exact_users is not None:
-                    base[a] = exact_users.get(aware_utc(key[0]) if key else None, 0)
-                    continue
-                hll = d_by_key[a].get(key)
-                base[a] = sketch.hll_estimate_from_histogram(hll) if hll else 0
+            base.update(users.of(key))
             if not key and base.get(Agg(Op.COUNT)) is None:
                 base = {a: (None if a.op is not Op.DISTINCT else 0) for a in aggs}
             values = {m.name: m.value(base) for m in derived}
@@ -122,6 +128,32 @@ class LifecycleMixin(RollupPlanning):
             group = tuple(record[f"g{i}"] for i in range(len(group_by)))
             rows.append(AggRow(values, group, aware_utc(record.get("t")), sketched))
         return rows
+
+    def _rollup_distinct(
+        self,
+        plan: Sequence[Piece],
+        scope: Scope,
+        distinct: list[Agg],
+        group_by: Sequence[Dimension],
+        interval: str | None,
+        aliases: list[str],
+    ) -> _Distinct:
+        """The distinct counts of a rollup-served query: exact from the users kept per day when
+        they answer (`_exact_users`), else the HyperLogLog registers of every row key."""
+        exact = self._exact_users(scope, distinct, group_by, interval)
+        futures = {
+            a: self._pool.submit(
+                in_context(self._records),
+                *_hll_sql(plan, scope, a.arg, group_by, interval, aliases),
+            )
+            for a in (distinct if exact is None else [])
+        }
+        registers: dict[Agg, dict[tuple[Any, ...], dict[int, int]]] = {}
+        for a, f in futures.items():
+            hist = registers.setdefault(a, {})
+            for r in f.result():
+                hist.setdefault(tuple(r[x] for x in aliases), {})[int(r["n"])] = int(r["c"])
+        return _Distinct(distinct, exact, registers)
 
     def _exact_users(
         self,

@@ -41,7 +41,8 @@ from promptpulse.store.duck.cohorts import CohortsMixin
 from promptpulse.store.duck.costs import CostsMixin
 from promptpulse.store.duck.day_users import DayUsers, DayUsersMixin
 from promptpulse.store.duck.gate import QueryGate
-from promptpulse.store.duck.histograms import DayHistograms, HistogramsMixin
+from promptpulse.store.duck.histograms import DayHistograms, HistogramsMixin, HourHistograms
+from promptpulse.store.duck.hourly import HourlyQuantilesMixin
 from promptpulse.store.duck.kept import KeptSummary
 from promptpulse.store.duck.lifecycle import LifecycleMixin
 from promptpulse.store.duck.migrations import migrate
@@ -86,6 +87,22 @@ def row_of(record: Record, groups: int, values: dict[str, Any]) -> AggRow:
     )
 
 
+def _rows_without_scan(keys: list[tuple[str, str]], answers: dict[str, Any]) -> list[Record]:
+    """Nothing but percentiles answered beside the scan: the one row, or the hours with them."""
+    if not keys:
+        return [{}]
+    hours = sorted({t for by_hour in answers.values() for t in by_hour})
+    return [{"t": t.replace(tzinfo=None)} for t in hours]
+
+
+def _percentiles_of(record: Record, column: str, keyed: bool, answers: dict[str, Any]) -> Any:
+    """A row's percentiles of `column`: answered beside the scan (the range's, or per hour),
+    or by the scan's quantile_cont."""
+    if column not in answers:
+        return record[f"q_{column}"]
+    return answers[column].get(aware_utc(record["t"])) if keyed else answers[column]
+
+
 class DuckStore(
     CostsMixin,
     LifecycleMixin,
@@ -96,6 +113,7 @@ class DuckStore(
     VersionsMixin,
     MinutesMixin,
     HistogramsMixin,
+    HourlyQuantilesMixin,
     DayUsersMixin,
 ):
     def __init__(
@@ -130,6 +148,7 @@ class DuckStore(
         self._first_calls = FirstCalls()  # of each prompt version, for change markers
         self._minute_counts = MinuteCounts()  # calls per project and minute, for rpm_peak
         self._day_histograms = DayHistograms()  # latency and TTFT buckets per project and day
+        self._hour_histograms = HourHistograms()  # the same per hour, for hourly series
         self._day_users = DayUsers()  # the users of each project and day, for active users
         migrate(self._con)
         with self._cursor() as cur:
@@ -204,6 +223,7 @@ class DuckStore(
             self._first_calls,
             self._minute_counts,
             self._day_histograms,
+            self._hour_histograms,
             self._day_users,
         )
 
@@ -292,32 +312,38 @@ class DuckStore(
         group = " GROUP BY " + ", ".join(alias for alias, _ in keys) if keys else ""
         select = [f"{expr} AS {alias}" for alias, expr in keys]
         select += [f"{agg_sql(a)} AS a{aggs.index(a)}" for a in plain]
-        if keys:
+        # Percentiles beside the scan: ungrouped, or per hour of an hourly series, by two
+        # passes (quantiles.py, hourly.py); other groupings by DuckDB's quantile_cont.
+        futures = (
+            self._hourly_futures(scope, quantiles, keys)
+            if keys
+            else self._exact_quantiles(scope, quantiles)
+        )
+        if keys and not futures:
             for column, ms in quantiles.items():
                 qs = ", ".join(repr(m.q) for m in ms)
                 select.append(f'quantile_cont({value_sql(column)}, [{qs}]) AS "q_{column}"')
         sql = f"SELECT {', '.join(select) or 'count(*)'} FROM events WHERE {where}{group}"
-        # Ungrouped with nothing but distinct counts and percentiles (the raw half of an exact
-        # overview): the one row needs no scan of its own.
+        # Nothing but distinct counts and percentiles answered beside (the raw half of an exact
+        # overview or series): the rows need no scan of their own.
         main = (
             None
-            if not keys and not plain
+            if not plain and (not keys or futures)
             else self._submit(self._records, sql, [*key_params, *params])
         )
         side = self._distinct_side(scope, aggs, keys, f"{where}{group}", [*key_params, *params])
-        exact_futures = {} if keys else self._exact_quantiles(scope, quantiles)
-        raw = main.result() if main is not None else [{}]
+        answers = {column: f.result() for column, f in futures.items()}
+        raw = main.result() if main is not None else _rows_without_scan(keys, answers)
         if side is not None:
             by_key = {tuple(r[alias] for alias, _ in keys): r for r in side.result()}
             for r in raw:
                 r.update(by_key.get(tuple(r[alias] for alias, _ in keys), {}))
-        exact = {column: f.result() for column, f in exact_futures.items()}
         rows = []
         for record in raw:
             base = {a: py(record.get(f"a{i}")) for i, a in enumerate(aggs)}
             values = {m.name: m.value(base) for m in derived}
             for column, ms in quantiles.items():
-                found = exact[column] if not keys else record[f"q_{column}"]
+                found = _percentiles_of(record, column, bool(keys), answers)
                 for i, m in enumerate(ms):
                     values[m.name] = None if found is None else py(found[i])
             rows.append(row_of(record, groups, values))
