@@ -18,7 +18,7 @@ import pytest
 
 from promptpulse.model import CATALOG, Filter, Scope
 from promptpulse.store import Store
-from promptpulse.store.duck import DuckStore, day_users
+from promptpulse.store.duck import DuckStore, day_users, histograms
 from promptpulse.store.duck.hourly import exact_hourly_quantiles
 from promptpulse.store.duck.quantiles import histogram
 from promptpulse.store.duck.sql import where_clause
@@ -274,3 +274,20 @@ def test_too_many_users_are_counted_from_the_calls(
     for s in (scope, Scope(T0 + timedelta(hours=3), END, (Filter("project", ("alpha",)),))):
         got = store.aggregate(s, [CATALOG["active_users"]], allow_approximate=False)[0]
         assert got["active_users"] == expected(stored, s)["active_users"], s
+
+
+def test_the_hourly_pass_1_built_a_day_at_a_time_misses_no_hour(
+    fresh: Callable[..., Store], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The per-hour histograms are built a window of calls at a time (a week; a day here, so
+    that the calls span several windows): every hour equals the calls' own histogram."""
+    store = fresh(RAW_ONLY)
+    if not isinstance(store, DuckStore):
+        return
+    monkeypatch.setattr(histograms, "HOUR_SCAN_WINDOW", timedelta(days=1))
+    calls = make_calls(np.random.default_rng(47), 3000, id_prefix="hw")
+    write(store, "events", calls)
+    stored = columns(calls)
+    for scope in (Scope(T0 - timedelta(hours=2), END + timedelta(hours=2)), Scope(T0, END)):
+        check_kept(store, scope)
+        check_hourly(store, stored, scope)
