@@ -10,7 +10,7 @@ and the calls are counted as before.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -68,13 +68,10 @@ class KeptUsers:
     def add(self, project: str, day: int, codes: np.ndarray) -> None:
         self.days.setdefault(project, {}).setdefault(day, []).append(np.unique(codes))
 
-    def count(
-        self, projects: tuple[str, ...] | None, first: int, stop: int, edge_users: list[str]
-    ) -> int | None:
-        """Distinct users of the whole days [first, stop) and of `edge_users`."""
-        if self.too_many:
-            return None
-        parts = []
+    def _day_codes(
+        self, projects: tuple[str, ...] | None, first: int, stop: int
+    ) -> Iterator[tuple[int, np.ndarray]]:
+        """(day, sorted codes of its users) of each project's whole days in [first, stop)."""
         for project, days in self.days.items():
             if projects is not None and project not in projects:
                 continue
@@ -83,7 +80,15 @@ class KeptUsers:
                 if found:
                     if len(found) > 1:  # commits since the last read: merge them for good
                         found[:] = [np.unique(np.concatenate(found))]
-                    parts.append(found[0])
+                    yield day, found[0]
+
+    def count(
+        self, projects: tuple[str, ...] | None, first: int, stop: int, edge_users: list[str]
+    ) -> int | None:
+        """Distinct users of the whole days [first, stop) and of `edge_users`."""
+        if self.too_many:
+            return None
+        parts = [codes for _, codes in self._day_codes(projects, first, stop)]
         known = [self.codes[u] for u in edge_users if u in self.codes]
         unknown = len({u for u in edge_users if u not in self.codes})  # stored since the fold
         parts.append(np.asarray(known, np.int32))
@@ -96,15 +101,8 @@ class KeptUsers:
         if self.too_many:
             return None
         per_day: dict[int, list[np.ndarray]] = {}
-        for project, days in self.days.items():
-            if projects is not None and project not in projects:
-                continue
-            for day in range(first, stop):
-                found = days.get(day)
-                if found:
-                    if len(found) > 1:  # commits since the last read: merge them for good
-                        found[:] = [np.unique(np.concatenate(found))]
-                    per_day.setdefault(day, []).append(found[0])
+        for day, codes in self._day_codes(projects, first, stop):
+            per_day.setdefault(day, []).append(codes)
         return {
             day: len(parts[0]) if len(parts) == 1 else len(np.unique(np.concatenate(parts)))
             for day, parts in per_day.items()
