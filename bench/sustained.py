@@ -100,6 +100,9 @@ class Phase:
     calls: list[float] = field(default_factory=list)  # one dashboard API call
     refreshes: list[float] = field(default_factory=list)  # one whole Overview refresh
     failed_queries: int = 0
+    # A request whose kept-alive connection the server closed as it was reused (uvicorn closes
+    # connections idle for 5 s): ingest sends the batch again (its ids make that safe).
+    connection_errors: int = 0
     seconds: float = 0.0
 
     def summary(self) -> dict[str, float | None]:
@@ -116,6 +119,7 @@ class Phase:
             "refresh_p95_ms": pct(self.refreshes, 95),
             "queries": float(len(self.calls)),
             "failed_queries": float(self.failed_queries),
+            "connection_errors": float(self.connection_errors),
         }
 
 
@@ -129,7 +133,11 @@ async def ingest(url: str, key: str, worker: int, until: float, phase: Phase, ta
             seq += 1
             while True:  # the same batch until it is acknowledged
                 started = time.perf_counter()
-                r = await http.post("/v1/events", content=body)
+                try:
+                    r = await http.post("/v1/events", content=body)
+                except httpx.TransportError:
+                    phase.connection_errors += 1
+                    continue
                 phase.acks.append(time.perf_counter() - started)
                 if r.status_code != 429:
                     r.raise_for_status()
@@ -145,7 +153,12 @@ async def dashboard(url: str, key: str, until: float, phase: Phase, think_s: flo
 
         async def one(path: str, params: dict[str, str]) -> None:
             started = time.perf_counter()
-            r = await http.get(path, params=params)
+            try:
+                r = await http.get(path, params=params)
+            except httpx.TransportError:
+                phase.connection_errors += 1
+                phase.failed_queries += 1
+                return
             if r.status_code == 200:
                 phase.calls.append(time.perf_counter() - started)
             else:
@@ -213,7 +226,7 @@ def report(alone: dict[str, Any], both: dict[str, Any], seconds: float, peak: fl
     for name, p in (("ingest alone", alone), (f"+ {DASHBOARD_USERS} dashboard users", both)):
         print(
             f"  {name:<22} {p['events_per_s']:>9,.0f} events/s  ack p99 {p['ack_p99_ms']:>6.0f} "
-            f"ms  ({p['refused_429']:.0f} × 429)"
+            f"ms  ({p['refused_429']:.0f} × 429, {p['connection_errors']:.0f} connection errors)"
         )
     print(
         f"  dashboard queries: {both['queries']:.0f} calls, p50 {both['query_p50_ms']:.0f} ms, "
