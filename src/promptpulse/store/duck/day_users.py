@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import duckdb
@@ -21,15 +21,19 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from promptpulse.model import Scope
-from promptpulse.store.duck.histograms import DAY_NUMBER_SQL, DAY_US, day_span
+from promptpulse.store.duck.histograms import (
+    DAY_NUMBER_SQL,
+    DAY_US,
+    day_span,
+    unit_number,
+    unit_start,
+)
 from promptpulse.store.duck.kept import KeptSummary
 from promptpulse.store.duck.sql import where_clause
-from promptpulse.store.rollup_plan import floor_to
 
 # Past this many distinct users (~150 bytes each in the codes, 4 per day seen) the calls are
 # counted instead.
 MAX_USERS = 200_000
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass
@@ -174,12 +178,12 @@ class DayUsersMixin:
         )
         if by_number is None:  # too many users since the check
             return None
-        out = {_EPOCH + timedelta(days=day): n for day, n in by_number.items()}
+        out = {unit_start(day): n for day, n in by_number.items()}
         for cut in span.cuts:
             where, params = where_clause(cut)
             users = len(self._with_cursor(_users_in, where, params))
             if users:
-                out[floor_to(cut.start, "day")] = users
+                out[unit_start(unit_number(cut.start))] = users
         return out
 
     def _scan_day_users(self) -> KeptUsers:

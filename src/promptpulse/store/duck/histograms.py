@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import duckdb
@@ -57,31 +57,40 @@ def sum_histograms(parts: list[Histogram]) -> Histogram:
     return add_up(np.concatenate([b for b, _ in parts]), np.concatenate([n for _, n in parts]))
 
 
-def day_number(t: datetime) -> int:
-    return (naive_utc(t) - _EPOCH) // timedelta(days=1)
+_UNIT = {"day": timedelta(days=1), "hour": timedelta(hours=1)}
+
+
+def unit_number(t: datetime, level: str = "day") -> int:
+    """The UTC day or hour of `t`, counted from 1970-01-01."""
+    return (naive_utc(t) - _EPOCH) // _UNIT[level]
+
+
+def unit_start(number: int, level: str = "day") -> datetime:
+    """The start of a UTC day or hour number, as an aware time."""
+    return (_EPOCH + number * _UNIT[level]).replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
 class DaySpan:
-    """What summaries kept per UTC day answer of a range, and what the calls must."""
+    """What summaries kept per UTC day (or hour) answer of a range, and what the calls must."""
 
-    first: int  # the whole days [first, stop), as day numbers
+    first: int  # the whole units [first, stop), as unit numbers
     stop: int
     cuts: tuple[Scope, ...]  # the parts of the range before and after them
 
 
-def day_span(scope: Scope) -> DaySpan | None:
-    """The whole UTC days of a range filtered on the project only (None for other filters or
-    a range without a whole day), and its cut parts at either end."""
+def day_span(scope: Scope, level: str = "day") -> DaySpan | None:
+    """The whole UTC days (or hours) of a range filtered on the project only (None for other
+    filters or a range without a whole one), and its cut parts at either end."""
     if any(f.dimension != "project" for f in scope.filters):
         return None
-    first, stop = ceil_to(scope.start, "day"), floor_to(scope.end, "day")
+    first, stop = ceil_to(scope.start, level), floor_to(scope.end, level)
     if first >= stop:
         return None
     cuts = tuple(
         Scope(a, b, scope.filters) for a, b in ((scope.start, first), (stop, scope.end)) if a < b
     )
-    return DaySpan(day_number(first), day_number(stop), cuts)
+    return DaySpan(unit_number(first, level), unit_number(stop, level), cuts)
 
 
 class DayHistograms(KeptSummary[PerDay, PerDay]):
@@ -151,17 +160,7 @@ def _by_day(
 def _counts(
     kept: PerDay, projects: tuple[str, ...] | None, column: str, first: int, stop: int
 ) -> Histogram:
-    parts: list[Histogram] = []
-    for (project, col), days in kept.items():
-        if col != column or (projects is not None and project not in projects):
-            continue
-        for day in range(first, stop):
-            hists = days.get(day)
-            if hists:
-                if len(hists) > 1:  # commits since the last read: merge them for good
-                    hists[:] = [sum_histograms(hists)]
-                parts.append(hists[0])
-    return sum_histograms(parts)
+    return sum_histograms(list(_per_unit(kept, projects, column, first, stop).values()))
 
 
 class HistogramsMixin:
@@ -191,22 +190,19 @@ class HistogramsMixin:
         """Pass 1 of `column`'s exact percentiles per UTC hour (hour number -> histogram; hours
         without a value absent) over a range filtered on the project only that holds a whole
         hour (None otherwise): whole hours kept, the cut hours at either end from the calls."""
-        first, stop = ceil_to(scope.start, "hour"), floor_to(scope.end, "hour")
-        if column not in QUANTILE_COLUMNS or first >= stop:
-            return None
-        if any(f.dimension != "project" for f in scope.filters):
+        span = day_span(scope, "hour")
+        if column not in QUANTILE_COLUMNS or span is None:
             return None
         projects = scope.filter_values("project")
         per_hour: dict[int, Histogram] = self._hour_histograms.read(
             self._scan_hour_histograms,
-            lambda kept: _per_unit(kept, projects, column, hour_number(first), hour_number(stop)),
+            lambda kept: _per_unit(kept, projects, column, span.first, span.stop),
         )
-        for a, b in ((scope.start, first), (stop, scope.end)):
-            if a < b:
-                where, params = where_clause(Scope(a, b, scope.filters))
-                hist = self._with_cursor(histogram, where, params, column)
-                if len(hist[0]):
-                    per_hour[hour_number(floor_to(a, "hour"))] = hist
+        for cut in span.cuts:
+            where, params = where_clause(cut)
+            hist = self._with_cursor(histogram, where, params, column)
+            if len(hist[0]):
+                per_hour[unit_number(cut.start, "hour")] = hist
         return per_hour
 
     def _scan_day_histograms(self) -> PerDay:
@@ -214,10 +210,6 @@ class HistogramsMixin:
 
     def _scan_hour_histograms(self) -> PerDay:
         return self._with_cursor(_scan, HOUR_NUMBER_SQL, HOUR_SCAN_WINDOW)  # type: ignore[no-any-return]
-
-
-def hour_number(t: datetime) -> int:
-    return (naive_utc(t) - _EPOCH) // timedelta(hours=1)
 
 
 def _per_unit(

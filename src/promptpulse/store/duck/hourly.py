@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import duckdb
@@ -21,23 +21,12 @@ import numpy as np
 import pyarrow as pa
 
 from promptpulse.model import Metric, Scope
-from promptpulse.store.duck.histograms import HOUR_NUMBER_SQL
-from promptpulse.store.duck.quantiles import Histogram
+from promptpulse.store.duck.histograms import HOUR_NUMBER_SQL, day_span, unit_start
+from promptpulse.store.duck.quantiles import Histogram, Wanted, interpolate, rank_plan
 from promptpulse.store.duck.sql import aware_utc, where_clause
-from promptpulse.store.rollup_plan import QUANTILE_COLUMNS, ceil_to, floor_to
+from promptpulse.store.rollup_plan import QUANTILE_COLUMNS
 
 BUCKET_BITS = 32  # the packed key: hour number << 32 | floor(value), for 0 <= value < 2^32
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def _wanted_ranks(total: int, qs: Sequence[float]) -> list[tuple[int, int, float]]:
-    """(low rank, high rank, weight of high) of each percentile among `total` sorted values."""
-    out = []
-    for q in qs:
-        h = (total - 1) * q
-        low = int(np.floor(h))
-        out.append((low, min(low + 1, total - 1), h - low))
-    return out
 
 
 def exact_hourly_quantiles(
@@ -51,13 +40,10 @@ def exact_hourly_quantiles(
     """hour number -> the percentiles `qs` of `column` in that hour, for every hour of `hists`
     (pass 1). None when pass 1 does not match the calls any more (they changed between the two
     passes) or a bucket cannot be packed: the caller then asks DuckDB's `quantile_cont`."""
-    plans: dict[int, tuple[np.ndarray, list[tuple[int, int, float]], dict[int, int]]] = {}
+    plans: dict[int, tuple[np.ndarray, Wanted, dict[int, int]]] = {}
     keys: list[int] = []
     for hour, (buckets, counts) in hists.items():
-        through = np.cumsum(counts)
-        wanted = _wanted_ranks(int(through[-1]), qs)
-        ranks = sorted({r for lo, hi, _ in wanted for r in (lo, hi)})
-        index_of = {r: int(np.searchsorted(through, r, side="right")) for r in ranks}
+        through, wanted, index_of = rank_plan(counts, qs)
         for i in set(index_of.values()):
             bucket = float(buckets[i])
             if not 0 <= bucket < 2**BUCKET_BITS:
@@ -95,9 +81,7 @@ def exact_hourly_quantiles(
             if hi - lo != counts[i]:
                 return None  # the calls changed since pass 1: not exact any more
             stat[r] = float(v_sorted[lo + r - int(through[i] - counts[i])])
-        out[hour] = [
-            stat[lo] + w * (stat[hi] - stat[lo]) if w else stat[lo] for lo, hi, w in wanted
-        ]
+        out[hour] = interpolate(stat, wanted)
     return out
 
 
@@ -127,8 +111,7 @@ class HourlyQuantilesMixin:
         return (
             bool(columns)
             and all(c in QUANTILE_COLUMNS for c in columns)
-            and all(f.dimension == "project" for f in scope.filters)
-            and ceil_to(scope.start, "hour") < floor_to(scope.end, "hour")
+            and day_span(scope, "hour") is not None
         )
 
     def _hourly_quantiles(
@@ -146,7 +129,7 @@ class HourlyQuantilesMixin:
         if found is None:  # the calls changed between the passes: let DuckDB sort them
             rows = self._with_cursor(_sorted_per_hour, where, params, column, qs)
             return {aware_utc(t): list(v) for t, v in rows}  # type: ignore[misc]
-        return {_EPOCH + timedelta(hours=h): v for h, v in found.items()}
+        return {unit_start(h, "hour"): v for h, v in found.items()}
 
 
 def _sorted_per_hour(

@@ -45,15 +45,9 @@ def exact_quantiles(
     if total == 0:
         # A given histogram may be a moment behind the calls: only a count says there are none.
         return None if hist is None else exact_quantiles(cur, where, params, column, qs)
-    through = np.cumsum(counts)  # values in buckets 0..i
-    wanted: list[tuple[int, int, float]] = []  # (low rank, high rank, weight of high)
-    for q in qs:
-        h = (total - 1) * q
-        low = int(np.floor(h))
-        wanted.append((low, min(low + 1, total - 1), h - low))
-    ranks = sorted({r for lo, hi, _ in wanted for r in (lo, hi)})
-    index_of = {r: int(np.searchsorted(through, r, side="right")) for r in ranks}
-    needed = sorted({index_of[r] for r in ranks})
+    through, wanted, index_of = rank_plan(counts, qs)
+    ranks = sorted(index_of)
+    needed = sorted(set(index_of.values()))
     # The same bucket expression as pass 1, so membership is exact (and an IN list is 3x faster
     # than OR-ed ranges in DuckDB).
     marks = ", ".join("?" for _ in needed)
@@ -74,6 +68,28 @@ def exact_quantiles(
         i = index_of[r]
         before = int(through[i] - counts[i])
         order_stat[r] = float(sorted_by_bucket[i][r - before])
+    return interpolate(order_stat, wanted)
+
+
+Wanted = list[tuple[int, int, float]]  # per percentile: (low rank, high rank, weight of high)
+
+
+def rank_plan(counts: np.ndarray, qs: Sequence[float]) -> tuple[np.ndarray, Wanted, dict[int, int]]:
+    """For a histogram's counts: the values in buckets 0..i (`through`), the ranks each
+    percentile interpolates between (numpy's linear definition), and the bucket of each rank."""
+    through = np.cumsum(counts)
+    total = int(through[-1])
+    wanted: Wanted = []
+    for q in qs:
+        h = (total - 1) * q
+        low = int(np.floor(h))
+        wanted.append((low, min(low + 1, total - 1), h - low))
+    ranks = {r for lo, hi, _ in wanted for r in (lo, hi)}
+    return through, wanted, {r: int(np.searchsorted(through, r, side="right")) for r in ranks}
+
+
+def interpolate(order_stat: dict[int, float], wanted: Wanted) -> list[float]:
+    """Each percentile from the order statistics of its ranks."""
     return [
         order_stat[lo] + w * (order_stat[hi] - order_stat[lo]) if w else order_stat[lo]
         for lo, hi, w in wanted
