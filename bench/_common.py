@@ -9,6 +9,7 @@ import statistics
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -86,3 +87,35 @@ def cpu_model() -> str:
     except OSError:
         pass
     return platform.processor() or "unknown"
+
+
+OVERVIEW_SERIES = (
+    "requests,successes,errors,success_rate,latency_p50_ms,latency_p95_ms,latency_p99_ms,"
+    "input_tokens,output_tokens,tokens,cost_usd,active_users"
+)
+
+
+def overview_requests(
+    span: timedelta, interval: str | None = None
+) -> dict[str, tuple[str, dict[str, str]]]:
+    """The API calls the dashboard's Overview sends on each load (`web/static/js/pages/
+    overview.js`), over the range of `span` ending now; `interval`: the series' (the server's
+    default when None)."""
+    end = datetime.now(UTC).replace(microsecond=0)
+    r = {"from": (end - span).isoformat(), "to": end.isoformat()}
+    every = {"interval": interval} if interval else {}
+    worst = {**r, "by": "prompt_id", "limit": "1000"}
+    return {
+        "overview + previous": ("/v1/metrics/overview", {**r, "compare": "previous"}),
+        "series": ("/v1/metrics/timeseries", {**r, **every, "metrics": OVERVIEW_SERIES}),
+        "errors series": ("/v1/metrics/timeseries", {**r, **every, "metrics": "requests",
+                          "group_by": "error_type", "status": "error"}),
+        "by model": ("/v1/metrics/breakdown", {**r, "by": "model",
+                     "metrics": "requests,cost_usd", "limit": "12"}),
+        "by prompt, errors": ("/v1/metrics/breakdown", {**worst,
+                              "metrics": "requests,error_rate", "sort": "error_rate"}),
+        "by prompt, p95": ("/v1/metrics/breakdown", {**worst,
+                           "metrics": "requests,latency_p95_ms", "sort": "latency_p95_ms"}),
+        "forecast": ("/v1/forecast", {"metric": "cost_usd", "period": "month"}),
+        "recent calls": ("/v1/calls", {**r, "limit": "25"}),
+    }  # fmt: skip

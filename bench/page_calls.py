@@ -18,40 +18,15 @@ import json
 import statistics
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
 
-from bench._common import Server, cpu_model, make_key
+from bench._common import Server, cpu_model, make_key, overview_requests
 
-SERIES = (
-    "requests,successes,errors,success_rate,latency_p50_ms,latency_p95_ms,latency_p99_ms,"
-    "input_tokens,output_tokens,tokens,cost_usd,active_users"
-)
 RANGES = {"24h": (timedelta(days=1), "hour"), "7d": (timedelta(days=7), "day"),
           "30d": (timedelta(days=30), "day")}  # fmt: skip
-
-
-def requests(span: timedelta, interval: str) -> dict[str, tuple[str, dict[str, str]]]:
-    now = datetime.now(UTC).replace(microsecond=0)
-    r = {"from": (now - span).isoformat(), "to": now.isoformat()}
-    return {
-        "overview + previous": ("/v1/metrics/overview", {**r, "compare": "previous"}),
-        "series": ("/v1/metrics/timeseries", {**r, "metrics": SERIES, "interval": interval}),
-        "errors series": ("/v1/metrics/timeseries", {**r, "metrics": "requests",
-                          "group_by": "error_type", "status": "error", "interval": interval}),
-        "by model": ("/v1/metrics/breakdown", {**r, "by": "model",
-                     "metrics": "requests,cost_usd", "limit": "12"}),
-        "by prompt, errors": ("/v1/metrics/breakdown", {**r, "by": "prompt_id",
-                              "metrics": "requests,error_rate", "sort": "error_rate",
-                              "limit": "1000"}),
-        "by prompt, p95": ("/v1/metrics/breakdown", {**r, "by": "prompt_id",
-                           "metrics": "requests,latency_p95_ms", "sort": "latency_p95_ms",
-                           "limit": "1000"}),
-        "forecast": ("/v1/forecast", {"metric": "cost_usd", "period": "month"}),
-        "recent calls": ("/v1/calls", {**r, "limit": "25"}),
-    }  # fmt: skip
 
 
 def main() -> None:
@@ -64,7 +39,7 @@ def main() -> None:
         raise SystemExit(f"{args.data_dir}: seed it first with bench.dashboard --data-dir")
     key = make_key(args.data_dir, None, "admin")  # sees every project
     server = Server(args.data_dir)
-    calls = requests(*RANGES[args.range])
+    calls = overview_requests(*RANGES[args.range])
     figures: dict[str, float] = {}
     try:
         with httpx.Client(

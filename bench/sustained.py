@@ -32,36 +32,21 @@ import httpx
 import numpy as np
 import orjson
 
-from bench._common import Server, make_key
+from bench._common import Server, make_key, overview_requests
 from bench.seed_sql import insert_calls, rebuild_rollups
 from promptpulse.store.duck import DuckStore
 
 INGEST_CLIENTS = 4 * 2
 DASHBOARD_USERS = 4
 BATCH = 1000
-SERIES = ("requests,successes,errors,success_rate,latency_p50_ms,latency_p95_ms,latency_p99_ms,"
-          "input_tokens,output_tokens,tokens,cost_usd,active_users")  # fmt: skip
 SEQ = b"@SEQ@"  # stands in each body template for the batch's own id prefix
 
 
 def overview_calls() -> list[tuple[str, dict[str, str]]]:
-    """What the Overview page asks for on each refresh, over its default range (24 h)."""
-    end = datetime.now(UTC)
-    scope = {"from": (end - timedelta(hours=24)).isoformat(), "to": end.isoformat()}
-    worst = {"by": "prompt_id", "limit": "1000"}
-    return [
-        ("/v1/metrics/overview", {**scope, "compare": "previous"}),
-        ("/v1/metrics/timeseries", {**scope, "metrics": SERIES}),
-        ("/v1/metrics/timeseries",
-         {**scope, "metrics": "requests", "group_by": "error_type", "status": "error"}),
-        ("/v1/metrics/breakdown",
-         {**scope, "by": "model", "metrics": "requests,cost_usd", "limit": "12"}),
-        ("/v1/metrics/breakdown", {**scope, **worst, "metrics": "requests,error_rate",
-                                   "sort": "error_rate"}),
-        ("/v1/metrics/breakdown", {**scope, **worst, "metrics": "requests,latency_p95_ms",
-                                   "sort": "latency_p95_ms"}),
-        ("/v1/forecast", {"metric": "cost_usd", "period": "month"}),
-    ]  # fmt: skip
+    """What the Overview page asks for on each refresh, over its default range (24 h); the
+    recent calls are left out, so that a refresh is the seven calls measured since the start."""
+    calls = overview_requests(timedelta(hours=24))
+    return [call for name, call in calls.items() if name != "recent calls"]
 
 
 def body_template(seed: int) -> bytes:
