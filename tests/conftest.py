@@ -57,8 +57,14 @@ class LiveServer:
 
 
 def start_server(
-    data_dir: Path, clock: Callable[[], datetime] | None = None, **overrides: object
+    data_dir: Path,
+    clock: Callable[[], datetime] | None = None,
+    *,
+    wrap: Callable[[Any], Any] | None = None,
+    **overrides: object,
 ) -> tuple[uvicorn.Server, threading.Thread, LiveServer]:
+    """`wrap`, if given, is put in front of the app, e.g. an ASGI callable that records the
+    requests the server saw."""
     port = free_port()
     overrides.setdefault("allowed_hosts", LOCAL_RECEIVERS)
     overrides.setdefault("retention_interval_s", 0)  # see in_process_app
@@ -67,7 +73,13 @@ def start_server(
     settings = Settings(data_dir=data_dir, port=port, **overrides)  # type: ignore[arg-type]
     app = create_app(settings, clock=clock) if clock else create_app(settings)
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+        uvicorn.Config(
+            wrap(app) if wrap else app,
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            lifespan="on",
+        )
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

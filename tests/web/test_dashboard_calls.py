@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from promptpulse.web.dashboard import build_id
 from tests.conftest import iso
 
 
@@ -143,7 +144,7 @@ def test_every_page_is_the_shell_with_a_strict_policy(live, path: str) -> None: 
     assert r.status_code == 200
     assert r.headers["content-type"].startswith("text/html")
     assert "script-src 'self'" in r.headers["content-security-policy"]
-    assert '<script type="module" src="/static/js/main.js">' in r.text
+    assert f'<script type="module" src="/static/{build_id()}/js/main.js">' in r.text
 
 
 def test_dashboard_key_says_what_the_key_may_do(live) -> None:  # type: ignore[no-untyped-def]

@@ -19,7 +19,7 @@ from fastapi.testclient import TestClient
 from promptpulse.app import create_app
 from promptpulse.config import Settings
 from promptpulse.meta import Scope, create_key
-from promptpulse.web.dashboard import STATIC
+from promptpulse.web.dashboard import STATIC, shell_html
 from tests.conftest import LiveServer, iso
 
 ECHARTS = "/static/vendor/echarts-6.1.0.min.js"
@@ -84,7 +84,8 @@ def test_outside_missing_folders_and_the_shell_are_not_static_files(
 def test_the_shell_is_served_by_the_pages_with_their_policy(client: TestClient) -> None:
     r = client.get("/cost")
     assert r.status_code == 200 and "script-src 'self'" in r.headers["content-security-policy"]
-    assert r.content == (STATIC / "index.html").read_bytes()
+    assert r.content == shell_html()  # index.html, its app files under the build id
+    assert r.content != (STATIC / "index.html").read_bytes()
 
 
 def test_echarts_goes_out_gzipped_when_asked(client: TestClient) -> None:

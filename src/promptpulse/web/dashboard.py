@@ -3,14 +3,29 @@
 No data is served here: the browser signs in with an API key and reads the public API, so the
 pages need no auth of their own. Pages live at `/`, `/performance`, `/prompts`, `/prompts/<id>`,
 `/compare`, `/cost`, `/errors`, `/experiments`, `/experiments/<id>`, `/alerts`, `/users`,
-`/users/<id>`, `/dashboards`, `/dashboards/<id>`; files under `/static/`
-(Starlette's StaticFiles: vendored libraries carry their version in the name and are cached for
-a year; the app's own files are revalidated with their ETag). `install(app)` adds both.
+`/users/<id>`, `/dashboards`, `/dashboards/<id>`; files under `/static/` (Starlette's
+StaticFiles). `install(app)` adds both.
+
+Caching, Vite/Rails-style fingerprints without a build step: `build_id()` is a short hash of
+every file under `static/` (paths and contents), computed once at startup, so any edit changes
+it. The shell names the app's files under `/static/<build-id>/...` (`/static/<id>/js/main.js`);
+the modules import each other by relative paths, so the whole graph resolves under the same
+prefix, and `main.js` builds its one image URL from `import.meta.url` for the same reason. A
+current build id is answered with a year-long immutable cache: a returning browser loads the
+modules from its cache with no request at all. A build id that is not the current one gets the
+current file with `no-cache` (see `Static.get_response`). The same files at their plain
+`/static/<path>` (docs, tests, `/docs`' Swagger UI) are served as before: vendored files carry
+their version in the name and are cached for a year; the app's own are revalidated by ETag.
+The shell keeps ECharts at its plain vendored URL, so an upgrade of the app does not make
+browsers download it again. The shell itself is `no-cache`, rewritten once, not per request.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
+from functools import lru_cache
 from pathlib import Path
 
 from fastapi import APIRouter, Depends, FastAPI, Request
@@ -57,14 +72,38 @@ MEDIA_TYPES = {
     ".html": "text/html; charset=utf-8",
 }
 
+IMMUTABLE = "public, max-age=31536000, immutable"
+BUILD_ID = re.compile(r"[0-9a-f]{12}")  # the shape of a build id: no folder of static/ has it
+# The shell's references to the app's own files: everything under /static/ but vendor/.
+APP_REF = re.compile(r'(?P<attr>(?:src|href)=")/static/(?!vendor/)')
+
 router = APIRouter(include_in_schema=False)
 
 
+def fingerprint(root: Path) -> str:
+    """12 hex of a sha256 over the relative path and the contents of every file under root."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        content = hashlib.sha256(path.read_bytes()).hexdigest()
+        digest.update(f"{path.relative_to(root).as_posix()}\0{content}\n".encode())
+    return digest.hexdigest()[:12]
+
+
+@lru_cache(maxsize=1)
+def build_id() -> str:
+    return fingerprint(STATIC)
+
+
+@lru_cache(maxsize=1)
+def shell_html() -> bytes:
+    """index.html with the app's files under `/static/<build-id>/`."""
+    html = (STATIC / "index.html").read_text(encoding="utf-8")
+    return APP_REF.sub(rf"\g<attr>/static/{build_id()}/", html).encode()
+
+
 def _shell() -> Response:
-    response = FileResponse(STATIC / "index.html", media_type=MEDIA_TYPES[".html"])
-    response.headers.update(SECURITY_HEADERS)
-    response.headers["Cache-Control"] = "no-cache"
-    return response
+    headers = {**SECURITY_HEADERS, "Cache-Control": "no-cache"}
+    return Response(shell_html(), media_type=MEDIA_TYPES[".html"], headers=headers)
 
 
 async def page(_: Request) -> Response:
@@ -117,15 +156,30 @@ async def favicon() -> Response:
 
 class Static(StaticFiles):
     """`/static/`: StaticFiles (path checks, ETag, 304 on If-None-Match, Range) plus the headers
-    the dashboard relies on. Vendored files never change under their versioned name, so they are
-    cached for a year; the app's own files are revalidated every time (`no-cache`). The media type
-    comes from MEDIA_TYPES first, not from the host's mime tables (`.js` is `text/javascript`
-    everywhere). `index.html` is the HTML shell, sent only by the page routes with its security
-    headers, so it is not a static file."""
+    the dashboard relies on. Under `/static/<build-id>/` every file is cached for a year (see
+    `get_response`). At its plain path, a vendored file never changes under its versioned name,
+    so it is cached for a year; the app's own files are revalidated every time (`no-cache`).
+    The media type comes from MEDIA_TYPES first, not from the host's mime tables (`.js` is
+    `text/javascript` everywhere). `index.html` is the HTML shell, sent only by the page routes
+    with its security headers, so it is not a static file."""
 
     def __init__(self, directory: Path) -> None:
         super().__init__(directory=directory)
         self.vendor = os.path.realpath(directory / VENDOR)
+
+    async def get_response(self, path: str, scope: AsgiScope) -> Response:
+        """`path` is already normalised (no `..` left inside it); the rest after a build id goes
+        through the same lookup as any other path."""
+        build, _, rest = path.partition(os.sep)
+        if not (BUILD_ID.fullmatch(build) and rest):
+            return await super().get_response(path, scope)
+        response = await super().get_response(rest, scope)
+        # Another build id: a tab or a shell from before an upgrade (or from another replica
+        # mid-deploy). It gets today's file, revalidated, rather than a 404: a 404 on any module
+        # breaks the whole page, while today's file usually works and the next load of the shell
+        # brings the current ids. Never cached for a year, since it is not that build's content.
+        response.headers["Cache-Control"] = IMMUTABLE if build == build_id() else "no-cache"
+        return response
 
     def lookup_path(self, path: str) -> tuple[str, os.stat_result | None]:
         full_path, stat_result = super().lookup_path(path)
@@ -145,9 +199,7 @@ class Static(StaticFiles):
             full_path, status_code, media_type=media_type, stat_result=stat_result
         )
         vendored = os.path.commonpath([os.fspath(full_path), self.vendor]) == self.vendor
-        response.headers["Cache-Control"] = (
-            "public, max-age=31536000, immutable" if vendored else "no-cache"
-        )
+        response.headers["Cache-Control"] = IMMUTABLE if vendored else "no-cache"
         response.headers["X-Content-Type-Options"] = "nosniff"
         if self.is_not_modified(response.headers, Headers(scope=scope)):
             response = NotModifiedResponse(response.headers)  # keeps ETag and Cache-Control
@@ -155,6 +207,8 @@ class Static(StaticFiles):
 
 
 def install(app: FastAPI) -> None:
-    """The pages and `/dashboard/key` (the router), and the static files at `/static`."""
+    """The pages and `/dashboard/key` (the router), and the static files at `/static`. The build
+    id and the shell are computed here, at startup, not on the first page."""
+    shell_html()
     app.include_router(router)
     app.mount("/static", Static(STATIC), name="static")

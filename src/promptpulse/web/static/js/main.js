@@ -36,6 +36,8 @@ const NAV = [
   { path: "/dashboards", label: "Dashboards", icon: "dashboards", page: dashboards },
   { path: "/custom-metrics", label: "Metrics", icon: "metrics", page: metrics },
 ];
+// Relative to this module, so it stays under the versioned prefix the shell loaded it from.
+const LOGO = new URL("../favicon.svg", import.meta.url).href;
 
 const root = document.getElementById("app");
 const ctx = { api: null, catalog: {}, range: null, filters: null };
@@ -76,7 +78,7 @@ function signIn(message = "") {
   const remember = h("input", { type: "checkbox", name: "remember" });
   const button = h("button", { class: "btn primary", type: "submit" }, "Sign in");
   const form = h("form", { class: "signin-form", "data-form": "signin" },
-    h("div", { class: "brand" }, h("img", { src: "/static/favicon.svg", alt: "" }), "PromptPulse"),
+    h("div", { class: "brand" }, h("img", { src: LOGO, alt: "" }), "PromptPulse"),
     h("h1", {}, "Sign in to your dashboard"),
     h("p", {}, "Paste an API key with the read scope. It is kept for this browser session (this dashboard's open tabs share it) and sent only to this server."),
     input, h("label", { class: "remember" }, remember, "Remember on this device (until you sign out)"), error, button,
@@ -114,7 +116,7 @@ function shell() {
   const themeBtn = h("button", { class: "btn ghost", "data-action": "theme", title: "Toggle dark mode", onclick: toggleTheme });
   const signOut = h("button", { class: "btn ghost", "data-action": "signout", onclick: () => { forgetKey(); ctx.api = null; signIn(); } }, icon("logout"), "Sign out");
   const sidebar = h("aside", { class: "sidebar" },
-    h("a", { class: "brand", href: "/", onclick: (e) => { e.preventDefault(); go("/"); } }, h("img", { src: "/static/favicon.svg", alt: "" }), h("span", {}, "PromptPulse")),
+    h("a", { class: "brand", href: "/", onclick: (e) => { e.preventDefault(); go("/"); } }, h("img", { src: LOGO, alt: "" }), h("span", {}, "PromptPulse")),
     nav,
     h("div", { class: "sidebar-foot" }, signOut, h("a", { href: "/docs" }, "API docs")));
   const title = h("h1", { "data-title": "" });
