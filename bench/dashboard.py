@@ -137,12 +137,19 @@ def make_key(data_dir: Path) -> str:
 
 
 def summary(name: str, values: list[float], target: float) -> None:
+    if not values:  # --live-runs 0
+        print(f"{name:<34} not measured")
+        return
     values = sorted(values)
     p95 = values[min(len(values) - 1, round(0.95 * (len(values) - 1)))]
     print(
         f"{name:<34} median {statistics.median(values):6.3f} s   p95 {p95:6.3f} s   "
         f"max {values[-1]:6.3f} s   (n={len(values)}, target <= {target} s)"
     )
+
+
+def _median(values: list[float]) -> float | None:
+    return round(statistics.median(values), 1) if values else None
 
 
 # Set on the page before each ingest: the time of the first animation frame after the Requests
@@ -249,12 +256,12 @@ def main() -> None:
             browser.close()
         result = {
             "overview_drawn_ms": round(statistics.median(drawn) * 1000, 1),
-            "live_visible_ms": round(statistics.median(live["sent"]), 1),
-            "live_after_ack_ms": round(statistics.median(live["acked"]), 1),
+            "live_visible_ms": _median(live["sent"]),
+            "live_after_ack_ms": _median(live["acked"]),
             # the names bench.perf reads
             "page_drawn_median_ms": round(statistics.median(drawn) * 1000, 1),
             "page_wall_median_ms": round(statistics.median(wall) * 1000, 1),
-            "live_median_ms": round(statistics.median(live["sent"]), 1),
+            "live_median_ms": _median(live["sent"]),
             "overview_runs": len(drawn),
             "live_runs": len(live["sent"]),
             "events": args.events,
