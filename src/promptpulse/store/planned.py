@@ -46,6 +46,13 @@ class RollupPlanning:
     def _rollup_calls(self, plan: Sequence[Piece], scope: Scope) -> int:
         raise NotImplementedError
 
+    def _exact_is_faster(
+        self, scope: Scope, metrics: Sequence[Metric], interval: str | None
+    ) -> bool:
+        """True where this backend answers an ungrouped query exactly faster than from
+        rollups' sketches, so a caller that allows approximate figures gets exact ones."""
+        return False
+
     # --- shared
     def aggregate(
         self,
@@ -59,11 +66,15 @@ class RollupPlanning:
 
         Long ranges answer from rollups when they can (see `_rollup_plan`): counts, sums and
         rates stay exact; percentiles and distinct counts come from sketches, so only callers
-        that pass `allow_approximate` get those, and each such row says `approximate`."""
-        if not allow_approximate and not group_by:
+        that pass `allow_approximate` get those, and each such row says `approximate`. Where
+        the backend answers exactly faster (`_exact_is_faster`), they get exact figures."""
+        exact = not allow_approximate or self._exact_is_faster(scope, metrics, interval)
+        if exact and not group_by:
             split = self._exact_split(scope, metrics, interval)
             if split is not None:
                 return split
+            if allow_approximate:
+                return self._aggregate_raw(scope, metrics, group_by, interval)
         plan = self._rollup_plan(scope, metrics, group_by, interval, allow_approximate)
         if plan is not None:
             rows = self._aggregate_rollups(plan, scope, metrics, group_by, interval)

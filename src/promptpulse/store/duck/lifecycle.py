@@ -72,8 +72,24 @@ class LifecycleMixin(RollupPlanning):
     _records: Callable[[str, Sequence[Any]], list[Record]]
     _kept_active_users: Callable[[Scope], int | None]
     _kept_users_by_day: Callable[[Scope], dict[datetime, int] | None]
+    _hourly_applies: Callable[[Scope, list[str]], bool]
 
     # ------------------------------------------------------------ serving
+
+    def _exact_is_faster(
+        self, scope: Scope, metrics: Sequence[Metric], interval: str | None
+    ) -> bool:
+        """An hourly series whose percentiles the two passes per hour answer (hourly.py):
+        merging the rollups' sketches hour by hour is slower than the exact answer (30 days of
+        10 M calls; requests, p95 and cost: 317 ms from sketches, 111 ms exact; the Overview's
+        series with three percentiles and active users: 1.5 s against 0.75 s). Not where
+        retention removed raw calls of the range: only the rollups have those."""
+        columns = sorted({m.column for m in metrics if m.kind is Kind.QUANTILE})
+        return (
+            interval == "hour"
+            and self._hourly_applies(scope, columns)
+            and not self.raw_incomplete(scope)
+        )
 
     def _rollup_calls(self, plan: Sequence[Piece], scope: Scope) -> int:
         query, params = sql.calls_in(plan, scope)
