@@ -103,6 +103,19 @@ def _percentiles_of(record: Record, column: str, keyed: bool, answers: dict[str,
     return answers[column].get(aware_utc(record["t"])) if keyed else answers[column]
 
 
+def _release_cache(cur: duckdb.DuckDBPyConnection, limit: str) -> None:
+    """Evict DuckDB's cached blocks by lowering its memory limit to 1 MB for a moment. Used
+    once, after the writer's start-up scan of every call's key: those blocks (the ids, 61 MB
+    at 10 M calls: idle RSS 351 -> 277 MB) serve no query, and DuckDB would keep them until its
+    limit forced them out. Best effort. `limit`: the configured one, restored after."""
+    try:
+        cur.execute("SET memory_limit = '1MB'")
+    except duckdb.Error:
+        pass  # something is pinned: nothing is lost by keeping the blocks
+    finally:
+        cur.execute("SET memory_limit = ?", [limit])
+
+
 class DuckStore(
     CostsMixin,
     LifecycleMixin,
@@ -138,6 +151,7 @@ class DuckStore(
         except duckdb.IOException as exc:
             raise StoreUnavailable(f"cannot open {path}: {exc}") from exc
         self._timeout = query_timeout_s
+        self._memory_limit = memory_limit
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="promptpulse-query")
         # At most this many statements at once, so that the writer keeps a core (gate.py).
@@ -230,6 +244,7 @@ class DuckStore(
     def all_key_hashes(self) -> np.ndarray:
         with self._cursor() as cur:
             result = cur.execute("SELECT hash(project, id) AS h FROM events").fetchnumpy()
+            _release_cache(cur, self._memory_limit)
         return np.asarray(result["h"], dtype=np.uint64)
 
     def row_counts(self) -> dict[str, int]:
