@@ -61,7 +61,7 @@ from promptpulse.store.duck.sql import (
 from promptpulse.store.duck.terms import TermsMixin
 from promptpulse.store.duck.users import UsersMixin
 from promptpulse.store.duck.versions import FirstCalls, VersionsMixin
-from promptpulse.store.duck.writer import DuckWriter
+from promptpulse.store.duck.writer import DuckWriter, release_cache
 from promptpulse.store.values_sql import check_tz, value_sql
 
 
@@ -101,19 +101,6 @@ def _percentiles_of(record: Record, column: str, keyed: bool, answers: dict[str,
     if column not in answers:
         return record[f"q_{column}"]
     return answers[column].get(aware_utc(record["t"])) if keyed else answers[column]
-
-
-def _release_cache(cur: duckdb.DuckDBPyConnection, limit: str) -> None:
-    """Evict DuckDB's cached blocks by lowering its memory limit to 1 MB for a moment. Used
-    once, after the writer's start-up scan of every call's key: those blocks (the ids, 61 MB
-    at 10 M calls: idle RSS 351 -> 277 MB) serve no query, and DuckDB would keep them until its
-    limit forced them out. Best effort. `limit`: the configured one, restored after."""
-    try:
-        cur.execute("SET memory_limit = '1MB'")
-    except duckdb.Error:
-        pass  # something is pinned: nothing is lost by keeping the blocks
-    finally:
-        cur.execute("SET memory_limit = ?", [limit])
 
 
 class DuckStore(
@@ -244,7 +231,7 @@ class DuckStore(
     def all_key_hashes(self) -> np.ndarray:
         with self._cursor() as cur:
             result = cur.execute("SELECT hash(project, id) AS h FROM events").fetchnumpy()
-            _release_cache(cur, self._memory_limit)
+            release_cache(cur, self._memory_limit)
         return np.asarray(result["h"], dtype=np.uint64)
 
     def row_counts(self) -> dict[str, int]:
