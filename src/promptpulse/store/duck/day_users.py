@@ -11,8 +11,9 @@ and the calls are counted as before.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import duckdb
@@ -20,7 +21,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from promptpulse.model import Scope
+from promptpulse.model import Agg, Op, Scope
 from promptpulse.store.duck.histograms import (
     DAY_NUMBER_SQL,
     DAY_US,
@@ -29,11 +30,20 @@ from promptpulse.store.duck.histograms import (
     unit_start,
 )
 from promptpulse.store.duck.kept import KeptSummary
-from promptpulse.store.duck.sql import where_clause
+from promptpulse.store.duck.sql import Record, agg_sql, records, where_clause
 
 # Past this many distinct users (~150 bytes each in the codes, 4 per day seen) the calls are
 # counted instead.
 MAX_USERS = 200_000
+# The bitmaps of a series' distinct users hold a bit per kept user per bucket: at most 64 MB.
+MAX_BITMAP_BITS = 2**29
+_STEPS = {
+    "minute": timedelta(minutes=1),
+    "hour": timedelta(hours=1),
+    "day": timedelta(days=1),
+    "week": timedelta(weeks=1),
+    "month": timedelta(days=28),  # the shortest: the most buckets a range can have
+}
 
 
 @dataclass
@@ -54,6 +64,21 @@ class KeptUsers:
     # project -> UTC day -> sorted codes of that day's users (parts merged when read)
     days: dict[str, dict[int, list[np.ndarray]]] = field(default_factory=dict)
     too_many: bool = False
+    _table: pa.Table | None = field(default=None, repr=False)  # codes_table(), while current
+
+    def codes_table(self) -> pa.Table | None:
+        """(user_id, code) of every kept user, for SQL; None past MAX_USERS. Codes are only
+        ever added, so the table is rebuilt only when there are new ones."""
+        if self.too_many:
+            return None
+        if self._table is None or self._table.num_rows != len(self.codes):
+            self._table = pa.table(
+                {
+                    "user_id": pa.array(list(self.codes), pa.string()),
+                    "code": pa.array(list(self.codes.values()), pa.int32()),
+                }
+            )
+        return self._table
 
     def code_all(self, users: Sequence[str]) -> np.ndarray | None:
         """The code of each user (new users get the next ones); None past MAX_USERS."""
@@ -143,8 +168,67 @@ class DayUsers(KeptSummary[KeptUsers, Batch]):
 
 
 class DayUsersMixin:
+    """Distinct counts beside the main scan, and active users from the users kept per day."""
+
     _with_cursor: Callable[..., Any]
+    _submit: Callable[..., Future[Any]]
+    _records: Callable[[str, Sequence[Any]], list[Record]]
     _day_users: DayUsers
+
+    def _distinct_side(
+        self,
+        scope: Scope,
+        aggs: list[Agg],
+        keys: list[tuple[str, str]],
+        where_group: tuple[str, str],
+        params: list[Any],
+    ) -> Future[list[Record]] | None:
+        """The distinct counts of `aggs`, as their own scan (`where_group`: the scan's WHERE
+        and GROUP BY clauses; `params`: the keys' parameters, then the WHERE's)."""
+        distinct = [a for a in aggs if a.op is Op.DISTINCT]
+        if not distinct:
+            return None
+        where, group = where_group
+        extra = [f"{expr} AS {alias}" for alias, expr in keys]
+        extra += [f"{agg_sql(a)} AS a{aggs.index(a)}" for a in distinct]
+        sql = f"SELECT {', '.join(extra)} FROM events WHERE {where}{group}"
+        alias = f"a{aggs.index(distinct[0])}"
+        if distinct != [Agg(Op.DISTINCT, "user_id")]:
+            return self._submit(self._records, sql, params)
+        if not keys:  # active users of the range: the users kept per day may answer
+            return self._submit(self._range_users, scope, alias, sql, params)
+        if [alias for alias, _ in keys] == ["t"]:  # per time bucket: a bitmap per bucket
+            return self._submit(
+                self._users_per_bucket, scope, keys[0][1], where, alias, sql, params
+            )
+        return self._submit(self._records, sql, params)
+
+    def _range_users(self, scope: Scope, alias: str, sql: str, params: list[Any]) -> list[Record]:
+        users = self._kept_active_users(scope)
+        return [{alias: users}] if users is not None else self._records(sql, params)
+
+    def _users_per_bucket(
+        self, scope: Scope, bucket: str, where: str, alias: str, sql: str, params: list[Any]
+    ) -> list[Record]:
+        """Distinct users per time bucket (`bucket`: its expression), exact, as one bitmap of
+        the kept users' codes per bucket (DuckDB's `bitstring_agg`) instead of a hash table
+        of every (bucket, user) pair: 30 days of 10 M calls per hour in 252 ms against 819.
+        Users stored since the codes were read are counted beside them. `sql`: the plain
+        count, for too many users or buckets."""
+        codes = self._day_users.read(self._scan_day_users, lambda kept: kept.codes_table())
+        if codes is None or not codes.num_rows:
+            return self._records(sql, params)
+        if _buckets(scope, bucket) * codes.num_rows > MAX_BITMAP_BITS:
+            return self._records(sql, params)
+        count = (
+            f"coalesce(bit_count(bitstring_agg(c.code, 0, {codes.num_rows - 1})), 0) "
+            "+ count(DISTINCT CASE WHEN c.code IS NULL THEN e.user_id END)"
+        )
+        bitmap = (
+            f"SELECT e.t, {count} AS {alias} FROM (SELECT {bucket} AS t, user_id FROM events "
+            f"WHERE {where}) e LEFT JOIN kept_user_codes c ON e.user_id = c.user_id GROUP BY e.t"
+        )
+        return self._with_cursor(_with_codes, codes, bitmap, params)  # type: ignore[no-any-return]
 
     def _kept_active_users(self, scope: Scope) -> int | None:
         """Exact active users of a range filtered on the project only that holds a whole UTC
@@ -188,6 +272,24 @@ class DayUsersMixin:
 
     def _scan_day_users(self) -> KeptUsers:
         return self._with_cursor(_scan)  # type: ignore[no-any-return]
+
+
+def _buckets(scope: Scope, bucket: str) -> int:
+    """At most how many buckets of `bucket` (a `date_trunc` of the timestamp) the range has."""
+    for unit, step in _STEPS.items():
+        if bucket == f"date_trunc('{unit}', timestamp)":
+            return (scope.end - scope.start) // step + 2
+    return 2**62  # not a time bucket of a series: never a bitmap
+
+
+def _with_codes(
+    cur: duckdb.DuckDBPyConnection, codes: pa.Table, sql: str, params: list[Any]
+) -> list[Record]:
+    cur.register("kept_user_codes", codes)
+    try:
+        return records(cur, sql, params)
+    finally:
+        cur.unregister("kept_user_codes")
 
 
 def _users_in(cur: duckdb.DuckDBPyConnection, where: str, params: list[Any]) -> list[str]:

@@ -20,11 +20,13 @@ from promptpulse.store import sketch
 from promptpulse.store.deadline import in_context
 from promptpulse.store.duck import export_sql
 from promptpulse.store.duck import rollup_sql as sql
+from promptpulse.store.duck.histograms import day_span
 from promptpulse.store.duck.kept import KeptSummary
 from promptpulse.store.duck.sql import Record, aware_utc, py
 from promptpulse.store.planned import RollupPlanning
 from promptpulse.store.rollup_plan import (
     LEVELS,
+    QUANTILE_COLUMNS,
     ROLLUP_DIMENSIONS,
     Piece,
     ceil_to,
@@ -72,22 +74,26 @@ class LifecycleMixin(RollupPlanning):
     _records: Callable[[str, Sequence[Any]], list[Record]]
     _kept_active_users: Callable[[Scope], int | None]
     _kept_users_by_day: Callable[[Scope], dict[datetime, int] | None]
-    _hourly_applies: Callable[[Scope, list[str]], bool]
 
     # ------------------------------------------------------------ serving
 
     def _exact_is_faster(
         self, scope: Scope, metrics: Sequence[Metric], interval: str | None
     ) -> bool:
-        """An hourly series whose percentiles the two passes per hour answer (hourly.py):
-        merging the rollups' sketches hour by hour is slower than the exact answer (30 days of
-        10 M calls; requests, p95 and cost: 317 ms from sketches, 111 ms exact; the Overview's
-        series with three percentiles and active users: 1.5 s against 0.75 s). Not where
-        retention removed raw calls of the range: only the rollups have those."""
-        columns = sorted({m.column for m in metrics if m.kind is Kind.QUANTILE})
+        """An hourly series whose percentiles the two passes per hour answer (hourly.py) and
+        whose active users the bitmaps count (day_users.py): merging the rollups' sketches
+        hour by hour is slower than the exact answer (30 days of 10 M calls: requests, p95
+        and cost 317 ms from sketches, 111 ms exact; active users 1,212 ms against 308; the
+        Overview's series over 7 days 395 ms against 165). Not where retention removed raw
+        calls of the range: only the rollups have those."""
+        quantiles = {m.column for m in metrics if m.kind is Kind.QUANTILE}
+        distinct = {a.arg for m in metrics for a in m.parts if a.op is Op.DISTINCT}
         return (
             interval == "hour"
-            and self._hourly_applies(scope, columns)
+            and bool(quantiles or distinct)
+            and quantiles <= set(QUANTILE_COLUMNS)
+            and distinct <= {"user_id"}
+            and day_span(scope, "hour") is not None
             and not self.raw_incomplete(scope)
         )
 

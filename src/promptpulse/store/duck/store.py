@@ -21,7 +21,6 @@ import pyarrow as pa
 
 from promptpulse.errors import StoreUnavailable
 from promptpulse.model import (
-    Agg,
     AggRow,
     Dimension,
     Kind,
@@ -333,7 +332,7 @@ class DuckStore(
             if not plain and (not keys or futures)
             else self._submit(self._records, sql, [*key_params, *params])
         )
-        side = self._distinct_side(scope, aggs, keys, f"{where}{group}", [*key_params, *params])
+        side = self._distinct_side(scope, aggs, keys, (where, group), [*key_params, *params])
         answers = {column: f.result() for column, f in futures.items()}
         raw = main.result() if main is not None else _rows_without_scan(keys, answers)
         if side is not None:
@@ -350,37 +349,6 @@ class DuckStore(
                     values[m.name] = None if found is None else py(found[i])
             rows.append(row_of(record, groups, values))
         return rows
-
-    def _distinct_side(
-        self,
-        scope: Scope,
-        aggs: list[Agg],
-        keys: list[tuple[str, str]],
-        rest: str,
-        params: list[Any],
-    ) -> Future[list[Record]] | None:
-        """The distinct counts of `aggs`, as their own scan (`rest`: the WHERE and GROUP BY)."""
-        distinct = [a for a in aggs if a.op is Op.DISTINCT]
-        if not distinct:
-            return None
-        extra = [f"{expr} AS {alias}" for alias, expr in keys]
-        extra += [f"{agg_sql(a)} AS a{aggs.index(a)}" for a in distinct]
-        sql = f"SELECT {', '.join(extra)} FROM events WHERE {rest}"
-        # Ungrouped active users alone: the users kept per day may answer (day_users.py).
-        kept = not keys and distinct == [Agg(Op.DISTINCT, "user_id")]
-        alias = f"a{aggs.index(distinct[0])}"
-        return self._submit(self._distinct_records, scope if kept else None, alias, sql, params)
-
-    def _distinct_records(
-        self, users_of: Scope | None, alias: str, sql: str, params: list[Any]
-    ) -> list[Record]:
-        """The distinct counts of `sql`; with `users_of`, its active users (as `alias`) from the
-        users kept per day when they answer."""
-        if users_of is not None:
-            users = self._kept_active_users(users_of)
-            if users is not None:
-                return [{alias: users}]
-        return self._records(sql, params)
 
     def _exact_quantiles(
         self, scope: Scope, quantiles: dict[str, list[Metric]]
