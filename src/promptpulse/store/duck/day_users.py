@@ -197,7 +197,7 @@ class DayUsersMixin:
             return self._submit(self._records, sql, params)
         if not keys:  # active users of the range: the users kept per day may answer
             return self._submit(self._range_users, scope, alias, sql, params)
-        if [alias for alias, _ in keys] == ["t"]:  # per time bucket: a bitmap per bucket
+        if [name for name, _ in keys] == ["t"]:  # per time bucket: a bitmap per bucket
             return self._submit(
                 self._users_per_bucket, scope, keys[0][1], where, alias, sql, params
             )

@@ -83,8 +83,8 @@ class LifecycleMixin(RollupPlanning):
         """An hourly series whose percentiles the two passes per hour answer (hourly.py) and
         whose active users the bitmaps count (day_users.py): merging the rollups' sketches
         hour by hour is slower than the exact answer (30 days of 10 M calls: requests, p95
-        and cost 317 ms from sketches, 111 ms exact; active users 1,212 ms against 308; the
-        Overview's series over 7 days 395 ms against 165). Not where retention removed raw
+        and cost 317 ms from sketches, 111 ms exact; active users 1,212 ms against 258; the
+        Overview's series over 7 days 395 ms against 116). Not where retention removed raw
         calls of the range: only the rollups have those."""
         quantiles = {m.column for m in metrics if m.kind is Kind.QUANTILE}
         distinct = {a.arg for m in metrics for a in m.parts if a.op is Op.DISTINCT}
