@@ -9,28 +9,18 @@ from __future__ import annotations
 import gzip
 import re
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 import pytest
 from fastapi.testclient import TestClient
 
-from promptpulse.app import create_app
-from promptpulse.config import Settings
 from promptpulse.meta import Scope, create_key
 from promptpulse.web.dashboard import STATIC, shell_html
 from tests.conftest import LiveServer, iso
 
 ECHARTS = "/static/vendor/echarts-6.1.0.min.js"
 IDENTITY = {"Accept-Encoding": "identity"}
-
-
-@pytest.fixture(scope="module")
-def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
-    app = create_app(Settings(data_dir=tmp_path_factory.mktemp("static")))
-    with TestClient(app) as c:
-        yield c
 
 
 def test_vendored_files_are_cached_for_a_year(client: TestClient) -> None:

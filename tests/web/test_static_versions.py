@@ -15,20 +15,11 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from promptpulse.app import create_app
-from promptpulse.config import Settings
 from promptpulse.web.dashboard import IMMUTABLE, STATIC, build_id, fingerprint
 from tests.conftest import LiveServer, start_server, stop_server
 
 IDENTITY = {"Accept-Encoding": "identity"}
 STALE = "0123456789ab"
-
-
-@pytest.fixture(scope="module")
-def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
-    app = create_app(Settings(data_dir=tmp_path_factory.mktemp("versions")))
-    with TestClient(app) as c:
-        yield c
 
 
 def test_the_shell_names_the_apps_files_under_the_current_build_id(client: TestClient) -> None:

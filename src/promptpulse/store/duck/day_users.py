@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from itertools import islice
 from typing import Any
 
 import duckdb
@@ -21,7 +22,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from promptpulse.model import Agg, Op, Scope
+from promptpulse.model import INTERVALS, Agg, Op, Scope
 from promptpulse.store.duck.histograms import (
     DAY_NUMBER_SQL,
     DAY_US,
@@ -37,13 +38,7 @@ from promptpulse.store.duck.sql import Record, agg_sql, records, where_clause
 MAX_USERS = 200_000
 # The bitmaps of a series' distinct users hold a bit per kept user per bucket: at most 64 MB.
 MAX_BITMAP_BITS = 2**29
-_STEPS = {
-    "minute": timedelta(minutes=1),
-    "hour": timedelta(hours=1),
-    "day": timedelta(days=1),
-    "week": timedelta(weeks=1),
-    "month": timedelta(days=28),  # the shortest: the most buckets a range can have
-}
+SHORTEST_MONTH = timedelta(days=28)  # the most buckets of months a range can have
 
 
 @dataclass
@@ -68,16 +63,21 @@ class KeptUsers:
 
     def codes_table(self) -> pa.Table | None:
         """(user_id, code) of every kept user, for SQL; None past MAX_USERS. Codes are only
-        ever added, so the table is rebuilt only when there are new ones."""
+        ever added, in the dict's order, so only the users coded since the last call are
+        appended (the caller holds the summary's lock: the writer's folds wait meanwhile)."""
         if self.too_many:
             return None
-        if self._table is None or self._table.num_rows != len(self.codes):
-            self._table = pa.table(
+        known = 0 if self._table is None else self._table.num_rows
+        if self._table is None or known != len(self.codes):
+            new = pa.table(
                 {
-                    "user_id": pa.array(list(self.codes), pa.string()),
-                    "code": pa.array(list(self.codes.values()), pa.int32()),
+                    "user_id": pa.array(list(islice(self.codes, known, None)), pa.string()),
+                    "code": pa.array(list(islice(self.codes.values(), known, None)), pa.int32()),
                 }
             )
+            table = new if self._table is None else pa.concat_tables([self._table, new])
+            # One chunk per read with new users: merged now and then, not scanned as thousands.
+            self._table = table.combine_chunks() if table.column(0).num_chunks > 64 else table
         return self._table
 
     def code_all(self, users: Sequence[str]) -> np.ndarray | None:
@@ -276,9 +276,9 @@ class DayUsersMixin:
 
 def _buckets(scope: Scope, bucket: str) -> int:
     """At most how many buckets of `bucket` (a `date_trunc` of the timestamp) the range has."""
-    for unit, step in _STEPS.items():
+    for unit, step in INTERVALS.items():
         if bucket == f"date_trunc('{unit}', timestamp)":
-            return (scope.end - scope.start) // step + 2
+            return (scope.end - scope.start) // (step or SHORTEST_MONTH) + 2
     return 2**62  # not a time bucket of a series: never a bitmap
 
 
