@@ -14,7 +14,6 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from itertools import islice
 from typing import Any
 
 import duckdb
@@ -56,6 +55,7 @@ class Batch:
 @dataclass
 class KeptUsers:
     codes: dict[str, int] = field(default_factory=dict)
+    coded: list[str] = field(default_factory=list)  # the users in code order: code = index
     # project -> UTC day -> sorted codes of that day's users (parts merged when read)
     days: dict[str, dict[int, list[np.ndarray]]] = field(default_factory=dict)
     too_many: bool = False
@@ -63,16 +63,16 @@ class KeptUsers:
 
     def codes_table(self) -> pa.Table | None:
         """(user_id, code) of every kept user, for SQL; None past MAX_USERS. Codes are only
-        ever added, in the dict's order, so only the users coded since the last call are
-        appended (the caller holds the summary's lock: the writer's folds wait meanwhile)."""
+        ever added, so only the users coded since the last call are appended (the caller holds
+        the summary's lock: the writer's folds wait meanwhile)."""
         if self.too_many:
             return None
         known = 0 if self._table is None else self._table.num_rows
-        if self._table is None or known != len(self.codes):
+        if self._table is None or known != len(self.coded):
             new = pa.table(
                 {
-                    "user_id": pa.array(list(islice(self.codes, known, None)), pa.string()),
-                    "code": pa.array(list(islice(self.codes.values(), known, None)), pa.int32()),
+                    "user_id": pa.array(self.coded[known:], pa.string()),
+                    "code": pa.array(np.arange(known, len(self.coded), dtype=np.int32)),
                 }
             )
             table = new if self._table is None else pa.concat_tables([self._table, new])
@@ -84,13 +84,14 @@ class KeptUsers:
         """The code of each user (new users get the next ones); None past MAX_USERS."""
         if self.too_many:
             return None
-        codes = self.codes
+        codes, coded = self.codes, self.coded
         for user in users:
             if user not in codes:
-                codes[user] = len(codes)
+                codes[user] = len(coded)
+                coded.append(user)
         if len(codes) > MAX_USERS:
             self.too_many = True
-            self.codes, self.days = {}, {}
+            self.codes, self.coded, self.days = {}, [], {}
             return None
         return np.fromiter((codes[u] for u in users), np.int32, len(users))
 
