@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import select
 import socket
 import threading
 import time
@@ -22,7 +23,7 @@ from tests.conftest import free_port
 def port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     chosen = free_port()
     settings = Settings(
-        data_dir=Path(tmp_path_factory.mktemp("slow")), port=chosen, header_timeout_s=0.5,
+        data_dir=Path(tmp_path_factory.mktemp("slow")), port=chosen, header_timeout_s=1.5,
         alerts_interval_s=0, log_level="warning",
     )  # fmt: skip
     server = uvicorn.Server(uvicorn_config(create_app(settings), settings))
@@ -64,3 +65,37 @@ def test_complete_requests_are_served_and_a_slow_second_one_is_closed(port: int)
         assert s.recv(4096).startswith(b"HTTP/1.1 200")
         s.sendall(b"GET /healthz HTTP/1.1\r\nHo")  # the next request, cut short
         assert _closed_by_server(s)
+
+
+def _answer(s: socket.socket) -> bytes:
+    """Everything the server sends until it closes the connection."""
+    s.settimeout(20)
+    chunks = []
+    while chunk := s.recv(65536):
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def test_a_header_block_over_the_limit_is_431_before_it_ends(port: int) -> None:
+    """The block is refused while it arrives (httptools would buffer any size): it never ends.
+    A piece at a time, until the server answers, so that it has read all that was sent."""
+    with socket.create_connection(("127.0.0.1", port)) as s:
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ")
+        sent = 0
+        while not select.select([s], [], [], 0.02)[0]:
+            assert sent < 1024 * 1024, "a megabyte of one header and still no answer"
+            s.sendall(b"a" * 4096)
+            sent += 4096
+        answer = _answer(s)
+    assert answer.startswith(b"HTTP/1.1 431"), answer[:200]
+    assert b"32768" in answer  # the detail names the limit
+    assert 32 * 1024 - 4096 < sent < 256 * 1024  # refused near the limit, not after all of it
+
+
+def test_a_large_header_under_the_limit_is_served_on_a_kept_alive_connection(port: int) -> None:
+    header = b"X-Big: " + b"a" * 20_000 + b"\r\n"
+    with socket.create_connection(("127.0.0.1", port)) as s:
+        s.settimeout(20)
+        for _ in range(2):
+            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n" + header + b"\r\n")
+            assert s.recv(4096).startswith(b"HTTP/1.1 200")

@@ -11,22 +11,21 @@ import uvicorn
 
 from promptpulse.app import create_app
 from promptpulse.config import Settings
-from promptpulse.slow_clients import guarded_h11
+from promptpulse.slow_clients import guarded_httptools
 from promptpulse.tasks import DaemonTask
 from promptpulse.web.context import AppContext
 
 
 def uvicorn_config(app: Any, settings: Settings) -> uvicorn.Config:
-    """How the server listens: h11 bounds the header block while it is received (httptools
-    buffers any size), and headers must be complete within `header_timeout_s`."""
+    """How the server listens: httptools, with the header block bounded while it is received
+    and complete within `header_timeout_s` (slow_clients.py)."""
     return uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level.lower(),
         access_log=False,
-        http=guarded_h11(settings.header_timeout_s),
-        h11_max_incomplete_event_size=settings.max_header_bytes,
+        http=guarded_httptools(settings.header_timeout_s, settings.max_header_bytes),
         timeout_graceful_shutdown=10,
     )
 

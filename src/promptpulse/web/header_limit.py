@@ -1,8 +1,8 @@
 """Refuse requests whose headers are too large (431) before anything reads them.
 
-uvicorn's h11 parser is told the same limit (server.py) so that an oversized header block is
-dropped while it is being received; this guard holds for any other ASGI server (and for
-in-process tests), so that no route, auth check or cache ever sees a 10 MB header."""
+The server's HTTP protocol counts the same limit (slow_clients.py), so that an oversized header
+block is dropped while it is being received; this guard holds for any other ASGI server (and
+for in-process tests), so that no route, auth check or cache ever sees a 10 MB header."""
 
 from __future__ import annotations
 
