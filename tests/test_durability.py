@@ -131,9 +131,36 @@ def test_sigkill_right_after_an_ack(data_dir: tuple[Path, str]) -> None:
                 r = c.post("/v1/events", json={"events": batch})
                 assert r.status_code == 200, r.text
                 acked |= {e["id"] for e in batch}
+        workers = children(server.proc.pid)  # the parse workers, started by the first batch
     finally:
         server.kill()  # at once: no graceful shutdown, no checkpoint
+    assert workers, "the server parsed in no worker process"
+    deadline = time.monotonic() + 30  # they see their stdin close and exit
+    while any(map(alive, workers)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(map(alive, workers)), "parse workers outlived the killed server"
     assert stored_ids(path, key) == acked
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue  # gone meanwhile
+        if ppid == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def alive(pid: int) -> bool:
+    """Running, and not a zombie waiting for a parent that died with it to be reaped."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
 
 
 def test_sigkill_during_a_flood_loses_nothing_acknowledged(data_dir: tuple[Path, str]) -> None:

@@ -16,6 +16,7 @@ from promptpulse import __version__, budgets, slos
 from promptpulse.alerts import AlertService
 from promptpulse.config import Settings
 from promptpulse.exports import MEDIA_TYPES, ExportService
+from promptpulse.ingest.parse_pool import ParsePool
 from promptpulse.ingest.writer import Writer
 from promptpulse.meta import MetaDB
 from promptpulse.meta.changes import ChangeBus
@@ -99,6 +100,7 @@ def build_context(
         exports=ExportService(store, settings, clock),
         reports=ReportService(meta.engine, store, clock, settings),
         lease=lease,
+        parse_pool=ParsePool(settings.parse_workers) if settings.parse_workers else None,
         reprices=RepriceService(
             store,
             meta,
@@ -181,6 +183,8 @@ def create_app(
             stack.callback(ctx.changes.stop)
             ctx.writer.start()
             stack.callback(ctx.writer.stop)
+            if ctx.parse_pool is not None:
+                stack.callback(ctx.parse_pool.close)  # after the last request, before the writer
             await asyncio.to_thread(ctx.lease.renew)  # the first rounds need not wait for it
             stack.callback(ctx.lease.release)  # after every job stopped: another leads at once
             app.state.ctx = ctx

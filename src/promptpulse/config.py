@@ -68,6 +68,14 @@ class Settings(BaseSettings):
         description="Seconds of work (at the writer's recent rate) queued before ingest "
         "answers 429 with Retry-After (0: bounded by events only).",
     )
+    parse_workers: int = Field(
+        2,
+        ge=0,
+        le=64,
+        description="Processes that parse and validate ingest batches (started with the first "
+        "batch), so that parsing leaves the server's GIL to the writer (0: threads in the "
+        "server's own process).",
+    )
     writer_group_events: int = Field(
         50_000, description="Most events the writer commits in one transaction."
     )

@@ -94,6 +94,17 @@ class WriteFailed(StoreUnavailable):
 
 
 @dataclass
+class ParserUnavailable(PromptPulseError):
+    """A parse worker process died or stopped answering: nothing of the batch was stored and
+    another worker is started; retry."""
+
+    retry_after_s: int = 1
+
+    status = 503
+    title = "Ingest unavailable"
+
+
+@dataclass
 class MetadataUnavailable(StoreUnavailable):
     """The metadata database (keys, rules, budgets...) cannot be reached: reads go on with keys
     this server already knows, changes wait until it is back."""

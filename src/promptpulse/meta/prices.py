@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from promptpulse.errors import Conflict, MetadataUnavailable, NotFound, invalid
 from promptpulse.meta.db import UNREACHABLE, MetaDB
 from promptpulse.meta.tables import price_entries
-from promptpulse.model import PriceEntry, PriceOverride
+from promptpulse.model import PriceEntry, PriceOverride, PriceRanges, PriceTable
 
 log = logging.getLogger("promptpulse.prices")
 
@@ -257,39 +257,34 @@ class PriceBook:
         self._db = db
         self._ttl = ttl_s
         self._loaded_at = -math.inf
-        # per (project, model): (from, to, entry) with naive UTC bounds, as ingest compares
-        self._table: dict[
-            tuple[str, str], list[tuple[datetime | None, datetime | None, PriceEntry]]
-        ] = {}
+        self._table = PriceTable()
 
     def invalidate(self) -> None:
         self._loaded_at = -math.inf
 
-    def lookup(self, project: str, model: str, day: datetime) -> PriceEntry | None:
-        """The entry pricing the project's calls of `model` on `day` (naive UTC)."""
+    def current(self) -> PriceTable:
+        """Every entry as last read, re-read first if older than the ttl."""
         now = _monotonic()
         if now - self._loaded_at > self._ttl or self._loaded_at == -math.inf:
             self._reload(now)
-        for lo, hi, entry in self._table.get((project, model), ()):
-            if (lo is None or lo <= day) and (hi is None or day < hi):
-                return entry
-        return None
+        return self._table
+
+    def lookup(self, project: str, model: str, day: datetime) -> PriceEntry | None:
+        """The entry pricing the project's calls of `model` on `day` (naive UTC)."""
+        return self.current().lookup(project, model, day)
 
     def entries(self) -> list[PriceEntry]:
         """Every entry as last read (reloaded if stale)."""
-        self.lookup("", "", datetime(1970, 1, 1))
-        return [e for found in self._table.values() for _, _, e in found]
+        return [e for found in self.current().ranges.values() for _, _, e in found]
 
     def _reload(self, now: float) -> None:
         try:
-            table: dict[
-                tuple[str, str], list[tuple[datetime | None, datetime | None, PriceEntry]]
-            ] = {}
+            table: PriceRanges = {}
             for e in list_entries(self._db):
                 table.setdefault((e.project, e.price.model), []).append(
                     (_naive(e.valid_from), _naive(e.valid_to), e)
                 )
-            self._table = table
+            self._table = PriceTable(table)
         except UNREACHABLE as exc:
             if self._loaded_at == -math.inf:  # nothing to price with: ingest must wait
                 raise MetadataUnavailable(

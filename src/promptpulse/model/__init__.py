@@ -23,7 +23,7 @@ from promptpulse.model.derived import (
 )
 from promptpulse.model.formula import FormulaError, Term, check_term
 from promptpulse.model.formula_parse import custom_metric
-from promptpulse.model.prices import MTOK, PriceEntry, PriceOverride
+from promptpulse.model.prices import MTOK, PriceEntry, PriceOverride, PriceRanges, PriceTable
 from promptpulse.model.providers import PROVIDER_ALIASES, canonical_provider
 from promptpulse.model.records import (
     CALL_FIELDS,
@@ -78,6 +78,8 @@ __all__ = [
     "PeakRow",
     "PriceEntry",
     "PriceOverride",
+    "PriceRanges",
+    "PriceTable",
     "RetentionRow",
     "Scope",
     "Sort",

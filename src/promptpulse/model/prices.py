@@ -52,3 +52,22 @@ class PriceEntry:
         return (self.valid_from is None or self.valid_from <= timestamp) and (
             self.valid_to is None or timestamp < self.valid_to
         )
+
+
+# per (project, model): (from, to, entry) with naive UTC bounds, as ingest compares
+PriceRanges = dict[tuple[str, str], list[tuple[datetime | None, datetime | None, PriceEntry]]]
+
+
+@dataclass(frozen=True)
+class PriceTable:
+    """Every project's price book as last read: what ingest prices calls by. Plain data, so
+    that it can be handed to a parse worker process (ingest/parse_pool.py)."""
+
+    ranges: PriceRanges = field(default_factory=dict)
+
+    def lookup(self, project: str, model: str, day: datetime) -> PriceEntry | None:
+        """The entry pricing the project's calls of `model` on `day` (naive UTC)."""
+        for lo, hi, entry in self.ranges.get((project, model), ()):
+            if (lo is None or lo <= day) and (hi is None or day < hi):
+                return entry
+        return None

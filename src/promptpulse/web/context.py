@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from promptpulse.config import Settings
 from promptpulse.errors import Overloaded
 from promptpulse.ingest.otlp_recent import RecentSpans
+from promptpulse.ingest.parse_pool import ParsePool
 from promptpulse.ingest.writer import Writer
 from promptpulse.meta import MetaDB
 from promptpulse.meta.lease import Lease
@@ -62,6 +63,7 @@ class AppContext:
     # a duplicate.
     recent_spans: RecentSpans = field(default_factory=RecentSpans)
     parse_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(PARSE_SLOTS))
+    parse_pool: ParsePool | None = None  # None: events are parsed in threads
     parse_waiting_bytes: int = 0
 
 

@@ -29,7 +29,8 @@ ANSWERS: dict[int, str] = {
     415: "An unsupported Content-Type",
     422: "A parameter or the body is wrong: `errors` names each field",
     429: "The writer is behind: retry after `Retry-After` seconds; nothing was stored",
-    503: "The store or the metadata database cannot write or answer: retry after `Retry-After`",
+    503: "The store, the metadata database or a parse worker cannot answer: retry after "
+    "`Retry-After`",
 }
 
 

@@ -92,6 +92,13 @@ async def _store(request: Request, ctx: AppContext, kind: str, prepared: Prepare
     return Response(orjson.dumps(body), status_code=status, media_type="application/json")
 
 
+def _prepare_events(ctx: AppContext, body: bytes, **kwargs: Any) -> Prepared:
+    """In a parse worker process if the server has them, else here (in a thread). The prices
+    are read once a batch (a worker is handed them)."""
+    prepare = ctx.parse_pool.prepare_events if ctx.parse_pool else prepare_events
+    return prepare(body, overrides=ctx.prices.current().lookup, **kwargs)
+
+
 @router.post(
     "/v1/events",
     summary="Ingest a batch of LLM calls",
@@ -105,10 +112,10 @@ async def post_events(request: Request, key: ApiKey = Depends(require(Scope.INGE
     prepared = await off_loop(
         ctx,
         len(body),
-        prepare_events,
+        _prepare_events,
+        ctx,
         body,
         key_project=key.project,
-        overrides=ctx.prices.lookup,
         now=ctx.clock(),
         max_events=ctx.settings.max_batch_events,
     )
