@@ -184,6 +184,7 @@ def create_app(
             ctx.writer.start()
             stack.callback(ctx.writer.stop)
             if ctx.parse_pool is not None:
+                ctx.parse_pool.start()
                 stack.callback(ctx.parse_pool.close)  # after the last request, before the writer
             await asyncio.to_thread(ctx.lease.renew)  # the first rounds need not wait for it
             stack.callback(ctx.lease.release)  # after every job stopped: another leads at once

@@ -69,12 +69,13 @@ class Settings(BaseSettings):
         "answers 429 with Retry-After (0: bounded by events only).",
     )
     parse_workers: int = Field(
-        2,
+        default_factory=lambda: max(1, (os.cpu_count() or 2) // 2),
         ge=0,
         le=64,
-        description="Processes that parse and validate ingest batches (started with the first "
-        "batch), so that parsing leaves the server's GIL to the writer (0: threads in the "
-        "server's own process).",
+        description="Processes that parse and validate ingest batches (started with the "
+        "server), so that parsing leaves the server's GIL to the writer; default half the "
+        "cores, at least 1 (0: threads in the server's own process, for a replica that never "
+        "ingests).",
     )
     writer_group_events: int = Field(
         50_000, description="Most events the writer commits in one transaction."

@@ -177,10 +177,10 @@ def test_over_http_a_killed_worker_is_a_503_with_retry_after_and_nothing_stored(
     def batch(tag: str) -> dict[str, Any]:
         return {"events": [{"id": f"{tag}-{i}", **ONE_EVENT} for i in range(10)]}
 
+    pool = live.ctx.parse_pool
+    assert pool is not None and len(pool.worker_pids()) == pool.size  # started with the server
     with live.client(live.key(project)) as c:
         assert c.post("/v1/events", json=batch("before")).status_code == 200
-        pool = live.ctx.parse_pool
-        assert pool is not None and pool.worker_pids()
         for pid in pool.worker_pids():
             os.kill(pid, signal.SIGKILL)
         answers = [c.post("/v1/events", json=batch(f"after-{n}")) for n in range(pool.size + 1)]

@@ -6,10 +6,10 @@ machine (docs/performance.md). Each worker (`parse_worker.py`) parses one body a
 sends back the prepared Arrow table, and the server only copies bytes.
 
 The workers are plain child processes on pipes (not `multiprocessing`, which would re-import
-the server's main module, the whole app, in each): started on the first body, so a server that
-only answers dashboards never starts one; restarted after one dies (that body is answered 503
-with Retry-After, nothing stored, so the client's retry is safe); stopped with the server, and
-gone with it if it dies (a worker exits when its stdin closes).
+the server's main module, the whole app, in each): started with the server (a replica that
+never ingests may set PROMPTPULSE_PARSE_WORKERS=0); replaced after one dies (that body is
+answered 503 with Retry-After, nothing stored, so the client's retry is safe); stopped with the
+server, and gone with it if it dies (a worker exits when its stdin closes).
 """
 
 from __future__ import annotations
@@ -83,7 +83,7 @@ class ParsePool:
     def __init__(self, size: int, answer_timeout_s: float = ANSWER_TIMEOUT_S) -> None:
         self.size = size
         self._timeout = answer_timeout_s
-        # a worker not started yet is None: the pool starts one when a body needs it
+        # a worker not started (or replaced) yet is None: started when a body needs it
         self._idle: queue.SimpleQueue[_Worker | None] = queue.SimpleQueue()
         for _ in range(size):
             self._idle.put(None)
@@ -121,6 +121,13 @@ class ParsePool:
         finally:
             self._idle.put(worker)
         return _result(answer)
+
+    def start(self) -> None:
+        """Start every worker now (at server start-up), so that the first batches do not wait
+        ~1 s for them to import. A worker that dies is replaced when a batch needs it."""
+        for _ in range(self.size):
+            worker = self._idle.get()
+            self._idle.put(worker if worker is not None else self._start())
 
     def close(self, wait_s: float = 5.0) -> None:
         """Stop every worker (at server shutdown, after the last request)."""
