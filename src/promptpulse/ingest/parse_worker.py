@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import pickle
 import select
+import signal
 import struct
 import sys
 import traceback
@@ -74,6 +75,9 @@ def serve(requests: int, answers: int) -> None:
 
 
 def main() -> None:
+    # Ctrl+C in a terminal reaches the whole process group: the server decides when to stop
+    # (it closes our stdin), and no worker prints a KeyboardInterrupt on the way out.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     answers = os.dup(1)
     os.dup2(2, 1)  # a stray print goes to stderr, never into an answer
     sys.stdout = sys.stderr
