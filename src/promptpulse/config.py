@@ -3,11 +3,23 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_UNITS = {"": 1, "b": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3, "tb": 1000**4}
+_UNITS |= {"kib": 1024, "mib": 1024**2, "gib": 1024**3, "tib": 1024**4}
+
+
+def size_bytes(text: str) -> int:
+    """DuckDB's size syntax ('128MB', '1GiB', '500 kb') in bytes."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*", text)
+    if match is None or match.group(2).lower() not in _UNITS:
+        raise ValueError(f"not a size: {text!r} (say 128MB or 1GiB)")
+    return int(float(match.group(1)) * _UNITS[match.group(2).lower()])
 
 
 class Settings(BaseSettings):
@@ -41,9 +53,17 @@ class Settings(BaseSettings):
     duckdb_threads: int | None = Field(None, description="DuckDB threads (default: all cores).")
     duckdb_checkpoint_threshold: str = Field(
         "128MB",
-        description="DuckDB checkpoint_threshold: WAL size at which a commit also checkpoints "
-        "(DuckDB's 16MB made ingest checkpoint every ~30,000 calls).",
+        description="WAL size at which the store checkpoints, in a background thread so that "
+        "no commit waits for it (DuckDB's own checkpoint_threshold is 4x this, a backstop; its "
+        "default 16MB made ingest checkpoint every ~30,000 calls).",
     )
+
+    @field_validator("duckdb_checkpoint_threshold")
+    @classmethod
+    def _a_size(cls, value: str) -> str:
+        size_bytes(value)  # a ValueError names what is wrong; pydantic names the setting
+        return value
+
     max_batch_events: int = Field(10_000, description="Most events in one ingest request.")
     max_body_bytes: int = Field(10 * 1024 * 1024, description="Largest decompressed request body.")
     max_header_bytes: int = Field(

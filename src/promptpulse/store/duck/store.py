@@ -36,6 +36,7 @@ from promptpulse.store import deadline
 from promptpulse.store.deadline import in_context
 from promptpulse.store.duck import metadata_keys, rollup_sql
 from promptpulse.store.duck.carry import CarryMixin
+from promptpulse.store.duck.checkpointer import Checkpointer, backstop, size_bytes
 from promptpulse.store.duck.cohorts import CohortsMixin
 from promptpulse.store.duck.costs import CostsMixin
 from promptpulse.store.duck.day_users import DayUsers, DayUsersMixin
@@ -128,7 +129,7 @@ class DuckStore(
         path.parent.mkdir(parents=True, exist_ok=True)
         config: dict[str, Any] = {
             "memory_limit": memory_limit,
-            "checkpoint_threshold": checkpoint_threshold,
+            "checkpoint_threshold": backstop(checkpoint_threshold),  # checkpointer.py checkpoints
         }
         if threads:
             config["threads"] = threads
@@ -154,6 +155,8 @@ class DuckStore(
         with self._cursor() as cur:
             self._horizons = rollup_sql.horizons(cur)
             self._rollup_horizons = rollup_sql.rollup_horizons(cur)
+        wal = path.with_name(path.name + ".wal")
+        self.checkpointer = Checkpointer(self._con, wal, size_bytes(checkpoint_threshold))
 
     @contextmanager
     def _cursor(self, gated: bool = True) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -465,4 +468,5 @@ class DuckStore(
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
+        self.checkpointer.close()
         self._con.close()
