@@ -54,7 +54,9 @@ def test_a_queue_holding_more_than_its_seconds_of_work_answers_429(store: Store)
     writer.add_listener(hold)
     writer.start()
     try:
-        writer.write_sync("events", batch("a", 2000))  # the writer learns its rate
+        writer.write_sync("events", batch("a", 2000))
+        assert writer.backlog_seconds(10_000) == 0  # a first, cold commit is no measure
+        writer.write_sync("events", batch("a2", 2000))  # the writer learns its rate
         assert writer.backlog_seconds(10_000) > 0
         blocking.set()
         first = threading.Thread(target=writer.write_sync, args=("events", batch("b", 10)))
