@@ -1,9 +1,9 @@
 """Parsing `/v1/events` bodies in worker processes, so that it stops holding the server's GIL.
 
-Reading and validating a call costs ~20 µs of Python; in threads it held two thirds of the
-server's GIL, which the event loop and the writer need too, so the server used one core of its
-machine (docs/performance.md). Each worker (`parse_worker.py`) parses one body at a time and
-sends back the prepared Arrow table, and the server only copies bytes.
+Reading and validating a call costs 5–20 µs of Python, by machine; in threads it held two
+thirds of the server's GIL, which the event loop and the writer need too, so the server used
+one core of its machine (docs/performance.md). Each worker (`parse_worker.py`) parses one body
+at a time and sends back the prepared Arrow table, and the server only copies bytes.
 
 The workers are plain child processes on pipes (not `multiprocessing`, which would re-import
 the server's main module, the whole app, in each): started with the server (a replica that
@@ -127,7 +127,11 @@ class ParsePool:
         ~1 s for them to import. A worker that dies is replaced when a batch needs it."""
         for _ in range(self.size):
             worker = self._idle.get()
-            self._idle.put(worker if worker is not None else self._start())
+            try:
+                if worker is None:
+                    worker = self._start()
+            finally:
+                self._idle.put(worker)  # even if it could not start: a later batch tries again
 
     def close(self, wait_s: float = 5.0) -> None:
         """Stop every worker (at server shutdown, after the last request)."""
