@@ -33,7 +33,7 @@ from promptpulse.tasks import DaemonTask
 from promptpulse.web import dashboard, docs_ui, openapi, problems
 from promptpulse.web.api import ROUTERS
 from promptpulse.web.changes import ChangeFeed
-from promptpulse.web.context import AppContext
+from promptpulse.web.context import PARSE_SLOTS, AppContext
 from promptpulse.web.gzip_body import GzipRequestBody
 from promptpulse.web.header_limit import HeaderLimit
 from promptpulse.web.keycache import FailureThrottle
@@ -101,6 +101,8 @@ def build_context(
         reports=ReportService(meta.engine, store, clock, settings),
         lease=lease,
         parse_pool=ParsePool(settings.parse_workers) if settings.parse_workers else None,
+        # every worker busy, and no more: a batch beyond them waits for a slot (or gets 429)
+        parse_slots=asyncio.Semaphore(max(PARSE_SLOTS, settings.parse_workers)),
         reprices=RepriceService(
             store,
             meta,

@@ -11,6 +11,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -20,7 +21,7 @@ from promptpulse.errors import BadRequest, Invalid, ParserUnavailable, TooLarge
 from promptpulse.ingest.parse_pool import ParsePool
 from promptpulse.ingest.pipeline import prepare_events
 from promptpulse.model import PriceEntry, PriceOverride, PriceTable
-from tests.conftest import LiveServer, iso
+from tests.conftest import LiveServer, in_process_app, iso
 
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
 DAY = datetime(2026, 2, 28)
@@ -194,3 +195,11 @@ def test_over_http_a_killed_worker_is_a_503_with_retry_after_and_nothing_stored(
         stored = 10 * (1 + statuses.count(200))
         overview = c.get("/v1/metrics/overview", params=RANGE).json()
         assert overview["requests"] == stored
+
+
+def test_every_worker_gets_a_parse_slot(tmp_path: Path) -> None:
+    """With more workers than the default two slots, each worker can be busy at once."""
+    for running in in_process_app(tmp_path, parse_workers=3):
+        assert running.ctx.parse_pool.size == 3
+        assert len(running.ctx.parse_pool.worker_pids()) == 3
+        assert running.ctx.parse_slots._value == 3

@@ -76,9 +76,10 @@ PARSE_SLOTS = 2
 async def off_loop(
     ctx: AppContext, size: int, fn: Callable[..., T], *args: Any, **kwargs: Any
 ) -> T:
-    """`fn(*args, **kwargs)` in a worker thread, at most PARSE_SLOTS at once. `size`: the bytes
-    it works on; while more than two full bodies' worth already wait for a slot, refuse (429)
-    so that an acknowledgement's wait stays bounded (small batches are never refused so)."""
+    """`fn(*args, **kwargs)` in a worker thread, at most PARSE_SLOTS (or as many as there are
+    parse workers) at once. `size`: the bytes it works on; while more than two full bodies'
+    worth already wait for a slot, refuse (429) so that an acknowledgement's wait stays bounded
+    (small batches are never refused so)."""
     limit = 2 * ctx.settings.max_body_bytes
     if ctx.parse_slots.locked() and ctx.parse_waiting_bytes + size > limit:
         raise Overloaded("too many batches are waiting to be parsed; retry later", retry_after_s=1)
