@@ -7,12 +7,15 @@ server gets `wrk` too. Each of its requests is a different 1,000-event body from
 (made like `bench.ingest`'s), so that nothing is a duplicate until the rotation wraps (said
 when it does); events/s counts the calls the server stored, over wrk's run.
 
-    PYTHONPATH=src python -m bench.ingest_wrk [--runs 3] [--seconds 10] [--conns 16] [--bodies 800]
+    PYTHONPATH=src python -m bench.ingest_wrk [--runs 3] [--seconds 10] [--conns 16] [--bodies N]
+
+`--ours-only` makes one run of ours and prints `RESULT {json}`: `bench.perf --ingest-client wrk`.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import statistics
 import subprocess
@@ -120,12 +123,19 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--conns", type=int, default=16)
-    parser.add_argument("--bodies", type=int, default=800)
+    parser.add_argument("--bodies", type=int, help="the rotation (default: 80 a second)")
+    parser.add_argument(
+        "--ours-only", action="store_true", help="one run of ours, then RESULT {json} (bench.perf)"
+    )
     args = parser.parse_args()
     sticks = Sticks()
     sticks.ensure(need_wrk=True)
-    print(f"CPU: {cpu_model()}; building {args.bodies} bodies of 1,000 events…")
-    bodies = make_bodies(args.bodies, 1000)
+    count = args.bodies or max(800, 80 * args.seconds)
+    print(f"CPU: {cpu_model()}; building {count} bodies of 1,000 events…")
+    bodies = make_bodies(count, 1000)
+    if args.ours_only:
+        print("RESULT " + json.dumps(ours(args.seconds, args.conns, bodies)))
+        return
     stick_rates, our_rates, p99s = [], [], []
     for n in range(1, args.runs + 1):
         stick = sticks.ingest(args.seconds, args.conns)["events_per_s"]

@@ -3,13 +3,15 @@ same run, medians of several runs, stick and PromptPulse alternating.
 
     PYTHONPATH=src .venv/bin/python -m bench.perf [--runs 3] [--calls 10000000]
         [--rows ingest,query,dashboard] [--json] [--rounds bench-data/perf-rounds.json]
+        [--ingest-client python|wrk]
 
 Sticks: `../shared/bench` (bare Python + DuckDB pipelines), run in a scratch venv under
 ~/.cache/promptpulse-bench made on first use, and `wrk` (apt-get install -y wrk). Ours:
 `bench.ingest`, `bench.query` and `bench.dashboard` as subprocesses, each read from the
 `RESULT {json}` line it prints last. Rows:
 
-    ingest     stick: ingest_limit.py (wrk, 16 conns)   ours: bench.ingest (8 clients)
+    ingest     stick: ingest_limit.py (wrk, 16 conns)   ours: bench.ingest (8 clients), or with
+               --ingest-client wrk bench.ingest_wrk (wrk, 16 conns, rotating distinct bodies)
     query      stick: query_limit.py's overview_30d and timeseries_hour_30d SQL on a bulk-loaded
                DuckDB file; ours: bench.query over HTTP (also the breakdown rows and the RSS)
     dashboard  ours only: bench.dashboard in Chromium (page drawn, Live latency)
@@ -72,7 +74,11 @@ def run_row(row: str, args: argparse.Namespace, sticks: Sticks) -> list[dict[str
     calls = str(args.calls)
     if row == "ingest":
         stick = lambda: sticks.ingest(args.ingest_seconds)  # noqa: E731
-        mine = ("bench.ingest", "--clients", "8", "--batches", str(args.ingest_batches))
+        mine = (
+            ("bench.ingest_wrk", "--ours-only", "--seconds", str(args.ingest_seconds))
+            if args.ingest_client == "wrk"
+            else ("bench.ingest", "--clients", "8", "--batches", str(args.ingest_batches))
+        )
     elif row == "query":
         db = sticks.prepare_queries(args.calls)
         stick = lambda: sticks.queries(db, args.query_runs)  # noqa: E731
@@ -138,6 +144,12 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="print the whole table as JSON")
     parser.add_argument("--ingest-seconds", type=int, default=15, help="the ingest stick's load")
     parser.add_argument("--ingest-batches", type=int, default=300, help="ours: 1,000-event bodies")
+    parser.add_argument(
+        "--ingest-client",
+        choices=("python", "wrk"),
+        default="python",
+        help="ours' load: bench.ingest's 8 Python clients, or wrk like the stick (bench.ingest_wrk)",
+    )
     parser.add_argument("--query-runs", type=int, default=5, help="warm runs per query (median)")
     parser.add_argument("--rounds", type=Path, help="JSON file: rounds kept for later runs")
     args = parser.parse_args()
