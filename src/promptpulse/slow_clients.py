@@ -16,25 +16,17 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import orjson
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from promptpulse.web.header_limit import too_large
 
 
 def _too_large(limit: int) -> bytes:
-    body = orjson.dumps(
-        {
-            "type": "about:blank",
-            "title": "Request header fields too large",
-            "status": 431,
-            "detail": f"the request's headers are over the {limit}-byte limit",
-        }
-    )
-    head = (
-        b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
-        b"content-type: application/problem+json\r\n"
-        b"content-length: %d\r\nconnection: close\r\n\r\n" % len(body)
-    )
-    return head + body
+    """The app's own 431 problem (web/header_limit.py) as raw bytes, closing the connection."""
+    response = too_large(limit)
+    head = b"".join(name + b": " + value + b"\r\n" for name, value in response.raw_headers)
+    status = b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
+    return status + head + b"connection: close\r\n\r\n" + bytes(response.body)
 
 
 def guarded_httptools(header_timeout_s: float, max_header_bytes: int) -> type[HttpToolsProtocol]:

@@ -102,8 +102,9 @@ class ParsePool:
     ) -> Prepared:
         """What `pipeline.prepare_events` answers, from a worker. `overrides` must pickle (a
         `PriceTable`'s lookup does). ParserUnavailable (503) when the worker died or hung."""
-        kwargs = {"key_project": key_project, "overrides": overrides, "now": now}
-        request = pickle.dumps((body, {**kwargs, "max_events": max_events}), protocol=5)
+        kwargs = {"key_project": key_project, "overrides": overrides, "now": now,
+                  "max_events": max_events}  # fmt: skip
+        request = pickle.dumps((body, kwargs), protocol=pickle.HIGHEST_PROTOCOL)
         worker = self._idle.get()
         try:
             if worker is None:

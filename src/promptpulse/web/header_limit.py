@@ -6,8 +6,20 @@ for in-process tests), so that no route, auth check or cache ever sees a 10 MB h
 
 from __future__ import annotations
 
+from starlette.responses import Response
+
 from promptpulse.web.gzip_body import ASGIApp, Receive, Scope, Send
 from promptpulse.web.problems import problem
+
+
+def too_large(limit: int, size: int | None = None) -> Response:
+    """The 431 problem, here and in the server's protocol (which may not know the size yet)."""
+    held = f"hold {size} bytes" if size is not None else "are larger"
+    return problem(
+        431,
+        "Request header fields too large",
+        f"the request's headers {held}; at most {limit} are read",
+    )
 
 
 class HeaderLimit:
@@ -19,10 +31,5 @@ class HeaderLimit:
         if scope["type"] in ("http", "websocket"):
             size = sum(len(name) + len(value) + 4 for name, value in scope["headers"])
             if size > self.limit:
-                response = problem(
-                    431,
-                    "Request header fields too large",
-                    f"the request's headers hold {size} bytes; at most {self.limit} are read",
-                )
-                return await response(scope, receive, send)
+                return await too_large(self.limit, size)(scope, receive, send)
         return await self.app(scope, receive, send)
