@@ -146,6 +146,28 @@ def test_a_stuck_worker_is_killed_after_the_answer_timeout() -> None:
         pool.close()
 
 
+def test_workers_on_descriptors_numbered_past_1024_answer_each_body() -> None:
+    """A server holding many connections (or running chdb, which keeps three files open per
+    thread: the suite hung on this) gives its workers' pipes high numbers. select() refused
+    them, which left an answer unread, taken for the next body's or hanging the pool."""
+    filler = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    try:
+        pool = ParsePool(1)
+        try:
+            for n in (3, 7, 2):  # each answer is its own body's, in order
+                body = orjson.dumps(
+                    {"events": [random_event(random.Random(n), i) for i in range(n)]}
+                )
+                got, expected = both(pool, body)
+                assert got.table.equals(expected.table)
+                assert got.table.num_rows + len(got.rejected) == n
+        finally:
+            pool.close()
+    finally:
+        for fd in filler:
+            os.close(fd)
+
+
 def test_close_stops_every_worker() -> None:
     pool = ParsePool(2)
     assert prepare(pool) == 1

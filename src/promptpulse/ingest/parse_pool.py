@@ -112,13 +112,17 @@ class ParsePool:
             answer = worker.call(request, self._timeout)
         except WorkerGone as exc:
             log.error("a parse worker stopped answering (%s); starting another", exc)
-            if worker is not None:
-                worker.stop(wait_s=0)
-                self._forget(worker)
+            self._discard(worker)
             worker = None
             raise ParserUnavailable(
                 "the batch could not be parsed: retry", retry_after_s=1
             ) from exc
+        except BaseException:
+            # Any other failure mid-exchange leaves the pipes in an unknown state (an answer
+            # unread would be taken for the next body's): this worker is never used again.
+            self._discard(worker)
+            worker = None
+            raise
         finally:
             self._idle.put(worker)
         return _result(answer)
@@ -154,10 +158,13 @@ class ParsePool:
             self._started.append(worker)
             return worker
 
-    def _forget(self, worker: _Worker) -> None:
-        with self._lock:
-            if worker in self._started:
-                self._started.remove(worker)
+    def _discard(self, worker: _Worker | None) -> None:
+        """Kill a worker that failed an exchange; its slot starts a new one when needed."""
+        if worker is not None:
+            worker.stop(wait_s=0)
+            with self._lock:
+                if worker in self._started:
+                    self._started.remove(worker)
 
 
 def _result(answer: tuple[object, ...]) -> Prepared:

@@ -36,10 +36,15 @@ def read_frame(fd: int, timeout_s: float | None = None) -> bytes:
 
 
 def _read_exactly(fd: int, size: int, timeout_s: float | None) -> bytes:
+    # poll, not select: select() refuses a descriptor numbered 1024 or more, which a server
+    # holding many connections (or a process running chdb, which keeps three files open per
+    # thread) reaches; the ValueError left a worker's answer unread and the next body hung.
+    ready = select.poll()
+    ready.register(fd, select.POLLIN)
     parts: list[bytes] = []
     left = size
     while left:
-        if timeout_s is not None and not select.select([fd], [], [], timeout_s)[0]:
+        if timeout_s is not None and not ready.poll(timeout_s * 1000):
             raise WorkerGone(f"no answer within {timeout_s:g} s")
         chunk = os.read(fd, min(left, 1 << 20))
         if not chunk:
