@@ -30,6 +30,7 @@ def open_store(settings: Settings) -> Store:
             settings.rollup_min_calls,
             settings.duckdb_checkpoint_threshold,
             settings.query_concurrency,
+            settings.query_share,
         )
     from promptpulse.store.click import ClickStore
 

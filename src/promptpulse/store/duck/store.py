@@ -8,6 +8,7 @@ active users and retention in `users`.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -43,6 +44,7 @@ from promptpulse.store.duck.day_users import DayUsers, DayUsersMixin
 from promptpulse.store.duck.gate import QueryGate
 from promptpulse.store.duck.histograms import DayHistograms, HistogramsMixin, HourHistograms
 from promptpulse.store.duck.hourly import HourlyQuantilesMixin
+from promptpulse.store.duck.ingest_share import IngestShare
 from promptpulse.store.duck.kept import KeptSummary
 from promptpulse.store.duck.lifecycle import LifecycleMixin
 from promptpulse.store.duck.migrations import migrate
@@ -125,6 +127,7 @@ class DuckStore(
         rollup_min_calls: int = 1_000_000,
         checkpoint_threshold: str = "128MB",
         query_concurrency: int = 0,
+        query_share: float = 1.0,
     ) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         config: dict[str, Any] = {
@@ -141,8 +144,11 @@ class DuckStore(
         self._memory_limit = memory_limit
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="promptpulse-query")
-        # At most this many statements at once, so that the writer keeps a core (gate.py).
-        self.gate = QueryGate(query_concurrency)
+        # At most this many statements at once, and under busy ingest at most this share of
+        # the cores, so that ingest keeps its rate while dashboards read (gate.py).
+        cores = os.cpu_count() or 1
+        share = IngestShare(query_share, threads or cores, cores) if query_share < 1 else None
+        self.gate = QueryGate(query_concurrency, share)
         # Long ranges with at least this many calls answer from rollups (0: whenever possible).
         self.rollup_min_calls = rollup_min_calls
         self._maintenance = threading.Lock()  # compaction, rebuild, retention, erasure
@@ -217,7 +223,9 @@ class DuckStore(
 
     def writer(self) -> DuckWriter:
         with self._lock:
-            return DuckWriter(self._con.cursor(), self._kept())
+            share = self.gate.share
+            told = share.committed if share else None
+            return DuckWriter(self._con.cursor(), self._kept(), told)
 
     def _kept(self) -> tuple[KeptSummary[Any, Any], ...]:
         """Summaries of the calls kept in memory (kept.py): the writer folds its commits in,

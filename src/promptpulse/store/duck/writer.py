@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import duckdb
@@ -17,18 +18,26 @@ class DuckWriter:
     """What the single writer thread uses; from begin to commit is one transaction."""
 
     def __init__(
-        self, con: duckdb.DuckDBPyConnection, kept: Sequence[KeptSummary[Any, Any]]
+        self,
+        con: duckdb.DuckDBPyConnection,
+        kept: Sequence[KeptSummary[Any, Any]],
+        on_commit: Callable[[float], None] | None = None,
     ) -> None:
         self._con = con
         self._kept = kept  # summaries of the calls kept in memory: told of every commit
+        self._on_commit = on_commit  # told each transaction's length (the ingest share's load)
+        self._began = 0.0
 
     def begin(self) -> None:
+        self._began = time.perf_counter()
         self._con.execute("BEGIN TRANSACTION")
 
     def commit(self) -> None:
         self._con.execute("COMMIT")
         for summary in self._kept:
             summary.committed()
+        if self._on_commit is not None:
+            self._on_commit(time.perf_counter() - self._began)
 
     def rollback(self) -> None:
         for summary in self._kept:

@@ -1,0 +1,98 @@
+"""Ingest first (issue 12, sustained load): while the writer is busy, queries hold at most a
+share of the machine.
+
+Every DuckDB statement runs on all of DuckDB's threads, and the parse workers, the event loop
+and the writer need those same cores. On 2 cores, four dashboards refreshing the Overview
+without a pause took 41–77 % of the ingest rate, whatever the statements' concurrency
+(docs/performance.md, "Sustained load"). So while the writer spends at least `BUSY_DUTY` of
+its time committing, statements run one at a time, each is charged its wall time × the part
+of the cores it may use, and the next one starts once that charge is paid back at `share` per
+second. Dashboards answer later under heavy ingest, and the ingest rate holds. An idle or
+lightly fed server (the demo's traffic) is never slowed.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from promptpulse.errors import StoreUnavailable
+
+BUSY_WINDOW_S = 2.0  # the writer's recent past that says whether ingest is busy
+BUSY_DUTY = 0.1  # busy: committing at least this part of that window
+BURST_S = 1.0  # unused share kept for later, in seconds of share: a first refresh goes at once
+
+
+class IngestShare:
+    """The share of the machine's cores that queries may hold while ingest is busy."""
+
+    def __init__(self, share: float, threads: int, cores: int) -> None:
+        if not 0 < share <= 1:
+            raise ValueError(f"the query share must be more than 0 and at most 1, not {share}")
+        self.share = share
+        self._weight = min(threads, cores) / cores  # of the machine one statement may hold
+        self._commits: deque[tuple[float, float]] = deque()  # (when it ended, seconds)
+        self._commits_lock = threading.Lock()
+        self._turn = threading.Lock()  # under ingest: one statement at a time
+        self._debt = 0.0  # machine-seconds used beyond the share; paid back as time passes
+        self._paid_at = time.monotonic()
+        self.throttled = 0  # statements that waited for the share to come back
+
+    def committed(self, seconds: float) -> None:
+        """Told by the writer after each commit, with its transaction's length."""
+        now = time.monotonic()
+        with self._commits_lock:
+            self._commits.append((now, seconds))
+            self._forget_before(now - BUSY_WINDOW_S)
+
+    def busy(self) -> bool:
+        with self._commits_lock:
+            self._forget_before(time.monotonic() - BUSY_WINDOW_S)
+            return sum(s for _, s in self._commits) >= BUSY_DUTY * BUSY_WINDOW_S
+
+    @contextmanager
+    def turn(self, until: float) -> Iterator[None]:
+        """Inside: the statement's turn, at once unless ingest is busy. StoreUnavailable (a busy
+        server, 503) when the turn would come after `until` (time.monotonic())."""
+        if self.share >= 1 or not self.busy():
+            yield
+            return
+        if not self._turn.acquire(timeout=max(until - time.monotonic(), 0.0)):
+            raise _busy()
+        try:
+            owed_s = self._owed_s()
+            if owed_s > 0:
+                if time.monotonic() + owed_s > until:
+                    raise _busy()
+                self.throttled += 1
+                time.sleep(owed_s)
+            started = time.monotonic()
+            try:
+                yield
+            finally:
+                self._owed_s()  # the share earned while it ran, first
+                self._debt += (time.monotonic() - started) * self._weight
+        finally:
+            self._turn.release()
+
+    def _owed_s(self) -> float:
+        """Seconds until the debt is paid back (negative: share in hand). Under the turn."""
+        now = time.monotonic()
+        earned = (now - self._paid_at) * self.share
+        self._debt = max(self._debt - earned, -self.share * BURST_S)
+        self._paid_at = now
+        return self._debt / self.share
+
+    def _forget_before(self, t: float) -> None:
+        while self._commits and self._commits[0][0] < t:
+            self._commits.popleft()
+
+
+def _busy() -> StoreUnavailable:
+    return StoreUnavailable(
+        "the server is busy ingesting: queries hold at most PROMPTPULSE_QUERY_SHARE of its "
+        "cores meanwhile, and this one's turn would come after its time limit; retry"
+    )
