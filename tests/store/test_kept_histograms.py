@@ -92,6 +92,7 @@ def scopes() -> list[Scope]:
         Scope(T0 + timedelta(hours=5, minutes=13, microseconds=9), END - timedelta(minutes=1)),
         Scope(T0 + timedelta(hours=1), T0 + timedelta(hours=2)),  # exactly one hour
         Scope(T0 + timedelta(minutes=10), T0 + timedelta(minutes=50)),  # inside an hour
+        Scope(T0 + timedelta(hours=2, minutes=13), END + timedelta(minutes=7)),  # open end
         Scope(T0, END, (Filter("project", ("alpha",)),)),
         Scope(T0 + timedelta(minutes=1), END, (Filter("project", ("beta", "gamma")),)),
         Scope(T0, END, (Filter("project", ("nobody",)),)),
@@ -162,7 +163,13 @@ def check_kept(store: Store, scope: Scope) -> None:
     a summary that never answers)."""
     if not isinstance(store, DuckStore):
         return
-    whole_day = ceil_to(scope.start, "day") < floor_to(scope.end, "day")
+    # No call at or after the range's end (counted here from the calls): the day and the hour
+    # it ends in count as whole (store/duck/latest.py).
+    where, params = where_clause(Scope(scope.end, scope.end + timedelta(days=3650), scope.filters))
+    sql = f"SELECT count(*) FROM events WHERE {where}"
+    open_end = store._with_cursor(lambda cur: cur.execute(sql, params).fetchone()[0]) == 0
+    last = ceil_to if open_end else floor_to
+    whole_day = ceil_to(scope.start, "day") < last(scope.end, "day")
     users = store._kept_active_users(scope)
     assert (users is not None) == whole_day, scope
     if users is not None:
@@ -176,7 +183,7 @@ def check_kept(store: Store, scope: Scope) -> None:
             raw = store._with_cursor(histogram, where, params, column)
             assert np.array_equal(kept[0], raw[0]) and np.array_equal(kept[1], raw[1]), scope
         per_hour = store._kept_hour_histograms(scope, column)
-        whole_hour = ceil_to(scope.start, "hour") < floor_to(scope.end, "hour")
+        whole_hour = ceil_to(scope.start, "hour") < last(scope.end, "hour")
         assert (per_hour is not None) == whole_hour, scope
         for number, (buckets, counts) in (per_hour or {}).items():
             start = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(hours=number)
@@ -229,6 +236,55 @@ def test_totals_follow_new_calls_reprices_retention_and_erasure(
     store.erase("beta")
     stored = {k: v[stored["project"] != "beta"] for k, v in stored.items()}
     check(store, stored, after=cut)
+
+
+@pytest.mark.parametrize("min_calls", [RAW_ONLY, 0], ids=["calls", "rollups"])
+def test_a_range_ending_just_after_its_newest_call_is_exact_as_calls_arrive_after_it(
+    fresh: Callable[..., Store], min_calls: int
+) -> None:
+    """A dashboard's range ends now, just after the newest call: the day and the hour it ends
+    in are read whole from what is kept, and from rollups (`min_calls=0`). A call stamped after
+    the end (a clock ahead) must not leak into the answer, nor one of another project."""
+    store = fresh(min_calls)
+    calls = make_calls(np.random.default_rng(41), 3000, id_prefix="oe")
+    write(store, "events", calls)
+    stored = columns(calls)
+    alpha = stored["t"][stored["project"] == "alpha"]
+    newest = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=int(alpha.max()))
+    end = newest + timedelta(microseconds=1)
+    ranges = [
+        Scope(T0 + timedelta(hours=3, minutes=17), end, (Filter("project", ("alpha",)),)),
+        Scope(end - timedelta(hours=24), end, (Filter("project", ("alpha",)),)),
+        Scope(T0 + timedelta(hours=3, minutes=17), END + timedelta(seconds=1)),
+    ]
+
+    def check_ranges() -> None:
+        for scope in ranges:
+            check_kept(store, scope)
+            check_hourly(store, stored, scope)
+            got = dict(store.aggregate(scope, METRICS, allow_approximate=False)[0].values)
+            for name, value in expected(stored, scope).items():
+                if value is None or got[name] is None:
+                    assert got[name] is None and (value is None or value == 0), (scope, name)
+                else:
+                    assert np.isclose(got[name], value, rtol=1e-9, atol=1e-9), (scope, name)
+
+    check_ranges()
+    if isinstance(store, DuckStore):
+        assert store._none_from(ranges[0])
+    # Later calls: alpha's one second after the end (same hour), beta's inside the range.
+    later = make_calls(np.random.default_rng(42), 40, id_prefix="late").slice(0, 40)
+    stamps = [newest + timedelta(seconds=1)] * 20 + [newest - timedelta(minutes=5)] * 20
+    field = later.schema.get_field_index
+    later = later.set_column(
+        field("timestamp"), "timestamp", pa.array(stamps, later.schema.field("timestamp").type)
+    ).set_column(field("project"), "project", pa.array(["alpha"] * 20 + ["beta"] * 20))
+    write(store, "events", later)
+    more = columns(later)
+    stored = {k: np.concatenate([stored[k], more[k]]) for k in stored}
+    if isinstance(store, DuckStore):
+        assert not store._none_from(ranges[0])
+    check_ranges()
 
 
 def test_a_commit_without_ttft_keeps_the_histograms(

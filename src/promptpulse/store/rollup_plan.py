@@ -96,10 +96,15 @@ def ceil_to(t: datetime, level: str) -> datetime:
     return f + (timedelta(days=1) if level == "day" else timedelta(hours=1))
 
 
-def pieces(start: datetime, end: datetime, interval: str | None) -> list[Piece]:
+def pieces(
+    start: datetime, end: datetime, interval: str | None, open_end: bool = False
+) -> list[Piece]:
     """[start, end) cut into raw edges, whole hours and whole days (days only when the interval
-    is a day or coarser, or there is none)."""
-    h0, h1 = ceil_to(start, "hour"), floor_to(end, "hour")
+    is a day or coarser, or there is none). `open_end`: no call is stamped at or after `end`,
+    so the hour it ends in is whole (a dashboard's range ends now: that hour holds the newest
+    calls, all of them under heavy ingest)."""
+    h0 = ceil_to(start, "hour")
+    h1 = ceil_to(end, "hour") if open_end else floor_to(end, "hour")
     if h0 >= h1:
         return [Piece("raw", start, end)]
     out = [Piece("raw", start, h0)] if start < h0 else []

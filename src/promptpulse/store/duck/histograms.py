@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import duckdb
@@ -24,6 +25,7 @@ import pyarrow.compute as pc
 
 from promptpulse.model import Scope
 from promptpulse.store.duck.kept import KeptSummary, add_up
+from promptpulse.store.duck.latest import Latest, LatestCalls, none_from, scan_latest
 from promptpulse.store.duck.minutes import EPOCH_OFFSET_US
 from promptpulse.store.duck.quantiles import Histogram, histogram
 from promptpulse.store.duck.sql import naive_utc, where_clause
@@ -79,12 +81,15 @@ class DaySpan:
     cuts: tuple[Scope, ...]  # the parts of the range before and after them
 
 
-def day_span(scope: Scope, level: str = "day") -> DaySpan | None:
+def day_span(scope: Scope, level: str = "day", open_end: bool = False) -> DaySpan | None:
     """The whole UTC days (or hours) of a range filtered on the project only (None for other
-    filters or a range without a whole one), and its cut parts at either end."""
+    filters or a range without a whole one), and its cut parts at either end. `open_end`: no
+    call of the range is stamped at or after its end (latest.py), so the unit it ends in counts
+    as whole too: its kept figures are the range's own."""
     if any(f.dimension != "project" for f in scope.filters):
         return None
-    first, stop = ceil_to(scope.start, level), floor_to(scope.end, level)
+    first = ceil_to(scope.start, level)
+    stop = ceil_to(scope.end, level) if open_end else floor_to(scope.end, level)
     if first >= stop:
         return None
     cuts = tuple(
@@ -167,30 +172,47 @@ class HistogramsMixin:
     _with_cursor: Callable[..., Any]
     _day_histograms: DayHistograms
     _hour_histograms: HourHistograms
+    _latest_calls: LatestCalls
 
     def _kept_histogram(self, scope: Scope, column: str) -> Histogram | None:
         """Pass 1 of `column`'s exact percentiles over a range filtered on the project only
-        (None otherwise, or for a column not kept, or a range without a whole day)."""
-        span = day_span(scope)
-        if column not in QUANTILE_COLUMNS or span is None:
+        (None otherwise, or for a column not kept, or a range without a whole hour): whole days
+        from the day histograms, the whole hours of the cut days from the hour histograms, the
+        cut hours at either end from the calls."""
+        open_end = self._none_from(scope)
+        if column not in QUANTILE_COLUMNS or day_span(scope, "hour", open_end) is None:
             return None
         projects = scope.filter_values("project")
-        parts = [
-            self._day_histograms.read(
-                self._scan_day_histograms,
-                lambda kept: _counts(kept, projects, column, span.first, span.stop),
+        parts: list[Histogram] = []
+        days = day_span(scope, "day", open_end)
+        if days is not None:
+            first, stop = days.first, days.stop
+            parts.append(
+                self._day_histograms.read(
+                    self._scan_day_histograms,
+                    lambda kept: _counts(kept, projects, column, first, stop),
+                )
             )
-        ]
-        for cut in span.cuts:
-            where, params = where_clause(cut)
-            parts.append(self._with_cursor(histogram, where, params, column))
+        for cut in (scope,) if days is None else days.cuts:
+            hours = day_span(cut, "hour", open_end and cut.end == scope.end)
+            if hours is not None:
+                parts.append(
+                    self._hour_histograms.read(
+                        self._scan_hour_histograms,
+                        partial(_counts, projects=projects, column=column,
+                                first=hours.first, stop=hours.stop),
+                    )
+                )  # fmt: skip
+            for edge in (cut,) if hours is None else hours.cuts:
+                where, params = where_clause(edge)
+                parts.append(self._with_cursor(histogram, where, params, column))
         return sum_histograms(parts)
 
     def _kept_hour_histograms(self, scope: Scope, column: str) -> dict[int, Histogram] | None:
         """Pass 1 of `column`'s exact percentiles per UTC hour (hour number -> histogram; hours
         without a value absent) over a range filtered on the project only that holds a whole
         hour (None otherwise): whole hours kept, the cut hours at either end from the calls."""
-        span = day_span(scope, "hour")
+        span = day_span(scope, "hour", self._none_from(scope))
         if column not in QUANTILE_COLUMNS or span is None:
             return None
         projects = scope.filter_values("project")
@@ -204,6 +226,16 @@ class HistogramsMixin:
             if len(hist[0]):
                 per_hour[unit_number(cut.start, "hour")] = hist
         return per_hour
+
+    def _none_from(self, scope: Scope) -> bool:
+        """No call of the range's projects stamped at or after its end (kept: latest.py)."""
+        projects = scope.filter_values("project")
+        return self._latest_calls.read(  # type: ignore[no-any-return]
+            self._scan_latest, lambda kept: none_from(kept, projects, scope.end)
+        )
+
+    def _scan_latest(self) -> Latest:
+        return self._with_cursor(scan_latest)  # type: ignore[no-any-return]
 
     def _scan_day_histograms(self) -> PerDay:
         return self._with_cursor(_scan, DAY_NUMBER_SQL)  # type: ignore[no-any-return]

@@ -74,8 +74,12 @@ class LifecycleMixin(RollupPlanning):
     _records: Callable[[str, Sequence[Any]], list[Record]]
     _kept_active_users: Callable[[Scope], int | None]
     _kept_users_by_day: Callable[[Scope], dict[datetime, int] | None]
+    _none_from: Callable[[Scope], bool]
 
     # ------------------------------------------------------------ serving
+
+    def _open_end(self, scope: Scope) -> bool:
+        return self._none_from(scope)  # the newest call per project, kept (latest.py)
 
     def _exact_is_faster(
         self, scope: Scope, metrics: Sequence[Metric], interval: str | None

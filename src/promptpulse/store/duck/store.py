@@ -46,6 +46,7 @@ from promptpulse.store.duck.histograms import DayHistograms, HistogramsMixin, Ho
 from promptpulse.store.duck.hourly import HourlyQuantilesMixin
 from promptpulse.store.duck.ingest_share import IngestShare
 from promptpulse.store.duck.kept import KeptSummary
+from promptpulse.store.duck.latest import LatestCalls
 from promptpulse.store.duck.lifecycle import LifecycleMixin
 from promptpulse.store.duck.migrations import migrate
 from promptpulse.store.duck.minutes import MINUTE_NUMBER, MinuteCounts, MinutesMixin
@@ -157,6 +158,7 @@ class DuckStore(
         self._day_histograms = DayHistograms()  # latency and TTFT buckets per project and day
         self._hour_histograms = HourHistograms()  # the same per hour, for hourly series
         self._day_users = DayUsers()  # the users of each project and day, for active users
+        self._latest_calls = LatestCalls()  # the newest call per project: is a range's end open
         migrate(self._con)
         with self._cursor() as cur:
             self._horizons = rollup_sql.horizons(cur)
@@ -236,6 +238,7 @@ class DuckStore(
             self._day_histograms,
             self._hour_histograms,
             self._day_users,
+            self._latest_calls,
         )
 
     def all_key_hashes(self) -> np.ndarray:
