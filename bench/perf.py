@@ -3,15 +3,18 @@ same run, medians of several runs, stick and PromptPulse alternating.
 
     PYTHONPATH=src .venv/bin/python -m bench.perf [--runs 3] [--calls 10000000]
         [--rows ingest,query,dashboard] [--json] [--rounds bench-data/perf-rounds.json]
-        [--ingest-client python|wrk]
+        [--ingest-client wrk|python]
 
 Sticks: `../shared/bench` (bare Python + DuckDB pipelines), run in a scratch venv under
 ~/.cache/promptpulse-bench made on first use, and `wrk` (apt-get install -y wrk). Ours:
 `bench.ingest`, `bench.query` and `bench.dashboard` as subprocesses, each read from the
 `RESULT {json}` line it prints last. Rows:
 
-    ingest     stick: ingest_limit.py (wrk, 16 conns)   ours: bench.ingest (8 clients), or with
-               --ingest-client wrk bench.ingest_wrk (wrk, 16 conns, rotating distinct bodies)
+    ingest     stick: ingest_limit.py (wrk, 16 conns)   ours: bench.ingest_wrk, the same load
+               generator (wrk, 16 conns, rotating distinct 1,000-event bodies); with
+               --ingest-client python, bench.ingest's 8 Python clients (the table's figures up
+               to 2026-12-04: on 2 cores that client takes ~8-10 us of CPU a call from the
+               server that the stick's wrk does not, so it measures the client as well)
     query      stick: query_limit.py's overview_30d and timeseries_hour_30d SQL on a bulk-loaded
                DuckDB file; ours: bench.query over HTTP (also the breakdown rows and the RSS)
     dashboard  ours only: bench.dashboard in Chromium (page drawn, Live latency)
@@ -146,9 +149,10 @@ def main() -> None:
     parser.add_argument("--ingest-batches", type=int, default=300, help="ours: 1,000-event bodies")
     parser.add_argument(
         "--ingest-client",
-        choices=("python", "wrk"),
-        default="python",
-        help="ours' load: bench.ingest's 8 Python clients, or wrk like the stick (bench.ingest_wrk)",
+        choices=("wrk", "python"),
+        default="wrk",
+        help="ours' load: wrk like the stick's (bench.ingest_wrk), or bench.ingest's 8 Python "
+        "clients (the figures before 2026-12-04 evening)",
     )
     parser.add_argument("--query-runs", type=int, default=5, help="warm runs per query (median)")
     parser.add_argument("--rounds", type=Path, help="JSON file: rounds kept for later runs")

@@ -87,10 +87,6 @@ class RollupPlanning:
                 for r in rows:
                     r.approximate = True
             return rows
-        if not exact and not group_by:  # no sketches, yet counts and sums may come from rollups
-            split = self._exact_split(scope, metrics, interval)
-            if split is not None:
-                return split
         return self._aggregate_raw(scope, metrics, group_by, interval)
 
     def _exact_split(
