@@ -122,6 +122,50 @@ def test_a_turn_that_would_come_after_the_time_left_is_refused_as_busy() -> None
     assert share_idle.throttled == 0
 
 
+def test_turns_come_in_the_order_asked_and_one_that_gave_up_is_skipped() -> None:
+    """With a plain lock, some statements waited past their request's time while later ones
+    went first (2 of 54 dashboard calls refused in bench.sustained)."""
+    share = IngestShare(0.5, threads=1, cores=1000)  # charges too small to owe anything
+    share.committed(1.0)  # busy
+    holding, release = threading.Event(), threading.Event()
+    order: list[int] = []
+
+    def holder() -> None:
+        with share.turn(time.monotonic() + 60):
+            holding.set()
+            release.wait(60)
+
+    def asker(i: int) -> None:
+        with share.turn(time.monotonic() + 60):
+            order.append(i)
+
+    def queued(n: int) -> None:
+        for _ in range(6000):  # until `n` wait for their turn (bounded)
+            if share.waiting == n:
+                return
+            release.wait(0.01)
+        raise AssertionError(f"{share.waiting} waiting, not {n}")
+
+    first = threading.Thread(target=holder)
+    first.start()
+    assert holding.wait(60)
+    askers = []
+    for i in range(4):
+        share.committed(1.0)  # busy still, however slow the machine
+        if i == 2:  # this one gives up in the queue: the ones after it still get their turns
+            with pytest.raises(StoreUnavailable, match="busy"), share.turn(time.monotonic() + 0.05):
+                pass
+        askers.append(threading.Thread(target=asker, args=(i,)))
+        askers[-1].start()
+        queued(len(askers))
+    share.committed(1.0)  # still busy
+    release.set()
+    for t in [first, *askers]:
+        t.join(60)
+    assert order == [0, 1, 2, 3]
+    assert share.waiting == 0
+
+
 @pytest.mark.parametrize("bad", [0, -0.5, 1.5])
 def test_a_share_outside_0_to_1_is_refused_naming_the_setting(bad: float) -> None:
     with pytest.raises(ValidationError, match="query_share"):

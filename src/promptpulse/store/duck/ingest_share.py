@@ -36,7 +36,13 @@ class IngestShare:
         self._weight = min(threads, cores) / cores  # of the machine one statement may hold
         self._commits: deque[tuple[float, float]] = deque()  # (when it ended, seconds)
         self._commits_lock = threading.Lock()
-        self._turn = threading.Lock()  # under ingest: one statement at a time
+        # Under ingest, one statement at a time, in the order they asked (tickets): with a plain
+        # lock some waited past their request's time while later ones went first.
+        self._turns = threading.Condition()
+        self._next_ticket = 0
+        self._serving = 0
+        self._gave_up: set[int] = set()
+        self.waiting = 0  # statements waiting for their turn now
         self._debt = 0.0  # machine-seconds used beyond the share; paid back as time passes
         self._paid_at = time.monotonic()
         self.throttled = 0  # statements that waited for the share to come back
@@ -60,7 +66,7 @@ class IngestShare:
         if self.share >= 1 or not self.busy():
             yield
             return
-        if not self._turn.acquire(timeout=max(until - time.monotonic(), 0.0)):
+        if not self._take_turn(until):
             raise _busy()
         try:
             owed_s = self._owed_s()
@@ -76,10 +82,34 @@ class IngestShare:
                 self._owed_s()  # the share earned while it ran, first
                 self._debt += (time.monotonic() - started) * self._weight
         finally:
-            self._turn.release()
+            self._next_turn()
+
+    def _take_turn(self, until: float) -> bool:
+        with self._turns:
+            ticket = self._next_ticket
+            self._next_ticket += 1
+            self.waiting += 1
+            try:
+                while self._serving != ticket:
+                    left = until - time.monotonic()
+                    if left <= 0:
+                        self._gave_up.add(ticket)  # its turn is skipped when it comes
+                        return False
+                    self._turns.wait(left)
+                return True
+            finally:
+                self.waiting -= 1
+
+    def _next_turn(self) -> None:
+        with self._turns:
+            self._serving += 1
+            while self._serving in self._gave_up:
+                self._gave_up.discard(self._serving)
+                self._serving += 1
+            self._turns.notify_all()
 
     def _owed_s(self) -> float:
-        """Seconds until the debt is paid back (negative: share in hand). Under the turn."""
+        """Seconds until the debt is paid back (negative: share in hand). In a turn."""
         now = time.monotonic()
         earned = (now - self._paid_at) * self.share
         self._debt = max(self._debt - earned, -self.share * BURST_S)
