@@ -5,10 +5,10 @@ Every DuckDB statement runs on all of DuckDB's threads, and the parse workers, t
 and the writer need those same cores. On 2 cores, four dashboards refreshing the Overview
 without a pause took 41–77 % of the ingest rate, whatever the statements' concurrency
 (docs/performance.md, "Sustained load"). So while the writer spends at least `BUSY_DUTY` of
-its time committing, statements run one at a time in the order they asked, each is charged its wall time × the part
-of the cores it may use, and the next one starts once that charge is paid back at `share` per
-second. Dashboards answer later under heavy ingest, and the ingest rate holds. An idle or
-lightly fed server (the demo's traffic) is never slowed.
+its time committing, statements run one at a time in the order they asked, each is charged
+its wall time × the part of the cores it may use, and the next one starts once that charge is
+paid back at `share` per second. Dashboards answer later under heavy ingest, and the ingest
+rate holds. An idle or lightly fed server (the demo's traffic) is never slowed.
 """
 
 from __future__ import annotations
