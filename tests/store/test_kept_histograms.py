@@ -271,7 +271,7 @@ def test_a_range_ending_just_after_its_newest_call_is_exact_as_calls_arrive_afte
 
     check_ranges()
     if isinstance(store, DuckStore):
-        assert store._none_from(ranges[0])
+        assert store._open_end(ranges[0])
     # Later calls: alpha's one second after the end (same hour), beta's inside the range.
     later = make_calls(np.random.default_rng(42), 40, id_prefix="late").slice(0, 40)
     stamps = [newest + timedelta(seconds=1)] * 20 + [newest - timedelta(minutes=5)] * 20
@@ -283,7 +283,7 @@ def test_a_range_ending_just_after_its_newest_call_is_exact_as_calls_arrive_afte
     more = columns(later)
     stored = {k: np.concatenate([stored[k], more[k]]) for k in stored}
     if isinstance(store, DuckStore):
-        assert not store._none_from(ranges[0])
+        assert not store._open_end(ranges[0])
     check_ranges()
 
 

@@ -33,14 +33,14 @@ def backstop(threshold: str) -> str:
 
 
 class Checkpointer:
-    """Checkpoints the database whenever its WAL holds more than `threshold` bytes."""
+    """Checkpoints the database whenever its WAL holds more than `threshold` (a size: 128MB)."""
 
     def __init__(
-        self, con: duckdb.DuckDBPyConnection, wal: Path, threshold: int, poll_s: float = 0.05
+        self, con: duckdb.DuckDBPyConnection, wal: Path, threshold: str, poll_s: float = 0.05
     ) -> None:
         self._cursor = con.cursor()
         self._wal = wal
-        self._threshold = threshold
+        self._threshold = size_bytes(threshold)
         self._poll_s = poll_s
         self._stop = threading.Event()
         self.checkpoints = 0

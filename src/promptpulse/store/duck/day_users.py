@@ -175,7 +175,7 @@ class DayUsersMixin:
     _submit: Callable[..., Future[Any]]
     _records: Callable[[str, Sequence[Any]], list[Record]]
     _day_users: DayUsers
-    _none_from: Callable[[Scope], bool]
+    _open_end: Callable[[Scope], bool]
 
     def _distinct_side(
         self,
@@ -235,7 +235,7 @@ class DayUsersMixin:
     def _kept_active_users(self, scope: Scope) -> int | None:
         """Exact active users of a range filtered on the project only that holds a whole UTC
         day (None otherwise, or when there are too many users to keep)."""
-        span = day_span(scope, "day", self._none_from(scope))
+        span = day_span(scope, "day", self._open_end(scope))
         if span is None:
             return None
         # Too many users: say so before reading the cut days' users for nothing.
@@ -255,7 +255,7 @@ class DayUsersMixin:
         """Exact active users per UTC day of a range filtered on the project only that holds a
         whole day (None otherwise, or past MAX_USERS): whole days from the kept users, the cut
         days at either end counted from the calls. Days with no user are absent."""
-        span = day_span(scope, "day", self._none_from(scope))
+        span = day_span(scope, "day", self._open_end(scope))
         if span is None or self._day_users.read(self._scan_day_users, lambda k: k.too_many):
             return None
         projects = scope.filter_values("project")

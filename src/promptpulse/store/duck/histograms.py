@@ -25,7 +25,6 @@ import pyarrow.compute as pc
 
 from promptpulse.model import Scope
 from promptpulse.store.duck.kept import KeptSummary, add_up
-from promptpulse.store.duck.latest import Latest, LatestCalls, none_from, scan_latest
 from promptpulse.store.duck.minutes import EPOCH_OFFSET_US
 from promptpulse.store.duck.quantiles import Histogram, histogram
 from promptpulse.store.duck.sql import naive_utc, where_clause
@@ -84,8 +83,8 @@ class DaySpan:
 def day_span(scope: Scope, level: str = "day", open_end: bool = False) -> DaySpan | None:
     """The whole UTC days (or hours) of a range filtered on the project only (None for other
     filters or a range without a whole one), and its cut parts at either end. `open_end`: no
-    call of the range is stamped at or after its end (latest.py), so the unit it ends in counts
-    as whole too: its kept figures are the range's own."""
+    call of the range is stamped at or after its end (`_open_end`, latest.py), so the unit it
+    ends in counts as whole too: its kept figures are the range's own."""
     if any(f.dimension != "project" for f in scope.filters):
         return None
     first = ceil_to(scope.start, level)
@@ -172,14 +171,14 @@ class HistogramsMixin:
     _with_cursor: Callable[..., Any]
     _day_histograms: DayHistograms
     _hour_histograms: HourHistograms
-    _latest_calls: LatestCalls
+    _open_end: Callable[[Scope], bool]  # no call at or after the range's end (lifecycle.py)
 
     def _kept_histogram(self, scope: Scope, column: str) -> Histogram | None:
         """Pass 1 of `column`'s exact percentiles over a range filtered on the project only
         (None otherwise, or for a column not kept, or a range without a whole hour): whole days
         from the day histograms, the whole hours of the cut days from the hour histograms, the
         cut hours at either end from the calls."""
-        open_end = self._none_from(scope)
+        open_end = self._open_end(scope)
         if column not in QUANTILE_COLUMNS or day_span(scope, "hour", open_end) is None:
             return None
         projects = scope.filter_values("project")
@@ -212,7 +211,7 @@ class HistogramsMixin:
         """Pass 1 of `column`'s exact percentiles per UTC hour (hour number -> histogram; hours
         without a value absent) over a range filtered on the project only that holds a whole
         hour (None otherwise): whole hours kept, the cut hours at either end from the calls."""
-        span = day_span(scope, "hour", self._none_from(scope))
+        span = day_span(scope, "hour", self._open_end(scope))
         if column not in QUANTILE_COLUMNS or span is None:
             return None
         projects = scope.filter_values("project")
@@ -226,16 +225,6 @@ class HistogramsMixin:
             if len(hist[0]):
                 per_hour[unit_number(cut.start, "hour")] = hist
         return per_hour
-
-    def _none_from(self, scope: Scope) -> bool:
-        """No call of the range's projects stamped at or after its end (kept: latest.py)."""
-        projects = scope.filter_values("project")
-        return self._latest_calls.read(  # type: ignore[no-any-return]
-            self._scan_latest, lambda kept: none_from(kept, projects, scope.end)
-        )
-
-    def _scan_latest(self) -> Latest:
-        return self._with_cursor(scan_latest)  # type: ignore[no-any-return]
 
     def _scan_day_histograms(self) -> PerDay:
         return self._with_cursor(_scan, DAY_NUMBER_SQL)  # type: ignore[no-any-return]

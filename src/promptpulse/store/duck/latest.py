@@ -13,7 +13,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import duckdb
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -27,11 +26,14 @@ class LatestCalls(KeptSummary[Latest, Latest]):
     columns = ("project", "timestamp")
 
     def summarise(self, calls: pa.Table) -> Latest:
-        stamps = np.asarray(
-            pc.cast(calls["timestamp"], pa.timestamp("us")).cast(pa.int64()), dtype=np.int64
+        # One pass in Arrow, in the writer's commit (not a mask per project).
+        stamps = pc.cast(calls["timestamp"], pa.timestamp("us")).cast(pa.int64())
+        newest = (
+            pa.table({"project": calls["project"], "t": stamps})
+            .group_by("project")
+            .aggregate([("t", "max")])
         )
-        projects = np.asarray(calls["project"].to_numpy(zero_copy_only=False), dtype=object)
-        return {str(p): int(stamps[projects == p].max()) for p in np.unique(projects)}
+        return dict(zip(newest["project"].to_pylist(), newest["t_max"].to_pylist(), strict=True))
 
     def fold(self, into: Latest, batch: Latest) -> None:
         for project, newest in batch.items():

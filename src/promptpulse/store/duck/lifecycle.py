@@ -22,6 +22,7 @@ from promptpulse.store.duck import export_sql
 from promptpulse.store.duck import rollup_sql as sql
 from promptpulse.store.duck.histograms import day_span
 from promptpulse.store.duck.kept import KeptSummary
+from promptpulse.store.duck.latest import Latest, LatestCalls, none_from, scan_latest
 from promptpulse.store.duck.sql import Record, aware_utc, py
 from promptpulse.store.planned import RollupPlanning
 from promptpulse.store.rollup_plan import (
@@ -74,12 +75,22 @@ class LifecycleMixin(RollupPlanning):
     _records: Callable[[str, Sequence[Any]], list[Record]]
     _kept_active_users: Callable[[Scope], int | None]
     _kept_users_by_day: Callable[[Scope], dict[datetime, int] | None]
-    _none_from: Callable[[Scope], bool]
+    _latest_calls: LatestCalls
 
     # ------------------------------------------------------------ serving
 
     def _open_end(self, scope: Scope) -> bool:
-        return self._none_from(scope)  # the newest call per project, kept (latest.py)
+        """No call of the range's projects is stamped at or after its end: from the newest call
+        per project, kept in memory (latest.py). The kept summaries and the rollup plan then
+        take the day and the hour the range ends in as whole."""
+        projects = scope.filter_values("project")
+        return self._latest_calls.read(
+            self._scan_latest, lambda kept: none_from(kept, projects, scope.end)
+        )
+
+    def _scan_latest(self) -> Latest:
+        with self._cursor() as cur:
+            return scan_latest(cur)
 
     def _exact_is_faster(
         self, scope: Scope, metrics: Sequence[Metric], interval: str | None

@@ -37,7 +37,7 @@ from promptpulse.store import deadline
 from promptpulse.store.deadline import in_context
 from promptpulse.store.duck import metadata_keys, rollup_sql
 from promptpulse.store.duck.carry import CarryMixin
-from promptpulse.store.duck.checkpointer import Checkpointer, backstop, size_bytes
+from promptpulse.store.duck.checkpointer import Checkpointer, backstop
 from promptpulse.store.duck.cohorts import CohortsMixin
 from promptpulse.store.duck.costs import CostsMixin
 from promptpulse.store.duck.day_users import DayUsers, DayUsersMixin
@@ -164,7 +164,7 @@ class DuckStore(
             self._horizons = rollup_sql.horizons(cur)
             self._rollup_horizons = rollup_sql.rollup_horizons(cur)
         wal = path.with_name(path.name + ".wal")
-        self.checkpointer = Checkpointer(self._con, wal, size_bytes(checkpoint_threshold))
+        self.checkpointer = Checkpointer(self._con, wal, checkpoint_threshold)
 
     @contextmanager
     def _cursor(self, gated: bool = True) -> Iterator[duckdb.DuckDBPyConnection]:
