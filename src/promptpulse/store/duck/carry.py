@@ -19,6 +19,7 @@ import duckdb
 import pyarrow as pa
 
 from promptpulse.store.duck import rollup_sql as sql
+from promptpulse.store.duck.sketch_lag import SketchLag
 from promptpulse.store.duck.sql import naive_utc
 from promptpulse.store.rollup_plan import LEVELS
 
@@ -32,6 +33,7 @@ class CarryMixin:
     _horizons: dict[str, datetime]
     _rollup_horizons: dict[tuple[str, str], datetime]
     _maintenance: threading.Lock
+    _sketch_lag: SketchLag
     _cursor: Callable[[], AbstractContextManager[duckdb.DuckDBPyConnection]]
 
     def old_rollups(self) -> tuple[dict[str, datetime], Iterator[tuple[str, pa.Table]]]:
@@ -40,6 +42,8 @@ class CarryMixin:
         day whole: a day's hourly fragments not folded into it yet come with its daily rows
         (re-bucketed to the day), so the shape is the same as an engine whose levels are filled
         independently."""
+        with self._maintenance, self._cursor() as cur:
+            self._sketch_lag.catch_up_alone(cur)  # late calls before a horizon, sketched
         horizons = dict(self._horizons)
 
         def rows() -> Iterator[tuple[str, pa.Table]]:
@@ -75,6 +79,8 @@ class CarryMixin:
         with self._maintenance, self._cursor() as cur:
             cur.execute("BEGIN TRANSACTION")
             try:
+                # Own calls in a carried day are marked folded below: sketched first.
+                self._sketch_lag.catch_up(cur)
                 for table in sorted(known):
                     for project, cut in horizons.items():
                         cur.execute(

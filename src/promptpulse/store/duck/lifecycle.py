@@ -23,6 +23,7 @@ from promptpulse.store.duck import rollup_sql as sql
 from promptpulse.store.duck.histograms import day_span
 from promptpulse.store.duck.kept import KeptSummary
 from promptpulse.store.duck.latest import Latest, LatestCalls, none_from, scan_latest
+from promptpulse.store.duck.sketch_lag import SketchLag
 from promptpulse.store.duck.sql import Record, aware_utc, py
 from promptpulse.store.planned import RollupPlanning
 from promptpulse.store.rollup_plan import (
@@ -76,6 +77,7 @@ class LifecycleMixin(RollupPlanning):
     _kept_active_users: Callable[[Scope], int | None]
     _kept_users_by_day: Callable[[Scope], dict[datetime, int] | None]
     _latest_calls: LatestCalls
+    _sketch_lag: SketchLag
 
     # ------------------------------------------------------------ serving
 
@@ -220,6 +222,7 @@ class LifecycleMixin(RollupPlanning):
         that make new fragments, folded on the next pass)."""
         out = {}
         with self._maintenance, self._cursor() as cur:
+            self._sketch_lag.catch_up_alone(cur)  # so that closed hours fold whole
             for level in LEVELS:
                 closed = floor_to(now - grace, level)
                 out[level] = sql.compact(cur, level, closed)
@@ -269,6 +272,8 @@ class LifecycleMixin(RollupPlanning):
                 sql.compact(cur, "hour", before)
             cur.execute("BEGIN TRANSACTION")
             try:
+                # Deleted calls must be in the sketches, and deleted rollups must not come back.
+                self._sketch_lag.catch_up(cur)
                 if data_class == "raw":
                     n = sql.delete_raw(cur, before, project, keep_projects)
                 else:

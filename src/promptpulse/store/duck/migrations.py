@@ -62,6 +62,11 @@ MIGRATIONS: tuple[str, ...] = (
     _canonical_providers_sql(),
     # 6: cost provenance (which price priced a call); calls stored before have none.
     "ALTER TABLE events ADD COLUMN price_ref VARCHAR;",
+    # 7: sketches a little behind the calls (sketch_lag.py): each writer transaction's number on
+    # its calls, and up to which number the sketch tables hold them (all of the calls before).
+    "ALTER TABLE events ADD COLUMN commit_seq BIGINT NOT NULL DEFAULT 0;\n"
+    "CREATE TABLE sketched_through (seq BIGINT NOT NULL);\n"
+    "INSERT INTO sketched_through VALUES (0);",
 )
 
 

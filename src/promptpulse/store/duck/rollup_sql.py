@@ -132,12 +132,27 @@ def build_selects(
     return out
 
 
+# Calls the sketch tables do not hold yet (sketch_lag.py), and those they do.
+UNSKETCHED = "commit_seq > (SELECT seq FROM sketched_through)"
+SKETCHED = "commit_seq <= (SELECT seq FROM sketched_through)"
+
+
 def write_through(con: duckdb.DuckDBPyConnection, source: str) -> None:
-    """Hourly fragments for a batch being inserted (inside the writer's transaction). Daily
-    rollups get them when compaction folds closed hours into days; until then a daily piece of
-    a query reads the day's unfolded (uncompacted) hourly fragments too."""
-    for target, select in build_selects("hour", source, "TRUE", compacted=False):
+    """The hourly main fragment (counts and sums) of a batch being inserted, inside the
+    writer's transaction. Daily rollups get it when compaction folds closed hours into days;
+    until then a daily piece of a query reads the day's unfolded (uncompacted) hourly fragments
+    too. The sketches follow in bulk (`catch_up_sketches`)."""
+    target, select = build_selects("hour", source, "TRUE", compacted=False)[0]
+    con.execute(f"INSERT INTO {target} {select}")
+
+
+def catch_up_sketches(con: duckdb.DuckDBPyConnection, through: int) -> None:
+    """Hourly sketch fragments of the unsketched calls stamped up to `through`, and the mark
+    moved there; in the caller's transaction (sketch_lag.py)."""
+    where = f"{UNSKETCHED} AND commit_seq <= {int(through)}"
+    for target, select in build_selects("hour", "events", where, compacted=False)[1:]:
         con.execute(f"INSERT INTO {target} {select}")
+    con.execute("UPDATE sketched_through SET seq = greatest(seq, ?)", [through])
 
 
 def merge_agg(agg: Agg) -> str:
@@ -259,7 +274,10 @@ def rebuild_project(
                 level_bounds,
             )
         where = "project = $1 AND timestamp >= $2 AND timestamp < $3"
-        for target, select in build_selects(level, "events", where, compacted=True):
+        main = build_selects(level, "events", where, compacted=True)[0]
+        # Unsketched calls get their sketch fragments when the sketches catch up.
+        sketches = build_selects(level, "events", f"{where} AND {SKETCHED}", compacted=True)[1:]
+        for target, select in [main, *sketches]:
             con.execute(f"INSERT INTO {target} {select}", level_bounds)
     row = con.execute(
         "SELECT count(*) FROM events WHERE project = ? AND timestamp >= ? AND timestamp < ?",
@@ -274,7 +292,8 @@ def rebuild_project(
 def _piece_selects(
     pieces: Sequence[Piece], scope: Scope, table_of: dict[str, str], raw_index: int, cols: str
 ) -> tuple[str, list[Any]]:
-    """UNION ALL of the fragments of every piece; raw pieces are summarised on the fly."""
+    """UNION ALL of the fragments of every piece; raw pieces are summarised on the fly, and so
+    are a sketch's unsketched calls in the other pieces (`raw_index` > 0: sketch_lag.py)."""
     filt, fparams = filter_clause(scope)
     selects: list[str] = []
     params: list[Any] = []
@@ -284,6 +303,11 @@ def _piece_selects(
             select = build_selects("hour", "events", where, compacted=False)[raw_index][1]
             selects.append(f"SELECT {cols} FROM ({select})")
         else:
+            if raw_index:
+                where = f"{UNSKETCHED} AND timestamp >= ? AND timestamp < ? AND {filt}"
+                select = build_selects("hour", "events", where, compacted=False)[raw_index][1]
+                selects.append(f"SELECT {cols} FROM ({select})")
+                params += [naive_utc(p.start), naive_utc(p.end), *fparams]
             selects.append(
                 f"SELECT {cols} FROM {table_of[p.source]} "
                 f"WHERE bucket >= ? AND bucket < ? AND {filt}"

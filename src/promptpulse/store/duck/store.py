@@ -51,6 +51,7 @@ from promptpulse.store.duck.lifecycle import LifecycleMixin
 from promptpulse.store.duck.migrations import migrate
 from promptpulse.store.duck.minutes import MINUTE_NUMBER, MinuteCounts, MinutesMixin
 from promptpulse.store.duck.quantiles import exact_quantiles
+from promptpulse.store.duck.sketch_lag import SketchLag
 from promptpulse.store.duck.sql import (
     Record,
     agg_sql,
@@ -163,6 +164,7 @@ class DuckStore(
         with self._cursor() as cur:
             self._horizons = rollup_sql.horizons(cur)
             self._rollup_horizons = rollup_sql.rollup_horizons(cur)
+            self._sketch_lag = SketchLag(cur)  # the writers' transaction numbers
         wal = path.with_name(path.name + ".wal")
         self.checkpointer = Checkpointer(self._con, wal, checkpoint_threshold)
 
@@ -227,7 +229,8 @@ class DuckStore(
         with self._lock:
             share = self.gate.share
             told = share.committed if share else None
-            return DuckWriter(self._con.cursor(), self._kept(), told)
+            cur = self._con.cursor()
+        return DuckWriter(cur, self._kept(), self._sketch_lag, self._maintenance, told)
 
     def _kept(self) -> tuple[KeptSummary[Any, Any], ...]:
         """Summaries of the calls kept in memory (kept.py): the writer folds its commits in,
@@ -479,5 +482,7 @@ class DuckStore(
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
+        with self._maintenance, self._cursor(gated=False) as cur:
+            self._sketch_lag.catch_up_alone(cur)  # leave the file with its sketches whole
         self.checkpointer.close()
         self._con.close()

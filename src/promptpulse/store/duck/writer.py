@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -12,6 +14,9 @@ import pyarrow as pa
 
 from promptpulse.store.duck import rollup_sql
 from promptpulse.store.duck.kept import KeptSummary
+from promptpulse.store.duck.sketch_lag import SketchLag
+
+log = logging.getLogger("promptpulse.rollups")
 
 
 class DuckWriter:
@@ -21,19 +26,41 @@ class DuckWriter:
         self,
         con: duckdb.DuckDBPyConnection,
         kept: Sequence[KeptSummary[Any, Any]],
+        lag: SketchLag,
+        maintenance: threading.Lock,
         on_commit: Callable[[float], None] | None = None,
     ) -> None:
         self._con = con
         self._kept = kept  # summaries of the calls kept in memory: told of every commit
+        self._lag = lag  # the store's: this transaction's number, when sketches catch up
+        self._maintenance = maintenance  # the store's: held by whoever catches up
         self._on_commit = on_commit  # told each transaction's length (the ingest share's load)
         self._began = 0.0
+        self._seq = 0
+        self._calls = 0
 
     def begin(self) -> None:
+        if self._lag.due():
+            self._catch_up()
         self._began = time.perf_counter()
+        self._seq, self._calls = self._lag.begin(), 0
         self._con.execute("BEGIN TRANSACTION")
+
+    def _catch_up(self) -> None:
+        """The sketches catch up between two writer transactions, unless maintenance is
+        running (it catches up itself, and ingest must not wait for it)."""
+        if not self._maintenance.acquire(blocking=False):
+            return
+        try:
+            self._lag.catch_up_alone(self._con)
+        except duckdb.Error:  # the sketches stay behind and queries still count those calls
+            log.exception("the sketches could not catch up; trying again later")
+        finally:
+            self._maintenance.release()
 
     def commit(self) -> None:
         self._con.execute("COMMIT")
+        self._lag.end(self._seq, self._calls)
         for summary in self._kept:
             summary.committed()
         if self._on_commit is not None:
@@ -42,7 +69,10 @@ class DuckWriter:
     def rollback(self) -> None:
         for summary in self._kept:
             summary.rolled_back()
-        self._con.execute("ROLLBACK")
+        try:
+            self._con.execute("ROLLBACK")
+        finally:
+            self._lag.end(self._seq, 0)
 
     def key_hashes(self, events: pa.Table) -> np.ndarray:
         self._con.register("incoming_keys", events.select(["project", "id"]))
@@ -70,7 +100,11 @@ class DuckWriter:
         # One process per DuckDB file: the writer's own index already knows every stored call.
         self._con.register("incoming_events", events)
         try:
-            self._con.execute("INSERT INTO events BY NAME SELECT * FROM incoming_events")
+            self._con.execute(
+                "INSERT INTO events BY NAME SELECT *, ? AS commit_seq FROM incoming_events",
+                [self._seq],
+            )
+            self._calls += events.num_rows
             # Rollup fragments commit with the calls: rollups are never behind raw data.
             rollup_sql.write_through(self._con, "incoming_events")
             for summary in self._kept:
