@@ -8,6 +8,8 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+import time
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -79,6 +81,20 @@ def assert_sketches_whole(store: DuckStore) -> None:
         assert sums == calls, level
 
 
+@pytest.fixture(autouse=True)
+def never_on_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The catch-up thread stays idle unless a test says otherwise."""
+    monkeypatch.setattr(sketch_lag, "EVERY_CALLS", 10**12)
+    monkeypatch.setattr(sketch_lag, "EVERY_S", 3600.0)
+
+
+def wait_until(done: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + 30
+    while not done():
+        assert time.monotonic() < deadline, "not caught up within 30 s"
+        time.sleep(0.01)
+
+
 @pytest.fixture
 def store(tmp_path: Path):
     s = DuckStore(tmp_path / "events.duckdb", rollup_min_calls=0)
@@ -107,30 +123,33 @@ def test_answers_are_the_same_sketched_or_not(store: DuckStore) -> None:
         assert_close(got, figures(store, scope, group_by, interval, False), scope)
 
 
-def test_the_writer_catches_up_when_enough_calls_wait(
+def test_the_thread_catches_up_once_enough_calls_wait(
     store: DuckStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(sketch_lag, "EVERY_CALLS", 2_500)
     rng = np.random.default_rng(6)
     write_direct(store, random_calls(rng, 2_000, T0, T0 + timedelta(days=1), "p"))
-    write_direct(store, random_calls(rng, 1_000, T0, T0 + timedelta(days=1), "p"))
-    assert unsketched(store) == 3_000  # due now: the next transaction catches up first
-    write_direct(store, random_calls(rng, 500, T0, T0 + timedelta(days=1), "p"))
-    assert unsketched(store) == 500
+    assert unsketched(store) == 2_000  # not due yet
+    with store._maintenance:  # a long compaction, say: the thread waits, ingest does not
+        write_direct(store, random_calls(rng, 1_000, T0, T0 + timedelta(days=1), "p"))
+        write_direct(store, random_calls(rng, 500, T0, T0 + timedelta(days=1), "p"))
+        assert unsketched(store) == 3_500
+    wait_until(lambda: unsketched(store) == 0)
     assert_sketches_whole(store)
 
 
-def test_maintenance_running_makes_the_writer_skip_its_turn(
-    store: DuckStore, monkeypatch: pytest.MonkeyPatch
+def test_the_thread_catches_up_a_few_calls_after_a_while(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(sketch_lag, "EVERY_CALLS", 1)
-    rng = np.random.default_rng(8)
-    write_direct(store, random_calls(rng, 100, T0, T0 + timedelta(hours=3), "p"))
-    with store._maintenance:  # a long compaction, say: ingest must not wait for it
-        write_direct(store, random_calls(rng, 100, T0, T0 + timedelta(hours=3), "p"))
-    assert unsketched(store) == 200
-    write_direct(store, random_calls(rng, 100, T0, T0 + timedelta(hours=3), "p"))
-    assert unsketched(store) == 100
+    monkeypatch.setattr(sketch_lag, "EVERY_S", 0.2)
+    store = DuckStore(tmp_path / "events.duckdb", rollup_min_calls=0)
+    try:
+        calls = random_calls(np.random.default_rng(8), 10, T0, T0 + timedelta(hours=1), "p")
+        write_direct(store, calls)
+        wait_until(lambda: unsketched(store) == 0)
+        assert_sketches_whole(store)
+    finally:
+        store.close()
 
 
 def test_an_open_writer_transaction_stays_above_the_mark(store: DuckStore) -> None:

@@ -164,7 +164,8 @@ class DuckStore(
         with self._cursor() as cur:
             self._horizons = rollup_sql.horizons(cur)
             self._rollup_horizons = rollup_sql.rollup_horizons(cur)
-            self._sketch_lag = SketchLag(cur)  # the writers' transaction numbers
+        with self._lock:  # the writers' transaction numbers; sketches caught up in bulk
+            self._sketch_lag = SketchLag(self._con.cursor(), self._maintenance)
         wal = path.with_name(path.name + ".wal")
         self.checkpointer = Checkpointer(self._con, wal, checkpoint_threshold)
 
@@ -230,7 +231,7 @@ class DuckStore(
             share = self.gate.share
             told = share.committed if share else None
             cur = self._con.cursor()
-        return DuckWriter(cur, self._kept(), self._sketch_lag, self._maintenance, told)
+        return DuckWriter(cur, self._kept(), self._sketch_lag, told)
 
     def _kept(self) -> tuple[KeptSummary[Any, Any], ...]:
         """Summaries of the calls kept in memory (kept.py): the writer folds its commits in,
@@ -482,7 +483,6 @@ class DuckStore(
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
-        with self._maintenance, self._cursor(gated=False) as cur:
-            self._sketch_lag.catch_up_alone(cur)  # leave the file with its sketches whole
+        self._sketch_lag.close()
         self.checkpointer.close()
         self._con.close()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -16,8 +14,6 @@ from promptpulse.store.duck import rollup_sql
 from promptpulse.store.duck.kept import KeptSummary
 from promptpulse.store.duck.sketch_lag import SketchLag
 
-log = logging.getLogger("promptpulse.rollups")
-
 
 class DuckWriter:
     """What the single writer thread uses; from begin to commit is one transaction."""
@@ -27,36 +23,20 @@ class DuckWriter:
         con: duckdb.DuckDBPyConnection,
         kept: Sequence[KeptSummary[Any, Any]],
         lag: SketchLag,
-        maintenance: threading.Lock,
         on_commit: Callable[[float], None] | None = None,
     ) -> None:
         self._con = con
         self._kept = kept  # summaries of the calls kept in memory: told of every commit
-        self._lag = lag  # the store's: this transaction's number, when sketches catch up
-        self._maintenance = maintenance  # the store's: held by whoever catches up
+        self._lag = lag  # the store's: this transaction's number; told of every commit
         self._on_commit = on_commit  # told each transaction's length (the ingest share's load)
         self._began = 0.0
         self._seq = 0
         self._calls = 0
 
     def begin(self) -> None:
-        if self._lag.due():
-            self._catch_up()
         self._began = time.perf_counter()
         self._seq, self._calls = self._lag.begin(), 0
         self._con.execute("BEGIN TRANSACTION")
-
-    def _catch_up(self) -> None:
-        """The sketches catch up between two writer transactions, unless maintenance is
-        running (it catches up itself, and ingest must not wait for it)."""
-        if not self._maintenance.acquire(blocking=False):
-            return
-        try:
-            self._lag.catch_up_alone(self._con)
-        except duckdb.Error:  # the sketches stay behind and queries still count those calls
-            log.exception("the sketches could not catch up; trying again later")
-        finally:
-            self._maintenance.release()
 
     def commit(self) -> None:
         self._con.execute("COMMIT")
