@@ -10,7 +10,7 @@ def test_rollup_status_needs_an_admin_key_for_all_projects(app: InProcessApp) ->
     with app.client(app.key(None, "admin")) as c:
         r = c.get("/v1/rollups")
         assert r.status_code == 200, r.text
-        assert {"hour", "day", "raw_horizons"} <= set(r.json())
+        assert {"hour", "day", "raw_horizons", "unsketched_calls"} <= set(r.json())
     with app.client(app.key("p-own", "ingest,read,admin")) as c:
         r = c.get("/v1/rollups")
         assert r.status_code == 403

@@ -297,6 +297,7 @@ class LifecycleMixin(RollupPlanning):
                 "calls": int(row["n"] or 0),
             }
         out["raw_horizons"] = dict(self._horizons)
+        out["unsketched_calls"] = 0  # sketches are written with the calls here
         return out
 
     # ------------------------------------------------------------ retention and erasure

@@ -237,7 +237,8 @@ class LifecycleMixin(RollupPlanning):
             return sql.rebuild(cur, start, end, project)
 
     def rollup_stats(self) -> dict[str, Any]:
-        """Rows and fragments per rollup table, and the raw horizons."""
+        """Rows and fragments per rollup table, the raw horizons, and how many calls the
+        sketches have not caught up with (sketch_lag.py)."""
         out: dict[str, Any] = {}
         with self._cursor() as cur:
             for level in LEVELS:
@@ -254,6 +255,8 @@ class LifecycleMixin(RollupPlanning):
                     "calls": int(row[4] or 0),
                 }
             out["raw_horizons"] = {p: c for p, c in self._horizons.items()}
+            row = cur.execute(f"SELECT count(*) FROM events WHERE {sql.UNSKETCHED}").fetchall()
+            out["unsketched_calls"] = int(row[0][0])  # their sketches not caught up yet
         return out
 
     # ------------------------------------------------------------ retention and erasure
