@@ -255,8 +255,8 @@ class LifecycleMixin(RollupPlanning):
                     "calls": int(row[4] or 0),
                 }
             out["raw_horizons"] = {p: c for p, c in self._horizons.items()}
-            row = cur.execute(f"SELECT count(*) FROM events WHERE {sql.UNSKETCHED}").fetchall()
-            out["unsketched_calls"] = int(row[0][0])  # their sketches not caught up yet
+            found = cur.execute(f"SELECT count(*) FROM events WHERE {sql.UNSKETCHED}").fetchall()
+            out["unsketched_calls"] = int(found[0][0])  # their sketches not caught up yet
         return out
 
     # ------------------------------------------------------------ retention and erasure
