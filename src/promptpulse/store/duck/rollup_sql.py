@@ -132,9 +132,12 @@ def build_selects(
     return out
 
 
-# Calls the sketch tables do not hold yet (sketch_lag.py), and those they do.
-UNSKETCHED = "commit_seq > (SELECT seq FROM sketched_through)"
-SKETCHED = "commit_seq <= (SELECT seq FROM sketched_through)"
+# Calls the sketch tables do not hold yet (sketch_lag.py), and those they do. The mark is the
+# largest number in `sketched_through`: moved by an INSERT, since an uncommitted UPDATE would
+# make every background CHECKPOINT fail meanwhile (DuckDB lets appends and deletes go on).
+MARK = "(SELECT max(seq) FROM sketched_through)"
+UNSKETCHED = f"commit_seq > {MARK}"
+SKETCHED = f"commit_seq <= {MARK}"
 
 
 def write_through(con: duckdb.DuckDBPyConnection, source: str) -> None:
@@ -152,7 +155,8 @@ def catch_up_sketches(con: duckdb.DuckDBPyConnection, through: int) -> None:
     where = f"{UNSKETCHED} AND commit_seq <= {int(through)}"
     for target, select in build_selects("hour", "events", where, compacted=False)[1:]:
         con.execute(f"INSERT INTO {target} {select}")
-    con.execute("UPDATE sketched_through SET seq = greatest(seq, ?)", [through])
+    con.execute("INSERT INTO sketched_through VALUES (?)", [through])
+    con.execute("DELETE FROM sketched_through WHERE seq < ?", [through])
 
 
 def merge_agg(agg: Agg) -> str:

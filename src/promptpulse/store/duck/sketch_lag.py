@@ -44,7 +44,7 @@ class SketchLag:
 
     def __init__(self, con: duckdb.DuckDBPyConnection, maintenance: threading.Lock) -> None:
         row = con.execute(
-            "SELECT (SELECT seq FROM sketched_through), max(commit_seq), "
+            f"SELECT {rollup_sql.MARK}, max(commit_seq), "
             f"count(*) FILTER (WHERE {rollup_sql.UNSKETCHED}) FROM events"
         ).fetchall()[0]  # all: a result left open would keep its transaction open
         self._lock = threading.Lock()
