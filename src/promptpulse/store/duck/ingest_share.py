@@ -6,9 +6,11 @@ and the writer need those same cores. On 2 cores, four dashboards refreshing the
 without a pause took 41–77 % of the ingest rate, whatever the statements' concurrency
 (docs/performance.md, "Sustained load"). So while the writer spends at least `BUSY_DUTY` of
 its time committing, statements run one at a time in the order they asked, each is charged
-its wall time × the part of the cores it may use, and the next one starts once that charge is
-paid back at `share` per second. Dashboards answer later under heavy ingest, and the ingest
-rate holds. An idle or lightly fed server (the demo's traffic) is never slowed.
+the CPU it used (its thread's CPU time × the part of the cores it may use), and the next one
+starts once that charge is paid back at `share` per second. Charged by wall time instead, a
+statement slowed 4-5x by the ingest load paid 4-5x, and dashboards got a quarter of the calls
+for the same ingest rate (docs/performance.md). Dashboards answer later under heavy ingest, and
+the ingest rate holds. An idle or lightly fed server (the demo's traffic) is never slowed.
 """
 
 from __future__ import annotations
@@ -33,7 +35,9 @@ class IngestShare:
         if not 0 < share <= 1:
             raise ValueError(f"the query share must be more than 0 and at most 1, not {share}")
         self.share = share
-        self._weight = min(threads, cores) / cores  # of the machine one statement may hold
+        # A statement's CPU in machine-seconds, from its own thread's: DuckDB's calling thread
+        # runs its part of the tasks, and the pool's other threads about as much each.
+        self._spread = min(threads, cores) / cores
         self._commits: deque[tuple[float, float]] = deque()  # (when it ended, seconds)
         self._commits_lock = threading.Lock()
         # Under ingest, one statement at a time, in the order they asked (tickets): with a plain
@@ -75,12 +79,12 @@ class IngestShare:
                     raise _busy()
                 self.throttled += 1
                 time.sleep(owed_s)
-            started = time.monotonic()
+            started = time.thread_time()
             try:
                 yield
             finally:
                 self._owed_s()  # the share earned while it ran, first
-                self._debt += (time.monotonic() - started) * self._weight
+                self._debt += (time.thread_time() - started) * self._spread
         finally:
             self._next_turn()
 
