@@ -113,13 +113,13 @@ class Settings(BaseSettings):
         "ingest lost under dashboard load, dashboards about 2x slower).",
     )
     query_share: float = Field(
-        0.25,
+        0.15,
         gt=0,
         le=1,
         description="While ingest is busy (the writer committing a tenth of its time or more), "
-        "DuckDB statements run one at a time and hold at most this share of the cores, so that "
-        "ingest keeps its rate while dashboards read (1: no bound; dashboards then take a "
-        "like share of the ingest rate).",
+        "DuckDB statements run one at a time and hold at most this share of the cores (by the CPU "
+        "they use), so that ingest keeps its rate while dashboards read (1: no bound; dashboards "
+        "then take a like share of the ingest rate).",
     )
     log_level: str = Field("info", description="Log level of the server.")
     alerts_interval_s: float = Field(
