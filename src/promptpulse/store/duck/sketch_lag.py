@@ -81,9 +81,13 @@ class SketchLag:
         self._stop = True
         self._wake.set()
         self._thread.join()
-        with self._maintenance:
-            self.catch_up_alone(self._con)
-        self._con.close()
+        try:
+            with self._maintenance:
+                self.catch_up_alone(self._con)
+        except duckdb.Error:  # the next start counts them as unsketched: nothing is lost
+            log.exception("the sketches could not catch up before closing")
+        finally:
+            self._con.close()
 
     def begin(self) -> int:
         """A new writer transaction's number: larger than any before it."""
