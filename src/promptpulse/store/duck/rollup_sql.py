@@ -301,16 +301,19 @@ def _piece_selects(
     filt, fparams = filter_clause(scope)
     selects: list[str] = []
     params: list[Any] = []
+
+    def calls(where: str) -> str:  # calls of a piece summarised like its fragments
+        select = build_selects("hour", "events", where, compacted=False)[raw_index][1]
+        return f"SELECT {cols} FROM ({select})"
+
     for p in pieces:
         if p.source == "raw":
-            where = f"timestamp >= ? AND timestamp < ? AND {filt}"
-            select = build_selects("hour", "events", where, compacted=False)[raw_index][1]
-            selects.append(f"SELECT {cols} FROM ({select})")
+            selects.append(calls(f"timestamp >= ? AND timestamp < ? AND {filt}"))
         else:
             if raw_index:
-                where = f"{UNSKETCHED} AND timestamp >= ? AND timestamp < ? AND {filt}"
-                select = build_selects("hour", "events", where, compacted=False)[raw_index][1]
-                selects.append(f"SELECT {cols} FROM ({select})")
+                selects.append(
+                    calls(f"{UNSKETCHED} AND timestamp >= ? AND timestamp < ? AND {filt}")
+                )
                 params += [naive_utc(p.start), naive_utc(p.end), *fparams]
             selects.append(
                 f"SELECT {cols} FROM {table_of[p.source]} "

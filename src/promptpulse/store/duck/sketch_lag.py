@@ -101,22 +101,30 @@ class SketchLag:
         with self._lock:
             self._in_flight.discard(seq)
             self._unsketched += calls
-        if calls and self.due():
+            wake = calls > 0 and self._due()
+        if wake:
             self._wake.set()
 
     def due(self) -> bool:
         with self._lock:
-            if self._unsketched >= EVERY_CALLS:
-                return True
-            return self._unsketched > 0 and time.monotonic() - self._caught_up_at >= EVERY_S
+            return self._due()
 
-    def catch_up(self, con: duckdb.DuckDBPyConnection) -> None:
+    def _due(self) -> bool:  # under self._lock
+        if self._unsketched >= EVERY_CALLS:
+            return True
+        return self._unsketched > 0 and time.monotonic() - self._caught_up_at >= EVERY_S
+
+    def catch_up(self, con: duckdb.DuckDBPyConnection) -> int | None:
         """Fold the unsketched calls into the sketch tables: the first statements of the
-        caller's transaction (its snapshot must come after the mark is chosen). Only through
-        the oldest writer transaction still open: its calls, once committed, stay above it."""
+        caller's transaction (DuckDB takes its snapshot at the first read, so after the mark is
+        chosen). Only through the oldest writer transaction still open: its calls, once
+        committed, stay above it. Returns the new mark; None: nothing committed since, and
+        nothing written."""
         through = self._through()
-        if through > self._sketched:  # else nothing was committed since: no write at all
-            rollup_sql.catch_up_sketches(con, through)
+        if through <= self._sketched:
+            return None
+        rollup_sql.catch_up_sketches(con, through)
+        return through
 
     def _through(self) -> int:
         with self._lock:
@@ -126,14 +134,12 @@ class SketchLag:
 
     def catch_up_alone(self, con: duckdb.DuckDBPyConnection) -> None:
         """`catch_up` in a transaction of its own."""
-        through = self._through()
-        if through <= self._sketched:
-            return
         con.execute("BEGIN TRANSACTION")
         try:
-            rollup_sql.catch_up_sketches(con, through)
+            through = self.catch_up(con)
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
             raise
-        self._sketched = through
+        if through is not None:
+            self._sketched = through
