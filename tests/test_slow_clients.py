@@ -110,7 +110,6 @@ def test_a_header_block_over_the_limit_is_431_before_it_ends(port: int) -> None:
 def test_a_large_header_under_the_limit_is_served_on_a_kept_alive_connection(port: int) -> None:
     header = b"X-Big: " + b"a" * 20_000 + b"\r\n"
     with socket.create_connection(("127.0.0.1", port)) as s:
-        s.settimeout(20)
         for _ in range(2):
             s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n" + header + b"\r\n")
-            assert s.recv(4096).startswith(b"HTTP/1.1 200")
+            assert _one_response(s).startswith(b"HTTP/1.1 200")
