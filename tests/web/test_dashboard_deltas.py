@@ -21,11 +21,16 @@ def _event(i: str, t: datetime, **extra: Any) -> dict[str, Any]:
             "cost_usd": 0.002, **extra}  # fmt: skip
 
 
+def _errors(n: int) -> int:
+    """Failed calls of prompt-n: rates not in the order of the prompts' volumes."""
+    return 2 * (5 * n % 7) + 1
+
+
 @pytest.fixture(scope="module")
 def window(live) -> Iterator[tuple[str, str, dict[str, str]]]:  # type: ignore[no-untyped-def]
     end = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=1)
     start = end - timedelta(hours=24)
-    keys = {p: live.key(p, "ingest,read") for p in ("tiny-base", "big-base")}
+    keys = {p: live.key(p, "ingest,read") for p in ("tiny-base", "big-base", "ranked")}
     tiny = [_event(f"p{i}", start - timedelta(hours=i + 1), cost_usd=0.0) for i in range(12)]
     tiny += [_event(f"c{i}", end - timedelta(minutes=3 * i + 1),
                     status="error" if i % 5 == 0 else "success") for i in range(300)]  # fmt: skip
@@ -33,7 +38,16 @@ def window(live) -> Iterator[tuple[str, str, dict[str, str]]]:  # type: ignore[n
                     status="error") for i in range(2)]  # fmt: skip
     big = [_event(f"p{i}", start - timedelta(minutes=5 * i + 1)) for i in range(200)]
     big += [_event(f"c{i}", end - timedelta(minutes=3 * i + 1)) for i in range(300)]
-    for project, events in (("tiny-base", tiny), ("big-base", big)):
+    # Seven prompts of 20-80 calls, each with its own error rate and a constant latency (so its
+    # p95 is that latency under any definition), and a 2-call prompt failing every call.
+    ranked = [
+        _event(f"r{n}-{i}", end - timedelta(minutes=i + 1), prompt_id=f"prompt-{n}",
+               latency_ms=100 * (1 + (3 * n) % 7), status="error" if i < _errors(n) else "success")
+        for n in range(7) for i in range(20 + 10 * n)
+    ]  # fmt: skip
+    ranked += [_event(f"x{i}", end - timedelta(minutes=1), prompt_id="two-calls", status="error",
+                      latency_ms=9000) for i in range(2)]  # fmt: skip
+    for project, events in (("tiny-base", tiny), ("big-base", big), ("ranked", ranked)):
         with live.client(keys[project]) as c:
             r = c.post("/v1/events", json={"events": events})
             assert r.status_code == 200 and r.json()["accepted"] == len(events), r.text[:300]
@@ -82,6 +96,23 @@ def test_a_real_baseline_reads_a_percentage(browser, live, window) -> None:  # t
         d = _deltas(page)
         assert d["requests"][0] == "+50.0%", d
         assert d["requests"][1].startswith("▲ 50.0%"), d
+        assert not tab.errors, tab.errors
+    finally:
+        tab.close()
+
+
+def test_top_issues_rank_the_prompts_with_enough_calls(browser, live, window) -> None:  # type: ignore[no-untyped-def]
+    start, end, keys = window
+    rate = {f"prompt-{n}": _errors(n) / (20 + 10 * n) for n in range(7)}
+    p95 = {f"prompt-{n}": 100 * (1 + (3 * n) % 7) for n in range(7)}
+    tab = Tab(browser, live.url, keys["ranked"], viewport={"width": 1400, "height": 900})
+    try:
+        page = tab.open(f"/?from={start}&to={end}")
+        for list_name, truth in (("worst-error-rate", rate), ("worst-p95", p95)):
+            shown = page.eval_on_selector_all(
+                f"[data-list={list_name}] li .name", "els => els.map(e => e.textContent)"
+            )
+            assert shown == sorted(truth, key=lambda k: -truth[k])[:5], (list_name, shown)
         assert not tab.errors, tab.errors
     finally:
         tab.close()
