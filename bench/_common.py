@@ -104,7 +104,6 @@ def overview_requests(
     end = datetime.now(UTC).replace(microsecond=0)
     r = {"from": (end - span).isoformat(), "to": end.isoformat()}
     every = {"interval": interval} if interval else {}
-    worst = {**r, "by": "prompt_id", "limit": "1000"}
     return {
         "overview + previous": ("/v1/metrics/overview", {**r, "compare": "previous"}),
         "series": ("/v1/metrics/timeseries", {**r, **every, "metrics": OVERVIEW_SERIES}),
@@ -112,10 +111,8 @@ def overview_requests(
                           "group_by": "error_type", "status": "error"}),
         "by model": ("/v1/metrics/breakdown", {**r, "by": "model",
                      "metrics": "requests,cost_usd", "limit": "12"}),
-        "by prompt, errors": ("/v1/metrics/breakdown", {**worst,
-                              "metrics": "requests,error_rate", "sort": "error_rate"}),
-        "by prompt, p95": ("/v1/metrics/breakdown", {**worst,
-                           "metrics": "requests,latency_p95_ms", "sort": "latency_p95_ms"}),
+        "by prompt": ("/v1/metrics/breakdown", {**r, "by": "prompt_id", "limit": "1000",
+                      "metrics": "requests,error_rate,latency_p95_ms"}),
         "forecast": ("/v1/forecast", {"metric": "cost_usd", "period": "month"}),
         "recent calls": ("/v1/calls", {**r, "limit": "25"}),
     }  # fmt: skip

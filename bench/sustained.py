@@ -9,7 +9,7 @@ SQL, `bench/seed_sql.py`), then two phases of `--seconds` each:
    a 429 waits its Retry-After and resends): ingest rate and ack p99.
 2. the same 8 clients plus 4 dashboard users refreshing the Overview: each refresh sends the
    Overview page's own API calls at once (`web/static/js/pages/overview.js`: overview with the
-   previous period, two time series, three breakdowns, the cost forecast) over its default
+   previous period, two time series, two breakdowns, the cost forecast) over its default
    24 h range, waits for all, pauses `--think-s`, and refreshes again.
 
 Prints both phases, the drop in ingest rate (target: ≤ 30 %), query p95 per call and per
@@ -44,7 +44,8 @@ SEQ = b"@SEQ@"  # stands in each body template for the batch's own id prefix
 
 def overview_calls() -> list[tuple[str, dict[str, str]]]:
     """What the Overview page asks for on each refresh, over its default range (24 h); the
-    recent calls are left out, so that a refresh is the seven calls measured since the start."""
+    recent calls are left out (as since the first runs): six calls a refresh (seven before the
+    two prompt breakdowns became one)."""
     calls = overview_requests(timedelta(hours=24))
     return [call for name, call in calls.items() if name != "recent calls"]
 
