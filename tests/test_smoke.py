@@ -40,5 +40,8 @@ def test_health(live: LiveServer) -> None:
     with live.client(None) as c:
         assert c.get("/healthz").json() == {"status": "ok"}
         assert c.get("/readyz").status_code == 200
-        assert "promptpulse_writer_queue_events" in c.get("/metrics").text
+        scraped = c.get("/metrics").text
+        assert "promptpulse_writer_queue_events" in scraped
+        assert "promptpulse_store_query_gate_waiting" in scraped  # the store's own (Store.load)
+        assert "promptpulse_store_query_share_refused_total 0.0" in scraped  # a counter
         assert c.get("/openapi.json").status_code == 200

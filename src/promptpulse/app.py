@@ -74,6 +74,7 @@ def build_context(
         on_commit=server_metrics.on_commit,
     )
     server_metrics.watch_queue(lambda: writer.pending_events)
+    server_metrics.watch_store(store.load)
     changes = ChangeFeed(loop)
     if shared_metadata(meta.engine):  # replicas: every one's commits wake every one's waiters
         changes.bus = ChangeBus(meta.engine, changes.advance_threadsafe)

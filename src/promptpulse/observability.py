@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+Figures = Callable[[], dict[str, tuple[float, str]]]
 
 
 class ServerMetrics:
@@ -43,9 +47,27 @@ class ServerMetrics:
     def watch_queue(self, depth: Callable[[], int]) -> None:
         self.queue_depth.set_function(lambda: float(depth()))
 
+    def watch_store(self, load: Figures) -> None:
+        """The store's own figures (Store.load) as `promptpulse_store_*`, read at each scrape."""
+        self.registry.register(_StoreFigures(load))
+
     def on_commit(self, seconds: float, rows: int) -> None:
         self.commit_seconds.observe(seconds)
         self.commit_rows.inc(rows)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class _StoreFigures(Collector):
+    def __init__(self, load: Figures) -> None:
+        self._load = load
+
+    def collect(self) -> Iterator[Metric]:
+        for name, (value, about) in self._load().items():
+            if name.endswith("_total"):
+                yield CounterMetricFamily(
+                    f"promptpulse_store_{name[: -len('_total')]}", about, value
+                )
+            else:
+                yield GaugeMetricFamily(f"promptpulse_store_{name}", about, value)

@@ -146,4 +146,9 @@ class Store(Protocol):
 
     # --- health
     def ping(self) -> None: ...
+    def load(self) -> dict[str, tuple[float, str]]:
+        """What the engine is doing now, for /metrics: name -> (value, what it is); a name
+        ending in `_total` counts up. Cheap and never blocking (read at every scrape)."""
+        ...
+
     def close(self) -> None: ...

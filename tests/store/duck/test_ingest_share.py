@@ -141,11 +141,15 @@ def test_a_turn_that_would_come_after_the_time_left_is_refused_as_busy() -> None
         share.turn(time.monotonic() + 0.5),
     ):
         pass
+    figures = share.figures()  # what /metrics shows (promptpulse_store_query_share_*)
+    assert figures["query_share_refused_total"][0] == share.refused == 1
+    assert figures["query_share_busy"][0] == 1
     share_idle = IngestShare(0.1, threads=2, cores=2)
     share_idle.committed(0.05)  # a light feed (the demo's): not busy, never waits
     with share_idle.turn(time.monotonic()):
         pass
     assert share_idle.throttled == 0
+    assert share_idle.figures()["query_share_busy"][0] == 0
 
 
 def test_turns_come_in_the_order_asked_and_one_that_gave_up_is_skipped() -> None:

@@ -251,3 +251,33 @@ def test_a_checkpoint_can_run_while_the_sketches_catch_up(store: DuckStore) -> N
     catching_up.execute("COMMIT")
     assert unsketched(store) == 0
     assert_sketches_whole(store)
+
+
+def test_metrics_show_the_calls_waiting_for_their_sketches(store: DuckStore) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from promptpulse.observability import ServerMetrics
+
+    metrics = ServerMetrics()
+    metrics.watch_store(store.load)
+
+    def scraped() -> dict[str, float]:
+        text = metrics.render().decode()
+        return {
+            s.name: s.value
+            for family in text_string_to_metric_families(text)
+            for s in family.samples
+            if s.name.startswith("promptpulse_store_")
+        }
+
+    rng = np.random.default_rng(9)
+    write_direct(store, random_calls(rng, 1_200, T0, T0 + timedelta(days=1), "p"))
+    write_direct(store, random_calls(rng, 300, T0, T0 + timedelta(days=1), "p"))
+    got = scraped()
+    assert got["promptpulse_store_unsketched_calls"] == unsketched(store) == 1_500
+    assert got["promptpulse_store_sketch_lag_seconds"] > 0
+    assert got["promptpulse_store_query_gate_running"] == 0
+    catch_up(store)
+    got = scraped()
+    assert got["promptpulse_store_unsketched_calls"] == unsketched(store) == 0
+    assert got["promptpulse_store_sketch_lag_seconds"] == 0

@@ -62,6 +62,17 @@ class QueryGate:
             if self._slots is not None:
                 self._slots.release()
 
+    def figures(self) -> dict[str, tuple[float, str]]:
+        """For /metrics (Store.load): name -> (value, what it is)."""
+        out = {
+            "query_gate_running": (float(self.running), "DuckDB statements running now"),
+            "query_gate_waiting": (
+                float(self.waiting),
+                "statements waiting for a slot now (PROMPTPULSE_QUERY_CONCURRENCY)",
+            ),
+        }
+        return out | self.share.figures() if self.share else out
+
     def _count(self, running: int = 0, waiting: int = 0) -> None:
         with self._lock:
             self.running += running

@@ -50,6 +50,7 @@ class IngestShare:
         self._debt = 0.0  # machine-seconds used beyond the share; paid back as time passes
         self._paid_at = time.monotonic()
         self.throttled = 0  # statements that waited for the share to come back
+        self.refused = 0  # statements refused as busy: their turn would have come too late
 
     def committed(self, seconds: float) -> None:
         """Told by the writer after each commit, with its transaction's length."""
@@ -71,12 +72,12 @@ class IngestShare:
             yield
             return
         if not self._take_turn(until):
-            raise _busy()
+            raise self._busy()
         try:
             owed_s = self._owed_s()
             if owed_s > 0:
                 if time.monotonic() + owed_s > until:
-                    raise _busy()
+                    raise self._busy()
                 self.throttled += 1
                 time.sleep(owed_s)
             started = time.thread_time()
@@ -87,6 +88,31 @@ class IngestShare:
                 self._debt += (time.thread_time() - started) * self._spread
         finally:
             self._next_turn()
+
+    def figures(self) -> dict[str, tuple[float, str]]:
+        """For /metrics (Store.load): name -> (value, what it is)."""
+        return {
+            "query_share_busy": (
+                float(self.share < 1 and self.busy()),
+                "1 while ingest is busy: queries hold at most PROMPTPULSE_QUERY_SHARE of the cores",
+            ),
+            "query_share_waiting": (float(self.waiting), "statements waiting for their turn now"),
+            "query_share_throttled_total": (
+                float(self.throttled),
+                "statements that waited for the query share to come back",
+            ),
+            "query_share_refused_total": (
+                float(self.refused),
+                "statements refused as busy (503): their turn would have come after their time",
+            ),
+        }
+
+    def _busy(self) -> StoreUnavailable:
+        self.refused += 1
+        return StoreUnavailable(
+            "the server is busy ingesting: queries hold at most PROMPTPULSE_QUERY_SHARE of its "
+            "cores meanwhile, and this one's turn would come after its time limit; retry"
+        )
 
     def _take_turn(self, until: float) -> bool:
         with self._turns:
@@ -123,10 +149,3 @@ class IngestShare:
     def _forget_before(self, t: float) -> None:
         while self._commits and self._commits[0][0] < t:
             self._commits.popleft()
-
-
-def _busy() -> StoreUnavailable:
-    return StoreUnavailable(
-        "the server is busy ingesting: queries hold at most PROMPTPULSE_QUERY_SHARE of its "
-        "cores meanwhile, and this one's turn would come after its time limit; retry"
-    )

@@ -105,6 +105,22 @@ class SketchLag:
         if wake:
             self._wake.set()
 
+    def figures(self) -> dict[str, tuple[float, str]]:
+        """For /metrics (Store.load): name -> (value, what it is)."""
+        with self._lock:
+            waiting = self._unsketched
+            since = time.monotonic() - self._caught_up_at if waiting else 0.0
+        return {
+            "unsketched_calls": (
+                float(waiting),
+                "calls committed since the rollup sketches last caught up (about)",
+            ),
+            "sketch_lag_seconds": (
+                since,
+                "seconds since the sketches last caught up, while calls wait",
+            ),
+        }
+
     def due(self) -> bool:
         with self._lock:
             return self._due()

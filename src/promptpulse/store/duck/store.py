@@ -481,6 +481,9 @@ class DuckStore(
         with self._cursor(gated=False) as cur:
             cur.execute("SELECT 1").fetchall()
 
+    def load(self) -> dict[str, tuple[float, str]]:
+        return self.gate.figures() | self._sketch_lag.figures()
+
     def close(self) -> None:
         self._pool.shutdown(wait=True)
         self._sketch_lag.close()
