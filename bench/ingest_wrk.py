@@ -123,14 +123,14 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--conns", type=int, default=16)
-    parser.add_argument("--bodies", type=int, help="the rotation (default: 80 a second)")
+    parser.add_argument("--bodies", type=int, help="the rotation (default: 200 a second, past any rate seen here)")
     parser.add_argument(
         "--ours-only", action="store_true", help="one run of ours, then RESULT {json} (bench.perf)"
     )
     args = parser.parse_args()
     sticks = Sticks()
     sticks.ensure(need_wrk=True)
-    count = args.bodies or max(800, 80 * args.seconds)
+    count = args.bodies or max(2000, 200 * args.seconds)
     print(f"CPU: {cpu_model()}; building {count} bodies of 1,000 events…")
     bodies = make_bodies(count, 1000)
     if args.ours_only:
