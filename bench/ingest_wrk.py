@@ -123,7 +123,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--conns", type=int, default=16)
-    parser.add_argument("--bodies", type=int, help="the rotation (default: 200 a second, past any rate seen here)")
+    parser.add_argument(
+        "--bodies", type=int, help="the rotation (default: 200 a second, past any rate seen here)"
+    )
     parser.add_argument(
         "--ours-only", action="store_true", help="one run of ours, then RESULT {json} (bench.perf)"
     )

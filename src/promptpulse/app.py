@@ -32,7 +32,7 @@ from promptpulse.store import Store, open_store
 from promptpulse.tasks import DaemonTask
 from promptpulse.web import dashboard, docs_ui, openapi, problems
 from promptpulse.web.api import ROUTERS
-from promptpulse.web.changes import ChangeFeed
+from promptpulse.web.changes import AsOfHeader, ChangeFeed
 from promptpulse.web.context import PARSE_SLOTS, AppContext
 from promptpulse.web.gzip_body import GzipRequestBody
 from promptpulse.web.header_limit import HeaderLimit
@@ -243,6 +243,7 @@ def _install_http(app: FastAPI, settings: Settings) -> None:
         exclude_content_types=(*DEFAULT_EXCLUDED_CONTENT_TYPES, *MEDIA_TYPES.values()),
     )
     app.add_middleware(RequestDeadline, seconds=settings.query_timeout_s)
+    app.add_middleware(AsOfHeader)  # which commits an answer holds, for Live tabs
     # Outermost: an oversized header block is refused before any middleware or route reads it.
     app.add_middleware(HeaderLimit, limit=settings.max_header_bytes)
     for router in ROUTERS:

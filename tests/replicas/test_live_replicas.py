@@ -54,4 +54,6 @@ def test_the_other_replica_tells_its_tabs_to_requery(
         reader.join(timeout=60)
     assert on_a["delta"]["requests"] == 1  # type: ignore[index]
     assert "delta" not in on_b
+    with b.client(key) as c:  # numbered later, in PostgreSQL: no answer claims a number
+        assert "x-promptpulse-sequence" not in c.get("/v1/calls").headers
     assert on_b["changed"]["sequence"] > on_b["hello"]["sequence"]  # type: ignore[index]

@@ -28,6 +28,9 @@ def test_long_poll_wakes_on_commit(live: LiveServer, project: str) -> None:
         later = client.get("/v1/changes", params={"after": now, "wait": 9}).json()["sequence"]
         worker.join()
         assert later > now
+        # Every answer says the newest commit it holds (Live tabs add only newer deltas).
+        answer = client.get("/v1/calls", params={"limit": 1})
+        assert int(answer.headers["x-promptpulse-sequence"]) == later
 
 
 def test_changes_needs_a_read_key(live: LiveServer, project: str) -> None:

@@ -4,6 +4,7 @@ query; the panels that cannot be merged re-query once, debounced; two tabs each 
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -95,3 +96,52 @@ def test_two_tabs_each_get_the_call(browser, live: LiveServer) -> None:  # type:
     finally:
         for tab in tabs:
             tab.close()
+
+
+def test_a_delta_the_refreshed_answer_holds_is_not_added_twice(browser, live: LiveServer) -> None:  # type: ignore[no-untyped-def]
+    """A call committed while a refresh is in flight, before its overview query ran: the answer
+    counts it, so its delta (which came meanwhile) is not added on top (X-PromptPulse-Sequence).
+    Before, the Requests tile read one too many until the next debounced refresh."""
+    key = live.key("dash-asof", "ingest,read")
+    with live.client(key) as c:
+        assert c.post(
+            "/v1/events", json={"events": [_call(i, 120 + i) for i in range(5)]}
+        ).is_success
+    t = Tab(browser, live.url, key, viewport={"width": 1400, "height": 900})
+    held: list[str] = []
+
+    def hold(route: Any) -> None:
+        """The refresh's overview request waits: a call commits and its delta reaches the
+        tab first; then the query runs and counts it."""
+        if not held:
+            held.append(route.request.url)
+            with live.client(key) as c:
+                assert c.post("/v1/events", json={"events": [_call(7, 1)]}).is_success
+            time.sleep(0.5)
+        route.continue_()
+
+    try:
+        page = t.open("/?range=1h&live=1")
+        page.wait_for_selector("body[data-live=open]")
+        assert _tile(page, "requests") == 5
+        page.route("**/v1/metrics/overview?*", hold)
+        updates = t.updates()
+        with live.client(key) as c:
+            assert c.post("/v1/events", json={"events": [_call(6, 1)]}).is_success
+        page.wait_for_selector("[data-metric=requests][data-value='6']", timeout=10_000)
+        t.wait_update(updates)  # the debounced refresh, held above
+        assert held, "the refresh sent no overview request"
+        shown = _tile(page, "requests")
+        with live.client(key) as c:
+            o = c.get(
+                "/v1/metrics/overview",
+                params={
+                    "from": page.get_attribute("main", "data-from"),
+                    "to": iso(datetime.now(UTC)),
+                },
+            )
+        assert int(o.headers["x-promptpulse-sequence"]) > 0
+        assert shown == o.json()["requests"] == 7
+        assert t.errors == []
+    finally:
+        t.close()

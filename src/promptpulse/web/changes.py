@@ -20,10 +20,13 @@ import logging
 import pyarrow as pa
 
 from promptpulse.meta.changes import ChangeBus
+from promptpulse.web.gzip_body import ASGIApp, Message, Receive, Scope, Send
 from promptpulse.web.live_delta import encode, project_deltas
 from promptpulse.web.live_stream import Subscribers
 
 log = logging.getLogger("promptpulse.changes")
+
+SEQUENCE_HEADER = b"x-promptpulse-sequence"
 
 
 class ChangeFeed:
@@ -96,3 +99,31 @@ class ChangeFeed:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._changed.wait(), timeout_s)
         return self.sequence
+
+
+class AsOfHeader:
+    """Every API read says which commits its answer holds: `X-PromptPulse-Sequence`, the change
+    feed's number when the response starts. A commit is numbered just after it lands, so the
+    answer's statements (which ran before) saw every commit numbered up to it and few after; a
+    Live tab folds in only the deltas past it (a delta whose commit the answer already counts
+    would count twice). Alone only: among replicas commits are numbered later, in PostgreSQL,
+    and the header is left out (a tab then folds in every delta, and re-queries soon after)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope.get("path", "").startswith("/v1/"):
+            return await self.app(scope, receive, send)
+        state = getattr(scope.get("app"), "state", None)
+        feed: ChangeFeed | None = getattr(getattr(state, "ctx", None), "changes", None)
+        if feed is None or feed.bus is not None:
+            return await self.app(scope, receive, send)
+
+        async def stamped(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                sequence = str(feed.sequence).encode()
+                message["headers"] = [*message.get("headers", []), (SEQUENCE_HEADER, sequence)]
+            await send(message)
+
+        await self.app(scope, receive, stamped)

@@ -110,6 +110,20 @@ export class Api {
       try { problem = await response.json(); } catch { /* not JSON */ }
       throw new ApiError(response.status, problem.title, problem.detail);
     }
-    return response.json();
+    const answer = await response.json();
+    const sequence = response.headers.get("X-PromptPulse-Sequence");
+    if (sequence !== null && answer && typeof answer === "object") SEEN.set(answer, Number(sequence));
+    return answer;
   }
+}
+
+// The change feed's number each answer was sent at (the X-PromptPulse-Sequence header): the
+// answer holds the commits numbered up to it. Kept beside the answers, not in them (pages
+// export answers as they came).
+const SEEN = new WeakMap();
+
+/** Whether a Live delta's commit may be missing from `answer` (so it is added): true unless
+ * the server said the answer already holds it (a server among replicas does not say). */
+export function lacks(answer, delta) {
+  return !SEEN.has(answer) || delta.sequence > SEEN.get(answer);
 }

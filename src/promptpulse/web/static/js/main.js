@@ -286,8 +286,8 @@ async function refresh({ partial = false } = {}) {
   inflight = (async () => {
     try {
       await current.update(ctx, { partial });
-      // Deltas that came while it loaded: most committed after its queries began, so they are
-      // applied again on top; the next debounced refresh makes the figures exact either way.
+      // Deltas that came while it loaded, into the new answers that lack them (api.lacks: a
+      // commit before the queries ran is in them already); the debounced refresh follows.
       if (current === view && current.applyDelta && during.length) {
         for (const d of during) current.applyDelta(d, ctx);
         soon(false);

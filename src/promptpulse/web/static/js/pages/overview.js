@@ -2,6 +2,7 @@
 // In Live mode a commit's delta updates the KPI tiles, the count and sum charts' newest bucket
 // and the recent calls at once (applyDelta); the rest re-queries on main.js's debounce.
 import { base, chartCard, ERROR_COLORS, PALETTE, sparkOption, init } from "../charts.js";
+import { lacks } from "../api.js";
 import { addBuckets, addTotals, fits, newestCalls } from "../deltas.js";
 import * as fmt from "../fmt.js";
 import * as state from "../state.js";
@@ -139,8 +140,9 @@ export default {
       applyDelta(d, ctx) {
         const fit = last ? fits(d, ctx) : false;
         if (fit !== "apply") return fit;
-        addTotals(last.o, d);
-        addBuckets(last.ts, d, ctx.range.sliding);
+        // Only into the answers that lack it: a refresh sent after the commit holds it already.
+        if (lacks(last.o, d)) addTotals(last.o, d);
+        if (lacks(last.ts, d)) addBuckets(last.ts, d, ctx.range.sliding);
         last.calls = newestCalls(last.calls, d, RECENT, ctx.range.from);
         drawKpis(ctx, last.o);
         drawCalls(last.calls);
