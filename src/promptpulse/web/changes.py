@@ -113,7 +113,11 @@ class AsOfHeader:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope.get("path", "").startswith("/v1/"):
+        if (
+            scope["type"] != "http"
+            or scope["method"] not in ("GET", "HEAD")
+            or not scope.get("path", "").startswith("/v1/")
+        ):
             return await self.app(scope, receive, send)
         state = getattr(scope.get("app"), "state", None)
         feed: ChangeFeed | None = getattr(getattr(state, "ctx", None), "changes", None)
