@@ -103,11 +103,15 @@ class ChangeFeed:
 
 class AsOfHeader:
     """Every API read says which commits its answer holds: `X-PromptPulse-Sequence`, the change
-    feed's number when the response starts. A commit is numbered just after it lands, so the
-    answer's statements (which ran before) saw every commit numbered up to it and few after; a
-    Live tab folds in only the deltas past it (a delta whose commit the answer already counts
-    would count twice). Alone only: among replicas commits are numbered later, in PostgreSQL,
-    and the header is left out (a tab then folds in every delta, and re-queries soon after)."""
+    feed's number when the response starts. A commit is numbered just after it lands, so a
+    commit numbered above it landed after the answer's statements ran: a Live tab folds in only
+    those deltas (a delta whose commit the answer already counts would count twice). A commit
+    landing while the statements ran may be numbered within it and not held: the tab shows it
+    a debounced refresh later (a delta always asks for one). Only a commit that lands just
+    before a fast statement and is numbered after the response started (the writer numbers it
+    once its listeners ran: milliseconds) still counts twice until that refresh. Alone only: among
+    replicas commits are numbered later, in PostgreSQL, and the header is left out (a tab then
+    folds in every delta, and the refresh sets the figures right)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app

@@ -118,8 +118,8 @@ export class Api {
 }
 
 // The change feed's number each answer was sent at (the X-PromptPulse-Sequence header): the
-// answer holds the commits numbered up to it. Kept beside the answers, not in them (pages
-// export answers as they came).
+// answer holds no commit numbered above it. Kept beside the answers, not in them (pages export
+// answers as they came).
 const SEEN = new WeakMap();
 
 /** Whether a Live delta's commit may be missing from `answer` (so it is added): true unless
