@@ -92,6 +92,11 @@ class ChangeFeed:
         if announce:  # a commit with no delta here: scores, or another replica's calls
             self.subscribers.broadcast("changed", sequence)
 
+    def as_of(self) -> int | None:
+        """The number an answer sent now holds commits up to (AsOfHeader); None among replicas,
+        where a commit is numbered later, in PostgreSQL."""
+        return self.sequence if self.bus is None else None
+
     async def wait_after(self, seen: int, timeout_s: float) -> int:
         """The sequence once it is past `seen`, or the current one after `timeout_s`."""
         if self.sequence > seen:
@@ -123,15 +128,16 @@ class AsOfHeader:
             or not scope.get("path", "").startswith("/v1/")
         ):
             return await self.app(scope, receive, send)
-        state = getattr(scope.get("app"), "state", None)
-        feed: ChangeFeed | None = getattr(getattr(state, "ctx", None), "changes", None)
-        if feed is None or feed.bus is not None:
+        ctx = getattr(scope["app"].state, "ctx", None)  # set once the lifespan started
+        feed: ChangeFeed | None = ctx.changes if ctx is not None else None
+        if feed is None or feed.as_of() is None:
             return await self.app(scope, receive, send)
 
         async def stamped(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                sequence = str(feed.sequence).encode()
-                message["headers"] = [*message.get("headers", []), (SEQUENCE_HEADER, sequence)]
+            sequence = feed.as_of()
+            if message["type"] == "http.response.start" and sequence is not None:
+                value = str(sequence).encode()
+                message["headers"] = [*message.get("headers", []), (SEQUENCE_HEADER, value)]
             await send(message)
 
         await self.app(scope, receive, stamped)

@@ -71,7 +71,7 @@ class QueryGate:
                 "statements waiting for a slot now (PROMPTPULSE_QUERY_CONCURRENCY)",
             ),
         }
-        return out | self.share.figures() if self.share else out
+        return (out | self.share.figures()) if self.share else out
 
     def _count(self, running: int = 0, waiting: int = 0) -> None:
         with self._lock:

@@ -40,7 +40,7 @@ class KeptSummary(Generic[Summary, Batch]):
         self._lock = threading.Lock()
         self._building = threading.Lock()  # one scan at a time: a second asker waits for it
         self._kept: Summary | None = None
-        self._during_build: list[Batch] | None = None
+        self._during_build: list[pa.Table] | None = None  # calls committed while it scans
         self._pending: list[pa.Table] = []  # the writer's open transaction
         self._unfolded: list[pa.Table] = []  # committed, not yet in _kept (under _lock)
         self._unfolded_rows = 0
@@ -96,8 +96,7 @@ class KeptSummary(Generic[Summary, Batch]):
         if not pending:
             return
         calls = _concat(pending)
-        with self._lock:
-            # Nobody asked yet (or the calls were deleted since): the next scan sees these.
+        with self._lock:  # kept only once asked: until then the next scan sees these calls
             if self._during_build is not None:
                 self._during_build.append(calls)
             if self._kept is not None:
