@@ -153,33 +153,54 @@ def _random_hashes(rng: np.random.Generator, n: int) -> np.ndarray:
     return rng.integers(0, np.iinfo(np.uint64).max, size=n, dtype=np.uint64, endpoint=True)
 
 
+KEPT_BITS = 50  # what the old tier keeps of each hash (dedupe.py)
+
+
+def _kept(hashes: np.ndarray) -> np.ndarray:
+    return hashes >> np.uint64(64 - KEPT_BITS)
+
+
 @pytest.mark.parametrize("seed", [1, 2])
-def test_seen_keys_is_a_set(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Against np.isin over every hash added so far (a different algorithm: hash set/sort)."""
-    monkeypatch.setattr(dedupe, "_MERGE_AT", 3000)  # the same rule, at a size a test can afford
+def test_seen_keys_finds_every_hash_added(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Against np.isin over every hash added so far (a different algorithm: hash set/sort). Every
+    hash added is found; a hash not added is a candidate only where its top 50 bits equal an
+    added one's (the old tier keeps those); probes that differ in the lowest bit and in the
+    lowest kept bit show both sides of that line."""
+    monkeypatch.setattr(dedupe, "_YOUNG_MIN", 3000)  # the same rules, at sizes a test affords
     rng = np.random.default_rng(seed)
     extremes = np.array([0, 1, np.iinfo(np.uint64).max], dtype=np.uint64)
     initial = np.concatenate([_random_hashes(rng, 1000), extremes[:1]])
-    seen = SeenKeys(initial)
+    seen = SeenKeys(initial.copy())
     truth = initial.copy()
-    # Many small adds (the > 16 parts merge) and some big ones (the size merge).
-    sizes = [int(rng.integers(0, 200)) for _ in range(40)] + [dedupe._MERGE_AT] * 3
+    # Many small adds (parts join the young tier) and some big ones (the young joins the old).
+    sizes = [int(rng.integers(0, 200)) for _ in range(60)] + [1500] * 8
     rng.shuffle(sizes)
     merges = 0
     for size in sizes:
         added = _random_hashes(rng, size)
         if size and rng.random() < 0.3:  # repeats of hashes already there
             added[: size // 3] = rng.choice(truth, size // 3)
+        near = rng.choice(truth, 20)
+        lowest, lowest_kept = np.uint64(1), np.uint64(1) << np.uint64(64 - KEPT_BITS)
+        fresh, stored = _random_hashes(rng, 50), rng.choice(truth, 20)
         probe = np.concatenate(
-            [added[:500], _random_hashes(rng, 50), extremes, rng.choice(truth, 20)]
+            [added[:500], fresh, extremes, stored, near ^ lowest, near ^ lowest_kept]
         )
-        assert (seen.maybe_seen(probe) == np.isin(probe, truth)).all()
-        seen.add(added)
-        merges += bool(size) and not seen._recent
-        truth = np.concatenate([truth, added])
-        assert (seen.maybe_seen(probe) == np.isin(probe, truth)).all()
-    assert merges >= 3  # both merge rules ran
-    assert len(seen) == len(truth)
+        for _ in range(2):  # before and after adding
+            found = seen.maybe_seen(probe)
+            assert (found >= np.isin(probe, truth)).all()  # never a stored hash missed
+            assert (found <= np.isin(_kept(probe), _kept(truth))).all()
+            assert not found[-20:].any()  # a kept bit differs: not a candidate
+            seen.add(added)
+            truth = np.unique(np.concatenate([truth, added]))
+            added = added[:0]
+        merges += seen._merge is not None
+        if rng.random() < 0.5:
+            seen.wait()  # the merged old tier adopted, or still merging: both searched
+    assert merges >= 3  # the young tier joined the old one, in a thread
+    seen.wait()
+    assert (seen.maybe_seen(truth)).all()
+    assert len(seen) >= len(truth)  # repeats are not deduplicated here: the writer does that
 
 
 def test_seen_keys_empty() -> None:
