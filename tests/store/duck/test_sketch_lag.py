@@ -281,3 +281,48 @@ def test_metrics_show_the_calls_waiting_for_their_sketches(store: DuckStore) -> 
     got = scraped()
     assert got["promptpulse_store_unsketched_calls"] == unsketched(store) == 0
     assert got["promptpulse_store_sketch_lag_seconds"] == 0
+
+
+def test_a_failed_catch_up_leaves_its_calls_counted(
+    store: DuckStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A catch-up whose transaction rolls back (here: the disk fails once it has written) left
+    /metrics at 0 waiting calls, and `due` false, until new calls came, though every call still
+    waited. The thread's catch-up and retention's, each failing once."""
+    import duckdb
+
+    def waiting() -> float:
+        return store.load()["unsketched_calls"][0]
+
+    real_catch_up, real_delete = rollup_sql.catch_up_sketches, rollup_sql.delete_raw
+
+    def failing(*args: object, **kwargs: object) -> None:
+        raise duckdb.IOException("No space left on device (injected)")
+
+    write_direct(
+        store, random_calls(np.random.default_rng(17), 700, T0, T0 + timedelta(days=2), "p")
+    )
+    assert waiting() == unsketched(store) == 700
+
+    monkeypatch.setattr(
+        rollup_sql,
+        "catch_up_sketches",
+        lambda con, through: (real_catch_up(con, through), failing()),
+    )
+    with pytest.raises(duckdb.IOException):
+        catch_up(store)
+    assert waiting() == unsketched(store) == 700
+    assert store.load()["sketch_lag_seconds"][0] > 0
+    monkeypatch.setattr(rollup_sql, "catch_up_sketches", real_catch_up)
+
+    monkeypatch.setattr(
+        rollup_sql, "delete_raw", failing
+    )  # after retention's catch-up, in its transaction
+    with pytest.raises(duckdb.IOException):
+        store.apply_retention("raw", T0 + timedelta(days=1))
+    assert waiting() == unsketched(store) == 700
+    monkeypatch.setattr(rollup_sql, "delete_raw", real_delete)
+
+    catch_up(store)
+    assert waiting() == unsketched(store) == 0
+    assert_sketches_whole(store)

@@ -113,6 +113,7 @@ class CarryMixin:
                 cur.execute("COMMIT")
             except Exception:
                 cur.execute("ROLLBACK")
+                self._sketch_lag.rolled_back()
                 raise
             self._horizons = sql.horizons(cur)
         return inserted

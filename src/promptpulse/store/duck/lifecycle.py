@@ -284,6 +284,7 @@ class LifecycleMixin(RollupPlanning):
                 cur.execute("COMMIT")
             except Exception:
                 cur.execute("ROLLBACK")
+                self._sketch_lag.rolled_back()
                 raise
             if data_class == "raw":  # after the commit: a scan before it saw the old calls
                 for summary in self._kept():

@@ -53,6 +53,7 @@ class SketchLag:
         self._in_flight: set[int] = set()  # numbers of transactions not yet ended
         self._unsketched = int(row[2])  # calls committed since the last catch-up (about)
         self._caught_up_at = time.monotonic()
+        self._taken = (0, self._caught_up_at)  # what the last catch_up counted as caught up
         self._con = con
         self._maintenance = maintenance
         self._wake = threading.Event()
@@ -135,7 +136,8 @@ class SketchLag:
         caller's transaction (DuckDB takes its snapshot at the first read, so after the mark is
         chosen). Only through the oldest writer transaction still open: its calls, once
         committed, stay above it. Returns the new mark; None: nothing committed since, and
-        nothing written."""
+        nothing written. The first call of its transaction: if that rolls back, the caller
+        says so (`rolled_back`)."""
         through = self._through()
         if through <= self._sketched:
             return None
@@ -144,9 +146,19 @@ class SketchLag:
 
     def _through(self) -> int:
         with self._lock:
+            self._taken = (self._unsketched, self._caught_up_at)
             self._unsketched = 0
             self._caught_up_at = time.monotonic()
             return min(self._in_flight) - 1 if self._in_flight else self._last
+
+    def rolled_back(self) -> None:
+        """The transaction of the last `catch_up` did not commit: its calls wait still (so
+        /metrics and the next `due` count them)."""
+        with self._lock:
+            calls, since = self._taken
+            self._taken = (0, since)
+            self._unsketched += calls
+            self._caught_up_at = min(self._caught_up_at, since)
 
     def catch_up_alone(self, con: duckdb.DuckDBPyConnection) -> None:
         """`catch_up` in a transaction of its own."""
@@ -156,6 +168,7 @@ class SketchLag:
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
+            self.rolled_back()
             raise
         if through is not None:
             self._sketched = through
