@@ -32,7 +32,6 @@ _BUCKETS = 1 << _BUCKET_BITS
 _LEFT_OUT = np.uint64(64 - _BUCKET_BITS - 32)  # low bits the old tier does not keep
 _TOP = np.uint64(64 - _BUCKET_BITS)
 _SPAN = 4096  # buckets spelt out at a time when merging
-_CHUNK = 1 << 20  # hashes converted at a time when building: bounded temporaries
 
 
 class SeenKeys:
@@ -168,8 +167,8 @@ def _compact(hashes: np.ndarray) -> _Compact:
     firsts = np.arange(_BUCKETS, dtype=np.uint64) << _TOP
     starts = np.append(np.searchsorted(hashes, firsts), len(hashes)).astype(np.int64)
     kept = np.empty(len(hashes), dtype=np.uint32)
-    for at in range(0, len(hashes), _CHUNK):
-        kept[at : at + _CHUNK] = _fingerprints(hashes[at : at + _CHUNK])
+    # _fingerprints without its temporaries: numpy casts 8 KB at a time into `kept`
+    np.right_shift(hashes, _LEFT_OUT, out=kept, casting="unsafe")
     return _Compact(kept, starts)
 
 
