@@ -648,9 +648,14 @@ def test_the_last_bucket_is_drawn_partial(tab) -> None:  # type: ignore[no-untyp
         assert [j for j, d in enumerate(s["data"]) if d is not None] == [last - 1, last]
     solid = [s for s in latency["series"] if s["lineStyle"].get("type") != "dashed"]
     assert all(s["data"][last] is None for s in solid)
-    overlay = latency["series"].index(dashed[0])
     tip = page.locator("[data-chart=latency] [data-partial]")
     for attempt in range(10):  # a refresh redrawing the chart may hide a tip shown before it
+        # ... and may move the partial bucket (a new hour began): find it again each time
+        latency = page.evaluate(OPTION, "latency")
+        last = len(latency["xAxis"][0]["data"]) - 1
+        overlay = next(
+            j for j, s in enumerate(latency["series"]) if s["lineStyle"].get("type") == "dashed"
+        )
         page.evaluate(
             """([s, i]) => echarts.getInstanceByDom(document.querySelector('[data-chart=latency]'))
                  .dispatchAction({type: 'showTip', seriesIndex: s, dataIndex: i})""",
