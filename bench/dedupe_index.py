@@ -18,15 +18,8 @@ import time
 import numpy as np
 
 from bench._common import cpu_model
+from bench.store_backends import rss_mb
 from promptpulse.ingest.dedupe import SeenKeys
-
-
-def rss_mb() -> float:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmRSS")
 
 
 def main() -> None:
@@ -36,9 +29,9 @@ def main() -> None:
     parser.add_argument("--commits", type=int, default=1_000)
     args = parser.parse_args()
     rng = np.random.default_rng(1)
-    before = rss_mb()
+    before = rss_mb()[0]
     seen = SeenKeys(rng.integers(0, 2**64 - 1, size=args.stored, dtype=np.uint64))
-    index_mb = rss_mb() - before
+    index_mb = rss_mb()[0] - before
     commits = [rng.integers(0, 2**64 - 1, size=args.commit, dtype=np.uint64) for _ in range(50)]
     took = []
     cpu = time.process_time()

@@ -129,13 +129,12 @@ class AsOfHeader:
         ):
             return await self.app(scope, receive, send)
         ctx = getattr(scope["app"].state, "ctx", None)  # set once the lifespan started
-        feed: ChangeFeed | None = ctx.changes if ctx is not None else None
-        if feed is None or feed.as_of() is None:
+        if ctx is None:
             return await self.app(scope, receive, send)
+        feed: ChangeFeed = ctx.changes
 
         async def stamped(message: Message) -> None:
-            sequence = feed.as_of()
-            if message["type"] == "http.response.start" and sequence is not None:
+            if message["type"] == "http.response.start" and (sequence := feed.as_of()) is not None:
                 value = str(sequence).encode()
                 message["headers"] = [*message.get("headers", []), (SEQUENCE_HEADER, value)]
             await send(message)

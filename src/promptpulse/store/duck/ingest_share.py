@@ -72,12 +72,12 @@ class IngestShare:
             yield
             return
         if not self._take_turn(until):
-            raise self._busy()
+            raise self._refuse()
         try:
             owed_s = self._owed_s()
             if owed_s > 0:
                 if time.monotonic() + owed_s > until:
-                    raise self._busy()
+                    raise self._refuse()
                 self.throttled += 1
                 time.sleep(owed_s)
             started = time.thread_time()
@@ -107,7 +107,8 @@ class IngestShare:
             ),
         }
 
-    def _busy(self) -> StoreUnavailable:
+    def _refuse(self) -> StoreUnavailable:
+        """The 503 to raise for a statement refused as busy (counted)."""
         self.refused += 1
         return StoreUnavailable(
             "the server is busy ingesting: queries hold at most PROMPTPULSE_QUERY_SHARE of its "
