@@ -17,12 +17,15 @@ from typing import Any
 
 import orjson
 import sqlalchemy as sa
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from promptpulse.errors import StoreUnavailable
+from promptpulse.lazy import LazyModule
 from promptpulse.model import CHANNEL_SECRET_FIELDS
 
 SEALED = "enc:v1:"
+# Imported when a key is first used: cryptography costs ~6 MB of the idle server, and most run
+# without PROMPTPULSE_SECRET_KEY.
+fernet: Any = LazyModule("cryptography.fernet")
 
 
 class SecretBox:
@@ -30,7 +33,9 @@ class SecretBox:
     older ones still accepted for reading (rotation: see docs/security.md)."""
 
     def __init__(self, keys: list[str]) -> None:
-        self.fernet = MultiFernet([Fernet(k.encode()) for k in keys]) if keys else None
+        self.fernet = (
+            fernet.MultiFernet([fernet.Fernet(k.encode()) for k in keys]) if keys else None
+        )
         self.rotating = len(keys) > 1
 
     def reseal(self, spec: str) -> str:
@@ -47,7 +52,7 @@ class SecretBox:
             assert self.fernet is not None
             try:
                 token = self.fernet.rotate(value[len(SEALED) :].encode())
-            except InvalidToken:
+            except fernet.InvalidToken:
                 raise StoreUnavailable(
                     "a channel secret cannot be decrypted with any configured key"
                 ) from None
@@ -80,7 +85,7 @@ class SecretBox:
             )
         try:
             return orjson.loads(self.fernet.decrypt(value[len(SEALED) :].encode()))
-        except InvalidToken:
+        except fernet.InvalidToken:
             raise StoreUnavailable(
                 "a channel secret cannot be decrypted with PROMPTPULSE_SECRET_KEY "
                 "(a rotated key? list the old one in PROMPTPULSE_SECRET_KEY_OLD)"

@@ -23,7 +23,7 @@ import pyarrow as pa
 from promptpulse.model import Metric, Scope
 from promptpulse.store.duck.histograms import HOUR_NUMBER_SQL, day_span, unit_start
 from promptpulse.store.duck.quantiles import Histogram, Wanted, interpolate, rank_plan
-from promptpulse.store.duck.sql import aware_utc, where_clause
+from promptpulse.store.duck.sql import where_clause
 from promptpulse.store.rollup_plan import QUANTILE_COLUMNS
 
 BUCKET_BITS = 32  # the packed key: hour number << 32 | floor(value), for 0 <= value < 2^32
@@ -95,7 +95,7 @@ class HourlyQuantilesMixin:
 
     def _hourly_futures(
         self, scope: Scope, quantiles: dict[str, list[Metric]], keys: list[tuple[str, str]]
-    ) -> dict[str, Future[dict[datetime, list[float]]]]:
+    ) -> dict[str, Future[dict[tuple[datetime], list[float]]]]:
         """The percentiles of an hourly series (`keys`), column by column on the query pool;
         none when they are not kept for it (the caller's quantile_cont answers)."""
         if keys != HOUR_KEY or not self._hourly_applies(scope, list(quantiles)):
@@ -116,9 +116,9 @@ class HourlyQuantilesMixin:
 
     def _hourly_quantiles(
         self, scope: Scope, column: str, qs: list[float]
-    ) -> dict[datetime, list[float]]:
-        """Exact percentiles of `column` per UTC hour of a range `_hourly_applies` to (hour
-        start -> values; hours without a value absent)."""
+    ) -> dict[tuple[datetime], list[float]]:
+        """Exact percentiles of `column` per UTC hour of a range `_hourly_applies` to (the hour
+        start as the scan's key, naive UTC -> values; hours without a value absent)."""
         hists = self._kept_hour_histograms(scope, column)
         where, params = where_clause(scope)
         found = (
@@ -128,8 +128,8 @@ class HourlyQuantilesMixin:
         )
         if found is None:  # the calls changed between the passes: let DuckDB sort them
             rows = self._with_cursor(_sorted_per_hour, where, params, column, qs)
-            return {aware_utc(t): list(v) for t, v in rows}  # type: ignore[misc]
-        return {unit_start(h, "hour"): v for h, v in found.items()}
+            return {(t,): list(v) for t, v in rows}  # type: ignore[misc]
+        return {(unit_start(h, "hour").replace(tzinfo=None),): v for h, v in found.items()}
 
 
 def _sorted_per_hour(

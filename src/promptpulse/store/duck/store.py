@@ -42,6 +42,7 @@ from promptpulse.store.duck.cohorts import CohortsMixin
 from promptpulse.store.duck.costs import CostsMixin
 from promptpulse.store.duck.day_users import DayUsers, DayUsersMixin
 from promptpulse.store.duck.gate import QueryGate
+from promptpulse.store.duck.grouped_quantiles import GroupedQuantilesMixin
 from promptpulse.store.duck.histograms import DayHistograms, HistogramsMixin, HourHistograms
 from promptpulse.store.duck.hourly import HourlyQuantilesMixin
 from promptpulse.store.duck.ingest_share import IngestShare
@@ -92,19 +93,21 @@ def row_of(record: Record, groups: int, values: dict[str, Any]) -> AggRow:
 
 
 def _rows_without_scan(keys: list[tuple[str, str]], answers: dict[str, Any]) -> list[Record]:
-    """Nothing but percentiles answered beside the scan: the one row, or the hours with them."""
+    """Nothing but percentiles answered beside the scan: the one row, or the groups with them."""
     if not keys:
         return [{}]
-    hours = sorted({t for by_hour in answers.values() for t in by_hour})
-    return [{"t": t.replace(tzinfo=None)} for t in hours]
+    found = sorted(
+        {key for by_key in answers.values() for key in by_key},
+        key=lambda key: tuple((v is None, 0 if v is None else v) for v in key),
+    )
+    return [dict(zip((alias for alias, _ in keys), key, strict=True)) for key in found]
 
 
-def _percentiles_of(record: Record, column: str, keyed: bool, answers: dict[str, Any]) -> Any:
-    """A row's percentiles of `column`: answered beside the scan (the range's, or per hour),
-    or by the scan's quantile_cont."""
-    if column not in answers:
-        return record[f"q_{column}"]
-    return answers[column].get(aware_utc(record["t"])) if keyed else answers[column]
+def _percentiles_of(record: Record, column: str, keys: list[tuple[str, str]], answers: Any) -> Any:
+    """A row's percentiles of `column`, answered beside the scan: the range's, or its group's."""
+    if not keys:
+        return answers[column]
+    return answers[column].get(tuple(record[alias] for alias, _ in keys))
 
 
 class DuckStore(
@@ -118,6 +121,7 @@ class DuckStore(
     MinutesMixin,
     HistogramsMixin,
     HourlyQuantilesMixin,
+    GroupedQuantilesMixin,
     DayUsersMixin,
 ):
     def __init__(
@@ -331,17 +335,14 @@ class DuckStore(
         group = " GROUP BY " + ", ".join(alias for alias, _ in keys) if keys else ""
         select = [f"{expr} AS {alias}" for alias, expr in keys]
         select += [f"{agg_sql(a)} AS a{aggs.index(a)}" for a in plain]
-        # Percentiles beside the scan: ungrouped, or per hour of an hourly series, by two
-        # passes (quantiles.py, hourly.py); other groupings by DuckDB's quantile_cont.
+        # Percentiles beside the scan, by two passes: ungrouped (quantiles.py), per hour of an
+        # hourly series (hourly.py), per group of any other grouping (grouped_quantiles.py).
         futures = (
             self._hourly_futures(scope, quantiles, keys)
+            or self._grouped_futures(scope, quantiles, keys, key_params)
             if keys
             else self._exact_quantiles(scope, quantiles)
         )
-        if keys and not futures:
-            for column, ms in quantiles.items():
-                qs = ", ".join(repr(m.q) for m in ms)
-                select.append(f'quantile_cont({value_sql(column)}, [{qs}]) AS "q_{column}"')
         sql = f"SELECT {', '.join(select) or 'count(*)'} FROM events WHERE {where}{group}"
         # Nothing but distinct counts and percentiles answered beside (the raw half of an exact
         # overview or series): the rows need no scan of their own.
@@ -362,7 +363,7 @@ class DuckStore(
             base = {a: py(record.get(f"a{i}")) for i, a in enumerate(aggs)}
             values = {m.name: m.value(base) for m in derived}
             for column, ms in quantiles.items():
-                found = _percentiles_of(record, column, bool(keys), answers)
+                found = _percentiles_of(record, column, keys, answers)
                 for i, m in enumerate(ms):
                     values[m.name] = None if found is None else py(found[i])
             rows.append(row_of(record, groups, values))
