@@ -18,6 +18,7 @@ from promptpulse.model import CATALOG, Filter, Scope
 from promptpulse.store import Store
 from promptpulse.store.duck import DuckStore, day_users
 from promptpulse.store.duck.sql import where_clause
+from promptpulse.store.duck.time_keys import time_key
 from tests.store.conftest import END, RAW_ONLY, T0, make_calls, write
 from tests.store.test_kept_histograms import columns, micros
 
@@ -74,7 +75,7 @@ def test_active_users_per_bucket(
         # The bitmaps answer by themselves: a fallback to the plain count would fail here.
         scope = SCOPES[1]
         where, params = where_clause(scope)
-        bucket = "date_trunc('hour', timestamp)"
+        bucket = time_key("hour")  # the expression the store's hourly series groups by
         got = store._users_per_bucket(
             scope, bucket, where, "n", "SELECT error('fell back')", params
         )

@@ -19,13 +19,9 @@ import orjson
 import sqlalchemy as sa
 
 from promptpulse.errors import StoreUnavailable
-from promptpulse.lazy import LazyModule
 from promptpulse.model import CHANNEL_SECRET_FIELDS
 
 SEALED = "enc:v1:"
-# Imported when a key is first used: cryptography costs ~6 MB of the idle server, and most run
-# without PROMPTPULSE_SECRET_KEY.
-fernet: Any = LazyModule("cryptography.fernet")
 
 
 class SecretBox:
@@ -33,9 +29,15 @@ class SecretBox:
     older ones still accepted for reading (rotation: see docs/security.md)."""
 
     def __init__(self, keys: list[str]) -> None:
-        self.fernet = (
-            fernet.MultiFernet([fernet.Fernet(k.encode()) for k in keys]) if keys else None
-        )
+        self.fernet: Any = None
+        self.invalid: type[Exception] = Exception  # never raised without a key
+        if keys:
+            # Imported only with a key: cryptography costs the idle server ~6 MB, and most
+            # servers run without PROMPTPULSE_SECRET_KEY.
+            from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+
+            self.fernet = MultiFernet([Fernet(k.encode()) for k in keys])
+            self.invalid = InvalidToken
         self.rotating = len(keys) > 1
 
     def reseal(self, spec: str) -> str:
@@ -52,7 +54,7 @@ class SecretBox:
             assert self.fernet is not None
             try:
                 token = self.fernet.rotate(value[len(SEALED) :].encode())
-            except fernet.InvalidToken:
+            except self.invalid:
                 raise StoreUnavailable(
                     "a channel secret cannot be decrypted with any configured key"
                 ) from None
@@ -85,7 +87,7 @@ class SecretBox:
             )
         try:
             return orjson.loads(self.fernet.decrypt(value[len(SEALED) :].encode()))
-        except fernet.InvalidToken:
+        except self.invalid:
             raise StoreUnavailable(
                 "a channel secret cannot be decrypted with PROMPTPULSE_SECRET_KEY "
                 "(a rotated key? list the old one in PROMPTPULSE_SECRET_KEY_OLD)"

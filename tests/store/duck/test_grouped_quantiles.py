@@ -10,6 +10,7 @@ import pyarrow as pa
 import pytest
 
 from promptpulse.store.duck.grouped_quantiles import exact_grouped_quantiles
+from promptpulse.store.duck.time_keys import time_key
 
 QS = [0.0, 0.01, 0.5, 0.9, 0.95, 0.99, 1.0]
 MODEL = [("g0", "model")]
@@ -64,7 +65,8 @@ def test_matches_numpy_per_group(shape: str) -> None:
         _check(got, _expected([(m,) for m in models], values))
 
 
-def test_two_keys_with_parameters_and_a_filter() -> None:
+@pytest.mark.parametrize("day", [time_key("day"), "date_trunc('day', timestamp)"])
+def test_two_keys_with_parameters_and_a_filter(day: str) -> None:
     """A daily series by a metadata key, as the store asks it: a time key, a group key whose
     expression takes a parameter, and a filter with its own."""
     rng = np.random.default_rng(7)
@@ -85,12 +87,12 @@ def test_two_keys_with_parameters_and_a_filter() -> None:
             }
         ),
     )
-    keys = [("t", "date_trunc('day', timestamp)"), ("g0", "json_extract_string(metadata, ?)")]
+    keys = [("t", day), ("g0", "json_extract_string(metadata, ?)")]
     got = exact_grouped_quantiles(con, keys, ["$.tier"], "project = ?", ["p1"], "v", QS)
     mask = projects == "p1"
-    day = [datetime(t.year, t.month, t.day) for t in times]
+    days = [datetime(t.year, t.month, t.day) for t in times]
     expected = _expected(
-        [(d, tier) for d, tier, m in zip(day, tiers, mask, strict=True) if m], values[mask]
+        [(d, tier) for d, tier, m in zip(days, tiers, mask, strict=True) if m], values[mask]
     )
     _check(got, expected)
 

@@ -31,6 +31,7 @@ from promptpulse.store.duck.histograms import (
 )
 from promptpulse.store.duck.kept import KeptSummary
 from promptpulse.store.duck.sql import Record, agg_sql, records, where_clause
+from promptpulse.store.duck.time_keys import grouped_bucket, time_key
 
 # Past this many distinct users (~150 bytes each in the codes, 4 per day seen) the calls are
 # counted instead.
@@ -226,9 +227,11 @@ class DayUsersMixin:
             f"coalesce(bit_count(bitstring_agg(c.code, 0, {codes.num_rows - 1})), 0) "
             "+ count(DISTINCT CASE WHEN c.code IS NULL THEN e.user_id END)"
         )
+        per_call, start = grouped_bucket(bucket, "e.t")
         bitmap = (
-            f"SELECT e.t, {count} AS {alias} FROM (SELECT {bucket} AS t, user_id FROM events "
-            f"WHERE {where}) e LEFT JOIN kept_user_codes c ON e.user_id = c.user_id GROUP BY e.t"
+            f"SELECT {start} AS t, {count} AS {alias} FROM (SELECT {per_call} AS t, user_id "
+            f"FROM events WHERE {where}) e LEFT JOIN kept_user_codes c ON e.user_id = c.user_id "
+            "GROUP BY e.t"
         )
         return self._with_cursor(_with_codes, codes, bitmap, params)  # type: ignore[no-any-return]
 
@@ -279,7 +282,7 @@ class DayUsersMixin:
 def _buckets(scope: Scope, bucket: str) -> int:
     """At most how many buckets of `bucket` (a `date_trunc` of the timestamp) the range has."""
     for unit, step in INTERVALS.items():
-        if bucket == f"date_trunc('{unit}', timestamp)":
+        if bucket == time_key(unit):
             return (scope.end - scope.start) // (step or SHORTEST_MONTH) + 2
     return 2**62  # not a time bucket of a series: never a bitmap
 

@@ -22,7 +22,9 @@ import numpy as np
 import pyarrow as pa
 
 from promptpulse.model import Metric, Scope
+from promptpulse.store.duck.quantiles import percentiles_of_rows, rows_of_ranks
 from promptpulse.store.duck.sql import where_clause
+from promptpulse.store.duck.time_keys import group_by_sql
 from promptpulse.store.values_sql import value_sql
 
 Key = tuple[Any, ...]  # a group's key values, in the order of `keys`
@@ -76,23 +78,13 @@ def exact_grouped_quantiles(
         gid = hist.column("gid").to_numpy()
         counts = hist.column("n").to_numpy().astype(np.int64)
         first = np.flatnonzero(np.r_[True, gid[1:] != gid[:-1]])  # each group's first row
-        rows = _rows_of_ranks(counts, first, qs)  # (ranks, row holding each, weights)
+        rows = rows_of_ranks(counts, first, qs)  # (ranks, row holding each, weights)
         wanted = np.unique(np.concatenate([rows[1], rows[3]]))
         values, starts = _values_of(cur, keys, hist, wanted, [*key_params, *params], where, column)
         group_keys = _keys_of(cur, keys, hist.take(pa.array(first)))
     finally:
         _end(cur)
-    through = np.cumsum(counts)
-    low_rank, low_row, high_rank, high_row, weight = rows
-    fetched = np.searchsorted(wanted, np.concatenate([low_row, high_row]))
-    order_stat = values[
-        starts[fetched]
-        + np.concatenate([low_rank, high_rank])
-        - (through - counts)[np.concatenate([low_row, high_row])]
-    ]
-    low, high = np.split(order_stat, 2)
-    result = low + weight * (high - low)  # per (percentile, group), percentile-major
-    per_group = result.reshape(len(qs), len(first)).T
+    per_group = percentiles_of_rows(rows, counts, len(first), wanted, values, starts)
     return {
         key: [float(v) for v in found] for key, found in zip(group_keys, per_group, strict=True)
     }
@@ -112,32 +104,9 @@ def _histograms(
     return cur.sql(
         f"SELECT *, dense_rank() OVER (ORDER BY {listed}) - 1 AS gid FROM ("
         f"SELECT {named}, floor({column}) AS b, count(*) AS n FROM events "
-        f"WHERE {where} AND {column} IS NOT NULL GROUP BY ALL) ORDER BY gid, b",
+        f"WHERE {where} AND {column} IS NOT NULL{group_by_sql(keys, 'b')}) ORDER BY gid, b",
         params=params,
     ).to_arrow_table()
-
-
-Ranks = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
-
-
-def _rows_of_ranks(counts: np.ndarray, first: np.ndarray, qs: Sequence[float]) -> Ranks:
-    """For every (percentile, group), percentile-major: the low and high global ranks it
-    interpolates between, the histogram row holding each, and the weight of the high one."""
-    through = np.cumsum(counts)
-    totals = np.add.reduceat(counts, first)
-    before = through[first] - counts[first]  # calls of the groups before each group
-    h = np.concatenate([(totals - 1) * q for q in qs])
-    low = np.floor(h).astype(np.int64)
-    high = np.minimum(low + 1, np.tile(totals, len(qs)) - 1)
-    base = np.tile(before, len(qs))
-    low_rank, high_rank = base + low, base + high
-    return (
-        low_rank,
-        np.searchsorted(through, low_rank, side="right"),
-        high_rank,
-        np.searchsorted(through, high_rank, side="right"),
-        h - low,
-    )
 
 
 def _values_of(

@@ -151,6 +151,7 @@ def _by_day(
         days, buckets = days[starts], buckets[starts]
     else:
         counts = np.asarray(counts, np.int64)[order]
+    buckets, counts = _narrow(buckets), _narrow(counts)
     edges = np.flatnonzero(np.diff(days)) + 1
     return {
         int(d[0]): [(b, n)]
@@ -159,6 +160,15 @@ def _by_day(
         )
         if len(d)
     }
+
+
+def _narrow(values: np.ndarray) -> np.ndarray:
+    """Whole numbers as 4-byte integers where they fit: the kept hour histograms of 10 M calls
+    hold 2.4 M (bucket, count) pairs, 37 MB in 8-byte numbers and 18 MB so (readers widen them
+    as numpy mixes them with others)."""
+    if len(values) and values.min() >= -(2**31) and values.max() < 2**31:
+        return values.astype(np.int32)  # buckets are floor()s: whole already
+    return values
 
 
 def _counts(

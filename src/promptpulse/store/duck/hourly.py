@@ -24,6 +24,7 @@ from promptpulse.model import Metric, Scope
 from promptpulse.store.duck.histograms import HOUR_NUMBER_SQL, day_span, unit_start
 from promptpulse.store.duck.quantiles import Histogram, Wanted, interpolate, rank_plan
 from promptpulse.store.duck.sql import where_clause
+from promptpulse.store.duck.time_keys import time_key
 from promptpulse.store.rollup_plan import QUANTILE_COLUMNS
 
 BUCKET_BITS = 32  # the packed key: hour number << 32 | floor(value), for 0 <= value < 2^32
@@ -85,7 +86,7 @@ def exact_hourly_quantiles(
     return out
 
 
-HOUR_KEY = [("t", "date_trunc('hour', timestamp)")]  # the keys of an hourly series
+HOUR_KEY = [("t", time_key("hour"))]  # the keys of an hourly series
 
 
 class HourlyQuantilesMixin:

@@ -3,6 +3,7 @@ histogram selection instead of a sort of the whole column."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -82,10 +83,12 @@ def rank_plan(counts: np.ndarray, qs: Sequence[float]) -> tuple[np.ndarray, Want
     wanted: Wanted = []
     for q in qs:
         h = (total - 1) * q
-        low = int(np.floor(h))
+        low = math.floor(h)
         wanted.append((low, min(low + 1, total - 1), h - low))
-    ranks = {r for lo, hi, _ in wanted for r in (lo, hi)}
-    return through, wanted, {r: int(np.searchsorted(through, r, side="right")) for r in ranks}
+    ranks = sorted({r for lo, hi, _ in wanted for r in (lo, hi)})
+    # One search for all the ranks: an hourly series makes this plan for each of its hours.
+    rows = np.searchsorted(through, ranks, side="right").tolist()
+    return through, wanted, dict(zip(ranks, rows, strict=True))
 
 
 def interpolate(order_stat: dict[int, float], wanted: Wanted) -> list[float]:
@@ -94,3 +97,47 @@ def interpolate(order_stat: dict[int, float], wanted: Wanted) -> list[float]:
         order_stat[lo] + w * (order_stat[hi] - order_stat[lo]) if w else order_stat[lo]
         for lo, hi, w in wanted
     ]
+
+
+Ranks = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+
+def rows_of_ranks(counts: np.ndarray, first: np.ndarray, qs: Sequence[float]) -> Ranks:
+    """`rank_plan` for many histograms at once, laid end to end (`counts`; `first`: the row
+    each one starts at), in numpy steps instead of a loop per histogram. For every
+    (percentile, histogram), percentile-major: the low and high ranks it interpolates between
+    (counted over all the rows), the row holding each, and the weight of the high one."""
+    through = np.cumsum(counts)
+    totals = np.add.reduceat(counts, first)
+    before = through[first] - counts[first]  # calls of the groups before each group
+    h = np.concatenate([(totals - 1) * q for q in qs])
+    low = np.floor(h).astype(np.int64)
+    high = np.minimum(low + 1, np.tile(totals, len(qs)) - 1)
+    base = np.tile(before, len(qs))
+    low_rank, high_rank = base + low, base + high
+    return (
+        low_rank,
+        np.searchsorted(through, low_rank, side="right"),
+        high_rank,
+        np.searchsorted(through, high_rank, side="right"),
+        h - low,
+    )
+
+
+def percentiles_of_rows(
+    ranks: Ranks,
+    counts: np.ndarray,
+    histograms: int,
+    wanted: np.ndarray,
+    values: np.ndarray,
+    starts: np.ndarray,
+) -> np.ndarray:
+    """The percentiles of each of `histograms` laid end to end (`rows_of_ranks`): one row per
+    histogram, one column per percentile. Pass 2 gave `values`: those of the `wanted` rows
+    (ascending), sorted within each, row `wanted[i]`'s starting at `starts[i]`."""
+    low_rank, low_row, high_rank, high_row, weight = ranks
+    rows = np.concatenate([low_row, high_row])
+    before = (np.cumsum(counts) - counts)[rows]  # values in the rows before each one
+    at = starts[np.searchsorted(wanted, rows)] + np.concatenate([low_rank, high_rank]) - before
+    low, high = np.split(values[at], 2)
+    return (low + weight * (high - low)).reshape(-1, histograms).T

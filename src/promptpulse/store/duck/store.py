@@ -64,6 +64,7 @@ from promptpulse.store.duck.sql import (
     where_clause,
 )
 from promptpulse.store.duck.terms import TermsMixin
+from promptpulse.store.duck.time_keys import group_by_sql, time_key
 from promptpulse.store.duck.users import UsersMixin
 from promptpulse.store.duck.versions import FirstCalls, VersionsMixin
 from promptpulse.store.duck.writer import DuckWriter, release_cache
@@ -77,7 +78,7 @@ def group_keys(
     `exprs`: the groups' expressions when not the plain ones (metadata_keys)."""
     keys: list[tuple[str, str]] = []
     if interval:
-        keys.append(("t", f"date_trunc('{interval}', timestamp)"))
+        keys.append(("t", time_key(interval)))
     exprs = exprs or [dimension_sql(d) for d in group_by]
     keys.extend((f"g{i}", expr) for i, expr in enumerate(exprs))
     return keys
@@ -127,7 +128,7 @@ class DuckStore(
     def __init__(
         self,
         path: Path,
-        memory_limit: str = "400MB",
+        memory_limit: str = "128MB",
         threads: int | None = None,
         query_timeout_s: float = 30.0,
         rollup_min_calls: int = 1_000_000,
@@ -332,7 +333,7 @@ class DuckStore(
         # the pieces are independent scans: run them side by side on their own cursors.
         plain = [a for a in aggs if a.op is not Op.DISTINCT]
         where, params = where_clause(scope)
-        group = " GROUP BY " + ", ".join(alias for alias, _ in keys) if keys else ""
+        group = group_by_sql(keys)
         select = [f"{expr} AS {alias}" for alias, expr in keys]
         select += [f"{agg_sql(a)} AS a{aggs.index(a)}" for a in plain]
         # Percentiles beside the scan, by two passes: ungrouped (quantiles.py), per hour of an
@@ -404,7 +405,7 @@ class DuckStore(
         where, params = where_clause(scope)
         sql = (
             f"SELECT {outer_keys + ', ' if keys else ''}max(c) AS peak FROM ("
-            f"SELECT {inner}, count(*) AS c FROM events WHERE {where} GROUP BY ALL)"
+            f"SELECT {inner}, count(*) AS c FROM events WHERE {where}{group_by_sql(keys, 'm')})"
             + (f" GROUP BY {outer_keys}" if keys else "")
         )
         return [

@@ -87,13 +87,14 @@ class TermsMixin:
         """Each term summed over the calls of each group (and bucket), by its key; always from
         raw calls (conditions are not in rollups)."""
         from promptpulse.store.duck.store import group_keys, row_of  # one definition of keys
+        from promptpulse.store.duck.time_keys import group_by_sql
 
         keys = group_keys(group_by, interval)
         exprs, params, join, join_params = term_sql(terms, scope)
         where, where_params = where_clause(scope)
         select = [f"{expr} AS {alias}" for alias, expr in keys]
         select += [f"sum({e}) AS v{i}" for i, e in enumerate(exprs)]
-        group = " GROUP BY " + ", ".join(alias for alias, _ in keys) if keys else ""
+        group = group_by_sql(keys)
         sql = f"SELECT {', '.join(select)} FROM events{join} WHERE {where}{group}"
         rows = []
         for record in self._records(sql, [*params, *join_params, *where_params]):
