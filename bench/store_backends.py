@@ -204,7 +204,7 @@ def main() -> None:
     parser.add_argument("--backends", default="duckdb,chdb", help="which, in this order")
     parser.add_argument("--seed-sql", action="store_true", help="seed in SQL (10 M / 100 M)")
     parser.add_argument("--existing", type=Path, help="a seeded DuckDB data dir: queries only")
-    parser.add_argument("--memory-limit", default="128MB", help="DuckDB's, with --existing")
+    parser.add_argument("--memory-limit", default="400MB", help="DuckDB's, with --existing")
     parser.add_argument("--skip", default="", help="with --existing: e.g. hourly_exact_ms")
     args = parser.parse_args()
     if args.existing:

@@ -48,10 +48,10 @@ class Settings(BaseSettings):
         10.0, description="Seconds to connect to a ClickHouse server."
     )
     duckdb_memory_limit: str = Field(
-        "128MB",
+        "400MB",
         description="DuckDB memory_limit: its cache and its queries' working memory (the process "
-        "uses ~250-350 MB more at 10 M calls). Exact percentiles need little of it; raise it for "
-        "faster queries over stores much larger than that.",
+        "uses ~230 MB more at 10 M calls). 128MB keeps a 10 M-call server's peak under 500 MB, "
+        "its dashboards' queries ~10-25 % slower (docs/performance.md).",
     )
     duckdb_threads: int | None = Field(None, description="DuckDB threads (default: all cores).")
     duckdb_checkpoint_threshold: str = Field(

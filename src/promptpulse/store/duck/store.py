@@ -128,7 +128,7 @@ class DuckStore(
     def __init__(
         self,
         path: Path,
-        memory_limit: str = "128MB",
+        memory_limit: str = "400MB",
         threads: int | None = None,
         query_timeout_s: float = 30.0,
         rollup_min_calls: int = 1_000_000,
