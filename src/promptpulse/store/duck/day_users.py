@@ -280,7 +280,7 @@ class DayUsersMixin:
 
 
 def _buckets(scope: Scope, bucket: str) -> int:
-    """At most how many buckets of `bucket` (a `date_trunc` of the timestamp) the range has."""
+    """At most how many buckets of `bucket` (a series' time key, `time_key`) the range has."""
     for unit, step in INTERVALS.items():
         if bucket == time_key(unit):
             return (scope.end - scope.start) // (step or SHORTEST_MONTH) + 2
