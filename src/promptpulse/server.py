@@ -43,8 +43,9 @@ def return_large_buffers() -> bool:
     By default glibc raises that size to the largest block freed so far (up to 32 MB), and from
     then on keeps such blocks in its heaps for reuse: a query's arrays (a fetched column, a
     histogram, a sort's order) stay resident after it, and the next query's come on top. Fixed
-    at 1 MB, the server's peak under the 10 M-call queries of bench.query fell from 517 to
-    483 MB (docs/performance.md). False where there is no glibc (musl, macOS): nothing done."""
+    at 1 MB, the server's peak under the 10 M-call queries of bench.query fell from 648-662 to
+    614-616 MB (517-526 to 483-489 with a 128 MB DuckDB limit; docs/performance.md). False
+    where there is no glibc (musl, macOS): nothing done."""
     name = ctypes.util.find_library("c")
     try:
         mallopt = ctypes.CDLL(name).mallopt

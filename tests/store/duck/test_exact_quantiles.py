@@ -19,7 +19,7 @@ def _table(con: duckdb.DuckDBPyConnection, x: np.ndarray) -> None:
     )
 
 
-def _sample(rng: np.random.Generator, shape: str, n: int) -> np.ndarray:
+def sample(rng: np.random.Generator, shape: str, n: int) -> np.ndarray:
     if shape == "lognormal":
         return rng.lognormal(6, 1.2, n)
     if shape == "ties":
@@ -30,6 +30,8 @@ def _sample(rng: np.random.Generator, shape: str, n: int) -> np.ndarray:
         return np.round(rng.exponential(300, n), 2)
     if shape == "huge":
         return rng.uniform(0, 1, n) * 1e17  # beyond 2**52: the equality fetch path
+    if shape == "negative":
+        return rng.normal(0, 50, n)
     return rng.uniform(0, 100, n)
 
 
@@ -39,7 +41,7 @@ def test_matches_numpy(shape: str) -> None:
     con = duckdb.connect()
     for _ in range(25):
         n = 1 if shape == "one" else int(rng.integers(2, 4000))
-        x = _sample(rng, shape, n)
+        x = sample(rng, shape, n)
         _table(con, x)
         got = exact_quantiles(con, "TRUE", [], "v", QS)
         assert got == pytest.approx(np.percentile(x, [q * 100 for q in QS]), rel=1e-12, abs=0)

@@ -11,6 +11,7 @@ import pytest
 
 from promptpulse.store.duck.grouped_quantiles import exact_grouped_quantiles
 from promptpulse.store.duck.time_keys import time_key
+from tests.store.duck.test_exact_quantiles import sample  # the same shapes of values
 
 QS = [0.0, 0.01, 0.5, 0.9, 0.95, 0.99, 1.0]
 MODEL = [("g0", "model")]
@@ -39,25 +40,13 @@ def _check(got: dict, expected: dict) -> None:
         assert got[key] == pytest.approx(found, rel=1e-12, abs=0), key
 
 
-def _sample(rng: np.random.Generator, shape: str, n: int) -> np.ndarray:
-    if shape == "lognormal":
-        return rng.lognormal(6, 1.2, n)
-    if shape == "ties":
-        return rng.integers(0, 4, n).astype(float)
-    if shape == "sub-unit":
-        return rng.uniform(0, 1, n)  # every value of a group in one bucket
-    if shape == "negative":
-        return rng.normal(0, 50, n)
-    return rng.uniform(0, 1, n) * 1e17  # past 2**53: every value is its own bucket
-
-
 @pytest.mark.parametrize("shape", ["lognormal", "ties", "sub-unit", "negative", "huge"])
 def test_matches_numpy_per_group(shape: str) -> None:
     rng = np.random.default_rng(sum(map(ord, shape)))
     con = duckdb.connect()
     for _ in range(10):
         n = int(rng.integers(1, 3000))
-        values = _sample(rng, shape, n)
+        values = sample(rng, shape, n)
         values[rng.random(n) < 0.1] = np.nan  # calls without the value
         models = rng.choice(["a", "b", "c", "d", None], n, p=[0.5, 0.3, 0.1, 0.05, 0.05])
         _events(con, pa.table({"model": pa.array(models), "v": pa.array(values, from_pandas=True)}))

@@ -70,24 +70,30 @@ def exact_grouped_quantiles(
     """Group key -> the percentiles `qs` of `column` (numpy's linear definition) among the calls
     of the group matching `where`. `keys`: (alias, expression) of the groups, as in the scan
     beside; `key_params`: their parameters. Groups without a value of `column` are absent."""
+    all_params = [*key_params, *params]
     cur.execute("BEGIN TRANSACTION")
     try:
-        hist = _histograms(cur, keys, [*key_params, *params], where, column)
+        hist = _histograms(cur, keys, all_params, where, column)
         if hist.num_rows == 0:
             return {}
         gid = hist.column("gid").to_numpy()
         counts = hist.column("n").to_numpy().astype(np.int64)
         first = np.flatnonzero(np.r_[True, gid[1:] != gid[:-1]])  # each group's first row
-        rows = rows_of_ranks(counts, first, qs)  # (ranks, row holding each, weights)
-        wanted = np.unique(np.concatenate([rows[1], rows[3]]))
-        values, starts = _values_of(cur, keys, hist, wanted, [*key_params, *params], where, column)
+        ranks = rows_of_ranks(counts, first, qs)
+        wanted = ranks.rows()
+        values, starts = _values_of(cur, keys, hist, counts, wanted, all_params, where, column)
         group_keys = _keys_of(cur, keys, hist.take(pa.array(first)))
     finally:
         _end(cur)
-    per_group = percentiles_of_rows(rows, counts, len(first), wanted, values, starts)
+    per_group = percentiles_of_rows(ranks, counts, len(first), wanted, values, starts)
     return {
         key: [float(v) for v in found] for key, found in zip(group_keys, per_group, strict=True)
     }
+
+
+def _named(keys: list[tuple[str, str]]) -> str:
+    """The keys as a SELECT list: `expression AS alias`, ..."""
+    return ", ".join(f"{expr} AS {alias}" for alias, expr in keys)
 
 
 def _histograms(
@@ -99,11 +105,10 @@ def _histograms(
 ) -> pa.Table:
     """Pass 1: calls per (group, `floor(value)`), ordered by a dense group number `gid` and then
     by the bucket (a monotone map: ranks stay in bucket order)."""
-    named = ", ".join(f"{expr} AS {alias}" for alias, expr in keys)
     listed = ", ".join(alias for alias, _ in keys)
     return cur.sql(
         f"SELECT *, dense_rank() OVER (ORDER BY {listed}) - 1 AS gid FROM ("
-        f"SELECT {named}, floor({column}) AS b, count(*) AS n FROM events "
+        f"SELECT {_named(keys)}, floor({column}) AS b, count(*) AS n FROM events "
         f"WHERE {where} AND {column} IS NOT NULL{group_by_sql(keys, 'b')}) ORDER BY gid, b",
         params=params,
     ).to_arrow_table()
@@ -113,24 +118,24 @@ def _values_of(
     cur: duckdb.DuckDBPyConnection,
     keys: list[tuple[str, str]],
     hist: pa.Table,
+    counts: np.ndarray,
     wanted: np.ndarray,
     params: list[Any],
     where: str,
     column: str,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Pass 2: the values of the histogram rows `wanted` (sorted), sorted within each row, and
-    where each row's values start."""
+    """Pass 2: the values of the histogram rows `wanted` (sorted; `counts`: each row's calls),
+    sorted within each row, and where each row's values start."""
     pairs = hist.take(pa.array(wanted)).drop_columns(["n", "gid"])
     pairs = pairs.append_column("w", pa.array(np.arange(len(wanted), dtype=np.int64)))
     b = hist.column("b").to_numpy()[wanted]
-    named = ", ".join(f"{expr} AS {alias}" for alias, expr in keys)
     same = " AND ".join(f"s.{alias} IS NOT DISTINCT FROM p.{alias}" for alias, _ in keys)
     cur.register("wanted_group_buckets", pairs)
     try:
         # The range of every wanted bucket first: DuckDB checks it inside its scan, so few calls
         # reach the join (a p95 lets ~1 % through).
         fetched = cur.execute(
-            f"SELECT p.w AS w, s.v AS v FROM (SELECT {named}, floor({column}) AS b, "
+            f"SELECT p.w AS w, s.v AS v FROM (SELECT {_named(keys)}, floor({column}) AS b, "
             f"{column} AS v FROM events WHERE {where} AND {column} >= ? AND {column} < ?) s "
             f"JOIN wanted_group_buckets p ON {same} AND s.b = p.b",
             [*params, float(b.min()), _above(float(b.max()))],
@@ -141,8 +146,7 @@ def _values_of(
     v = np.asarray(fetched["v"], dtype=np.float64)
     order = np.lexsort((v, w))
     starts = np.searchsorted(w[order], np.arange(len(wanted) + 1))
-    expected = hist.column("n").to_numpy()[wanted]
-    if not np.array_equal(np.diff(starts), expected):  # one snapshot: cannot happen
+    if not np.array_equal(np.diff(starts), counts[wanted]):  # one snapshot: cannot happen
         raise RuntimeError("the two passes of an exact percentile counted different calls")
     return v[order], starts[:-1]
 

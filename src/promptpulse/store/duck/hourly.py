@@ -21,6 +21,7 @@ import numpy as np
 import pyarrow as pa
 
 from promptpulse.model import Metric, Scope
+from promptpulse.store.duck.grouped_quantiles import exact_grouped_quantiles
 from promptpulse.store.duck.histograms import HOUR_NUMBER_SQL, day_span, unit_start
 from promptpulse.store.duck.quantiles import Histogram, Wanted, interpolate, rank_plan
 from promptpulse.store.duck.sql import where_clause
@@ -40,7 +41,8 @@ def exact_hourly_quantiles(
 ) -> dict[int, list[float]] | None:
     """hour number -> the percentiles `qs` of `column` in that hour, for every hour of `hists`
     (pass 1). None when pass 1 does not match the calls any more (they changed between the two
-    passes) or a bucket cannot be packed: the caller then asks DuckDB's `quantile_cont`."""
+    passes) or a bucket cannot be packed: the caller then does both passes again per hour as any
+    other grouping (grouped_quantiles.py)."""
     plans: dict[int, tuple[np.ndarray, Wanted, dict[int, int]]] = {}
     keys: list[int] = []
     for hour, (buckets, counts) in hists.items():
@@ -98,7 +100,7 @@ class HourlyQuantilesMixin:
         self, scope: Scope, quantiles: dict[str, list[Metric]], keys: list[tuple[str, str]]
     ) -> dict[str, Future[dict[tuple[datetime], list[float]]]]:
         """The percentiles of an hourly series (`keys`), column by column on the query pool;
-        none when they are not kept for it (the caller's quantile_cont answers)."""
+        none when they are not kept for it (the caller's grouped two passes answer)."""
         if keys != HOUR_KEY or not self._hourly_applies(scope, list(quantiles)):
             return {}
         return {
@@ -127,18 +129,8 @@ class HourlyQuantilesMixin:
             if hists is None
             else self._with_cursor(exact_hourly_quantiles, where, params, column, qs, hists)
         )
-        if found is None:  # the calls changed between the passes: let DuckDB sort them
-            rows = self._with_cursor(_sorted_per_hour, where, params, column, qs)
-            return {(t,): list(v) for t, v in rows}  # type: ignore[misc]
+        if found is None:  # the calls changed since pass 1: both passes again, in one snapshot
+            return self._with_cursor(  # type: ignore[no-any-return]
+                exact_grouped_quantiles, HOUR_KEY, [], where, params, column, qs
+            )
         return {(unit_start(h, "hour").replace(tzinfo=None),): v for h, v in found.items()}
-
-
-def _sorted_per_hour(
-    cur: duckdb.DuckDBPyConnection, where: str, params: list[Any], column: str, qs: list[float]
-) -> list[tuple[datetime, list[float]]]:
-    listed = ", ".join(repr(q) for q in qs)
-    return cur.execute(  # type: ignore[no-any-return]
-        f"SELECT date_trunc('hour', timestamp) AS t, quantile_cont({column}, [{listed}]) "
-        f"FROM events WHERE {where} AND {column} IS NOT NULL GROUP BY t",
-        params,
-    ).fetchall()

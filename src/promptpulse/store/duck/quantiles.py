@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import duckdb
 import numpy as np
@@ -99,14 +99,24 @@ def interpolate(order_stat: dict[int, float], wanted: Wanted) -> list[float]:
     ]
 
 
-Ranks = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+class Ranks(NamedTuple):
+    """What `rows_of_ranks` plans, per (percentile, histogram), percentile-major."""
+
+    through: np.ndarray  # calls in rows 0..i, over all the histograms laid end to end
+    low_rank: np.ndarray  # the ranks each percentile interpolates between, counted over all rows
+    low_row: np.ndarray  # the row holding each
+    high_rank: np.ndarray
+    high_row: np.ndarray
+    weight: np.ndarray  # of the high one
+
+    def rows(self) -> np.ndarray:
+        """The rows pass 2 must fetch, ascending."""
+        return np.unique(np.concatenate([self.low_row, self.high_row]))
 
 
 def rows_of_ranks(counts: np.ndarray, first: np.ndarray, qs: Sequence[float]) -> Ranks:
     """`rank_plan` for many histograms at once, laid end to end (`counts`; `first`: the row
-    each one starts at), in numpy steps instead of a loop per histogram. For every
-    (percentile, histogram), percentile-major: the low and high ranks it interpolates between
-    (counted over all the rows), the row holding each, and the weight of the high one."""
+    each one starts at), in numpy steps instead of a loop per histogram."""
     through = np.cumsum(counts)
     totals = np.add.reduceat(counts, first)
     before = through[first] - counts[first]  # calls of the groups before each group
@@ -115,7 +125,8 @@ def rows_of_ranks(counts: np.ndarray, first: np.ndarray, qs: Sequence[float]) ->
     high = np.minimum(low + 1, np.tile(totals, len(qs)) - 1)
     base = np.tile(before, len(qs))
     low_rank, high_rank = base + low, base + high
-    return (
+    return Ranks(
+        through,
         low_rank,
         np.searchsorted(through, low_rank, side="right"),
         high_rank,
@@ -135,9 +146,8 @@ def percentiles_of_rows(
     """The percentiles of each of `histograms` laid end to end (`rows_of_ranks`): one row per
     histogram, one column per percentile. Pass 2 gave `values`: those of the `wanted` rows
     (ascending), sorted within each, row `wanted[i]`'s starting at `starts[i]`."""
-    low_rank, low_row, high_rank, high_row, weight = ranks
-    rows = np.concatenate([low_row, high_row])
-    before = (np.cumsum(counts) - counts)[rows]  # values in the rows before each one
-    at = starts[np.searchsorted(wanted, rows)] + np.concatenate([low_rank, high_rank]) - before
-    low, high = np.split(values[at], 2)
-    return (low + weight * (high - low)).reshape(-1, histograms).T
+    rows = np.concatenate([ranks.low_row, ranks.high_row])
+    before = (ranks.through - counts)[rows]  # values in the rows before each one
+    at = starts[np.searchsorted(wanted, rows)] + np.concatenate([ranks.low_rank, ranks.high_rank])
+    low, high = np.split(values[at - before], 2)
+    return (low + ranks.weight * (high - low)).reshape(-1, histograms).T

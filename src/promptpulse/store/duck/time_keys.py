@@ -10,9 +10,10 @@ TIMESTAMP as date_trunc's, made once per group from the number.
 
 from __future__ import annotations
 
-from promptpulse.store.duck.histograms import unit_number_sql
+from promptpulse.store.duck.histograms import DAY_US, HOUR_US, unit_number_sql
+from promptpulse.store.duck.minutes import MINUTE_US
 
-UNIT_US = {"minute": 60_000_000, "hour": 3_600_000_000, "day": 86_400_000_000}
+UNIT_US = {"minute": MINUTE_US, "hour": HOUR_US, "day": DAY_US}
 NUMBER_SQL = {unit: unit_number_sql(us) for unit, us in UNIT_US.items()}
 
 
