@@ -192,7 +192,7 @@ def check_kept(store: Store, scope: Scope) -> None:
             where, params = where_clause(part)
             raw = store._with_cursor(histogram, where, params, column)
             assert np.array_equal(buckets, raw[0]) and np.array_equal(counts, raw[1]), part
-        if per_hour:  # pass 2 answers itself (a mismatch would hide behind quantile_cont)
+        if per_hour:  # pass 2 answers itself (a mismatch would hide behind the grouped fallback)
             where, params = where_clause(scope)
             got = store._with_cursor(exact_hourly_quantiles, where, params, column, [0.5], per_hour)
             assert got is not None and set(got) == set(per_hour), scope
