@@ -12,7 +12,7 @@ import pyarrow as pa
 import pytest
 
 from promptpulse.model import CATALOG, Dimension, Scope
-from promptpulse.store.duck import DuckStore
+from promptpulse.store.duck import DuckStore, grouped_quantiles
 from promptpulse.store.duck import metadata_keys as mk
 from promptpulse.store.duck.sql import where_clause
 from tests.rollups.helpers import random_calls, write_direct
@@ -68,10 +68,21 @@ def _expected(calls: pa.Table, key: str) -> dict[str | None, dict[str, float]]:
     }
 
 
+@pytest.mark.parametrize("in_scan", [True, False], ids=["quantile-in-scan", "two-passes"])
 @pytest.mark.parametrize("unique", [False, True], ids=["few-texts", "unique-texts"])
-def test_metadata_groups_match_json(tmp_path: Path, unique: bool) -> None:
+def test_metadata_groups_match_json(
+    tmp_path: Path, unique: bool, in_scan: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both ways of a grouped percentile: in the scan (a small store) and the two passes."""
+    if not in_scan:
+        monkeypatch.setattr(grouped_quantiles, "SORT_IN_SCAN", -1)
     store, calls = _store(tmp_path, unique)
     try:
+        p95 = {"latency_ms": [CATALOG["latency_p95_ms"]]}
+        beside = store._grouped_futures(SCOPE, p95, [("g0", "model")], [])
+        assert bool(beside) is not in_scan  # the way this case means to test is the one taken
+        for answer in beside.values():
+            answer.result()
         where, params = where_clause(SCOPE)
         with store._cursor() as cur:
             lookup = mk.lookup_keys(cur, [Dimension("metadata.tier")], where, params)

@@ -42,7 +42,7 @@ from promptpulse.store.duck.cohorts import CohortsMixin
 from promptpulse.store.duck.costs import CostsMixin
 from promptpulse.store.duck.day_users import DayUsers, DayUsersMixin
 from promptpulse.store.duck.gate import QueryGate
-from promptpulse.store.duck.grouped_quantiles import GroupedQuantilesMixin
+from promptpulse.store.duck.grouped_quantiles import GroupedQuantilesMixin, in_scan_sql
 from promptpulse.store.duck.histograms import DayHistograms, HistogramsMixin, HourHistograms
 from promptpulse.store.duck.hourly import HourlyQuantilesMixin
 from promptpulse.store.duck.ingest_share import IngestShare
@@ -105,7 +105,10 @@ def _rows_without_scan(keys: list[tuple[str, str]], answers: dict[str, Any]) -> 
 
 
 def _percentiles_of(record: Record, column: str, keys: list[tuple[str, str]], answers: Any) -> Any:
-    """A row's percentiles of `column`, answered beside the scan: the range's, or its group's."""
+    """A row's percentiles of `column`: answered beside the scan (the range's, or its group's),
+    or by the scan itself (a small store: grouped_quantiles.in_scan_sql)."""
+    if column not in answers:
+        return record[f"q_{column}"]
     if not keys:
         return answers[column]
     return answers[column].get(tuple(record[alias] for alias, _ in keys))
@@ -320,8 +323,8 @@ class DuckStore(
         groups: int,
         key_params: Sequence[Any] = (),
     ) -> list[AggRow]:
-        """One scan computes every base aggregate once; percentiles exact (grouped: DuckDB's
-        quantile_cont; ungrouped: `exact_quantiles`). `keys`: (alias, expression) of the time
+        """One scan computes every base aggregate once; percentiles exact, beside it by two
+        passes or in it (a small store's grouped ones). `keys`: (alias, expression) of the time
         bucket `t` and the groups `g0`...; `key_params`: parameters of the key expressions."""
         derived = [m for m in metrics if m.kind is Kind.AGGREGATE]
         aggs = base_aggregates(derived)
@@ -337,13 +340,16 @@ class DuckStore(
         select = [f"{expr} AS {alias}" for alias, expr in keys]
         select += [f"{agg_sql(a)} AS a{aggs.index(a)}" for a in plain]
         # Percentiles beside the scan, by two passes: ungrouped (quantiles.py), per hour of an
-        # hourly series (hourly.py), per group of any other grouping (grouped_quantiles.py).
+        # hourly series (hourly.py), per group of any other grouping (grouped_quantiles.py); in
+        # the scan itself for a grouping in a small store.
         futures = (
             self._hourly_futures(scope, quantiles, keys)
             or self._grouped_futures(scope, quantiles, keys, key_params)
             if keys
             else self._exact_quantiles(scope, quantiles)
         )
+        if keys and not futures:
+            select += [in_scan_sql(column, [m.q for m in ms]) for column, ms in quantiles.items()]
         sql = f"SELECT {', '.join(select) or 'count(*)'} FROM events WHERE {where}{group}"
         # Nothing but distinct counts and percentiles answered beside (the raw half of an exact
         # overview or series): the rows need no scan of their own.
