@@ -1,5 +1,6 @@
 """Exact percentiles of every group of a grouped query at once (a breakdown, a daily series, a
-series by a dimension), by the two-pass selection of quantiles.py done per group.
+series by a dimension), by the two-pass selection of quantiles.py done per group, when the groups
+are few.
 
 DuckDB's grouped `quantile_cont` keeps every value of every group until it sorts them: a
 breakdown of 10 M calls by model holds ~160 MB for latency and TTFT, and answers 503 once that
@@ -9,9 +10,12 @@ that hold the ranks each percentile needs. Pass 2 fetches the values of those (g
 pairs alone and picks the exact order statistics from them. Both passes read one snapshot (one
 transaction), so they count the same calls.
 
-A small store keeps DuckDB's `quantile_cont` in the scan itself: one query instead of five,
-where holding every value costs a few MB. Alert rounds ask many small grouped questions, and
-the two passes made them ~45 % slower.
+Pass 1 holds a row per (group, bucket): with many groups that is nearly a row per call (by user
+at 10 M calls: 2.3 s against 0.27 s for quantile_cont), and it is slower than the sort from ~12
+groups on (docs/performance.md). So the two passes answer only when a 1 % sample of the range
+shows at most FEW_GROUPS groups. Otherwise, and in a small store (where one query beats the two
+passes' five: alert rounds ask many small grouped questions), `quantile_cont` answers inside the
+scan itself (`in_scan_sql`).
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ Key = tuple[Any, ...]  # a group's key values, in the order of `keys`
 # Stored calls up to which a grouped percentile sorts every value in the scan (quantile_cont):
 # at most 8 MB a column, and its one query is faster than the two passes' five.
 SORT_IN_SCAN = 1_000_000
+FEW_GROUPS = 12  # groups in a 1 % sample up to which the two passes beat the sort
 
 
 class GroupedQuantilesMixin:
@@ -50,10 +55,10 @@ class GroupedQuantilesMixin:
         key_params: Sequence[Any],
     ) -> dict[str, Future[dict[Key, list[float]]]]:
         """The percentiles of a grouped scan (`keys`), column by column on the query pool; none
-        in a small store (the scan's own quantile_cont answers there: `in_scan_sql`)."""
-        if not quantiles or self._stored_calls() <= SORT_IN_SCAN:
-            return {}
+        in a small store or for many groups (the scan's own quantile_cont answers those)."""
         where, params = where_clause(scope)
+        if not quantiles or not self._few_groups(keys, key_params, where, params):
+            return {}
         return {
             column: self._submit(
                 self._with_cursor,
@@ -68,9 +73,22 @@ class GroupedQuantilesMixin:
             for column, ms in quantiles.items()
         }
 
-    def _stored_calls(self) -> int:
-        """Every stored call, counted from DuckDB's row groups (no scan)."""
-        return int(self._records("SELECT count(*) AS n FROM events", [])[0]["n"])
+    def _few_groups(
+        self, keys: list[tuple[str, str]], key_params: Sequence[Any], where: str, params: list[Any]
+    ) -> bool:
+        """Whether the two passes are the faster way: a store past SORT_IN_SCAN calls (counted
+        from DuckDB's row groups, no scan), and a range whose 1 % block sample (whole vectors
+        skipped: a few ms) shows at most FEW_GROUPS groups. A sample misses rare groups only,
+        and those add few rows to pass 1."""
+        stored = self._records("SELECT count(*) AS n FROM events", [])[0]["n"]
+        if stored <= SORT_IN_SCAN:
+            return False
+        sampled = self._records(
+            f"SELECT count(*) AS n FROM (SELECT DISTINCT {_named(keys)} FROM events "
+            f"TABLESAMPLE 1% (system) WHERE {where})",
+            [*key_params, *params],
+        )
+        return int(sampled[0]["n"]) <= FEW_GROUPS
 
 
 def in_scan_sql(column: str, qs: Sequence[float]) -> str:
@@ -78,6 +96,29 @@ def in_scan_sql(column: str, qs: Sequence[float]) -> str:
     a SELECT item of the grouped scan, named `q_<column>`."""
     listed = ", ".join(repr(float(q)) for q in qs)
     return f'quantile_cont({value_sql(column)}, [{listed}]) AS "q_{column}"'
+
+
+def rows_without_scan(keys: list[tuple[str, str]], answers: dict[str, Any]) -> list[dict[str, Any]]:
+    """Nothing but percentiles answered beside the scan: the one row, or the groups with them."""
+    if not keys:
+        return [{}]
+    found = sorted(
+        {key for by_key in answers.values() for key in by_key},
+        key=lambda key: tuple((v is None, 0 if v is None else v) for v in key),
+    )
+    return [dict(zip((alias for alias, _ in keys), key, strict=True)) for key in found]
+
+
+def percentiles_of(
+    record: dict[str, Any], column: str, keys: list[tuple[str, str]], answers: Any
+) -> Any:
+    """A row's percentiles of `column`: answered beside the scan (the range's, or its group's),
+    or by the scan itself (`in_scan_sql`)."""
+    if column not in answers:
+        return record[f"q_{column}"]
+    if not keys:
+        return answers[column]
+    return answers[column].get(tuple(record[alias] for alias, _ in keys))
 
 
 def exact_grouped_quantiles(

@@ -35,20 +35,27 @@ from promptpulse.model import (
 )
 from promptpulse.store import deadline
 from promptpulse.store.deadline import in_context
-from promptpulse.store.duck import metadata_keys, rollup_sql
+from promptpulse.store.duck import rollup_sql
 from promptpulse.store.duck.carry import CarryMixin
 from promptpulse.store.duck.checkpointer import Checkpointer, backstop
 from promptpulse.store.duck.cohorts import CohortsMixin
 from promptpulse.store.duck.costs import CostsMixin
 from promptpulse.store.duck.day_users import DayUsers, DayUsersMixin
 from promptpulse.store.duck.gate import QueryGate
-from promptpulse.store.duck.grouped_quantiles import GroupedQuantilesMixin, in_scan_sql
+from promptpulse.store.duck.grouped_quantiles import (
+    GroupedQuantilesMixin,
+    in_scan_sql,
+    percentiles_of,
+    rows_without_scan,
+)
 from promptpulse.store.duck.histograms import DayHistograms, HistogramsMixin, HourHistograms
 from promptpulse.store.duck.hourly import HourlyQuantilesMixin
 from promptpulse.store.duck.ingest_share import IngestShare
 from promptpulse.store.duck.kept import KeptSummary
 from promptpulse.store.duck.latest import LatestCalls
 from promptpulse.store.duck.lifecycle import LifecycleMixin
+from promptpulse.store.duck.metadata_keys import MetadataKeysMixin
+from promptpulse.store.duck.metadata_texts import MetadataTexts
 from promptpulse.store.duck.migrations import migrate
 from promptpulse.store.duck.minutes import MINUTE_NUMBER, MinuteCounts, MinutesMixin
 from promptpulse.store.duck.quantiles import exact_quantiles
@@ -93,27 +100,6 @@ def row_of(record: Record, groups: int, values: dict[str, Any]) -> AggRow:
     )
 
 
-def _rows_without_scan(keys: list[tuple[str, str]], answers: dict[str, Any]) -> list[Record]:
-    """Nothing but percentiles answered beside the scan: the one row, or the groups with them."""
-    if not keys:
-        return [{}]
-    found = sorted(
-        {key for by_key in answers.values() for key in by_key},
-        key=lambda key: tuple((v is None, 0 if v is None else v) for v in key),
-    )
-    return [dict(zip((alias for alias, _ in keys), key, strict=True)) for key in found]
-
-
-def _percentiles_of(record: Record, column: str, keys: list[tuple[str, str]], answers: Any) -> Any:
-    """A row's percentiles of `column`: answered beside the scan (the range's, or its group's),
-    or by the scan itself (a small store: grouped_quantiles.in_scan_sql)."""
-    if column not in answers:
-        return record[f"q_{column}"]
-    if not keys:
-        return answers[column]
-    return answers[column].get(tuple(record[alias] for alias, _ in keys))
-
-
 class DuckStore(
     CostsMixin,
     LifecycleMixin,
@@ -126,6 +112,7 @@ class DuckStore(
     HistogramsMixin,
     HourlyQuantilesMixin,
     GroupedQuantilesMixin,
+    MetadataKeysMixin,
     DayUsersMixin,
 ):
     def __init__(
@@ -168,6 +155,7 @@ class DuckStore(
         self._hour_histograms = HourHistograms()  # the same per hour, for hourly series
         self._day_users = DayUsers()  # the users of each project and day, for active users
         self._latest_calls = LatestCalls()  # the newest call per project: is a range's end open
+        self._metadata_texts = MetadataTexts()  # each project's metadata texts, for lookups
         migrate(self._con)
         with self._cursor() as cur:
             self._horizons = rollup_sql.horizons(cur)
@@ -251,6 +239,7 @@ class DuckStore(
             self._hour_histograms,
             self._day_users,
             self._latest_calls,
+            self._metadata_texts,
         )
 
     def all_key_hashes(self) -> np.ndarray:
@@ -283,12 +272,13 @@ class DuckStore(
         interval: str | None,
     ) -> list[AggRow]:
         if any(d.is_metadata for d in group_by):
-            where, params = where_clause(scope)
-            with self._cursor() as cur:
-                lookup = metadata_keys.lookup_keys(cur, group_by, where, params)
+            lookup = self._metadata_lookup(scope, group_by)
             if lookup is not None:
-                keys = group_keys(group_by, interval, lookup[0])
-                return self._aggregate_by(scope, metrics, keys, len(group_by), lookup[1])
+                keys = group_keys(group_by, interval, lookup.exprs)
+                groups = len(group_by)
+                return lookup.decoded(
+                    self._aggregate_by(scope, metrics, keys, groups, lookup.params)
+                )
         return self._aggregate_by(scope, metrics, group_keys(group_by, interval), len(group_by))
 
     def aggregate_by_hour_of_week(
@@ -360,7 +350,7 @@ class DuckStore(
         )
         side = self._distinct_side(scope, aggs, keys, (where, group), [*key_params, *params])
         answers = {column: f.result() for column, f in futures.items()}
-        raw = main.result() if main is not None else _rows_without_scan(keys, answers)
+        raw = main.result() if main is not None else rows_without_scan(keys, answers)
         if side is not None:
             by_key = {tuple(r[alias] for alias, _ in keys): r for r in side.result()}
             for r in raw:
@@ -370,7 +360,7 @@ class DuckStore(
             base = {a: py(record.get(f"a{i}")) for i, a in enumerate(aggs)}
             values = {m.name: m.value(base) for m in derived}
             for column, ms in quantiles.items():
-                found = _percentiles_of(record, column, keys, answers)
+                found = percentiles_of(record, column, keys, answers)
                 for i, m in enumerate(ms):
                     values[m.name] = None if found is None else py(found[i])
             rows.append(row_of(record, groups, values))
