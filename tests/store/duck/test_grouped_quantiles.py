@@ -9,6 +9,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
+from promptpulse.store.duck import grouped_quantiles
 from promptpulse.store.duck.grouped_quantiles import exact_grouped_quantiles
 from promptpulse.store.duck.time_keys import time_key
 from tests.store.duck.test_exact_quantiles import sample  # the same shapes of values
@@ -93,3 +94,43 @@ def test_no_values_is_no_groups() -> None:
     # and the transaction of the two passes is over: the cursor takes a new one
     con.execute("BEGIN TRANSACTION")
     con.execute("ROLLBACK")
+
+
+def test_the_two_passes_answer_few_groups_and_the_sort_many(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Past SORT_IN_SCAN calls, a grouping that a sample shows to have few groups takes the two
+    passes, one with many the scan's quantile_cont; both equal numpy per group."""
+    from promptpulse.model import CATALOG, Dimension, Scope
+    from promptpulse.store.duck import DuckStore
+
+    n = grouped_quantiles.SORT_IN_SCAN + 100_000
+    store = DuckStore(tmp_path / "events.duckdb", rollup_min_calls=10**18)
+    try:
+        store.execute(  # straight into the table: a million calls through the writer take long
+            "INSERT INTO events BY NAME SELECT 'p' AS project, 'e' || i AS id, "
+            "TIMESTAMP '2026-03-01' + to_microseconds(i * 60) AS timestamp, "
+            "['a', 'b', 'c'][1 + i % 3] AS model, 'u' || (hash(i) % 400) AS user_id, "
+            "'success' AS status, round(exp(5 + random() * 3), 1) AS latency_ms, "
+            "0 AS input_tokens, 0 AS output_tokens, 0 AS cached_tokens, "
+            "0 AS reasoning_tokens, FALSE AS cache_hit, 0 AS retries, "
+            f"TIMESTAMP '2026-03-02' AS received_at FROM range({n}) t(i)"
+        )
+        scope = Scope(datetime(2026, 3, 1), datetime(2026, 3, 3))
+        p95 = [CATALOG["latency_p95_ms"]]
+        table = store.call_table(scope, ["model", "user_id", "latency_ms"]).to_pydict()
+        for dimension, two_passes in (("model", True), ("user_id", False)):
+            beside = store._grouped_futures(scope, {"latency_ms": p95}, [("g0", dimension)], [])
+            assert bool(beside) is two_passes, dimension
+            for answer in beside.values():
+                answer.result()
+            got = {
+                r.key: r["latency_p95_ms"]
+                for r in store.aggregate(scope, p95, [Dimension(dimension)])
+            }
+            values: dict[str, list[float]] = {}
+            for key, v in zip(table[dimension], table["latency_ms"], strict=True):
+                values.setdefault(key, []).append(v)
+            assert got.keys() == values.keys()
+            for key, vs in values.items():
+                assert got[key] == pytest.approx(np.percentile(vs, 95), rel=1e-12), key
+    finally:
+        store.close()
