@@ -87,6 +87,13 @@ class RollupPlanning:
                 for r in rows:
                     r.approximate = True
             return rows
+        if not exact and not group_by:
+            # Too few matching calls for the sketches (a narrow filter): exact then, with the
+            # counts and sums from rollups where they hold enough (a prompt's overview of 10 M
+            # calls: 147 ms all raw, 107 ms split).
+            split = self._exact_split(scope, metrics, interval)
+            if split is not None:
+                return split
         return self._aggregate_raw(scope, metrics, group_by, interval)
 
     def _exact_split(
