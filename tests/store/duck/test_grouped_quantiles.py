@@ -134,3 +134,44 @@ def test_the_two_passes_answer_few_groups_and_the_sort_many(tmp_path) -> None:  
                 assert got[key] == pytest.approx(np.percentile(vs, 95), rel=1e-12), key
     finally:
         store.close()
+
+
+def test_a_sort_past_the_memory_limit_falls_back_to_the_two_passes(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """DuckDB's quantile_cont cannot spill: where it needs more than the memory limit, the
+    grouping is answered by the two passes (which can) instead of a 503."""
+    from promptpulse.errors import StoreUnavailable
+    from promptpulse.model import CATALOG, Dimension, Scope
+    from promptpulse.store.duck import DuckStore
+
+    monkeypatch.setattr(grouped_quantiles, "FEW_GROUPS", -1)  # every grouping sorts in the scan
+    store = DuckStore(tmp_path / "events.duckdb", rollup_min_calls=10**18)
+    try:
+        store.execute(
+            "INSERT INTO events BY NAME SELECT 'p' AS project, 'e' || i AS id, "
+            "TIMESTAMP '2026-03-01' + to_microseconds(i * 1000) AS timestamp, 'm' AS model, "
+            "'u' || (hash(i) % 3) AS user_id, 'success' AS status, "
+            "round(exp(5 + random() * 3), 1) AS latency_ms, 0 AS input_tokens, "
+            "0 AS output_tokens, 0 AS cached_tokens, 0 AS reasoning_tokens, "
+            "FALSE AS cache_hit, 0 AS retries, TIMESTAMP '2026-03-02' AS received_at "
+            "FROM range(1500000) t(i)"
+        )
+        scope = Scope(datetime(2026, 3, 1), datetime(2026, 3, 3))
+        table = store.call_table(scope, ["user_id", "latency_ms"]).to_pydict()
+        store.execute("SET memory_limit = '24MB'")
+        with pytest.raises(StoreUnavailable):  # the sort alone does not fit
+            store._records(
+                "SELECT user_id, quantile_cont(latency_ms, [0.5, 0.95]) FROM events GROUP BY 1",
+                [],
+            )
+        metrics = [CATALOG["requests"], CATALOG["latency_p50_ms"], CATALOG["latency_p95_ms"]]
+        got = {r.key: r for r in store.aggregate(scope, metrics, [Dimension("user_id")])}
+        values: dict[str, list[float]] = {}
+        for key, v in zip(table["user_id"], table["latency_ms"], strict=True):
+            values.setdefault(key, []).append(v)
+        assert got.keys() == values.keys()
+        for key, vs in values.items():
+            assert got[key]["requests"] == len(vs)
+            assert got[key]["latency_p50_ms"] == pytest.approx(np.percentile(vs, 50), rel=1e-12)
+            assert got[key]["latency_p95_ms"] == pytest.approx(np.percentile(vs, 95), rel=1e-12)
+    finally:
+        store.close()

@@ -44,7 +44,6 @@ from promptpulse.store.duck.day_users import DayUsers, DayUsersMixin
 from promptpulse.store.duck.gate import QueryGate
 from promptpulse.store.duck.grouped_quantiles import (
     GroupedQuantilesMixin,
-    in_scan_sql,
     percentiles_of,
     rows_without_scan,
 )
@@ -314,7 +313,7 @@ class DuckStore(
         key_params: Sequence[Any] = (),
     ) -> list[AggRow]:
         """One scan computes every base aggregate once; percentiles exact, beside it by two
-        passes or in it (a small store's grouped ones). `keys`: (alias, expression) of the time
+        passes or in it (`_grouped_futures`). `keys`: (alias, expression) of the time
         bucket `t` and the groups `g0`...; `key_params`: parameters of the key expressions."""
         derived = [m for m in metrics if m.kind is Kind.AGGREGATE]
         aggs = base_aggregates(derived)
@@ -326,29 +325,29 @@ class DuckStore(
         # the pieces are independent scans: run them side by side on their own cursors.
         plain = [a for a in aggs if a.op is not Op.DISTINCT]
         where, params = where_clause(scope)
+        all_params = [*key_params, *params]
         group = group_by_sql(keys)
         select = [f"{expr} AS {alias}" for alias, expr in keys]
         select += [f"{agg_sql(a)} AS a{aggs.index(a)}" for a in plain]
-        # Percentiles beside the scan, by two passes: ungrouped (quantiles.py), per hour of an
-        # hourly series (hourly.py), per group of any other grouping (grouped_quantiles.py); in
-        # the scan itself for a grouping in a small store.
+        # Percentiles by two passes beside the scan: ungrouped (quantiles.py), per hour (hourly.py),
+        # per group of few groups (grouped_quantiles.py); else sorted in the scan itself.
         futures = (
             self._hourly_futures(scope, quantiles, keys)
             or self._grouped_futures(scope, quantiles, keys, key_params)
             if keys
             else self._exact_quantiles(scope, quantiles)
         )
-        if keys and not futures:
-            select += [in_scan_sql(column, [m.q for m in ms]) for column, ms in quantiles.items()]
-        sql = f"SELECT {', '.join(select) or 'count(*)'} FROM events WHERE {where}{group}"
-        # Nothing but distinct counts and percentiles answered beside (the raw half of an exact
-        # overview or series): the rows need no scan of their own.
-        main = (
-            None
-            if not plain and (not keys or futures)
-            else self._submit(self._records, sql, [*key_params, *params])
-        )
-        side = self._distinct_side(scope, aggs, keys, (where, group), [*key_params, *params])
+        rest = f"{where}{group}"
+        # No scan of its own for nothing but distinct counts and percentiles answered beside.
+        main: Future[list[Record]] | None = None
+        if keys and quantiles and not futures:  # sorted in the scan, two passes if that fails
+            main = self._submit(
+                self._sorted_in_scan, scope, quantiles, keys, select, rest, all_params
+            )
+        elif plain or (keys and not futures):
+            sql = f"SELECT {', '.join(select) or 'count(*)'} FROM events WHERE {rest}"
+            main = self._submit(self._records, sql, all_params)
+        side = self._distinct_side(scope, aggs, keys, (where, group), all_params)
         answers = {column: f.result() for column, f in futures.items()}
         raw = main.result() if main is not None else rows_without_scan(keys, answers)
         if side is not None:
