@@ -51,7 +51,8 @@ class Settings(BaseSettings):
         "400MB",
         description="DuckDB memory_limit: its cache and its queries' working memory (the process "
         "uses ~230 MB more at 10 M calls). 128MB keeps a 10 M-call server's peak under 500 MB, "
-        "its dashboards' queries ~10-25 % slower (docs/performance.md).",
+        "its dashboards' queries ~10-25 % slower and exact breakdowns by many groups (users, "
+        "prompts) several times slower (docs/performance.md).",
     )
     duckdb_threads: int | None = Field(None, description="DuckDB threads (default: all cores).")
     duckdb_checkpoint_threshold: str = Field(

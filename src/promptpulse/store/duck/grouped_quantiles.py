@@ -54,13 +54,11 @@ class GroupedQuantilesMixin:
         quantiles: dict[str, list[Metric]],
         keys: list[tuple[str, str]],
         key_params: Sequence[Any],
-        always: bool = False,
     ) -> dict[str, Future[dict[Key, list[float]]]]:
         """The percentiles of a grouped scan (`keys`), column by column on the query pool; none
-        in a small store or for many groups (`_sorted_in_scan` answers those), unless
-        `always`."""
+        in a small store or for many groups (`_sorted_in_scan` answers those)."""
         where, params = where_clause(scope)
-        if not quantiles or not (always or self._few_groups(keys, key_params, where, params)):
+        if not quantiles or not self._few_groups(keys, key_params, where, params):
             return {}
         return {
             column: self._submit(
@@ -81,14 +79,17 @@ class GroupedQuantilesMixin:
         scope: Scope,
         quantiles: dict[str, list[Metric]],
         keys: list[tuple[str, str]],
+        key_params: Sequence[Any],
         select: list[str],
         rest: str,
-        all_params: list[Any],
     ) -> list[dict[str, Any]]:
-        """The grouped scan `SELECT select FROM events WHERE rest` (the keys' parameters first
-        in `all_params`) with each group's percentiles as `q_<column>`: by DuckDB's sort in the
-        scan, or, when that needs more than DuckDB's memory limit (it cannot spill: by session
-        at 10 M calls), by the two passes, which can (slower, but an answer instead of a 503)."""
+        """The grouped scan `SELECT select FROM events WHERE rest` with each group's percentiles
+        as `q_<column>`: by DuckDB's sort in the scan, or, when that needs more than DuckDB's
+        memory limit (it cannot spill: by session at 10 M calls), by the two passes, which can
+        (slower, but an answer instead of a 503). Runs on the query pool, so the fallback's
+        passes run here one after the other: waiting for other pool tasks could deadlock it."""
+        where, params = where_clause(scope)
+        all_params = [*key_params, *params]
         sorted_in = [in_scan_sql(column, [m.q for m in ms]) for column, ms in quantiles.items()]
         try:
             return self._records(f"SELECT {', '.join([*select, *sorted_in])} FROM events "
@@ -96,10 +97,14 @@ class GroupedQuantilesMixin:
         except StoreUnavailable as exc:
             if not isinstance(exc.__cause__, duckdb.OutOfMemoryException):
                 raise
-        key_params = all_params[: len(all_params) - len(where_clause(scope)[1])]
-        beside = self._grouped_futures(scope, quantiles, keys, key_params, always=True)
+        answers = {
+            column: self._with_cursor(
+                exact_grouped_quantiles, keys, key_params, where, params, value_sql(column),
+                [m.q for m in ms],
+            )
+            for column, ms in quantiles.items()
+        }  # fmt: skip
         rows = self._records(f"SELECT {', '.join(select)} FROM events WHERE {rest}", all_params)
-        answers = {column: found.result() for column, found in beside.items()}
         for row in rows:
             for column in quantiles:
                 row[f"q_{column}"] = answers[column].get(tuple(row[a] for a, _ in keys))

@@ -342,7 +342,7 @@ class DuckStore(
         main: Future[list[Record]] | None = None
         if keys and quantiles and not futures:  # sorted in the scan, two passes if that fails
             main = self._submit(
-                self._sorted_in_scan, scope, quantiles, keys, select, rest, all_params
+                self._sorted_in_scan, scope, quantiles, keys, key_params, select, rest
             )
         elif plain or (keys and not futures):
             sql = f"SELECT {', '.join(select) or 'count(*)'} FROM events WHERE {rest}"
