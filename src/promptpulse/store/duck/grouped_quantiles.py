@@ -62,52 +62,42 @@ class GroupedQuantilesMixin:
             return {}
         return {
             column: self._submit(
-                self._with_cursor,
-                exact_grouped_quantiles,
-                keys,
-                key_params,
-                where,
-                params,
-                value_sql(column),
-                [m.q for m in ms],
+                self._with_cursor, *_two_passes(keys, key_params, where, params, column, ms)
             )
             for column, ms in quantiles.items()
         }
 
     def _sorted_in_scan(
         self,
-        scope: Scope,
         quantiles: dict[str, list[Metric]],
         keys: list[tuple[str, str]],
         key_params: Sequence[Any],
         select: list[str],
-        rest: str,
+        where: str,
+        params: list[Any],
     ) -> list[dict[str, Any]]:
-        """The grouped scan `SELECT select FROM events WHERE rest` with each group's percentiles
-        as `q_<column>`: by DuckDB's sort in the scan, or, when that needs more than DuckDB's
-        memory limit (it cannot spill: by session at 10 M calls), by the two passes, which can
-        (slower, but an answer instead of a 503). Runs on the query pool, so the fallback's
-        passes run here one after the other: waiting for other pool tasks could deadlock it."""
-        where, params = where_clause(scope)
+        """The grouped scan `SELECT select FROM events WHERE where GROUP BY keys` with each
+        group's percentiles as `q_<column>`: by DuckDB's sort in the scan, or, when that needs
+        more than DuckDB's memory limit (it cannot spill: by session at 10 M calls), by the two
+        passes, which can (slower, but an answer instead of a 503). Runs on the query pool, so
+        the fallback's passes run here one after the other: waiting for other pool tasks could
+        deadlock it."""
+        scan = f"FROM events WHERE {where}{group_by_sql(keys)}"
         all_params = [*key_params, *params]
         sorted_in = [in_scan_sql(column, [m.q for m in ms]) for column, ms in quantiles.items()]
         try:
-            return self._records(f"SELECT {', '.join([*select, *sorted_in])} FROM events "
-                                 f"WHERE {rest}", all_params)  # fmt: skip
+            return self._records(f"SELECT {', '.join([*select, *sorted_in])} {scan}", all_params)
         except StoreUnavailable as exc:
             if not isinstance(exc.__cause__, duckdb.OutOfMemoryException):
                 raise
         answers = {
-            column: self._with_cursor(
-                exact_grouped_quantiles, keys, key_params, where, params, value_sql(column),
-                [m.q for m in ms],
-            )
+            column: self._with_cursor(*_two_passes(keys, key_params, where, params, column, ms))
             for column, ms in quantiles.items()
-        }  # fmt: skip
-        rows = self._records(f"SELECT {', '.join(select)} FROM events WHERE {rest}", all_params)
+        }
+        rows = self._records(f"SELECT {', '.join(select)} {scan}", all_params)
         for row in rows:
             for column in quantiles:
-                row[f"q_{column}"] = answers[column].get(tuple(row[a] for a, _ in keys))
+                row[f"q_{column}"] = answers[column].get(key_of(row, keys))
         return rows
 
     def _few_groups(
@@ -126,6 +116,24 @@ class GroupedQuantilesMixin:
             [*key_params, *params],
         )
         return int(sampled[0]["n"]) <= FEW_GROUPS
+
+
+def _two_passes(
+    keys: list[tuple[str, str]],
+    key_params: Sequence[Any],
+    where: str,
+    params: list[Any],
+    column: str,
+    ms: list[Metric],
+) -> tuple[Any, ...]:
+    """`exact_grouped_quantiles` and its arguments for one column, for `_with_cursor`."""
+    qs = [m.q for m in ms]
+    return exact_grouped_quantiles, keys, key_params, where, params, value_sql(column), qs
+
+
+def key_of(record: dict[str, Any], keys: list[tuple[str, str]]) -> Key:
+    """A scan row's group key: its values of `keys`' aliases, in order."""
+    return tuple(record[alias] for alias, _ in keys)
 
 
 def in_scan_sql(column: str, qs: Sequence[float]) -> str:
@@ -155,7 +163,7 @@ def percentiles_of(
         return record[f"q_{column}"]
     if not keys:
         return answers[column]
-    return answers[column].get(tuple(record[alias] for alias, _ in keys))
+    return answers[column].get(key_of(record, keys))
 
 
 def exact_grouped_quantiles(

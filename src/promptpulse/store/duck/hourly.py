@@ -100,7 +100,7 @@ class HourlyQuantilesMixin:
         self, scope: Scope, quantiles: dict[str, list[Metric]], keys: list[tuple[str, str]]
     ) -> dict[str, Future[dict[tuple[datetime], list[float]]]]:
         """The percentiles of an hourly series (`keys`), column by column on the query pool;
-        none when they are not kept for it (the caller's grouped two passes answer)."""
+        none when they are not kept for it (the caller's grouped percentiles answer)."""
         if keys != HOUR_KEY or not self._hourly_applies(scope, list(quantiles)):
             return {}
         return {

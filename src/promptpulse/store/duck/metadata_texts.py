@@ -43,13 +43,14 @@ class MetadataTexts(KeptSummary[PerProject, PerProject]):
 
 
 def _add(into: PerProject, project: str, texts: set[str] | None) -> None:
-    if project in into and into[project] is TOO_MANY:
-        return
+    """A project's `texts` into its kept ones, marking it once they pass MAX_TEXTS."""
     mine = into.setdefault(project, set())
-    if texts is TOO_MANY or mine is TOO_MANY or len(mine | texts) > MAX_TEXTS:
-        into[project] = TOO_MANY
-    else:
+    if mine is TOO_MANY:
+        return
+    if texts is not TOO_MANY:
         mine |= texts
+    if texts is TOO_MANY or len(mine) > MAX_TEXTS:
+        into[project] = TOO_MANY
 
 
 def texts_of(kept: PerProject, projects: tuple[str, ...] | None) -> list[str] | None:

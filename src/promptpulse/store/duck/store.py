@@ -44,6 +44,7 @@ from promptpulse.store.duck.day_users import DayUsers, DayUsersMixin
 from promptpulse.store.duck.gate import QueryGate
 from promptpulse.store.duck.grouped_quantiles import (
     GroupedQuantilesMixin,
+    key_of,
     percentiles_of,
     rows_without_scan,
 )
@@ -337,23 +338,22 @@ class DuckStore(
             if keys
             else self._exact_quantiles(scope, quantiles)
         )
-        rest = f"{where}{group}"
         # No scan of its own for nothing but distinct counts and percentiles answered beside.
         main: Future[list[Record]] | None = None
         if keys and quantiles and not futures:  # sorted in the scan, two passes if that fails
             main = self._submit(
-                self._sorted_in_scan, scope, quantiles, keys, key_params, select, rest
+                self._sorted_in_scan, quantiles, keys, key_params, select, where, params
             )
         elif plain or (keys and not futures):
-            sql = f"SELECT {', '.join(select) or 'count(*)'} FROM events WHERE {rest}"
+            sql = f"SELECT {', '.join(select) or 'count(*)'} FROM events WHERE {where}{group}"
             main = self._submit(self._records, sql, all_params)
         side = self._distinct_side(scope, aggs, keys, (where, group), all_params)
         answers = {column: f.result() for column, f in futures.items()}
         raw = main.result() if main is not None else rows_without_scan(keys, answers)
         if side is not None:
-            by_key = {tuple(r[alias] for alias, _ in keys): r for r in side.result()}
+            by_key = {key_of(r, keys): r for r in side.result()}
             for r in raw:
-                r.update(by_key.get(tuple(r[alias] for alias, _ in keys), {}))
+                r.update(by_key.get(key_of(r, keys), {}))
         rows = []
         for record in raw:
             base = {a: py(record.get(f"a{i}")) for i, a in enumerate(aggs)}
