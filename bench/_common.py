@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+import re
 import socket
 import statistics
 import subprocess
@@ -76,6 +77,15 @@ class Server:
 
 def median_ms(samples: list[float]) -> float:
     return statistics.median(samples) * 1000
+
+
+_UNIT_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+def wrk_latency_ms(wrk_out: str, percent: str) -> float:
+    """A percentile of wrk's `--latency` distribution, in ms (NaN when it is not there)."""
+    found = re.search(rf"^\s*{percent}%\s+([\d.]+)(us|ms|s)\s*$", wrk_out, re.M)
+    return float(found.group(1)) * _UNIT_MS[found.group(2)] if found else float("nan")
 
 
 def cpu_model() -> str:

@@ -34,6 +34,7 @@ PAIRS = {
     "pair.overview": ("stick.overview_ms", "ours.overview_exact_ms"),
     "pair.hourly": ("stick.hourly_ms", "ours.hourly_exact_ms"),
     "pair.metadata": ("ours.breakdown_metadata_exact_ms", "ours.breakdown_column_exact_ms"),
+    "pair.ack_open": ("ours.ack_open_p99_ms", "stick.ack_open_p99_ms"),
 }
 
 
@@ -88,13 +89,30 @@ SPECS: tuple[Spec, ...] = (
     Spec(
         "HTTP ingest, 1,000-event batches, 2xx after COMMIT",
         ("stick.events_per_s", "ours.events_per_s", "ours.ack_p99_ms", "pair.ingest"),
-        lambda m: f"{m['stick.events_per_s']:,.0f} events/s",
+        lambda m: (
+            f"{m['stick.events_per_s']:,.0f} events/s"
+            + (f", p99 ack {_ms(m['stick.ack_p99_ms'])}" if "stick.ack_p99_ms" in m else "")
+        ),
         lambda m: f"{m['ours.events_per_s']:,.0f} events/s, p99 ack {_ms(m['ours.ack_p99_ms'])}",
         lambda m: f"{m['ours.events_per_s'] / m['stick.events_per_s']:.2f}",
         "≥ 0.5, p99 ack ≤ 250 ms",
         lambda m: (
             m["ours.events_per_s"] / m["stick.events_per_s"] >= 0.5 and m["ours.ack_p99_ms"] <= 250
         ),
+    ),
+    Spec(
+        # The ingest row's ack is at saturation, where it is mostly queueing (Little's law: 16
+        # connections x 1,000 events / the rate); this one is below the ceiling (bench.ack_latency).
+        "ack at a fixed load below the ceiling (open loop, 1,000-event bodies)",
+        ("stick.ack_open_p99_ms", "ours.ack_open_p99_ms", "ours.ack_open_rate", "pair.ack_open"),
+        lambda m: f"p99 {_ms(m['stick.ack_open_p99_ms'])}",
+        lambda m: (
+            f"p99 {_ms(m['ours.ack_open_p99_ms'])} (p50 {_ms(m['ours.ack_open_p50_ms'])}) "
+            f"at {m['ours.ack_open_rate']:,.0f} events/s"
+        ),
+        lambda m: f"{m['pair.ack_open']:.2f}× the stick's p99",
+        "p99 ack ≤ 250 ms",
+        lambda m: m["ours.ack_open_p99_ms"] <= 250,
     ),
     Spec(
         "overview, 30 days, exact p50/p95/p99",

@@ -10,9 +10,13 @@ import os
 import shutil
 import subprocess
 import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from bench._common import ROOT
+from bench._common import ROOT, free_port, wrk_latency_ms
 from bench._perf_table import parse_result
 
 PACKAGES = [
@@ -88,7 +92,47 @@ class Sticks:
                   "--seconds", str(seconds), timeout=seconds + 180)  # fmt: skip
         result = self.perf_dir / "results" / f"http_orjson_pylist_c{conns}_b1000.json"
         data = json.loads(result.read_text())
-        return {"events_per_s": float(data["events_per_s"])}
+        return {
+            "events_per_s": float(data["events_per_s"]),
+            "ack_p99_ms": wrk_latency_ms(data["wrk"], "99"),
+        }
+
+    @contextmanager
+    def ingest_server(self) -> Iterator[str]:
+        """The ingest stick's server alone (its `bench` mode runs it under wrk); yields the URL."""
+        port = free_port()
+        env = {**os.environ, "PERF_DIR": str(self.perf_dir)}
+        env.pop("PYTHONPATH", None)
+        server = subprocess.Popen(
+            [str(self.python), str(self.scripts / "ingest_limit.py"), "serve", "--parser",
+             "orjson_pylist", "--port", str(port)],
+            env=env, cwd=self.scripts,
+        )  # fmt: skip
+        url = f"http://127.0.0.1:{port}"
+        try:
+            for _ in range(150):
+                try:
+                    urllib.request.urlopen(url + "/stats", timeout=1).read()
+                    break
+                except OSError:
+                    time.sleep(0.2)
+            yield url + "/v1/events"
+        finally:
+            server.terminate()
+            server.wait(60)
+
+    def ingest_body(self) -> bytes:
+        """A 1,000-event body of the stick's own shape."""
+        code = (
+            "import json_ingest as ji, orjson, sys;"
+            "sys.stdout.buffer.write(orjson.dumps(ji.make_events(1000)))"
+        )
+        env = {**os.environ, "PERF_DIR": str(self.perf_dir)}
+        env.pop("PYTHONPATH", None)
+        return subprocess.run(
+            [str(self.python), "-c", code], env=env, cwd=self.scripts, capture_output=True,
+            check=True,
+        ).stdout  # fmt: skip
 
     def prepare_queries(self, calls: int) -> Path:
         """The bulk-loaded DuckDB file of `calls` synthetic calls (made once, then reused)."""

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import httpx
 
-from bench._common import Server, cpu_model, make_key
+from bench._common import Server, cpu_model, make_key, wrk_latency_ms
 from bench._sticks import Sticks
 from bench.ingest import make_bodies
 
@@ -64,12 +64,6 @@ request = function()
   return wrk.format("POST", "/v1/events", headers, bodies[((sent - 1) % #bodies) + 1])
 end
 """
-_UNIT_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
-
-
-def latency_ms(wrk_out: str, percent: str) -> float:
-    found = re.search(rf"^\s*{percent}%\s+([\d.]+)(us|ms|s)\s*$", wrk_out, re.M)
-    return float(found.group(1)) * _UNIT_MS[found.group(2)] if found else float("nan")
 
 
 def ours(seconds: int, conns: int, bodies: list[bytes]) -> dict[str, float]:
@@ -112,8 +106,8 @@ def ours(seconds: int, conns: int, bodies: list[bytes]) -> dict[str, float]:
         print("  refused: " + ", ".join(f"{n} x {status}" for status, n in sorted(counts.items())))
     return {
         "events_per_s": stored / elapsed,
-        "ack_p50_ms": latency_ms(run.stdout, "50"),
-        "ack_p99_ms": latency_ms(run.stdout, "99"),
+        "ack_p50_ms": wrk_latency_ms(run.stdout, "50"),
+        "ack_p99_ms": wrk_latency_ms(run.stdout, "99"),
         "non_2xx": float(refused.group(1)) if refused else 0.0,
     }
 

@@ -2,19 +2,22 @@
 same run, medians of several runs, stick and PromptPulse alternating.
 
     PYTHONPATH=src .venv/bin/python -m bench.perf [--runs 3] [--calls 10000000]
-        [--rows ingest,query,dashboard] [--json] [--rounds bench-data/perf-rounds.json]
-        [--ingest-client wrk|python]
+        [--rows ingest,ack,query,dashboard] [--json] [--rounds bench-data/perf-rounds.json]
+        [--ingest-client wrk|python] [--ack-rate 30000]
 
 Sticks: `../shared/bench` (bare Python + DuckDB pipelines), run in a scratch venv under
 ~/.cache/promptpulse-bench made on first use, and `wrk` (apt-get install -y wrk). Ours:
-`bench.ingest`, `bench.query` and `bench.dashboard` as subprocesses, each read from the
-`RESULT {json}` line it prints last. Rows:
+`bench.ingest`, `bench.ack_latency`, `bench.query` and `bench.dashboard` as subprocesses, each
+read from the `RESULT {json}` line it prints last. Rows:
 
     ingest     stick: ingest_limit.py (wrk, 16 conns)   ours: bench.ingest_wrk, the same load
                generator (wrk, 16 conns, rotating distinct 1,000-event bodies); with
                --ingest-client python, bench.ingest's 8 Python clients (the table's figures up
                to 2026-12-04: on 2 cores that client takes ~8-10 us of CPU a call from the
-               server that the stick's wrk does not, so it measures the client as well)
+               server that the stick's wrk does not, so it measures the client as well); the
+               stick's ack p99 is read from its wrk output too
+    ack        both: bench.ack_latency, the ack p50/p99 at a fixed offered load below the
+               ceiling (--ack-rate events/s, open loop: each ack timed from when it was due)
     query      stick: query_limit.py's overview_30d and timeseries_hour_30d SQL on a bulk-loaded
                DuckDB file; ours: bench.query over HTTP (also the breakdown rows and the RSS)
     dashboard  ours only: bench.dashboard in Chromium (page drawn, Live latency)
@@ -40,10 +43,11 @@ from bench._common import ROOT, cpu_model
 from bench._perf_table import build_rows, format_table, medians, parse_result, table_json
 from bench._sticks import Sticks
 
-ROWS = ("ingest", "query", "dashboard")
+ROWS = ("ingest", "ack", "query", "dashboard")
 # Which of each script's RESULT figures the table reads (scripts report more).
 OURS_KEYS = {
     "ingest": ("events_per_s", "ack_p99_ms"),
+    "ack": ("ack_open_p50_ms", "ack_open_p99_ms", "ack_open_rate"),
     "query": ("overview_exact_ms", "hourly_exact_ms", "breakdown_column_exact_ms",
               "breakdown_metadata_exact_ms", "overview_default_ms", "idle_rss_mb", "peak_rss_mb"),
     "dashboard": ("live_median_ms", "page_drawn_median_ms"),
@@ -82,6 +86,10 @@ def run_row(row: str, args: argparse.Namespace, sticks: Sticks) -> list[dict[str
             if args.ingest_client == "wrk"
             else ("bench.ingest", "--clients", "8", "--batches", str(args.ingest_batches))
         )
+    elif row == "ack":
+        load = ("--rate", str(args.ack_rate), "--seconds", str(args.ingest_seconds))
+        stick = lambda: ours("bench.ack_latency", "--stick-only", *load)  # noqa: E731
+        mine = ("bench.ack_latency", "--ours-only", *load)
     elif row == "query":
         db = sticks.prepare_queries(args.calls)
         stick = lambda: sticks.queries(db, args.query_runs)  # noqa: E731
@@ -153,6 +161,9 @@ def main() -> None:
         default="wrk",
         help="ours' load: wrk like the stick's (bench.ingest_wrk), or bench.ingest's 8 Python "
         "clients (the figures before 2026-12-04 evening)",
+    )
+    parser.add_argument(
+        "--ack-rate", type=int, default=30_000, help="the ack row's offered load, events/s"
     )
     parser.add_argument("--query-runs", type=int, default=5, help="warm runs per query (median)")
     parser.add_argument("--rounds", type=Path, help="JSON file: rounds kept for later runs")

@@ -49,6 +49,11 @@ FIGURES = {
     "stick.events_per_s": 184_000.0,
     "ours.events_per_s": 36_800.0,  # 0.20 of the stick
     "ours.ack_p99_ms": 470.0,
+    "stick.ack_p99_ms": 500.0,
+    "stick.ack_open_p99_ms": 373.0,
+    "ours.ack_open_p99_ms": 440.0,  # 1.18x the stick's, over 250: not met
+    "ours.ack_open_p50_ms": 31.0,
+    "ours.ack_open_rate": 30_000.0,
     "stick.overview_ms": 560.0,
     "ours.overview_exact_ms": 80.0,  # 7.0x faster
     "stick.hourly_ms": 327.0,
@@ -80,7 +85,11 @@ def test_rows_carry_ratios_and_judge_each_target() -> None:
     rows = {r.work.split(",")[0]: r for r in build_rows(medians([FIGURES]))}
     ingest = rows["HTTP ingest"]
     assert ingest.ratio == "0.20" and ingest.met is False
-    assert "36,800 events/s" in ingest.ours and ingest.stick == "184,000 events/s"
+    assert "36,800 events/s" in ingest.ours
+    assert ingest.stick == "184,000 events/s, p99 ack 500 ms"
+    ack = rows["ack at a fixed load below the ceiling (open loop"]
+    assert ack.ratio == f"{440 / 373:.2f}× the stick's p99" and ack.met is False
+    assert ack.stick == "p99 373 ms" and ack.ours == "p99 440 ms (p50 31 ms) at 30,000 events/s"
     assert rows["overview"].ratio == "7.0× faster" and rows["overview"].met is True
     assert rows["hourly series"].ratio == "2.0× faster" and rows["hourly series"].met is False
     breakdown = rows["breakdown by metadata.<key>"]
