@@ -99,6 +99,13 @@ def test_markers_on_every_time_series_chart(tab, live, world) -> None:  # type: 
             "deploy: deploy 9.9": deploy_i,
             "new prompt version: chat v2: first call": v2_i,
         }
+    # One request for the markers: the errors-by-type series (status=error) marks the same
+    # changes as the others, an outcome not being a change.
+    asked = page.evaluate(
+        "() => performance.getEntriesByType('resource')"
+        ".filter(e => e.name.includes('/v1/annotations')).length"
+    )
+    assert asked == 1
     # The tooltip of the deploy's bucket names it.
     page.evaluate(
         """i => echarts.getInstanceByDom(document.querySelector('[data-chart=requests]'))

@@ -10,12 +10,15 @@ import * as tz from "./tz.js";
 export function isOn(p = state.params()) { return p.get("markers") !== "0"; }
 
 const cache = new Map();  // query -> promise of the markers: one request per range and filters
+// A change is a change whatever the calls' outcome: a chart of errors (the Overview's asks for
+// status=error) marks the same deploys and versions as the one of all calls, from one request.
+const OUTCOME = new Set(["status", "error_type"]);
 
 /** The markers of a timeseries query's range and filters ([] when they cannot be read). */
 export function fetchFor(api, params) {
   const q = new URLSearchParams();
   for (const [name, value] of params) {
-    if (name === "from" || name === "to" || state.isFilter(name)) q.append(name, value);
+    if (name === "from" || name === "to" || (state.isFilter(name) && !OUTCOME.has(name))) q.append(name, value);
   }
   const key = q.toString();
   if (!cache.has(key)) {
