@@ -116,6 +116,8 @@ class Sticks:
                     break
                 except OSError:
                     time.sleep(0.2)
+            else:
+                raise RuntimeError("the ingest stick's server did not start within 30 s")
             yield url + "/v1/events"
         finally:
             server.terminate()
