@@ -70,9 +70,15 @@ class Sticks:
         probe = "import duckdb, numpy, pyarrow, orjson, pydantic, uvicorn, httptools, uvloop"
         return subprocess.run([str(self.python), "-c", probe], capture_output=True).returncode == 0
 
-    def _run(self, script: str, *args: str, timeout: float = 3600) -> str:
+    def _env(self) -> dict[str, str]:
+        """The sticks' environment: their working dir, and none of our import path (a stick
+        imports nothing of ours)."""
         env = {**os.environ, "PERF_DIR": str(self.perf_dir)}
-        env.pop("PYTHONPATH", None)  # the stick imports nothing of ours
+        env.pop("PYTHONPATH", None)
+        return env
+
+    def _run(self, script: str, *args: str, timeout: float = 3600) -> str:
+        env = self._env()
         target = script if script == "-c" else str(self.scripts / script)
         proc = subprocess.run(
             [str(self.python), target, *args],
@@ -101,8 +107,7 @@ class Sticks:
     def ingest_server(self) -> Iterator[str]:
         """The ingest stick's server alone (its `bench` mode runs it under wrk); yields the URL."""
         port = free_port()
-        env = {**os.environ, "PERF_DIR": str(self.perf_dir)}
-        env.pop("PYTHONPATH", None)
+        env = self._env()
         server = subprocess.Popen(
             [str(self.python), str(self.scripts / "ingest_limit.py"), "serve", "--parser",
              "orjson_pylist", "--port", str(port)],
@@ -129,8 +134,7 @@ class Sticks:
             "import json_ingest as ji, orjson, sys;"
             "sys.stdout.buffer.write(orjson.dumps(ji.make_events(1000)))"
         )
-        env = {**os.environ, "PERF_DIR": str(self.perf_dir)}
-        env.pop("PYTHONPATH", None)
+        env = self._env()
         return subprocess.run(
             [str(self.python), "-c", code], env=env, cwd=self.scripts, capture_output=True,
             check=True,
